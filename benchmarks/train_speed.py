@@ -1,0 +1,157 @@
+"""Training speed: images/s of one optimizer step per model, ours against a plain fp32 loop.
+
+    python benchmarks/train_speed.py [--device auto] [--batch-size 64] [--steps 20] [--width 64]
+
+"ours" is ``Trainer.train_step`` as `vaegan train` runs it (one decoder pass over the
+reconstruction and prior codes, one discriminator pass over real | reconstructed | sampled
+images, per-network backward with ``inputs=``, the configured precision and memory layout).
+"plain" is the same networks trained the way public reimplementations usually write the
+step: fp32, contiguous tensors, separate discriminator passes for each kind of image, the
+discriminator updated first and re-run for the generator side, ``retain_graph`` backward
+passes. Both run in the same process on the same random batches; the epoch column is the
+60,000-image MNIST training split at that rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from vaegan_core.config import ModelConfig, TrainConfig
+from vaegan_core.train import Trainer, cpu_has_fast_bf16, resolve_device
+
+MNIST_TRAIN_IMAGES = 60_000
+
+
+def plain_vaegan_step(model, optimizers, images, gamma):
+    """The usual hand-written Larsen et al. step: three D passes, D first, then encoder and decoder."""
+    encoder, decoder, discriminator = model.encoder, model.decoder, model.discriminator
+    mu, logvar = encoder(images)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    recon = torch.sigmoid(decoder(z))
+    prior = torch.sigmoid(decoder(torch.randn_like(mu)))
+    # discriminator on detached fakes
+    real_logits, _ = discriminator(images)
+    recon_logits, _ = discriminator(recon.detach())
+    prior_logits, _ = discriminator(prior.detach())
+    loss_d = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+              + F.binary_cross_entropy_with_logits(recon_logits, torch.zeros_like(recon_logits))
+              + F.binary_cross_entropy_with_logits(prior_logits, torch.zeros_like(prior_logits)))
+    optimizers["discriminator"].zero_grad()
+    loss_d.backward()
+    optimizers["discriminator"].step()
+    # encoder and decoder against the updated discriminator
+    _, real_features = discriminator(images)
+    recon_logits, recon_features = discriminator(recon)
+    prior_logits, _ = discriminator(prior)
+    feature_nll = 0.5 * (recon_features - real_features.detach()).pow(2).flatten(1).sum(1).mean()
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+    gan = (F.binary_cross_entropy_with_logits(recon_logits, torch.ones_like(recon_logits))
+           + F.binary_cross_entropy_with_logits(prior_logits, torch.ones_like(prior_logits)))
+    optimizers["encoder"].zero_grad()
+    optimizers["decoder"].zero_grad()
+    (kl + feature_nll).backward(retain_graph=True, inputs=list(encoder.parameters()))
+    (gamma * feature_nll + gan).backward(inputs=list(decoder.parameters()))
+    optimizers["encoder"].step()
+    optimizers["decoder"].step()
+
+
+def plain_gan_step(model, optimizers, images):
+    decoder, discriminator = model.decoder, model.discriminator
+    z = torch.randn(images.shape[0], model.config.latent_dim, device=images.device)
+    fakes = torch.sigmoid(decoder(z))
+    real_logits, _ = discriminator(images)
+    fake_logits, _ = discriminator(fakes.detach())
+    loss_d = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+              + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    optimizers["discriminator"].zero_grad()
+    loss_d.backward()
+    optimizers["discriminator"].step()
+    fake_logits, _ = discriminator(fakes)
+    loss_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    optimizers["decoder"].zero_grad()
+    loss_g.backward(inputs=list(decoder.parameters()))
+    optimizers["decoder"].step()
+
+
+def plain_vae_step(model, optimizers, images):
+    mu, logvar = model.encoder(images)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    logits = model.decoder(z)
+    nll = F.binary_cross_entropy_with_logits(logits, images, reduction="sum") / images.shape[0]
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+    optimizers["vae"].zero_grad()
+    (nll + kl).backward()
+    optimizers["vae"].step()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(step, batches, device, warmup=3) -> float:
+    """Images per second of ``step`` over ``batches`` (after ``warmup`` untimed steps)."""
+    for images in batches[:warmup]:
+        step(images)
+    _sync(device)
+    start = time.perf_counter()
+    for images in batches[warmup:]:
+        step(images)
+    _sync(device)
+    return sum(b.shape[0] for b in batches[warmup:]) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    parser.add_argument("--width", type=int, default=ModelConfig.width)
+    parser.add_argument("--models", default="vae,gan,vaegan")
+    parser.add_argument("--variants", default="auto,fp32-nchw,fp32-nhwc,bf16-nhwc",
+                        help="our Trainer settings to time: auto (the defaults) or PRECISION-LAYOUT")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    count = args.steps + 3
+    images = torch.rand(count * args.batch_size, 1, 28, 28)
+    uint8 = (images * 255).to(torch.uint8)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; bf16 hardware on this CPU: {cpu_has_fast_bf16()}; "
+          f"batch {args.batch_size}; width {args.width}; {args.steps} timed steps\n")
+    print(f"| model | step | precision | layout | images/s | MNIST epoch (s) | vs plain |")
+    print(f"|---|---|---|---|---:|---:|---:|")
+    for kind in args.models.split(","):
+        model_config = ModelConfig(kind=kind, width=args.width)
+        # plain fp32 loop, same networks, same initialisation
+        trainer = Trainer(model_config, TrainConfig(dataset="digits", batch_size=args.batch_size, device=args.device,
+                                                    precision="fp32", channels_last=False),
+                          "/nonexistent-benchmark", data=(uint8, None), progress=False)
+        batches = [b.to(device) for b in images.split(args.batch_size)]
+        plain = {"vae": plain_vae_step, "gan": plain_gan_step, "vaegan": plain_vaegan_step}[kind]
+        extra = (model_config.gamma,) if kind == "vaegan" else ()
+        plain_rate = measure(lambda x: plain(trainer.model, trainer.optimizers, x, *extra), batches, device)
+        print(f"| {kind} | plain | fp32 | NCHW | {plain_rate:.0f} | {MNIST_TRAIN_IMAGES / plain_rate:.1f} | 1.00x |")
+        for variant in args.variants.split(","):
+            if variant == "auto":
+                train_config = TrainConfig(dataset="digits", batch_size=args.batch_size, device=args.device)
+            else:
+                precision, layout = variant.split("-")
+                train_config = TrainConfig(dataset="digits", batch_size=args.batch_size, device=args.device,
+                                           precision=precision, channels_last=layout == "nhwc")
+            trainer = Trainer(model_config, train_config, "/nonexistent-benchmark", data=(uint8, None), progress=False)
+            order = torch.arange(uint8.shape[0], device=device)
+            ours = [trainer._batch(order, i) for i in range(count)]
+            rate = measure(trainer.train_step, ours, device)
+            layout = "NHWC" if trainer._channels_last else "NCHW"
+            label = "ours (default)" if variant == "auto" else "ours"
+            print(f"| {kind} | {label} | {trainer.precision} | {layout} | {rate:.0f} | "
+                  f"{MNIST_TRAIN_IMAGES / rate:.1f} | {rate / plain_rate:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Shared fixtures: tiny configs and tiny data, so every test runs on a CPU in seconds."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from vaegan_core.config import ModelConfig, TrainConfig
+
+
+def tiny_model_config(kind: str = "vaegan", **changes) -> ModelConfig:
+    values = dict(kind=kind, latent_dim=8, width=8)
+    values.update(changes)
+    return ModelConfig(**values)
+
+
+def tiny_train_config(**changes) -> TrainConfig:
+    values = dict(dataset="digits", epochs=1, batch_size=16, limit=64, log_every=2, sample_grid=4,
+                  device="cpu", precision="fp32")
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    """A batch of 16 random 28x28 grayscale images in [0, 1]."""
+    return torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture
+def data_dir() -> str:
+    """The real MNIST / Fashion-MNIST folder from VAEGAN_DATA_DIR (CI fetches it); skipped when unset."""
+    path = os.environ.get("VAEGAN_DATA_DIR")
+    if not path or not os.path.isdir(os.path.join(path, "mnist")):
+        if os.environ.get("CI"):  # in CI a skip would pass silently: the data must be there
+            pytest.fail("VAEGAN_DATA_DIR with mnist/ is not set in CI; .ci/run must fetch the datasets")
+        pytest.skip("VAEGAN_DATA_DIR with mnist/ is not set; run shared/data/fetch-datasets DIR and export it")
+    return path

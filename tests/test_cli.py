@@ -1,0 +1,96 @@
+"""The `vaegan` command end to end, as a user types it (in a subprocess, through the console script)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from vaegan_core.cli import main
+
+
+def run(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "vaegan_core.cli", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"vaegan {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def test_train_sample_info_on_digits(tmp_path):
+    out = tmp_path / "run"
+    result = run("train", "--model", "vaegan", "--dataset", "digits", "--epochs", "1", "--out", str(out),
+                 "--width", "8", "--latent-dim", "8", "--limit", "256", "--batch-size", "32", "--no-progress",
+                 "--device", "cpu")
+    assert json.loads(result.stdout)["epoch"] == 1
+    png = tmp_path / "grid.png"
+    run("sample", str(out), "--n", "9", "--out", str(png), "--seed", "3")
+    image = Image.open(png)
+    assert image.mode == "L" and image.size == (3 * 28 + 4 * 2, 3 * 28 + 4 * 2)
+    summary = json.loads(run("info", str(out)).stdout)
+    assert summary["class"] == "VAEGAN" and summary["state"]["epoch"] == 1 and summary["train"]["dataset"] == "digits"
+
+    # --resume continues to a new total and keeps the config
+    result = run("train", "--out", str(out), "--epochs", "2", "--resume", "--no-progress")
+    assert json.loads(result.stdout)["epoch"] == 2
+    # the same seed gives the same picture
+    again = tmp_path / "again.png"
+    run("sample", str(out), "--n", "9", "--out", str(again), "--seed", "3")
+    first = tmp_path / "first.png"
+    run("sample", str(out), "--n", "9", "--out", str(first), "--seed", "3")
+    assert again.read_bytes() == first.read_bytes()
+
+
+def one_line_error(result, pattern, code=None):
+    assert result.returncode != 0 if code is None else result.returncode == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert pattern in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["train", "--model", "bogus", "--dataset", "digits", "--epochs", "1", "--out", "x"], "invalid choice: 'bogus'"),
+    (["train", "--model", "vae", "--dataset", "digits", "--epochs", "0", "--out", "x"], "expected a positive integer"),
+    (["train", "--dataset", "digits", "--epochs", "1", "--out", "x"], "--model and --dataset are required"),
+    (["train", "--model", "vae", "--dataset", "digits", "--epochs", "1"], "required: --out"),
+    (["sample", "/no/such/folder", "--out", "x.png"], "does not exist"),
+    (["info", "/no/such/folder"], "does not exist"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line(args, pattern, tmp_path):
+    one_line_error(run(*args, check=False), pattern)
+
+
+def test_sample_refuses_bad_output(tmp_path):
+    out = tmp_path / "run"
+    run("train", "--model", "gan", "--dataset", "digits", "--epochs", "1", "--out", str(out), "--width", "8",
+        "--latent-dim", "8", "--limit", "64", "--batch-size", "32", "--no-progress", "--device", "cpu")
+    one_line_error(run("sample", str(out), "--out", str(tmp_path / "x.txt"), check=False), "must end in one of")
+    one_line_error(run("sample", str(out), "--out", str(tmp_path / "no" / "x.png"), check=False), "does not exist")
+    # an existing checkpoint is never overwritten by a new run
+    again = run("train", "--model", "gan", "--dataset", "digits", "--epochs", "1", "--out", str(out), check=False)
+    one_line_error(again, "already holds a checkpoint")
+    # --resume with another model than the run's is refused
+    wrong = run("train", "--model", "vae", "--out", str(out), "--epochs", "2", "--resume", check=False)
+    one_line_error(wrong, "--model vae does not match")
+
+
+def test_corrupt_checkpoint_is_one_line(tmp_path):
+    (tmp_path / "config.json").write_text("{")
+    one_line_error(run("info", str(tmp_path), check=False), "config.json is not valid JSON", code=1)
+
+
+def test_missing_dataset_is_one_line(tmp_path):
+    result = run("train", "--model", "vae", "--dataset", "mnist", "--epochs", "1", "--out", str(tmp_path / "r"),
+                 "--data-dir", str(tmp_path), check=False)
+    one_line_error(result, "mnist train split not found")
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("train", "sample", "info"):
+        assert command in text

@@ -1,0 +1,164 @@
+import math
+
+import pytest
+import torch
+
+from vaegan_core.errors import ConfigError
+from vaegan_core.models import build_model, kl_to_standard_normal
+from vaegan_core.train import backward_per_group
+
+from conftest import tiny_model_config
+
+KINDS = ("vae", "gan", "vaegan")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_losses_finite(kind, images):
+    torch.manual_seed(0)
+    model = build_model(tiny_model_config(kind))
+    losses, logs = model.training_losses(images)
+    assert set(losses) == set(model.parameter_groups())
+    for value in list(losses.values()) + list(logs.values()):
+        assert torch.isfinite(value).all()
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_vae_likelihoods_finite(likelihood, images):
+    model = build_model(tiny_model_config("vae", likelihood=likelihood))
+    losses, _ = model.training_losses(images)
+    assert torch.isfinite(losses["vae"])
+
+
+def test_kl_closed_form():
+    mu = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    logvar = torch.zeros(2, 2)
+    # per sample: 0.5 * sum(mu^2) -> 0.5 and 2.0; batch mean 1.25
+    assert kl_to_standard_normal(mu, logvar).item() == pytest.approx(1.25)
+    assert kl_to_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4)).item() == 0.0
+    logvar = torch.full((1, 1), math.log(4.0))  # sigma^2 = 4: 0.5 * (4 - 1 - ln 4)
+    assert kl_to_standard_normal(torch.zeros(1, 1), logvar).item() == pytest.approx(0.5 * (3 - math.log(4)))
+
+
+def _losses(model, images):
+    return model.training_losses(images, torch.Generator().manual_seed(1))
+
+
+def _grads(params):
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+
+
+def _grads_of(loss, params):
+    grads = torch.autograd.grad(loss, params, allow_unused=True, retain_graph=True)
+    return [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params)]
+
+
+def _equal(a, b):
+    return all(torch.allclose(x, y, rtol=1e-5, atol=1e-7) for x, y in zip(a, b))
+
+
+def test_parameter_groups_partition_the_model():
+    for kind in KINDS:
+        model = build_model(tiny_model_config(kind))
+        ids = [id(p) for params in model.parameter_groups().values() for p in params]
+        assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+
+
+def test_vaegan_gradients_reach_exactly_the_intended_networks(images):
+    """Larsen et al. 2016: encoder <- KL + L_llike only; decoder <- gamma L_llike + L_GAN; D <- L_GAN only."""
+    torch.manual_seed(0)
+    model = build_model(tiny_model_config("vaegan"))
+    groups = model.parameter_groups()
+
+    # What each network should receive, each loss differentiated on its own
+    losses, logs = _losses(model, images)
+    want_encoder = _grads_of(losses["encoder"], groups["encoder"])
+    want_decoder = _grads_of(losses["decoder"], groups["decoder"])
+    want_discriminator = _grads_of(losses["discriminator"], groups["discriminator"])
+    # The test can fail: the decoder loss (it holds L_GAN) does depend on the encoder, and the
+    # discriminator loss on the decoder, so a plain backward of the sum would leak into both.
+    gan_part = losses["decoder"] - model.config.gamma * logs["feature_nll"]  # logs are detached
+    assert any(g.abs().sum() > 0 for g in _grads_of(gan_part, groups["encoder"]))
+    assert any(g.abs().sum() > 0 for g in _grads_of(losses["discriminator"], groups["decoder"]))
+
+    # What the Trainer's routed backward actually gives
+    model.zero_grad(set_to_none=True)
+    losses, _ = _losses(model, images)
+    backward_per_group(losses, groups)
+    assert _equal(_grads(groups["encoder"]), want_encoder)
+    assert _equal(_grads(groups["decoder"]), want_decoder)
+    assert _equal(_grads(groups["discriminator"]), want_discriminator)
+    assert any(g.abs().sum() > 0 for g in want_encoder)
+
+
+def test_gan_discriminator_step_leaves_the_decoder_untouched(images):
+    torch.manual_seed(0)
+    model = build_model(tiny_model_config("gan"))
+    groups = model.parameter_groups()
+    before = [p.detach().clone() for p in model.decoder.parameters()]
+    losses, _ = _losses(model, images)
+    losses["discriminator"].backward(inputs=groups["discriminator"])
+    torch.optim.Adam(groups["discriminator"], lr=0.1).step()
+    assert all(p.grad is None for p in model.decoder.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.decoder.parameters()))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_few_steps_on_one_batch_lower_the_loss(kind):
+    """Overfit one batch of real digits: the loss each model descends must go down."""
+    from vaegan_core.data import load_dataset
+    from vaegan_core.train import Trainer
+    from conftest import tiny_train_config
+
+    images, labels = load_dataset("digits")
+    images, labels = images[:16], labels[:16]
+    trainer = Trainer(tiny_model_config(kind), tiny_train_config(batch_size=16, lr=1e-3), "/nonexistent",
+                      data=(images, labels), progress=False)
+    batch = images.float() / 255
+    key = {"vae": "loss", "gan": "loss_discriminator", "vaegan": "recon_mse"}[kind]
+    values = [float(trainer.train_step(batch)[key]) for _ in range(30)]
+    assert sum(values[-3:]) / 3 < values[0]
+
+
+def test_sample_is_reproducible_and_in_range():
+    model = build_model(tiny_model_config("vaegan")).eval()
+    a = model.sample(5, generator=torch.Generator().manual_seed(3))
+    b = model.sample(5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.shape == (5, 1, 28, 28)
+    assert a.min() >= 0 and a.max() <= 1 and a.device.type == "cpu"
+
+
+def test_reconstruct_and_encode_shapes():
+    model = build_model(tiny_model_config("vae")).eval()
+    images = torch.rand(3, 1, 28, 28)
+    mu, logvar = model.encode(images)
+    assert mu.shape == logvar.shape == (3, 8)
+    assert model.reconstruct(images).shape == images.shape
+
+
+def test_gan_has_no_encoder():
+    model = build_model(tiny_model_config("gan"))
+    with pytest.raises(ConfigError, match="has no encoder"):
+        model.reconstruct(torch.rand(2, 1, 28, 28))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.rand(2, 28, 28), "shape"),
+    (torch.rand(2, 3, 28, 28), "shape"),
+    (torch.randint(0, 255, (2, 1, 28, 28), dtype=torch.uint8), "float"),
+    (torch.rand(2, 1, 28, 28) * 255, r"\[0, 1\]"),
+])
+def test_bad_images_are_refused(bad, message):
+    model = build_model(tiny_model_config("vaegan"))
+    with pytest.raises(ConfigError, match=message):
+        model.encode(bad)
+
+
+def test_equilibrium_pauses_a_player(images):
+    """Larsen et al.'s trick: a band far above every BCE pauses D; far below, the decoder's GAN term."""
+    model = build_model(tiny_model_config("vaegan", equilibrium=True, equilibrium_target=100.0, equilibrium_margin=0.1))
+    losses, logs = _losses(model, images)
+    assert "discriminator" not in losses and logs["train_decoder_gan"] == 1.0
+    model = build_model(tiny_model_config("vaegan", equilibrium=True, equilibrium_target=-100.0, equilibrium_margin=0.1))
+    losses, logs = _losses(model, images)
+    assert "discriminator" in losses and logs["train_decoder_gan"] == 0.0
+    assert torch.equal(losses["decoder"], model.config.gamma * logs["feature_nll"])

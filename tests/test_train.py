@@ -1,0 +1,111 @@
+import json
+
+import pytest
+import torch
+
+from vaegan_core.checkpoint import load_model
+from vaegan_core.errors import CheckpointError, ConfigError, TrainingDiverged
+from vaegan_core.train import Trainer
+
+from conftest import tiny_model_config, tiny_train_config
+
+
+def _weights(folder):
+    return load_model(folder).state_dict()
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan", "vaegan"])
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, kind):
+    config = tiny_train_config(epochs=2)
+    Trainer(tiny_model_config(kind), config, tmp_path / "straight", progress=False).fit()
+
+    Trainer(tiny_model_config(kind), tiny_train_config(epochs=1), tmp_path / "resumed", progress=False).fit()
+    resumed = Trainer.resume(tmp_path / "resumed", epochs=2, progress=False)
+    assert resumed.epoch == 1
+    resumed.fit()
+
+    straight, again = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert all(torch.equal(straight[k], again[k]) for k in straight)
+    lines = lambda p: [json.loads(l)["step"] for l in (p / "history.jsonl").read_text().splitlines()]  # noqa: E731
+    assert lines(tmp_path / "straight") == lines(tmp_path / "resumed")
+
+
+def test_seed_makes_runs_reproducible_and_differ_by_seed(tmp_path):
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        Trainer(tiny_model_config("vae"), tiny_train_config(seed=seed), tmp_path / name, progress=False).fit()
+    a, b, c = (_weights(tmp_path / n) for n in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_outputs_of_a_run(tmp_path):
+    summary = Trainer(tiny_model_config("vaegan"), tiny_train_config(epochs=2), tmp_path, progress=False).fit()
+    assert summary["epoch"] == 2 and summary["step"] == 8
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    records = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6, 8]
+    for key in ("loss_discriminator", "loss_encoder", "loss_decoder", "kl", "feature_nll", "recon_mse",
+                "d_real", "d_fake", "d_accuracy", "images_per_second"):
+        assert key in records[0]
+    card = (tmp_path / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: vaegan") and "VAEGAN on digits" in card
+    assert not list(tmp_path.glob(".*tmp*")), "temporary files left behind"
+
+
+def test_refuses_to_overwrite_a_checkpoint(tmp_path):
+    Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path, progress=False).fit()
+    with pytest.raises(CheckpointError, match="already holds a checkpoint; pass --resume"):
+        Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path, progress=False)
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    Trainer(tiny_model_config("vaegan"), tiny_train_config(epochs=1), tmp_path, progress=False).fit()
+    good = {k: v.clone() for k, v in _weights(tmp_path).items()}
+
+    trainer = Trainer.resume(tmp_path, epochs=3, progress=False)
+    original = trainer.model.training_losses
+    calls = {"n": 0}
+
+    def poisoned(images, generator=None):
+        losses, logs = original(images, generator)
+        calls["n"] += 1
+        if calls["n"] >= 2:  # the second step of epoch 2 blows up
+            losses = {k: v * float("nan") for k, v in losses.items()}
+        return losses, logs
+
+    monkeypatch.setattr(trainer.model, "training_losses", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"became NaN or infinite; the last good checkpoint \(epoch 1\) is kept"):
+        trainer.fit()
+    kept = _weights(tmp_path)
+    assert all(torch.equal(good[k], kept[k]) for k in good)
+    assert json.loads((tmp_path / "config.json").read_text())["state"]["epoch"] == 1
+
+
+def test_wrong_image_shape_and_tiny_dataset(tmp_path):
+    with pytest.raises(ConfigError, match="images are 1x28x28 but the model expects 1x32x32"):
+        Trainer(tiny_model_config("vae", image_size=32), tiny_train_config(), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="fewer than one batch"):
+        Trainer(tiny_model_config("vae"), tiny_train_config(limit=8), tmp_path, progress=False)
+
+
+def test_device_errors():
+    from vaegan_core.train import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+@pytest.mark.slow
+def test_brief_training_on_real_mnist(tmp_path, data_dir):
+    """A short VAE-GAN run on the real MNIST files: losses stay finite and reconstructions improve."""
+    trainer = Trainer(tiny_model_config("vaegan", width=16, latent_dim=16),
+                      tiny_train_config(dataset="mnist", batch_size=64, limit=3200, log_every=10),
+                      tmp_path, data_root=data_dir, progress=False)
+    trainer.fit()
+    records = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert records[-1]["recon_mse"] < records[0]["recon_mse"]
+    assert (tmp_path / "samples" / "epoch_001.png").is_file()
+    model = load_model(tmp_path)
+    assert model.sample(4).shape == (4, 1, 28, 28)

@@ -1,0 +1,181 @@
+"""`vaegan train | sample | info`: argument parsing only; the work is done by the library.
+
+Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
+run) ends in one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import DATASETS, DEVICES, MODEL_KINDS, PRECISIONS, ModelConfig, TrainConfig
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the full usage stays available with --help)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vaegan", description="Train, sample and inspect VAE, GAN and VAE-GAN checkpoints.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"vaegan {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model into a checkpoint folder")
+    train.add_argument("--model", choices=MODEL_KINDS, help="model family (required unless --resume)")
+    train.add_argument("--dataset", choices=DATASETS, help="training data (required unless --resume)")
+    train.add_argument("--epochs", type=_positive_int, required=True, help="total epochs (with --resume: the new total)")
+    train.add_argument("--out", required=True, help="checkpoint folder to write")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--device", choices=DEVICES, default="auto", help="default auto: cuda, then mps, then cpu")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    train.add_argument("--batch-size", type=_positive_int, default=TrainConfig.batch_size)
+    train.add_argument("--lr", type=_non_negative_float, default=0.0, help="Adam learning rate (0: model default)")
+    train.add_argument("--latent-dim", type=_positive_int, default=ModelConfig.latent_dim)
+    train.add_argument("--width", type=_positive_int, default=ModelConfig.width, help="channels of the first conv stage")
+    train.add_argument("--beta", type=_non_negative_float, default=ModelConfig.beta, help="weight of the KL term")
+    train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
+                       help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
+    train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
+    train.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default=ModelConfig.likelihood,
+                       help="VAE pixel likelihood")
+    train.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the hardware is fast")
+    train.add_argument("--grad-clip", type=_non_negative_float, default=0.0, help="max gradient norm (0: off)")
+    train.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
+    train.add_argument("--log-every", type=_positive_int, default=TrainConfig.log_every, help="steps per history line")
+    train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sample = commands.add_parser("sample", help="decode random codes into a PNG grid")
+    sample.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (or Hugging Face repo id)")
+    sample.add_argument("--n", type=_positive_int, default=64, help="number of images (default 64)")
+    sample.add_argument("--out", required=True, help="image file to write, e.g. samples.png")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--temperature", type=_non_negative_float, default=1.0, help="scale of the prior codes")
+    sample.add_argument("--device", choices=DEVICES, default="cpu")
+
+    info = commands.add_parser("info", help="print a JSON summary of a checkpoint")
+    info.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (or Hugging Face repo id)")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> dict:
+    from .train import Trainer
+
+    progress = not args.no_progress
+    if args.resume:
+        from .checkpoint import read_config
+
+        saved = read_config(args.out)
+        for flag, value, stored in (("--model", args.model, saved["model_config"].kind),
+                                    ("--dataset", args.dataset, saved["train_config"] and saved["train_config"].dataset)):
+            if value is not None and value != stored:
+                raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
+        device = args.device if args.device != "auto" else None
+        trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, data_root=args.data_dir, progress=progress)
+    else:
+        if args.model is None or args.dataset is None:
+            raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
+        if args.limit < 0:
+            raise _UsageError(f"--limit must be >= 0, got {args.limit}")
+        model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
+                                   gamma=args.gamma, equilibrium=args.equilibrium,
+                                   likelihood=args.likelihood)
+        train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                   seed=args.seed, device=args.device, precision=args.precision,
+                                   grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every)
+        trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress)
+    if trainer.epoch >= trainer.config.epochs:
+        print(f"vaegan: {args.out} is already trained for {trainer.epoch} epochs; raise --epochs to train more",
+              file=sys.stderr)
+    try:
+        return trainer.fit()
+    except KeyboardInterrupt:
+        raise _Interrupted(f"interrupted; the last checkpoint (epoch {trainer.epoch}) is in {args.out}: "
+                           f"continue with `vaegan train --out {args.out} --epochs {trainer.config.epochs} --resume`")
+
+
+def _sample(args: argparse.Namespace) -> dict:
+    import torch
+
+    from .checkpoint import load_model
+    from .images import save_grid
+    from .train import resolve_device
+
+    out = Path(args.out)
+    if out.suffix.lower() not in _IMAGE_SUFFIXES:
+        raise _UsageError(f"--out {args.out} must end in one of {', '.join(sorted(_IMAGE_SUFFIXES))}")
+    if not out.parent.is_dir():
+        raise _UsageError(f"the folder of --out {args.out} does not exist; create it first")
+    model = load_model(args.checkpoint, device=resolve_device(args.device))
+    images = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed), temperature=args.temperature)
+    save_grid(images, out)
+    return {"out": str(out), "n": args.n, "seed": args.seed, "temperature": args.temperature}
+
+
+def _info(args: argparse.Namespace) -> dict:
+    from .checkpoint import info
+
+    return info(args.checkpoint)
+
+
+class _UsageError(Exception):
+    """A flag combination argparse cannot check by itself."""
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import VaeganError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"train": _train, "sample": _sample, "info": _info}
+    try:
+        result = handlers[args.command](args)
+    except _UsageError as error:
+        print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (VaeganError, _Interrupted) as error:
+        print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
+        return 1 if isinstance(error, VaeganError) else 130
+    except OSError as error:  # disk full, permission denied, ...: name the file and stop cleanly
+        print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

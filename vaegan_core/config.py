@@ -1,0 +1,118 @@
+"""Frozen, typed configuration of a model and of its training run, round-tripped through JSON.
+
+Both dataclasses are written to ``config.json`` beside the weights, so a checkpoint
+folder always says how it was built and trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+MODEL_KINDS = ("vae", "gan", "vaegan")
+DATASETS = ("mnist", "fashion-mnist", "digits")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "bf16", "fp32")
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and loss settings of one model; the three kinds share the networks."""
+
+    kind: str = "vaegan"  # vae | gan | vaegan
+    image_size: int = 28  # height = width of the images, >= 8 (28 for MNIST, 32 for CIFAR-like data)
+    channels: int = 1  # 1 for grayscale, 3 for RGB
+    latent_dim: int = 32  # size of z
+    width: int = 64  # channels of the first conv stage; each later stage doubles it
+    num_classes: int = 0  # 0 = unconditional; reserved for class conditioning (not implemented yet)
+    likelihood: str = "bernoulli"  # VAE pixel likelihood: bernoulli (BCE) or gaussian (MSE / 2 sigma^2)
+    gaussian_sigma: float = 0.1  # pixel standard deviation of the gaussian likelihood
+    beta: float = 1.0  # weight of the KL term (beta-VAE); also used by VAE-GAN's prior term
+    gamma: float = 0.05  # VAE-GAN: weight of the feature-wise reconstruction in the decoder loss
+    equilibrium: bool = False  # VAE-GAN: Larsen et al.'s equilibrium trick (skip D or decoder-GAN updates)
+    equilibrium_target: float = 0.68  # mean discriminator BCE around which both players train
+    equilibrium_margin: float = 0.35  # half width of the band where both players train
+
+    def __post_init__(self) -> None:
+        _check_choice("kind", self.kind, MODEL_KINDS)
+        _check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        if self.image_size < 8:
+            raise ConfigError(f"image_size must be at least 8, got {self.image_size}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
+        for name in ("latent_dim", "width"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.num_classes != 0:
+            raise ConfigError("class conditioning (num_classes > 0) is not implemented yet; use num_classes=0")
+        for name in ("gaussian_sigma", "gamma"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.beta < 0:
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained: data, schedule, optimizer, device and logging cadence."""
+
+    dataset: str = "mnist"  # mnist | fashion-mnist | digits
+    epochs: int = 10  # total number of passes over the training split
+    batch_size: int = 64  # images per optimizer step (the last incomplete batch is dropped)
+    lr: float = 0.0  # Adam learning rate; 0 = the model's default (VAE 1e-3, GAN / VAE-GAN 2e-4)
+    beta1: float = 0.5  # Adam beta1 (0.5 as in DCGAN)
+    beta2: float = 0.999  # Adam beta2
+    grad_clip: float = 0.0  # max gradient norm per network; 0 = no clipping
+    seed: int = 0  # seeds initialisation, batch order, noise and the fixed sample batch
+    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | mps
+    precision: str = "auto"  # auto (bf16 where the hardware does it fast) | bf16 | fp32
+    channels_last: bool = True  # NHWC memory layout (faster convolutions on CPU and GPU)
+    limit: int = 0  # use only the first N training images; 0 = all of them
+    log_every: int = 20  # steps between two history.jsonl lines (each line averages its window)
+    sample_grid: int = 64  # images in the per-epoch sample grid
+
+    def __post_init__(self) -> None:
+        _check_choice("dataset", self.dataset, DATASETS)
+        _check_choice("device", self.device, DEVICES)
+        _check_choice("precision", self.precision, PRECISIONS)
+        for name in ("epochs", "batch_size", "log_every", "sample_grid"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name in ("lr", "grad_clip", "limit"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type, values: dict[str, Any]):
+    """Build ``cls`` from a dict, refusing unknown keys (a typo must not be ignored silently)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(values).__name__}")
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"bad {cls.__name__}: {error}") from None
+
+
+def to_json(config: ModelConfig | TrainConfig) -> str:
+    return json.dumps(to_dict(config), indent=2)

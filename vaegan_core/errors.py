@@ -1,0 +1,25 @@
+"""Errors a user can act on. Each message is one sentence naming the thing and the fix.
+
+Every error raised on bad input derives from ``VaeganError``, so the CLI and the apps
+can show ``str(error)`` on one line instead of a traceback.
+"""
+
+
+class VaeganError(Exception):
+    """Base class of the user-facing errors of vaegan_core."""
+
+
+class ConfigError(VaeganError, ValueError):
+    """A configuration value is out of range, unknown or malformed."""
+
+
+class DatasetError(VaeganError):
+    """A dataset is missing, truncated or corrupt."""
+
+
+class CheckpointError(VaeganError):
+    """A checkpoint folder or one of its files is missing, truncated or does not match."""
+
+
+class TrainingDiverged(VaeganError):
+    """A loss became NaN or infinite; training stopped and the last good checkpoint was kept."""

@@ -1,0 +1,307 @@
+"""VAE, GAN and VAE-GAN: the math only (encode, decode, sample, losses).
+
+Models hold no optimizer and pick no device. ``training_losses`` returns one loss per
+network group (``parameter_groups`` names them), and the Trainer back-propagates each
+loss into its own group only, which is how the VAE-GAN keeps the GAN gradient out of
+the encoder and the discriminator step out of the decoder.
+
+Inference entry points (``encode``, ``decode``, ``sample``, ``reconstruct``) run under
+``torch.inference_mode``, take a ``torch.Generator`` for reproducibility and return CPU
+tensors; images are float in [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .errors import ConfigError
+from .nets import Decoder, Discriminator, Encoder, init_weights
+
+Losses = dict[str, torch.Tensor]
+INFERENCE_BATCH = 512  # images per forward pass in the inference helpers (bounds memory)
+
+
+def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)), summed over latent dims, averaged over the batch.
+
+    Kingma & Welling 2013, appendix B: -1/2 sum(1 + log sigma^2 - mu^2 - sigma^2).
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
+
+
+def _per_image_sum(values: torch.Tensor) -> torch.Tensor:
+    """Sum over every dim but the batch, then average over the batch."""
+    return values.flatten(1).sum(dim=1).mean()
+
+
+def _discriminator_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    correct = (real_logits > 0).float().sum() + (fake_logits < 0).float().sum()
+    return correct / (real_logits.numel() + fake_logits.numel())
+
+
+class GenerativeModel(nn.Module):
+    """What every model offers: a decoder from N(0, I) codes to images, and the inference helpers."""
+
+    kind = ""
+    default_lr = 2e-4
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.kind != self.kind:
+            raise ConfigError(f"{type(self).__name__} needs a config with kind={self.kind!r}, got {config.kind!r}")
+        self.config = config
+        self.decoder = Decoder(config)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def reparameterize(self, mu, logvar, generator=None):
+        """z = mu + sigma * eps, eps ~ N(0, I) (Kingma & Welling 2013)."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def prior(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """n codes from N(0, temperature^2 I) as a CPU tensor n x latent_dim (CPU, so seeds agree across devices)."""
+        if n < 1:
+            raise ConfigError(f"n must be a positive integer, got {n}")
+        return torch.randn(n, self.config.latent_dim, generator=generator) * temperature
+
+    @torch.inference_mode()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes B x latent_dim -> images B x C x H x W in [0, 1], on the CPU."""
+        if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
+            raise ConfigError(f"z must have shape B x {self.config.latent_dim}, got {tuple(z.shape)}")
+        chunks = [
+            torch.sigmoid(self.decoder(part.to(self.device, torch.float32))).float().cpu()
+            for part in z.split(INFERENCE_BATCH)
+        ]
+        return torch.cat(chunks)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """n images n x C x H x W in [0, 1] decoded from the prior; same generator seed, same images."""
+        return self.decode(self.prior(n, generator, temperature))
+
+    def encode(self, images: torch.Tensor):
+        raise ConfigError(
+            f"a {self.kind.upper()} has no encoder, so it cannot encode or reconstruct images; use a VAE or VAE-GAN"
+        )
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """Images B x C x H x W in [0, 1] -> their reconstructions decode(mu), same shape, on the CPU."""
+        mu, _ = self.encode(images)
+        return self.decode(mu)
+
+    def check_images(self, images: torch.Tensor) -> None:
+        """Refuse (with a clear message) anything that is not a float batch in [0, 1] of this model's shape."""
+        shape = (self.config.channels, self.config.image_size, self.config.image_size)
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != shape:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ConfigError(f"images must be a tensor of shape B x {' x '.join(map(str, shape))}, got {got}")
+        if not images.is_floating_point():
+            raise ConfigError(f"images must be float in [0, 1], got dtype {images.dtype}; divide uint8 by 255")
+        if images.numel() and (images.min() < 0 or images.max() > 1):
+            raise ConfigError("images must be in [0, 1]; divide uint8 pixels by 255")
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Networks trained by separate optimizers, keyed like the losses of ``training_losses``."""
+        raise NotImplementedError
+
+    def training_losses(self, images: torch.Tensor, generator: torch.Generator | None = None):
+        """One training batch in [0, 1] -> (losses per parameter group, logs of 0-d tensors)."""
+        raise NotImplementedError
+
+
+class _EncoderMixin:
+    """encode() for the models that have an encoder."""
+
+    @torch.inference_mode()
+    def encode(self, images: torch.Tensor):
+        """Images B x C x H x W in [0, 1] -> (mu, logvar), each B x latent_dim, on the CPU."""
+        self.check_images(images)
+        mus, logvars = [], []
+        for part in images.split(INFERENCE_BATCH):
+            mu, logvar = self.encoder(part.to(self.device, torch.float32))
+            mus.append(mu.float().cpu())
+            logvars.append(logvar.float().cpu())
+        return torch.cat(mus), torch.cat(logvars)
+
+
+class VAE(_EncoderMixin, GenerativeModel):
+    """Variational autoencoder (Kingma & Welling 2013) with a Bernoulli or Gaussian pixel likelihood."""
+
+    kind = "vae"
+    default_lr = 1e-3
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.encoder = Encoder(config)
+        self.apply(init_weights)
+
+    def parameter_groups(self):
+        return {"vae": list(self.encoder.parameters()) + list(self.decoder.parameters())}
+
+    def reconstruction_nll(self, logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """-log p(x|z) summed over pixels, averaged over the batch (constants dropped)."""
+        if self.config.likelihood == "bernoulli":
+            return _per_image_sum(F.binary_cross_entropy_with_logits(logits.float(), images, reduction="none"))
+        sigma = self.config.gaussian_sigma  # Gaussian: ||x - x_hat||^2 / (2 sigma^2)
+        return _per_image_sum((torch.sigmoid(logits.float()) - images).pow(2)) / (2 * sigma**2)
+
+    def training_losses(self, images, generator=None):
+        # ELBO (Kingma & Welling 2013): L = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I))
+        mu, logvar = self.encoder(images)
+        z = self.reparameterize(mu, logvar, generator)
+        logits = self.decoder(z)
+        nll = self.reconstruction_nll(logits, images)
+        kl = kl_to_standard_normal(mu, logvar)
+        loss = nll + self.config.beta * kl
+        with torch.no_grad():
+            recon_mse = (torch.sigmoid(logits.float()) - images).pow(2).mean()
+        logs = {"loss": loss.detach(), "nll": nll.detach(), "kl": kl.detach(), "recon_mse": recon_mse}
+        return {"vae": loss}, logs
+
+
+class GAN(GenerativeModel):
+    """DCGAN (Radford et al. 2015) with the non-saturating generator loss (Goodfellow et al. 2014)."""
+
+    kind = "gan"
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.discriminator = Discriminator(config)
+        self.apply(init_weights)
+
+    def parameter_groups(self):
+        return {"discriminator": list(self.discriminator.parameters()), "decoder": list(self.decoder.parameters())}
+
+    def training_losses(self, images, generator=None):
+        batch = images.shape[0]
+        z = torch.randn(batch, self.config.latent_dim, generator=generator, device=images.device)
+        fakes = torch.sigmoid(self.decoder(z)).to(images.dtype)
+        # One discriminator pass over real and fake images together. The discriminator loss is
+        # back-propagated into the discriminator only, which equals detaching the fakes.
+        logits, _ = self.discriminator(torch.cat([images, fakes]))
+        real_logits, fake_logits = logits.float().split(batch)
+        # Goodfellow et al. 2014: D maximises log D(x) + log(1 - D(G(z))), i.e. minimises the two BCEs;
+        # G minimises -log D(G(z)) (the non-saturating form) instead of log(1 - D(G(z))).
+        loss_real = F.softplus(-real_logits).mean()
+        loss_fake = F.softplus(fake_logits).mean()
+        loss_discriminator = loss_real + loss_fake
+        loss_generator = F.softplus(-fake_logits).mean()
+        logs = {
+            "loss_discriminator": loss_discriminator.detach(),
+            "loss_generator": loss_generator.detach(),
+            "d_real": torch.sigmoid(real_logits).mean().detach(),
+            "d_fake": torch.sigmoid(fake_logits).mean().detach(),
+            "d_accuracy": _discriminator_accuracy(real_logits, fake_logits).detach(),
+        }
+        return {"discriminator": loss_discriminator, "decoder": loss_generator}, logs
+
+
+class VAEGAN(_EncoderMixin, GenerativeModel):
+    """VAE-GAN of Larsen et al. 2016 (arXiv 1512.09300): a VAE whose reconstruction error is
+    measured in the feature space of a GAN discriminator.
+
+    L = L_prior + L_llike^Dis_l + L_GAN, split over the three networks (their eq. 9):
+      encoder:       beta * KL(q(z|x) || N(0, I)) + L_llike^Dis_l          (no L_GAN gradient)
+      decoder:       gamma * L_llike^Dis_l - L_GAN  (in the non-saturating form)
+      discriminator: -L_GAN, with real images against reconstructions and prior samples
+    where L_llike^Dis_l = 1/2 ||Dis_l(x) - Dis_l(x~)||^2, summed over the feature map
+    (a unit-variance Gaussian in feature space). Because it is a sum over 4w x 4 x 4 features,
+    gamma is small (default 0.05) to keep the decoder's GAN term from being drowned.
+    """
+
+    kind = "vaegan"
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.encoder = Encoder(config)
+        self.discriminator = Discriminator(config)
+        self.apply(init_weights)
+
+    def parameter_groups(self):
+        return {
+            "discriminator": list(self.discriminator.parameters()),
+            "encoder": list(self.encoder.parameters()),
+            "decoder": list(self.decoder.parameters()),
+        }
+
+    def training_losses(self, images, generator=None):
+        config = self.config
+        batch = images.shape[0]
+        mu, logvar = self.encoder(images)
+        z = self.reparameterize(mu, logvar, generator)
+        z_prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+        # One decoder pass for the reconstructions and the prior samples, one discriminator
+        # pass for real | reconstructed | sampled images: larger matrix products, fewer launches.
+        decoded = torch.sigmoid(self.decoder(torch.cat([z, z_prior]))).to(images.dtype)
+        logits, features = self.discriminator(torch.cat([images, decoded]))
+        real_logits, recon_logits, prior_logits = logits.float().split(batch)
+        real_features, recon_features, _ = features.float().split(batch)
+
+        # L_prior = KL(q(z|x) || p(z)) (Kingma & Welling 2013)
+        kl = kl_to_standard_normal(mu, logvar)
+        # L_llike^Dis_l = -log N(Dis_l(x) | Dis_l(x~), I) = 1/2 ||Dis_l(x) - Dis_l(x~)||^2 + const
+        feature_nll = 0.5 * _per_image_sum((recon_features - real_features.detach()).pow(2))
+        # -L_GAN for the discriminator: BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0)
+        loss_real = F.softplus(-real_logits).mean()
+        loss_recon = F.softplus(recon_logits).mean()
+        loss_prior = F.softplus(prior_logits).mean()
+        loss_discriminator = loss_real + loss_recon + loss_prior
+        # Decoder side of L_GAN, non-saturating: -log D(x~) - log D(x_p)
+        loss_gan_decoder = F.softplus(-recon_logits).mean() + F.softplus(-prior_logits).mean()
+
+        train_discriminator, train_decoder_gan = True, True
+        if config.equilibrium:
+            # Larsen et al.'s equilibrium trick: pause the player that is too far ahead.
+            low = config.equilibrium_target - config.equilibrium_margin
+            high = config.equilibrium_target + config.equilibrium_margin
+            real_bce, fake_bce = float(loss_real.detach()), 0.5 * float((loss_recon + loss_prior).detach())
+            train_discriminator = not (real_bce < low or fake_bce < low)
+            train_decoder_gan = not (real_bce > high or fake_bce > high)
+            if not (train_discriminator or train_decoder_gan):
+                train_discriminator = train_decoder_gan = True
+
+        loss_encoder = config.beta * kl + feature_nll
+        loss_decoder = config.gamma * feature_nll + (loss_gan_decoder if train_decoder_gan else 0.0)
+        losses = {"encoder": loss_encoder, "decoder": loss_decoder}
+        if train_discriminator:
+            losses = {"discriminator": loss_discriminator, **losses}
+
+        with torch.no_grad():
+            recon_mse = (decoded[:batch].float() - images.float()).pow(2).mean()
+            fake_logits = torch.cat([recon_logits, prior_logits])
+        logs = {
+            "loss_discriminator": loss_discriminator.detach(),
+            "loss_encoder": loss_encoder.detach(),
+            "loss_decoder": loss_decoder.detach(),
+            "loss_gan_decoder": loss_gan_decoder.detach(),
+            "kl": kl.detach(),
+            "feature_nll": feature_nll.detach(),
+            "recon_mse": recon_mse,
+            "d_real": torch.sigmoid(real_logits).mean().detach(),
+            "d_fake": torch.sigmoid(prior_logits).mean().detach(),
+            "d_recon": torch.sigmoid(recon_logits).mean().detach(),
+            "d_accuracy": _discriminator_accuracy(real_logits, fake_logits),
+        }
+        if config.equilibrium:
+            logs["train_discriminator"] = torch.tensor(float(train_discriminator))
+            logs["train_decoder_gan"] = torch.tensor(float(train_decoder_gan))
+        return losses, logs
+
+
+MODEL_CLASSES = {"vae": VAE, "gan": GAN, "vaegan": VAEGAN}
+
+
+def build_model(config: ModelConfig) -> GenerativeModel:
+    """A freshly initialised model of ``config.kind``."""
+    return MODEL_CLASSES[config.kind](config)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+

@@ -1,0 +1,127 @@
+"""DCGAN-style networks shared by the VAE, the GAN and the VAE-GAN (Radford et al. 2015).
+
+All three model families build from the same three classes, so comparisons are fair.
+The spatial size halves at each stage (rounding up) until it reaches 4 x 4: 28 -> 14 -> 7 -> 4
+and 32 -> 16 -> 8 -> 4. An even size uses a 4x4 kernel, an odd one a 3x3 kernel, both with
+stride 2 and padding 1, so every size maps back exactly in the decoder.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+
+def stage_sizes(image_size: int) -> list[int]:
+    """Spatial sizes from the image down to 4, e.g. 28 -> [28, 14, 7, 4]."""
+    sizes = [image_size]
+    while sizes[-1] > 4:
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+def _kernel(size_in: int) -> int:
+    return 4 if size_in % 2 == 0 else 3
+
+
+def _stage_widths(config: ModelConfig) -> list[int]:
+    """Channels after each downsampling stage: width, 2 width, 4 width, ..."""
+    return [config.width * 2**i for i in range(len(stage_sizes(config.image_size)) - 1)]
+
+
+class _ConvStack(nn.Module):
+    """Strided convolutions from the image to a 4x4 map; shared body of encoder and discriminator."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        sizes = stage_sizes(config.image_size)
+        widths = _stage_widths(config)
+        layers = []
+        in_channels = config.channels
+        for index, (size_in, out_channels) in enumerate(zip(sizes[:-1], widths)):
+            # B x in x s x s -> B x out x ceil(s/2) x ceil(s/2)
+            layers.append(nn.Conv2d(in_channels, out_channels, _kernel(size_in), 2, 1, bias=index == 0))
+            if index > 0:  # DCGAN: no normalisation right after the input
+                layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            in_channels = out_channels
+        self.layers = nn.Sequential(*layers)
+        self.out_features = in_channels * 4 * 4
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+class Encoder(nn.Module):
+    """q(z|x): images B x C x H x W in [0, 1] -> (mu, logvar), each B x latent_dim."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.body = _ConvStack(config)  # B x C x H x W -> B x 4w x 4 x 4 (w = width, for 28 or 32)
+        self.head = nn.Linear(self.body.out_features, 2 * config.latent_dim)  # -> B x 2 latent
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.body(images * 2 - 1).flatten(1)
+        mu, logvar = self.head(hidden).float().chunk(2, dim=1)
+        return mu, logvar
+
+
+class Decoder(nn.Module):
+    """p(x|z), also the GAN generator: z B x latent_dim -> pixel logits B x C x H x W."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        sizes = stage_sizes(config.image_size)
+        widths = _stage_widths(config)
+        self.start_channels = widths[-1]
+        self.project = nn.Sequential(  # B x latent -> B x (4w * 4 * 4)
+            nn.Linear(config.latent_dim, widths[-1] * 16, bias=False),
+            nn.BatchNorm1d(widths[-1] * 16),
+            nn.ReLU(inplace=True),
+        )
+        layers = []
+        out_widths = list(reversed(widths[:-1])) + [config.channels]
+        in_channels = widths[-1]
+        for index, (size_out, out_channels) in enumerate(zip(reversed(sizes[:-1]), out_widths)):
+            # B x in x s x s -> B x out x size_out x size_out, size_out = 2s or 2s - 1
+            last = index == len(out_widths) - 1
+            layers.append(nn.ConvTranspose2d(in_channels, out_channels, _kernel(size_out), 2, 1, bias=last))
+            if not last:
+                layers += [nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+            in_channels = out_channels
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        hidden = self.project(z).view(z.shape[0], self.start_channels, 4, 4)
+        return self.layers(hidden)
+
+
+class Discriminator(nn.Module):
+    """D(x): images B x C x H x W in [0, 1] -> (real/fake logit B, features of layer Dis_l).
+
+    The features are the output of the last conv stage (B x 4w x 4 x 4), the layer
+    Larsen et al. (2016) compare real and reconstructed images in.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.body = _ConvStack(config)  # B x C x H x W -> B x 4w x 4 x 4: the Dis_l features
+        self.head = nn.Linear(self.body.out_features, 1)  # -> B x 1
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(images * 2 - 1)
+        logits = self.head(features.flatten(1)).squeeze(1)
+        return logits, features
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN initialisation: conv and linear weights ~ N(0, 0.02), norm scales ~ N(1, 0.02)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,322 @@
+"""The Trainer: optimizers, device, mixed precision, the loop, logging, samples, checkpoints, resume.
+
+The whole training split lives in one uint8 tensor on the training device and is batched
+by a seeded random permutation per epoch (no DataLoader workers): on a GPU this keeps the
+device busy, on a CPU it costs nothing. Each network group of the model has its own Adam
+optimizer; each loss is back-propagated into its own group only (see models.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from .config import ModelConfig, TrainConfig
+from .data import load_dataset
+from .errors import CheckpointError, ConfigError, TrainingDiverged
+from .images import save_grid
+from .models import GenerativeModel, build_model
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto -> cuda, then mps, then cpu; an explicit device that is absent is an error."""
+    mps_available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if mps_available else torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+    if name == "mps" and not mps_available:
+        raise ConfigError("--device mps was asked for but Apple's MPS backend is not available; use --device auto or cpu")
+    return torch.device(name)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU multiplies bf16 matrices in hardware (AMX or AVX512-BF16); else bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """auto -> bf16 on a CUDA GPU that supports it and on CPUs with bf16 hardware, else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return "fp32"
+
+
+def backward_per_group(losses: dict[str, torch.Tensor], groups: dict[str, list[torch.nn.Parameter]]) -> None:
+    """Back-propagate each loss into its own parameter group only.
+
+    ``backward(inputs=...)`` leaves every other parameter's ``.grad`` alone: this is what keeps
+    L_GAN out of the VAE-GAN encoder and the discriminator loss out of the decoder. All losses
+    come from one forward pass, so no parameter may change before the last backward: the
+    caller steps the optimizers afterwards.
+    """
+    names = list(losses)
+    for index, name in enumerate(names):
+        losses[name].backward(inputs=groups[name], retain_graph=index < len(names) - 1)
+
+
+def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The batch order of one epoch: a function of (seed, epoch) only, so a resumed run sees the same order."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator)
+
+
+class Trainer:
+    """Trains one model into a checkpoint folder.
+
+    ``Trainer(model_config, train_config, out_dir)`` starts a new run (the folder must not hold
+    a checkpoint yet); ``Trainer.resume(out_dir, epochs=...)`` continues one from its last epoch.
+    """
+
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        out_dir: str | os.PathLike,
+        data: tuple[torch.Tensor, torch.Tensor] | None = None,
+        data_root: str | os.PathLike | None = None,
+        progress: bool = True,
+        callback: Callable[[dict[str, Any]], None] | None = None,
+        _resuming: bool = False,
+    ):
+        self.model_config = model_config
+        self.config = train_config
+        self.out_dir = Path(out_dir)
+        self.progress = progress
+        self.callback = callback
+        if not _resuming and ckpt.has_checkpoint(self.out_dir):
+            raise CheckpointError(
+                f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
+            )
+        self.device = resolve_device(train_config.device)
+        self.precision = resolve_precision(train_config.precision, self.device)
+
+        images, _ = data if data is not None else load_dataset(train_config.dataset, "train", data_root)
+        if train_config.limit:
+            images = images[: train_config.limit]
+        expected = (model_config.channels, model_config.image_size, model_config.image_size)
+        if tuple(images.shape[1:]) != expected:
+            raise ConfigError(
+                f"{train_config.dataset} images are {'x'.join(map(str, images.shape[1:]))} but the model expects "
+                f"{'x'.join(map(str, expected))}; set image_size / channels to match the data"
+            )
+        if images.shape[0] < train_config.batch_size:
+            raise ConfigError(
+                f"{train_config.dataset} has {images.shape[0]} training images, fewer than one batch of "
+                f"{train_config.batch_size}; lower --batch-size or raise --limit"
+            )
+        self.images = images.to(self.device)  # uint8 on the device; batches are converted as they are drawn
+        self.steps_per_epoch = images.shape[0] // train_config.batch_size
+
+        torch.manual_seed(train_config.seed)  # initial weights
+        self.model: GenerativeModel = build_model(model_config).to(self.device)
+        if self._channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        lr = train_config.lr or self.model.default_lr
+        self.optimizers = {
+            name: torch.optim.Adam(params, lr=lr, betas=(train_config.beta1, train_config.beta2))
+            for name, params in self.model.parameter_groups().items()
+        }
+        self.noise = torch.Generator(device=self.device).manual_seed(train_config.seed + 1)
+        self.fixed_z = self.model.prior(train_config.sample_grid, torch.Generator().manual_seed(train_config.seed))
+        self.epoch = 0
+        self.step = 0
+        self.train_seconds = 0.0
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    @property
+    def _channels_last(self) -> bool:
+        return self.config.channels_last and self.device.type in ("cpu", "cuda")
+
+    @classmethod
+    def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, **kwargs) -> "Trainer":
+        """A Trainer that continues the run in ``out_dir`` exactly where its last checkpoint ended."""
+        saved = ckpt.read_config(out_dir)
+        train_config: TrainConfig = saved["train_config"]
+        if train_config is None:
+            raise CheckpointError(f"{Path(out_dir) / ckpt.CONFIG_FILE} has no training config, so it cannot be resumed")
+        changes = {}
+        if epochs is not None:
+            changes["epochs"] = epochs
+        if device is not None:
+            changes["device"] = device
+        if changes:
+            train_config = dataclasses.replace(train_config, **changes)
+        trainer = cls(saved["model_config"], train_config, out_dir, _resuming=True, **kwargs)
+        trainer._load_state()
+        return trainer
+
+    def _load_state(self) -> None:
+        metadata = ckpt.load_weights(self.model, self.out_dir)
+        state = ckpt.load_trainer_state(self.out_dir)
+        try:
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+            self.noise.set_state(state["noise_rng"])
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            self.train_seconds = float(state["train_seconds"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as error:
+            raise CheckpointError(f"{self.out_dir / ckpt.TRAINER_STATE_FILE} does not match the model ({error})") from None
+        if metadata.get("epoch") != str(self.epoch):
+            raise CheckpointError(
+                f"{self.out_dir}: model.safetensors is from epoch {metadata.get('epoch')} but trainer_state.pt from "
+                f"epoch {self.epoch} (an interrupted save); start a new run"
+            )
+        self._truncate_history()
+
+    def _truncate_history(self) -> None:
+        """Drop history lines logged after the checkpoint we resume from (they will be logged again)."""
+        path = self.out_dir / ckpt.HISTORY_FILE
+        if not path.exists():
+            return
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= self.step]
+        ckpt.atomic_write(path, lambda temporary: Path(temporary).write_text(
+            "".join(line + "\n" for line in kept), encoding="utf-8"))
+
+    def _autocast(self):
+        enabled = self.precision == "bf16"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _batch(self, order: torch.Tensor, index: int) -> torch.Tensor:
+        size = self.config.batch_size
+        batch = self.images[order[index * size:(index + 1) * size]].float().div_(255.0)
+        if self._channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def train_step(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimizer step of every network on one batch in [0, 1]; returns the step's logs (0-d tensors)."""
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            losses, logs = self.model.training_losses(images, self.noise)
+        groups = self.model.parameter_groups()
+        backward_per_group(losses, groups)
+        names = list(losses)
+        if self.config.grad_clip:
+            for name in names:
+                torch.nn.utils.clip_grad_norm_(groups[name], self.config.grad_clip)
+        # (1) update D  (2) update the encoder  (3) update the decoder  (or the VAE as one group);
+        # a group missing from `losses` (the equilibrium trick pausing it) is not stepped.
+        for name in names:
+            self.optimizers[name].step()
+        logs = dict(logs)
+        logs["nonfinite"] = (~torch.isfinite(torch.stack([losses[n].detach().float() for n in names]))).any().float()
+        return logs
+
+    def fit(self) -> dict[str, Any]:
+        """Train until ``config.epochs``; checkpoint every epoch. Returns a summary of the run."""
+        config = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / ckpt.SAMPLES_DIR).mkdir(exist_ok=True)
+        check_every = 1 if self.device.type == "cpu" else config.log_every  # a check is free on the CPU
+        total_steps = (config.epochs - self.epoch) * self.steps_per_epoch
+        bar = tqdm(total=total_steps, disable=not self.progress, unit="step", dynamic_ncols=True)
+        history = open(self.out_dir / ckpt.HISTORY_FILE, "a", encoding="utf-8")
+        window: dict[str, torch.Tensor] = {}
+        window_steps, window_start = 0, time.perf_counter()
+        last_rate = 0.0
+        try:
+            self.model.train()
+            while self.epoch < config.epochs:
+                bar.set_description(f"epoch {self.epoch + 1}/{config.epochs}")
+                order = _epoch_permutation(config.seed, self.epoch, self.images.shape[0]).to(self.device)
+                epoch_start = time.perf_counter()
+                for index in range(self.steps_per_epoch):
+                    logs = self.train_step(self._batch(order, index))
+                    self.step += 1
+                    window_steps += 1
+                    for key, value in logs.items():
+                        window[key] = window.get(key, 0.0) + value.detach().float()
+                    if window_steps % check_every == 0 and float(window["nonfinite"]) > 0:
+                        self._diverged(logs)
+                    if window_steps == config.log_every or index == self.steps_per_epoch - 1:
+                        record = self._log_record(window, window_steps, time.perf_counter() - window_start, index)
+                        if record.pop("nonfinite"):
+                            self._diverged(logs)
+                        last_rate = record["images_per_second"]
+                        history.write(json.dumps(record) + "\n")
+                        history.flush()
+                        bar.set_postfix(_short_postfix(record), refresh=False)
+                        if self.callback is not None:
+                            self.callback(record)
+                        window, window_steps, window_start = {}, 0, time.perf_counter()
+                    bar.update(1)
+                self.train_seconds += time.perf_counter() - epoch_start
+                self.epoch += 1
+                self._end_of_epoch(last_rate)
+        finally:
+            history.close()
+            bar.close()
+        return {"out_dir": str(self.out_dir), "epoch": self.epoch, "step": self.step,
+                "train_seconds": round(self.train_seconds, 2), "images_per_second": round(last_rate, 1),
+                "device": str(self.device), "precision": self.precision}
+
+    def _log_record(self, window: dict[str, torch.Tensor], steps: int, seconds: float, index: int) -> dict[str, Any]:
+        keys = list(window)
+        means = (torch.stack([window[k] for k in keys]) / steps).tolist()  # one device sync per log line
+        record: dict[str, Any] = {"step": self.step, "epoch": round(self.epoch + (index + 1) / self.steps_per_epoch, 4)}
+        record.update({k: round(v, 6) for k, v in zip(keys, means)})
+        record["images_per_second"] = round(steps * self.config.batch_size / max(seconds, 1e-9), 1)
+        return record
+
+    def _diverged(self, logs: dict[str, torch.Tensor]) -> None:
+        bad = sorted(k for k, v in logs.items() if k != "nonfinite" and not torch.isfinite(v).all())
+        kept = (f"the last good checkpoint (epoch {self.epoch}) is kept in {self.out_dir}" if self.epoch
+                else "no checkpoint was written yet")
+        raise TrainingDiverged(
+            f"training stopped at step {self.step} (epoch {self.epoch + 1}): {', '.join(bad) or 'a loss'} became "
+            f"NaN or infinite; {kept}; try a lower --lr or --grad-clip 1"
+        )
+
+    def _end_of_epoch(self, images_per_second: float) -> None:
+        """Sample grid, weights, config, trainer state and model card for the epoch just finished."""
+        self.model.eval()
+        save_grid(self.model.decode(self.fixed_z), self.out_dir / ckpt.SAMPLES_DIR / f"epoch_{self.epoch:03d}.png")
+        self.model.train()
+        state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
+                 "device": str(self.device), "precision": self.precision,
+                 "images_per_second": images_per_second, "torch_version": torch.__version__}
+        trainer_state = {
+            "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
+            "noise_rng": self.noise.get_state(),
+            "epoch": self.epoch, "step": self.step, "train_seconds": self.train_seconds,
+        }
+        ckpt.save_trainer_state(self.out_dir, trainer_state)
+        ckpt.save_checkpoint(self.out_dir, self.model, self.config, state)
+        ckpt.write_model_card(self.out_dir, self.model, self.config, state)
+
+
+def _short_postfix(record: dict[str, Any]) -> dict[str, str]:
+    keys = ("loss", "loss_discriminator", "loss_decoder", "loss_generator", "kl", "d_accuracy")
+    return {key.replace("loss_", ""): f"{record[key]:.3g}" for key in keys if key in record}
+
+
+def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, resume: bool = False,
+          data_root=None, progress: bool = True) -> dict[str, Any]:
+    """Train a new model into ``out_dir`` or, with ``resume``, continue the one there."""
+    if resume:
+        return Trainer.resume(out_dir, epochs=train_config.epochs, device=train_config.device,
+                              data_root=data_root, progress=progress).fit()
+    return Trainer(model_config, train_config, out_dir, data_root=data_root, progress=progress).fit()
