@@ -18,6 +18,7 @@ DATASETS = ("mnist", "fashion-mnist", "digits")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "bf16", "fp32")
 LIKELIHOODS = ("bernoulli", "gaussian")
+NORMS = ("none", "batch", "spectral")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ModelConfig:
     channels: int = 1  # 1 for grayscale, 3 for RGB
     latent_dim: int = 32  # size of z
     width: int = 64  # channels of the first conv stage; each later stage doubles it
+    discriminator_norm: str = "spectral"  # spectral (Miyato et al. 2018) | batch | none: normalisation in D
+    decoder_norm: str = "batch"  # batch | none: normalisation in the decoder (= generator)
     num_classes: int = 0  # 0 = unconditional; reserved for class conditioning (not implemented yet)
     likelihood: str = "bernoulli"  # VAE pixel likelihood: bernoulli (BCE) or gaussian (MSE / 2 sigma^2)
     gaussian_sigma: float = 0.1  # pixel standard deviation of the gaussian likelihood
@@ -41,6 +44,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, MODEL_KINDS)
         _check_choice("likelihood", self.likelihood, LIKELIHOODS)
+        _check_choice("discriminator_norm", self.discriminator_norm, NORMS)
+        _check_choice("decoder_norm", self.decoder_norm, ("batch", "none"))
         if self.image_size < 8:
             raise ConfigError(f"image_size must be at least 8, got {self.image_size}")
         if self.channels not in (1, 3):

@@ -245,8 +245,13 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
 
         # L_prior = KL(q(z|x) || p(z)) (Kingma & Welling 2013)
         kl = kl_to_standard_normal(mu, logvar)
-        # L_llike^Dis_l = -log N(Dis_l(x) | Dis_l(x~), I) = 1/2 ||Dis_l(x) - Dis_l(x~)||^2 + const
-        feature_nll = 0.5 * _per_image_sum((recon_features - real_features.detach()).pow(2))
+        # L_llike^Dis_l = -log N(Dis_l(x) | Dis_l(x~), s^2 I) = ||Dis_l(x) - Dis_l(x~)||^2 / (2 s^2) + const.
+        # Larsen et al. fix s = 1; we set s^2 to the mean power of the real features (no gradient),
+        # which makes the term independent of the discriminator's feature scale (spectral norm
+        # shrinks it ~20x), so that KL and feature likelihood keep their balance as D trains.
+        real_features = real_features.detach()
+        feature_power = real_features.pow(2).mean().clamp_min(1e-8)
+        feature_nll = 0.5 * _per_image_sum((recon_features - real_features).pow(2)) / feature_power
         # -L_GAN for the discriminator: BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0)
         loss_real = F.softplus(-real_logits).mean()
         loss_recon = F.softplus(recon_logits).mean()

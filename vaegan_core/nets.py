@@ -34,7 +34,7 @@ def _stage_widths(config: ModelConfig) -> list[int]:
 class _ConvStack(nn.Module):
     """Strided convolutions from the image to a 4x4 map; shared body of encoder and discriminator."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, norm: str = "batch"):
         super().__init__()
         sizes = stage_sizes(config.image_size)
         widths = _stage_widths(config)
@@ -42,8 +42,12 @@ class _ConvStack(nn.Module):
         in_channels = config.channels
         for index, (size_in, out_channels) in enumerate(zip(sizes[:-1], widths)):
             # B x in x s x s -> B x out x ceil(s/2) x ceil(s/2)
-            layers.append(nn.Conv2d(in_channels, out_channels, _kernel(size_in), 2, 1, bias=index == 0))
-            if index > 0:  # DCGAN: no normalisation right after the input
+            batch_norm = norm == "batch" and index > 0  # DCGAN: no normalisation right after the input
+            conv = nn.Conv2d(in_channels, out_channels, _kernel(size_in), 2, 1, bias=not batch_norm)
+            if norm == "spectral":
+                conv = nn.utils.parametrizations.spectral_norm(conv)
+            layers.append(conv)
+            if batch_norm:
                 layers.append(nn.BatchNorm2d(out_channels))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             in_channels = out_channels
@@ -76,9 +80,10 @@ class Decoder(nn.Module):
         sizes = stage_sizes(config.image_size)
         widths = _stage_widths(config)
         self.start_channels = widths[-1]
+        batch_norm = config.decoder_norm == "batch"
         self.project = nn.Sequential(  # B x latent -> B x (4w * 4 * 4)
-            nn.Linear(config.latent_dim, widths[-1] * 16, bias=False),
-            nn.BatchNorm1d(widths[-1] * 16),
+            nn.Linear(config.latent_dim, widths[-1] * 16, bias=not batch_norm),
+            nn.BatchNorm1d(widths[-1] * 16) if batch_norm else nn.Identity(),
             nn.ReLU(inplace=True),
         )
         layers = []
@@ -87,9 +92,12 @@ class Decoder(nn.Module):
         for index, (size_out, out_channels) in enumerate(zip(reversed(sizes[:-1]), out_widths)):
             # B x in x s x s -> B x out x size_out x size_out, size_out = 2s or 2s - 1
             last = index == len(out_widths) - 1
-            layers.append(nn.ConvTranspose2d(in_channels, out_channels, _kernel(size_out), 2, 1, bias=last))
+            norm_here = batch_norm and not last
+            layers.append(nn.ConvTranspose2d(in_channels, out_channels, _kernel(size_out), 2, 1, bias=not norm_here))
+            if norm_here:
+                layers.append(nn.BatchNorm2d(out_channels))
             if not last:
-                layers += [nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+                layers.append(nn.ReLU(inplace=True))
             in_channels = out_channels
         self.layers = nn.Sequential(*layers)
 
@@ -107,8 +115,10 @@ class Discriminator(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.body = _ConvStack(config)  # B x C x H x W -> B x 4w x 4 x 4: the Dis_l features
+        self.body = _ConvStack(config, norm=config.discriminator_norm)  # -> B x 4w x 4 x 4: the Dis_l features
         self.head = nn.Linear(self.body.out_features, 1)  # -> B x 1
+        if config.discriminator_norm == "spectral":
+            self.head = nn.utils.parametrizations.spectral_norm(self.head)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.body(images * 2 - 1)
