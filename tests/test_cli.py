@@ -74,6 +74,9 @@ def test_sample_refuses_bad_output(tmp_path):
     # --resume with another model than the run's is refused
     wrong = run("train", "--model", "vae", "--out", str(out), "--epochs", "2", "--resume", check=False)
     one_line_error(wrong, "--model vae does not match")
+    # a saved setting cannot silently change (or be silently ignored) on --resume
+    changed = run("train", "--out", str(out), "--epochs", "2", "--resume", "--lr", "0.1", check=False)
+    one_line_error(changed, "--lr cannot change when resuming")
 
 
 def test_corrupt_checkpoint_is_one_line(tmp_path):

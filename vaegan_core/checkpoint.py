@@ -227,14 +227,13 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
     model = load_model(path_or_repo_id)
     directory = Path(model.checkpoint_dir)
     config = read_config(directory)
-    groups = {"encoder": "encoder", "decoder": "decoder", "discriminator": "discriminator"}
     summary: dict[str, Any] = {
         "path": str(directory),
         "class": config["class"],
         "package_version": config.get("package_version"),
         "parameters": count_parameters(model),
-        "parameters_by_network": {name: count_parameters(getattr(model, attr))
-                                  for name, attr in groups.items() if hasattr(model, attr)},
+        "parameters_by_network": {name: count_parameters(getattr(model, name))
+                                  for name in ("encoder", "decoder", "discriminator") if hasattr(model, name)},
         "model": config["model"],
         "train": config.get("train"),
         "state": config.get("state", {}),

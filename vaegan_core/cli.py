@@ -13,6 +13,9 @@ from pathlib import Path
 
 from .config import DATASETS, DEVICES, MODEL_KINDS, PRECISIONS, ModelConfig, TrainConfig
 
+# Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
+_SAVED_SETTINGS = ("seed", "batch_size", "lr", "latent_dim", "width", "beta", "gamma", "equilibrium", "likelihood",
+                   "precision", "grad_clip", "limit", "log_every")
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 
 
@@ -100,6 +103,12 @@ def _train(args: argparse.Namespace) -> dict:
                                     ("--dataset", args.dataset, saved["train_config"] and saved["train_config"].dataset)):
             if value is not None and value != stored:
                 raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
+        defaults = build_parser().parse_args(["train", "--epochs", "1", "--out", args.out])
+        for option in _SAVED_SETTINGS:
+            if getattr(args, option) != getattr(defaults, option):
+                flag = "--" + option.replace("_", "-")
+                raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
+                                  f"{args.out}/config.json; drop {flag} or start a new run")
         device = args.device if args.device != "auto" else None
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, data_root=args.data_dir, progress=progress)
     else:

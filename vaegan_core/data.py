@@ -12,6 +12,7 @@ import gzip
 import os
 import socket
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def _download_with_torchvision(name: str, cache: Path) -> None:
         for train in (True, False):
             dataset_class(root=str(cache), train=train, download=True)
     except Exception as error:  # network errors come in many types; the caller reports the missing files
-        print(f"vaegan: torchvision download of {name} failed: {error}")
+        warnings.warn(f"torchvision download of {name} failed: {error}", stacklevel=2)
 
 
 def _load_digits(split: str):
