@@ -1,6 +1,6 @@
 """Training speed: images/s of one optimizer step per model, ours against a plain fp32 loop.
 
-    python benchmarks/train_speed.py [--device auto] [--batch-size 64] [--steps 20] [--width 64]
+    python benchmarks/train_speed.py [--device auto] [--batch-size 64] [--steps 10] [--rounds 3] [--width 64]
 
 "ours" is ``Trainer.train_step`` as `vaegan train` runs it (one decoder pass over the
 reconstruction and prior codes, one discriminator pass over real | reconstructed | sampled
@@ -15,6 +15,7 @@ passes. Both run in the same process on the same random batches; the epoch colum
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -109,7 +110,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows the median")
     parser.add_argument("--width", type=int, default=ModelConfig.width)
     parser.add_argument("--models", default="vae,gan,vaegan")
     parser.add_argument("--variants", default="auto,fp32-nchw,fp32-nhwc,bf16-nhwc",
@@ -122,20 +124,22 @@ def main() -> None:
     uint8 = (images * 255).to(torch.uint8)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; bf16 hardware on this CPU: {cpu_has_fast_bf16()}; "
-          f"batch {args.batch_size}; width {args.width}; {args.steps} timed steps\n")
-    print(f"| model | step | precision | layout | images/s | MNIST epoch (s) | vs plain |")
-    print(f"|---|---|---|---|---:|---:|---:|")
+          f"batch {args.batch_size}; width {args.width}; median of {args.rounds} interleaved rounds "
+          f"of {args.steps} timed steps\n")
+    print("| model | step | precision | layout | images/s | MNIST epoch (s) | vs plain |")
+    print("|---|---|---|---|---:|---:|---:|")
     for kind in args.models.split(","):
         model_config = ModelConfig(kind=kind, width=args.width)
+        rows = []  # (label, precision, layout, step function, batches)
         # plain fp32 loop, same networks, same initialisation
         trainer = Trainer(model_config, TrainConfig(dataset="digits", batch_size=args.batch_size, device=args.device,
                                                     precision="fp32", channels_last=False),
                           "/nonexistent-benchmark", data=(uint8, None), progress=False)
-        batches = [b.to(device) for b in images.split(args.batch_size)]
         plain = {"vae": plain_vae_step, "gan": plain_gan_step, "vaegan": plain_vaegan_step}[kind]
         extra = (model_config.gamma,) if kind == "vaegan" else ()
-        plain_rate = measure(lambda x: plain(trainer.model, trainer.optimizers, x, *extra), batches, device)
-        print(f"| {kind} | plain | fp32 | NCHW | {plain_rate:.0f} | {MNIST_TRAIN_IMAGES / plain_rate:.1f} | 1.00x |")
+        rows.append(("plain", "fp32", "NCHW",
+                     lambda x, t=trainer: plain(t.model, t.optimizers, x, *extra),
+                     [b.to(device) for b in images.split(args.batch_size)]))
         for variant in args.variants.split(","):
             if variant == "auto":
                 train_config = TrainConfig(dataset="digits", batch_size=args.batch_size, device=args.device)
@@ -145,12 +149,17 @@ def main() -> None:
                                            precision=precision, channels_last=layout == "nhwc")
             trainer = Trainer(model_config, train_config, "/nonexistent-benchmark", data=(uint8, None), progress=False)
             order = torch.arange(uint8.shape[0], device=device)
-            ours = [trainer._batch(order, i) for i in range(count)]
-            rate = measure(trainer.train_step, ours, device)
-            layout = "NHWC" if trainer._channels_last else "NCHW"
-            label = "ours (default)" if variant == "auto" else "ours"
-            print(f"| {kind} | {label} | {trainer.precision} | {layout} | {rate:.0f} | "
-                  f"{MNIST_TRAIN_IMAGES / rate:.1f} | {rate / plain_rate:.2f}x |")
+            rows.append(("ours (default)" if variant == "auto" else "ours", trainer.precision,
+                         "NHWC" if trainer._channels_last else "NCHW", trainer.train_step,
+                         [trainer._batch(order, i) for i in range(count)]))
+        rates = [[] for _ in rows]
+        for _ in range(args.rounds):
+            for index, (_, _, _, step, batches) in enumerate(rows):
+                rates[index].append(measure(step, batches, device))
+        medians = [statistics.median(r) for r in rates]
+        for (label, precision, layout, _, _), rate in zip(rows, medians):
+            print(f"| {kind} | {label} | {precision} | {layout} | {rate:.0f} | "
+                  f"{MNIST_TRAIN_IMAGES / rate:.1f} | {rate / medians[0]:.2f}x |")
 
 
 if __name__ == "__main__":
