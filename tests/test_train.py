@@ -109,3 +109,15 @@ def test_brief_training_on_real_mnist(tmp_path, data_dir):
     assert (tmp_path / "samples" / "epoch_001.png").is_file()
     model = load_model(tmp_path)
     assert model.sample(4).shape == (4, 1, 28, 28)
+
+
+def test_resume_on_another_device_reseeds_with_a_warning(tmp_path):
+    """A run trained on a GPU continues on a CPU: its CUDA noise state cannot be restored there."""
+    Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path, progress=False).fit()
+    state = torch.load(tmp_path / "trainer_state.pt", weights_only=True)
+    state["noise_device"] = "cuda"
+    state["noise_rng"] = torch.zeros(16, dtype=torch.uint8)  # what a CPU generator cannot take
+    torch.save(state, tmp_path / "trainer_state.pt")
+    with pytest.warns(UserWarning, match="noise stream is reseeded"):
+        trainer = Trainer.resume(tmp_path, epochs=2, progress=False)
+    assert trainer.fit()["epoch"] == 2

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -172,8 +173,14 @@ class Trainer:
         try:
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
-            self.noise.set_state(state["noise_rng"])
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            if state.get("noise_device", "cpu") == self.device.type:
+                self.noise.set_state(state["noise_rng"])
+            else:  # a CUDA generator's state means nothing to a CPU one: reseed, deterministically
+                self.noise.manual_seed(self.config.seed + 1 + self.step)
+                warnings.warn(f"resuming on {self.device.type} a run trained on {state.get('noise_device')}: the "
+                              "noise stream is reseeded, so the run is reproducible but not identical to an "
+                              "uninterrupted one", stacklevel=2)
             self.train_seconds = float(state["train_seconds"])
         except (KeyError, ValueError, RuntimeError, TypeError) as error:
             raise CheckpointError(f"{self.out_dir / ckpt.TRAINER_STATE_FILE} does not match the model ({error})") from None
@@ -301,6 +308,7 @@ class Trainer:
         trainer_state = {
             "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             "noise_rng": self.noise.get_state(),
+            "noise_device": self.device.type,
             "epoch": self.epoch, "step": self.step, "train_seconds": self.train_seconds,
         }
         ckpt.save_trainer_state(self.out_dir, trainer_state)
