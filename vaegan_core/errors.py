@@ -23,3 +23,7 @@ class CheckpointError(VaeganError):
 
 class TrainingDiverged(VaeganError):
     """A loss became NaN or infinite; training stopped and the last good checkpoint was kept."""
+
+
+class MetricError(VaeganError, ValueError):
+    """Input to a metric is malformed (shape, range, dtype) or too small for a sound estimate."""
