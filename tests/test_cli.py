@@ -56,6 +56,9 @@ def one_line_error(result, pattern, code=None):
     (["train", "--model", "vae", "--dataset", "digits", "--epochs", "1"], "required: --out"),
     (["sample", "/no/such/folder", "--out", "x.png"], "does not exist"),
     (["info", "/no/such/folder"], "does not exist"),
+    (["eval", "/no/such/folder", "--n", "10"], "does not exist"),
+    (["eval", "x", "--extractor", "clip"], "invalid choice: 'clip'"),
+    (["train-classifier", "--dataset", "cifar", "--out", "x"], "invalid choice: 'cifar'"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_input_is_one_line(args, pattern, tmp_path):
@@ -95,5 +98,5 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("train", "sample", "info"):
+    for command in ("train", "sample", "info", "eval", "train-classifier"):
         assert command in text

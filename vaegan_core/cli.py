@@ -1,4 +1,4 @@
-"""`vaegan train | sample | info`: argument parsing only; the work is done by the library.
+"""`vaegan train | sample | info | eval | train-classifier | reference-stats`: argument parsing only; the library does the work.
 
 Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
 run) ends in one line on stderr and a non-zero exit code, never a traceback.
@@ -88,7 +88,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print a JSON summary of a checkpoint")
     info.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (or Hugging Face repo id)")
+
+    evaluate = commands.add_parser("eval", help="score a checkpoint (FID, KID, IS, precision/recall, ...)")
+    evaluate.add_argument("checkpoint", metavar="DIR", help="checkpoint folder; DIR/metrics.json is updated")
+    evaluate.add_argument("--n", type=_positive_int, default=10_000, help="generated images (default 10000)")
+    evaluate.add_argument("--extractor", choices=("lenet", "inception"), default="lenet",
+                          help="lenet: the shipped domain classifier (seconds); inception: TF-Inception (slow on CPU)")
+    evaluate.add_argument("--split", choices=("test", "train"), default="test", help="real images to compare with")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated images and subsets")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=500)
+    evaluate.add_argument("--device", choices=DEVICES, default="cpu")
+    evaluate.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    evaluate.add_argument("--force", action="store_true", help="compute FID even when n <= feature dimension")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    classifier = commands.add_parser("train-classifier", help="train the domain classifier used by `vaegan eval`")
+    classifier.add_argument("--dataset", choices=DATASETS, required=True)
+    classifier.add_argument("--out", required=True, help="folder to write, e.g. checkpoints/classifiers/mnist")
+    classifier.add_argument("--epochs", type=_positive_int, default=10)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    classifier.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    reference = commands.add_parser("reference-stats", help="compute the .npz statistics of a real dataset split")
+    reference.add_argument("--dataset", choices=("mnist", "fashion-mnist"), required=True)
+    reference.add_argument("--split", choices=("test", "train"), default="test")
+    reference.add_argument("--extractor", choices=("lenet", "inception"), default="lenet")
+    reference.add_argument("--out", help="folder (default: checkpoints/reference_stats)")
+    reference.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     return parser
+
+
+def _reference_stats(args: argparse.Namespace) -> dict:
+    from .metrics.reference import compute_reference_stats
+
+    path = compute_reference_stats(args.dataset, args.split, args.extractor, args.data_dir, args.out)
+    return {"out": str(path)}
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -157,6 +192,49 @@ def _info(args: argparse.Namespace) -> dict:
     return info(args.checkpoint)
 
 
+def _eval(args: argparse.Namespace) -> dict:
+    from tqdm.auto import tqdm
+
+    from .checkpoint import atomic_write, load_model, read_config
+    from .metrics.evaluate import evaluate
+    from .train import resolve_device
+
+    device = resolve_device(args.device)
+    model = load_model(args.checkpoint, device=device)
+    config = read_config(model.checkpoint_dir)
+    dataset = config["train_config"].dataset if config["train_config"] else None
+    if dataset is None:
+        raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message[:60])
+            bar.update(round(100 * fraction) - bar.n)
+
+        result = evaluate(model, dataset, n=args.n, extractor=args.extractor, split=args.split, seed=args.seed,
+                          batch_size=args.batch_size, data_root=args.data_dir, progress=progress, force=args.force,
+                          device=device)
+    path = Path(model.checkpoint_dir) / "metrics.json"
+    stored = {}
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            from .errors import CheckpointError
+
+            raise CheckpointError(f"{path} is not valid JSON ({error}); move it away and run again") from None
+    stored[f"{args.extractor}-{args.split}"] = result
+    text = json.dumps(stored, indent=2) + "\n"
+    atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
+    return result
+
+
+def _train_classifier(args: argparse.Namespace) -> dict:
+    from .metrics.classifier import train_classifier
+
+    return train_classifier(args.dataset, args.out, epochs=args.epochs, seed=args.seed, data_root=args.data_dir,
+                            progress=not args.no_progress)
+
+
 class _UsageError(Exception):
     """A flag combination argparse cannot check by itself."""
 
@@ -170,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _train, "sample": _sample, "info": _info}
+    handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval,
+                "train-classifier": _train_classifier, "reference-stats": _reference_stats}
     try:
         result = handlers[args.command](args)
     except _UsageError as error:

@@ -9,6 +9,19 @@ import torch
 from PIL import Image
 
 
+def check_image_batch(images, shape: tuple[int, ...] | None, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``images`` is a float tensor B x C x H x W in [0, 1] (of ``shape`` = (C, H, W) if given)."""
+    valid = isinstance(images, torch.Tensor) and images.ndim == 4 and images.shape[1] in (1, 3)
+    if not valid or (shape is not None and tuple(images.shape[1:]) != tuple(shape)):
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        want = " x ".join(map(str, shape)) if shape is not None else "C x H x W (C = 1 or 3)"
+        raise error(f"images must be a tensor of shape B x {want}, got {got}")
+    if not images.is_floating_point():
+        raise error(f"images must be float in [0, 1], got dtype {images.dtype}; divide uint8 pixels by 255")
+    if images.numel() and (images.min() < 0 or images.max() > 1):
+        raise error("images must be in [0, 1]; divide uint8 pixels by 255")
+
+
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Float images in [0, 1] (any shape) -> uint8 in [0, 255], rounded, on the CPU."""
     return (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)

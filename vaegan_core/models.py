@@ -18,6 +18,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .errors import ConfigError
+from .images import check_image_batch
 from .nets import Decoder, Discriminator, Encoder, init_weights
 
 Losses = dict[str, torch.Tensor]
@@ -98,13 +99,7 @@ class GenerativeModel(nn.Module):
     def check_images(self, images: torch.Tensor) -> None:
         """Refuse (with a clear message) anything that is not a float batch in [0, 1] of this model's shape."""
         shape = (self.config.channels, self.config.image_size, self.config.image_size)
-        if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != shape:
-            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ConfigError(f"images must be a tensor of shape B x {' x '.join(map(str, shape))}, got {got}")
-        if not images.is_floating_point():
-            raise ConfigError(f"images must be float in [0, 1], got dtype {images.dtype}; divide uint8 by 255")
-        if images.numel() and (images.min() < 0 or images.max() > 1):
-            raise ConfigError("images must be in [0, 1]; divide uint8 pixels by 255")
+        check_image_batch(images, shape, ConfigError)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Networks trained by separate optimizers, keyed like the losses of ``training_losses``."""

