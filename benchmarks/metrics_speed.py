@@ -62,7 +62,10 @@ def main() -> None:
     parser.add_argument("--inception-images", type=int, default=32, help="0 skips the Inception row")
     args = parser.parse_args()
     torch.manual_seed(0)
-    model = load_model(args.checkpoint) if args.checkpoint else build_model(ModelConfig()).eval()
+    if args.checkpoint:
+        model = load_model(args.checkpoint)
+    else:  # in the layout load_model gives
+        model = build_model(ModelConfig()).eval().to(memory_format=torch.channels_last)
     print(f"cpu, {torch.get_num_threads()} threads; torch {torch.__version__}\n")
     print("| what | n / d | seconds | images/s | target |")
     print("|---|---|---:|---:|---|")

@@ -25,7 +25,7 @@ def test_save_load_gives_identical_outputs(tmp_path, kind):
     # give BatchNorm running statistics something other than their initial values
     model.train()
     model.training_losses(torch.rand(8, 1, 28, 28))
-    model.eval()
+    model.eval().to(memory_format=torch.channels_last)  # the layout the Trainer and load_model use
     save_checkpoint(tmp_path, model, tiny_train_config())
     loaded = load_model(tmp_path)
     assert not loaded.training and type(loaded) is type(model) and loaded.config == model.config
