@@ -180,3 +180,17 @@ def test_shipped_mnist_classifier_and_reference_stats(monkeypatch):
         for split, n in (("test", 10_000), ("train", 60_000)):
             stats = load_reference_stats(dataset, split, extractor)
             assert stats["n"] == n and np.isfinite(stats["sigma"]).all()
+
+
+@pytest.mark.slow
+def test_classifier_inception_score_of_real_mnist_is_near_ten(data_dir):
+    """A confident, accurate classifier gives the real MNIST test split an IS close to 10 (about 9.9)."""
+    from vaegan_core.data import load_dataset
+    from vaegan_core.metrics.scores import inception_score, mode_metrics
+
+    images, labels = load_dataset("mnist", "test", data_dir)
+    _, probabilities = LeNetExtractor("mnist").features_and_probabilities(images.float() / 255)
+    mean, _ = inception_score(probabilities.numpy(), splits=10)
+    assert mean > 9.5
+    modes = mode_metrics(probabilities.argmax(1).numpy(), reference_labels=labels.numpy())
+    assert modes["classes_covered"] == 10 and modes["kl_to_reference"] < 1e-3

@@ -121,3 +121,16 @@ def test_resume_on_another_device_reseeds_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="noise stream is reseeded"):
         trainer = Trainer.resume(tmp_path, epochs=2, progress=False)
     assert trainer.fit()["epoch"] == 2
+
+
+def test_equilibrium_pause_skips_the_discriminator_step(images):
+    """When Larsen's equilibrium trick pauses D, the Trainer must not step D's optimizer at all."""
+    model_config = tiny_model_config("vaegan", equilibrium=True, equilibrium_target=100.0, equilibrium_margin=0.1)
+    data = ((images * 255).to(torch.uint8), torch.zeros(16, dtype=torch.int64))
+    trainer = Trainer(model_config, tiny_train_config(), "/nonexistent", data=data, progress=False)
+    before = [p.detach().clone() for p in trainer.model.discriminator.parameters()]
+    decoder_before = [p.detach().clone() for p in trainer.model.decoder.parameters()]
+    logs = trainer.train_step(images)
+    assert logs["train_discriminator"] == 0.0
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.discriminator.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(decoder_before, trainer.model.decoder.parameters()))

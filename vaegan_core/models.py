@@ -289,8 +289,9 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
             "d_accuracy": _discriminator_accuracy(real_logits, fake_logits),
         }
         if config.equilibrium:
-            logs["train_discriminator"] = torch.tensor(float(train_discriminator))
-            logs["train_decoder_gan"] = torch.tensor(float(train_decoder_gan))
+            # on the loss's device: the Trainer stacks all logs into one tensor
+            logs["train_discriminator"] = loss_real.new_tensor(float(train_discriminator))
+            logs["train_decoder_gan"] = loss_real.new_tensor(float(train_decoder_gan))
         return losses, logs
 
 

@@ -320,11 +320,3 @@ def _short_postfix(record: dict[str, Any]) -> dict[str, str]:
     keys = ("loss", "loss_discriminator", "loss_decoder", "loss_generator", "kl", "d_accuracy")
     return {key.replace("loss_", ""): f"{record[key]:.3g}" for key in keys if key in record}
 
-
-def train(model_config: ModelConfig, train_config: TrainConfig, out_dir, resume: bool = False,
-          data_root=None, progress: bool = True) -> dict[str, Any]:
-    """Train a new model into ``out_dir`` or, with ``resume``, continue the one there."""
-    if resume:
-        return Trainer.resume(out_dir, epochs=train_config.epochs, device=train_config.device,
-                              data_root=data_root, progress=progress).fit()
-    return Trainer(model_config, train_config, out_dir, data_root=data_root, progress=progress).fit()

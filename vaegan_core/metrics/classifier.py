@@ -90,7 +90,9 @@ def train_classifier(dataset: str, out_dir: str | os.PathLike, epochs: int = 10,
         for index in range(images.shape[0] // batch_size):
             chosen = order[index * batch_size:(index + 1) * batch_size]
             batch = _random_shift(images[chosen].float() / 255, generator)
-            loss = F.cross_entropy(model(batch), labels[chosen], label_smoothing=0.05)
+            # no label smoothing: it caps the confidence, and the classifier Inception Score with it
+            # (real MNIST test: 7.6 with smoothing 0.05 instead of ~9.9)
+            loss = F.cross_entropy(model(batch), labels[chosen])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
