@@ -252,15 +252,10 @@ def main(argv: list[str] | None = None) -> int:
                 "train-classifier": _train_classifier, "reference-stats": _reference_stats}
     try:
         result = handlers[args.command](args)
-    except _UsageError as error:
+    # OSError: disk full, permission denied, ...: its message names the file, so stop cleanly on it too
+    except (_UsageError, VaeganError, _Interrupted, OSError) as error:
         print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except (VaeganError, _Interrupted) as error:
-        print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
-        return 1 if isinstance(error, VaeganError) else 130
-    except OSError as error:  # disk full, permission denied, ...: name the file and stop cleanly
-        print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, _UsageError) else 130 if isinstance(error, _Interrupted) else 1
     print(json.dumps(result, indent=2))
     return 0
 
