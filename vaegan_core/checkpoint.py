@@ -52,7 +52,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
             temporary.unlink()
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text to ``path`` through ``atomic_write``."""
     def write(temporary: str) -> None:
         with open(temporary, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -86,7 +87,7 @@ def save_checkpoint(
         "train": to_dict(train_config) if train_config is not None else None,
         "state": state,
     }
-    _write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:
@@ -217,7 +218,7 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
         "```",
         "",
     ]
-    _write_text(Path(directory) / MODEL_CARD_FILE, "\n".join(front + [""] + body))
+    write_text_atomic(Path(directory) / MODEL_CARD_FILE, "\n".join(front + [""] + body))
 
 
 def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:

@@ -195,7 +195,7 @@ def _info(args: argparse.Namespace) -> dict:
 def _eval(args: argparse.Namespace) -> dict:
     from tqdm.auto import tqdm
 
-    from .checkpoint import atomic_write, load_model, read_config
+    from .checkpoint import load_model, read_config, write_text_atomic
     from .metrics.evaluate import evaluate
     from .train import resolve_device
 
@@ -223,8 +223,7 @@ def _eval(args: argparse.Namespace) -> dict:
 
             raise CheckpointError(f"{path} is not valid JSON ({error}); move it away and run again") from None
     stored[f"{args.extractor}-{args.split}"] = result
-    text = json.dumps(stored, indent=2) + "\n"
-    atomic_write(path, lambda temporary: Path(temporary).write_text(text, encoding="utf-8"))
+    write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
     return result
 
 

@@ -43,10 +43,14 @@ _IDX_UBYTE = 0x08
 _DOWNLOAD_HOST = ("ossci-datasets.s3.amazonaws.com", 443)
 
 
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME``, else ``~/.cache``: the root of every cache the package writes."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"))
+
+
 def default_cache_dir() -> Path:
     """Where downloads go when no root is given: ``$XDG_CACHE_HOME/vaegan-data`` or ``~/.cache/vaegan-data``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "vaegan-data"
+    return user_cache_dir() / "vaegan-data"
 
 
 def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None = None):

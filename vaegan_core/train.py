@@ -198,8 +198,7 @@ class Trainer:
             return
         kept = [line for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= self.step]
-        ckpt.atomic_write(path, lambda temporary: Path(temporary).write_text(
-            "".join(line + "\n" for line in kept), encoding="utf-8"))
+        ckpt.write_text_atomic(path, "".join(line + "\n" for line in kept))
 
     def _autocast(self):
         enabled = self.precision == "bf16"

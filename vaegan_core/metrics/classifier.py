@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..checkpoint import atomic_write
+from ..checkpoint import atomic_write, write_text_atomic
 from ..errors import CheckpointError
 from ..data import load_dataset
 
@@ -111,8 +111,7 @@ def train_classifier(dataset: str, out_dir: str | os.PathLike, epochs: int = 10,
         "train_seconds": round(time.perf_counter() - start, 1),
         "command": f"vaegan train-classifier --dataset {dataset} --out {out_dir} --epochs {epochs} --seed {seed}",
     }
-    text = json.dumps(config, indent=2) + "\n"
-    atomic_write(out_dir / "config.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_text_atomic(out_dir / "config.json", json.dumps(config, indent=2) + "\n")
     return config
 
 

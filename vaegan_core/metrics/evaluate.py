@@ -8,15 +8,14 @@ slow Inception pass over the real images is paid once per machine.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ..data import load_dataset
+from ..checkpoint import atomic_write
+from ..data import load_dataset, user_cache_dir
 from ..errors import MetricError
 from .extractors import LeNetExtractor, load_extractor
 from .fid import fid_from_stats
@@ -27,21 +26,21 @@ METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "reconstruction")
 Progress = Callable[[float, str], None]
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "vaegan" / "features"
-
-
 def real_features(extractor, dataset: str, split: str, data_root=None, progress: Progress | None = None,
-                  batch_size: int = 500) -> np.ndarray:
-    """Features of every image of a dataset split (N x d float32), cached on disk by extractor weights."""
-    path = _cache_dir() / f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
+                  batch_size: int = 500, images: torch.Tensor | None = None) -> np.ndarray:
+    """Features of every image of a dataset split (N x d float32), cached on disk by extractor weights.
+
+    ``images`` (uint8, the split as ``load_dataset`` returns it) saves loading the split again.
+    """
+    name = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
+    path = user_cache_dir() / "vaegan" / "features" / name
     if path.is_file():
         try:
             return np.load(path, allow_pickle=False)
         except (OSError, ValueError):
             path.unlink()  # a corrupt cache entry is recomputed, not trusted
-    images, _ = load_dataset(dataset, split, data_root)
+    if images is None:
+        images, _ = load_dataset(dataset, split, data_root)
     chunks = []
     for start in range(0, images.shape[0], batch_size):
         chunks.append(extractor.features(images[start:start + batch_size].float() / 255).numpy())
@@ -49,10 +48,13 @@ def real_features(extractor, dataset: str, split: str, data_root=None, progress:
             progress(min(1.0, (start + batch_size) / images.shape[0]), f"features of real {dataset} {split} images")
     features = np.concatenate(chunks).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".tmp{os.getpid()}.npy")
-    np.save(temporary, features)
-    os.replace(temporary, path)
+    atomic_write(path, lambda temporary: _save_npy(temporary, features))
     return features
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # a file handle, so numpy does not append another .npy suffix
+        np.save(handle, array)
 
 
 def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", metrics=METRICS, split: str = "test",
@@ -77,8 +79,8 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         LeNetExtractor(dataset, classifier_directory, device) if needs_classifier else None)
 
     # (1) real images: features of the whole split, labels for the reference class histogram
-    real = real_features(feature_net, dataset, split, data_root, lambda f, m: report(0.4 * f, m))
     real_images, real_labels = load_dataset(dataset, split, data_root)
+    real = real_features(feature_net, dataset, split, progress=lambda f, m: report(0.4 * f, m), images=real_images)
 
     # (2) generated images, streamed: features (and class probabilities) batch by batch
     generator = torch.Generator().manual_seed(seed)
@@ -87,9 +89,14 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     while done < n:
         count = min(batch_size, n - done)
         images = model.sample(count, generator=generator)
-        fake_features.append(feature_net.features(images).numpy())
-        if classifier is not None:
-            probabilities.append(classifier.features_and_probabilities(images)[1].numpy())
+        if classifier is feature_net:  # the LeNet gives features and class probabilities in one pass
+            features, probs = classifier.features_and_probabilities(images)
+            probabilities.append(probs.numpy())
+        else:
+            features = feature_net.features(images)
+            if classifier is not None:
+                probabilities.append(classifier.features_and_probabilities(images)[1].numpy())
+        fake_features.append(features.numpy())
         done += count
         report(0.4 + 0.5 * done / n, f"features of {done:,} / {n:,} generated images")
     fake = np.concatenate(fake_features)
