@@ -101,6 +101,9 @@ def test_cli_eval_writes_metrics_json(isolated):
     assert main(["eval", str(isolated / "model"), "--n", "200", "--no-progress"]) == 0
     stored = json.loads((isolated / "model" / "metrics.json").read_text())
     assert stored["lenet-test"]["n"] == 200 and "fid" in stored["lenet-test"]["metrics"]
+    card = (isolated / "model" / "README.md").read_text()
+    fid = stored["lenet-test"]["metrics"]["fid"]
+    assert "## Results" in card and f"| lenet-digits | test | 200 | {fid:.2f} |" in card
 
 
 def test_inception_preprocessing():

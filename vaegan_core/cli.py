@@ -195,7 +195,7 @@ def _info(args: argparse.Namespace) -> dict:
 def _eval(args: argparse.Namespace) -> dict:
     from tqdm.auto import tqdm
 
-    from .checkpoint import load_model, read_config, write_text_atomic
+    from .checkpoint import load_model, read_config, refresh_model_card, write_text_atomic
     from .metrics.evaluate import evaluate
     from .train import resolve_device
 
@@ -224,6 +224,7 @@ def _eval(args: argparse.Namespace) -> dict:
             raise CheckpointError(f"{path} is not valid JSON ({error}); move it away and run again") from None
     stored[f"{args.extractor}-{args.split}"] = result
     write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
+    refresh_model_card(model.checkpoint_dir)  # the card's results table comes from metrics.json
     return result
 
 

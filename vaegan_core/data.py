@@ -53,11 +53,23 @@ def default_cache_dir() -> Path:
     return user_cache_dir() / "vaegan-data"
 
 
+def default_checkpoints_dir() -> Path:
+    """``$VAEGAN_CHECKPOINTS_DIR``, else the ``checkpoints/`` folder shipped beside the package."""
+    override = os.environ.get("VAEGAN_CHECKPOINTS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def bundled_data_dir() -> Path:
+    """The test splits shipped with the project (``checkpoints/data``), so the demo needs no download."""
+    return Path(__file__).resolve().parents[1] / "checkpoints" / "data"
+
+
 def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None = None):
     """Load a dataset split as ``(images uint8 N x 1 x 28 x 28, labels int64 N)``.
 
     Root lookup: ``root`` if given (and nothing else); otherwise ``$VAEGAN_DATA_DIR``,
-    then the download cache, then a torchvision download into the cache when online.
+    then the download cache, then (test split only) the copy shipped in ``checkpoints/data``,
+    then a torchvision download into the cache when online.
     ``digits`` (scikit-learn's 1,797 8x8 digits, scaled to 28x28) needs no files at all.
     """
     if name not in DATASET_NAMES:
@@ -71,6 +83,8 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None
         search = [Path(root)]
     else:
         search = [Path(p) for p in [os.environ.get("VAEGAN_DATA_DIR")] if p] + [default_cache_dir()]
+        if split == "test":
+            search.append(bundled_data_dir())
     for folder in search:
         found = _find_idx_pair(folder, name, split)
         if found is not None:

@@ -49,3 +49,37 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = 
     if images.shape[1] == 1:
         picture = picture[:1]  # make_grid repeats a single channel to three
     to_pil(picture).save(path, format="PNG")
+
+
+def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int = 1) -> bytes:
+    """A batch B x C x H x W in [0, 1] as the bytes of one PNG grid (for downloads), upscaled ``scale`` times."""
+    import io
+
+    picture = grid(images, nrow)
+    if images.shape[1] == 1:
+        picture = picture[:1]
+    image = to_pil(picture)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def gif_bytes(frames: list[torch.Tensor], milliseconds: int = 120, scale: int = 4, bounce: bool = True) -> bytes:
+    """Frames (each a C x H x W image in [0, 1]) as the bytes of a looping animated GIF.
+
+    ``bounce`` plays the frames forward then backward, so an interpolation loops smoothly.
+    """
+    import io
+
+    if not frames:
+        raise ValueError("a GIF needs at least one frame")
+    order = list(frames) + (list(frames)[-2:0:-1] if bounce else [])
+    pictures = []
+    for frame in order:
+        image = to_pil(frame[:1] if frame.shape[0] == 1 else frame).convert("L" if frame.shape[0] == 1 else "RGB")
+        pictures.append(image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST))
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=milliseconds, loop=0)
+    return buffer.getvalue()

@@ -163,3 +163,33 @@ def reconstruction_error(model, images: torch.Tensor) -> dict:
     mse = (recon - images).pow(2).mean().item()
     bce = torch.nn.functional.binary_cross_entropy(recon, images, reduction="sum").item() / images.shape[0]
     return {"reconstruction_mse": mse, "reconstruction_bce": bce, "reconstruction_n": int(images.shape[0])}
+
+
+def class_histogram(images: torch.Tensor, dataset: str, classifier_directory=None) -> dict:
+    """Mode coverage of a batch of images B x 1 x 28 x 28 in [0, 1] by the dataset's domain classifier:
+    ``histogram`` (counts per class), ``classes_covered``, ``kl_to_uniform`` (see ``mode_metrics``)."""
+    _, probabilities = LeNetExtractor(dataset, classifier_directory).features_and_probabilities(images)
+    return mode_metrics(probabilities.argmax(1).numpy(), num_classes=probabilities.shape[1])
+
+
+def real_features_cached(extractor_name: str, dataset: str, split: str = "test", classifier_directory=None) -> bool:
+    """Whether the real-image features for this extractor are already in the disk cache (no extraction needed)."""
+    if extractor_name == "inception":
+        return any((user_cache_dir() / "vaegan" / "features").glob(f"{dataset}-{split}-inception*.npy"))
+    return any((user_cache_dir() / "vaegan" / "features").glob(f"{dataset}-{split}-lenet-*.npy"))
+
+
+def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", device="cpu",
+                     probe_images: int = 8) -> float:
+    """Seconds ``evaluate`` will take on this machine, from timing the extractor on a few images.
+
+    Covers the n generated images and, when not yet cached, the real split (10,000 images).
+    """
+    feature_net = load_extractor(extractor, dataset, device)
+    probe = torch.rand(probe_images, 1, 28, 28)
+    feature_net.features(probe[:2])  # warm-up: first calls pay for allocation and JIT
+    start = time.perf_counter()
+    feature_net.features(probe)
+    per_image = (time.perf_counter() - start) / probe_images
+    images = n + (0 if real_features_cached(extractor, dataset, split) else 10_000)
+    return per_image * images

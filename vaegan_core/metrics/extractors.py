@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..data import default_checkpoints_dir
 from ..errors import MetricError
 from ..images import check_image_batch
 from .classifier import load_classifier
@@ -24,12 +25,6 @@ INCEPTION_PREPROCESSING = (
     "grayscale x in [0, 1] -> pixels 255 x (float, no rounding) -> replicated to 3 channels -> "
     "bilinear resize to 299x299 (align_corners=False, no antialias) -> (pixel - 128) / 128"
 )
-
-
-def default_checkpoints_dir() -> Path:
-    """``$VAEGAN_CHECKPOINTS_DIR``, else the ``checkpoints/`` folder shipped beside the package."""
-    override = os.environ.get("VAEGAN_CHECKPOINTS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 def classifier_dir(dataset: str) -> Path:

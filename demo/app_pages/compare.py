@@ -1,0 +1,62 @@
+"""Compare: GAN, VAE and VAE-GAN samples from the same latent codes, and what classes each one draws."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from vaegan_core import zoo
+from vaegan_core.images import grid
+from vaegan_core.latent import sample_side_by_side
+from vaegan_core.metrics.evaluate import class_histogram
+
+choice = ui.page_header(
+    "Compare",
+    "Every model decodes the same codes z ~ N(0, T^2 I) (same seed, same latent size), so differences come from the "
+    "models alone. Temperature T < 1 trades variety for typical-looking samples.",
+)
+dataset = choice["dataset"]
+models = ui.models(dataset, choice["kinds"])
+if not models:
+    st.stop()
+
+left, right = st.columns(2)
+side = left.select_slider("Grid", [3, 4, 5, 6, 8, 10], 6, format_func=lambda s: f"{s} x {s}")
+temperature = right.slider("Temperature T", 0.1, 1.5, 1.0, 0.05)
+
+samples = sample_side_by_side(models, side * side, seed=choice["seed"], temperature=temperature)
+columns = st.columns(len(samples))
+for column, (kind, images) in zip(columns, samples.items()):
+    with column:
+        st.markdown(f"**{ui.LABELS[kind]}**")
+        st.image(ui.to_display(grid(images, nrow=side).unsqueeze(0)[:, :1]), width="stretch")
+
+st.divider()
+st.subheader("Which classes does each model draw?")
+n_histogram = st.select_slider("Samples classified", [500, 1000, 2000, 5000], 1000,
+                               help="Each sample is labelled by the dataset's domain classifier (a LeNet).")
+names = ui.class_names(dataset)
+
+
+@st.cache_data(show_spinner="Classifying samples...", max_entries=32)
+def histogram_of(dataset: str, fingerprints: tuple, n: int, seed: int, temperature: float) -> dict:
+    drawn = sample_side_by_side(models, n, seed=seed, temperature=temperature)
+    return {kind: class_histogram(images, dataset) for kind, images in drawn.items()}
+
+
+fingerprints = tuple(zoo.fingerprint(zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())) for kind in models)
+try:
+    histograms = histogram_of(dataset, fingerprints, n_histogram, choice["seed"], temperature)
+except Exception as error:  # a missing domain classifier: say so, keep the samples above
+    st.warning(f"No class histogram: {error}")
+    st.stop()
+figure = go.Figure()
+for kind, result in histograms.items():
+    figure.add_trace(go.Bar(x=names, y=[c / n_histogram for c in result["histogram"]], name=ui.LABELS[kind]))
+figure.add_hline(y=0.1, line_dash="dot", annotation_text="uniform (test set)")
+figure.update_layout(barmode="group", height=360, yaxis_title="share of samples", margin={"t": 20})
+st.plotly_chart(figure, width="stretch")
+st.dataframe([{"model": ui.LABELS[kind], "classes covered": result["classes_covered"],
+               "KL to uniform (nats)": round(result["kl_to_uniform"], 4)} for kind, result in histograms.items()],
+             hide_index=True)
+st.caption("KL to uniform is 0 for a perfectly balanced model and ln 10 = 2.30 for one that draws a single class "
+           "(mode collapse).")

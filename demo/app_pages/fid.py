@@ -1,0 +1,93 @@
+"""FID on demand: pick models, n and the feature extractor; see a table and a chart. Results are cached."""
+
+import threading
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from vaegan_core import zoo
+from vaegan_core.errors import VaeganError
+from vaegan_core.metrics.evaluate import estimate_seconds, evaluate
+
+choice = ui.page_header(
+    "FID",
+    "The Fréchet distance between the feature statistics of real test images and of n generated ones (lower is "
+    "better), with precision (are samples realistic?), recall (is the data covered?) and the classifier "
+    "Inception Score. Domain features (a LeNet trained on the dataset) take seconds; the standard Inception "
+    "features are what papers report, and are slow on a CPU.",
+)
+dataset = choice["dataset"]
+models = ui.models(dataset, choice["kinds"])
+if not models:
+    st.stop()
+
+left, middle, right = st.columns(3)
+n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000], 5000,
+                       help="FID is biased upward for small n: compare numbers at the same n only.")
+extractor = middle.radio("Features", ["lenet", "inception"], horizontal=True,
+                         format_func={"lenet": "domain (LeNet)", "inception": "Inception"}.get)
+kinds = right.multiselect("Models", list(models), default=list(models), format_func=ui.LABELS.get)
+
+
+@st.cache_resource
+def results_store() -> dict:
+    """FID results of this process, shared by every session: (fingerprint, n, extractor, seed) -> result."""
+    return {}
+
+
+@st.cache_resource
+def compute_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+@st.cache_data(show_spinner="Timing the feature extractor...", max_entries=16)
+def estimate(extractor: str, n: int, dataset: str, models_count: int) -> float:
+    return estimate_seconds(extractor, n, dataset) * models_count
+
+
+store = results_store()
+keys = {kind: (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())), dataset, n, extractor,
+               choice["seed"]) for kind in kinds}
+todo = [kind for kind in kinds if keys[kind] not in store]
+if todo:
+    try:
+        seconds = estimate(extractor, n, dataset, len(todo))
+        st.caption(f"Estimated time on this machine: about {seconds / 60:.1f} minutes for {len(todo)} model(s)"
+                   if seconds > 90 else f"Estimated time on this machine: about {seconds:.0f} s")
+    except VaeganError as error:
+        st.error(str(error))
+        st.stop()
+if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''})", type="primary"):
+    with compute_lock():  # one FID at a time per process: two would only halve each other's speed
+        for number, kind in enumerate(todo):
+            bar = st.progress(0.0, text=f"{ui.LABELS[kind]}: starting")
+            report = ui.progress_callback(bar)
+            try:
+                store[keys[kind]] = evaluate(
+                    models[kind], dataset, n=n, extractor=extractor, seed=choice["seed"],
+                    progress=lambda fraction, message, kind=kind: report(fraction, f"{ui.LABELS[kind]}: {message}"))
+            except VaeganError as error:
+                st.error(f"{ui.LABELS[kind]}: {error}")
+            bar.empty()
+
+done = {kind: store[keys[kind]] for kind in kinds if keys[kind] in store}
+if not done:
+    st.info("Press *Compute*. Results stay cached for this app process, for every visitor.")
+    st.stop()
+rows = []
+for kind, result in done.items():
+    scores = zoo.headline_scores(result)
+    rows.append({"model": ui.LABELS[kind], "FID": round(scores.get("fid", float("nan")), 3),
+                 "precision": round(scores.get("precision", float("nan")), 3),
+                 "recall": round(scores.get("recall", float("nan")), 3),
+                 "IS (classifier)": round(scores.get("is", float("nan")), 3),
+                 "classes covered": scores.get("classes_covered"),
+                 "n": result["n"], "features": result["extractor"], "seconds": result["wall_seconds"]})
+st.dataframe(rows, hide_index=True, width="stretch")
+figure = go.Figure(go.Bar(x=[row["model"] for row in rows], y=[row["FID"] for row in rows],
+                          text=[f"{row['FID']:.2f}" for row in rows], textposition="outside"))
+figure.update_layout(height=320, yaxis_title=f"FID ({extractor}, n={n:,})", margin={"t": 20})
+st.plotly_chart(figure, width="stretch")
+st.caption(f"Against the {dataset} test split (10,000 images), seed {choice['seed']}. Shipped models also carry "
+           "their numbers from `vaegan eval` (n = 10,000) on the Overview page.")

@@ -1,0 +1,73 @@
+"""Interpolation: walk from one code to another (lerp or slerp) through every model side by side."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+import ui
+from vaegan_core.images import gif_bytes, png_bytes
+from vaegan_core.latent import encode_images, interpolate, invert_generator, shared_codes
+
+choice = ui.page_header(
+    "Interpolation",
+    "Decode the codes on the path between two points of latent space. Between two images, each model with an "
+    "encoder starts from its own codes of the images; between two random codes, all models walk the same path.",
+)
+dataset = choice["dataset"]
+images_u8, labels = ui.test_split(dataset)
+names = ui.class_names(dataset)
+
+mode = st.radio("Between", ["two test images", "two random codes"], horizontal=True)
+left, middle, right = st.columns(3)
+method = left.radio("Path", ["slerp", "lerp"], horizontal=True,
+                    help="slerp follows the sphere where Gaussian codes live; lerp cuts through its centre, "
+                         "where codes are atypical and images often fade.")
+steps = middle.slider("Steps", 2, 16, 10)
+invert_gan = right.checkbox("Invert the GAN on the images (a few seconds)", value=False,
+                            disabled=mode != "two test images",
+                            help="The GAN has no encoder: its end codes are found by gradient descent.")
+
+models = ui.models(dataset, choice["kinds"])
+if not models:
+    st.stop()
+
+if mode == "two test images":
+    a, b = st.columns(2)
+    first = a.number_input("First image index", 0, len(labels) - 1, 0)
+    second = b.number_input("Second image index", 0, len(labels) - 1, 1)
+    ends = ui.test_images(dataset, [first, second])
+    st.image(ui.to_display(ends), caption=[f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"],
+             width=84)
+else:
+    seed = choice["seed"]
+    st.caption(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1} (sidebar seed).")
+
+rows, frames_by_model = {}, {}
+for kind, model in models.items():
+    dim = model.config.latent_dim
+    if mode == "two random codes":
+        z0 = shared_codes([dim], 1, choice["seed"])[dim][0]
+        z1 = shared_codes([dim], 1, choice["seed"] + 1)[dim][0]
+    elif kind == "gan":
+        if not invert_gan:
+            st.info("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* or use random codes.")
+            continue
+        codes, _ = invert_generator(model, ends, steps=200, seed=choice["seed"])
+        z0, z1 = codes[0], codes[1]
+    else:
+        codes = encode_images(model, ends)
+        z0, z1 = codes[0], codes[1]
+    images = model.decode(interpolate(z0, z1, steps, method))
+    rows[kind] = images
+    st.markdown(f"**{ui.LABELS[kind]}**")
+    st.image(ui.to_display(images), width=72)
+
+if rows:
+    st.divider()
+    all_rows = torch.cat(list(rows.values()))
+    st.download_button("Download all rows (PNG)", png_bytes(all_rows, nrow=steps, scale=2),
+                       file_name=f"interpolation-{dataset}-{method}.png", mime="image/png")
+    columns = st.columns(len(rows))
+    for column, (kind, images) in zip(columns, rows.items()):
+        column.download_button(f"{ui.LABELS[kind]} as GIF", gif_bytes(list(images)),
+                               file_name=f"interpolation-{dataset}-{kind}-{method}.gif", mime="image/gif")

@@ -1,0 +1,70 @@
+"""Overview: what the three models are, their losses, and a card per loaded checkpoint."""
+
+import streamlit as st
+
+import ui
+from vaegan_core import zoo
+from vaegan_core.checkpoint import read_config
+from vaegan_core.models import count_parameters
+
+choice = ui.page_header(
+    "VAE-GAN Explorer",
+    "See, compare and teach variational autoencoders, GANs and their hybrid, the VAE-GAN of Larsen et al. (2016). "
+    "Pick a dataset and models in the sidebar; every page uses the same choices.",
+)
+
+left, middle, right = st.columns(3)
+with left:
+    st.subheader("VAE")
+    st.markdown("An **encoder** maps an image x to a Gaussian q(z|x); a **decoder** maps a code z back to an image. "
+                "Training maximises the evidence lower bound (Kingma & Welling 2013):")
+    st.latex(r"\mathcal{L}_{\mathrm{ELBO}} = \mathbb{E}_{q(z|x)}[\log p(x|z)] - D_{\mathrm{KL}}(q(z|x)\,\|\,p(z))")
+    st.markdown("Pixel-wise likelihoods make reconstructions **blurry**: an average of plausible images "
+                "scores better than one sharp guess.")
+with middle:
+    st.subheader("GAN")
+    st.markdown("A **generator** G maps noise z to images; a **discriminator** D tells real from generated. "
+                "They play a minimax game (Goodfellow et al. 2014):")
+    st.latex(r"\min_G \max_D\; \mathbb{E}_{x}[\log D(x)] + \mathbb{E}_{z}[\log(1 - D(G(z)))]")
+    st.markdown("Samples are **sharp**, but there is no encoder, and the generator may cover only some of the data "
+                "(**mode collapse**).")
+with right:
+    st.subheader("VAE-GAN")
+    st.markdown("The decoder of a VAE doubles as the generator of a GAN, and the reconstruction error is measured "
+                "in the features of a discriminator layer Dis_l instead of in pixels (Larsen et al. 2016):")
+    st.latex(r"\mathcal{L} = \mathcal{L}_{\mathrm{prior}} + \mathcal{L}_{\mathrm{llike}}^{\mathrm{Dis}_l}"
+             r" + \mathcal{L}_{\mathrm{GAN}}")
+    st.latex(r"\mathcal{L}_{\mathrm{llike}}^{\mathrm{Dis}_l} = -\mathbb{E}_{q(z|x)}"
+             r"[\log p(\mathrm{Dis}_l(x)\,|\,z)]")
+    st.markdown("The encoder gets prior + feature loss, the decoder gamma x feature loss + GAN loss, the "
+                "discriminator the GAN loss. Result: an encoder *and* sharp images.")
+
+st.divider()
+st.subheader(f"Loaded models: {ui.DATASET_LABELS[choice['dataset']]}")
+root = ui.checkpoints_root()
+columns = st.columns(max(1, len(choice["kinds"])))
+for column, kind in zip(columns, choice["kinds"]):
+    with column:
+        st.markdown(f"#### {ui.LABELS[kind]}")
+        model = ui.load(choice["dataset"], kind)
+        if model is None:
+            continue
+        folder = zoo.checkpoint_dir(choice["dataset"], kind, root)
+        config = read_config(folder)
+        state = config.get("state", {})
+        train = config.get("train") or {}
+        minutes = state.get("train_seconds", 0) / 60
+        st.markdown(
+            f"- parameters: **{count_parameters(model):,}**, latent size {model.config.latent_dim}\n"
+            f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
+            f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
+        )
+        metrics = zoo.read_metrics(folder)
+        rows = []
+        for key, result in sorted(metrics.items()):
+            for name, value in zoo.headline_scores(result).items():
+                rows.append({"measure": f"{name} ({key}, n={result.get('n', 0):,})", "value": round(value, 4)})
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch")
+        else:
+            st.caption(f"No metrics.json yet: `vaegan eval {folder}` writes it.")

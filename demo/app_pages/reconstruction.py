@@ -1,0 +1,105 @@
+"""Reconstruction: test images or an upload, through every model with an encoder, with per-image error."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+import ui
+from vaegan_core import zoo
+from vaegan_core.latent import invert_generator
+from vaegan_core.uploads import ImageInputError, read_upload
+
+choice = ui.page_header(
+    "Reconstruction",
+    "x -> encoder -> z = mu(x) -> decoder -> x'. The VAE measures the error in pixels and blurs; the VAE-GAN "
+    "measures it in discriminator features and stays sharp. Error below each image: mean squared error per pixel.",
+)
+dataset = choice["dataset"]
+images_u8, labels = ui.test_split(dataset)
+names = ui.class_names(dataset)
+
+source = st.radio("Images", ["Random test images", "By class", "By index", "Upload"], horizontal=True)
+count = 8
+if source == "Random test images":
+    count = st.slider("How many", 1, 16, 8)
+    rng = np.random.default_rng(choice["seed"])
+    indices = rng.choice(len(labels), count, replace=False)
+elif source == "By class":
+    label = st.selectbox("Class", range(10), format_func=lambda c: names[c])
+    count = st.slider("How many", 1, 16, 8)
+    rng = np.random.default_rng(choice["seed"])
+    indices = rng.choice(np.flatnonzero(labels == label), count, replace=False)
+elif source == "By index":
+    start = st.number_input(f"First index (0-{len(labels) - 1})", 0, len(labels) - 1, 0)
+    count = st.slider("How many", 1, 16, 8)
+    indices = np.arange(start, min(start + count, len(labels)))
+else:
+    indices = None
+
+if indices is not None:
+    originals = ui.test_images(dataset, indices)
+    captions = [f"#{i} ({names[labels[i]]})" for i in indices]
+else:
+    upload = st.file_uploader("An image of a digit or a garment (PNG, JPEG, GIF, BMP, TIFF, WebP)",
+                              type=["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"])
+    style = "mnist" if dataset == "mnist" else "fashion"
+    invert = st.radio("Invert colours", ["auto", "yes", "no"], horizontal=True,
+                      help="The models expect a light object on a dark background, as in the datasets.")
+    if upload is None:
+        st.info("Upload an image: it is converted to 28 x 28 grayscale the way the dataset was made.")
+        st.stop()
+    try:
+        originals, notes = read_upload(upload.getvalue(), style=style, invert=invert)
+    except ImageInputError as error:
+        st.error(str(error))
+        st.stop()
+    for note in notes:
+        st.caption(note)
+    captions = ["upload, after preprocessing"]
+
+st.markdown("**Original**")
+st.image(ui.to_display(originals), caption=captions, width=84)
+
+encoders = ui.models(dataset, choice["kinds"], need_encoder=True)
+for kind, model in encoders.items():
+    recon = model.reconstruct(originals)
+    errors = (recon - originals).pow(2).flatten(1).mean(1)
+    st.markdown(f"**{ui.LABELS[kind]}** - mean error {errors.mean():.4f}")
+    st.image(ui.to_display(recon), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
+
+if "gan" in choice["kinds"]:
+    st.markdown("**GAN**")
+    st.info("A GAN has no encoder, so it cannot reconstruct directly. It can be *inverted*: search for the code z "
+            "whose image G(z) is closest to the original (gradient descent on z, a few seconds).")
+    gan = ui.load(dataset, "gan")
+    if gan is not None and st.button("Invert the GAN on these images"):
+        bar = st.progress(0.0)
+        _, inverted = invert_generator(gan, originals, steps=200, seed=choice["seed"],
+                                       progress=ui.progress_callback(bar))
+        bar.empty()
+        errors = (inverted - originals).pow(2).flatten(1).mean(1)
+        st.image(ui.to_display(inverted), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
+
+if not encoders:
+    st.stop()
+st.divider()
+st.subheader("Worst reconstructed first")
+worst_kind = st.selectbox("Model", list(encoders), format_func=ui.LABELS.get)
+pool = st.select_slider("Among the first N test images", [500, 1000, 2000, 5000, 10000], 1000)
+
+
+@st.cache_data(show_spinner="Reconstructing the test images...", max_entries=8)
+def errors_of(dataset: str, kind: str, fingerprint: str, pool: int) -> np.ndarray:
+    model = encoders[kind]
+    images = ui.test_images(dataset, np.arange(pool))
+    return (model.reconstruct(images) - images).pow(2).flatten(1).mean(1).numpy()
+
+
+folder = zoo.checkpoint_dir(dataset, worst_kind, ui.checkpoints_root())
+errors = errors_of(dataset, worst_kind, zoo.fingerprint(folder), pool)
+order = np.argsort(-errors)[:16]
+worst = ui.test_images(dataset, order)
+st.image(ui.to_display(worst), caption=[f"#{i} {names[labels[i]]}" for i in order], width=72)
+st.image(ui.to_display(encoders[worst_kind].reconstruct(worst)),
+         caption=[f"{errors[i]:.4f}" for i in order], width=72)
+st.caption(f"Mean error over these {pool:,} images: {errors.mean():.4f}; the 16 worst are shown, originals above.")

@@ -1,0 +1,55 @@
+"""Training: loss curves and discriminator accuracy from history.jsonl, and the sample grid of every epoch."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from vaegan_core import zoo
+
+choice = ui.page_header(
+    "Training",
+    "What happened while each model trained: every loss term, the discriminator's accuracy (near 1.0 for long means "
+    "the generator is losing; near 0.5, a balanced game) and samples from one fixed noise batch after each epoch.",
+)
+dataset = choice["dataset"]
+root = ui.checkpoints_root()
+available = [kind for kind in choice["kinds"] if zoo.is_available(dataset, kind, root)]
+if not available:
+    for kind in choice["kinds"]:
+        st.info(zoo.missing_message(dataset, kind, root))
+    st.stop()
+kind = st.selectbox("Model", available, format_func=ui.LABELS.get)
+folder = zoo.checkpoint_dir(dataset, kind, root)
+history = zoo.read_history(folder)
+if not history:
+    st.info(f"{folder} has no history.jsonl.")
+else:
+    skip = {"step", "epoch", "images_per_second"}
+    terms = sorted({key for row in history for key, value in row.items()
+                    if key not in skip and isinstance(value, (int, float))})
+    accuracy_terms = [t for t in terms if t.startswith(("d_", "train_"))]
+    loss_terms = [t for t in terms if t not in accuracy_terms]
+    chosen = st.multiselect("Loss terms", loss_terms, default=loss_terms[:6])
+    log_y = st.checkbox("Log scale", value=False)
+    epochs = [row.get("epoch") for row in history]
+    figure = go.Figure()
+    for term in chosen:
+        figure.add_trace(go.Scattergl(x=epochs, y=[row.get(term) for row in history], mode="lines", name=term))
+    figure.update_layout(height=380, xaxis_title="epoch", yaxis_type="log" if log_y else "linear", margin={"t": 20})
+    st.plotly_chart(figure, width="stretch")
+    if accuracy_terms:
+        figure = go.Figure()
+        for term in accuracy_terms:
+            figure.add_trace(go.Scattergl(x=epochs, y=[row.get(term) for row in history], mode="lines", name=term))
+        figure.add_hline(y=0.5, line_dash="dot")
+        figure.update_layout(height=300, xaxis_title="epoch", yaxis_range=[0, 1.02], margin={"t": 20})
+        st.markdown("**Discriminator**")
+        st.plotly_chart(figure, width="stretch")
+    st.caption(f"{len(history):,} log lines; last: step {history[-1].get('step')}, "
+               f"{history[-1].get('images_per_second', 0):.0f} images/s.")
+
+grids = zoo.sample_grids(folder)
+if grids:
+    st.markdown("**Samples from the same noise after each epoch**")
+    epoch = st.slider("Epoch", 1, len(grids), len(grids)) if len(grids) > 1 else 1
+    st.image(str(grids[epoch - 1]), caption=grids[epoch - 1].name, width=420)

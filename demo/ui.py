@@ -1,0 +1,127 @@
+"""What the Streamlit pages share: the sidebar's settings, cached model and data loading, error display.
+
+No model math here: everything computed comes from ``vaegan_core``. Caches:
+- models: ``st.cache_resource`` (one copy per process, shared by every browser session; the
+  models are in eval mode and only run forward passes, which is safe from several threads);
+- derived arrays (test split, encodings, projections): ``st.cache_data``, keyed by the
+  checkpoint's content fingerprint and the parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vaegan_core import zoo
+from vaegan_core.checkpoint import load_model
+from vaegan_core.data import CLASS_NAMES, load_dataset
+from vaegan_core.errors import VaeganError
+
+DATASETS = ("mnist", "fashion-mnist")
+DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+LABELS = zoo.MODEL_LABELS
+
+
+def checkpoints_root() -> Path:
+    """``streamlit run demo/app.py -- --checkpoints DIR``, else $VAEGAN_CHECKPOINTS_DIR, else checkpoints/."""
+    argv = sys.argv[1:]
+    for position, argument in enumerate(argv):
+        if argument == "--checkpoints" and position + 1 < len(argv):
+            return Path(argv[position + 1])
+        if argument.startswith("--checkpoints="):
+            return Path(argument.split("=", 1)[1])
+    return zoo.checkpoints_root(os.environ.get("VAEGAN_CHECKPOINTS_DIR"))
+
+
+@st.cache_resource
+def start_warm_up() -> bool:
+    """Once per process, compile UMAP's numba code in a background thread so the latent map opens fast.
+    Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves)."""
+    if os.environ.get("VAEGAN_NO_WARMUP") == "1":
+        return False
+    import threading
+
+    from vaegan_core.latent import warm_up_umap
+
+    threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True).start()
+    return True
+
+
+def settings() -> dict:
+    """The sidebar's choices (set in app.py): dataset, model kinds, seed."""
+    state = st.session_state
+    return {
+        "dataset": state.get("dataset", "mnist"),
+        "kinds": list(state.get("kinds", list(zoo.MODEL_KINDS))),
+        "seed": int(state.get("seed", 0)),
+    }
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=24)
+def _load(path: str, fingerprint: str):
+    return load_model(path)
+
+
+def load(dataset: str, kind: str):
+    """The model, or None (after saying how to get it) when its checkpoint is missing or broken."""
+    root = checkpoints_root()
+    if not zoo.is_available(dataset, kind, root):
+        st.info(zoo.missing_message(dataset, kind, root))
+        return None
+    folder = zoo.checkpoint_dir(dataset, kind, root)
+    try:
+        return _load(str(folder), zoo.fingerprint(folder))
+    except VaeganError as error:
+        st.error(f"{LABELS[kind]}: {error}")
+        return None
+
+
+def models(dataset: str, kinds, need_encoder: bool = False) -> dict:
+    """``{kind: model}`` for the chosen kinds that load; the others are explained on the page."""
+    loaded = {}
+    for kind in kinds:
+        if need_encoder and kind == "gan":
+            continue
+        model = load(dataset, kind)
+        if model is not None:
+            loaded[kind] = model
+    return loaded
+
+
+@st.cache_data(show_spinner="Reading the test images...", max_entries=4)
+def test_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The test split (uint8 N x 1 x 28 x 28, labels N): from VAEGAN_DATA_DIR or the copy shipped with the app."""
+    images, labels = load_dataset(dataset, "test")
+    return images.numpy(), labels.numpy()
+
+
+def test_images(dataset: str, indices) -> torch.Tensor:
+    images, _ = test_split(dataset)
+    return torch.from_numpy(images[np.asarray(indices)]).float() / 255.0
+
+
+def class_names(dataset: str) -> list[str]:
+    return CLASS_NAMES[dataset]
+
+
+def to_display(images: torch.Tensor) -> list[np.ndarray]:
+    """B x 1 x H x W in [0, 1] -> a list of H x W uint8 arrays for ``st.image``."""
+    return [(image[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8) for image in images.cpu()]
+
+
+def progress_callback(bar):
+    """A ``progress(fraction, message)`` callback that drives an ``st.progress`` bar."""
+    def report(fraction: float, message: str) -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+    return report
+
+
+def page_header(title: str, explanation: str) -> dict:
+    st.title(title)
+    st.caption(explanation)
+    return settings()

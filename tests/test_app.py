@@ -1,0 +1,144 @@
+"""The Streamlit app, page by page, through Streamlit's AppTest (no browser; CPU; tiny checkpoints)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import tiny_model_config, tiny_train_config
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "demo" / "app.py")
+PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "compare", "fid", "training"]
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> Path:
+    """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan} and the shipped classifiers."""
+    from vaegan_core.train import Trainer
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    for kind in ("gan", "vae", "vaegan"):
+        Trainer(tiny_model_config(kind), tiny_train_config(epochs=2), root / "mnist" / kind, progress=False).fit()
+    for shipped in ("classifiers", "reference_stats"):
+        (root / shipped).symlink_to(REPO / "checkpoints" / shipped)
+    return root
+
+
+@pytest.fixture
+def app(tiny_checkpoints, monkeypatch):
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
+    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["projection"] = "pca"  # UMAP's first call compiles for a minute: its own test below
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_page(at, page: str):
+    at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    return at
+
+
+def assert_clean(at):
+    assert not at.exception, [e.value for e in at.exception]
+    for error in at.error:
+        assert "Traceback" not in error.value
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+
+
+def test_overview_renders_losses_and_model_cards(app):
+    assert_clean(app)
+    latex = " ".join(element.value for element in app.latex)
+    assert "ELBO" in latex and "Dis" in latex and r"\min_G" in latex
+    assert any("parameters" in m.value for m in app.markdown)
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+def test_every_page_renders_without_error(app, page):
+    assert_clean(open_page(app, page))
+
+
+def test_reconstruction_shows_error_per_image_and_explains_the_gan(app):
+    at = open_page(app, "reconstruction")
+    assert_clean(at)
+    assert any("no encoder" in info.value for info in at.info)
+    text = " ".join(m.value for m in at.markdown)
+    assert "VAE-GAN" in text and "mean error" in text
+
+
+def test_reconstruction_gan_inversion_button(app):
+    at = open_page(app, "reconstruction")
+    at.button[0].click().run()
+    assert_clean(at)
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"this is not an image at all", "not an image"),
+    (None, "truncated"),
+])
+def test_bad_upload_gives_one_clear_message(app, payload, message):
+    from streamlit.testing.v1.element_tree import FileUploader  # noqa: F401  (present in this Streamlit)
+
+    at = open_page(app, "reconstruction")
+    at.radio[0].set_value("Upload").run()
+    assert_clean(at)
+    if payload is None:
+        buffer = io.BytesIO()
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(buffer, format="PNG")
+        payload = buffer.getvalue()[:60]
+    uploader = at.get("file_uploader")[0]
+    uploader.set_value(("bad.png", payload, "image/png")).run()
+    assert not at.exception
+    assert any(message in error.value for error in at.error), [e.value for e in at.error]
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+
+
+def test_interpolation_random_codes_and_downloads(app):
+    at = open_page(app, "interpolation")
+    at.radio[0].set_value("two random codes").run()
+    assert_clean(at)
+    assert len(at.get("download_button")) >= 2
+
+
+def test_compare_shows_class_histogram_table(app):
+    at = open_page(app, "compare")
+    assert_clean(at)
+    assert len(at.dataframe) == 1
+    assert set(at.dataframe[0].value["model"]) == {"GAN", "VAE", "VAE-GAN"}
+
+
+def test_fid_page_computes_and_caches(app):
+    at = open_page(app, "fid")
+    at.select_slider[0].set_value(1000).run()
+    compute = [b for b in at.button if b.label.startswith("Compute")]
+    assert compute
+    compute[0].click().run()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert len(table) == 3 and np.isfinite(table["FID"]).all()
+    at.run()  # a rerun finds the results cached: no Compute button any more
+    assert not [b for b in at.button if b.label.startswith("Compute")]
+
+
+def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tmp_path))
+    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    for page in PAGES:
+        open_page(at, page)
+        assert not at.exception
+        assert any("vaegan train" in info.value for info in at.info), page

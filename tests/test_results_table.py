@@ -1,0 +1,44 @@
+"""README's results table is generated from metrics.json files, and must match what the script generates."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from conftest import tiny_model_config, tiny_train_config
+from vaegan_core.checkpoint import save_checkpoint
+from vaegan_core.models import build_model
+
+REPO = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("results_table", REPO / "benchmarks" / "results_table.py")
+results_table = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(results_table)
+
+
+def test_readme_table_is_what_the_script_generates():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = results_table.readme_section(readme)
+    assert section is not None, "README.md lost its results-table markers"
+    assert section == results_table.render(), "run: python benchmarks/results_table.py --write"
+
+
+def test_table_figures_come_from_metrics_json(tmp_path):
+    folder = tmp_path / "mnist" / "vaegan"
+    save_checkpoint(folder, build_model(tiny_model_config("vaegan")), tiny_train_config(dataset="mnist"),
+                    {"epoch": 3, "train_seconds": 600, "device": "cpu"})
+    metrics = {
+        "lenet-test": {"n": 10000, "metrics": {"fid": 12.345, "is": {"mean": 9.51, "std": 0.1}, "precision": 0.8,
+                                               "recall": 0.7, "classes_covered": 10, "reconstruction_mse": 0.0123}},
+        "inception-test": {"n": 10000, "metrics": {"fid": 9.87}},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    table = results_table.render(tmp_path)
+    row = next(line for line in table.splitlines() if line.startswith("| MNIST | VAE-GAN"))
+    assert "9.9 (n=10,000; target <= 8: **missed**)" in row
+    assert "| 12.3 | 9.51 |" in row and "| 0.0123 |" in row and "3 ep, 10 min cpu" in row
+    assert "| MNIST | GAN | not trained |" in table
+
+    metrics["inception-test"]["metrics"]["fid"] = 7.2
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    assert "7.2 (n=10,000; target <= 8: met)" in results_table.render(tmp_path)

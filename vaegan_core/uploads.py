@@ -1,0 +1,131 @@
+"""User images (uploads) -> model input: 1 x 1 x 28 x 28 float in [0, 1], white ink on black like MNIST.
+
+Any common format, size or mode is accepted; what cannot be read gives an ``ImageInputError``
+with one sentence a user can act on. Nothing here raises anything else for bad bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import VaeganError
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_MEGAPIXELS = 40.0
+
+
+class ImageInputError(VaeganError):
+    """An upload that cannot be used as an image."""
+
+
+def read_upload(data: bytes, style: str = "mnist", invert: str = "auto") -> tuple[torch.Tensor, list[str]]:
+    """Bytes of an image file -> (tensor 1 x 1 x 28 x 28 in [0, 1], notes on what was done to it).
+
+    style "mnist": the ink is cropped, scaled to fit 20 x 20 and centred by its centre of mass in
+    28 x 28, as the MNIST digits were made. style "fashion": the whole image is fitted into 28 x 28.
+    invert "auto": a light background is turned dark (MNIST has white ink on black); "yes" / "no" force it.
+    Transparent images use their alpha channel as the ink. Animated images use their first frame.
+    """
+    if style not in ("mnist", "fashion"):
+        raise ImageInputError(f"unknown style {style!r}; use 'mnist' or 'fashion'")
+    if invert not in ("auto", "yes", "no"):
+        raise ImageInputError(f"unknown invert {invert!r}; use 'auto', 'yes' or 'no'")
+    if not data:
+        raise ImageInputError("the upload is empty; choose a PNG, JPEG, GIF, BMP, TIFF or WebP image")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageInputError(f"the upload is {len(data) / 2**20:.0f} MB; the limit is "
+                              f"{MAX_UPLOAD_BYTES // 2**20} MB: save a smaller image")
+    notes: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            megapixels = image.width * image.height / 1e6
+            if megapixels > MAX_MEGAPIXELS:
+                raise ImageInputError(f"the image is {image.width} x {image.height} ({megapixels:.0f} megapixels); "
+                                      f"the limit is {MAX_MEGAPIXELS:.0f}: downscale it first")
+            if getattr(image, "n_frames", 1) > 1:
+                notes.append(f"animated image with {image.n_frames} frames: using the first")
+                image.seek(0)
+            image.load()
+    except ImageInputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageInputError(f"this file is not an image that can be read ({type(error).__name__}); "
+                              "choose a PNG, JPEG, GIF, BMP, TIFF or WebP image") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageInputError(f"the image could not be decoded ({str(error) or type(error).__name__}); "
+                              "the file may be truncated or corrupt: save it again") from None
+
+    pixels = _ink(image, notes)
+    if invert == "yes" or (invert == "auto" and _border_mean(pixels) > 0.5):
+        pixels = 1.0 - pixels
+        notes.append("light background: inverted to white on black")
+    pixels = _fit_mnist(pixels) if style == "mnist" else _fit_whole(pixels)
+    return torch.from_numpy(pixels).float().reshape(1, 1, 28, 28).clamp(0, 1), notes
+
+
+def _ink(image: Image.Image, notes: list[str]) -> np.ndarray:
+    """The image as a float32 H x W array in [0, 1] (brightness, or alpha for transparent images)."""
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        notes.append(f"{image.mode} image: rescaled from [{low:g}, {high:g}]")
+        return ((values - low) / (high - low) if high > low else np.zeros_like(values)).astype(np.float32)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+        if alpha.min() < 0.99:
+            notes.append("transparent image: its alpha channel is used as the ink")
+            return alpha
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def _border_mean(pixels: np.ndarray) -> float:
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return float(border.mean())
+
+
+def _resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    image = Image.fromarray((pixels * 255).round().astype(np.uint8), mode="L")
+    return np.asarray(image.resize((max(1, width), max(1, height)), Image.Resampling.LANCZOS),
+                      dtype=np.float32) / 255.0
+
+
+def _fit_mnist(pixels: np.ndarray) -> np.ndarray:
+    """Crop to the ink, fit into 20 x 20 keeping the aspect ratio, centre by mass in 28 x 28 (LeCun et al.)."""
+    mask = pixels > 0.1
+    if not mask.any():
+        return _fit_whole(pixels)
+    rows, cols = np.where(mask.any(1))[0], np.where(mask.any(0))[0]
+    crop = pixels[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = 20.0 / max(crop.shape)
+    small = _resize(crop, round(crop.shape[1] * scale), round(crop.shape[0] * scale))
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    total = small.sum()
+    if total > 0:
+        ys, xs = np.indices(small.shape)
+        cy, cx = (ys * small).sum() / total, (xs * small).sum() / total
+    else:
+        cy, cx = small.shape[0] / 2, small.shape[1] / 2
+    top = int(np.clip(round(14 - cy), 0, 28 - small.shape[0]))
+    left = int(np.clip(round(14 - cx), 0, 28 - small.shape[1]))
+    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return canvas
+
+
+def _fit_whole(pixels: np.ndarray) -> np.ndarray:
+    """Fit the whole image into 28 x 28 keeping the aspect ratio, centred on black."""
+    scale = 28.0 / max(pixels.shape)
+    small = _resize(pixels, round(pixels.shape[1] * scale), round(pixels.shape[0] * scale))
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
+    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return canvas

@@ -1,0 +1,113 @@
+"""The shipped checkpoints as a catalogue: where each (dataset, model) lives, whether it is there,
+a content fingerprint for caches, its history, metrics and sample grids.
+
+Layout under the checkpoints root (``$VAEGAN_CHECKPOINTS_DIR`` or the repo's ``checkpoints/``)::
+
+    {mnist,fashion-mnist}/{gan,vae,vaegan}/   one checkpoint folder each (see checkpoint.py)
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import CONFIG_FILE, HISTORY_FILE, SAMPLES_DIR, WEIGHTS_FILE
+from .data import default_checkpoints_dir
+
+MODEL_KINDS = ("gan", "vae", "vaegan")
+MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
+DEFAULT_EPOCHS = {"vae": 4, "gan": 5, "vaegan": 4}
+
+
+def checkpoints_root(root: str | os.PathLike | None = None) -> Path:
+    return Path(root) if root is not None else default_checkpoints_dir()
+
+
+def checkpoint_dir(dataset: str, kind: str, root: str | os.PathLike | None = None) -> Path:
+    return checkpoints_root(root) / dataset / kind
+
+
+def is_available(dataset: str, kind: str, root: str | os.PathLike | None = None) -> bool:
+    folder = checkpoint_dir(dataset, kind, root)
+    return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
+
+
+def missing_message(dataset: str, kind: str, root: str | os.PathLike | None = None) -> str:
+    """One sentence saying how to get the checkpoint that is not there."""
+    folder = checkpoint_dir(dataset, kind, root)
+    return (f"No {MODEL_LABELS.get(kind, kind)} checkpoint for {dataset} in {folder}. Train one with "
+            f"`vaegan train --model {kind} --dataset {dataset} --epochs {DEFAULT_EPOCHS.get(kind, 5)} --out {folder}` "
+            f"(or `scripts/train_all.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has it.")
+
+
+def fingerprint(directory: str | os.PathLike) -> str:
+    """sha256 (first 16 hex digits) of the weights and config: a cache key that changes with the content.
+
+    Hashed once per (file size, modification time), so asking on every page rerun costs a ``stat``.
+    """
+    stamps = []
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        path = Path(directory) / name
+        if path.is_file():
+            stat = path.stat()
+            stamps.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+    return _hash_files(tuple(stamps))
+
+
+@functools.lru_cache(maxsize=256)
+def _hash_files(stamps: tuple) -> str:
+    digest = hashlib.sha256()
+    for path, _, _ in stamps:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
+    """The lines of ``history.jsonl`` as dicts (a torn last line, from a run killed mid-write, is skipped)."""
+    path = Path(directory) / HISTORY_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def read_metrics(directory: str | os.PathLike) -> dict[str, Any]:
+    """``metrics.json`` (written by ``vaegan eval``) or {} when there is none or it is unreadable."""
+    path = Path(directory) / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def sample_grids(directory: str | os.PathLike) -> list[Path]:
+    """The per-epoch sample grids ``samples/epoch_NNN.png``, in epoch order."""
+    return sorted((Path(directory) / SAMPLES_DIR).glob("epoch_*.png"))
+
+
+HEADLINE = ("fid", "is", "kid", "precision", "recall", "density", "coverage", "classes_covered",
+            "kl_to_uniform", "reconstruction_mse")
+
+
+def headline_scores(result: dict[str, Any]) -> dict[str, float]:
+    """The main numbers of one ``evaluate`` result as ``{name: float}`` (IS and KID by their mean)."""
+    scores = result.get("metrics", {})
+    flat: dict[str, float] = {}
+    for name in HEADLINE:
+        value = scores.get(name)
+        if isinstance(value, dict):
+            value = value.get("mean")
+        if isinstance(value, (int, float)):
+            flat[name] = float(value)
+    return flat
