@@ -22,6 +22,7 @@ PAGES = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
     st.Page("app_pages/fid.py", title="FID", icon=":material/analytics:"),
     st.Page("app_pages/training.py", title="Training", icon=":material/show_chart:"),
+    st.Page("app_pages/collapse.py", title="Collapse", icon=":material/trending_down:"),
 ]
 navigation = st.navigation(PAGES)
 ui.start_warm_up()

@@ -19,7 +19,7 @@ OUT=${OUT:-checkpoints}
 DEVICE=${DEVICE:-auto}
 EVAL_N=${EVAL_N:-10000}
 EXTRACTORS=${EXTRACTORS:-lenet}
-declare -A EPOCHS=([vae]=${EPOCHS_VAE:-4} [gan]=${EPOCHS_GAN:-5} [vaegan]=${EPOCHS_VAEGAN:-4})
+declare -A EPOCHS=([vae]=${EPOCHS_VAE:-4} [gan]=${EPOCHS_GAN:-3} [vaegan]=${EPOCHS_VAEGAN:-3})
 datasets=("$@")
 [ ${#datasets[@]} -eq 0 ] && datasets=(mnist fashion-mnist)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -38,3 +39,16 @@ def data_dir() -> str:
             pytest.fail("VAEGAN_DATA_DIR with mnist/ is not set in CI; .ci/run must fetch the datasets")
         pytest.skip("VAEGAN_DATA_DIR with mnist/ is not set; run shared/data/fetch-datasets DIR and export it")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> Path:
+    """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan} and the shipped classifiers."""
+    from vaegan_core.train import Trainer
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    for kind in ("gan", "vae", "vaegan"):
+        Trainer(tiny_model_config(kind), tiny_train_config(epochs=2), root / "mnist" / kind, progress=False).fit()
+    for shipped in ("classifiers", "reference_stats"):
+        (root / shipped).symlink_to(Path(__file__).resolve().parents[1] / "checkpoints" / shipped)
+    return root

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tiny_model_config, tiny_train_config
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "demo" / "app.py")
-PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "compare", "fid", "training"]
+PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "compare", "fid", "training", "collapse"]
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoints(tmp_path_factory) -> Path:
-    """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan} and the shipped classifiers."""
-    from vaegan_core.train import Trainer
-
-    root = tmp_path_factory.mktemp("checkpoints")
-    for kind in ("gan", "vae", "vaegan"):
-        Trainer(tiny_model_config(kind), tiny_train_config(epochs=2), root / "mnist" / kind, progress=False).fit()
-    for shipped in ("classifiers", "reference_stats"):
-        (root / shipped).symlink_to(REPO / "checkpoints" / shipped)
-    return root
 
 
 @pytest.fixture
@@ -89,8 +74,6 @@ def test_reconstruction_gan_inversion_button(app):
     (None, "truncated"),
 ])
 def test_bad_upload_gives_one_clear_message(app, payload, message):
-    from streamlit.testing.v1.element_tree import FileUploader  # noqa: F401  (present in this Streamlit)
-
     at = open_page(app, "reconstruction")
     at.radio[0].set_value("Upload").run()
     assert_clean(at)
@@ -141,4 +124,33 @@ def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
     for page in PAGES:
         open_page(at, page)
         assert not at.exception
-        assert any("vaegan train" in info.value for info in at.info), page
+        command = "vaegan collapse" if page == "collapse" else "vaegan train"
+        assert any(command in info.value for info in at.info), page
+
+
+def test_collapse_page_shows_a_shipped_study(app, tiny_checkpoints):
+    from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
+
+    study = tiny_checkpoints / "collapse" / "mnist-vae"
+    if not (study / "results.json").is_file():
+        run(ImageCollapseConfig(model="vae", dataset="digits", generations=2, per_generation=256, epochs=1, width=8,
+                                eval_n=300, device="cpu"), study)
+    at = open_page(app, "collapse")
+    assert_clean(at)
+    assert any("Shipped studies" in m.value for m in at.markdown)
+    generation = next(s for s in at.slider if s.label == "Generation")
+    generation.set_value(2).run()
+    assert_clean(at)
+    assert any("classes covered" in c.value for c in at.caption)
+
+
+def test_collapse_page_gaussian_controls_and_live_study(app):
+    at = open_page(app, "collapse")
+    assert_clean(at)
+    at.radio[0].set_value("mle").run()  # the estimator: the plots are recomputed
+    assert_clean(at)
+    live = [b for b in at.button if b.label.startswith("Run")]
+    live[0].click().run(timeout=300)
+    assert_clean(at)
+    table = at.dataframe[-1].value
+    assert list(table["generation"]) == [0, 1, 2, 3]

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from test_app import tiny_checkpoints  # noqa: F401  (the session fixture)
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +29,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tiny_checkpoints):  # noqa: F811
+def server(tiny_checkpoints):
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run must `apt-get install chromium`")

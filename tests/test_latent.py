@@ -13,7 +13,7 @@ from conftest import tiny_model_config
 from vaegan_core.errors import ConfigError
 from vaegan_core.images import gif_bytes, png_bytes
 from vaegan_core.latent import (code_at, encode_images, interpolate, invert_generator, nearest_neighbours, project,
-                                sample_side_by_side, shared_codes)
+                                reconstruct_with_error, sample_side_by_side, shared_codes)
 from vaegan_core.models import build_model
 
 
@@ -124,3 +124,12 @@ def test_png_and_gif_bytes(images):
     assert png.format == "PNG" and png.mode == "L"
     gif = Image.open(io.BytesIO(gif_bytes(list(images[:5]))))
     assert gif.format == "GIF" and gif.n_frames == 8  # 5 forward + 3 back
+
+
+def test_reconstruct_with_error_gives_one_mse_per_image():
+    model = build_model(tiny_model_config("vae")).eval()
+    pixels = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    recon, errors = reconstruct_with_error(model, pixels)
+    assert recon.shape == (3, 1, 28, 28) and errors.shape == (3,)
+    expected = (recon - pixels.float() / 255).pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(errors, expected)

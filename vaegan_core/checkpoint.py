@@ -7,6 +7,7 @@
     samples/             PNG grids from a fixed noise batch, one per epoch
     README.md            model card
 
+Hub push and pull (``vaegan push``, ``load_model("hf://USER/NAME@REVISION")``) live in hub.py.
 Nothing here unpickles arbitrary objects: weights are safetensors, config is JSON and the
 trainer state goes through ``torch.load(weights_only=True)``. Every file is written to a
 temporary name and renamed into place, so an interrupted save never leaves half a file.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,7 +36,6 @@ HISTORY_FILE = "history.jsonl"
 SAMPLES_DIR = "samples"
 MODEL_CARD_FILE = "README.md"
 FORMAT_VERSION = 1
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
 
 
@@ -141,24 +140,30 @@ def load_weights(model: GenerativeModel, directory: str | os.PathLike) -> dict[s
 
 
 def resolve_checkpoint(path_or_repo_id: str | os.PathLike) -> Path:
-    """A local checkpoint folder: the path itself, or a Hub snapshot for an ``owner/name`` repo id."""
-    path = Path(path_or_repo_id)
-    if path.exists() or not _REPO_ID.match(str(path_or_repo_id)):
-        return path
-    try:
-        from huggingface_hub import snapshot_download
+    """A local checkpoint folder: the path itself, or the Hub snapshot (in the Hugging Face cache) of
+    ``USER/NAME``, ``hf://USER/NAME`` or ``hf://USER/NAME@REVISION``. A local folder that exists wins
+    over a repo id of the same spelling; ``hf://`` always means the Hub."""
+    from .hub import HUB_PREFIX, download, parse_hub_id
 
-        allow = [CONFIG_FILE, WEIGHTS_FILE, MODEL_CARD_FILE, "metrics.json", HISTORY_FILE]
-        return Path(snapshot_download(repo_id=str(path_or_repo_id), allow_patterns=allow))
-    except Exception as error:  # offline, unknown repo, no access: all end the same way for the user
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"{path_or_repo_id} is neither a local folder nor a reachable Hugging Face Hub repo ({first_line})"
-        ) from None
+    text = str(path_or_repo_id)
+    if not text.startswith(HUB_PREFIX) and Path(text).exists():
+        return Path(text)
+    parsed = parse_hub_id(text)
+    if parsed is None:
+        if text.startswith(HUB_PREFIX):
+            raise CheckpointError(f"{text} is not a Hub address: use hf://USER/NAME or hf://USER/NAME@REVISION")
+        return Path(text)  # read_config says that the folder does not exist
+    try:
+        return download(*parsed)
+    except CheckpointError as error:
+        if text.startswith(HUB_PREFIX):
+            raise
+        raise CheckpointError(f"{text} is neither a local folder nor a reachable Hugging Face Hub repo: {error}") \
+            from None
 
 
 def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = "cpu") -> GenerativeModel:
-    """A model from a checkpoint folder (or Hub repo id), on ``device``, in eval mode."""
+    """A model from a checkpoint folder or a Hub repo (see ``resolve_checkpoint``), on ``device``, in eval mode."""
     directory = resolve_checkpoint(path_or_repo_id)
     config = read_config(directory)
     model = build_model(config["model_config"])
@@ -213,7 +218,7 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
         "",
         "```python",
         "import vaegan_core",
-        "model = vaegan_core.load_model(\"path/to/this/folder\")",
+        "model = vaegan_core.load_model(\"path/to/this/folder\")  # or \"hf://USER/NAME\" once pushed",
         "images = model.sample(16)  # 16 x C x H x W in [0, 1]",
         "```",
         "",

@@ -1,4 +1,4 @@
-"""`vaegan train | sample | info | eval | train-classifier | reference-stats`: argument parsing only; the library does the work.
+"""`vaegan train | sample | info | eval | push | collapse | train-classifier | reference-stats`: argument parsing only; the library does the work.
 
 Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
 run) ends in one line on stderr and a non-zero exit code, never a traceback.
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sample = commands.add_parser("sample", help="decode random codes into a PNG grid")
-    sample.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (or Hugging Face repo id)")
+    sample.add_argument("checkpoint", metavar="DIR",
+                        help="checkpoint folder, or Hub repo USER/NAME or hf://USER/NAME[@REVISION]")
     sample.add_argument("--n", type=_positive_int, default=64, help="number of images (default 64)")
     sample.add_argument("--out", required=True, help="image file to write, e.g. samples.png")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -87,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", choices=DEVICES, default="cpu")
 
     info = commands.add_parser("info", help="print a JSON summary of a checkpoint")
-    info.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (or Hugging Face repo id)")
+    info.add_argument("checkpoint", metavar="DIR",
+                      help="checkpoint folder, or Hub repo USER/NAME or hf://USER/NAME[@REVISION]")
 
     evaluate = commands.add_parser("eval", help="score a checkpoint (FID, KID, IS, precision/recall, ...)")
     evaluate.add_argument("checkpoint", metavar="DIR", help="checkpoint folder; DIR/metrics.json is updated")
@@ -101,6 +103,34 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     evaluate.add_argument("--force", action="store_true", help="compute FID even when n <= feature dimension")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    push = commands.add_parser("push", help="upload a checkpoint folder to a Hugging Face Hub model repo")
+    push.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (config.json, model.safetensors, ...)")
+    push.add_argument("--repo", required=True, metavar="USER/NAME", help="model repo, created if it does not exist")
+    push.add_argument("--revision", metavar="BRANCH", help="branch to commit to, created from main if needed "
+                                                            "(default main)")
+    push.add_argument("--private", action="store_true", help="create the repo private (no effect if it exists)")
+    push.add_argument("--token", help="Hub write token (default: $HF_TOKEN or the one saved by `hf auth login`)")
+    push.add_argument("--message", help="commit message")
+
+    collapse = commands.add_parser("collapse", help="model collapse: train each generation on the last one's samples")
+    collapse.add_argument("--model", choices=MODEL_KINDS, default="vaegan")
+    collapse.add_argument("--dataset", choices=DATASETS, default="mnist")
+    collapse.add_argument("--generations", type=_positive_int, default=5, help="generations after generation 0")
+    collapse.add_argument("--per-generation", type=_positive_int, default=5000, help="training images per generation")
+    collapse.add_argument("--loop", choices=("synthetic", "fixed-real", "fresh-real"), default="synthetic",
+                          help="what generation k trains on besides samples of generation k-1")
+    collapse.add_argument("--real-fraction", type=_non_negative_float, default=0.0,
+                          help="share of real images in generations >= 1 (fixed-real / fresh-real)")
+    collapse.add_argument("--accumulate", action="store_true", help="keep every earlier generation's data too")
+    collapse.add_argument("--epochs", type=_positive_int, default=8, help="epochs per generation")
+    collapse.add_argument("--width", type=_positive_int, default=16, help="network width")
+    collapse.add_argument("--eval-n", type=_positive_int, default=2000, help="samples measured per generation")
+    collapse.add_argument("--seed", type=int, default=0)
+    collapse.add_argument("--device", choices=DEVICES, default="auto")
+    collapse.add_argument("--out", required=True, help="study folder (results.json, grids/); rerun to resume")
+    collapse.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    collapse.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     classifier = commands.add_parser("train-classifier", help="train the domain classifier used by `vaegan eval`")
     classifier.add_argument("--dataset", choices=DATASETS, required=True)
@@ -117,6 +147,30 @@ def build_parser() -> argparse.ArgumentParser:
     reference.add_argument("--out", help="folder (default: checkpoints/reference_stats)")
     reference.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     return parser
+
+
+def _collapse(args: argparse.Namespace) -> dict:
+    from tqdm.auto import tqdm
+
+    from .experiments.collapse_images import ImageCollapseConfig, run
+
+    config = ImageCollapseConfig(
+        model=args.model, dataset=args.dataset, generations=args.generations, per_generation=args.per_generation,
+        loop=args.loop, real_fraction=args.real_fraction, accumulate=args.accumulate, epochs=args.epochs,
+        width=args.width, eval_n=args.eval_n, seed=args.seed, device=args.device)
+    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message)
+            bar.update(round(fraction * 100) - bar.n)
+
+        try:
+            results = run(config, args.out, data_root=args.data_dir, progress=progress)
+        except KeyboardInterrupt:
+            raise _Interrupted(f"interrupted; finished generations are in {args.out}/results.json: "
+                               "rerun the same command to resume") from None
+    return {"out": args.out, "generations": [
+        {key: row[key] for key in ("generation", "fid", "precision", "recall", "classes_covered")}
+        for row in results["generations"]]}
 
 
 def _reference_stats(args: argparse.Namespace) -> dict:
@@ -228,6 +282,13 @@ def _eval(args: argparse.Namespace) -> dict:
     return result
 
 
+def _push(args: argparse.Namespace) -> dict:
+    from .hub import push_to_hub
+
+    return push_to_hub(args.checkpoint, args.repo, revision=args.revision, private=args.private, token=args.token,
+                       commit_message=args.message)
+
+
 def _train_classifier(args: argparse.Namespace) -> dict:
     from .metrics.classifier import train_classifier
 
@@ -248,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval,
+    handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
                 "train-classifier": _train_classifier, "reference-stats": _reference_stats}
     try:
         result = handlers[args.command](args)

@@ -31,6 +31,14 @@ def encode_images(model, images: torch.Tensor) -> torch.Tensor:
     return mu
 
 
+def reconstruct_with_error(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (uint8 or float in [0, 1], B x C x H x W) -> (reconstructions decode(mu(x)) in [0, 1],
+    per-image mean squared error per pixel, a float tensor of length B)."""
+    originals = as_float_images(images)
+    recon = model.reconstruct(originals)
+    return recon, (recon - originals).pow(2).flatten(1).mean(1)
+
+
 def shared_codes(latent_dims, n: int, seed: int = 0, temperature: float = 1.0) -> dict[int, torch.Tensor]:
     """One batch of prior codes per latent size, all from the same seed, so that models with the same
     latent size decode *the same* z (the side-by-side comparison)."""

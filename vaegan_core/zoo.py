@@ -20,7 +20,7 @@ from .data import default_checkpoints_dir
 
 MODEL_KINDS = ("gan", "vae", "vaegan")
 MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
-DEFAULT_EPOCHS = {"vae": 4, "gan": 5, "vaegan": 4}
+DEFAULT_EPOCHS = {"vae": 4, "gan": 3, "vaegan": 3}
 
 
 def checkpoints_root(root: str | os.PathLike | None = None) -> Path:

@@ -1,6 +1,5 @@
 """Interpolation: walk from one code to another (lerp or slerp) through every model side by side."""
 
-import numpy as np
 import streamlit as st
 import torch
 

@@ -18,14 +18,16 @@ with left:
     st.subheader("VAE")
     st.markdown("An **encoder** maps an image x to a Gaussian q(z|x); a **decoder** maps a code z back to an image. "
                 "Training maximises the evidence lower bound (Kingma & Welling 2013):")
-    st.latex(r"\mathcal{L}_{\mathrm{ELBO}} = \mathbb{E}_{q(z|x)}[\log p(x|z)] - D_{\mathrm{KL}}(q(z|x)\,\|\,p(z))")
+    st.latex(r"\begin{aligned}\mathcal{L}_{\mathrm{ELBO}} &= \mathbb{E}_{q(z|x)}[\log p(x|z)] \\"
+             r"&\quad - D_{\mathrm{KL}}(q(z|x)\,\|\,p(z))\end{aligned}")
     st.markdown("Pixel-wise likelihoods make reconstructions **blurry**: an average of plausible images "
                 "scores better than one sharp guess.")
 with middle:
     st.subheader("GAN")
     st.markdown("A **generator** G maps noise z to images; a **discriminator** D tells real from generated. "
                 "They play a minimax game (Goodfellow et al. 2014):")
-    st.latex(r"\min_G \max_D\; \mathbb{E}_{x}[\log D(x)] + \mathbb{E}_{z}[\log(1 - D(G(z)))]")
+    st.latex(r"\begin{aligned}\min_G \max_D\;& \mathbb{E}_{x}[\log D(x)] \\"
+             r"&+ \mathbb{E}_{z}[\log(1 - D(G(z)))]\end{aligned}")
     st.markdown("Samples are **sharp**, but there is no encoder, and the generator may cover only some of the data "
                 "(**mode collapse**).")
 with right:

@@ -2,11 +2,10 @@
 
 import numpy as np
 import streamlit as st
-import torch
 
 import ui
 from vaegan_core import zoo
-from vaegan_core.latent import invert_generator
+from vaegan_core.latent import invert_generator, reconstruct_with_error
 from vaegan_core.uploads import ImageInputError, read_upload
 
 choice = ui.page_header(
@@ -62,8 +61,7 @@ st.image(ui.to_display(originals), caption=captions, width=84)
 
 encoders = ui.models(dataset, choice["kinds"], need_encoder=True)
 for kind, model in encoders.items():
-    recon = model.reconstruct(originals)
-    errors = (recon - originals).pow(2).flatten(1).mean(1)
+    recon, errors = reconstruct_with_error(model, originals)
     st.markdown(f"**{ui.LABELS[kind]}** - mean error {errors.mean():.4f}")
     st.image(ui.to_display(recon), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
 
@@ -92,7 +90,7 @@ pool = st.select_slider("Among the first N test images", [500, 1000, 2000, 5000,
 def errors_of(dataset: str, kind: str, fingerprint: str, pool: int) -> np.ndarray:
     model = encoders[kind]
     images = ui.test_images(dataset, np.arange(pool))
-    return (model.reconstruct(images) - images).pow(2).flatten(1).mean(1).numpy()
+    return reconstruct_with_error(model, images)[1].numpy()
 
 
 folder = zoo.checkpoint_dir(dataset, worst_kind, ui.checkpoints_root())

@@ -1,0 +1,189 @@
+"""Collapse: the Gaussian toy of model collapse, and the image study across generations (shipped runs + live)."""
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from scipy.stats import norm
+
+import ui
+from vaegan_core.errors import VaeganError
+from vaegan_core.experiments.collapse import GaussianCollapseConfig, collapse_times, simulate, summarize
+from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
+
+ui.page_header(
+    "Collapse",
+    "Two different failures. **Mode collapse** happens inside one training run: the generator covers only part of "
+    "the data (low recall, missing classes) already at generation 0. **Model collapse** happens across generations, "
+    "when each model is trained on the previous model's samples: the tails go first, then the variance "
+    "(Shumailov et al., Nature 2024). A gap between models at generation 0 is mode collapse; a slope across "
+    "generations is model collapse; fresh real data slows it.",
+)
+gaussian_tab, image_tab = st.tabs(["Gaussian toy", "Images (MNIST)"])
+
+with gaussian_tab:
+    st.markdown("Fit N(mu, sigma^2) to M samples of N(0, 1); then, each generation, fit it again to M samples "
+                "drawn from the previous fit. Every run is exact and vectorised, so thousands of runs take a "
+                "fraction of a second.")
+    c1, c2, c3, c4 = st.columns(4)
+    samples = c1.select_slider("Samples per generation M", [5, 10, 20, 50, 100, 200, 500, 1000], 100)
+    generations = c2.select_slider("Generations", [50, 100, 200, 500, 1000, 2000], 500)
+    runs = c3.select_slider("Runs", [50, 100, 200, 500, 1000, 2000], 200)
+    estimator = c4.radio("Variance estimator", ["unbiased", "mle"], horizontal=True,
+                         help="unbiased: S/(M-1); MLE: S/M, which shrinks sigma a little every generation")
+    c5, c6, c7, c8 = st.columns(4)
+    bias = c5.slider("Sampling bias lambda", 0.0, 0.3, 0.0, 0.01,
+                     help="Samples drawn from N(mu, ((1-lambda) sigma)^2), like sampling at low temperature")
+    real = c6.slider("Fresh real data share", 0.0, 1.0, 0.0, 0.05)
+    accumulate = c7.checkbox("Accumulate data", help="Fit each generation to all data so far, not only the newest M")
+    seed = c8.number_input("Seed ", 0, 10_000, 0)
+    config = GaussianCollapseConfig(samples=samples, generations=generations, runs=runs, estimator=estimator,
+                                    sampling_bias=bias, real_fraction=real, accumulate=accumulate, seed=int(seed))
+
+    @st.cache_data(show_spinner=False, max_entries=32)
+    def gaussian(config: GaussianCollapseConfig):
+        result = simulate(config)
+        return result, summarize(config, result)
+
+    result, summary = gaussian(config)
+    x = summary["generation"]
+    left, right = st.columns(2)
+    with left:
+        figure = go.Figure([
+            go.Scatter(x=x, y=summary["sigma_p90"], line={"width": 0}, showlegend=False, hoverinfo="skip"),
+            go.Scatter(x=x, y=summary["sigma_p10"], fill="tonexty", line={"width": 0}, name="10-90% of runs"),
+            go.Scatter(x=x, y=summary["sigma_median"], name="median sigma"),
+            go.Scatter(x=x, y=summary["variance_mean"], name="mean sigma^2", line={"dash": "dot"}),
+        ])
+        figure.update_layout(height=320, title="sigma per generation", xaxis_title="generation",
+                             margin={"t": 40, "b": 0})
+        st.plotly_chart(figure, width="stretch")
+        st.caption("With the unbiased estimator E[sigma^2] = 1 in every generation (a martingale), yet the typical "
+                   "run collapses: the mean is carried by ever rarer runs whose sigma grew, so with a finite number "
+                   "of runs the plotted mean also drifts down eventually.")
+    with right:
+        figure = go.Figure([
+            go.Scatter(x=x, y=summary["w2_squared_mean"], name="mean W2^2 to N(0,1)"),
+            go.Scatter(x=x, y=summary["w2_squared_theory"], name="theory 1.5 n / M", line={"dash": "dash"}),
+        ])
+        figure.update_layout(height=320, title="distance to the real distribution", xaxis_title="generation",
+                             yaxis_type="log", margin={"t": 40, "b": 0})
+        st.plotly_chart(figure, width="stretch")
+    left, right = st.columns(2)
+    with left:
+        figure = go.Figure([
+            go.Scatter(x=x, y=summary["tail_mass_median"], name="median run"),
+            go.Scatter(x=x, y=summary["tail_mass_mean"], name="mean over runs", line={"dash": "dot"}),
+        ])
+        figure.add_hline(y=summary["tail_mass_real"], line_dash="dash", annotation_text="N(0,1): 4.55%")
+        figure.update_layout(height=300, title="tail mass P(|x| > 2) of the fit", xaxis_title="generation",
+                             margin={"t": 40, "b": 0})
+        st.plotly_chart(figure, width="stretch")
+    with right:
+        @st.cache_data(show_spinner="Timing collapse for several M...", max_entries=8)
+        def times(estimator: str, bias: float, real: float, accumulate: bool, seed: int):
+            base = GaussianCollapseConfig(runs=200, generations=10, estimator=estimator, sampling_bias=bias,
+                                          real_fraction=real, accumulate=accumulate, seed=seed)
+            return collapse_times([5, 10, 20, 50, 100, 200], base)
+
+        rows = times(estimator, bias, real, accumulate, int(seed))
+        ms = [row["samples"] for row in rows]
+        figure = go.Figure()
+        for key, label in (("to_half", "sigma < 0.5"), ("to_tenth", "sigma < 0.1")):
+            figure.add_trace(go.Scatter(x=ms, y=[row[key] for row in rows], mode="markers", name=f"median {label}"))
+            figure.add_trace(go.Scatter(x=ms, y=[row[key + "_theory"] for row in rows], mode="lines",
+                                        name=f"theory {label}", line={"dash": "dash"}))
+        figure.update_layout(height=300, title="generations until the median run collapses", xaxis_type="log",
+                             yaxis_type="log", xaxis_title="M", margin={"t": 40, "b": 0})
+        st.plotly_chart(figure, width="stretch")
+        st.caption("Theory (lines): about 1.39 (M-1) and 4.6 (M-1) generations for the unbiased estimator, "
+                   "0.69 M and 2.3 M for the MLE; it assumes no bias, no real data, no accumulation. "
+                   "Missing dots: no collapse within the simulated generations.")
+
+    st.markdown("**One run, animated**: a histogram of M samples of each generation's fit, against N(0, 1).")
+    frames_at = np.unique(np.linspace(0, generations, 40).round().astype(int))
+    rng = np.random.default_rng(int(seed))
+    grid = np.linspace(-4, 4, 200)
+    frames = []
+    for k in frames_at:
+        draws = rng.normal(result["mu"][k, 0], result["sigma"][k, 0], max(samples, 200))
+        frames.append(go.Frame(name=str(k), data=[go.Histogram(x=draws, histnorm="probability density",
+                                                               xbins={"start": -4, "end": 4, "size": 0.2})]))
+    figure = go.Figure(data=[frames[0].data[0], go.Scatter(x=grid, y=norm.pdf(grid), name="N(0, 1)")], frames=frames)
+    figure.update_layout(
+        height=340, xaxis_range=[-4, 4], yaxis_range=[0, 1.5], margin={"t": 20, "b": 0}, showlegend=False,
+        updatemenus=[{"type": "buttons", "buttons": [{"label": "Play", "method": "animate",
+                                                      "args": [None, {"frame": {"duration": 150}}]}]}],
+        sliders=[{"steps": [{"label": f.name, "method": "animate", "args": [[f.name], {"mode": "immediate"}]}
+                            for f in frames], "currentvalue": {"prefix": "generation "}}])
+    st.plotly_chart(figure, width="stretch")
+
+with image_tab:
+    root = ui.checkpoints_root() / "collapse"
+    studies = {}
+    for kind in ("gan", "vae", "vaegan"):
+        path = root / f"mnist-{kind}" / "results.json"
+        if path.is_file():
+            try:
+                studies[kind] = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                st.warning(f"{path} is not valid JSON; skipped")
+    if not studies:
+        st.info(f"No shipped studies in {root}. Make them with "
+                "`vaegan collapse --model vaegan --dataset mnist --generations 10 --out checkpoints/collapse/mnist-vaegan` "
+                "(and --model gan, vae), or run a small live study below.")
+    else:
+        first = next(iter(studies.values()))["config"]
+        st.markdown(
+            f"Shipped studies: each generation trains a fresh model (width {first['width']}, {first['epochs']} epochs) "
+            f"on {first['per_generation']:,} images: real MNIST at generation 0, then the previous generation's "
+            f"samples only (loop `{first['loop']}`). Measured with the domain LeNet features on "
+            f"{first['eval_n']:,} samples against the test split. Made by `scripts/collapse_runs.sh`.")
+        columns = st.columns(3)
+        for column, (metric, title) in zip(columns, [("fid", "domain FID (lower is better)"),
+                                                      ("precision", "precision"), ("recall", "recall")]):
+            figure = go.Figure()
+            for kind, study in studies.items():
+                rows = study["generations"]
+                figure.add_trace(go.Scatter(x=[r["generation"] for r in rows], y=[r[metric] for r in rows],
+                                            mode="lines+markers", name=ui.LABELS[kind]))
+            figure.update_layout(height=300, title=title, xaxis_title="generation", margin={"t": 40, "b": 0})
+            column.plotly_chart(figure, width="stretch")
+        most = max(len(study["generations"]) for study in studies.values())
+        generation = st.slider("Generation", 0, most - 1, 0)
+        columns = st.columns(len(studies))
+        for column, (kind, study) in zip(columns, studies.items()):
+            grid_path = root / f"mnist-{kind}" / "grids" / f"generation_{generation:02d}.png"
+            rows = {r["generation"]: r for r in study["generations"]}
+            column.markdown(f"**{ui.LABELS[kind]}**")
+            if grid_path.is_file() and generation in rows:
+                column.image(str(grid_path), width="stretch")
+                row = rows[generation]
+                column.caption(f"classes covered {row['classes_covered']}, class entropy "
+                               f"{row['class_entropy']:.2f} / {row['class_entropy_max']:.2f}")
+
+    st.divider()
+    st.markdown("**A small live study** on scikit-learn's digits (no download; about a minute on a laptop).")
+    c1, c2, c3 = st.columns(3)
+    live_model = c1.selectbox("Model ", ["vae", "gan", "vaegan"], format_func=ui.LABELS.get)
+    live_loop = c2.selectbox("Loop", ["synthetic", "fixed-real", "fresh-real"])
+    live_real = c3.slider("Real share", 0.0, 0.9, 0.0 if live_loop == "synthetic" else 0.3, 0.1,
+                          disabled=live_loop == "synthetic")
+    if st.button("Run 4 generations"):
+        bar = st.progress(0.0)
+        live = ImageCollapseConfig(model=live_model, dataset="digits", generations=3, per_generation=1024, epochs=3,
+                                   width=16, eval_n=400, loop=live_loop,
+                                   real_fraction=0.0 if live_loop == "synthetic" else max(live_real, 0.1))
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                results = run(live, folder, progress=ui.progress_callback(bar))
+                grids = [Path(folder) / "grids" / f"generation_{k:02d}.png" for k in range(4)]
+                st.image([str(g) for g in grids], caption=[f"generation {k}" for k in range(4)], width=180)
+        except VaeganError as error:
+            st.error(str(error))
+        else:
+            st.dataframe([{key: row[key] for key in ("generation", "fid", "precision", "recall", "classes_covered")}
+                          for row in results["generations"]], hide_index=True)

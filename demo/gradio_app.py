@@ -1,0 +1,346 @@
+"""VAE-GAN Explorer in Gradio: reconstruction, interpolation, side-by-side samples and FID, through the same
+vaegan_core functions as the Streamlit app (demo/app.py).
+
+    python demo/gradio_app.py        # http://127.0.0.1:7860; GRADIO_SERVER_PORT and GRADIO_SERVER_NAME change it
+
+Checkpoints: $VAEGAN_CHECKPOINTS_DIR, else checkpoints/ (vaegan_core.zoo, as in the Streamlit app). Every
+event has an api_name (reconstruct, interpolate, compare, fid), so gradio_client can call it. Models are
+loaded once per process and shared by every visitor (eval mode, forward passes only: safe across threads).
+No model math here: every number and image comes from vaegan_core.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # demo machines are often offline: no telemetry calls
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from vaegan_core import zoo  # noqa: E402
+from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.data import CLASS_NAMES, load_dataset  # noqa: E402
+from vaegan_core.errors import VaeganError  # noqa: E402
+from vaegan_core.images import grid, to_pil  # noqa: E402
+from vaegan_core.latent import (encode_images, interpolate, invert_generator, reconstruct_with_error,  # noqa: E402
+                                sample_side_by_side, shared_codes)
+from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
+
+DATASETS = ("mnist", "fashion-mnist")
+DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+LABELS = zoo.MODEL_LABELS
+KINDS = zoo.MODEL_KINDS
+ENCODER_KINDS = ("vae", "vaegan")
+SCALE = 4  # 28 x 28 images are shown 4x larger, nearest neighbour, so pixels stay sharp
+ROW_SCALE = 2  # interpolation rows and sample grids: 2x
+SOURCES = ("random test images", "by index", "upload")
+MODES = ("two test images", "two random codes")
+GRID_SIDES = (3, 4, 5, 6, 8, 10)
+FID_SIZES = (1000, 2000, 5000, 10000)
+FID_COLUMNS = ["model", "FID", "precision", "recall", "IS (classifier)", "classes covered", "n", "features", "seconds"]
+
+_model_lock = threading.Lock()
+_fid_lock = threading.Lock()  # one FID at a time per process: two would only halve each other's speed
+_fid_results: dict[tuple, dict] = {}  # (fingerprint, dataset, n, extractor, seed) -> evaluate() result
+
+
+# ---------------------------------------------------------------------- shared helpers (no math)
+
+@functools.lru_cache(maxsize=24)
+def _load(path: str, fingerprint: str):
+    return load_model(path)
+
+
+def load(dataset: str, kind: str, notes: list[str]):
+    """The model of ``kind`` for ``dataset``, loaded once per process; None (with a note saying how to get it)
+    when its checkpoint is missing or broken."""
+    root = zoo.checkpoints_root()
+    if not zoo.is_available(dataset, kind, root):
+        notes.append(zoo.missing_message(dataset, kind, root))
+        return None
+    folder = zoo.checkpoint_dir(dataset, kind, root)
+    try:
+        with _model_lock:
+            return _load(str(folder), zoo.fingerprint(folder))
+    except VaeganError as error:
+        notes.append(f"{LABELS[kind]}: {error}")
+        return None
+
+
+def load_all(dataset: str, kinds, notes: list[str]) -> dict:
+    loaded = {kind: load(dataset, kind, notes) for kind in kinds}
+    return {kind: model for kind, model in loaded.items() if model is not None}
+
+
+@functools.lru_cache(maxsize=2)
+def test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test split (uint8 N x 1 x 28 x 28, labels N): from VAEGAN_DATA_DIR or the copy shipped with the app."""
+    return load_dataset(dataset, "test")
+
+
+def test_images(dataset: str, indices) -> tuple[torch.Tensor, list[str]]:
+    images, labels = test_split(dataset)
+    for index in indices:
+        if not 0 <= int(index) < len(labels):
+            raise gr.Error(f"image index {int(index)} is outside 0..{len(labels) - 1}")
+    names = CLASS_NAMES[dataset]
+    chosen = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+    return images[chosen].float() / 255, [f"#{int(i)} {names[int(labels[i])]}" for i in chosen]
+
+
+def picture(image: torch.Tensor, scale: int = SCALE) -> Image.Image:
+    """One C x H x W image in [0, 1] -> a PIL image ``scale`` times larger (nearest neighbour)."""
+    shown = to_pil(image)
+    return shown.resize((shown.width * scale, shown.height * scale), Image.Resampling.NEAREST)
+
+
+def grid_picture(images: torch.Tensor, nrow: int, scale: int = ROW_SCALE) -> Image.Image:
+    """A batch B x C x H x W in [0, 1] as one grid picture, ``nrow`` images per row."""
+    tiled = grid(images, nrow=nrow)
+    return picture(tiled[:1] if images.shape[1] == 1 else tiled, scale)
+
+
+def status(notes: list[str]) -> str:
+    return "\n\n".join(notes)
+
+
+def guarded(function):
+    """Errors a user can cause become one readable message in the app (gr.Error), never a traceback."""
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except gr.Error:
+            raise
+        except VaeganError as error:
+            raise gr.Error(str(error)) from None
+        except Exception as error:  # the last guard: one line, and the app keeps working
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise gr.Error(f"Something went wrong: {type(error).__name__}: {first} - change a setting and retry") \
+                from None
+    return run
+
+
+# ---------------------------------------------------------------------- tab functions
+
+@guarded
+def reconstruct(dataset: str, seed: float, source: str, count: float, start: float, upload: bytes | None,
+                invert: str):
+    """Originals and their VAE and VAE-GAN reconstructions, with the mean squared error per image."""
+    from vaegan_core.uploads import read_upload
+
+    notes: list[str] = []
+    if source == "upload":
+        if not upload:
+            raise gr.Error("Choose an image file to upload first (PNG, JPEG, GIF, BMP, TIFF or WebP).")
+        originals, upload_notes = read_upload(upload, style="mnist" if dataset == "mnist" else "fashion",
+                                              invert=invert)
+        captions = ["upload, after preprocessing"]
+        notes += upload_notes
+    else:
+        size = len(test_split(dataset)[1])
+        count = int(count)
+        if source == "random test images":
+            indices = np.random.default_rng(int(seed)).choice(size, count, replace=False)
+        else:
+            first = int(start)
+            indices = np.arange(first, min(first + count, size)) if 0 <= first < size else [first]
+        originals, captions = test_images(dataset, indices)
+    galleries = {}
+    for kind in ENCODER_KINDS:
+        model = load(dataset, kind, notes)
+        if model is None:
+            galleries[kind] = None
+            continue
+        recon, errors = reconstruct_with_error(model, originals)
+        galleries[kind] = [(picture(image), f"MSE {error:.4f}") for image, error in zip(recon, errors.tolist())]
+        notes.append(f"**{LABELS[kind]}**: mean error {errors.mean():.4f} over {len(errors)} image(s)")
+    notes.append("GAN: it has no encoder, so it cannot reconstruct directly (the Streamlit app can invert it).")
+    originals_gallery = [(picture(image), caption) for image, caption in zip(originals, captions)]
+    return originals_gallery, galleries["vae"], galleries["vaegan"], status(notes)
+
+
+@guarded
+def interpolation(dataset: str, seed: float, mode: str, first: float, second: float, method: str, steps: float,
+                  invert_gan: bool):
+    """One row of decoded images per model along the path between two codes (lerp or slerp)."""
+    notes: list[str] = []
+    seed, steps = int(seed), int(steps)
+    models = load_all(dataset, KINDS, notes)
+    ends_picture = None
+    if mode == "two test images":
+        ends, captions = test_images(dataset, [int(first), int(second)])
+        ends_picture = grid_picture(ends, nrow=2, scale=SCALE)
+        notes.append(f"From {captions[0]} to {captions[1]}.")
+    else:
+        notes.append(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1}.")
+    rows = {kind: None for kind in KINDS}
+    for kind, model in models.items():
+        dim = model.config.latent_dim
+        if mode == "two random codes":
+            z0, z1 = shared_codes([dim], 1, seed)[dim][0], shared_codes([dim], 1, seed + 1)[dim][0]
+        elif kind == "gan":
+            if not invert_gan:
+                notes.append("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* "
+                             "or use two random codes.")
+                continue
+            codes, _ = invert_generator(model, ends, steps=200, seed=seed)
+            z0, z1 = codes[0], codes[1]
+        else:
+            codes = encode_images(model, ends)
+            z0, z1 = codes[0], codes[1]
+        rows[kind] = grid_picture(model.decode(interpolate(z0, z1, steps, method)), nrow=steps)
+    return ends_picture, rows["gan"], rows["vae"], rows["vaegan"], status(notes)
+
+
+@guarded
+def compare(dataset: str, seed: float, side: float, temperature: float):
+    """GAN, VAE and VAE-GAN sample grids decoded from the same seeded codes z ~ N(0, T^2 I)."""
+    notes: list[str] = []
+    side = int(side)
+    models = load_all(dataset, KINDS, notes)
+    samples = sample_side_by_side(models, side * side, seed=int(seed), temperature=float(temperature)) if models else {}
+    grids = {kind: grid_picture(samples[kind], nrow=side) if kind in samples else None for kind in KINDS}
+    if models:
+        notes.append(f"{side * side} samples per model from seed {int(seed)}, temperature {float(temperature):.2f}.")
+    return grids["gan"], grids["vae"], grids["vaegan"], status(notes)
+
+
+@guarded
+def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, progress=gr.Progress()):
+    """FID, precision, recall and the classifier IS of each chosen model; results are kept for the process."""
+    notes: list[str] = []
+    seed, n = int(seed), int(n)
+    if not kinds:
+        raise gr.Error("Choose at least one model.")
+    models = load_all(dataset, [kind for kind in KINDS if kind in kinds], notes)
+    rows = []
+    with _fid_lock:
+        for number, (kind, model) in enumerate(models.items()):
+            key = (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind)), dataset, n, extractor, seed)
+            if key not in _fid_results:
+                def report(fraction: float, message: str, number=number, kind=kind) -> None:
+                    progress((number + min(max(fraction, 0.0), 1.0)) / len(models), desc=f"{LABELS[kind]}: {message}")
+
+                try:
+                    _fid_results[key] = evaluate(model, dataset, n=n, extractor=extractor, seed=seed, progress=report)
+                except VaeganError as error:
+                    notes.append(f"{LABELS[kind]}: {error}")
+                    continue
+            result = _fid_results[key]
+            scores = zoo.headline_scores(result)
+
+            def score(name: str, digits: int = 3):
+                return round(scores[name], digits) if name in scores else None
+
+            rows.append([LABELS[kind], score("fid"), score("precision"), score("recall"), score("is"),
+                         scores.get("classes_covered"), result["n"], result["extractor"], result["wall_seconds"]])
+    if rows:
+        notes.append(f"Against the {dataset} test split, seed {seed}. FID is biased upward for small n: "
+                     "compare numbers at the same n only.")
+    return {"headers": FID_COLUMNS, "data": rows}, status(notes)
+
+
+def describe(dataset: str) -> str:
+    root = zoo.checkpoints_root()
+    found = [LABELS[kind] for kind in KINDS if zoo.is_available(dataset, kind, root)]
+    return (f"Checkpoints: `{root}` - {DATASET_LABELS[dataset]}: "
+            f"{', '.join(found) if found else 'none yet (each tab says how to train them)'}")
+
+
+# ---------------------------------------------------------------------- layout
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="VAE-GAN Explorer", analytics_enabled=False) as app:
+        gr.Markdown("# VAE-GAN Explorer\nVAE, GAN and VAE-GAN (Larsen et al. 2016) side by side: reconstructions, "
+                    "latent interpolations, samples from the same codes, and FID.")
+        with gr.Row():
+            dataset = gr.Dropdown([(DATASET_LABELS[name], name) for name in DATASETS], value="mnist", label="Dataset")
+            seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1,
+                             info="The same seed gives the same samples, in every model and every session.")
+        found = gr.Markdown(describe("mnist"))
+        dataset.change(describe, [dataset], [found], api_visibility="private")
+
+        with gr.Tab("Reconstruction"):
+            gr.Markdown("x -> encoder -> z = mu(x) -> decoder -> x'. The VAE measures the error in pixels and "
+                        "blurs; the VAE-GAN measures it in discriminator features and stays sharp.")
+            with gr.Row():
+                source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Images")
+                count = gr.Slider(1, 16, value=8, step=1, label="How many")
+                start = gr.Number(0, label="First index (by index)", precision=0, minimum=0)
+            with gr.Row():
+                upload = gr.File(label="An image of a digit or a garment (upload)", type="binary",
+                                 file_types=["image"])
+                invert = gr.Radio(["auto", "yes", "no"], value="auto", label="Invert colours (upload)",
+                                  info="The models expect a light object on a dark background.")
+            run_reconstruction = gr.Button("Reconstruct", variant="primary")
+            originals = gr.Gallery(label="Original", columns=8, format="png", height="auto")
+            vae_gallery = gr.Gallery(label="VAE", columns=8, format="png", height="auto")
+            vaegan_gallery = gr.Gallery(label="VAE-GAN", columns=8, format="png", height="auto")
+            reconstruction_notes = gr.Markdown()
+            run_reconstruction.click(reconstruct, [dataset, seed, source, count, start, upload, invert],
+                                     [originals, vae_gallery, vaegan_gallery, reconstruction_notes],
+                                     api_name="reconstruct")
+
+        with gr.Tab("Interpolation"):
+            gr.Markdown("Decode the codes on the path between two points of latent space. Between two images, "
+                        "each model with an encoder starts from its own codes of them; between two random codes, "
+                        "all models walk the same path.")
+            with gr.Row():
+                mode = gr.Radio(list(MODES), value=MODES[1], label="Between")
+                first = gr.Number(0, label="First image index", precision=0, minimum=0)
+                second = gr.Number(1, label="Second image index", precision=0, minimum=0)
+            with gr.Row():
+                method = gr.Radio(["slerp", "lerp"], value="slerp", label="Path",
+                                  info="slerp follows the sphere where Gaussian codes live; lerp cuts through "
+                                       "its centre, where images often fade.")
+                steps = gr.Slider(2, 16, value=10, step=1, label="Steps")
+                invert_gan = gr.Checkbox(False, label="Invert the GAN on the images (a few seconds)")
+            run_interpolation = gr.Button("Interpolate", variant="primary")
+            ends = gr.Image(label="End images", format="png", type="pil", interactive=False)
+            interpolation_rows = [gr.Image(label=LABELS[kind], format="png", type="pil", interactive=False)
+                                  for kind in KINDS]
+            interpolation_notes = gr.Markdown()
+            run_interpolation.click(interpolation, [dataset, seed, mode, first, second, method, steps, invert_gan],
+                                    [ends, *interpolation_rows, interpolation_notes], api_name="interpolate")
+
+        with gr.Tab("Compare"):
+            gr.Markdown("Every model decodes the same codes z ~ N(0, T^2 I) (same seed, same latent size), so "
+                        "differences come from the models alone. Temperature T < 1 trades variety for "
+                        "typical-looking samples.")
+            with gr.Row():
+                side = gr.Dropdown(list(GRID_SIDES), value=6, label="Grid (side x side)")
+                temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature T")
+            run_compare = gr.Button("Sample", variant="primary")
+            with gr.Row():
+                compare_grids = [gr.Image(label=LABELS[kind], format="png", type="pil", interactive=False)
+                                 for kind in KINDS]
+            compare_notes = gr.Markdown()
+            run_compare.click(compare, [dataset, seed, side, temperature], [*compare_grids, compare_notes],
+                              api_name="compare")
+
+        with gr.Tab("FID"):
+            gr.Markdown("The Frechet distance between the feature statistics of real test images and of n "
+                        "generated ones (lower is better), with precision, recall and the classifier Inception "
+                        "Score. Domain features (a LeNet trained on the dataset) take seconds; the standard "
+                        "Inception features are what papers report, and are slow on a CPU.")
+            with gr.Row():
+                kinds = gr.CheckboxGroup([(LABELS[kind], kind) for kind in KINDS], value=list(KINDS), label="Models")
+                n = gr.Dropdown(list(FID_SIZES), value=5000, label="Generated images n")
+                extractor = gr.Radio(["lenet", "inception"], value="lenet", label="Features")
+            run_fid = gr.Button("Compute", variant="primary")
+            table = gr.Dataframe(headers=FID_COLUMNS, label="Scores", interactive=False)
+            fid_notes = gr.Markdown()
+            run_fid.click(fid, [dataset, seed, kinds, n, extractor], [table, fid_notes], api_name="fid")
+    return app
+
+
+if __name__ == "__main__":
+    # No server_name / server_port here: Gradio reads GRADIO_SERVER_NAME (default 127.0.0.1) and
+    # GRADIO_SERVER_PORT (default 7860, or the next free port) itself.
+    build_app().queue().launch()

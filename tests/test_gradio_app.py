@@ -1,0 +1,173 @@
+"""The Gradio app (demo/gradio_app.py) as a user's program sees it: `python demo/gradio_app.py` on a free
+localhost port (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME), each tab's event called through gradio_client.
+
+Marked e2e: it starts a server and computes FID for three models (about a minute on a busy 2-core CPU).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+pytestmark = pytest.mark.e2e
+gradio_client = pytest.importorskip("gradio_client")
+REPO = Path(__file__).resolve().parents[1]
+STARTUP_SECONDS = 180
+CALL_SECONDS = 600
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_checkpoints, tmp_path_factory):
+    """`python demo/gradio_app.py` over the tiny mnist/{gan,vae,vaegan} of conftest's session fixture."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("gradio") / "server.log"
+    env = dict(os.environ, VAEGAN_CHECKPOINTS_DIR=str(tiny_checkpoints), GRADIO_SERVER_PORT=str(port),
+               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    with open(log, "wb") as output:
+        process = subprocess.Popen([sys.executable, "demo/gradio_app.py"], cwd=REPO, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + STARTUP_SECONDS
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"demo/gradio_app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if urllib.request.urlopen(url, timeout=5).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail(f"the Gradio app did not answer on {url} within {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def client(server, tmp_path_factory):
+    return gradio_client.Client(server, verbose=False, analytics_enabled=False,
+                                download_files=str(tmp_path_factory.mktemp("downloads")),
+                                httpx_kwargs={"timeout": CALL_SECONDS})
+
+
+def call(client, *args, api_name: str):
+    return client.submit(*args, api_name=api_name).result(timeout=CALL_SECONDS)
+
+
+def image_size(path) -> tuple[int, int]:
+    assert path and Path(path).is_file(), path
+    with Image.open(path) as image:
+        return image.size
+
+
+def grid_size(count: int, per_row: int, scale: int) -> tuple[int, int]:
+    """Pixels of a grid of 28 x 28 images with 2-pixel padding (vaegan_core.images.grid), upscaled."""
+    rows = -(-count // per_row)
+    return ((per_row * 28 + (per_row + 1) * 2) * scale, (rows * 28 + (rows + 1) * 2) * scale)
+
+
+def test_every_tab_has_a_named_endpoint(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/reconstruct", "/interpolate", "/compare", "/fid"} <= set(endpoints)
+
+
+def test_reconstruction_of_test_images_with_error_per_image(client):
+    originals, vae, vaegan, notes = call(client, "mnist", 0, "random test images", 4, 0, None, "auto",
+                                         api_name="/reconstruct")
+    assert len(originals) == len(vae) == len(vaegan) == 4
+    for item in originals + vae + vaegan:
+        assert image_size(item["image"]) == (112, 112)
+    assert all(item["caption"].startswith("MSE ") for item in vae + vaegan)
+    assert "mean error" in notes and "no encoder" in notes
+
+    originals, vae, _, _ = call(client, "mnist", 0, "by index", 3, 10, None, "auto", api_name="/reconstruct")
+    assert [item["caption"].split()[0] for item in originals] == ["#10", "#11", "#12"] and len(vae) == 3
+
+
+def test_reconstruction_of_an_upload(client, tmp_path):
+    picture = Image.new("L", (200, 160), 255)  # a dark ring on white: inverted and centred like MNIST
+    ImageDraw.Draw(picture).ellipse((60, 30, 140, 130), outline=0, width=14)
+    path = tmp_path / "ring.png"
+    picture.save(path)
+    originals, vae, vaegan, notes = call(client, "mnist", 0, "upload", 8, 0, gradio_client.handle_file(str(path)),
+                                         "auto", api_name="/reconstruct")
+    assert len(originals) == len(vae) == len(vaegan) == 1
+    assert image_size(vaegan[0]["image"]) == (112, 112)
+    assert "inverted" in notes
+
+
+@pytest.mark.parametrize("name, payload, message", [
+    ("notes.png", b"this is not an image at all", "not an image"),
+    ("cut.png", None, "truncated"),
+])
+def test_a_bad_upload_gives_one_clear_message(client, tmp_path, name, payload, message):
+    if payload is None:
+        buffer = io.BytesIO()
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(buffer, format="PNG")
+        payload = buffer.getvalue()[:60]
+    path = tmp_path / name
+    path.write_bytes(payload)
+    with pytest.raises(gradio_client.exceptions.AppError) as raised:
+        call(client, "mnist", 0, "upload", 8, 0, gradio_client.handle_file(str(path)), "auto",
+             api_name="/reconstruct")
+    text = str(raised.value)
+    assert message in text and "Traceback" not in text and "\n" not in text.strip()
+
+
+def test_interpolation_gives_one_row_per_model(client):
+    ends, gan, vae, vaegan, _ = call(client, "mnist", 0, "two random codes", 0, 1, "slerp", 5, False,
+                                     api_name="/interpolate")
+    assert ends is None
+    for row in (gan, vae, vaegan):
+        assert image_size(row) == grid_size(5, 5, 2)
+
+    ends, gan, vae, vaegan, notes = call(client, "mnist", 0, "two test images", 3, 4, "lerp", 6, False,
+                                         api_name="/interpolate")
+    assert image_size(ends) == grid_size(2, 2, 4)
+    assert gan is None and "no encoder" in notes  # the GAN is only inverted on request
+    assert image_size(vae) == image_size(vaegan) == grid_size(6, 6, 2)
+
+    _, gan, _, _, _ = call(client, "mnist", 0, "two test images", 3, 4, "slerp", 4, True, api_name="/interpolate")
+    assert image_size(gan) == grid_size(4, 4, 2)
+
+
+def test_compare_is_reproducible_and_explains_missing_checkpoints(client):
+    first = call(client, "mnist", 7, 3, 0.8, api_name="/compare")
+    again = call(client, "mnist", 7, 3, 0.8, api_name="/compare")
+    for grid, repeat in zip(first[:3], again[:3]):
+        assert image_size(grid) == grid_size(9, 3, 2)
+        assert Path(grid).read_bytes() == Path(repeat).read_bytes()
+    *grids, notes = call(client, "fashion-mnist", 0, 3, 1.0, api_name="/compare")
+    assert grids == [None, None, None]
+    assert notes.count("vaegan train") == 3 and "VAEGAN_CHECKPOINTS_DIR" in notes
+
+
+def test_fid_table_has_a_finite_row_per_model(client):
+    table, notes = call(client, "mnist", 0, ["gan", "vae", "vaegan"], 1000, "lenet", api_name="/fid")
+    headers, rows = table["headers"], table["data"]
+    assert [row[0] for row in rows] == ["GAN", "VAE", "VAE-GAN"]
+    fid_column = headers.index("FID")
+    assert all(np.isfinite(float(row[fid_column])) for row in rows)
+    assert all(row[headers.index("n")] == 1000 and row[headers.index("features")].startswith("lenet")
+               for row in rows)
+    assert "test split" in notes

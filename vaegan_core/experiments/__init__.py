@@ -1,0 +1,1 @@
+"""Studies built from the core pieces (e.g. model collapse across generations)."""

@@ -1,0 +1,183 @@
+"""Model collapse with images: train generation k on samples of generation k-1 and measure each one.
+
+    vaegan collapse --model vaegan --dataset mnist --generations 10 --out runs/collapse-vaegan
+
+Generation 0 trains on ``per_generation`` real training images. Generation k trains on
+``per_generation`` images of which a share ``real_fraction`` is real (``fixed-real``: the same
+real images every generation; ``fresh-real``: new ones each time; ``synthetic``: none) and the
+rest are samples of generation k-1; with ``accumulate`` every earlier generation's data is kept
+too. Each generation is measured with the domain (LeNet) features against the real test split:
+FID, precision / recall, the class histogram and its entropy; and a grid from one fixed noise batch
+is saved. ``results.json`` is rewritten after every generation, so an interrupted study resumes
+from the last finished generation (its checkpoint is kept in ``last/``).
+
+A gap at generation 0 between models is *mode collapse* (one training run covers too little of
+the data: low recall, missing classes); a slope across generations is *model collapse*
+(Shumailov et al. 2024: each generation loses tails, then variance).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..checkpoint import atomic_write, load_model, write_text_atomic
+from ..config import ModelConfig, TrainConfig
+from ..data import load_dataset
+from ..errors import ConfigError
+from ..images import save_grid, to_uint8
+from ..metrics.evaluate import evaluate
+
+LOOPS = ("synthetic", "fixed-real", "fresh-real")
+RESULTS_FILE = "results.json"
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class ImageCollapseConfig:
+    model: str = "vaegan"             # vae | gan | vaegan
+    dataset: str = "mnist"            # mnist | fashion-mnist | digits
+    generations: int = 5              # generations after generation 0
+    per_generation: int = 5000        # training images per generation
+    loop: str = "synthetic"           # synthetic | fixed-real | fresh-real
+    real_fraction: float = 0.0        # share of real images in generations >= 1 (ignored by synthetic)
+    accumulate: bool = False          # keep every earlier generation's training data too
+    epochs: int = 8                   # epochs per generation (5,000 images x 8 = 625 steps: a GAN needs ~600 to draw digits)
+    width: int = 16                   # network width (16 trains ~10x faster than the default 64 on a CPU)
+    latent_dim: int = 32
+    batch_size: int = 64
+    eval_n: int = 2000                # generated images measured per generation
+    seed: int = 0
+    device: str = "auto"
+
+    def check(self) -> None:
+        if self.model not in ("vae", "gan", "vaegan"):
+            raise ConfigError(f"unknown model {self.model!r}; choose vae, gan or vaegan")
+        if self.loop not in LOOPS:
+            raise ConfigError(f"unknown loop {self.loop!r}; choose one of {', '.join(LOOPS)}")
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise ConfigError(f"--real-fraction must be in [0, 1], got {self.real_fraction}")
+        if self.loop != "synthetic" and self.real_fraction == 0.0:
+            raise ConfigError(f"--loop {self.loop} mixes in real data: give --real-fraction > 0")
+        if self.generations < 1 or self.per_generation < self.batch_size or self.epochs < 1:
+            raise ConfigError("need --generations >= 1, --epochs >= 1 and --per-generation >= the batch size")
+        if self.eval_n < 2:
+            raise ConfigError("--eval-n must be at least 2")
+
+
+def _entropy(histogram) -> float:
+    counts = np.asarray(histogram, dtype=np.float64)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def _generate(model, n: int, seed: int) -> torch.Tensor:
+    """n samples of ``model`` as uint8 N x C x H x W (what the next generation trains on)."""
+    images = model.sample(n, generator=torch.Generator().manual_seed(seed))
+    return to_uint8(images)
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress | None = None) -> dict:
+    """Run (or resume) the study in ``out_dir``; returns the results dict that is also in results.json."""
+    from ..train import Trainer
+
+    config.check()
+    report = progress or (lambda fraction, message: None)
+    out = Path(out_dir)
+    results_path = out / RESULTS_FILE
+    if results_path.is_file():
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+        stored = {key: value for key, value in results["config"].items() if key != "generations"}
+        if stored != {key: value for key, value in asdict(config).items() if key != "generations"}:
+            raise ConfigError(f"{out} holds a study with other settings; rerun it with the same settings "
+                              "(--generations may grow) or choose another --out")
+        results["config"] = asdict(config)
+    else:
+        results = {"config": asdict(config), "generations": [], "created_by": "vaegan collapse"}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "grids").mkdir(exist_ok=True)
+
+    real_images, _ = load_dataset(config.dataset, "train", data_root)
+    order = torch.randperm(real_images.shape[0], generator=torch.Generator().manual_seed(config.seed))
+    if config.per_generation > real_images.shape[0]:
+        raise ConfigError(f"--per-generation {config.per_generation} exceeds the {real_images.shape[0]} "
+                          f"{config.dataset} training images")
+    real_count = 0 if config.loop == "synthetic" else int(round(config.real_fraction * config.per_generation))
+    model_config = ModelConfig(kind=config.model, latent_dim=config.latent_dim, width=config.width)
+    noise = torch.Generator().manual_seed(config.seed + 12345)
+    fixed_noise = torch.randn(64, config.latent_dim, generator=noise)
+    total = config.generations + 1
+    accumulated: list[torch.Tensor] = []
+
+    def training_data(generation: int, previous_model) -> torch.Tensor:
+        if generation == 0:
+            return real_images[order[: config.per_generation]]
+        fake = _generate(previous_model, config.per_generation - real_count, config.seed + 1000 * generation)
+        if config.loop == "fresh-real":  # new real images each generation, wrapping round the training set
+            start = (config.per_generation + (generation - 1) * real_count) % real_images.shape[0]
+            picked = order[(torch.arange(real_count) + start) % real_images.shape[0]]
+        else:  # fixed-real: the same real images as generation 0 (a part of them); synthetic: none
+            picked = order[:real_count]
+        return torch.cat([real_images[picked], fake])
+
+    previous = None
+    done = len(results["generations"])
+    if done:  # resume from the kept checkpoint of the last finished generation (and the data it saw)
+        previous = load_model(out / "last", device="cpu")
+        if config.accumulate:
+            accumulated.append(torch.from_numpy(np.load(out / "accumulated.npy", allow_pickle=False)))
+    start_time = time.perf_counter()
+    for generation in range(done, total):
+        report(generation / total, f"generation {generation}/{total - 1}: training")
+        data = training_data(generation, previous)
+        if config.accumulate:
+            accumulated.append(data)
+            data = torch.cat(accumulated)
+        folder = out / f"generation_{generation:02d}"
+        if folder.exists():
+            shutil.rmtree(folder)  # a generation interrupted mid-training starts again
+        train_config = TrainConfig(dataset=config.dataset, epochs=config.epochs, batch_size=config.batch_size,
+                                   seed=config.seed + generation, device=config.device, sample_grid=16)
+        trainer = Trainer(model_config, train_config, folder, data=(data, torch.zeros(len(data), dtype=torch.long)),
+                          progress=False)
+        summary = trainer.fit()
+        model = trainer.model.eval()
+
+        report((generation + 0.8) / total, f"generation {generation}/{total - 1}: measuring")
+        scores = evaluate(model, config.dataset, n=config.eval_n, extractor="lenet",
+                          metrics=("fid", "pr", "modes"), seed=config.seed, data_root=data_root)["metrics"]
+        save_grid(model.decode(fixed_noise), out / "grids" / f"generation_{generation:02d}.png", nrow=8)
+        results["generations"].append({
+            "generation": generation, "training_images": int(len(data)),
+            "real_images": int(config.per_generation if generation == 0 else real_count),
+            "fid": scores["fid"], "precision": scores["precision"], "recall": scores["recall"],
+            "histogram": scores["histogram"], "classes_covered": scores["classes_covered"],
+            "class_entropy": _entropy(scores["histogram"]), "class_entropy_max": math.log(10),
+            "train_seconds": summary.get("train_seconds"),
+        })
+        results["wall_seconds"] = results.get("wall_seconds", 0.0) + (time.perf_counter() - start_time)
+        start_time = time.perf_counter()
+        # keep only the newest checkpoint (for resuming): generations' weights are not what the study ships
+        if (out / "last").exists():
+            shutil.rmtree(out / "last")
+        folder.rename(out / "last")
+        if config.accumulate:
+            accumulated = [data]  # already the concatenation of every generation so far
+            atomic_write(out / "accumulated.npy", lambda path: _save_npy(path, data.numpy()))
+        write_text_atomic(results_path, json.dumps(results, indent=2) + "\n")
+        previous = model
+    report(1.0, "done")
+    return results
