@@ -45,10 +45,15 @@ def start_warm_up() -> bool:
     if os.environ.get("VAEGAN_NO_WARMUP") == "1":
         return False
     import threading
+    import time
 
     from vaegan_core.latent import warm_up_umap
 
-    threading.Thread(target=warm_up_umap, name="umap-warm-up", daemon=True).start()
+    def warm_up() -> None:
+        time.sleep(10)  # after the first page has rendered: compiling now would slow the app's start
+        warm_up_umap()
+
+    threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
     return True
 
 

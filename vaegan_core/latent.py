@@ -112,25 +112,31 @@ def project(codes, method: str = "umap", seed: int = 0, progress: Progress | Non
             import umap
 
             neighbours = int(min(15, points.shape[0] - 1))
+            knn = _exact_neighbours(points, neighbours)
             # 200 optimisation epochs instead of umap's 500 for small data: the same clusters, 2.5x faster
-            result = umap.UMAP(n_components=2, n_neighbors=neighbours, n_epochs=200,
-                               random_state=seed).fit_transform(points)
+            result = umap.UMAP(n_components=2, n_neighbors=neighbours, n_epochs=200, random_state=seed,
+                               precomputed_knn=knn).fit_transform(points)
     report(1.0, "projection done")
     return np.asarray(result, dtype=np.float32)
 
 
+def _exact_neighbours(points: np.ndarray, k: int):
+    """Exact k nearest neighbours (self included, as umap expects) for umap's ``precomputed_knn``.
+
+    For the few thousand codes of a latent map, brute force takes a tenth of a second, and it spares
+    umap's approximate nearest-neighbour descent, whose numba compilation made the first map of a
+    process take ~47 s instead of ~10 s on a 2-core CPU (benchmarks/demo_latency.py).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    distances, indices = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points)
+    return indices, distances.astype(np.float32), None
+
+
 def warm_up_umap() -> None:
-    """Compile umap-learn's numba code once (about half a minute on a 2-core CPU, every new process), so the
-    first real projection does not pay for it. 4,200 points: above 4,096 umap switches to the
-    nearest-neighbour descent that real maps use, so that path is compiled too."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import umap
-
-        points = np.random.default_rng(0).standard_normal((4200, 8)).astype(np.float32)
-        umap.UMAP(n_components=2, n_epochs=5, random_state=0).fit_transform(points)
+    """Compile umap-learn's numba code once per process (several seconds on a 2-core CPU), so the first
+    real projection does not pay for it."""
+    project(np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32), "umap")
 
 
 def nearest_neighbours(codes, index: int, k: int = 8) -> np.ndarray:

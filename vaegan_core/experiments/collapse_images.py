@@ -76,7 +76,7 @@ class ImageCollapseConfig:
 def _entropy(histogram) -> float:
     counts = np.asarray(histogram, dtype=np.float64)
     p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    return max(0.0, float(-(p * np.log(p)).sum()))  # one class: 0, not -0.0
 
 
 def _generate(model, n: int, seed: int) -> torch.Tensor:
