@@ -114,7 +114,7 @@ def main() -> None:
         timings = server_first_render()
         if timings is not None:
             row("`streamlit run` -> server answers /_stcore/health", timings[0], "s", None)
-            row("`streamlit run` -> first page rendered in chromium (models loaded)", timings[1], "s", 5)
+            row("`streamlit run` -> first page (Overview) rendered in chromium", timings[1], "s", 5)
 
     base = rss_mb()
     start = time.perf_counter()

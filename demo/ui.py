@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 
 from vaegan_core import zoo
-from vaegan_core.checkpoint import load_model
-from vaegan_core.data import CLASS_NAMES, load_dataset
 from vaegan_core.errors import VaeganError
+
+# torch (1.8 s to import on a 2-core CPU) is imported by the first page that needs a model, not here:
+# the Overview renders without it, which keeps the app's start within its budget.
 
 DATASETS = ("mnist", "fashion-mnist")
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -47,10 +47,10 @@ def start_warm_up() -> bool:
     import threading
     import time
 
-    from vaegan_core.latent import warm_up_umap
-
     def warm_up() -> None:
         time.sleep(10)  # after the first page has rendered: compiling now would slow the app's start
+        from vaegan_core.latent import warm_up_umap
+
         warm_up_umap()
 
     threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
@@ -69,6 +69,8 @@ def settings() -> dict:
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=24)
 def _load(path: str, fingerprint: str):
+    from vaegan_core.checkpoint import load_model
+
     return load_model(path)
 
 
@@ -101,20 +103,27 @@ def models(dataset: str, kinds, need_encoder: bool = False) -> dict:
 @st.cache_data(show_spinner="Reading the test images...", max_entries=4)
 def test_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """The test split (uint8 N x 1 x 28 x 28, labels N): from VAEGAN_DATA_DIR or the copy shipped with the app."""
+    from vaegan_core.data import load_dataset
+
     images, labels = load_dataset(dataset, "test")
     return images.numpy(), labels.numpy()
 
 
-def test_images(dataset: str, indices) -> torch.Tensor:
+def test_images(dataset: str, indices):
+    """Test images by index as a float tensor B x 1 x 28 x 28 in [0, 1]."""
+    import torch
+
     images, _ = test_split(dataset)
     return torch.from_numpy(images[np.asarray(indices)]).float() / 255.0
 
 
 def class_names(dataset: str) -> list[str]:
+    from vaegan_core.data import CLASS_NAMES
+
     return CLASS_NAMES[dataset]
 
 
-def to_display(images: torch.Tensor) -> list[np.ndarray]:
+def to_display(images) -> list[np.ndarray]:
     """B x 1 x H x W in [0, 1] -> a list of H x W uint8 arrays for ``st.image``."""
     return [(image[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8) for image in images.cpu()]
 

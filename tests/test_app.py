@@ -154,3 +154,25 @@ def test_collapse_page_gaussian_controls_and_live_study(app):
     assert_clean(at)
     table = at.dataframe[-1].value
     assert list(table["generation"]) == [0, 1, 2, 3]
+
+
+def test_first_render_imports_no_torch():
+    """The Overview (the first page) and the sidebar need no torch: it is 1.8 s of the start-up budget."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, 'demo'); import ui, vaegan_core, vaegan_core.zoo, vaegan_core.errors; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert callable(vaegan_core.load_model) and 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_overview_cards_need_no_weights(tiny_checkpoints):
+    from vaegan_core import zoo
+    from vaegan_core.checkpoint import load_model
+    from vaegan_core.models import count_parameters
+
+    folder = tiny_checkpoints / "mnist" / "vaegan"
+    config = zoo.read_config_json(folder)
+    assert config["parameters"]["total"] == count_parameters(load_model(folder))
+    assert zoo.stored_values(folder) >= config["parameters"]["total"]  # + buffers (batch norm, spectral norm)

@@ -8,15 +8,26 @@
 
 __version__ = "0.1.0"
 
-from .checkpoint import load_model, save_checkpoint  # noqa: E402
-from .config import ModelConfig, TrainConfig  # noqa: E402
-from .data import load_dataset  # noqa: E402
-from .hub import push_to_hub  # noqa: E402
-from .errors import CheckpointError, ConfigError, DatasetError, TrainingDiverged, VaeganError  # noqa: E402
-from .models import GAN, VAE, VAEGAN, build_model  # noqa: E402
+# The public names load lazily (PEP 562): `from vaegan_core import zoo` or `errors` does not import torch,
+# which keeps the Streamlit app's first render fast; `vaegan_core.load_model` imports it on first use.
+_EXPORTS = {
+    "load_model": "checkpoint", "save_checkpoint": "checkpoint", "push_to_hub": "hub",
+    "ModelConfig": "config", "TrainConfig": "config", "load_dataset": "data",
+    "VaeganError": "errors", "ConfigError": "errors", "DatasetError": "errors", "CheckpointError": "errors",
+    "TrainingDiverged": "errors", "VAE": "models", "GAN": "models", "VAEGAN": "models", "build_model": "models",
+}
+__all__ = ["__version__", *_EXPORTS]
 
-__all__ = [
-    "__version__", "load_model", "save_checkpoint", "push_to_hub", "ModelConfig", "TrainConfig", "load_dataset",
-    "VaeganError", "ConfigError", "DatasetError", "CheckpointError", "TrainingDiverged",
-    "VAE", "GAN", "VAEGAN", "build_model",
-]
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vaegan_core' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS))

@@ -29,12 +29,7 @@ from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, VaeganError
 from .models import MODEL_CLASSES, GenerativeModel, build_model
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-TRAINER_STATE_FILE = "trainer_state.pt"
-HISTORY_FILE = "history.jsonl"
-SAMPLES_DIR = "samples"
-MODEL_CARD_FILE = "README.md"
+from .paths import CONFIG_FILE, HISTORY_FILE, MODEL_CARD_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE  # noqa: E402
 FORMAT_VERSION = 1
 _HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
 
@@ -85,8 +80,18 @@ def save_checkpoint(
         "model": to_dict(model.config),
         "train": to_dict(train_config) if train_config is not None else None,
         "state": state,
+        "parameters": _parameter_counts(model),
     }
     write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+
+
+def _parameter_counts(model: GenerativeModel) -> dict[str, int]:
+    """Trainable parameters, in total and per network (stored so listings need not load the weights)."""
+    from .models import count_parameters
+
+    counts = {name: count_parameters(getattr(model, name))
+              for name in ("encoder", "decoder", "discriminator") if hasattr(model, name)}
+    return {"total": count_parameters(model), **counts}
 
 
 def read_config(directory: str | os.PathLike) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .errors import DatasetError
+from .paths import bundled_data_dir
 
 DATASET_NAMES = ("mnist", "fashion-mnist", "digits")
 SPLITS = ("train", "test")
@@ -51,17 +52,6 @@ def user_cache_dir() -> Path:
 def default_cache_dir() -> Path:
     """Where downloads go when no root is given: ``$XDG_CACHE_HOME/vaegan-data`` or ``~/.cache/vaegan-data``."""
     return user_cache_dir() / "vaegan-data"
-
-
-def default_checkpoints_dir() -> Path:
-    """``$VAEGAN_CHECKPOINTS_DIR``, else the ``checkpoints/`` folder shipped beside the package."""
-    override = os.environ.get("VAEGAN_CHECKPOINTS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "checkpoints"
-
-
-def bundled_data_dir() -> Path:
-    """The test splits shipped with the project (``checkpoints/data``), so the demo needs no download."""
-    return Path(__file__).resolve().parents[1] / "checkpoints" / "data"
 
 
 def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None = None):

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checkpoint import CONFIG_FILE, HISTORY_FILE, MODEL_CARD_FILE, SAMPLES_DIR, WEIGHTS_FILE, load_model, read_config
+from .checkpoint import load_model, read_config
+from .paths import CONFIG_FILE, HISTORY_FILE, MODEL_CARD_FILE, SAMPLES_DIR, WEIGHTS_FILE
 from .errors import CheckpointError
 
 HUB_PREFIX = "hf://"

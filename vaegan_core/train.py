@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
+from . import paths
 from .config import ModelConfig, TrainConfig
 from .data import load_dataset
 from .errors import CheckpointError, ConfigError, TrainingDiverged
@@ -155,7 +156,7 @@ class Trainer:
         saved = ckpt.read_config(out_dir)
         train_config: TrainConfig = saved["train_config"]
         if train_config is None:
-            raise CheckpointError(f"{Path(out_dir) / ckpt.CONFIG_FILE} has no training config, so it cannot be resumed")
+            raise CheckpointError(f"{Path(out_dir) / paths.CONFIG_FILE} has no training config, so it cannot be resumed")
         changes = {}
         if epochs is not None:
             changes["epochs"] = epochs
@@ -183,7 +184,7 @@ class Trainer:
                               "uninterrupted one", stacklevel=2)
             self.train_seconds = float(state["train_seconds"])
         except (KeyError, ValueError, RuntimeError, TypeError) as error:
-            raise CheckpointError(f"{self.out_dir / ckpt.TRAINER_STATE_FILE} does not match the model ({error})") from None
+            raise CheckpointError(f"{self.out_dir / paths.TRAINER_STATE_FILE} does not match the model ({error})") from None
         if metadata.get("epoch") != str(self.epoch):
             raise CheckpointError(
                 f"{self.out_dir}: model.safetensors is from epoch {metadata.get('epoch')} but trainer_state.pt from "
@@ -193,7 +194,7 @@ class Trainer:
 
     def _truncate_history(self) -> None:
         """Drop history lines logged after the checkpoint we resume from (they will be logged again)."""
-        path = self.out_dir / ckpt.HISTORY_FILE
+        path = self.out_dir / paths.HISTORY_FILE
         if not path.exists():
             return
         kept = [line for line in path.read_text(encoding="utf-8").splitlines()
@@ -235,11 +236,11 @@ class Trainer:
         """Train until ``config.epochs``; checkpoint every epoch. Returns a summary of the run."""
         config = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / ckpt.SAMPLES_DIR).mkdir(exist_ok=True)
+        (self.out_dir / paths.SAMPLES_DIR).mkdir(exist_ok=True)
         check_every = 1 if self.device.type == "cpu" else config.log_every  # a check is free on the CPU
         total_steps = (config.epochs - self.epoch) * self.steps_per_epoch
         bar = tqdm(total=total_steps, disable=not self.progress, unit="step", dynamic_ncols=True)
-        history = open(self.out_dir / ckpt.HISTORY_FILE, "a", encoding="utf-8")
+        history = open(self.out_dir / paths.HISTORY_FILE, "a", encoding="utf-8")
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
         last_rate = 0.0
@@ -299,7 +300,7 @@ class Trainer:
     def _end_of_epoch(self, images_per_second: float) -> None:
         """Sample grid, weights, config, trainer state and model card for the epoch just finished."""
         self.model.eval()
-        save_grid(self.model.decode(self.fixed_z), self.out_dir / ckpt.SAMPLES_DIR / f"epoch_{self.epoch:03d}.png")
+        save_grid(self.model.decode(self.fixed_z), self.out_dir / paths.SAMPLES_DIR / f"epoch_{self.epoch:03d}.png")
         self.model.train()
         state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
                  "device": str(self.device), "precision": self.precision,

@@ -15,8 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CONFIG_FILE, HISTORY_FILE, SAMPLES_DIR, WEIGHTS_FILE
-from .data import default_checkpoints_dir
+from .paths import CONFIG_FILE, HISTORY_FILE, SAMPLES_DIR, WEIGHTS_FILE, default_checkpoints_dir
 
 MODEL_KINDS = ("gan", "vae", "vaegan")
 MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
@@ -66,6 +65,31 @@ def _hash_files(stamps: tuple) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def read_config_json(directory: str | os.PathLike) -> dict[str, Any]:
+    """``config.json`` as plain JSON (no checking, no torch): for listings; ``checkpoint.read_config`` checks it."""
+    try:
+        return json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def stored_values(directory: str | os.PathLike) -> int:
+    """Number of values in ``model.safetensors`` (parameters and buffers), read from its JSON header alone."""
+    with open(Path(directory) / WEIGHTS_FILE, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        if not 0 < size < 100_000_000:
+            return 0
+        header = json.loads(handle.read(size))
+    total = 0
+    for name, entry in header.items():
+        if name != "__metadata__":
+            count = 1
+            for dimension in entry.get("shape", []):
+                count *= dimension
+            total += count
+    return total
 
 
 def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:

@@ -4,8 +4,6 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
-from vaegan_core.checkpoint import read_config
-from vaegan_core.models import count_parameters
 
 choice = ui.page_header(
     "VAE-GAN Explorer",
@@ -48,16 +46,21 @@ columns = st.columns(max(1, len(choice["kinds"])))
 for column, kind in zip(columns, choice["kinds"]):
     with column:
         st.markdown(f"#### {ui.LABELS[kind]}")
-        model = ui.load(choice["dataset"], kind)
-        if model is None:
+        if not zoo.is_available(choice["dataset"], kind, root):
+            st.info(zoo.missing_message(choice["dataset"], kind, root))
             continue
+        # Cards come from config.json and metrics.json alone: no weights are loaded (nor torch imported) here
         folder = zoo.checkpoint_dir(choice["dataset"], kind, root)
-        config = read_config(folder)
+        config = zoo.read_config_json(folder)
         state = config.get("state", {})
         train = config.get("train") or {}
+        model = config.get("model") or {}
         minutes = state.get("train_seconds", 0) / 60
+        parameters = (config.get("parameters") or {}).get("total")
+        size = (f"parameters: **{parameters:,}**" if parameters else
+                f"stored values: **{zoo.stored_values(folder):,}**")
         st.markdown(
-            f"- parameters: **{count_parameters(model):,}**, latent size {model.config.latent_dim}\n"
+            f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
             f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
             f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
         )

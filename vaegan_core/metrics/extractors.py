@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data import default_checkpoints_dir
+from ..paths import default_checkpoints_dir
 from ..errors import MetricError
 from ..images import check_image_batch
 from .classifier import load_classifier

@@ -1,0 +1,26 @@
+"""Where things are: the checkpoint folder's file names and the shipped folders. No torch here, so the
+apps can list and describe checkpoints before (or without) importing it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TRAINER_STATE_FILE = "trainer_state.pt"
+HISTORY_FILE = "history.jsonl"
+SAMPLES_DIR = "samples"
+MODEL_CARD_FILE = "README.md"
+METRICS_FILE = "metrics.json"
+
+
+def default_checkpoints_dir() -> Path:
+    """``$VAEGAN_CHECKPOINTS_DIR``, else the ``checkpoints/`` folder shipped beside the package."""
+    override = os.environ.get("VAEGAN_CHECKPOINTS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def bundled_data_dir() -> Path:
+    """The test splits shipped with the project (``checkpoints/data``), so the demo needs no download."""
+    return Path(__file__).resolve().parents[1] / "checkpoints" / "data"
