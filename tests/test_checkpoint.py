@@ -136,3 +136,17 @@ def test_info_summary(saved):
     assert summary["class"] == "VAEGAN" and summary["parameters"] > 0
     assert set(summary["parameters_by_network"]) == {"encoder", "decoder", "discriminator"}
     assert "model.safetensors" in summary["files"]
+
+
+def test_model_card_carries_notes_and_metrics(tmp_path):
+    from vaegan_core.checkpoint import refresh_model_card
+
+    folder = tmp_path / "run"
+    save_checkpoint(folder, build_model(tiny_model_config("vae")), tiny_train_config(), {"epoch": 1})
+    (folder / "notes.md").write_text("Tried a larger beta; it blurred the samples.\n")
+    (folder / "metrics.json").write_text(json.dumps({"lenet-test": {"extractor": "lenet-digits", "split": "test",
+                                                                    "n": 500, "metrics": {"fid": 12.5}}}))
+    refresh_model_card(folder)
+    card = (folder / "README.md").read_text()
+    assert "## Notes" in card and "larger beta" in card
+    assert "| lenet-digits | test | 500 | 12.50 |" in card

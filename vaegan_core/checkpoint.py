@@ -29,7 +29,7 @@ from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, VaeganError
 from .models import MODEL_CLASSES, GenerativeModel, build_model
 
-from .paths import CONFIG_FILE, HISTORY_FILE, MODEL_CARD_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE  # noqa: E402
+from .paths import CONFIG_FILE, HISTORY_FILE, MODEL_CARD_FILE, NOTES_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE  # noqa: E402
 FORMAT_VERSION = 1
 _HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
 
@@ -229,6 +229,9 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
         "",
     ]
     body += _results_section(Path(directory))
+    notes = Path(directory) / NOTES_FILE
+    if notes.is_file():  # what a person wants the card to say: how it was trained, what was tried
+        body += ["## Notes", "", notes.read_text(encoding="utf-8").strip(), ""]
     write_text_atomic(Path(directory) / MODEL_CARD_FILE, "\n".join(front + [""] + body))
 
 

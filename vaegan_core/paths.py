@@ -13,6 +13,7 @@ HISTORY_FILE = "history.jsonl"
 SAMPLES_DIR = "samples"
 MODEL_CARD_FILE = "README.md"
 METRICS_FILE = "metrics.json"
+NOTES_FILE = "notes.md"           # optional prose for the model card (how it was trained, what was tried)
 
 
 def default_checkpoints_dir() -> Path:

@@ -137,8 +137,9 @@ with image_tab:
                 "(and --model gan, vae), or run a small live study below.")
     else:
         first = next(iter(studies.values()))["config"]
+        widths = ", ".join(f"{ui.LABELS[kind]} width {study['config']['width']}" for kind, study in studies.items())
         st.markdown(
-            f"Shipped studies: each generation trains a fresh model (width {first['width']}, {first['epochs']} epochs) "
+            f"Shipped studies: each generation trains a fresh model ({widths}; {first['epochs']} epochs) "
             f"on {first['per_generation']:,} images: real MNIST at generation 0, then the previous generation's "
             f"samples only (loop `{first['loop']}`). Measured with the domain LeNet features on "
             f"{first['eval_n']:,} samples against the test split. Made by `scripts/collapse_runs.sh`.")
