@@ -22,6 +22,7 @@ ui.page_header(
     "(Shumailov et al., Nature 2024). A gap between models at generation 0 is mode collapse; a slope across "
     "generations is model collapse; fresh real data slows it.",
 )
+COLOURS = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}
 gaussian_tab, image_tab = st.tabs(["Gaussian toy", "Images (MNIST)"])
 
 with gaussian_tab:
@@ -150,7 +151,8 @@ with image_tab:
             for kind, study in studies.items():
                 rows = study["generations"]
                 figure.add_trace(go.Scatter(x=[r["generation"] for r in rows], y=[r[metric] for r in rows],
-                                            mode="lines+markers", name=ui.LABELS[kind]))
+                                            mode="lines+markers", name=ui.LABELS[kind],
+                                            line={"color": COLOURS[kind]}))
             figure.update_layout(height=300, title=title, xaxis_title="generation", margin={"t": 40, "b": 0})
             column.plotly_chart(figure, width="stretch")
         most = max(len(study["generations"]) for study in studies.values())
