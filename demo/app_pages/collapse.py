@@ -178,7 +178,7 @@ with image_tab:
     if st.button("Run 4 generations"):
         bar = st.progress(0.0)
         live = ImageCollapseConfig(model=live_model, dataset="digits", generations=3, per_generation=1024, epochs=3,
-                                   width=16, eval_n=400, loop=live_loop,
+                                   width=32, eval_n=400, loop=live_loop,
                                    real_fraction=0.0 if live_loop == "synthetic" else max(live_real, 0.1))
         try:
             with tempfile.TemporaryDirectory() as folder:
