@@ -26,9 +26,9 @@ from vaegan_core import zoo  # noqa: E402
 from vaegan_core.checkpoint import load_model  # noqa: E402
 from vaegan_core.data import CLASS_NAMES, load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError  # noqa: E402
-from vaegan_core.images import grid, to_pil  # noqa: E402
-from vaegan_core.latent import (encode_images, interpolate, invert_generator, reconstruct_with_error,  # noqa: E402
-                                sample_side_by_side, shared_codes)
+from vaegan_core.images import grid_image, to_pil  # noqa: E402
+from vaegan_core.latent import (interpolate, interpolation_ends, reconstruct_with_error,  # noqa: E402
+                                sample_side_by_side)
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -101,8 +101,7 @@ def picture(image: torch.Tensor, scale: int = SCALE) -> Image.Image:
 
 def grid_picture(images: torch.Tensor, nrow: int, scale: int = ROW_SCALE) -> Image.Image:
     """A batch B x C x H x W in [0, 1] as one grid picture, ``nrow`` images per row."""
-    tiled = grid(images, nrow=nrow)
-    return picture(tiled[:1] if images.shape[1] == 1 else tiled, scale)
+    return grid_image(images, nrow=nrow, scale=scale)
 
 
 def status(notes: list[str]) -> str:
@@ -181,20 +180,12 @@ def interpolation(dataset: str, seed: float, mode: str, first: float, second: fl
         notes.append(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1}.")
     rows = {kind: None for kind in KINDS}
     for kind, model in models.items():
-        dim = model.config.latent_dim
-        if mode == "two random codes":
-            z0, z1 = shared_codes([dim], 1, seed)[dim][0], shared_codes([dim], 1, seed + 1)[dim][0]
-        elif kind == "gan":
-            if not invert_gan:
-                notes.append("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* "
-                             "or use two random codes.")
-                continue
-            codes, _ = invert_generator(model, ends, steps=200, seed=seed)
-            z0, z1 = codes[0], codes[1]
-        else:
-            codes = encode_images(model, ends)
-            z0, z1 = codes[0], codes[1]
-        rows[kind] = grid_picture(model.decode(interpolate(z0, z1, steps, method)), nrow=steps)
+        codes = interpolation_ends(model, ends if mode == "two test images" else None, seed, invert_gan)
+        if codes is None:
+            notes.append("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* "
+                         "or use two random codes.")
+            continue
+        rows[kind] = grid_picture(model.decode(interpolate(*codes, steps, method)), nrow=steps)
     return ends_picture, rows["gan"], rows["vae"], rows["vaegan"], status(notes)
 
 

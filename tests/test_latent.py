@@ -133,3 +133,18 @@ def test_reconstruct_with_error_gives_one_mse_per_image():
     assert recon.shape == (3, 1, 28, 28) and errors.shape == (3,)
     expected = (recon - pixels.float() / 255).pow(2).flatten(1).mean(1)
     torch.testing.assert_close(errors, expected)
+
+
+def test_interpolation_ends(images):
+    from vaegan_core.latent import interpolation_ends
+
+    vae = build_model(tiny_model_config("vae")).eval()
+    gan = build_model(tiny_model_config("gan")).eval()
+    z0, z1 = interpolation_ends(vae, None, seed=3)
+    g0, g1 = interpolation_ends(gan, None, seed=3)
+    torch.testing.assert_close(z0, g0)  # random ends: the same codes for every model
+    assert not torch.equal(z0, z1)
+    mu, _ = vae.encode(images[:2])
+    torch.testing.assert_close(torch.stack(interpolation_ends(vae, images[:2])), mu)
+    assert interpolation_ends(gan, images[:2]) is None  # no encoder, no inversion asked for
+    assert interpolation_ends(gan, images[:2], invert=True)[0].shape == (8,)

@@ -46,6 +46,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
             temporary.unlink()
 
 
+def save_npy_atomic(path: str | os.PathLike, array) -> None:
+    """Write a numpy array to ``path`` (``.npy``, no pickle) through a temporary file and a rename."""
+    import numpy as np
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+    atomic_write(path, write)
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 text to ``path`` through ``atomic_write``."""
     def write(temporary: str) -> None:
@@ -237,11 +248,9 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
 
 def _results_section(directory: Path) -> list[str]:
     """The model card's results, generated from ``metrics.json`` (written by ``vaegan eval``)."""
-    path = directory / "metrics.json"
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        metrics = {}
+    from .zoo import headline_scores, read_metrics
+
+    metrics = read_metrics(directory)
     lines = ["## Results", ""]
     if not metrics:
         return lines + ["Not evaluated yet: `vaegan eval <this folder> --n 10000` writes metrics.json and this section.", ""]
@@ -249,12 +258,10 @@ def _results_section(directory: Path) -> list[str]:
               "| extractor | split | n | FID | IS | KID | precision | recall | density | coverage | classes | recon MSE |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, result in sorted(metrics.items()):
-        scores = result.get("metrics", {})
+        scores = headline_scores(result)
 
         def cell(name, digits=3):
-            value = scores.get(name)
-            value = value.get("mean") if isinstance(value, dict) else value
-            return "-" if not isinstance(value, (int, float)) else f"{value:.{digits}f}"
+            return f"{scores[name]:.{digits}f}" if name in scores else "-"
 
         lines.append(f"| {result.get('extractor', key)} | {result.get('split', '?')} | {result.get('n', 0):,} | "
                      f"{cell('fid', 2)} | {cell('is', 2)} | {cell('kid', 3)} | {cell('precision')} | {cell('recall')} | "

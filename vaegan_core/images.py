@@ -43,26 +43,29 @@ def to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(pixels.permute(1, 2, 0).numpy(), mode="RGB")
 
 
-def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> None:
-    """Save a batch B x C x H x W in [0, 1] as one PNG grid (grayscale stays one channel)."""
+def grid_image(images: torch.Tensor, nrow: int | None = None, scale: int = 1) -> Image.Image:
+    """A batch B x C x H x W in [0, 1] as one PIL grid (grayscale stays one channel), ``scale`` times
+    larger by nearest neighbour so pixels stay sharp."""
     picture = grid(images, nrow)
     if images.shape[1] == 1:
         picture = picture[:1]  # make_grid repeats a single channel to three
-    to_pil(picture).save(path, format="PNG")
+    image = to_pil(picture)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    return image
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> None:
+    """Save a batch B x C x H x W in [0, 1] as one PNG grid (grayscale stays one channel)."""
+    grid_image(images, nrow).save(path, format="PNG")
 
 
 def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int = 1) -> bytes:
     """A batch B x C x H x W in [0, 1] as the bytes of one PNG grid (for downloads), upscaled ``scale`` times."""
     import io
 
-    picture = grid(images, nrow)
-    if images.shape[1] == 1:
-        picture = picture[:1]
-    image = to_pil(picture)
-    if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    grid_image(images, nrow, scale).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

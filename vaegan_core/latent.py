@@ -86,6 +86,26 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "s
     return direction * ((1 - t) * norm0 + t * norm1)
 
 
+def interpolation_ends(model, images: torch.Tensor | None = None, seed: int = 0, invert: bool = False):
+    """The two end codes (z0, z1) of an interpolation through ``model``.
+
+    With two ``images`` (2 x C x H x W in [0, 1]): their posterior means, or, for a model without an
+    encoder (the GAN), codes found by ``invert_generator`` when ``invert`` is set, else None.
+    Without images: two prior draws with seeds ``seed`` and ``seed + 1``, the same for every model
+    of the same latent size.
+    """
+    dim = model.config.latent_dim
+    if images is None:
+        return shared_codes([dim], 1, seed)[dim][0], shared_codes([dim], 1, seed + 1)[dim][0]
+    if hasattr(model, "encoder"):
+        codes = encode_images(model, images)
+    elif invert:
+        codes, _ = invert_generator(model, images, steps=200, seed=seed)
+    else:
+        return None
+    return codes[0], codes[1]
+
+
 def project(codes, method: str = "umap", seed: int = 0, progress: Progress | None = None) -> np.ndarray:
     """Codes N x d -> N x 2 float32 by UMAP (umap-learn), PCA or t-SNE (scikit-learn), seeded."""
     points = np.asarray(codes, dtype=np.float32)

@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
-from vaegan_core.images import grid
+from vaegan_core.images import grid_image
 from vaegan_core.latent import sample_side_by_side
 from vaegan_core.metrics.evaluate import class_histogram
 
@@ -28,7 +28,7 @@ columns = st.columns(len(samples))
 for column, (kind, images) in zip(columns, samples.items()):
     with column:
         st.markdown(f"**{ui.LABELS[kind]}**")
-        st.image(ui.to_display(grid(images, nrow=side).unsqueeze(0)[:, :1]), width="stretch")
+        st.image(grid_image(images, nrow=side), width="stretch")
 
 st.divider()
 st.subheader("Which classes does each model draw?")

@@ -5,7 +5,7 @@ import torch
 
 import ui
 from vaegan_core.images import gif_bytes, png_bytes
-from vaegan_core.latent import encode_images, interpolate, invert_generator, shared_codes
+from vaegan_core.latent import interpolate, interpolation_ends
 
 choice = ui.page_header(
     "Interpolation",
@@ -41,22 +41,13 @@ else:
     seed = choice["seed"]
     st.caption(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1} (sidebar seed).")
 
-rows, frames_by_model = {}, {}
+rows = {}
 for kind, model in models.items():
-    dim = model.config.latent_dim
-    if mode == "two random codes":
-        z0 = shared_codes([dim], 1, choice["seed"])[dim][0]
-        z1 = shared_codes([dim], 1, choice["seed"] + 1)[dim][0]
-    elif kind == "gan":
-        if not invert_gan:
-            st.info("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* or use random codes.")
-            continue
-        codes, _ = invert_generator(model, ends, steps=200, seed=choice["seed"])
-        z0, z1 = codes[0], codes[1]
-    else:
-        codes = encode_images(model, ends)
-        z0, z1 = codes[0], codes[1]
-    images = model.decode(interpolate(z0, z1, steps, method))
+    codes = interpolation_ends(model, ends if mode == "two test images" else None, choice["seed"], invert_gan)
+    if codes is None:
+        st.info("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* or use random codes.")
+        continue
+    images = model.decode(interpolate(*codes, steps, method))
     rows[kind] = images
     st.markdown(f"**{ui.LABELS[kind]}**")
     st.image(ui.to_display(images), width=72)

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write, load_model, write_text_atomic
+from ..checkpoint import load_model, save_npy_atomic, write_text_atomic
 from ..config import ModelConfig, TrainConfig
 from ..data import load_dataset
 from ..errors import ConfigError
@@ -83,11 +83,6 @@ def _generate(model, n: int, seed: int) -> torch.Tensor:
     """n samples of ``model`` as uint8 N x C x H x W (what the next generation trains on)."""
     images = model.sample(n, generator=torch.Generator().manual_seed(seed))
     return to_uint8(images)
-
-
-def _save_npy(path: str, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
 
 
 def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress | None = None) -> dict:
@@ -176,7 +171,7 @@ def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress
         folder.rename(out / "last")
         if config.accumulate:
             accumulated = [data]  # already the concatenation of every generation so far
-            atomic_write(out / "accumulated.npy", lambda path: _save_npy(path, data.numpy()))
+            save_npy_atomic(out / "accumulated.npy", data.numpy())
         write_text_atomic(results_path, json.dumps(results, indent=2) + "\n")
         previous = model
     report(1.0, "done")

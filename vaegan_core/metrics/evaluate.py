@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write
+from ..checkpoint import save_npy_atomic
 from ..data import load_dataset, user_cache_dir
 from ..errors import MetricError
 from .extractors import LeNetExtractor, load_extractor
@@ -33,7 +33,7 @@ def real_features(extractor, dataset: str, split: str, data_root=None, progress:
     ``images`` (uint8, the split as ``load_dataset`` returns it) saves loading the split again.
     """
     name = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
-    path = user_cache_dir() / "vaegan" / "features" / name
+    path = _features_dir() / name
     if path.is_file():
         try:
             return np.load(path, allow_pickle=False)
@@ -48,13 +48,13 @@ def real_features(extractor, dataset: str, split: str, data_root=None, progress:
             progress(min(1.0, (start + batch_size) / images.shape[0]), f"features of real {dataset} {split} images")
     features = np.concatenate(chunks).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda temporary: _save_npy(temporary, features))
+    save_npy_atomic(path, features)
     return features
 
 
-def _save_npy(path: str, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:  # a file handle, so numpy does not append another .npy suffix
-        np.save(handle, array)
+def _features_dir():
+    """Where the real images' features are cached, one .npy per dataset, split and extractor weights."""
+    return user_cache_dir() / "vaegan" / "features"
 
 
 def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", metrics=METRICS, split: str = "test",
@@ -174,9 +174,8 @@ def class_histogram(images: torch.Tensor, dataset: str, classifier_directory=Non
 
 def real_features_cached(extractor_name: str, dataset: str, split: str = "test", classifier_directory=None) -> bool:
     """Whether the real-image features for this extractor are already in the disk cache (no extraction needed)."""
-    if extractor_name == "inception":
-        return any((user_cache_dir() / "vaegan" / "features").glob(f"{dataset}-{split}-inception*.npy"))
-    return any((user_cache_dir() / "vaegan" / "features").glob(f"{dataset}-{split}-lenet-*.npy"))
+    pattern = "inception*" if extractor_name == "inception" else "lenet-*"
+    return any(_features_dir().glob(f"{dataset}-{split}-{pattern}.npy"))
 
 
 def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", device="cpu",
