@@ -59,17 +59,11 @@ def _load(path: str, fingerprint: str):
 def load(dataset: str, kind: str, notes: list[str]):
     """The model of ``kind`` for ``dataset``, loaded once per process; None (with a note saying how to get it)
     when its checkpoint is missing or broken."""
-    root = zoo.checkpoints_root()
-    if not zoo.is_available(dataset, kind, root):
-        notes.append(zoo.missing_message(dataset, kind, root))
-        return None
-    folder = zoo.checkpoint_dir(dataset, kind, root)
-    try:
-        with _model_lock:
-            return _load(str(folder), zoo.fingerprint(folder))
-    except VaeganError as error:
-        notes.append(f"{LABELS[kind]}: {error}")
-        return None
+    with _model_lock:
+        model, message = zoo.open_model(dataset, kind, _load, zoo.checkpoints_root())
+    if message:
+        notes.append(message)
+    return model
 
 
 def load_all(dataset: str, kinds, notes: list[str]) -> dict:
@@ -203,27 +197,34 @@ def compare(dataset: str, seed: float, side: float, temperature: float):
 
 
 @guarded
-def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, progress=gr.Progress()):
-    """FID, precision, recall and the classifier IS of each chosen model; results are kept for the process."""
+def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, with_pr: bool = True,
+        progress=gr.Progress()):
+    """FID, precision, recall and the classifier IS of each chosen model; results are kept for the process.
+
+    Without precision and recall (``with_pr`` false), no real image needs features: FID then uses the shipped
+    reference statistics, unless the real features are cached already (see ``evaluate``)."""
     notes: list[str] = []
     seed, n = int(seed), int(n)
+    metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
     if not kinds:
         raise gr.Error("Choose at least one model.")
     models = load_all(dataset, [kind for kind in KINDS if kind in kinds], notes)
-    rows = []
+    rows, sides = [], set()
     with _fid_lock:
         for number, (kind, model) in enumerate(models.items()):
-            key = (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind)), dataset, n, extractor, seed)
+            key = (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind)), dataset, n, extractor, seed, metrics)
             if key not in _fid_results:
                 def report(fraction: float, message: str, number=number, kind=kind) -> None:
                     progress((number + min(max(fraction, 0.0), 1.0)) / len(models), desc=f"{LABELS[kind]}: {message}")
 
                 try:
-                    _fid_results[key] = evaluate(model, dataset, n=n, extractor=extractor, seed=seed, progress=report)
+                    _fid_results[key] = evaluate(model, dataset, n=n, extractor=extractor, seed=seed, metrics=metrics,
+                                                 progress=report)
                 except VaeganError as error:
                     notes.append(f"{LABELS[kind]}: {error}")
                     continue
             result = _fid_results[key]
+            sides.add(result.get("real_side", "features"))
             scores = zoo.headline_scores(result)
 
             def score(name: str, digits: int = 3):
@@ -232,8 +233,8 @@ def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, p
             rows.append([LABELS[kind], score("fid"), score("precision"), score("recall"), score("is"),
                          scores.get("classes_covered"), result["n"], result["extractor"], result["wall_seconds"]])
     if rows:
-        notes.append(f"Against the {dataset} test split, seed {seed}. FID is biased upward for small n: "
-                     "compare numbers at the same n only.")
+        notes.append(f"Against the {dataset} test split (real side: {', '.join(sorted(sides))}), seed {seed}. FID is biased "
+                     "upward for small n: compare numbers at the same n only.")
     return {"headers": FID_COLUMNS, "data": rows}, status(notes)
 
 
@@ -324,10 +325,13 @@ def build_app() -> gr.Blocks:
                 kinds = gr.CheckboxGroup([(LABELS[kind], kind) for kind in KINDS], value=list(KINDS), label="Models")
                 n = gr.Dropdown(list(FID_SIZES), value=5000, label="Generated images n")
                 extractor = gr.Radio(["lenet", "inception"], value="lenet", label="Features")
+                with_pr = gr.Checkbox(value=True, label="Precision and recall",
+                                      info="Needs the features of all 10,000 real test images (computed once, "
+                                           "then cached); without, FID uses the shipped real statistics.")
             run_fid = gr.Button("Compute", variant="primary")
             table = gr.Dataframe(headers=FID_COLUMNS, label="Scores", interactive=False)
             fid_notes = gr.Markdown()
-            run_fid.click(fid, [dataset, seed, kinds, n, extractor], [table, fid_notes], api_name="fid")
+            run_fid.click(fid, [dataset, seed, kinds, n, extractor, with_pr], [table, fid_notes], api_name="fid")
     return app
 
 

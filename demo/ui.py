@@ -17,7 +17,6 @@ import numpy as np
 import streamlit as st
 
 from vaegan_core import zoo
-from vaegan_core.errors import VaeganError
 
 # torch (1.8 s to import on a 2-core CPU) is imported by the first page that needs a model, not here:
 # the Overview renders without it, which keeps the app's start within its budget.
@@ -77,15 +76,10 @@ def _load(path: str, fingerprint: str):
 def load(dataset: str, kind: str):
     """The model, or None (after saying how to get it) when its checkpoint is missing or broken."""
     root = checkpoints_root()
-    if not zoo.is_available(dataset, kind, root):
-        st.info(zoo.missing_message(dataset, kind, root))
-        return None
-    folder = zoo.checkpoint_dir(dataset, kind, root)
-    try:
-        return _load(str(folder), zoo.fingerprint(folder))
-    except VaeganError as error:
-        st.error(f"{LABELS[kind]}: {error}")
-        return None
+    model, message = zoo.open_model(dataset, kind, _load, root)
+    if message:
+        (st.info if not zoo.is_available(dataset, kind, root) else st.error)(message)
+    return model
 
 
 def models(dataset: str, kinds, need_encoder: bool = False) -> dict:

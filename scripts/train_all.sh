@@ -10,6 +10,7 @@
 #   EPOCHS_VAE, EPOCHS_GAN, EPOCHS_VAEGAN   override the epoch counts below
 #   EVAL_N            samples for `vaegan eval` (default 10000)
 #   EXTRACTORS        extractors to evaluate with (default: "lenet"; add inception where time allows)
+#   DRY_RUN=1         print the commands instead of running them
 #
 # Every run is seeded, so the same command on the same hardware reproduces the same weights.
 # The epoch counts are the ones the shipped checkpoints were trained with (each model card says
@@ -19,7 +20,11 @@ OUT=${OUT:-checkpoints}
 DEVICE=${DEVICE:-auto}
 EVAL_N=${EVAL_N:-10000}
 EXTRACTORS=${EXTRACTORS:-lenet}
-declare -A EPOCHS=([vae]=${EPOCHS_VAE:-4} [gan]=${EPOCHS_GAN:-3} [vaegan]=${EPOCHS_VAEGAN:-3})
+# The default epoch counts live in one place, vaegan_core.zoo.DEFAULT_EPOCHS (the apps quote them too).
+default_epochs() { python -c "from vaegan_core.zoo import DEFAULT_EPOCHS; print(DEFAULT_EPOCHS['$1'])"; }
+declare -A EPOCHS=([vae]=${EPOCHS_VAE:-$(default_epochs vae)} [gan]=${EPOCHS_GAN:-$(default_epochs gan)}
+                   [vaegan]=${EPOCHS_VAEGAN:-$(default_epochs vaegan)})
+run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
 datasets=("$@")
 [ ${#datasets[@]} -eq 0 ] && datasets=(mnist fashion-mnist)
 
@@ -30,14 +35,14 @@ for dataset in "${datasets[@]}"; do
       echo "== $dir is a shipped checkpoint (no trainer state): not retraining; delete it to start over"
     elif [ -f "$dir/model.safetensors" ]; then
       echo "== $dir exists: resuming to ${EPOCHS[$model]} epochs (no-op when already there)"
-      vaegan train --resume --out "$dir" --epochs "${EPOCHS[$model]}" --device "$DEVICE" --no-progress
+      run vaegan train --resume --out "$dir" --epochs "${EPOCHS[$model]}" --device "$DEVICE" --no-progress
     else
       echo "== training $dir"
-      vaegan train --model "$model" --dataset "$dataset" --epochs "${EPOCHS[$model]}" --seed 0 \
+      run vaegan train --model "$model" --dataset "$dataset" --epochs "${EPOCHS[$model]}" --seed 0 \
         --device "$DEVICE" --out "$dir" --no-progress
     fi
     for extractor in $EXTRACTORS; do
-      vaegan eval "$dir" --n "$EVAL_N" --extractor "$extractor" --split test --seed 0 --device "$DEVICE"
+      run vaegan eval "$dir" --n "$EVAL_N" --extractor "$extractor" --split test --seed 0 --device "$DEVICE"
     done
   done
 done

@@ -113,6 +113,13 @@ def test_fid_page_computes_and_caches(app):
     assert len(table) == 3 and np.isfinite(table["FID"]).all()
     at.run()  # a rerun finds the results cached: no Compute button any more
     assert not [b for b in at.button if b.label.startswith("Compute")]
+    # without precision / recall: a new computation, the same FID (shipped statistics or cached features)
+    [box for box in at.checkbox if box.label == "Precision and recall"][0].uncheck()
+    at.run()
+    [b for b in at.button if b.label.startswith("Compute")][0].click().run()
+    assert_clean(at)
+    fid_only = at.dataframe[0].value
+    assert np.isnan(fid_only["precision"]).all() and np.allclose(fid_only["FID"], table["FID"])
 
 
 def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):

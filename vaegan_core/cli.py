@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     reference.add_argument("--extractor", choices=("lenet", "inception"), default="lenet")
     reference.add_argument("--out", help="folder (default: checkpoints/reference_stats)")
     reference.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    reference.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -177,7 +178,14 @@ def _collapse(args: argparse.Namespace) -> dict:
 def _reference_stats(args: argparse.Namespace) -> dict:
     from .metrics.reference import compute_reference_stats
 
-    path = compute_reference_stats(args.dataset, args.split, args.extractor, args.data_dir, args.out)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message[:60])
+            bar.update(round(100 * fraction) - bar.n)
+
+        path = compute_reference_stats(args.dataset, args.split, args.extractor, args.data_dir, args.out, progress)
     return {"out": str(path)}
 
 

@@ -19,7 +19,8 @@ from .paths import CONFIG_FILE, HISTORY_FILE, SAMPLES_DIR, WEIGHTS_FILE, default
 
 MODEL_KINDS = ("gan", "vae", "vaegan")
 MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
-DEFAULT_EPOCHS = {"vae": 4, "gan": 3, "vaegan": 3}
+# The epochs the shipped checkpoints were trained for; scripts/train_all.sh reads them from here.
+DEFAULT_EPOCHS = {"vae": 4, "gan": 12, "vaegan": 3}
 
 
 def checkpoints_root(root: str | os.PathLike | None = None) -> Path:
@@ -42,6 +43,23 @@ def missing_message(dataset: str, kind: str, root: str | os.PathLike | None = No
             f"`vaegan train --model {kind} --dataset {dataset} --epochs {DEFAULT_EPOCHS.get(kind, 5)} --out {folder}` "
             f"(or `scripts/train_all.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has it.")
 
+
+
+def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None = None) -> tuple[Any, str | None]:
+    """``(model, None)``, or ``(None, one sentence for the user)`` when the checkpoint is missing or broken.
+
+    ``loader(folder, fingerprint)`` does the loading, so each app keeps its own cache; the fingerprint
+    changes when the files do, so a retrained checkpoint is loaded afresh.
+    """
+    from .errors import VaeganError
+
+    if not is_available(dataset, kind, root):
+        return None, missing_message(dataset, kind, root)
+    folder = checkpoint_dir(dataset, kind, root)
+    try:
+        return loader(str(folder), fingerprint(folder)), None
+    except VaeganError as error:
+        return None, f"{MODEL_LABELS.get(kind, kind)}: {error}"
 
 def fingerprint(directory: str | os.PathLike) -> str:
     """sha256 (first 16 hex digits) of the weights and config: a cache key that changes with the content.

@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from vaegan_core import zoo
 from vaegan_core.errors import VaeganError
-from vaegan_core.metrics.evaluate import estimate_seconds, evaluate
+from vaegan_core.metrics.evaluate import estimate_seconds, evaluate, real_features_cached
 
 choice = ui.page_header(
     "FID",
@@ -28,11 +28,17 @@ n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000], 5000,
 extractor = middle.radio("Features", ["lenet", "inception"], horizontal=True,
                          format_func={"lenet": "domain (LeNet)", "inception": "Inception"}.get)
 kinds = right.multiselect("Models", list(models), default=list(models), format_func=ui.LABELS.get)
+with_pr = st.checkbox(
+    "Precision and recall", value=extractor == "lenet" or real_features_cached(extractor, dataset),
+    help="They need the features of all 10,000 real test images: computed once on this machine, then cached "
+         "(minutes with Inception on a CPU). Without them, FID uses the real statistics shipped with the app.")
+metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
 
 
 @st.cache_resource
 def results_store() -> dict:
-    """FID results of this process, shared by every session: (fingerprint, n, extractor, seed) -> result."""
+    """FID results of this process, shared by every session: (fingerprint, dataset, n, extractor, seed, metrics)
+    -> result."""
     return {}
 
 
@@ -42,17 +48,17 @@ def compute_lock() -> threading.Lock:
 
 
 @st.cache_data(show_spinner="Timing the feature extractor...", max_entries=16)
-def estimate(extractor: str, n: int, dataset: str, models_count: int) -> float:
-    return estimate_seconds(extractor, n, dataset) * models_count
+def estimate(extractor: str, n: int, dataset: str, models_count: int, metrics: tuple) -> float:
+    return estimate_seconds(extractor, n, dataset, metrics=metrics) * models_count
 
 
 store = results_store()
 keys = {kind: (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())), dataset, n, extractor,
-               choice["seed"]) for kind in kinds}
+               choice["seed"], metrics) for kind in kinds}
 todo = [kind for kind in kinds if keys[kind] not in store]
 if todo:
     try:
-        seconds = estimate(extractor, n, dataset, len(todo))
+        seconds = estimate(extractor, n, dataset, len(todo), metrics)
         st.caption(f"Estimated time on this machine: about {seconds / 60:.1f} minutes for {len(todo)} model(s)"
                    if seconds > 90 else f"Estimated time on this machine: about {seconds:.0f} s")
     except VaeganError as error:
@@ -65,7 +71,7 @@ if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''}
             report = ui.progress_callback(bar)
             try:
                 store[keys[kind]] = evaluate(
-                    models[kind], dataset, n=n, extractor=extractor, seed=choice["seed"],
+                    models[kind], dataset, n=n, extractor=extractor, seed=choice["seed"], metrics=metrics,
                     progress=lambda fraction, message, kind=kind: report(fraction, f"{ui.LABELS[kind]}: {message}"))
             except VaeganError as error:
                 st.error(f"{ui.LABELS[kind]}: {error}")
@@ -89,5 +95,7 @@ figure = go.Figure(go.Bar(x=[row["model"] for row in rows], y=[row["FID"] for ro
                           text=[f"{row['FID']:.2f}" for row in rows], textposition="outside"))
 figure.update_layout(height=320, yaxis_title=f"FID ({extractor}, n={n:,})", margin={"t": 20})
 st.plotly_chart(figure, width="stretch")
-st.caption(f"Against the {dataset} test split (10,000 images), seed {choice['seed']}. Shipped models also carry "
-           "their numbers from `vaegan eval` (n = 10,000) on the Overview page.")
+real_sides = sorted({result.get("real_side", "features") for result in done.values()})
+st.caption(f"Against the {dataset} test split (10,000 images; real side: {', '.join(real_sides)}), seed "
+           f"{choice['seed']}. Shipped models also carry their numbers from `vaegan eval` (n = 10,000) on the "
+           "Overview page.")

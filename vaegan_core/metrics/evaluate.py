@@ -9,6 +9,7 @@ slow Inception pass over the real images is paid once per machine.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -18,11 +19,15 @@ from ..checkpoint import save_npy_atomic
 from ..data import load_dataset, user_cache_dir
 from ..errors import MetricError
 from .extractors import LeNetExtractor, load_extractor
-from .fid import fid_from_stats
+from .fid import fid_from_stats, fid_from_summary
+from .reference import load_reference_stats, reference_path
 from .scores import density_coverage, inception_score, kernel_inception_distance, mode_metrics, precision_recall
 from .stats import FeatureStats
 
 METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "reconstruction")
+# Scores that need no features of real images: FID can use the shipped reference statistics instead.
+WITHOUT_REAL_FEATURES = ("fid", "is", "modes", "reconstruction")
+REFERENCES = ("auto", "features", "stats")
 Progress = Callable[[float, str], None]
 
 
@@ -32,8 +37,7 @@ def real_features(extractor, dataset: str, split: str, data_root=None, progress:
 
     ``images`` (uint8, the split as ``load_dataset`` returns it) saves loading the split again.
     """
-    name = f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
-    path = _features_dir() / name
+    path = _real_features_path(extractor, dataset, split)
     if path.is_file():
         try:
             return np.load(path, allow_pickle=False)
@@ -52,6 +56,23 @@ def real_features(extractor, dataset: str, split: str, data_root=None, progress:
     return features
 
 
+def _resolve_reference(reference: str, extractor, dataset: str, split: str, metrics) -> str:
+    """``features`` or ``stats``: where the real side of the scores comes from (see ``evaluate``)."""
+    needs_features = sorted(set(metrics) - set(WITHOUT_REAL_FEATURES))
+    if reference == "stats" and needs_features:
+        raise MetricError(f"{', '.join(needs_features)} need the features of real images, not only their "
+                          "statistics; use reference='features' (or leave them out)")
+    if reference == "auto":
+        shipped = reference_path(dataset, split, extractor.name)
+        cached = _real_features_path(extractor, dataset, split).is_file()
+        return "stats" if not needs_features and shipped.is_file() and not cached else "features"
+    return reference
+
+
+def _real_features_path(extractor, dataset: str, split: str):
+    return _features_dir() / f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
+
+
 def _features_dir():
     """Where the real images' features are cached, one .npy per dataset, split and extractor weights."""
     return user_cache_dir() / "vaegan" / "features"
@@ -59,16 +80,24 @@ def _features_dir():
 
 def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", metrics=METRICS, split: str = "test",
              seed: int = 0, batch_size: int = 500, data_root=None, classifier_directory=None,
-             progress: Progress | None = None, force: bool = False, device="cpu") -> dict:
+             progress: Progress | None = None, force: bool = False, device="cpu", reference: str = "auto") -> dict:
     """Score ``model`` against the ``split`` of ``dataset`` on ``n`` generated images.
 
     Returns a JSON-ready dict: the scores under ``metrics`` and, beside them, n, the number of
     real images, extractor, preprocessing, weights hashes, seed, split and wall time.
     ``progress(fraction, message)`` is called as the work advances.
+
+    ``reference`` says where the real side of the FID comes from: ``features`` (of every image of
+    the split, computed once and cached), ``stats`` (the shipped ``reference_stats`` .npz: no
+    real image goes through the extractor, so only the scores in ``WITHOUT_REAL_FEATURES``), or
+    ``auto``: the shipped statistics when those scores are all that is asked for and the real
+    features are not cached yet, the features otherwise. Both give the same FID.
     """
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise MetricError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    if reference not in REFERENCES:
+        raise MetricError(f"unknown reference {reference!r}; choose from {', '.join(REFERENCES)}")
     if n < 2:
         raise MetricError(f"n must be at least 2 generated images, got {n}")
     start = time.perf_counter()
@@ -77,10 +106,16 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     needs_classifier = {"is", "modes"} & set(metrics)
     classifier = feature_net if isinstance(feature_net, LeNetExtractor) else (
         LeNetExtractor(dataset, classifier_directory, device) if needs_classifier else None)
+    reference = _resolve_reference(reference, feature_net, dataset, split, metrics)
 
-    # (1) real images: features of the whole split, labels for the reference class histogram
+    # (1) real images: features of the whole split (or its shipped statistics), labels for the class histogram
     real_images, real_labels = load_dataset(dataset, split, data_root)
-    real = real_features(feature_net, dataset, split, progress=lambda f, m: report(0.4 * f, m), images=real_images)
+    if reference == "stats":
+        shipped_stats = load_reference_stats(dataset, split, feature_net)
+        real = None
+    else:
+        real = real_features(feature_net, dataset, split, progress=lambda f, m: report(0.4 * f, m),
+                             images=real_images)
 
     # (2) generated images, streamed: features (and class probabilities) batch by batch
     generator = torch.Generator().manual_seed(seed)
@@ -104,12 +139,18 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     # (3) the scores
     scores: dict = {}
     rng = np.random.default_rng(seed)
-    real_subset = real if real.shape[0] <= n else real[np.sort(rng.choice(real.shape[0], n, replace=False))]
+    if real is not None:
+        real_subset = real if real.shape[0] <= n else real[np.sort(rng.choice(real.shape[0], n, replace=False))]
     if "fid" in metrics:
-        real_stats, fake_stats = FeatureStats(real.shape[1]), FeatureStats(fake.shape[1])
-        real_stats.update(real)
+        fake_stats = FeatureStats(fake.shape[1])
         fake_stats.update(fake)
-        scores["fid"] = fid_from_stats(real_stats, fake_stats, force=force)
+        if real is None:
+            scores["fid"] = fid_from_summary(shipped_stats["mu"], shipped_stats["sigma"], shipped_stats["n"],
+                                             fake_stats, force=force)
+        else:
+            real_stats = FeatureStats(real.shape[1])
+            real_stats.update(real)
+            scores["fid"] = fid_from_stats(real_stats, fake_stats, force=force)
     if "kid" in metrics:
         mean, std = kernel_inception_distance(real_subset, fake, seed=seed)
         scores["kid"] = {"mean": mean, "std": std}
@@ -129,13 +170,17 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     report(1.0, "done")
 
     result = {
-        "dataset": dataset, "split": split, "n": n, "n_real": int(real.shape[0]),
-        "n_real_for_kid_pr_dc": int(real_subset.shape[0]), "seed": seed,
-        "extractor": feature_net.name, "feature_dim": int(real.shape[1]),
+        "dataset": dataset, "split": split, "n": n,
+        "n_real": int(real.shape[0]) if real is not None else shipped_stats["n"],
+        "real_side": "features" if real is not None else f"shipped statistics ({Path(shipped_stats['path']).name})",
+        "seed": seed, "extractor": feature_net.name, "feature_dim": int(fake.shape[1]),
         "preprocessing": feature_net.preprocessing, "extractor_sha256": feature_net.weights_sha256,
+        "extractor_backend": getattr(feature_net, "backend", "torch"),
         "metrics": scores,
         "wall_seconds": round(time.perf_counter() - start, 2),
     }
+    if real is not None:
+        result["n_real_for_kid_pr_dc"] = int(real_subset.shape[0])
     if classifier is not None:
         result["classifier"] = {"name": classifier.name, "sha256": classifier.weights_sha256,
                                 "test_accuracy": classifier.config.get("test_accuracy")}
@@ -179,10 +224,12 @@ def real_features_cached(extractor_name: str, dataset: str, split: str = "test",
 
 
 def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", device="cpu",
-                     probe_images: int = 8) -> float:
-    """Seconds ``evaluate`` will take on this machine, from timing the extractor on a few images.
+                     probe_images: int = 8, metrics=METRICS) -> float:
+    """Seconds ``evaluate(..., metrics=metrics)`` will take on this machine, from timing the extractor on
+    a few images.
 
-    Covers the n generated images and, when not yet cached, the real split (10,000 images).
+    Covers the n generated images and, when they are needed and not yet cached, the features of the
+    real split (10,000 images).
     """
     feature_net = load_extractor(extractor, dataset, device)
     probe = torch.rand(probe_images, 1, 28, 28)
@@ -190,5 +237,7 @@ def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", 
     start = time.perf_counter()
     feature_net.features(probe)
     per_image = (time.perf_counter() - start) / probe_images
-    images = n + (0 if real_features_cached(extractor, dataset, split) else 10_000)
+    real_needed = (_resolve_reference("auto", feature_net, dataset, split, metrics) == "features"
+                   and not _real_features_path(feature_net, dataset, split).is_file())
+    images = n + (10_000 if real_needed else 0)
     return per_image * images

@@ -151,14 +151,21 @@ def fid_from_stats(stats1: FeatureStats, stats2: FeatureStats, force: bool = Fal
     dominated by the missing directions (Chong & Forsyth 2020 show FID's bias grows as 1/n).
     ``force=True`` computes it anyway (the eigen route handles rank-deficient matrices).
     """
-    if stats1.dim != stats2.dim:
-        raise MetricError(f"the statistics have different feature dimensions ({stats1.dim} vs {stats2.dim}); "
+    return fid_from_summary(stats1.mean(), stats1.covariance(), stats1.n, stats2, force=force)
+
+
+def fid_from_summary(mu, sigma, n: int, stats: FeatureStats, force: bool = False) -> float:
+    """FID between stored statistics (mean ``mu``, covariance ``sigma`` of ``n`` samples, e.g. a shipped
+    reference .npz) and ``FeatureStats``; the same checks as ``fid_from_stats``."""
+    mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    if mu.shape != (stats.dim,):
+        raise MetricError(f"the statistics have different feature dimensions ({mu.shape[0]} vs {stats.dim}); "
                           "compute both with the same extractor")
-    for stats in (stats1, stats2):
-        if stats.n <= stats.dim and not force:
-            raise MetricError(f"FID needs more samples than feature dimensions: got {stats.n} for d = {stats.dim}, "
+    for count in (n, stats.n):
+        if count <= stats.dim and not force:
+            raise MetricError(f"FID needs more samples than feature dimensions: got {count} for d = {stats.dim}, "
                               f"use at least {stats.dim + 1} (10,000 is customary) or pass force=True")
-    return frechet_distance(stats1.mean(), stats1.covariance(), stats2.mean(), stats2.covariance())
+    return frechet_distance(mu, sigma, stats.mean(), stats.covariance())
 
 
 def sqrtm_frechet_distance(mu1, sigma1, mu2, sigma2) -> float:

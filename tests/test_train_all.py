@@ -1,0 +1,43 @@
+"""scripts/train_all.sh: the commands it runs (DRY_RUN=1), with the epoch counts from vaegan_core.zoo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from vaegan_core.zoo import DEFAULT_EPOCHS
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_all.sh"
+
+
+def plan(tmp_path, *datasets, **env) -> list[str]:
+    environment = {**os.environ, "DRY_RUN": "1", "OUT": str(tmp_path), **env}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"  # this python
+    done = subprocess.run(["bash", str(SCRIPT), *datasets], env=environment, capture_output=True, text=True,
+                          timeout=60, check=True)
+    return done.stdout.splitlines()
+
+
+def test_plan_uses_the_default_epochs_and_seeds(tmp_path):
+    lines = plan(tmp_path, "mnist")
+    trains = [line for line in lines if line.startswith("vaegan train")]
+    assert len(trains) == 3
+    for kind in ("vae", "gan", "vaegan"):
+        (line,) = [line for line in trains if f"--model {kind} " in line]
+        assert f"--epochs {DEFAULT_EPOCHS[kind]} --seed 0" in line and f"--out {tmp_path}/mnist/{kind}" in line
+    evals = [line for line in lines if line.startswith("vaegan eval")]
+    assert len(evals) == 3 and all("--n 10000 --extractor lenet --split test --seed 0" in line for line in evals)
+
+
+def test_plan_overrides_resumes_and_keeps_shipped_folders(tmp_path):
+    shipped, resumable = tmp_path / "fashion-mnist" / "vae", tmp_path / "fashion-mnist" / "gan"
+    for folder in (shipped, resumable):
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"")
+    (resumable / "trainer_state.pt").write_bytes(b"")
+    lines = plan(tmp_path, "fashion-mnist", EPOCHS_GAN="30", EXTRACTORS="lenet inception")
+    assert f"== {shipped} is a shipped checkpoint (no trainer state): not retraining; delete it to start over" in lines
+    assert f"vaegan train --resume --out {resumable} --epochs 30 --device auto --no-progress" in lines
+    assert sum("--extractor inception" in line for line in lines) == 3
