@@ -176,9 +176,9 @@ def _collapse(args: argparse.Namespace) -> dict:
 
 
 def _reference_stats(args: argparse.Namespace) -> dict:
-    from .metrics.reference import compute_reference_stats
-
     from tqdm.auto import tqdm
+
+    from .metrics.reference import compute_reference_stats
 
     with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
         def progress(fraction: float, message: str) -> None:

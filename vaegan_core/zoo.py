@@ -44,7 +44,6 @@ def missing_message(dataset: str, kind: str, root: str | os.PathLike | None = No
             f"(or `scripts/train_all.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has it.")
 
 
-
 def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None = None) -> tuple[Any, str | None]:
     """``(model, None)``, or ``(None, one sentence for the user)`` when the checkpoint is missing or broken.
 
@@ -60,6 +59,7 @@ def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None =
         return loader(str(folder), fingerprint(folder)), None
     except VaeganError as error:
         return None, f"{MODEL_LABELS.get(kind, kind)}: {error}"
+
 
 def fingerprint(directory: str | os.PathLike) -> str:
     """sha256 (first 16 hex digits) of the weights and config: a cache key that changes with the content.
