@@ -29,7 +29,9 @@ from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, VaeganError
 from .models import MODEL_CLASSES, GenerativeModel, build_model
 
-from .paths import CONFIG_FILE, HISTORY_FILE, MODEL_CARD_FILE, NOTES_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE  # noqa: E402
+from .paths import (  # noqa: E402
+    CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_CARD_FILE, NOTES_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE,
+)
 FORMAT_VERSION = 1
 _HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
 
@@ -287,18 +289,16 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
 
     Loads the weights too, so a corrupt or mismatched file is reported here rather than later.
     """
-    from .models import count_parameters
-
     model = load_model(path_or_repo_id)
     directory = Path(model.checkpoint_dir)
     config = read_config(directory)
+    counts = _parameter_counts(model)
     summary: dict[str, Any] = {
         "path": str(directory),
         "class": config["class"],
         "package_version": config.get("package_version"),
-        "parameters": count_parameters(model),
-        "parameters_by_network": {name: count_parameters(getattr(model, name))
-                                  for name in ("encoder", "decoder", "discriminator") if hasattr(model, name)},
+        "parameters": counts.pop("total"),
+        "parameters_by_network": counts,
         "model": config["model"],
         "train": config.get("train"),
         "state": config.get("state", {}),
@@ -309,7 +309,7 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
         lines = [line for line in history.read_text(encoding="utf-8").splitlines() if line.strip()]
         if lines:
             summary["last_log"] = json.loads(lines[-1])
-    metrics = directory / "metrics.json"
+    metrics = directory / METRICS_FILE
     if metrics.is_file():
         try:
             summary["metrics"] = json.loads(metrics.read_text(encoding="utf-8"))

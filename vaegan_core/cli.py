@@ -259,6 +259,7 @@ def _eval(args: argparse.Namespace) -> dict:
     from tqdm.auto import tqdm
 
     from .checkpoint import load_model, read_config, refresh_model_card, write_text_atomic
+    from .paths import METRICS_FILE
     from .metrics.evaluate import evaluate
     from .train import resolve_device
 
@@ -276,7 +277,7 @@ def _eval(args: argparse.Namespace) -> dict:
         result = evaluate(model, dataset, n=args.n, extractor=args.extractor, split=args.split, seed=args.seed,
                           batch_size=args.batch_size, data_root=args.data_dir, progress=progress, force=args.force,
                           device=device)
-    path = Path(model.checkpoint_dir) / "metrics.json"
+    path = Path(model.checkpoint_dir) / METRICS_FILE
     stored = {}
     if path.is_file():
         try:

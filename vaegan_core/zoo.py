@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .paths import CONFIG_FILE, HISTORY_FILE, SAMPLES_DIR, WEIGHTS_FILE, default_checkpoints_dir
+from .paths import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_DIR, WEIGHTS_FILE, default_checkpoints_dir
 
 MODEL_KINDS = ("gan", "vae", "vaegan")
 MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
@@ -126,7 +126,7 @@ def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
 
 def read_metrics(directory: str | os.PathLike) -> dict[str, Any]:
     """``metrics.json`` (written by ``vaegan eval``) or {} when there is none or it is unreadable."""
-    path = Path(directory) / "metrics.json"
+    path = Path(directory) / METRICS_FILE
     try:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except (OSError, json.JSONDecodeError):

@@ -107,15 +107,19 @@ class InceptionExtractor:
             raise MetricError("the onnxruntime Inception backend runs on the CPU only; use --device cpu "
                               "or the torchscript backend")
         self.backend = backend
-        # A TorchScript archive from an installed wheel (trusted code we chose), not user input.
+
+        def load_network():
+            # A TorchScript archive from an installed wheel (trusted code we chose), not user input.
+            return torch.jit.load(str(path), map_location=device).eval()
+
         with warnings.catch_warnings():
             # torch.jit and its ONNX exporter are deprecated but are what the wheel's file needs
             warnings.simplefilter("ignore")
-            network = torch.jit.load(str(path), map_location=device).eval()
-            if backend == "onnxruntime":
-                self._session = _onnx_session(network, self.weights_sha256)
+            if backend == "onnxruntime":  # the TorchScript file is read only to export the ONNX one
+                self._session = _onnx_session(load_network, self.weights_sha256)
                 self.network = None
             else:
+                network = load_network()
                 if self.device.type == "cpu":
                     network = torch.jit.optimize_for_inference(torch.jit.freeze(network))
                 self.network = network
@@ -149,8 +153,9 @@ def _onnxruntime_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
 
 
-def _onnx_session(network, weights_sha256: str):
-    """An ONNX Runtime session of ``network``, exported once per weights hash into the user cache."""
+def _onnx_session(load_network, weights_sha256: str):
+    """An ONNX Runtime session of the network ``load_network()`` gives, exported once per weights hash into
+    the user cache (so later sessions never load the TorchScript file)."""
     import onnxruntime
 
     from ..checkpoint import atomic_write
@@ -165,6 +170,7 @@ def _onnx_session(network, weights_sha256: str):
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             example = torch.zeros(1, 3, INCEPTION_SIZE, INCEPTION_SIZE)
+            network = load_network()
             atomic_write(path, lambda temporary: torch.onnx.export(
                 network, (example,), temporary, input_names=["pixels"], output_names=["features"],
                 dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}}, dynamo=False))
