@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -235,6 +236,24 @@ def test_reference_stats_round_trip_and_weight_check(isolated, tmp_path):
     extractor.weights_sha256 = "0" * 64  # as if the classifier had been retrained since
     with pytest.raises(MetricError, match="made with other lenet-digits weights"):
         load_reference_stats("digits", "test", extractor, root=tmp_path)
+
+
+def test_real_features_cached_knows_the_weights(isolated, tmp_path):
+    from vaegan_core.metrics.evaluate import real_features, real_features_cached
+    from vaegan_core.metrics.extractors import extractor_identity
+
+    extractor = LeNetExtractor("digits")
+    assert extractor_identity("lenet", "digits") == (extractor.name, extractor.weights_sha256)
+    assert not real_features_cached("lenet", "digits")
+    real_features(extractor, "digits", "test")
+    assert real_features_cached("lenet", "digits") and not real_features_cached("lenet", "digits", "train")
+    retrained = tmp_path / "retrained"  # same classifier, other weights: its cache is not this one
+    shutil.copytree(isolated / "classifiers" / "digits", retrained)
+    weights = retrained / "model.safetensors"
+    blob = weights.read_bytes()
+    weights.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))  # one bit of the last weight
+    assert not real_features_cached("lenet", "digits", classifier_directory=retrained)
+    assert not real_features_cached("lenet", "digits", classifier_directory=tmp_path / "nowhere")
 
 
 def load_dataset_images():

@@ -18,7 +18,7 @@ import torch
 from ..checkpoint import save_npy_atomic
 from ..data import load_dataset, user_cache_dir
 from ..errors import MetricError
-from .extractors import LeNetExtractor, load_extractor
+from .extractors import LeNetExtractor, extractor_identity, load_extractor
 from .fid import fid_from_stats, fid_from_summary
 from .reference import load_reference_stats, reference_path
 from .scores import density_coverage, inception_score, kernel_inception_distance, mode_metrics, precision_recall
@@ -70,6 +70,7 @@ def _resolve_reference(reference: str, extractor, dataset: str, split: str, metr
 
 
 def _real_features_path(extractor, dataset: str, split: str):
+    """``extractor``: a loaded extractor or its ``extractor_identity`` (both have name and weights_sha256)."""
     return _features_dir() / f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
 
 
@@ -218,9 +219,13 @@ def class_histogram(images: torch.Tensor, dataset: str, classifier_directory=Non
 
 
 def real_features_cached(extractor_name: str, dataset: str, split: str = "test", classifier_directory=None) -> bool:
-    """Whether the real-image features for this extractor are already in the disk cache (no extraction needed)."""
-    pattern = "inception*" if extractor_name == "inception" else "lenet-*"
-    return any(_features_dir().glob(f"{dataset}-{split}-{pattern}.npy"))
+    """Whether the real-image features for this extractor, with the weights installed now, are already
+    in the disk cache (no extraction needed). False when the extractor is not there at all."""
+    try:
+        identity = extractor_identity(extractor_name, dataset, classifier_directory)
+    except MetricError:
+        return False
+    return _real_features_path(identity, dataset, split).is_file()
 
 
 def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", device="cpu",

