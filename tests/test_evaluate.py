@@ -256,6 +256,56 @@ def test_real_features_cached_knows_the_weights(isolated, tmp_path):
     assert not real_features_cached("lenet", "digits", classifier_directory=tmp_path / "nowhere")
 
 
+def test_real_features_resume_after_an_interruption(isolated, monkeypatch):
+    from vaegan_core.metrics import evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "PART_IMAGES", 100)
+    extractor = LeNetExtractor("digits")
+    expected = extractor.features(torch.from_numpy(load_dataset_images()).float() / 255).numpy()
+    seen, features = [], extractor.features
+
+    def interrupted_after_250(images):
+        if sum(seen) >= 250:
+            raise KeyboardInterrupt  # as if Ctrl-C were pressed during the third part
+        seen.append(images.shape[0])
+        return features(images)
+
+    monkeypatch.setattr(extractor, "features", interrupted_after_250)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_module.real_features(extractor, "digits", "test", batch_size=50)
+    path = evaluate_module._real_features_path(extractor, "digits", "test")
+    parts_dir = path.with_name(f"{path.stem}.360.parts")
+    assert sorted(part.name for part in parts_dir.iterdir()) == ["0000000-0000100.npy", "0000100-0000200.npy"]
+
+    seen.clear()
+    messages = []
+    monkeypatch.setattr(extractor, "features", lambda images: seen.append(images.shape[0]) or features(images))
+    resumed = evaluate_module.real_features(extractor, "digits", "test", batch_size=50,
+                                            progress=lambda fraction, message: messages.append((fraction, message)))
+    assert sum(seen) == 160 and "resumed at 200" in messages[0][1] and messages[-1][0] == 1.0
+    np.testing.assert_allclose(resumed, expected, rtol=1e-5, atol=1e-6)
+    assert path.is_file() and not parts_dir.exists()
+
+
+def test_real_features_drop_a_bad_part_and_what_follows(isolated, monkeypatch):
+    from vaegan_core.metrics import evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "PART_IMAGES", 100)
+    extractor = LeNetExtractor("digits")
+    path = evaluate_module._real_features_path(extractor, "digits", "test")
+    parts_dir = path.with_name(f"{path.stem}.360.parts")
+    parts_dir.mkdir(parents=True)
+    good = extractor.features(torch.from_numpy(load_dataset_images()[:100]).float() / 255).numpy()
+    np.save(parts_dir / "0000000-0000100.npy", good)
+    (parts_dir / "0000100-0000200.npy").write_bytes(b"truncated")
+    np.save(parts_dir / "0000200-0000300.npy", np.zeros((100, 128), np.float32))  # after the bad one: dropped
+    seen = []
+    features = extractor.features
+    monkeypatch.setattr(extractor, "features", lambda images: seen.append(images.shape[0]) or features(images))
+    result = evaluate_module.real_features(extractor, "digits", "test", batch_size=50)
+    assert sum(seen) == 260 and result.shape == (360, 128) and np.abs(result[200:300]).sum() > 0
+
+
 def load_dataset_images():
     from vaegan_core.data import load_dataset
 

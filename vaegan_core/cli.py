@@ -141,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     classifier.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    reference = commands.add_parser("reference-stats", help="compute the .npz statistics of a real dataset split")
+    reference = commands.add_parser(
+        "reference-stats", help="compute the .npz statistics of a real dataset split",
+        description="Features of every image of the split -> mean and covariance (.npz). The features are "
+                    "saved 1,000 images at a time, so an interrupted run continues where it stopped.")
     reference.add_argument("--dataset", choices=("mnist", "fashion-mnist"), required=True)
     reference.add_argument("--split", choices=("test", "train"), default="test")
     reference.add_argument("--extractor", choices=("lenet", "inception"), default="lenet")
