@@ -27,9 +27,11 @@ from vaegan_core.checkpoint import load_model  # noqa: E402
 from vaegan_core.data import CLASS_NAMES, load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
-from vaegan_core.latent import (interpolate, interpolation_ends, reconstruct_with_error,  # noqa: E402
+from vaegan_core.config import PRIORS  # noqa: E402
+from vaegan_core.latent import (interpolate, interpolation_ends, prior_used, reconstruct_with_error,  # noqa: E402
                                 sample_side_by_side)
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
+from vaegan_core.prior import PRIOR_LABELS  # noqa: E402
 
 DATASETS = ("mnist", "fashion-mnist")
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -42,11 +44,12 @@ SOURCES = ("random test images", "by index", "upload")
 MODES = ("two test images", "two random codes")
 GRID_SIDES = (3, 4, 5, 6, 8, 10)
 FID_SIZES = (1000, 2000, 5000, 10000)
-FID_COLUMNS = ["model", "FID", "precision", "recall", "IS (classifier)", "classes covered", "n", "features", "seconds"]
+FID_COLUMNS = ["model", "prior", "FID", "precision", "recall", "IS (classifier)", "classes covered", "n", "features",
+               "seconds"]
 
 _model_lock = threading.Lock()
 _fid_lock = threading.Lock()  # one FID at a time per process: two would only halve each other's speed
-_fid_results: dict[tuple, dict] = {}  # (fingerprint, dataset, n, extractor, seed) -> evaluate() result
+_fid_results: dict[tuple, dict] = {}  # (fingerprint, dataset, n, extractor, seed, metrics, prior) -> evaluate() result
 
 
 # ---------------------------------------------------------------------- shared helpers (no math)
@@ -184,21 +187,28 @@ def interpolation(dataset: str, seed: float, mode: str, first: float, second: fl
 
 
 @guarded
-def compare(dataset: str, seed: float, side: float, temperature: float):
-    """GAN, VAE and VAE-GAN sample grids decoded from the same seeded codes z ~ N(0, T^2 I)."""
+def compare(dataset: str, seed: float, side: float, temperature: float, prior: str = "normal"):
+    """GAN, VAE and VAE-GAN sample grids decoded from the same seeded codes z ~ N(0, T^2 I), or (``prior``
+    gmm) for the VAE and VAE-GAN, the same noise through the GMM of each one's training codes."""
     notes: list[str] = []
     side = int(side)
     models = load_all(dataset, KINDS, notes)
-    samples = sample_side_by_side(models, side * side, seed=int(seed), temperature=float(temperature)) if models else {}
+    samples = sample_side_by_side(models, side * side, seed=int(seed), temperature=float(temperature),
+                                  prior=prior) if models else {}
     grids = {kind: grid_picture(samples[kind], nrow=side) if kind in samples else None for kind in KINDS}
     if models:
-        notes.append(f"{side * side} samples per model from seed {int(seed)}, temperature {float(temperature):.2f}.")
+        used = ", ".join(f"{LABELS[kind]}: {PRIOR_LABELS[prior_used(model, prior)]}" for kind, model in models.items())
+        notes.append(f"{side * side} samples per model from seed {int(seed)}, temperature {float(temperature):.2f} "
+                     f"({used}).")
+        notes += [f"{LABELS[kind]}: no GMM fitted to this checkpoint, so N(0, I); `vaegan fit-gmm DIR` fits one."
+                  for kind, model in models.items()
+                  if prior == "gmm" and kind != "gan" and prior_used(model, prior) == "normal"]
     return grids["gan"], grids["vae"], grids["vaegan"], status(notes)
 
 
 @guarded
 def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, with_pr: bool = True,
-        progress=gr.Progress()):
+        prior: str = "normal", progress=gr.Progress()):
     """FID, precision, recall and the classifier IS of each chosen model; results are kept for the process.
 
     Without precision and recall (``with_pr`` false), no real image needs features: FID then uses the shipped
@@ -212,14 +222,15 @@ def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, w
     rows, sides = [], set()
     with _fid_lock:
         for number, (kind, model) in enumerate(models.items()):
-            key = (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind)), dataset, n, extractor, seed, metrics)
+            used = prior_used(model, prior)
+            key = (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind)), dataset, n, extractor, seed, metrics, used)
             if key not in _fid_results:
                 def report(fraction: float, message: str, number=number, kind=kind) -> None:
                     progress((number + min(max(fraction, 0.0), 1.0)) / len(models), desc=f"{LABELS[kind]}: {message}")
 
                 try:
                     _fid_results[key] = evaluate(model, dataset, n=n, extractor=extractor, seed=seed, metrics=metrics,
-                                                 progress=report)
+                                                 prior=used, progress=report)
                 except VaeganError as error:
                     notes.append(f"{LABELS[kind]}: {error}")
                     continue
@@ -230,7 +241,7 @@ def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, w
             def score(name: str, digits: int = 3):
                 return round(scores[name], digits) if name in scores else None
 
-            rows.append([LABELS[kind], score("fid"), score("precision"), score("recall"), score("is"),
+            rows.append([LABELS[kind], PRIOR_LABELS[used], score("fid"), score("precision"), score("recall"), score("is"),
                          scores.get("classes_covered"), result["n"], result["extractor"], result["wall_seconds"]])
     if rows:
         notes.append(f"Against the {dataset} test split (real side: {', '.join(sorted(sides))}), seed {seed}. FID is biased "
@@ -246,6 +257,13 @@ def describe(dataset: str) -> str:
 
 
 # ---------------------------------------------------------------------- layout
+
+def prior_choice() -> gr.Radio:
+    return gr.Radio([(PRIOR_LABELS[prior], prior) for prior in PRIORS], value="normal",
+                    label="Codes of the VAE and VAE-GAN from",
+                    info="GMM: a Gaussian mixture fitted to the codes of the training images (vaegan fit-gmm). "
+                         "The GAN has no encoder and keeps N(0, I).")
+
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="VAE-GAN Explorer", analytics_enabled=False) as app:
@@ -308,12 +326,13 @@ def build_app() -> gr.Blocks:
             with gr.Row():
                 side = gr.Dropdown(list(GRID_SIDES), value=6, label="Grid (side x side)")
                 temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature T")
+                compare_prior = prior_choice()
             run_compare = gr.Button("Sample", variant="primary")
             with gr.Row():
                 compare_grids = [gr.Image(label=LABELS[kind], format="png", type="pil", interactive=False)
                                  for kind in KINDS]
             compare_notes = gr.Markdown()
-            run_compare.click(compare, [dataset, seed, side, temperature], [*compare_grids, compare_notes],
+            run_compare.click(compare, [dataset, seed, side, temperature, compare_prior], [*compare_grids, compare_notes],
                               api_name="compare")
 
         with gr.Tab("FID"):
@@ -328,10 +347,12 @@ def build_app() -> gr.Blocks:
                 with_pr = gr.Checkbox(value=True, label="Precision and recall",
                                       info="Needs the features of all 10,000 real test images (computed once, "
                                            "then cached); without, FID uses the shipped real statistics.")
+                fid_prior = prior_choice()
             run_fid = gr.Button("Compute", variant="primary")
             table = gr.Dataframe(headers=FID_COLUMNS, label="Scores", interactive=False)
             fid_notes = gr.Markdown()
-            run_fid.click(fid, [dataset, seed, kinds, n, extractor, with_pr], [table, fid_notes], api_name="fid")
+            run_fid.click(fid, [dataset, seed, kinds, n, extractor, with_pr, fid_prior], [table, fid_notes],
+                          api_name="fid")
     return app
 
 

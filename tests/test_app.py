@@ -122,6 +122,61 @@ def test_fid_page_computes_and_caches(app):
     assert np.isnan(fid_only["precision"]).all() and np.allclose(fid_only["FID"], table["FID"])
 
 
+@pytest.fixture
+def gmm_app(tiny_checkpoints, tmp_path, monkeypatch):
+    """The app on a copy of the tiny checkpoints where the VAE (only) has a GMM of its codes."""
+    import shutil
+
+    import torch
+
+    from vaegan_core.checkpoint import load_model
+    from vaegan_core.prior import fit_latent_gmm
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, root, symlinks=True)
+    vae = load_model(root / "mnist" / "vae")
+    fit_latent_gmm(vae, torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0)), components=2).save(
+        root / "mnist" / "vae")
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(root))
+    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    return at
+
+
+def prior_radio(at):
+    return [radio for radio in at.radio if radio.label == "Codes of the VAE and VAE-GAN from"][0]
+
+
+def test_compare_with_the_gmm_prior(gmm_app):
+    at = open_page(gmm_app, "compare")
+    assert_clean(at)
+    prior_radio(at).set_value("gmm").run()
+    assert_clean(at)
+    headers = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert "**VAE** · GMM of the training codes" in headers and "**GAN** · N(0, I)" in headers
+    assert "**VAE-GAN** · N(0, I)" in headers  # no GMM fitted to it: said, and N(0, I)
+    assert any("VAE-GAN: no GMM fitted" in c.value for c in at.caption)
+    assert set(at.dataframe[0].value["model"]) == {"GAN", "VAE", "VAE-GAN"}
+
+
+def test_fid_with_the_gmm_prior(gmm_app):
+    at = open_page(gmm_app, "fid")
+    at.select_slider[0].set_value(1000).run()
+    [box for box in at.checkbox if box.label == "Precision and recall"][0].uncheck()
+    at.run()
+    [b for b in at.button if b.label.startswith("Compute")][0].click().run()
+    normal = at.dataframe[0].value
+    prior_radio(at).set_value("gmm").run()
+    [b for b in at.button if b.label.startswith("Compute")][0].click().run()
+    assert_clean(at)
+    gmm = at.dataframe[0].value.set_index("model")
+    normal = normal.set_index("model")
+    assert gmm.loc["VAE", "prior"] == "GMM of the training codes" and gmm.loc["GAN", "prior"] == "N(0, I)"
+    assert gmm.loc["VAE", "FID"] != normal.loc["VAE", "FID"] and gmm.loc["GAN", "FID"] == normal.loc["GAN", "FID"]
+
+
 def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
     monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tmp_path))
     monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")

@@ -149,7 +149,7 @@ def test_model_card_carries_notes_and_metrics(tmp_path):
     refresh_model_card(folder)
     card = (folder / "README.md").read_text()
     assert "## Notes" in card and "larger beta" in card
-    assert "| lenet-digits | test | 500 | 12.50 |" in card
+    assert "| lenet-digits | test | N(0, I) | 500 | 12.50 |" in card
 
 
 def test_zoo_open_model_loads_or_says_why(tmp_path):

@@ -133,7 +133,41 @@ def test_cli_eval_writes_metrics_json(isolated):
     assert stored["lenet-test"]["n"] == 200 and "fid" in stored["lenet-test"]["metrics"]
     card = (isolated / "model" / "README.md").read_text()
     fid = stored["lenet-test"]["metrics"]["fid"]
-    assert "## Results" in card and f"| lenet-digits | test | 200 | {fid:.2f} |" in card
+    assert "## Results" in card and f"| lenet-digits | test | N(0, I) | 200 | {fid:.2f} |" in card
+    assert stored["lenet-test"]["prior"] == "normal" and len(stored["lenet-test"]["checkpoint_fingerprint"]) == 16
+
+
+def test_cli_eval_with_the_gmm_prior_and_stale_results(isolated, tmp_path):
+    from vaegan_core.checkpoint import refresh_model_card
+    from vaegan_core.cli import main
+    from vaegan_core.zoo import is_stale
+
+    folder = tmp_path / "model"
+    shutil.copytree(isolated / "model", folder)
+    (folder / "metrics.json").unlink(missing_ok=True)
+    assert main(["eval", str(folder), "--n", "200", "--prior", "gmm", "--no-progress"]) == 1  # no GMM yet
+    assert main(["fit-gmm", str(folder), "--components", "3", "--no-progress"]) == 0
+    for prior in ("normal", "gmm"):
+        assert main(["eval", str(folder), "--n", "200", "--prior", prior, "--no-progress"]) == 0
+    stored = json.loads((folder / "metrics.json").read_text())
+    assert sorted(stored) == ["lenet-test", "lenet-test-gmm"]
+    gmm, normal = stored["lenet-test-gmm"], stored["lenet-test"]
+    assert gmm["prior"] == "gmm" and gmm["latent_gmm"]["components"] == 3
+    assert gmm["metrics"]["fid"] != normal["metrics"]["fid"]  # other codes, other images
+    assert gmm["metrics"]["reconstruction_mse"] == normal["metrics"]["reconstruction_mse"]  # the encoder is the same
+    assert not is_stale(folder, gmm) and not is_stale(folder, normal)
+    card = (folder / "README.md").read_text()
+    assert "| lenet-digits | test | GMM | 200 |" in card and "(stale)" not in card
+
+    assert main(["fit-gmm", str(folder), "--components", "2", "--seed", "1", "--no-progress"]) == 0
+    assert is_stale(folder, gmm) and not is_stale(folder, normal)  # a new GMM: only the GMM score is old
+    weights = folder / "model.safetensors"
+    blob = weights.read_bytes()
+    weights.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))  # as if trained on: every score is old
+    assert is_stale(folder, normal)
+    refresh_model_card(folder)
+    card = (folder / "README.md").read_text()
+    assert "| lenet-digits (stale) | test | N(0, I) |" in card and "run that `vaegan eval` again" in card
 
 
 def test_inception_preprocessing():

@@ -160,6 +160,9 @@ def test_compare_is_reproducible_and_explains_missing_checkpoints(client):
     *grids, notes = call(client, "fashion-mnist", 0, 3, 1.0, api_name="/compare")
     assert grids == [None, None, None]
     assert notes.count("vaegan train") == 3 and "VAEGAN_CHECKPOINTS_DIR" in notes
+    *grids, notes = call(client, "mnist", 7, 3, 0.8, "gmm", api_name="/compare")  # no GMM fitted to these
+    assert [Path(grid).read_bytes() for grid in grids] == [Path(grid).read_bytes() for grid in first[:3]]
+    assert "VAE: no GMM fitted" in notes and "VAE-GAN: no GMM fitted" in notes and "vaegan fit-gmm" in notes
 
 
 def test_fid_table_has_a_finite_row_per_model(client):
@@ -171,6 +174,7 @@ def test_fid_table_has_a_finite_row_per_model(client):
     assert all(row[headers.index("n")] == 1000 and row[headers.index("features")].startswith("lenet")
                for row in rows)
     assert "test split" in notes
-    fid_only, notes = call(client, "mnist", 0, ["vaegan"], 1000, "lenet", False, api_name="/fid")
+    assert all(row[headers.index("prior")] == "N(0, I)" for row in rows)
+    fid_only, notes = call(client, "mnist", 0, ["vaegan"], 1000, "lenet", False, "normal", api_name="/fid")
     (row,) = fid_only["data"]
     assert row[headers.index("precision")] is None and float(row[fid_column]) == pytest.approx(float(rows[2][fid_column]))

@@ -13,7 +13,7 @@ from conftest import tiny_model_config
 from vaegan_core.errors import ConfigError
 from vaegan_core.images import gif_bytes, png_bytes
 from vaegan_core.latent import (code_at, encode_images, interpolate, invert_generator, nearest_neighbours, project,
-                                reconstruct_with_error, sample_side_by_side, shared_codes)
+                                prior_used, reconstruct_with_error, sample_side_by_side, shared_codes)
 from vaegan_core.models import build_model
 
 
@@ -96,6 +96,23 @@ def test_side_by_side_models_decode_the_same_codes():
     torch.testing.assert_close(samples["gan"], first.decode(codes))
     torch.testing.assert_close(samples["vae"], second.decode(codes))
     torch.testing.assert_close(samples["gan"], first.sample(4, torch.Generator().manual_seed(5)))
+
+
+def test_side_by_side_with_the_gmm_prior():
+    from vaegan_core.prior import LatentGMM
+
+    gan = build_model(tiny_model_config("gan")).eval()
+    vae = build_model(tiny_model_config("vae")).eval()
+    plain = build_model(tiny_model_config("vaegan")).eval()  # no GMM fitted: stays on N(0, I)
+    vae.latent_gmm = LatentGMM([1.0], [[3.0] * 8], np.eye(8)[None] * 0.5)
+    samples = sample_side_by_side({"gan": gan, "vae": vae, "vaegan": plain}, 4, seed=5, prior="gmm")
+    codes = shared_codes([8], 4, seed=5)[8]
+    torch.testing.assert_close(samples["gan"], gan.decode(codes))
+    torch.testing.assert_close(samples["vaegan"], plain.decode(codes))
+    torch.testing.assert_close(samples["vae"], vae.decode(3.0 + 0.5 * codes))  # the same noise, through the mixture
+    assert [prior_used(m, "gmm") for m in (gan, vae, plain)] == ["normal", "gmm", "normal"]
+    with pytest.raises(ConfigError, match="unknown prior"):
+        prior_used(vae, "laplace")
 
 
 def test_encode_images_accepts_uint8_pixels(images):

@@ -42,3 +42,24 @@ def test_table_figures_come_from_metrics_json(tmp_path):
     metrics["inception-test"]["metrics"]["fid"] = 7.2
     (folder / "metrics.json").write_text(json.dumps(metrics))
     assert "7.2 (n=10,000; target <= 8: met)" in results_table.render(tmp_path)
+
+
+def test_gmm_rows_and_stale_scores(tmp_path):
+    from vaegan_core.zoo import evaluated_fingerprint
+
+    folder = tmp_path / "mnist" / "vae"
+    save_checkpoint(folder, build_model(tiny_model_config("vae")), tiny_train_config(dataset="mnist"),
+                    {"epoch": 2, "train_seconds": 120, "device": "cpu"})
+    current = evaluated_fingerprint(folder)
+    metrics = {
+        "lenet-test": {"n": 10000, "prior": "normal", "checkpoint_fingerprint": current, "metrics": {"fid": 40.0}},
+        "inception-test": {"n": 10000, "prior": "normal", "checkpoint_fingerprint": "0" * 16, "metrics": {"fid": 30.0}},
+        "inception-test-gmm": {"n": 10000, "prior": "gmm", "metrics": {"fid": 15.5}},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    lines = results_table.render(tmp_path).splitlines()
+    plain = next(line for line in lines if line.startswith("| MNIST | VAE |"))
+    gmm = next(line for line in lines if line.startswith("| MNIST | VAE (GMM prior) |"))
+    assert "stale: re-run (target <= 16.6)" in plain and "| 40.0 |" in plain  # other weights than scored
+    assert "15.5 (n=10,000; target <= 16.6: met)" in gmm and "2 ep, 2 min cpu" in gmm
+    assert not any(line.startswith("| MNIST | GAN (GMM") for line in lines)

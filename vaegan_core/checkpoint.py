@@ -30,7 +30,8 @@ from .errors import CheckpointError, VaeganError
 from .models import MODEL_CLASSES, GenerativeModel, build_model
 
 from .paths import (  # noqa: E402
-    CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_CARD_FILE, NOTES_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE,
+    CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, MODEL_CARD_FILE, NOTES_FILE, TRAINER_STATE_FILE,
+    WEIGHTS_FILE,
 )
 FORMAT_VERSION = 1
 _HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
@@ -187,6 +188,12 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     model = build_model(config["model_config"])
     load_weights(model, directory)
     model.checkpoint_dir = str(directory)
+    from .prior import LatentGMM  # here: vaegan_core.prior imports this module
+
+    try:
+        model.latent_gmm = LatentGMM.load(directory)
+    except CheckpointError as error:  # an optional file: the model still loads, prior="gmm" says why not
+        model.latent_gmm_error = str(error)
     model = model.to(device).eval()
     if torch.device(device).type in ("cpu", "cuda"):  # NHWC convolutions: ~30 % faster sampling on CPU
         model = model.to(memory_format=torch.channels_last)
@@ -238,6 +245,12 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
         "import vaegan_core",
         "model = vaegan_core.load_model(\"path/to/this/folder\")  # or \"hf://USER/NAME\" once pushed",
         "images = model.sample(16)  # 16 x C x H x W in [0, 1]",
+    ]
+    if model.latent_gmm is not None:
+        gmm = model.latent_gmm.metadata
+        body += [f"images = model.sample(16, prior=\"gmm\")  # codes from the {model.latent_gmm.components}-component "
+                 f"GMM of the {gmm.get('n', 0):,} training codes ({LATENT_GMM_FILE})"]
+    body += [
         "```",
         "",
     ]
@@ -250,25 +263,34 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
 
 def _results_section(directory: Path) -> list[str]:
     """The model card's results, generated from ``metrics.json`` (written by ``vaegan eval``)."""
-    from .zoo import headline_scores, read_metrics
+    from .zoo import headline_scores, is_stale, read_metrics
 
     metrics = read_metrics(directory)
     lines = ["## Results", ""]
     if not metrics:
         return lines + ["Not evaluated yet: `vaegan eval <this folder> --n 10000` writes metrics.json and this section.", ""]
-    lines += ["Generated from `metrics.json` by `vaegan eval` (generated images vs the real split).", "",
-              "| extractor | split | n | FID | IS | KID | precision | recall | density | coverage | classes | recon MSE |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["Generated from `metrics.json` by `vaegan eval` (generated images vs the real split). Prior: where the "
+              "codes came from, N(0, I) or the GMM of the training codes (`vaegan fit-gmm`).", "",
+              "| extractor | split | prior | n | FID | IS | KID | precision | recall | density | coverage | classes | "
+              "recon MSE |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    stale = False
     for key, result in sorted(metrics.items()):
         scores = headline_scores(result)
 
         def cell(name, digits=3):
             return f"{scores[name]:.{digits}f}" if name in scores else "-"
 
-        lines.append(f"| {result.get('extractor', key)} | {result.get('split', '?')} | {result.get('n', 0):,} | "
+        mark = " (stale)" if is_stale(directory, result) else ""
+        stale = stale or bool(mark)
+        prior = {"normal": "N(0, I)", "gmm": "GMM"}.get(result.get("prior", "normal"), "?")
+        lines.append(f"| {result.get('extractor', key)}{mark} | {result.get('split', '?')} | {prior} | "
+                     f"{result.get('n', 0):,} | "
                      f"{cell('fid', 2)} | {cell('is', 2)} | {cell('kid', 3)} | {cell('precision')} | {cell('recall')} | "
                      f"{cell('density')} | {cell('coverage')} | {cell('classes_covered', 0)} | "
                      f"{cell('reconstruction_mse', 4)} |")
+    if stale:
+        lines += ["", "(stale): scored other weights than this folder holds now; run that `vaegan eval` again."]
     if not any(key.startswith("inception") for key in metrics):
         lines += ["", "Inception FID not measured yet: `vaegan eval <this folder> --extractor inception` "
                   "(about 20 minutes on a 2-core CPU, seconds on a GPU)."]
@@ -303,6 +325,7 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
         "train": config.get("train"),
         "state": config.get("state", {}),
         "files": sorted(p.name for p in directory.iterdir() if not p.name.startswith(".")),
+        "latent_gmm": model.latent_gmm.metadata if model.latent_gmm is not None else model.latent_gmm_error,
     }
     history = directory / HISTORY_FILE
     if history.is_file():

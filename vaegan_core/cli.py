@@ -1,4 +1,5 @@
-"""`vaegan train | sample | info | eval | push | collapse | train-classifier | reference-stats`: argument parsing only; the library does the work.
+"""`vaegan train | sample | info | eval | fit-gmm | push | collapse | train-classifier | reference-stats`: argument
+parsing only; the library does the work.
 
 Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
 run) ends in one line on stderr and a non-zero exit code, never a traceback.
@@ -11,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import DATASETS, DEVICES, MODEL_KINDS, PRECISIONS, ModelConfig, TrainConfig
+from .config import DATASETS, DEVICES, MODEL_KINDS, PRECISIONS, PRIORS, ModelConfig, TrainConfig
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("seed", "batch_size", "lr", "latent_dim", "width", "beta", "gamma", "equilibrium", "likelihood",
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="image file to write, e.g. samples.png")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sample.add_argument("--temperature", type=_non_negative_float, default=1.0, help="scale of the prior codes")
+    sample.add_argument("--prior", choices=PRIORS, default="normal",
+                        help="codes from N(0, I) (default) or, for a VAE or VAE-GAN, from the GMM of its training "
+                             "codes (see fit-gmm)")
     sample.add_argument("--device", choices=DEVICES, default="cpu")
 
     info = commands.add_parser("info", help="print a JSON summary of a checkpoint")
@@ -98,11 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
                           help="lenet: the shipped domain classifier (seconds); inception: TF-Inception (slow on CPU)")
     evaluate.add_argument("--split", choices=("test", "train"), default="test", help="real images to compare with")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated images and subsets")
+    evaluate.add_argument("--prior", choices=PRIORS, default="normal",
+                          help="sample from N(0, I) (default) or from the GMM of the training codes (see fit-gmm); "
+                               "stored in metrics.json under EXTRACTOR-SPLIT or EXTRACTOR-SPLIT-gmm")
     evaluate.add_argument("--batch-size", type=_positive_int, default=500)
     evaluate.add_argument("--device", choices=DEVICES, default="cpu")
     evaluate.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     evaluate.add_argument("--force", action="store_true", help="compute FID even when n <= feature dimension")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    gmm = commands.add_parser(
+        "fit-gmm", help="fit a Gaussian mixture to the training codes of a VAE or VAE-GAN (a second prior)",
+        description="Encode the train split, fit a full-covariance Gaussian mixture to the codes and store it as "
+                    "DIR/latent_gmm.safetensors; then sample, eval and the apps can draw codes from it "
+                    "(--prior gmm) instead of N(0, I).")
+    gmm.add_argument("checkpoint", metavar="DIR", help="checkpoint folder of a VAE or VAE-GAN")
+    gmm.add_argument("--components", type=_positive_int, default=10, help="mixture components (default 10)")
+    gmm.add_argument("--seed", type=int, default=0, help="seed of the mixture's initialisation (default 0)")
+    gmm.add_argument("--device", choices=DEVICES, default="cpu")
+    gmm.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    gmm.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     push = commands.add_parser("push", help="upload a checkpoint folder to a Hugging Face Hub model repo")
     push.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (config.json, model.safetensors, ...)")
@@ -247,9 +266,10 @@ def _sample(args: argparse.Namespace) -> dict:
     if not out.parent.is_dir():
         raise _UsageError(f"the folder of --out {args.out} does not exist; create it first")
     model = load_model(args.checkpoint, device=resolve_device(args.device))
-    images = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed), temperature=args.temperature)
+    images = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed), temperature=args.temperature,
+                          prior=args.prior)
     save_grid(images, out)
-    return {"out": str(out), "n": args.n, "seed": args.seed, "temperature": args.temperature}
+    return {"out": str(out), "n": args.n, "seed": args.seed, "temperature": args.temperature, "prior": args.prior}
 
 
 def _info(args: argparse.Namespace) -> dict:
@@ -264,6 +284,7 @@ def _eval(args: argparse.Namespace) -> dict:
     from .checkpoint import load_model, read_config, refresh_model_card, write_text_atomic
     from .paths import METRICS_FILE
     from .metrics.evaluate import evaluate
+    from .zoo import evaluated_fingerprint, metrics_key
     from .train import resolve_device
 
     device = resolve_device(args.device)
@@ -279,7 +300,8 @@ def _eval(args: argparse.Namespace) -> dict:
 
         result = evaluate(model, dataset, n=args.n, extractor=args.extractor, split=args.split, seed=args.seed,
                           batch_size=args.batch_size, data_root=args.data_dir, progress=progress, force=args.force,
-                          device=device)
+                          device=device, prior=args.prior)
+    result["checkpoint_fingerprint"] = evaluated_fingerprint(model.checkpoint_dir, args.prior)
     path = Path(model.checkpoint_dir) / METRICS_FILE
     stored = {}
     if path.is_file():
@@ -289,10 +311,38 @@ def _eval(args: argparse.Namespace) -> dict:
             from .errors import CheckpointError
 
             raise CheckpointError(f"{path} is not valid JSON ({error}); move it away and run again") from None
-    stored[f"{args.extractor}-{args.split}"] = result
+    stored[metrics_key(args.extractor, args.split, args.prior)] = result
     write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
     refresh_model_card(model.checkpoint_dir)  # the card's results table comes from metrics.json
     return result
+
+
+def _fit_gmm(args: argparse.Namespace) -> dict:
+    from tqdm.auto import tqdm
+
+    from .checkpoint import load_model, read_config, refresh_model_card
+    from .data import load_dataset
+    from .prior import fit_latent_gmm
+    from .train import resolve_device
+
+    if not Path(args.checkpoint).is_dir():
+        raise _UsageError(f"{args.checkpoint} is not a checkpoint folder here; fit-gmm writes into the folder")
+    model = load_model(args.checkpoint, device=resolve_device(args.device))
+    config = read_config(args.checkpoint)
+    dataset = config["train_config"].dataset if config["train_config"] else None
+    if dataset is None:
+        raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    images, _ = load_dataset(dataset, "train", args.data_dir)
+    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message[:60])
+            bar.update(round(100 * fraction) - bar.n)
+
+        mixture = fit_latent_gmm(model, images, components=args.components, seed=args.seed, progress=progress)
+    mixture.metadata.update(dataset=dataset, split="train")
+    path = mixture.save(args.checkpoint)
+    refresh_model_card(args.checkpoint)
+    return {"out": str(path), **mixture.metadata}
 
 
 def _push(args: argparse.Namespace) -> dict:
@@ -323,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
-                "train-classifier": _train_classifier, "reference-stats": _reference_stats}
+                "train-classifier": _train_classifier, "reference-stats": _reference_stats,
+                "fit-gmm": _fit_gmm}
     try:
         result = handlers[args.command](args)
     # OSError: disk full, permission denied, ...: its message names the file, so stop cleanly on it too

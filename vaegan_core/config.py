@@ -16,6 +16,7 @@ from .errors import ConfigError
 MODEL_KINDS = ("vae", "gan", "vaegan")
 DATASETS = ("mnist", "fashion-mnist", "digits")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRIORS = ("normal", "gmm")  # where sample() draws codes from: N(0, I), or the GMM of vaegan_core.prior
 PRECISIONS = ("auto", "bf16", "fp32")
 LIKELIHOODS = ("bernoulli", "gaussian")
 NORMS = ("none", "batch", "spectral")

@@ -21,13 +21,15 @@ from typing import Any
 
 from . import __version__
 from .checkpoint import load_model, read_config
-from .paths import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_CARD_FILE, SAMPLES_DIR, WEIGHTS_FILE
+from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, MODEL_CARD_FILE, SAMPLES_DIR,
+                    WEIGHTS_FILE)
 from .errors import CheckpointError
 
 HUB_PREFIX = "hf://"
 DEFAULT_REVISION = "main"
 # What a Hub repo of a checkpoint holds (fnmatch patterns relative to the folder); never trainer_state.pt.
-HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, MODEL_CARD_FILE, METRICS_FILE, HISTORY_FILE, f"{SAMPLES_DIR}/*.png"]
+HUB_FILES = [CONFIG_FILE, WEIGHTS_FILE, LATENT_GMM_FILE, MODEL_CARD_FILE, METRICS_FILE, HISTORY_FILE,
+             f"{SAMPLES_DIR}/*.png"]
 _TOKEN_HELP = "run `hf auth login`, set HF_TOKEN, or pass --token (a write token from huggingface.co/settings/tokens)"
 
 

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .config import PRIORS
 from .errors import ConfigError
 
 PROJECTIONS = ("umap", "pca", "tsne")
@@ -51,10 +52,23 @@ def shared_codes(latent_dims, n: int, seed: int = 0, temperature: float = 1.0) -
     return codes
 
 
-def sample_side_by_side(models: dict, n: int, seed: int = 0, temperature: float = 1.0) -> dict:
-    """``{name: model}`` -> ``{name: images n x C x H x W}``, every model decoding the same seeded codes."""
+def sample_side_by_side(models: dict, n: int, seed: int = 0, temperature: float = 1.0, prior: str = "normal") -> dict:
+    """``{name: model}`` -> ``{name: images n x C x H x W}``, every model decoding the same seeded codes.
+
+    ``prior="gmm"``: the models that have a GMM of their training codes map the same seeded noise
+    through it (see ``vaegan_core.prior``); the others (a GAN) decode the N(0, I) codes.
+    """
     codes = shared_codes([m.config.latent_dim for m in models.values()], n, seed, temperature)
-    return {name: model.decode(codes[model.config.latent_dim]) for name, model in models.items()}
+    return {name: model.sample(n, torch.Generator().manual_seed(seed), temperature, prior="gmm")
+            if prior_used(model, prior) == "gmm" else model.decode(codes[model.config.latent_dim])
+            for name, model in models.items()}
+
+
+def prior_used(model, prior: str) -> str:
+    """What a model samples from when ``prior`` is asked for: ``gmm`` only where the model has one."""
+    if prior not in PRIORS:
+        raise ConfigError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
+    return "gmm" if prior == "gmm" and getattr(model, "latent_gmm", None) is not None else "normal"
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:

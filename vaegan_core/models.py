@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from .config import PRIORS, ModelConfig
 from .errors import ConfigError
 from .images import check_image_batch
 from .nets import Decoder, Discriminator, Encoder, init_weights
@@ -48,6 +48,8 @@ class GenerativeModel(nn.Module):
 
     kind = ""
     default_lr = 2e-4
+    latent_gmm = None  # a vaegan_core.prior.LatentGMM, set by load_model when the checkpoint has one
+    latent_gmm_error = None  # why a checkpoint's latent GMM could not be read
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -65,11 +67,32 @@ class GenerativeModel(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def prior(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """n codes from N(0, temperature^2 I) as a CPU tensor n x latent_dim (CPU, so seeds agree across devices)."""
+    def prior(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+              prior: str = "normal") -> torch.Tensor:
+        """n codes as a CPU tensor n x latent_dim (CPU, so seeds agree across devices).
+
+        ``prior``: ``normal``, N(0, temperature^2 I); or ``gmm``, the Gaussian mixture fitted to the
+        training codes (``vaegan_core.prior``; VAE and VAE-GAN checkpoints with ``latent_gmm.safetensors``).
+        """
+        if prior not in PRIORS:
+            raise ConfigError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
         if n < 1:
             raise ConfigError(f"n must be a positive integer, got {n}")
+        if prior == "gmm":
+            return self.gmm_prior().sample(n, generator, temperature)
         return torch.randn(n, self.config.latent_dim, generator=generator) * temperature
+
+    def gmm_prior(self):
+        """The latent GMM loaded with this model, or a ConfigError that says why there is none."""
+        if self.latent_gmm is None:
+            if self.kind == "gan":
+                raise ConfigError("a GAN has no encoder, so it has no GMM of training codes; use the N(0, I) prior")
+            raise ConfigError(self.latent_gmm_error or f"this {self.kind.upper().replace('VAEGAN', 'VAE-GAN')} has no GMM of its training "
+                              "codes; fit one with `vaegan fit-gmm DIR`")
+        if self.latent_gmm.dim != self.config.latent_dim:
+            raise ConfigError(f"the latent GMM has {self.latent_gmm.dim} dimensions, the model "
+                              f"{self.config.latent_dim}; refit it with `vaegan fit-gmm DIR`")
+        return self.latent_gmm
 
     @torch.inference_mode()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -82,9 +105,10 @@ class GenerativeModel(nn.Module):
         ]
         return torch.cat(chunks)
 
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """n images n x C x H x W in [0, 1] decoded from the prior; same generator seed, same images."""
-        return self.decode(self.prior(n, generator, temperature))
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+               prior: str = "normal") -> torch.Tensor:
+        """n images n x C x H x W in [0, 1] decoded from the prior (see ``prior``); same seed, same images."""
+        return self.decode(self.prior(n, generator, temperature, prior))
 
     def encode(self, images: torch.Tensor):
         raise ConfigError(

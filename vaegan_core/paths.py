@@ -13,6 +13,7 @@ HISTORY_FILE = "history.jsonl"
 SAMPLES_DIR = "samples"
 MODEL_CARD_FILE = "README.md"
 METRICS_FILE = "metrics.json"
+LATENT_GMM_FILE = "latent_gmm.safetensors"  # optional: a GMM of the training codes (vaegan fit-gmm)
 NOTES_FILE = "notes.md"           # optional prose for the model card (how it was trained, what was tried)
 
 

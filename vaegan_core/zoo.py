@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .paths import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SAMPLES_DIR, WEIGHTS_FILE, default_checkpoints_dir
+from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, SAMPLES_DIR, WEIGHTS_FILE,
+                    default_checkpoints_dir)
 
 MODEL_KINDS = ("gan", "vae", "vaegan")
 MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
@@ -61,18 +62,38 @@ def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None =
         return None, f"{MODEL_LABELS.get(kind, kind)}: {error}"
 
 
-def fingerprint(directory: str | os.PathLike) -> str:
-    """sha256 (first 16 hex digits) of the weights and config: a cache key that changes with the content.
+def fingerprint(directory: str | os.PathLike, names=(CONFIG_FILE, WEIGHTS_FILE, LATENT_GMM_FILE)) -> str:
+    """sha256 (first 16 hex digits) of the config, weights and latent GMM (those of ``names`` that
+    exist): a cache key that changes with the content.
 
     Hashed once per (file size, modification time), so asking on every page rerun costs a ``stat``.
     """
     stamps = []
-    for name in (CONFIG_FILE, WEIGHTS_FILE):
+    for name in names:
         path = Path(directory) / name
         if path.is_file():
             stat = path.stat()
             stamps.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
     return _hash_files(tuple(stamps))
+
+
+def evaluated_fingerprint(directory: str | os.PathLike, prior: str = "normal") -> str:
+    """The fingerprint of what a ``vaegan eval`` with this prior scored: config and weights, and the
+    latent GMM when it sampled from it. Stored in metrics.json; a mismatch later means a stale score."""
+    names = (CONFIG_FILE, WEIGHTS_FILE) + ((LATENT_GMM_FILE,) if prior == "gmm" else ())
+    return fingerprint(directory, names)
+
+
+def metrics_key(extractor: str, split: str = "test", prior: str = "normal") -> str:
+    """Where ``vaegan eval`` stores a result in metrics.json: ``lenet-test``, ``inception-test-gmm``, ..."""
+    return f"{extractor}-{split}" + ("" if prior == "normal" else f"-{prior}")
+
+
+def is_stale(directory: str | os.PathLike, result: dict[str, Any]) -> bool:
+    """Whether a stored ``vaegan eval`` result scored other files than the folder holds now (results
+    written before fingerprints were stored cannot tell, and count as current)."""
+    stored = result.get("checkpoint_fingerprint")
+    return stored is not None and stored != evaluated_fingerprint(directory, result.get("prior", "normal"))
 
 
 @functools.lru_cache(maxsize=256)

@@ -6,29 +6,42 @@ import streamlit as st
 import ui
 from vaegan_core import zoo
 from vaegan_core.images import grid_image
-from vaegan_core.latent import sample_side_by_side
+from vaegan_core.config import PRIORS
+from vaegan_core.latent import prior_used, sample_side_by_side
+from vaegan_core.prior import PRIOR_LABELS
 from vaegan_core.metrics.evaluate import class_histogram
 
 choice = ui.page_header(
     "Compare",
     "Every model decodes the same codes z ~ N(0, T^2 I) (same seed, same latent size), so differences come from the "
-    "models alone. Temperature T < 1 trades variety for typical-looking samples.",
+    "models alone. Temperature T < 1 trades variety for typical-looking samples. A VAE or VAE-GAN can also draw "
+    "its codes from a Gaussian mixture fitted to the codes of its training images (GMM prior): where its decoder "
+    "was trained, instead of the parts of N(0, I) no image was encoded to.",
 )
 dataset = choice["dataset"]
 models = ui.models(dataset, choice["kinds"])
 if not models:
     st.stop()
 
-left, right = st.columns(2)
+left, middle, right = st.columns(3)
 side = left.select_slider("Grid", [3, 4, 5, 6, 8, 10], 6, format_func=lambda s: f"{s} x {s}")
-temperature = right.slider("Temperature T", 0.1, 1.5, 1.0, 0.05)
+temperature = middle.slider("Temperature T", 0.1, 1.5, 1.0, 0.05)
+prior = right.radio("Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
+                    help="GMM: a 10-component Gaussian mixture fitted to the codes of the training images "
+                         "(`vaegan fit-gmm`). The same seeded noise goes through each model's own mixture. "
+                         "The GAN has no encoder, so it keeps N(0, I).")
 
-samples = sample_side_by_side(models, side * side, seed=choice["seed"], temperature=temperature)
+samples = sample_side_by_side(models, side * side, seed=choice["seed"], temperature=temperature, prior=prior)
 columns = st.columns(len(samples))
 for column, (kind, images) in zip(columns, samples.items()):
     with column:
-        st.markdown(f"**{ui.LABELS[kind]}**")
+        source = PRIOR_LABELS[prior_used(models[kind], prior)]
+        st.markdown(f"**{ui.LABELS[kind]}** · {source}")
         st.image(grid_image(images, nrow=side), width="stretch")
+missing = [ui.LABELS[kind] for kind, model in models.items()
+           if prior == "gmm" and kind != "gan" and prior_used(model, prior) == "normal"]
+if missing:
+    st.caption(f"{', '.join(missing)}: no GMM fitted to this checkpoint, so N(0, I); `vaegan fit-gmm DIR` fits one.")
 
 st.divider()
 st.subheader("Which classes does each model draw?")
@@ -38,14 +51,14 @@ names = ui.class_names(dataset)
 
 
 @st.cache_data(show_spinner="Classifying samples...", max_entries=32)
-def histogram_of(dataset: str, fingerprints: tuple, n: int, seed: int, temperature: float) -> dict:
-    drawn = sample_side_by_side(models, n, seed=seed, temperature=temperature)
+def histogram_of(dataset: str, fingerprints: tuple, n: int, seed: int, temperature: float, prior: str) -> dict:
+    drawn = sample_side_by_side(models, n, seed=seed, temperature=temperature, prior=prior)
     return {kind: class_histogram(images, dataset) for kind, images in drawn.items()}
 
 
 fingerprints = tuple(zoo.fingerprint(zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())) for kind in models)
 try:
-    histograms = histogram_of(dataset, fingerprints, n_histogram, choice["seed"], temperature)
+    histograms = histogram_of(dataset, fingerprints, n_histogram, choice["seed"], temperature, prior)
 except Exception as error:  # a missing domain classifier: say so, keep the samples above
     st.warning(f"No class histogram: {error}")
     st.stop()

@@ -7,8 +7,11 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
+from vaegan_core.config import PRIORS
 from vaegan_core.errors import VaeganError
+from vaegan_core.latent import prior_used
 from vaegan_core.metrics.evaluate import estimate_seconds, evaluate, real_features_cached
+from vaegan_core.prior import PRIOR_LABELS
 
 choice = ui.page_header(
     "FID",
@@ -33,12 +36,16 @@ with_pr = st.checkbox(
     help="They need the features of all 10,000 real test images: computed once on this machine, then cached "
          "(minutes with Inception on a CPU). Without them, FID uses the real statistics shipped with the app.")
 metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
+prior = st.radio("Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
+                 help="GMM: a Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "
+                      "where the decoder was trained. The GAN has no encoder and keeps N(0, I).")
+priors = {kind: prior_used(models[kind], prior) for kind in kinds}
 
 
 @st.cache_resource
 def results_store() -> dict:
-    """FID results of this process, shared by every session: (fingerprint, dataset, n, extractor, seed, metrics)
-    -> result."""
+    """FID results of this process, shared by every session: (fingerprint, dataset, n, extractor, seed, metrics,
+    prior) -> result."""
     return {}
 
 
@@ -54,7 +61,7 @@ def estimate(extractor: str, n: int, dataset: str, models_count: int, metrics: t
 
 store = results_store()
 keys = {kind: (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())), dataset, n, extractor,
-               choice["seed"], metrics) for kind in kinds}
+               choice["seed"], metrics, priors[kind]) for kind in kinds}
 todo = [kind for kind in kinds if keys[kind] not in store]
 if todo:
     try:
@@ -72,7 +79,7 @@ if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''}
             try:
                 store[keys[kind]] = evaluate(
                     models[kind], dataset, n=n, extractor=extractor, seed=choice["seed"], metrics=metrics,
-                    progress=lambda fraction, message, kind=kind: report(fraction, f"{ui.LABELS[kind]}: {message}"))
+                    prior=priors[kind], progress=lambda fraction, message, kind=kind: report(fraction, f"{ui.LABELS[kind]}: {message}"))
             except VaeganError as error:
                 st.error(f"{ui.LABELS[kind]}: {error}")
             bar.empty()
@@ -84,7 +91,8 @@ if not done:
 rows = []
 for kind, result in done.items():
     scores = zoo.headline_scores(result)
-    rows.append({"model": ui.LABELS[kind], "FID": round(scores.get("fid", float("nan")), 3),
+    rows.append({"model": ui.LABELS[kind], "prior": PRIOR_LABELS[result.get("prior", "normal")],
+                 "FID": round(scores.get("fid", float("nan")), 3),
                  "precision": round(scores.get("precision", float("nan")), 3),
                  "recall": round(scores.get("recall", float("nan")), 3),
                  "IS (classifier)": round(scores.get("is", float("nan")), 3),

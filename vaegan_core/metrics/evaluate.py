@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import save_npy_atomic
+from ..config import PRIORS
 from ..data import load_dataset, user_cache_dir
 from ..errors import MetricError
 from .extractors import LeNetExtractor, extractor_identity, load_extractor
@@ -121,8 +122,12 @@ def _features_dir():
 
 def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", metrics=METRICS, split: str = "test",
              seed: int = 0, batch_size: int = 500, data_root=None, classifier_directory=None,
-             progress: Progress | None = None, force: bool = False, device="cpu", reference: str = "auto") -> dict:
+             progress: Progress | None = None, force: bool = False, device="cpu", reference: str = "auto",
+             prior: str = "normal") -> dict:
     """Score ``model`` against the ``split`` of ``dataset`` on ``n`` generated images.
+
+    The images are ``model.sample(..., prior=prior)``: codes from N(0, I), or (``gmm``) from the
+    mixture fitted to the training codes of a VAE or VAE-GAN (``vaegan_core.prior``).
 
     Returns a JSON-ready dict: the scores under ``metrics`` and, beside them, n, the number of
     real images, extractor, preprocessing, weights hashes, seed, split and wall time.
@@ -139,6 +144,9 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         raise MetricError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     if reference not in REFERENCES:
         raise MetricError(f"unknown reference {reference!r}; choose from {', '.join(REFERENCES)}")
+    if prior not in PRIORS:
+        raise MetricError(f"unknown prior {prior!r}; choose from {', '.join(PRIORS)}")
+    latent_gmm = model.gmm_prior() if prior == "gmm" else None  # before any slow work: no GMM, no start
     if n < 2:
         raise MetricError(f"n must be at least 2 generated images, got {n}")
     start = time.perf_counter()
@@ -164,7 +172,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     done = 0
     while done < n:
         count = min(batch_size, n - done)
-        images = model.sample(count, generator=generator)
+        images = model.sample(count, generator=generator, prior=prior)
         if classifier is feature_net:  # the LeNet gives features and class probabilities in one pass
             features, probs = classifier.features_and_probabilities(images)
             probabilities.append(probs.numpy())
@@ -214,7 +222,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         "dataset": dataset, "split": split, "n": n,
         "n_real": int(real.shape[0]) if real is not None else shipped_stats["n"],
         "real_side": "features" if real is not None else f"shipped statistics ({Path(shipped_stats['path']).name})",
-        "seed": seed, "extractor": feature_net.name, "feature_dim": int(fake.shape[1]),
+        "seed": seed, "prior": prior, "extractor": feature_net.name, "feature_dim": int(fake.shape[1]),
         "preprocessing": feature_net.preprocessing, "extractor_sha256": feature_net.weights_sha256,
         "extractor_backend": getattr(feature_net, "backend", "torch"),
         "metrics": scores,
@@ -225,6 +233,8 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     if classifier is not None:
         result["classifier"] = {"name": classifier.name, "sha256": classifier.weights_sha256,
                                 "test_accuracy": classifier.config.get("test_accuracy")}
+    if latent_gmm is not None:
+        result["latent_gmm"] = latent_gmm.metadata
     if getattr(model, "checkpoint_dir", None):
         result["checkpoint"] = str(model.checkpoint_dir)
     return _json_safe(result)
