@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train, evaluate and document the six shipped checkpoints in checkpoints/{mnist,fashion-mnist}/{vae,gan,vaegan}.
+# Train, evaluate and document the six shipped checkpoints in checkpoints/{mnist,fashion-mnist}/{vae,gan,vaegan}:
+# train (or resume), fit the GMM of the training codes (VAE and VAE-GAN), evaluate with each prior.
 #
 #   scripts/train_all.sh [DATASET ...]        default: mnist fashion-mnist
 #
@@ -31,8 +32,10 @@ datasets=("$@")
 for dataset in "${datasets[@]}"; do
   for model in vae vaegan gan; do
     dir="$OUT/$dataset/$model"
+    trained=1
     if [ -f "$dir/model.safetensors" ] && [ ! -f "$dir/trainer_state.pt" ]; then
       echo "== $dir is a shipped checkpoint (no trainer state): not retraining; delete it to start over"
+      trained=0
     elif [ -f "$dir/model.safetensors" ]; then
       echo "== $dir exists: resuming to ${EPOCHS[$model]} epochs (no-op when already there)"
       run vaegan train --resume --out "$dir" --epochs "${EPOCHS[$model]}" --device "$DEVICE" --no-progress
@@ -41,8 +44,18 @@ for dataset in "${datasets[@]}"; do
       run vaegan train --model "$model" --dataset "$dataset" --epochs "${EPOCHS[$model]}" --seed 0 \
         --device "$DEVICE" --out "$dir" --no-progress
     fi
+    priors=normal
+    if [ "$model" != gan ]; then  # the second prior: a GMM of the training codes, fitted to the weights as they are
+      priors="normal gmm"
+      if [ "$trained" = 1 ] || [ "$dir/model.safetensors" -nt "$dir/latent_gmm.safetensors" ]; then
+        run vaegan fit-gmm "$dir" --seed 0 --device "$DEVICE" --no-progress
+      fi
+    fi
     for extractor in $EXTRACTORS; do
-      run vaegan eval "$dir" --n "$EVAL_N" --extractor "$extractor" --split test --seed 0 --device "$DEVICE"
+      for prior in $priors; do
+        run vaegan eval "$dir" --n "$EVAL_N" --extractor "$extractor" --split test --seed 0 --prior "$prior" \
+          --device "$DEVICE"
+      done
     done
   done
 done

@@ -28,7 +28,11 @@ def test_plan_uses_the_default_epochs_and_seeds(tmp_path):
         (line,) = [line for line in trains if f"--model {kind} " in line]
         assert f"--epochs {DEFAULT_EPOCHS[kind]} --seed 0" in line and f"--out {tmp_path}/mnist/{kind}" in line
     evals = [line for line in lines if line.startswith("vaegan eval")]
-    assert len(evals) == 3 and all("--n 10000 --extractor lenet --split test --seed 0" in line for line in evals)
+    assert len(evals) == 5 and all("--n 10000 --extractor lenet --split test --seed 0 --prior" in line for line in evals)
+    fits = [line for line in lines if line.startswith("vaegan fit-gmm")]
+    assert fits == [f"vaegan fit-gmm {tmp_path}/mnist/{kind} --seed 0 --device auto --no-progress"
+                    for kind in ("vae", "vaegan")]
+    assert [line.split()[2].rsplit("/", 1)[1] for line in evals if "--prior gmm" in line] == ["vae", "vaegan"]
 
 
 def test_plan_overrides_resumes_and_keeps_shipped_folders(tmp_path):
@@ -40,4 +44,8 @@ def test_plan_overrides_resumes_and_keeps_shipped_folders(tmp_path):
     lines = plan(tmp_path, "fashion-mnist", EPOCHS_GAN="30", EXTRACTORS="lenet inception")
     assert f"== {shipped} is a shipped checkpoint (no trainer state): not retraining; delete it to start over" in lines
     assert f"vaegan train --resume --out {resumable} --epochs 30 --device auto --no-progress" in lines
-    assert sum("--extractor inception" in line for line in lines) == 3
+    assert sum("--extractor inception" in line for line in lines) == 5  # GAN: N(0, I); VAE, VAE-GAN: both priors
+    # the shipped VAE has no GMM yet: fitted; one whose GMM is newer than its weights: kept
+    assert f"vaegan fit-gmm {shipped} --seed 0 --device auto --no-progress" in lines
+    (shipped / "latent_gmm.safetensors").write_bytes(b"")
+    assert f"vaegan fit-gmm {shipped} --seed 0 --device auto --no-progress" not in plan(tmp_path, "fashion-mnist")
