@@ -149,6 +149,13 @@ def prior_radio(at):
     return [radio for radio in at.radio if radio.label == "Codes of the VAE and VAE-GAN from"][0]
 
 
+def test_overview_explains_the_second_prior_and_lists_it(gmm_app):
+    assert_clean(gmm_app)
+    text = " ".join(m.value for m in gmm_app.markdown)
+    assert "aggregate posterior" in text and "vaegan fit-gmm" in text
+    assert text.count("second prior: GMM of the training codes") == 1  # the VAE's card only
+
+
 def test_compare_with_the_gmm_prior(gmm_app):
     at = open_page(gmm_app, "compare")
     assert_clean(at)

@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
+from vaegan_core.paths import LATENT_GMM_FILE
 
 choice = ui.page_header(
     "VAE-GAN Explorer",
@@ -39,6 +40,19 @@ with right:
     st.markdown("The encoder gets prior + feature loss, the decoder gamma x feature loss + GAN loss, the "
                 "discriminator the GAN loss. Result: an encoder *and* sharp images.")
 
+with st.expander("Where samples come from: the prior, and the holes in it"):
+    st.markdown(
+        "A VAE samples by decoding codes z ~ p(z) = N(0, I). But its decoder was trained on the codes its encoder "
+        "gives real images, whose distribution is the **aggregate posterior**")
+    st.latex(r"q(z) = \frac{1}{N} \sum_{i=1}^{N} q(z \mid x_i)")
+    st.markdown(
+        "The KL term pulls q(z) towards N(0, I) without ever making them equal: N(0, I) keeps mass in **holes** "
+        "where no training image was encoded, and the decoder turns codes there into blends of classes. A second "
+        "prior fixes this after training: fit a density to the codes of the training images and sample from it "
+        "(*ex-post density estimation*, Ghosh et al. 2020; Dai & Wipf's two-stage VAE, 2019). Here it is a "
+        "Gaussian mixture of 10 components, fitted by `vaegan fit-gmm`. The **Compare** and **FID** pages switch "
+        "between the two priors; the GAN has no encoder, so it keeps N(0, I).")
+
 st.divider()
 st.subheader(f"Loaded models: {ui.DATASET_LABELS[choice['dataset']]}")
 root = ui.checkpoints_root()
@@ -63,6 +77,7 @@ for column, kind in zip(columns, choice["kinds"]):
             f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
             f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
             f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
+            + ("\n- second prior: GMM of the training codes" if (folder / LATENT_GMM_FILE).is_file() else "")
         )
         metrics = zoo.read_metrics(folder)
         rows = []
