@@ -25,6 +25,7 @@ from vaegan_core.checkpoint import load_model, read_config, save_checkpoint
 from vaegan_core.cli import main
 from vaegan_core.errors import CheckpointError
 from vaegan_core.hub import parse_hub_id
+from vaegan_core.prior import LatentGMM
 
 TOKEN = "hf_test_token"
 REPO_ID = "user/tiny"
@@ -90,6 +91,7 @@ def pushed(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     checkpoint = root / "checkpoint"
     Trainer(tiny_model_config("vaegan"), tiny_train_config(epochs=1), checkpoint, progress=False).fit()
+    LatentGMM([1.0], [[0.5] * 8], [torch.eye(8).numpy()]).save(checkpoint)  # the optional second prior travels too
     variant = root / "variant"
     model = load_model(checkpoint)
     generator = torch.Generator().manual_seed(1)
@@ -116,7 +118,8 @@ def test_push_uploads_the_checkpoint_but_not_the_trainer_state(pushed):
     assert len(main_push["commit_sha"]) == 40 and main_push["commit_sha"] in main_push["commit_url"]
     remote = pushed.hub.files(REPO_ID, "main")
     assert (pushed.checkpoint / "trainer_state.pt").is_file()
-    expected = {"config.json", "model.safetensors", "README.md", "history.jsonl", "samples/epoch_001.png"}
+    expected = {"config.json", "model.safetensors", "latent_gmm.safetensors", "README.md", "history.jsonl",
+                "samples/epoch_001.png"}
     assert set(remote) == expected | {".gitattributes"}  # the stand-in's initial commit holds .gitattributes
     assert sorted(main_push["files"]) == sorted(expected)
     for name in expected:
@@ -147,7 +150,7 @@ def test_load_from_the_hub_matches_the_local_model_then_works_offline(pushed, tm
         assert torch.equal(torch.load(online[spec]["samples"]), original), spec
         folder = Path(online[spec]["folder"])
         assert folder == hf_home / "hub" / "models--user--tiny" / "snapshots" / sha
-        assert not (folder / "trainer_state.pt").exists()
+        assert not (folder / "trainer_state.pt").exists() and (folder / "latent_gmm.safetensors").is_file()
     assert torch.equal(torch.load(online[specs[3]]["samples"]), variant)
     assert "no such revision" in online[specs[4]]["error"]
 
