@@ -63,3 +63,15 @@ def test_gmm_rows_and_stale_scores(tmp_path):
     assert "stale: re-run (target <= 16.6)" in plain and "| 40.0 |" in plain  # other weights than scored
     assert "15.5 (n=10,000; target <= 16.6: met)" in gmm and "2 ep, 2 min cpu" in gmm
     assert not any(line.startswith("| MNIST | GAN (GMM") for line in lines)
+
+
+def test_shipped_scores_are_not_stale():
+    """Every shipped metrics.json entry scored the files its folder holds (entries from before fingerprints
+    were stored cannot tell)."""
+    from vaegan_core import zoo
+
+    for dataset in results_table.DATASETS:
+        for kind in zoo.MODEL_KINDS:
+            folder = zoo.checkpoint_dir(dataset, kind)
+            for key, result in zoo.read_metrics(folder).items():
+                assert not zoo.is_stale(folder, result), f"{folder}: {key} is stale; run that vaegan eval again"
