@@ -391,3 +391,23 @@ def test_classifier_inception_score_of_real_mnist_is_near_ten(data_dir):
     assert mean > 9.5
     modes = mode_metrics(probabilities.argmax(1).numpy(), reference_labels=labels.numpy())
     assert modes["classes_covered"] == 10 and modes["kl_to_reference"] < 1e-3
+
+
+def test_ctrl_c_during_eval_or_reference_stats_is_one_line_and_keeps_the_work(isolated, monkeypatch, capsys):
+    from vaegan_core import cli
+    from vaegan_core.metrics import evaluate as evaluate_module
+    from vaegan_core.metrics import reference
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reference, "compute_reference_stats", interrupted)
+    assert cli.main(["reference-stats", "--dataset", "mnist", "--no-progress"]) == 130
+    assert "saved: rerun the same command to continue" in capsys.readouterr().err
+    before = (isolated / "model" / "metrics.json").read_bytes() if (isolated / "model" / "metrics.json").exists() else None
+    monkeypatch.setattr(evaluate_module, "evaluate", interrupted)
+    assert cli.main(["eval", str(isolated / "model"), "--n", "200", "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "metrics.json is unchanged" in err and "Traceback" not in err and err.count("\n") == 1
+    after = (isolated / "model" / "metrics.json").read_bytes() if (isolated / "model" / "metrics.json").exists() else None
+    assert before == after

@@ -8,6 +8,7 @@ run) ends in one line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -173,20 +174,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _collapse(args: argparse.Namespace) -> dict:
+@contextlib.contextmanager
+def _percent_bar(disabled: bool, remaining: bool = False):
+    """A 0-100 % tqdm bar, yielding the ``progress(fraction, message)`` callback the library takes."""
     from tqdm.auto import tqdm
 
+    bar_format = "{l_bar}{bar}| {elapsed}<{remaining}" if remaining else "{l_bar}{bar}| {elapsed}"
+    with tqdm(total=100, disable=disabled, unit="%", bar_format=bar_format) as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message[:60])
+            bar.update(round(100 * fraction) - bar.n)
+
+        yield progress
+
+
+def _collapse(args: argparse.Namespace) -> dict:
     from .experiments.collapse_images import ImageCollapseConfig, run
 
     config = ImageCollapseConfig(
         model=args.model, dataset=args.dataset, generations=args.generations, per_generation=args.per_generation,
         loop=args.loop, real_fraction=args.real_fraction, accumulate=args.accumulate, epochs=args.epochs,
         width=args.width, eval_n=args.eval_n, seed=args.seed, device=args.device)
-    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.set_description(message)
-            bar.update(round(fraction * 100) - bar.n)
-
+    with _percent_bar(args.no_progress) as progress:
         try:
             results = run(config, args.out, data_root=args.data_dir, progress=progress)
         except KeyboardInterrupt:
@@ -198,17 +207,19 @@ def _collapse(args: argparse.Namespace) -> dict:
 
 
 def _reference_stats(args: argparse.Namespace) -> dict:
-    from tqdm.auto import tqdm
-
     from .metrics.reference import compute_reference_stats
 
-    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.set_description(message[:60])
-            bar.update(round(100 * fraction) - bar.n)
-
-        path = compute_reference_stats(args.dataset, args.split, args.extractor, args.data_dir, args.out, progress)
+    with _percent_bar(args.no_progress, remaining=True) as progress:
+        try:
+            path = compute_reference_stats(args.dataset, args.split, args.extractor, args.data_dir, args.out,
+                                           progress)
+        except KeyboardInterrupt:
+            raise _Interrupted(_FEATURES_KEPT) from None
     return {"out": str(path)}
+
+
+_FEATURES_KEPT = ("interrupted; the features of the real images computed so far are saved: rerun the same "
+                  "command to continue from there")
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -279,8 +290,6 @@ def _info(args: argparse.Namespace) -> dict:
 
 
 def _eval(args: argparse.Namespace) -> dict:
-    from tqdm.auto import tqdm
-
     from .checkpoint import load_model, read_config, refresh_model_card, write_text_atomic
     from .paths import METRICS_FILE
     from .metrics.evaluate import evaluate
@@ -293,14 +302,13 @@ def _eval(args: argparse.Namespace) -> dict:
     dataset = config["train_config"].dataset if config["train_config"] else None
     if dataset is None:
         raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
-    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.set_description(message[:60])
-            bar.update(round(100 * fraction) - bar.n)
-
-        result = evaluate(model, dataset, n=args.n, extractor=args.extractor, split=args.split, seed=args.seed,
-                          batch_size=args.batch_size, data_root=args.data_dir, progress=progress, force=args.force,
-                          device=device, prior=args.prior)
+    with _percent_bar(args.no_progress) as progress:
+        try:
+            result = evaluate(model, dataset, n=args.n, extractor=args.extractor, split=args.split, seed=args.seed,
+                              batch_size=args.batch_size, data_root=args.data_dir, progress=progress,
+                              force=args.force, device=device, prior=args.prior)
+        except KeyboardInterrupt:
+            raise _Interrupted(f"{_FEATURES_KEPT}; {METRICS_FILE} is unchanged") from None
     result["checkpoint_fingerprint"] = evaluated_fingerprint(model.checkpoint_dir, args.prior)
     path = Path(model.checkpoint_dir) / METRICS_FILE
     stored = {}
@@ -318,8 +326,6 @@ def _eval(args: argparse.Namespace) -> dict:
 
 
 def _fit_gmm(args: argparse.Namespace) -> dict:
-    from tqdm.auto import tqdm
-
     from .checkpoint import load_model, read_config, refresh_model_card
     from .data import load_dataset
     from .prior import fit_latent_gmm
@@ -333,11 +339,7 @@ def _fit_gmm(args: argparse.Namespace) -> dict:
     if dataset is None:
         raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
     images, _ = load_dataset(dataset, "train", args.data_dir)
-    with tqdm(total=100, disable=args.no_progress, unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.set_description(message[:60])
-            bar.update(round(100 * fraction) - bar.n)
-
+    with _percent_bar(args.no_progress) as progress:
         mixture = fit_latent_gmm(model, images, components=args.components, seed=args.seed, progress=progress)
     mixture.metadata.update(dataset=dataset, split="train")
     path = mixture.save(args.checkpoint)
