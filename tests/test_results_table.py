@@ -75,3 +75,25 @@ def test_shipped_scores_are_not_stale():
             folder = zoo.checkpoint_dir(dataset, kind)
             for key, result in zoo.read_metrics(folder).items():
                 assert not zoo.is_stale(folder, result), f"{folder}: {key} is stale; run that vaegan eval again"
+
+
+def test_headlines_are_generated_from_current_scores(tmp_path):
+    from vaegan_core.zoo import evaluated_fingerprint
+
+    folder = tmp_path / "mnist" / "vaegan"
+    save_checkpoint(folder, build_model(tiny_model_config("vaegan")), tiny_train_config(dataset="mnist"),
+                    {"epoch": 9, "train_seconds": 60, "device": "cpu"})
+    metrics = {
+        "inception-test": {"n": 10000, "prior": "normal", "metrics": {"fid": 40.0}},
+        "inception-test-gmm": {"n": 10000, "prior": "gmm", "metrics": {"fid": 12.04}},
+        "lenet-test-gmm": {"n": 10000, "prior": "gmm", "metrics": {"is": {"mean": 8.5, "std": 0.1}}},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    text = results_table.render(tmp_path)
+    assert "Lowest Inception FID per dataset: MNIST, VAE-GAN with the GMM prior: 12.0 (target <= 8)." in text
+    assert ("our MNIST VAE-GAN: Inception FID 12.0 and IS (clf) 8.50 with the GMM prior, Inception FID 40.0 with "
+            "N(0, I).") in text
+    metrics["inception-test-gmm"]["checkpoint_fingerprint"] = "f" * 16  # scored other files: left out
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    assert "MNIST, VAE-GAN: 40.0" in results_table.render(tmp_path)
+    assert evaluated_fingerprint(folder, "gmm") != "f" * 16
