@@ -29,7 +29,7 @@ from vaegan_core.errors import VaeganError  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
 from vaegan_core.config import PRIORS  # noqa: E402
 from vaegan_core.latent import (interpolate, interpolation_ends, prior_used, reconstruct_with_error,  # noqa: E402
-                                sample_side_by_side)
+                                sample_side_by_side, without_gmm)
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
 from vaegan_core.prior import PRIOR_LABELS  # noqa: E402
 
@@ -201,8 +201,7 @@ def compare(dataset: str, seed: float, side: float, temperature: float, prior: s
         notes.append(f"{side * side} samples per model from seed {int(seed)}, temperature {float(temperature):.2f} "
                      f"({used}).")
         notes += [f"{LABELS[kind]}: no GMM fitted to this checkpoint, so N(0, I); `vaegan fit-gmm DIR` fits one."
-                  for kind, model in models.items()
-                  if prior == "gmm" and kind != "gan" and prior_used(model, prior) == "normal"]
+                  for kind in without_gmm(models, prior)]
     return grids["gan"], grids["vae"], grids["vaegan"], status(notes)
 
 

@@ -129,6 +129,18 @@ def progress_callback(bar):
     return report
 
 
+def prior_choice(container) -> str:
+    """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes."""
+    from vaegan_core.config import PRIORS
+    from vaegan_core.prior import PRIOR_LABELS
+
+    return container.radio(
+        "Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
+        help="GMM: a 10-component Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "
+             "where the decoder was trained. The same seeded noise goes through each model's own mixture. The "
+             "GAN has no encoder, so it keeps N(0, I).")
+
+
 def page_header(title: str, explanation: str) -> dict:
     st.title(title)
     st.caption(explanation)

@@ -290,7 +290,8 @@ def _results_section(directory: Path) -> list[str]:
                      f"{cell('density')} | {cell('coverage')} | {cell('classes_covered', 0)} | "
                      f"{cell('reconstruction_mse', 4)} |")
     if stale:
-        lines += ["", "(stale): scored other weights than this folder holds now; run that `vaegan eval` again."]
+        lines += ["", "(stale): scored other files (config, weights or GMM) than this folder holds now; run that "
+                  "`vaegan eval` again."]
     if not any(key.startswith("inception") for key in metrics):
         lines += ["", "Inception FID not measured yet: `vaegan eval <this folder> --extractor inception` "
                   "(about 20 minutes on a 2-core CPU, seconds on a GPU)."]

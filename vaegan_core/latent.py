@@ -71,6 +71,13 @@ def prior_used(model, prior: str) -> str:
     return "gmm" if prior == "gmm" and getattr(model, "latent_gmm", None) is not None else "normal"
 
 
+def without_gmm(models: dict, prior: str) -> list:
+    """The names of the models with an encoder that fall back to N(0, I) when ``prior`` is ``gmm``
+    (no GMM fitted to their checkpoint): what an app should say it did instead."""
+    return [name for name, model in models.items()
+            if hasattr(model, "encoder") and prior_used(model, prior) != prior]
+
+
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:
     """``steps`` codes from z0 to z1 (both ends included), ``steps x d``.
 

@@ -6,8 +6,7 @@ import streamlit as st
 import ui
 from vaegan_core import zoo
 from vaegan_core.images import grid_image
-from vaegan_core.config import PRIORS
-from vaegan_core.latent import prior_used, sample_side_by_side
+from vaegan_core.latent import prior_used, sample_side_by_side, without_gmm
 from vaegan_core.prior import PRIOR_LABELS
 from vaegan_core.metrics.evaluate import class_histogram
 
@@ -26,10 +25,7 @@ if not models:
 left, middle, right = st.columns(3)
 side = left.select_slider("Grid", [3, 4, 5, 6, 8, 10], 6, format_func=lambda s: f"{s} x {s}")
 temperature = middle.slider("Temperature T", 0.1, 1.5, 1.0, 0.05)
-prior = right.radio("Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
-                    help="GMM: a 10-component Gaussian mixture fitted to the codes of the training images "
-                         "(`vaegan fit-gmm`). The same seeded noise goes through each model's own mixture. "
-                         "The GAN has no encoder, so it keeps N(0, I).")
+prior = ui.prior_choice(right)
 
 samples = sample_side_by_side(models, side * side, seed=choice["seed"], temperature=temperature, prior=prior)
 columns = st.columns(len(samples))
@@ -38,8 +34,7 @@ for column, (kind, images) in zip(columns, samples.items()):
         source = PRIOR_LABELS[prior_used(models[kind], prior)]
         st.markdown(f"**{ui.LABELS[kind]}** · {source}")
         st.image(grid_image(images, nrow=side), width="stretch")
-missing = [ui.LABELS[kind] for kind, model in models.items()
-           if prior == "gmm" and kind != "gan" and prior_used(model, prior) == "normal"]
+missing = [ui.LABELS[kind] for kind in without_gmm(models, prior)]
 if missing:
     st.caption(f"{', '.join(missing)}: no GMM fitted to this checkpoint, so N(0, I); `vaegan fit-gmm DIR` fits one.")
 

@@ -7,7 +7,6 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
-from vaegan_core.config import PRIORS
 from vaegan_core.errors import VaeganError
 from vaegan_core.latent import prior_used
 from vaegan_core.metrics.evaluate import estimate_seconds, evaluate, real_features_cached
@@ -36,9 +35,7 @@ with_pr = st.checkbox(
     help="They need the features of all 10,000 real test images: computed once on this machine, then cached "
          "(minutes with Inception on a CPU). Without them, FID uses the real statistics shipped with the app.")
 metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
-prior = st.radio("Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
-                 help="GMM: a Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "
-                      "where the decoder was trained. The GAN has no encoder and keeps N(0, I).")
+prior = ui.prior_choice(st)
 priors = {kind: prior_used(models[kind], prior) for kind in kinds}
 
 
