@@ -34,23 +34,36 @@ def _fmt(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def rows(root: Path | None = None) -> list[list[str]]:
-    table = []
-    for dataset, dataset_label in DATASETS.items():
-        for kind in ("gan", "vae", "vaegan"):
+def checkpoints(root: Path | None = None) -> list[dict]:
+    """Each shipped checkpoint's folder, metrics.json and config.json, read once for the whole table."""
+    found = []
+    for dataset in DATASETS:
+        for kind in zoo.MODEL_KINDS:
             folder = zoo.checkpoint_dir(dataset, kind, root)
-            if not zoo.is_available(dataset, kind, root):
-                table.append([dataset_label, zoo.MODEL_LABELS[kind]] + ["not trained"] + ["-"] * 10)
-                continue
-            metrics = zoo.read_metrics(folder)
-            state = read_config(folder).get("state", {})
-            trained = (f"{state.get('epoch', '?')} ep, {state.get('train_seconds', 0) / 60:.0f} min "
-                       f"{str(state.get('device', '?')).split(':')[0]}")
-            has_gmm = (folder / LATENT_GMM_FILE).is_file() or any(key.endswith("-gmm") for key in metrics)
-            for prior in ("normal", "gmm") if has_gmm else ("normal",):
-                label = zoo.MODEL_LABELS[kind] + (" (GMM prior)" if prior == "gmm" else "")
-                table.append([dataset_label, label] + _cells(folder, metrics, prior, TARGETS[(dataset, kind)])
-                             + [trained])
+            available = zoo.is_available(dataset, kind, root)
+            entry = {"dataset": dataset, "kind": kind, "folder": folder, "available": available}
+            entry["metrics"] = zoo.read_metrics(folder) if entry["available"] else {}
+            entry["state"] = read_config(folder).get("state", {}) if entry["available"] else {}
+            found.append(entry)
+    return found
+
+
+def rows(found: list[dict]) -> list[list[str]]:
+    table = []
+    for entry in found:
+        dataset_label, kind = DATASETS[entry["dataset"]], entry["kind"]
+        folder, metrics = entry["folder"], entry["metrics"]
+        if not entry["available"]:
+            table.append([dataset_label, zoo.MODEL_LABELS[kind]] + ["not trained"] + ["-"] * 10)
+            continue
+        state = entry["state"]
+        trained = (f"{state.get('epoch', '?')} ep, {state.get('train_seconds', 0) / 60:.0f} min "
+                   f"{str(state.get('device', '?')).split(':')[0]}")
+        has_gmm = (folder / LATENT_GMM_FILE).is_file() or any(key.endswith("-gmm") for key in metrics)
+        for prior in ("normal", "gmm") if has_gmm else ("normal",):
+            label = zoo.MODEL_LABELS[kind] + (" (GMM prior)" if prior == "gmm" else "")
+            table.append([dataset_label, label] + _cells(folder, metrics, prior, TARGETS[(entry["dataset"], kind)])
+                         + [trained])
     return table
 
 
@@ -83,32 +96,29 @@ HEADER = ["data", "model", "Inception FID", "domain FID", "IS (clf)", "KID (doma
           "density", "coverage", "classes", "recon MSE", "trained"]
 
 
-def scores(root: Path | None = None) -> list[dict]:
+def scores(found: list[dict]) -> list[dict]:
     """One entry per evaluated (dataset, model, prior): its current (not stale) Inception FID and classifier IS."""
-    found = []
-    for dataset in DATASETS:
-        for kind in zoo.MODEL_KINDS:
-            folder = zoo.checkpoint_dir(dataset, kind, root)
-            metrics = zoo.read_metrics(folder) if zoo.is_available(dataset, kind, root) else {}
-            for prior in ("normal", "gmm"):
-                entry = {"dataset": dataset, "kind": kind, "prior": prior}
-                for extractor, name in (("inception", "fid"), ("lenet", "is")):
-                    result = metrics.get(zoo.metrics_key(extractor, "test", prior))
-                    if result and not zoo.is_stale(folder, result):
-                        entry[f"{extractor}_{name}"] = zoo.headline_scores(result).get(name)
-                if entry.get("inception_fid") is not None:
-                    found.append(entry)
-    return found
+    result = []
+    for checkpoint in found:
+        for prior in ("normal", "gmm"):
+            entry = {"dataset": checkpoint["dataset"], "kind": checkpoint["kind"], "prior": prior}
+            for extractor, name in (("inception", "fid"), ("lenet", "is")):
+                stored = checkpoint["metrics"].get(zoo.metrics_key(extractor, "test", prior))
+                if stored and not zoo.is_stale(checkpoint["folder"], stored):
+                    entry[f"{extractor}_{name}"] = zoo.headline_scores(stored).get(name)
+            if entry.get("inception_fid") is not None:
+                result.append(entry)
+    return result
 
 
 def _label(entry: dict) -> str:
     return zoo.MODEL_LABELS[entry["kind"]] + (" with the GMM prior" if entry["prior"] == "gmm" else "")
 
 
-def headlines(root: Path | None = None) -> list[str]:
+def headlines(checkpoints_found: list[dict]) -> list[str]:
     """Sentences generated from the same files as the table: the best Inception FID per dataset, and our
     MNIST VAE-GAN beside the figures of the study behind this project."""
-    found = scores(root)
+    found = scores(checkpoints_found)
     lines = []
     best = []
     for dataset, label in DATASETS.items():
@@ -132,9 +142,10 @@ def headlines(root: Path | None = None) -> list[str]:
 
 
 def render(root: Path | None = None) -> str:
+    found = checkpoints(root)
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(root)]
-    lines += [""] + [line for headline in headlines(root) for line in (headline, "")]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(found)]
+    lines += [""] + [line for headline in headlines(found) for line in (headline, "")]
     lines += [
         "Generated by `python benchmarks/results_table.py --write` from each checkpoint's `metrics.json` "
         "(`vaegan eval DIR --n 10000 --seed 0`, test split) and `config.json`. Rows marked GMM prior sample the "
