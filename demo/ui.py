@@ -136,7 +136,7 @@ def prior_choice(container) -> str:
 
     return container.radio(
         "Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
-        help="GMM: a 10-component Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "
+        help="GMM: a Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "
              "where the decoder was trained. The same seeded noise goes through each model's own mixture. The "
              "GAN has no encoder, so it keeps N(0, I).")
 

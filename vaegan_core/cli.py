@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import DATASETS, DEVICES, MODEL_KINDS, PRECISIONS, PRIORS, ModelConfig, TrainConfig
+from .config import DATASETS, DEVICES, MODEL_KINDS, PRECISIONS, PRIORS, GMM_COMPONENTS, ModelConfig, TrainConfig
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("seed", "batch_size", "lr", "latent_dim", "width", "beta", "gamma", "equilibrium", "likelihood",
@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "DIR/latent_gmm.safetensors; then sample, eval and the apps can draw codes from it "
                     "(--prior gmm) instead of N(0, I).")
     gmm.add_argument("checkpoint", metavar="DIR", help="checkpoint folder of a VAE or VAE-GAN")
-    gmm.add_argument("--components", type=_positive_int, default=10, help="mixture components (default 10)")
+    gmm.add_argument("--components", type=_positive_int, default=GMM_COMPONENTS,
+                     help=f"mixture components (default {GMM_COMPONENTS})")
     gmm.add_argument("--seed", type=int, default=0, help="seed of the mixture's initialisation (default 0)")
     gmm.add_argument("--device", choices=DEVICES, default="cpu")
     gmm.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")

@@ -17,6 +17,7 @@ MODEL_KINDS = ("vae", "gan", "vaegan")
 DATASETS = ("mnist", "fashion-mnist", "digits")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRIORS = ("normal", "gmm")  # where sample() draws codes from: N(0, I), or the GMM of vaegan_core.prior
+GMM_COMPONENTS = 100  # default size of the GMM prior; chosen by benchmarks/gmm_components.py
 PRECISIONS = ("auto", "bf16", "fp32")
 LIKELIHOODS = ("bernoulli", "gaussian")
 NORMS = ("none", "batch", "spectral")

@@ -6,7 +6,7 @@ training image was encoded, and the decoder turns those codes into blends of cla
 density to the encoded training set after training and sampling from it ("ex-post density
 estimation", Ghosh et al. 2020, *From Variational to Deterministic Autoencoders*; Dai & Wipf 2019's
 two-stage VAE is the same idea with a second VAE) keeps the samples where the decoder knows what to
-draw. Here the density is a Gaussian mixture with full covariances (10 components by default)
+draw. Here the density is a Gaussian mixture with full covariances (100 components by default)
 fitted with scikit-learn to the posterior means mu(x) of the whole train split.
 
 The mixture is stored beside the weights as ``latent_gmm.safetensors`` (mixture weights, means and
@@ -31,7 +31,7 @@ import torch
 
 from .checkpoint import atomic_write
 from .errors import CheckpointError, ConfigError
-from .config import PRIORS  # noqa: F401  (re-exported: the names sample(prior=...) takes)
+from .config import GMM_COMPONENTS, PRIORS  # noqa: F401  (PRIORS re-exported: the names sample(prior=...) takes)
 from .paths import LATENT_GMM_FILE
 
 PRIOR_LABELS = {"normal": "N(0, I)", "gmm": "GMM of the training codes"}
@@ -103,40 +103,65 @@ class LatentGMM:
                                   f"`vaegan fit-gmm {Path(directory)}`") from None
 
 
-def fit_latent_gmm(model, images: torch.Tensor, components: int = 10, seed: int = 0, max_iter: int = 200,
-                   progress: Callable[[float, str], None] | None = None, batch: int = 5000) -> LatentGMM:
-    """Fit a full-covariance Gaussian mixture to the posterior means of ``images`` (uint8, or float in [0, 1]).
-
-    Returns the mixture; its ``metadata`` records n, components, seed, the mean log-likelihood per
-    code and whether EM converged. The model needs an encoder (a VAE or VAE-GAN).
-    """
-    from sklearn.mixture import GaussianMixture
-
+def _require_encoder(model) -> None:
     if not hasattr(model, "encoder"):
         raise ConfigError(f"a {model.kind.upper()} has no encoder, so there are no codes to fit a GMM to; "
                           "use a VAE or VAE-GAN")
+
+
+def _check_components(components: int, total: int) -> None:
     if components < 1:
         raise ConfigError(f"components must be a positive integer, got {components}")
-    total = images.shape[0]
     if total < 10 * components:
-        raise ConfigError(f"{total} images are too few for a {components}-component GMM; "
-                          f"give at least {10 * components}")
+        raise ConfigError(f"{total} images are too few for a {components}-component GMM; give at least "
+                          f"{10 * components}")
+
+
+def posterior_means(model, images: torch.Tensor, progress: Callable[[float, str], None] | None = None,
+                    batch: int = 5000) -> np.ndarray:
+    """The codes mu(x) of ``images`` (uint8, or float in [0, 1]) as a float64 array (n, latent_dim).
+    The model needs an encoder (a VAE or VAE-GAN); ``progress`` goes from 0 to 1."""
+    _require_encoder(model)
+    total = images.shape[0]
     codes = []
     for start in range(0, total, batch):
         part = images[start:start + batch]
         part = part.float() / 255 if part.dtype == torch.uint8 else part
         codes.append(model.encode(part)[0].double().numpy())
         if progress:
-            progress(0.5 * min(1.0, (start + batch) / total), f"encoding {total:,} images")
-    codes = np.concatenate(codes)
-    if progress:
-        progress(0.5, f"fitting {components} Gaussians to {total:,} codes")
+            progress(min(1.0, (start + batch) / total), f"encoding {total:,} images")
+    return np.concatenate(codes)
+
+
+def gmm_of_codes(codes: np.ndarray, components: int = GMM_COMPONENTS, seed: int = 0,
+                 max_iter: int = 200) -> LatentGMM:
+    """Fit a full-covariance Gaussian mixture (scikit-learn, EM) to ``codes`` (n, latent_dim)."""
+    from sklearn.mixture import GaussianMixture
+
+    _check_components(components, codes.shape[0])
     mixture = GaussianMixture(components, covariance_type="full", random_state=seed, max_iter=max_iter,
                               reg_covar=1e-6)
     mixture.fit(codes)
-    if progress:
-        progress(1.0, "fitted")
-    metadata = {"components": components, "n": int(total), "seed": seed, "covariance": "full",
+    metadata = {"components": components, "n": int(codes.shape[0]), "seed": seed, "covariance": "full",
                 "fitted_on": "posterior means mu(x)", "max_iter": max_iter, "converged": bool(mixture.converged_),
                 "iterations": int(mixture.n_iter_), "mean_log_likelihood": float(mixture.score(codes))}
     return LatentGMM(mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_), metadata)
+
+
+def fit_latent_gmm(model, images: torch.Tensor, components: int = GMM_COMPONENTS, seed: int = 0,
+                   max_iter: int = 200, progress: Callable[[float, str], None] | None = None,
+                   batch: int = 5000) -> LatentGMM:
+    """Fit a full-covariance Gaussian mixture to the posterior means of ``images`` (uint8, or float in [0, 1]).
+
+    Returns the mixture; its ``metadata`` records n, components, seed, the mean log-likelihood per
+    code and whether EM converged. The model needs an encoder (a VAE or VAE-GAN).
+    """
+    _require_encoder(model)
+    _check_components(components, images.shape[0])  # before the encoding, which is the slow part
+    codes = posterior_means(model, images, None if progress is None else lambda f, m: progress(0.5 * f, m), batch)
+    if progress:
+        progress(0.5, f"fitting {components} Gaussians to {codes.shape[0]:,} codes")
+    gmm = gmm_of_codes(codes, components, seed, max_iter)
+    if progress:
+        progress(1.0, "fitted")
+    return gmm

@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
+from vaegan_core.config import GMM_COMPONENTS
 from vaegan_core.paths import LATENT_GMM_FILE
 
 choice = ui.page_header(
@@ -50,8 +51,8 @@ with st.expander("Where samples come from: the prior, and the holes in it"):
         "where no training image was encoded, and the decoder turns codes there into blends of classes. A second "
         "prior fixes this after training: fit a density to the codes of the training images and sample from it "
         "(*ex-post density estimation*, Ghosh et al. 2020; Dai & Wipf's two-stage VAE, 2019). Here it is a "
-        "Gaussian mixture of 10 components, fitted by `vaegan fit-gmm`. The **Compare** and **FID** pages switch "
-        "between the two priors; the GAN has no encoder, so it keeps N(0, I).")
+        f"Gaussian mixture (of {GMM_COMPONENTS} components by default), fitted by `vaegan fit-gmm`. The "
+        "**Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
 
 st.divider()
 st.subheader(f"Loaded models: {ui.DATASET_LABELS[choice['dataset']]}")
