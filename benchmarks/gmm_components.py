@@ -60,7 +60,8 @@ def main() -> int:
                           seed=args.seed, data_root=args.data_dir, prior=prior)
         return result["metrics"]["fid"]
 
-    print(f"\n| prior | components | fit (s) | mean log-likelihood (train codes) | domain FID vs train split (n={args.n:,}) |")
+    print(f"\n| prior | components | fit (s) | mean log-likelihood (train codes) | "
+          f"domain FID vs train split (n={args.n:,}) |")
     print("|---|---:|---:|---:|---:|")
     print(f"| N(0, I) | - | - | - | {domain_fid('normal'):.2f} |", flush=True)
     for size in args.components:

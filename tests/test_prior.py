@@ -1,7 +1,11 @@
 """The second prior: a Gaussian mixture of the training codes (vaegan_core.prior, vaegan fit-gmm)."""
 
 import json
+import math
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,6 +131,22 @@ def test_a_gan_has_no_codes_to_fit(trained):
 def test_too_few_images_for_the_components(trained):
     with pytest.raises(ConfigError, match="too few"):
         fit_latent_gmm(load_model(trained / "vae"), torch.rand(20, 1, 28, 28), components=10)
+
+
+def test_benchmark_scores_each_mixture_size_without_writing(trained):
+    """benchmarks/gmm_components.py: one row per size plus N(0, I), finite FIDs, the folder untouched."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gmm_components.py"
+    before = sorted(path.name for path in (trained / "vae").iterdir())
+    run = subprocess.run([sys.executable, str(script), str(trained / "vae"), "--components", "2,4", "--n", "300"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    rows = [line.split("|")[1:-1] for line in run.stdout.splitlines() if line.startswith(("| N(0", "| GMM"))]
+    assert [(row[0].strip(), row[1].strip()) for row in rows] == [("N(0, I)", "-"), ("GMM", "2"), ("GMM", "4")]
+    assert all(math.isfinite(float(row[-1])) and float(row[-1]) >= 0 for row in rows)
+    assert sorted(path.name for path in (trained / "vae").iterdir()) == before
+    bad = subprocess.run([sys.executable, str(script), str(trained / "vae"), "--components", "2,x"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "whole numbers" in bad.stderr
 
 
 def test_cli_fit_gmm_then_sample_from_it(trained, tmp_path, capsys):
