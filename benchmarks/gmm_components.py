@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vaegan_core import load_model  # noqa: E402
 from vaegan_core.checkpoint import read_config  # noqa: E402
 from vaegan_core.data import load_dataset  # noqa: E402
+from vaegan_core.errors import VaeganError  # noqa: E402
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
 from vaegan_core.prior import gmm_of_codes, posterior_means  # noqa: E402
 
@@ -46,7 +47,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
+    try:
+        return run(args)
+    except VaeganError as error:  # no encoder, no dataset, a broken checkpoint, too few codes: one line
+        print(f"gmm_components: {error}", file=sys.stderr)
+        return 1
 
+
+def run(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint)
     dataset = read_config(args.checkpoint)["train_config"].dataset
     images, _ = load_dataset(dataset, "train", args.data_dir)

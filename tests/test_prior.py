@@ -147,6 +147,9 @@ def test_benchmark_scores_each_mixture_size_without_writing(trained):
     bad = subprocess.run([sys.executable, str(script), str(trained / "vae"), "--components", "2,x"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "whole numbers" in bad.stderr
+    gan = subprocess.run([sys.executable, str(script), str(trained / "gan"), "--components", "2", "--n", "300"],
+                         capture_output=True, text=True, timeout=120)
+    assert gan.returncode == 1 and gan.stderr.strip().count("\n") == 0 and "no encoder" in gan.stderr
 
 
 def test_cli_fit_gmm_then_sample_from_it(trained, tmp_path, capsys):

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import DATASETS, DEVICES, MODEL_KINDS, PRECISIONS, PRIORS, GMM_COMPONENTS, ModelConfig, TrainConfig
+from .config import DATASETS, DEVICES, GMM_COMPONENTS, MODEL_KINDS, PRECISIONS, PRIORS, ModelConfig, TrainConfig
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("seed", "batch_size", "lr", "latent_dim", "width", "beta", "gamma", "equilibrium", "likelihood",
