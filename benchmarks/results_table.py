@@ -41,10 +41,9 @@ def checkpoints(root: Path | None = None) -> list[dict]:
         for kind in zoo.MODEL_KINDS:
             folder = zoo.checkpoint_dir(dataset, kind, root)
             available = zoo.is_available(dataset, kind, root)
-            entry = {"dataset": dataset, "kind": kind, "folder": folder, "available": available}
-            entry["metrics"] = zoo.read_metrics(folder) if entry["available"] else {}
-            entry["state"] = read_config(folder).get("state", {}) if entry["available"] else {}
-            found.append(entry)
+            found.append({"dataset": dataset, "kind": kind, "folder": folder, "available": available,
+                          "metrics": zoo.read_metrics(folder) if available else {},
+                          "state": read_config(folder).get("state", {}) if available else {}})
     return found
 
 
