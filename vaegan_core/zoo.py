@@ -21,7 +21,7 @@ from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, SA
 MODEL_KINDS = ("gan", "vae", "vaegan")
 MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
 # The epochs the shipped checkpoints were trained for; scripts/train_all.sh reads them from here.
-DEFAULT_EPOCHS = {"vae": 4, "gan": 12, "vaegan": 12}
+DEFAULT_EPOCHS = {"vae": 8, "gan": 12, "vaegan": 12}
 
 
 def checkpoints_root(root: str | os.PathLike | None = None) -> Path:
