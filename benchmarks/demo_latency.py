@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vaegan_core import zoo  # noqa: E402
+from vaegan_core.config import IDX_DATASETS, MODEL_KINDS  # noqa: E402
 from vaegan_core.checkpoint import load_model  # noqa: E402
 from vaegan_core.data import load_dataset  # noqa: E402
 from vaegan_core.images import gif_bytes, png_bytes  # noqa: E402
@@ -119,8 +120,8 @@ def main() -> None:
     base = rss_mb()
     start = time.perf_counter()
     models = {}
-    for dataset in ("mnist", "fashion-mnist"):
-        for kind in zoo.MODEL_KINDS:
+    for dataset in IDX_DATASETS:
+        for kind in MODEL_KINDS:
             if zoo.is_available(dataset, kind):
                 models[(dataset, kind)] = load_model(zoo.checkpoint_dir(dataset, kind))
     row(f"load {len(models)} checkpoints", (time.perf_counter() - start) * 1000, "ms", None)

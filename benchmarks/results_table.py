@@ -20,10 +20,11 @@ sys.path.insert(0, str(REPO))
 
 from vaegan_core import zoo  # noqa: E402
 from vaegan_core.checkpoint import read_config  # noqa: E402
+from vaegan_core.config import DATASET_LABELS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS, PRIORS  # noqa: E402
 from vaegan_core.paths import LATENT_GMM_FILE  # noqa: E402
 
 START, END = "<!-- results-table:start -->", "<!-- results-table:end -->"
-DATASETS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+DATASETS = {name: DATASET_LABELS[name] for name in IDX_DATASETS}  # the datasets with shipped checkpoints
 # Issue 5's Inception-FID targets (10,000 samples vs the test split), from Lucic et al. 2018 (GANs),
 # Dai & Wipf 2019 (VAE) and a margin below the study that motivated this project (VAE-GAN FID 35).
 TARGETS = {("mnist", "gan"): 10, ("mnist", "vae"): 16.6, ("mnist", "vaegan"): 8,
@@ -38,7 +39,7 @@ def checkpoints(root: Path | None = None) -> list[dict]:
     """Each shipped checkpoint's folder, metrics.json and config.json, read once for the whole table."""
     found = []
     for dataset in DATASETS:
-        for kind in zoo.MODEL_KINDS:
+        for kind in MODEL_KINDS:
             folder = zoo.checkpoint_dir(dataset, kind, root)
             available = zoo.is_available(dataset, kind, root)
             found.append({"dataset": dataset, "kind": kind, "folder": folder, "available": available,
@@ -53,14 +54,14 @@ def rows(found: list[dict]) -> list[list[str]]:
         dataset_label, kind = DATASETS[entry["dataset"]], entry["kind"]
         folder, metrics = entry["folder"], entry["metrics"]
         if not entry["available"]:
-            table.append([dataset_label, zoo.MODEL_LABELS[kind]] + ["not trained"] + ["-"] * 10)
+            table.append([dataset_label, MODEL_LABELS[kind]] + ["not trained"] + ["-"] * 10)
             continue
         state = entry["state"]
         trained = (f"{state.get('epoch', '?')} ep, {state.get('train_seconds', 0) / 60:.0f} min "
                    f"{str(state.get('device', '?')).split(':')[0]}")
         has_gmm = (folder / LATENT_GMM_FILE).is_file() or any(key.endswith("-gmm") for key in metrics)
-        for prior in ("normal", "gmm") if has_gmm else ("normal",):
-            label = zoo.MODEL_LABELS[kind] + (" (GMM prior)" if prior == "gmm" else "")
+        for prior in PRIORS if has_gmm else ("normal",):
+            label = MODEL_LABELS[kind] + (" (GMM prior)" if prior == "gmm" else "")
             table.append([dataset_label, label] + _cells(folder, metrics, prior, TARGETS[(entry["dataset"], kind)])
                          + [trained])
     return table
@@ -99,7 +100,7 @@ def scores(found: list[dict]) -> list[dict]:
     """One entry per evaluated (dataset, model, prior): its current (not stale) Inception FID and classifier IS."""
     result = []
     for checkpoint in found:
-        for prior in ("normal", "gmm"):
+        for prior in PRIORS:
             entry = {"dataset": checkpoint["dataset"], "kind": checkpoint["kind"], "prior": prior}
             for extractor, name in (("inception", "fid"), ("lenet", "is")):
                 stored = checkpoint["metrics"].get(zoo.metrics_key(extractor, "test", prior))
@@ -111,7 +112,7 @@ def scores(found: list[dict]) -> list[dict]:
 
 
 def _label(entry: dict) -> str:
-    return zoo.MODEL_LABELS[entry["kind"]] + (" with the GMM prior" if entry["prior"] == "gmm" else "")
+    return MODEL_LABELS[entry["kind"]] + (" with the GMM prior" if entry["prior"] == "gmm" else "")
 
 
 def headlines(checkpoints_found: list[dict]) -> list[str]:
@@ -154,7 +155,7 @@ def render(root: Path | None = None) -> str:
         "classifier Inception Score (real MNIST test images: 9.8); recon MSE is per pixel on test images. "
         "Published for scale: VAE-GAN FID 35 and IS 4.8 on MNIST (the study behind this project); "
         "Lucic et al. 2018 GAN FIDs 6.7-9.8 (MNIST), 21.5-30.7 (Fashion-MNIST); Dai & Wipf 2019 VAE 16.6 / 43.6. "
-        "Our Fashion-MNIST test split is a class-balanced split of the 70,000 images (see Data), which may "
+        "Our Fashion-MNIST test split is a class-balanced split of the 70,000 images (see docs/data.md), which may "
         "differ image for image from the official one.",
     ]
     return "\n".join(lines)

@@ -10,26 +10,33 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from vaegan_core import zoo
+from vaegan_core.errors import first_line
 
 st.set_page_config(page_title="VAE-GAN Explorer", page_icon=":material/blur_on:", layout="wide")
 
-PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
-    st.Page("app_pages/reconstruction.py", title="Reconstruction", icon=":material/compare:"),
-    st.Page("app_pages/interpolation.py", title="Interpolation", icon=":material/linear_scale:"),
-    st.Page("app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
-    st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
-    st.Page("app_pages/fid.py", title="FID", icon=":material/analytics:"),
-    st.Page("app_pages/training.py", title="Training", icon=":material/show_chart:"),
-    st.Page("app_pages/collapse.py", title="Collapse", icon=":material/trending_down:"),
-]
+# Pages in sections, as Streamlit's multipage apps group them: look at the models, measure them, learn the ideas.
+PAGES = {
+    "Explore": [
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
+        st.Page("app_pages/reconstruction.py", title="Reconstruction", icon=":material/compare:"),
+        st.Page("app_pages/interpolation.py", title="Interpolation", icon=":material/linear_scale:"),
+        st.Page("app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+    ],
+    "Measure": [
+        st.Page("app_pages/fid.py", title="FID", icon=":material/analytics:"),
+        st.Page("app_pages/training.py", title="Training", icon=":material/show_chart:"),
+    ],
+    "Learn": [
+        st.Page("app_pages/collapse.py", title="Collapse", icon=":material/trending_down:"),
+    ],
+}
 navigation = st.navigation(PAGES)
 ui.start_warm_up()
 
 with st.sidebar:
     st.selectbox("Dataset", ui.DATASETS, format_func=ui.DATASET_LABELS.get, key="dataset")
-    st.multiselect("Models", zoo.MODEL_KINDS, default=list(zoo.MODEL_KINDS), format_func=ui.LABELS.get, key="kinds")
+    st.multiselect("Models", ui.MODEL_KINDS, default=list(ui.MODEL_KINDS), format_func=ui.LABELS.get, key="kinds")
     st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed",
                     help="The same seed gives the same samples, in every model and every session.")
     st.caption(f"Checkpoints: `{ui.checkpoints_root()}`")
@@ -39,5 +46,5 @@ try:
 except Exception as error:  # the last guard: a page that fails shows one line, never a traceback
     if type(error).__name__ in ("RerunException", "StopException"):
         raise  # Streamlit's own control flow (st.rerun, st.stop, st.switch_page)
-    st.error(f"Something went wrong on this page: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-             " - change a setting or reload; the other pages keep working.")
+    st.error(f"Something went wrong on this page: {type(error).__name__}: {first_line(error)} - change a setting or "
+             "reload; the other pages keep working.")

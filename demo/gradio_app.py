@@ -24,20 +24,17 @@ from PIL import Image  # noqa: E402
 
 from vaegan_core import zoo  # noqa: E402
 from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, EXTRACTOR_LABELS, EXTRACTORS, IDX_DATASETS,  # noqa: E402
+                                MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS, PRIORS)
 from vaegan_core.data import CLASS_NAMES, load_dataset  # noqa: E402
-from vaegan_core.errors import VaeganError  # noqa: E402
+from vaegan_core.errors import VaeganError, first_line  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
-from vaegan_core.config import PRIORS  # noqa: E402
-from vaegan_core.latent import (interpolate, interpolation_ends, prior_used, reconstruct_with_error,  # noqa: E402
-                                sample_side_by_side, without_gmm)
+from vaegan_core.latent import interpolate, interpolation_ends, reconstruct_with_error, sample_side_by_side  # noqa: E402
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
-from vaegan_core.prior import PRIOR_LABELS  # noqa: E402
 
-DATASETS = ("mnist", "fashion-mnist")
-DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-LABELS = zoo.MODEL_LABELS
-KINDS = zoo.MODEL_KINDS
-ENCODER_KINDS = ("vae", "vaegan")
+DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
+LABELS = MODEL_LABELS
+KINDS = MODEL_KINDS
 SCALE = 4  # 28 x 28 images are shown 4x larger, nearest neighbour, so pixels stay sharp
 ROW_SCALE = 2  # interpolation rows and sample grids: 2x
 SOURCES = ("random test images", "by index", "upload")
@@ -116,9 +113,8 @@ def guarded(function):
         except VaeganError as error:
             raise gr.Error(str(error)) from None
         except Exception as error:  # the last guard: one line, and the app keeps working
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise gr.Error(f"Something went wrong: {type(error).__name__}: {first} - change a setting and retry") \
-                from None
+            raise gr.Error(f"Something went wrong: {type(error).__name__}: {first_line(error)} - change a setting "
+                           "and retry") from None
     return run
 
 
@@ -197,11 +193,11 @@ def compare(dataset: str, seed: float, side: float, temperature: float, prior: s
                                   prior=prior) if models else {}
     grids = {kind: grid_picture(samples[kind], nrow=side) if kind in samples else None for kind in KINDS}
     if models:
-        used = ", ".join(f"{LABELS[kind]}: {PRIOR_LABELS[prior_used(model, prior)]}" for kind, model in models.items())
+        priors = {kind: model.prior(prior, fallback=True) for kind, model in models.items()}
+        used = ", ".join(f"{LABELS[kind]}: {chosen.label}" for kind, chosen in priors.items())
         notes.append(f"{side * side} samples per model from seed {int(seed)}, temperature {float(temperature):.2f} "
                      f"({used}).")
-        notes += [f"{LABELS[kind]}: no GMM fitted to this checkpoint, so N(0, I); `vaegan fit-gmm DIR` fits one."
-                  for kind in without_gmm(models, prior)]
+        notes += [f"{LABELS[kind]}: {chosen.note}." for kind, chosen in priors.items() if chosen.note]
     return grids["gan"], grids["vae"], grids["vaegan"], status(notes)
 
 
@@ -221,8 +217,8 @@ def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, w
     rows, sides = [], set()
     with _fid_lock:
         for number, (kind, model) in enumerate(models.items()):
-            used = prior_used(model, prior)
-            key = (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind)), dataset, n, extractor, seed, metrics, used)
+            used = model.prior(prior, fallback=True).name
+            key = (model.fingerprint, dataset, n, extractor, seed, metrics, used)
             if key not in _fid_results:
                 def report(fraction: float, message: str, number=number, kind=kind) -> None:
                     progress((number + min(max(fraction, 0.0), 1.0)) / len(models), desc=f"{LABELS[kind]}: {message}")
@@ -342,7 +338,8 @@ def build_app() -> gr.Blocks:
             with gr.Row():
                 kinds = gr.CheckboxGroup([(LABELS[kind], kind) for kind in KINDS], value=list(KINDS), label="Models")
                 n = gr.Dropdown(list(FID_SIZES), value=5000, label="Generated images n")
-                extractor = gr.Radio(["lenet", "inception"], value="lenet", label="Features")
+                extractor = gr.Radio([(EXTRACTOR_LABELS[name], name) for name in EXTRACTORS], value="lenet",
+                                     label="Features")
                 with_pr = gr.Checkbox(value=True, label="Precision and recall",
                                       info="Needs the features of all 10,000 real test images (computed once, "
                                            "then cached); without, FID uses the shipped real statistics.")

@@ -3,8 +3,10 @@
 No model math here: everything computed comes from ``vaegan_core``. Caches:
 - models: ``st.cache_resource`` (one copy per process, shared by every browser session; the
   models are in eval mode and only run forward passes, which is safe from several threads);
-- derived arrays (test split, encodings, projections): ``st.cache_data``, keyed by the
-  checkpoint's content fingerprint and the parameters.
+  each carries ``model.fingerprint``, a hash of its checkpoint's files (``zoo.open_model``);
+- derived arrays (test split, encodings, projections): ``st.cache_data``, keyed by that
+  fingerprint and the parameters; the model itself is passed as an ``_model`` argument, which
+  Streamlit does not hash.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import numpy as np
 import streamlit as st
 
 from vaegan_core import zoo
+from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS,
+                                PRIORS)
 
 # torch (1.8 s to import on a 2-core CPU) is imported by the first page that needs a model, not here:
 # the Overview renders without it, which keeps the app's start within its budget.
 
-DATASETS = ("mnist", "fashion-mnist")
-DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-LABELS = zoo.MODEL_LABELS
+DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
+LABELS = MODEL_LABELS
 
 
 def checkpoints_root() -> Path:
@@ -61,7 +64,7 @@ def settings() -> dict:
     state = st.session_state
     return {
         "dataset": state.get("dataset", "mnist"),
-        "kinds": list(state.get("kinds", list(zoo.MODEL_KINDS))),
+        "kinds": list(state.get("kinds", list(MODEL_KINDS))),
         "seed": int(state.get("seed", 0)),
     }
 
@@ -86,7 +89,7 @@ def models(dataset: str, kinds, need_encoder: bool = False) -> dict:
     """``{kind: model}`` for the chosen kinds that load; the others are explained on the page."""
     loaded = {}
     for kind in kinds:
-        if need_encoder and kind == "gan":
+        if need_encoder and kind not in ENCODER_KINDS:
             continue
         model = load(dataset, kind)
         if model is not None:
@@ -117,11 +120,6 @@ def class_names(dataset: str) -> list[str]:
     return CLASS_NAMES[dataset]
 
 
-def to_display(images) -> list[np.ndarray]:
-    """B x 1 x H x W in [0, 1] -> a list of H x W uint8 arrays for ``st.image``."""
-    return [(image[0].clamp(0, 1).numpy() * 255).round().astype(np.uint8) for image in images.cpu()]
-
-
 def progress_callback(bar):
     """A ``progress(fraction, message)`` callback that drives an ``st.progress`` bar."""
     def report(fraction: float, message: str) -> None:
@@ -131,9 +129,6 @@ def progress_callback(bar):
 
 def prior_choice(container) -> str:
     """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes."""
-    from vaegan_core.config import PRIORS
-    from vaegan_core.prior import PRIOR_LABELS
-
     return container.radio(
         "Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
         help="GMM: a Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "

@@ -6,26 +6,16 @@ Marked e2e (it starts a server and a browser, ~30 s); CI installs chromium and r
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
+from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-READY = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -34,35 +24,18 @@ def server(tiny_checkpoints):
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run must `apt-get install chromium`")
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    port = free_port()
-    env = dict(os.environ, VAEGAN_CHECKPOINTS_DIR=str(tiny_checkpoints), VAEGAN_NO_WARMUP="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "demo/app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not answer /_stcore/health within 60 s:\n" + process.stdout.read().decode()[-2000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        with streamlit_server({"VAEGAN_CHECKPOINTS_DIR": str(tiny_checkpoints)}, timeout=60) as url:
+            yield url
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
 

@@ -29,7 +29,7 @@ def test_save_load_gives_identical_outputs(tmp_path, kind):
     save_checkpoint(tmp_path, model, tiny_train_config())
     loaded = load_model(tmp_path)
     assert not loaded.training and type(loaded) is type(model) and loaded.config == model.config
-    z = model.prior(6, torch.Generator().manual_seed(0))
+    z = model.prior().sample(6, torch.Generator().manual_seed(0))
     assert torch.equal(model.decode(z), loaded.decode(z))
     if kind != "gan":
         images = torch.rand(4, 1, 28, 28)
@@ -139,7 +139,7 @@ def test_info_summary(saved):
 
 
 def test_model_card_carries_notes_and_metrics(tmp_path):
-    from vaegan_core.checkpoint import refresh_model_card
+    from vaegan_core.card import refresh_model_card
 
     folder = tmp_path / "run"
     save_checkpoint(folder, build_model(tiny_model_config("vae")), tiny_train_config(), {"epoch": 1})

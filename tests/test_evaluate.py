@@ -138,8 +138,25 @@ def test_cli_eval_writes_metrics_json(isolated):
     assert stored["lenet-test"]["prior"] == "normal" and len(stored["lenet-test"]["checkpoint_fingerprint"]) == 16
 
 
+@pytest.mark.parametrize("content", [b"[1, 2, 3]", b"\xff\xfe{}", b'{"lenet-test": '])
+def test_cli_eval_checks_metrics_json_before_the_work(isolated, tmp_path, monkeypatch, capsys, content):
+    """A metrics.json that cannot take the result is refused before any score is computed (which can take
+    twenty minutes), in one line, and is left as it was."""
+    from vaegan_core import cli
+    from vaegan_core.metrics import evaluate as evaluate_module
+
+    folder = tmp_path / "model"
+    shutil.copytree(isolated / "model", folder)
+    (folder / "metrics.json").write_bytes(content)
+    monkeypatch.setattr(evaluate_module, "evaluate", lambda *args, **kwargs: pytest.fail("evaluated"))
+    assert cli.main(["eval", str(folder), "--n", "200", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "metrics.json" in err and "move it away" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert (folder / "metrics.json").read_bytes() == content
+
+
 def test_cli_eval_with_the_gmm_prior_and_stale_results(isolated, tmp_path):
-    from vaegan_core.checkpoint import refresh_model_card
+    from vaegan_core.card import refresh_model_card
     from vaegan_core.cli import main
     from vaegan_core.zoo import is_stale
 
@@ -274,7 +291,7 @@ def test_reference_stats_round_trip_and_weight_check(isolated, tmp_path):
 
 
 def test_real_features_cached_knows_the_weights(isolated, tmp_path):
-    from vaegan_core.metrics.evaluate import real_features, real_features_cached
+    from vaegan_core.metrics.features_cache import real_features, real_features_cached
     from vaegan_core.metrics.extractors import extractor_identity
 
     extractor = LeNetExtractor("digits")
@@ -292,9 +309,9 @@ def test_real_features_cached_knows_the_weights(isolated, tmp_path):
 
 
 def test_real_features_resume_after_an_interruption(isolated, monkeypatch):
-    from vaegan_core.metrics import evaluate as evaluate_module
+    from vaegan_core.metrics import features_cache as cache_module
 
-    monkeypatch.setattr(evaluate_module, "PART_IMAGES", 100)
+    monkeypatch.setattr(cache_module, "PART_IMAGES", 100)
     extractor = LeNetExtractor("digits")
     expected = extractor.features(torch.from_numpy(load_dataset_images()).float() / 255).numpy()
     seen, features = [], extractor.features
@@ -307,15 +324,15 @@ def test_real_features_resume_after_an_interruption(isolated, monkeypatch):
 
     monkeypatch.setattr(extractor, "features", interrupted_after_250)
     with pytest.raises(KeyboardInterrupt):
-        evaluate_module.real_features(extractor, "digits", "test", batch_size=50)
-    path = evaluate_module._real_features_path(extractor, "digits", "test")
+        cache_module.real_features(extractor, "digits", "test", batch_size=50)
+    path = cache_module.real_features_path(extractor, "digits", "test")
     parts_dir = path.with_name(f"{path.stem}.360.parts")
     assert sorted(part.name for part in parts_dir.iterdir()) == ["0000000-0000100.npy", "0000100-0000200.npy"]
 
     seen.clear()
     messages = []
     monkeypatch.setattr(extractor, "features", lambda images: seen.append(images.shape[0]) or features(images))
-    resumed = evaluate_module.real_features(extractor, "digits", "test", batch_size=50,
+    resumed = cache_module.real_features(extractor, "digits", "test", batch_size=50,
                                             progress=lambda fraction, message: messages.append((fraction, message)))
     assert sum(seen) == 160 and "resumed at 200" in messages[0][1] and messages[-1][0] == 1.0
     np.testing.assert_allclose(resumed, expected, rtol=1e-5, atol=1e-6)
@@ -323,11 +340,11 @@ def test_real_features_resume_after_an_interruption(isolated, monkeypatch):
 
 
 def test_real_features_drop_a_bad_part_and_what_follows(isolated, monkeypatch):
-    from vaegan_core.metrics import evaluate as evaluate_module
+    from vaegan_core.metrics import features_cache as cache_module
 
-    monkeypatch.setattr(evaluate_module, "PART_IMAGES", 100)
+    monkeypatch.setattr(cache_module, "PART_IMAGES", 100)
     extractor = LeNetExtractor("digits")
-    path = evaluate_module._real_features_path(extractor, "digits", "test")
+    path = cache_module.real_features_path(extractor, "digits", "test")
     parts_dir = path.with_name(f"{path.stem}.360.parts")
     parts_dir.mkdir(parents=True)
     good = extractor.features(torch.from_numpy(load_dataset_images()[:100]).float() / 255).numpy()
@@ -337,7 +354,7 @@ def test_real_features_drop_a_bad_part_and_what_follows(isolated, monkeypatch):
     seen = []
     features = extractor.features
     monkeypatch.setattr(extractor, "features", lambda images: seen.append(images.shape[0]) or features(images))
-    result = evaluate_module.real_features(extractor, "digits", "test", batch_size=50)
+    result = cache_module.real_features(extractor, "digits", "test", batch_size=50)
     assert sum(seen) == 260 and result.shape == (360, 128) and np.abs(result[200:300]).sum() > 0
 
 

@@ -73,6 +73,31 @@ def test_bad_mixtures_are_refused():
         two_blobs().sample(0)
 
 
+def test_the_model_owns_its_priors_behind_one_interface():
+    from vaegan_core.models import build_model
+    from vaegan_core.prior import NormalPrior, Prior
+
+    vae, gan = (build_model(tiny_model_config(kind)).eval() for kind in ("vae", "gan"))
+    normal = vae.prior()
+    assert isinstance(normal, NormalPrior) and normal.name == "normal" and normal.label == "N(0, I)"
+    codes = normal.sample(5, torch.Generator().manual_seed(3), temperature=0.5)
+    torch.testing.assert_close(codes, 0.5 * torch.randn(5, 8, generator=torch.Generator().manual_seed(3)))
+    torch.testing.assert_close(vae.sample(5, torch.Generator().manual_seed(3), 0.5), vae.decode(codes))
+    with pytest.raises(ConfigError, match="no GMM of its training codes; fit one with `vaegan fit-gmm DIR`"):
+        vae.prior("gmm")
+    with pytest.raises(ConfigError, match="a GAN has no encoder"):
+        gan.prior("gmm")
+    assert "vaegan fit-gmm" in vae.prior("gmm", fallback=True).note and gan.prior("gmm", fallback=True).note is None
+    vae.latent_gmm = LatentGMM([1.0], [[0.0] * 8], np.eye(8)[None])
+    assert isinstance(vae.prior("gmm"), Prior) and vae.prior("gmm", fallback=True) is vae.latent_gmm
+    assert vae.prior("gmm").label == "GMM of the training codes"
+    vae.latent_gmm = two_blobs()  # 2 dimensions, the model 8
+    with pytest.raises(ConfigError, match="the latent GMM has 2 dimensions, the model 8"):
+        vae.prior("gmm")
+    with pytest.raises(ConfigError, match="n must be a positive integer"):
+        vae.prior().sample(0)
+
+
 def test_save_and_load_round_trip(tmp_path):
     gmm = two_blobs()
     path = gmm.save(tmp_path)

@@ -134,3 +134,20 @@ def test_equilibrium_pause_skips_the_discriminator_step(images):
     assert logs["train_discriminator"] == 0.0
     assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.discriminator.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(decoder_before, trainer.model.decoder.parameters()))
+
+
+def test_a_torn_last_history_line_does_not_block_resume_or_info(tmp_path):
+    """A kill during a history write leaves half a line: resume drops it and goes on, info skips it."""
+    from vaegan_core.checkpoint import info
+
+    Trainer(tiny_model_config("vae"), tiny_train_config(epochs=1), tmp_path, progress=False).fit()
+    history = tmp_path / "history.jsonl"
+    complete = history.read_text()
+    history.write_bytes(complete.encode() + b'{"step": 9, "loss": 1.2')  # torn mid-write
+    assert info(tmp_path)["last_log"] == json.loads(complete.splitlines()[-1])
+    history.write_bytes(complete.encode() + b'\xff\xfe not utf-8\n{"step": 9, "loss": 1.2')
+    assert info(tmp_path)["last_log"] == json.loads(complete.splitlines()[-1])
+    trainer = Trainer.resume(tmp_path, epochs=2, progress=False)
+    assert history.read_text() == complete  # the torn line and the bad bytes are gone
+    assert trainer.fit()["epoch"] == 2
+    assert all(json.loads(line) for line in history.read_text().splitlines())

@@ -7,7 +7,7 @@
     samples/             PNG grids from a fixed noise batch, one per epoch
     README.md            model card
 
-Hub push and pull (``vaegan push``, ``load_model("hf://USER/NAME@REVISION")``) live in hub.py.
+Hub downloads live in hub.py (``load_model("hf://USER/NAME@REVISION")``), the model card in card.py.
 Nothing here unpickles arbitrary objects: weights are safetensors, config is JSON and the
 trainer state goes through ``torch.load(weights_only=True)``. Every file is written to a
 temporary name and renamed into place, so an interrupted save never leaves half a file.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -26,47 +26,15 @@ from safetensors.torch import save_file
 
 from . import __version__
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
-from .errors import CheckpointError, VaeganError
-from .models import MODEL_CLASSES, GenerativeModel, build_model
+from .errors import CheckpointError, VaeganError, first_line
+from .files import atomic_write, write_text_atomic
+from .hub import HUB_PREFIX, download, parse_hub_id
+from .models import MODEL_CLASSES, GenerativeModel, build_model, count_parameters
+from .paths import CONFIG_FILE, METRICS_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE
+from .prior import LatentGMM
+from .zoo import read_history
 
-from .paths import (  # noqa: E402
-    CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, MODEL_CARD_FILE, NOTES_FILE, TRAINER_STATE_FILE,
-    WEIGHTS_FILE,
-)
 FORMAT_VERSION = 1
-_HF_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)``, then rename the result onto ``path`` in one step."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(str(temporary))
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
-def save_npy_atomic(path: str | os.PathLike, array) -> None:
-    """Write a numpy array to ``path`` (``.npy``, no pickle) through a temporary file and a rename."""
-    import numpy as np
-
-    def write(temporary: str) -> None:
-        with open(temporary, "wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-
-    atomic_write(path, write)
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 text to ``path`` through ``atomic_write``."""
-    def write(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-
-    atomic_write(path, write)
 
 
 def has_checkpoint(directory: str | os.PathLike) -> bool:
@@ -101,8 +69,6 @@ def save_checkpoint(
 
 def _parameter_counts(model: GenerativeModel) -> dict[str, int]:
     """Trainable parameters, in total and per network (stored so listings need not load the weights)."""
-    from .models import count_parameters
-
     counts = {name: count_parameters(getattr(model, name))
               for name in ("encoder", "decoder", "discriminator") if hasattr(model, name)}
     return {"total": count_parameters(model), **counts}
@@ -162,8 +128,6 @@ def resolve_checkpoint(path_or_repo_id: str | os.PathLike) -> Path:
     """A local checkpoint folder: the path itself, or the Hub snapshot (in the Hugging Face cache) of
     ``USER/NAME``, ``hf://USER/NAME`` or ``hf://USER/NAME@REVISION``. A local folder that exists wins
     over a repo id of the same spelling; ``hf://`` always means the Hub."""
-    from .hub import HUB_PREFIX, download, parse_hub_id
-
     text = str(path_or_repo_id)
     if not text.startswith(HUB_PREFIX) and Path(text).exists():
         return Path(text)
@@ -188,8 +152,6 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     model = build_model(config["model_config"])
     load_weights(model, directory)
     model.checkpoint_dir = str(directory)
-    from .prior import LatentGMM  # here: vaegan_core.prior imports this module
-
     try:
         model.latent_gmm = LatentGMM.load(directory)
     except CheckpointError as error:  # an optional file: the model still loads, prior="gmm" says why not
@@ -212,99 +174,7 @@ def load_trainer_state(directory: str | os.PathLike) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated zip, or a pickle holding anything but tensors and plain values
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is truncated or not a vaegan trainer state ({first_line})") from None
-
-
-def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train_config: TrainConfig,
-                     state: dict[str, Any]) -> None:
-    """A minimal Hugging Face model card; the pretrained-checkpoint scripts extend it with metrics."""
-    from .models import count_parameters
-
-    config = model.config
-    dataset = train_config.dataset
-    front = ["---", "library_name: vaegan", "license: mit", "pipeline_tag: unconditional-image-generation",
-             "tags:", "- vae-gan", f"- {config.kind}", "- pytorch", "- safetensors"]
-    if dataset in _HF_DATASETS:
-        front += ["datasets:", f"- {_HF_DATASETS[dataset]}"]
-    front.append("---")
-    minutes = state.get("train_seconds", 0.0) / 60
-    body = [
-        f"# {type(model).__name__} on {dataset}",
-        "",
-        f"A {type(model).__name__} ({count_parameters(model):,} parameters, latent size {config.latent_dim}, "
-        f"width {config.width}) trained with the VAE-GAN Explorer (`vaegan` {__version__}).",
-        "",
-        f"- epochs: {state.get('epoch', 0)} of {train_config.epochs}, {state.get('step', 0):,} steps, "
-        f"batch size {train_config.batch_size}, seed {train_config.seed}",
-        f"- trained on: {state.get('device', '?')} ({state.get('precision', '?')}), {minutes:.1f} minutes",
-        "",
-        "Load it with:",
-        "",
-        "```python",
-        "import vaegan_core",
-        "model = vaegan_core.load_model(\"path/to/this/folder\")  # or \"hf://USER/NAME\" once pushed",
-        "images = model.sample(16)  # 16 x C x H x W in [0, 1]",
-    ]
-    if model.latent_gmm is not None:
-        gmm = model.latent_gmm.metadata
-        body += [f"images = model.sample(16, prior=\"gmm\")  # codes from the {model.latent_gmm.components}-component "
-                 f"GMM of the {gmm.get('n', 0):,} training codes ({LATENT_GMM_FILE})"]
-    body += [
-        "```",
-        "",
-    ]
-    body += _results_section(Path(directory))
-    notes = Path(directory) / NOTES_FILE
-    if notes.is_file():  # what a person wants the card to say: how it was trained, what was tried
-        body += ["## Notes", "", notes.read_text(encoding="utf-8").strip(), ""]
-    write_text_atomic(Path(directory) / MODEL_CARD_FILE, "\n".join(front + [""] + body))
-
-
-def _results_section(directory: Path) -> list[str]:
-    """The model card's results, generated from ``metrics.json`` (written by ``vaegan eval``)."""
-    from .zoo import headline_scores, is_stale, read_metrics
-
-    metrics = read_metrics(directory)
-    lines = ["## Results", ""]
-    if not metrics:
-        return lines + ["Not evaluated yet: `vaegan eval <this folder> --n 10000` writes metrics.json and this section.", ""]
-    lines += ["Generated from `metrics.json` by `vaegan eval` (generated images vs the real split). Prior: where the "
-              "codes came from, N(0, I) or the GMM of the training codes (`vaegan fit-gmm`).", "",
-              "| extractor | split | prior | n | FID | IS | KID | precision | recall | density | coverage | classes | "
-              "recon MSE |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    stale = False
-    for key, result in sorted(metrics.items()):
-        scores = headline_scores(result)
-
-        def cell(name, digits=3):
-            return f"{scores[name]:.{digits}f}" if name in scores else "-"
-
-        mark = " (stale)" if is_stale(directory, result) else ""
-        stale = stale or bool(mark)
-        prior = {"normal": "N(0, I)", "gmm": "GMM"}.get(result.get("prior", "normal"), "?")
-        lines.append(f"| {result.get('extractor', key)}{mark} | {result.get('split', '?')} | {prior} | "
-                     f"{result.get('n', 0):,} | "
-                     f"{cell('fid', 2)} | {cell('is', 2)} | {cell('kid', 3)} | {cell('precision')} | {cell('recall')} | "
-                     f"{cell('density')} | {cell('coverage')} | {cell('classes_covered', 0)} | "
-                     f"{cell('reconstruction_mse', 4)} |")
-    if stale:
-        lines += ["", "(stale): scored other files (config, weights or GMM) than this folder holds now; run that "
-                  "`vaegan eval` again."]
-    if not any(key.startswith("inception") for key in metrics):
-        lines += ["", "Inception FID not measured yet: `vaegan eval <this folder> --extractor inception` "
-                  "(about 20 minutes on a 2-core CPU, seconds on a GPU)."]
-    return lines + [""]
-
-
-def refresh_model_card(directory: str | os.PathLike) -> None:
-    """Rewrite a checkpoint's model card from its config.json and metrics.json (after ``vaegan eval``)."""
-    model = load_model(directory)
-    config = read_config(directory)
-    if config.get("train_config") is None:
-        return
-    write_model_card(directory, model, config["train_config"], config.get("state", {}))
+        raise CheckpointError(f"{path} is truncated or not a vaegan trainer state ({first_line(error)})") from None
 
 
 def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
@@ -328,15 +198,14 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
         "files": sorted(p.name for p in directory.iterdir() if not p.name.startswith(".")),
         "latent_gmm": model.latent_gmm.metadata if model.latent_gmm is not None else model.latent_gmm_error,
     }
-    history = directory / HISTORY_FILE
-    if history.is_file():
-        lines = [line for line in history.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if lines:
-            summary["last_log"] = json.loads(lines[-1])
+    history = read_history(directory)  # the one reader: a torn last line (a kill mid-write) is skipped
+    if history:
+        summary["last_log"] = history[-1]
     metrics = directory / METRICS_FILE
     if metrics.is_file():
         try:
             summary["metrics"] = json.loads(metrics.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise CheckpointError(f"{metrics} is not valid JSON ({error})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{metrics} is not valid UTF-8 JSON ({first_line(error)}); move it away and run "
+                                  "`vaegan eval` again") from None
     return summary

@@ -3,6 +3,9 @@ parsing only; the library does the work.
 
 Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
 run) ends in one line on stderr and a non-zero exit code, never a traceback.
+
+Only torch-free modules are imported at the top; each command imports the torch-heavy ones it needs
+when it runs, so that `vaegan --help` and a usage error answer at once (importing torch takes ~2 s).
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ import json
 import sys
 from pathlib import Path
 
-from .config import DATASETS, DEVICES, GMM_COMPONENTS, MODEL_KINDS, PRECISIONS, PRIORS, ModelConfig, TrainConfig
+from . import __version__
+from .config import (COLLAPSE_LOOPS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS, LIKELIHOODS, MODEL_KINDS, PRECISIONS,
+                     PRIORS, SPLITS, ModelConfig, TrainConfig)
+from .errors import CheckpointError, VaeganError, first_line
+from .files import write_text_atomic
+from .paths import METRICS_FILE
+from .zoo import evaluated_fingerprint, metrics_key
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("seed", "batch_size", "lr", "latent_dim", "width", "beta", "gamma", "equilibrium", "likelihood",
@@ -50,8 +59,6 @@ def _non_negative_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vaegan", description="Train, sample and inspect VAE, GAN and VAE-GAN checkpoints.")
-    from . import __version__
-
     parser.add_argument("--version", action="version", version=f"vaegan {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
@@ -71,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
                        help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
     train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
-    train.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default=ModelConfig.likelihood,
+    train.add_argument("--likelihood", choices=LIKELIHOODS, default=ModelConfig.likelihood,
                        help="VAE pixel likelihood")
     train.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the hardware is fast")
     train.add_argument("--grad-clip", type=_non_negative_float, default=0.0, help="max gradient norm (0: off)")
@@ -99,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="score a checkpoint (FID, KID, IS, precision/recall, ...)")
     evaluate.add_argument("checkpoint", metavar="DIR", help="checkpoint folder; DIR/metrics.json is updated")
     evaluate.add_argument("--n", type=_positive_int, default=10_000, help="generated images (default 10000)")
-    evaluate.add_argument("--extractor", choices=("lenet", "inception"), default="lenet",
+    evaluate.add_argument("--extractor", choices=EXTRACTORS, default="lenet",
                           help="lenet: the shipped domain classifier (seconds); inception: TF-Inception (slow on CPU)")
-    evaluate.add_argument("--split", choices=("test", "train"), default="test", help="real images to compare with")
+    evaluate.add_argument("--split", choices=SPLITS, default="test", help="real images to compare with")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated images and subsets")
     evaluate.add_argument("--prior", choices=PRIORS, default="normal",
                           help="sample from N(0, I) (default) or from the GMM of the training codes (see fit-gmm); "
@@ -139,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     collapse.add_argument("--dataset", choices=DATASETS, default="mnist")
     collapse.add_argument("--generations", type=_positive_int, default=5, help="generations after generation 0")
     collapse.add_argument("--per-generation", type=_positive_int, default=5000, help="training images per generation")
-    collapse.add_argument("--loop", choices=("synthetic", "fixed-real", "fresh-real"), default="synthetic",
+    collapse.add_argument("--loop", choices=COLLAPSE_LOOPS, default="synthetic",
                           help="what generation k trains on besides samples of generation k-1")
     collapse.add_argument("--real-fraction", type=_non_negative_float, default=0.0,
                           help="share of real images in generations >= 1 (fixed-real / fresh-real)")
@@ -166,9 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
         "reference-stats", help="compute the .npz statistics of a real dataset split",
         description="Features of every image of the split -> mean and covariance (.npz). The features are "
                     "saved 1,000 images at a time, so an interrupted run continues where it stopped.")
-    reference.add_argument("--dataset", choices=("mnist", "fashion-mnist"), required=True)
-    reference.add_argument("--split", choices=("test", "train"), default="test")
-    reference.add_argument("--extractor", choices=("lenet", "inception"), default="lenet")
+    reference.add_argument("--dataset", choices=IDX_DATASETS, required=True)
+    reference.add_argument("--split", choices=SPLITS, default="test")
+    reference.add_argument("--extractor", choices=EXTRACTORS, default="lenet")
     reference.add_argument("--out", help="folder (default: checkpoints/reference_stats)")
     reference.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     reference.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -291,10 +298,9 @@ def _info(args: argparse.Namespace) -> dict:
 
 
 def _eval(args: argparse.Namespace) -> dict:
-    from .checkpoint import load_model, read_config, refresh_model_card, write_text_atomic
-    from .paths import METRICS_FILE
+    from .card import refresh_model_card
+    from .checkpoint import load_model, read_config
     from .metrics.evaluate import evaluate
-    from .zoo import evaluated_fingerprint, metrics_key
     from .train import resolve_device
 
     device = resolve_device(args.device)
@@ -303,6 +309,8 @@ def _eval(args: argparse.Namespace) -> dict:
     dataset = config["train_config"].dataset if config["train_config"] else None
     if dataset is None:
         raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    path = Path(model.checkpoint_dir) / METRICS_FILE
+    stored = _stored_metrics(path)  # checked before the work, which can take twenty minutes
     with _percent_bar(args.no_progress) as progress:
         try:
             result = evaluate(model, dataset, n=args.n, extractor=args.extractor, split=args.split, seed=args.seed,
@@ -311,23 +319,30 @@ def _eval(args: argparse.Namespace) -> dict:
         except KeyboardInterrupt:
             raise _Interrupted(f"{_FEATURES_KEPT}; {METRICS_FILE} is unchanged") from None
     result["checkpoint_fingerprint"] = evaluated_fingerprint(model.checkpoint_dir, args.prior)
-    path = Path(model.checkpoint_dir) / METRICS_FILE
-    stored = {}
-    if path.is_file():
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            from .errors import CheckpointError
-
-            raise CheckpointError(f"{path} is not valid JSON ({error}); move it away and run again") from None
     stored[metrics_key(args.extractor, args.split, args.prior)] = result
     write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
     refresh_model_card(model.checkpoint_dir)  # the card's results table comes from metrics.json
     return result
 
 
+def _stored_metrics(path: Path) -> dict:
+    """The results already in ``metrics.json`` (a JSON object of results by key), or {} when there is none."""
+    if not path.is_file():
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid UTF-8 JSON ({first_line(error)}); move it away and run "
+                              "again") from None
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(stored).__name__}, not the object of results `vaegan "
+                              "eval` writes; move it away and run again")
+    return stored
+
+
 def _fit_gmm(args: argparse.Namespace) -> dict:
-    from .checkpoint import load_model, read_config, refresh_model_card
+    from .card import refresh_model_card
+    from .checkpoint import load_model, read_config
     from .data import load_dataset
     from .prior import fit_latent_gmm
     from .train import resolve_device
@@ -349,8 +364,13 @@ def _fit_gmm(args: argparse.Namespace) -> dict:
 
 
 def _push(args: argparse.Namespace) -> dict:
+    from .checkpoint import load_model, read_config
     from .hub import push_to_hub
 
+    # Never publish a broken model: a folder that is not a checkpoint, or whose weights are truncated or do
+    # not match config.json, fails here with the reason, before anything is sent.
+    read_config(args.checkpoint)
+    load_model(args.checkpoint)
     return push_to_hub(args.checkpoint, args.repo, revision=args.revision, private=args.private, token=args.token,
                        commit_message=args.message)
 
@@ -371,8 +391,6 @@ class _Interrupted(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import VaeganError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,

@@ -7,19 +7,28 @@ folder always says how it was built and trained.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
 
-MODEL_KINDS = ("vae", "gan", "vaegan")
+# Every list of names is defined here, once; the CLI's choices, the apps' pickers and the checks import it.
+MODEL_KINDS = ("gan", "vae", "vaegan")  # the order the apps show them in
+MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
+ENCODER_KINDS = ("vae", "vaegan")  # the kinds with an encoder: they reconstruct, and have codes to fit a GMM to
 DATASETS = ("mnist", "fashion-mnist", "digits")
+IDX_DATASETS = ("mnist", "fashion-mnist")  # 60,000 + 10,000 IDX images: shipped checkpoints, statistics, the apps
+DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (scikit-learn)"}
+SPLITS = ("train", "test")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRIORS = ("normal", "gmm")  # where sample() draws codes from: N(0, I), or the GMM of vaegan_core.prior
+PRIOR_LABELS = {"normal": "N(0, I)", "gmm": "GMM of the training codes"}
 GMM_COMPONENTS = 100  # default size of the GMM prior; chosen by benchmarks/gmm_components.py
+EXTRACTORS = ("lenet", "inception")  # feature networks of the metrics: the domain classifier, TF-Inception
+EXTRACTOR_LABELS = {"lenet": "domain (LeNet)", "inception": "Inception"}
 PRECISIONS = ("auto", "bf16", "fp32")
 LIKELIHOODS = ("bernoulli", "gaussian")
+COLLAPSE_LOOPS = ("synthetic", "fixed-real", "fresh-real")  # what a collapse generation trains on besides samples
 NORMS = ("none", "batch", "spectral")
 
 
@@ -119,7 +128,3 @@ def from_dict(cls: type, values: dict[str, Any]):
         return cls(**values)
     except TypeError as error:
         raise ConfigError(f"bad {cls.__name__}: {error}") from None
-
-
-def to_json(config: ModelConfig | TrainConfig) -> str:
-    return json.dumps(to_dict(config), indent=2)

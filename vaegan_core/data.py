@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import DATASETS, SPLITS
 from .errors import DatasetError
 from .paths import bundled_data_dir
-
-DATASET_NAMES = ("mnist", "fashion-mnist", "digits")
-SPLITS = ("train", "test")
 
 CLASS_NAMES = {
     "mnist": [str(digit) for digit in range(10)],
@@ -62,8 +60,8 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None
     then a torchvision download into the cache when online.
     ``digits`` (scikit-learn's 1,797 8x8 digits, scaled to 28x28) needs no files at all.
     """
-    if name not in DATASET_NAMES:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose 'train' or 'test'")
     if name == "digits":

@@ -27,3 +27,10 @@ class TrainingDiverged(VaeganError):
 
 class MetricError(VaeganError, ValueError):
     """Input to a metric is malformed (shape, range, dtype) or too small for a sound estimate."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of an error's message, or its type's name when the message is empty:
+    what a one-line report shows of an exception raised by a library."""
+    text = str(error).strip()
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)

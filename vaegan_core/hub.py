@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checkpoint import load_model, read_config
+from .errors import CheckpointError, first_line
 from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, MODEL_CARD_FILE, SAMPLES_DIR,
                     WEIGHTS_FILE)
-from .errors import CheckpointError
+from .zoo import read_config_json
 
 HUB_PREFIX = "hf://"
 DEFAULT_REVISION = "main"
@@ -79,7 +79,7 @@ def download(repo_id: str, revision: str | None = None) -> Path:
             raise CheckpointError(
                 f"{where} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) and offline mode is on "
                 "(HF_HUB_OFFLINE=1): load it once with a connection to download it, or unset HF_HUB_OFFLINE") from None
-        reason = _first_line(error.__cause__ or error)
+        reason = first_line(error.__cause__ or error)
         raise CheckpointError(f"{where} could not be downloaded and is not in the Hugging Face cache ({reason}); "
                               "check the connection or HF_ENDPOINT") from None
     except Exception as error:  # huggingface_hub's HTTP and validation errors, network errors
@@ -94,6 +94,9 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, revision: str | None
                 token: str | None = None, commit_message: str | None = None) -> dict[str, Any]:
     """Upload a checkpoint folder's ``HUB_FILES`` to the model repo ``repo_id`` (created if needed).
 
+    This only uploads: ``vaegan push`` first checks that the folder is a checkpoint that loads (never
+    publish a broken model); a caller from Python does the same with ``vaegan_core.load_model(directory)``.
+
     ``revision``: a branch (created from main if it does not exist); default main. ``private`` only
     applies when the repo is created. Returns the repo id, revision, commit sha and URLs, and the files sent.
     """
@@ -104,8 +107,6 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, revision: str | None
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint folder {directory} does not exist; train one with "
                               f"`vaegan train --out {directory}` or check the path")
-    config = read_config(directory)  # a folder that is not a checkpoint fails here, with the reason
-    load_model(directory)  # and so does a truncated or mismatched model.safetensors: never publish a broken model
     files = sorted(str(path.relative_to(directory)) for pattern in HUB_FILES for path in directory.glob(pattern)
                    if path.is_file())
     if is_offline():
@@ -118,7 +119,8 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, revision: str | None
         raise CheckpointError(f"no Hugging Face token found: {_TOKEN_HELP}")
     api = HfApi(token=token)
     revision = revision or DEFAULT_REVISION
-    message = commit_message or f"Upload {config['class']} checkpoint with vaegan {__version__}"
+    message = commit_message or (f"Upload {read_config_json(directory).get('class', 'vaegan')} checkpoint with "
+                                 f"vaegan {__version__}")
     try:
         # private=None, not False: a new repo without --private follows the user's or organisation's default
         repo_url = api.create_repo(repo_id, private=True if private else None, exist_ok=True)
@@ -139,7 +141,7 @@ def _explain(error: Exception, repo_id: str, writing: bool = False) -> str:
     from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError,
                                         RevisionNotFoundError)
 
-    detail = _first_line(error)
+    detail = first_line(error)
     if isinstance(error, OfflineModeIsEnabled):
         return "offline mode is on (HF_HUB_OFFLINE=1); unset it to reach the Hub"
     if isinstance(error, RevisionNotFoundError):
@@ -169,8 +171,3 @@ def _is_network_error(error: Exception) -> bool:
     """httpx / httpx2 / requests transport errors, recognised by name so no HTTP client needs importing."""
     return any(cls.__name__ in ("TransportError", "RequestError", "ConnectionError", "Timeout", "TimeoutException")
                for cls in type(error).__mro__)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)

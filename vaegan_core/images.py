@@ -22,9 +22,14 @@ def check_image_batch(images, shape: tuple[int, ...] | None, error: type[Excepti
         raise error("images must be in [0, 1]; divide uint8 pixels by 255")
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Float images in [0, 1] (any shape) -> uint8 in [0, 255], rounded, on the CPU."""
-    return (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+def to_uint8(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """Float images in [0, 1] (any shape) -> uint8 in [0, 255], rounded, on the CPU.
+
+    ``channels_last``: a batch B x C x H x W comes out as B x H x W x C, the layout image viewers
+    (``st.image``, PIL) take.
+    """
+    pixels = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1) if channels_last else pixels
 
 
 def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> torch.Tensor:

@@ -11,7 +11,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import PRIORS
 from .errors import ConfigError
 
 PROJECTIONS = ("umap", "pca", "tsne")
@@ -53,29 +52,15 @@ def shared_codes(latent_dims, n: int, seed: int = 0, temperature: float = 1.0) -
 
 
 def sample_side_by_side(models: dict, n: int, seed: int = 0, temperature: float = 1.0, prior: str = "normal") -> dict:
-    """``{name: model}`` -> ``{name: images n x C x H x W}``, every model decoding the same seeded codes.
+    """``{name: model}`` -> ``{name: images n x C x H x W}``, every model decoding the same seeded noise.
 
-    ``prior="gmm"``: the models that have a GMM of their training codes map the same seeded noise
-    through it (see ``vaegan_core.prior``); the others (a GAN) decode the N(0, I) codes.
+    Each model draws from ``model.prior(prior, fallback=True)``: with N(0, I), models of the same latent size
+    decode *the same* z; with ``gmm``, the same seeded noise goes through each model's own mixture (see
+    ``vaegan_core.prior``), and a model without one (a GAN) decodes the N(0, I) codes.
     """
-    codes = shared_codes([m.config.latent_dim for m in models.values()], n, seed, temperature)
-    return {name: model.sample(n, torch.Generator().manual_seed(seed), temperature, prior="gmm")
-            if prior_used(model, prior) == "gmm" else model.decode(codes[model.config.latent_dim])
+    return {name: model.decode(model.prior(prior, fallback=True).sample(n, torch.Generator().manual_seed(seed),
+                                                                        temperature))
             for name, model in models.items()}
-
-
-def prior_used(model, prior: str) -> str:
-    """What a model samples from when ``prior`` is asked for: ``gmm`` only where the model has one."""
-    if prior not in PRIORS:
-        raise ConfigError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
-    return "gmm" if prior == "gmm" and getattr(model, "latent_gmm", None) is not None else "normal"
-
-
-def without_gmm(models: dict, prior: str) -> list:
-    """The names of the models with an encoder that fall back to N(0, I) when ``prior`` is ``gmm``
-    (no GMM fitted to their checkpoint): what an app should say it did instead."""
-    return [name for name, model in models.items()
-            if hasattr(model, "encoder") and prior_used(model, prior) != prior]
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:

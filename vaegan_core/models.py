@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import PRIORS, ModelConfig
+from .config import MODEL_LABELS, ModelConfig
 from .errors import ConfigError
 from .images import check_image_batch
 from .nets import Decoder, Discriminator, Encoder, init_weights
+from .prior import NormalPrior, Prior, check_prior_name
 
-Losses = dict[str, torch.Tensor]
 INFERENCE_BATCH = 512  # images per forward pass in the inference helpers (bounds memory)
 
 
@@ -67,32 +67,35 @@ class GenerativeModel(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def prior(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
-              prior: str = "normal") -> torch.Tensor:
-        """n codes as a CPU tensor n x latent_dim (CPU, so seeds agree across devices).
+    def prior(self, name: str = "normal", fallback: bool = False) -> Prior:
+        """The prior called ``name`` (see ``vaegan_core.prior``): ``normal``, N(0, T^2 I); or ``gmm``, the
+        Gaussian mixture fitted to the training codes (VAE and VAE-GAN checkpoints with ``latent_gmm.safetensors``).
 
-        ``prior``: ``normal``, N(0, temperature^2 I); or ``gmm``, the Gaussian mixture fitted to the
-        training codes (``vaegan_core.prior``; VAE and VAE-GAN checkpoints with ``latent_gmm.safetensors``).
+        A model without that prior raises a ConfigError that says why, unless ``fallback`` is set: then it
+        gets N(0, I), whose ``note`` says why (for a VAE or VAE-GAN; a GAN has no encoder, so never a GMM).
         """
-        if prior not in PRIORS:
-            raise ConfigError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
-        if n < 1:
-            raise ConfigError(f"n must be a positive integer, got {n}")
-        if prior == "gmm":
-            return self.gmm_prior().sample(n, generator, temperature)
-        return torch.randn(n, self.config.latent_dim, generator=generator) * temperature
+        check_prior_name(name)
+        if name == "normal":
+            return NormalPrior(self.config.latent_dim)
+        problem = self._gmm_problem()
+        if problem is None:
+            return self.latent_gmm
+        if not fallback:
+            raise ConfigError(problem)
+        note = None if self.kind == "gan" else "no GMM fitted to this checkpoint, so N(0, I); `vaegan fit-gmm DIR` fits one"
+        return NormalPrior(self.config.latent_dim, note=note)
 
-    def gmm_prior(self):
-        """The latent GMM loaded with this model, or a ConfigError that says why there is none."""
+    def _gmm_problem(self) -> str | None:
+        """Why this model cannot sample from a GMM of its training codes, or None when it can."""
+        if self.kind == "gan":
+            return "a GAN has no encoder, so it has no GMM of training codes; use the N(0, I) prior"
         if self.latent_gmm is None:
-            if self.kind == "gan":
-                raise ConfigError("a GAN has no encoder, so it has no GMM of training codes; use the N(0, I) prior")
-            raise ConfigError(self.latent_gmm_error or f"this {self.kind.upper().replace('VAEGAN', 'VAE-GAN')} has no GMM of its training "
-                              "codes; fit one with `vaegan fit-gmm DIR`")
+            return self.latent_gmm_error or (f"this {MODEL_LABELS[self.kind]} has no GMM of its training codes; fit "
+                                             "one with `vaegan fit-gmm DIR`")
         if self.latent_gmm.dim != self.config.latent_dim:
-            raise ConfigError(f"the latent GMM has {self.latent_gmm.dim} dimensions, the model "
-                              f"{self.config.latent_dim}; refit it with `vaegan fit-gmm DIR`")
-        return self.latent_gmm
+            return (f"the latent GMM has {self.latent_gmm.dim} dimensions, the model {self.config.latent_dim}; refit "
+                    "it with `vaegan fit-gmm DIR`")
+        return None
 
     @torch.inference_mode()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -107,8 +110,9 @@ class GenerativeModel(nn.Module):
 
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
                prior: str = "normal") -> torch.Tensor:
-        """n images n x C x H x W in [0, 1] decoded from the prior (see ``prior``); same seed, same images."""
-        return self.decode(self.prior(n, generator, temperature, prior))
+        """n images n x C x H x W in [0, 1] decoded from codes of the prior ``prior`` (see ``prior``); same
+        seed, same images."""
+        return self.decode(self.prior(prior).sample(n, generator, temperature))
 
     def encode(self, images: torch.Tensor):
         raise ConfigError(

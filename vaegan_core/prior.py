@@ -29,15 +29,68 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write
-from .errors import CheckpointError, ConfigError
-from .config import GMM_COMPONENTS, PRIORS  # noqa: F401  (PRIORS re-exported: the names sample(prior=...) takes)
+from .config import GMM_COMPONENTS, PRIOR_LABELS, PRIORS
+from .errors import CheckpointError, ConfigError, first_line
+from .files import atomic_write
 from .paths import LATENT_GMM_FILE
 
-PRIOR_LABELS = {"normal": "N(0, I)", "gmm": "GMM of the training codes"}
+
+def check_prior_name(name: str) -> str:
+    """``name`` if it is one of ``PRIORS``, else a ConfigError that lists them (the one check of a prior's name)."""
+    if name not in PRIORS:
+        raise ConfigError(f"unknown prior {name!r}; choose one of {', '.join(PRIORS)}")
+    return name
 
 
-class LatentGMM:
+class Prior:
+    """Where a model's codes come from: ``sample(n, generator, temperature)`` gives n codes (CPU float32,
+    n x dim). A model owns its priors (``GenerativeModel.prior(name)``); a class-aware prior for the
+    conditional models would take the labels as a further keyword of ``sample``.
+
+    ``note``: when the model was asked for another prior and fell back to this one, the reason, in words
+    an app can show; None otherwise.
+    """
+
+    name = ""
+    note: str | None = None
+
+    @property
+    def label(self) -> str:
+        return PRIOR_LABELS[self.name]
+
+    @property
+    def dim(self) -> int:
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def _check_count(n: int) -> None:
+    if n < 1:
+        raise ConfigError(f"n must be a positive integer, got {n}")
+
+
+class NormalPrior(Prior):
+    """N(0, T^2 I): the prior every model is trained with."""
+
+    name = "normal"
+
+    def __init__(self, dim: int, note: str | None = None):
+        self._dim = dim
+        self.note = note
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """n codes z = T eps, eps ~ N(0, I), on the CPU so that a seed gives the same codes on every device."""
+        _check_count(n)
+        return torch.randn(n, self._dim, generator=generator) * temperature
+
+
+class LatentGMM(Prior):
     """A Gaussian mixture over codes: ``weights`` (K), ``means`` (K x d), ``cholesky`` (K x d x d, lower)."""
 
     def __init__(self, weights, means, cholesky, metadata: dict | None = None):
@@ -54,6 +107,8 @@ class LatentGMM:
         self.cholesky = torch.tril(cholesky)
         self.metadata = dict(metadata or {})
 
+    name = "gmm"
+
     @property
     def components(self) -> int:
         return self.means.shape[0]
@@ -64,8 +119,7 @@ class LatentGMM:
 
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         """n codes (CPU float32, n x d): z = mean_k + T L_k eps with eps ~ N(0, I) drawn first, then k ~ weights."""
-        if n < 1:
-            raise ConfigError(f"n must be a positive integer, got {n}")
+        _check_count(n)
         eps = torch.randn(n, self.dim, generator=generator).double()
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         codes = self.means[component] + temperature * torch.einsum("nij,nj->ni", self.cholesky[component], eps)
@@ -99,7 +153,7 @@ class LatentGMM:
             raise CheckpointError(f"{path} is not a latent GMM ({error}); refit it with `vaegan fit-gmm "
                                   f"{Path(directory)}`") from None
         except Exception as error:  # safetensors' own error for truncated or garbled files
-            raise CheckpointError(f"{path} is truncated or corrupt ({str(error).splitlines()[0]}); refit it with "
+            raise CheckpointError(f"{path} is truncated or corrupt ({first_line(error)}); refit it with "
                                   f"`vaegan fit-gmm {Path(directory)}`") from None
 
 

@@ -21,11 +21,14 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from . import paths
+from .card import write_model_card
 from .config import ModelConfig, TrainConfig
 from .data import load_dataset
 from .errors import CheckpointError, ConfigError, TrainingDiverged
+from .files import write_text_atomic
 from .images import save_grid
 from .models import GenerativeModel, build_model
+from .zoo import read_history
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -139,7 +142,7 @@ class Trainer:
             for name, params in self.model.parameter_groups().items()
         }
         self.noise = torch.Generator(device=self.device).manual_seed(train_config.seed + 1)
-        self.fixed_z = self.model.prior(train_config.sample_grid, torch.Generator().manual_seed(train_config.seed))
+        self.fixed_z = self.model.prior().sample(train_config.sample_grid, torch.Generator().manual_seed(train_config.seed))
         self.epoch = 0
         self.step = 0
         self.train_seconds = 0.0
@@ -197,9 +200,9 @@ class Trainer:
         path = self.out_dir / paths.HISTORY_FILE
         if not path.exists():
             return
-        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= self.step]
-        ckpt.write_text_atomic(path, "".join(line + "\n" for line in kept))
+        kept = [row for row in read_history(self.out_dir)  # a torn last line is dropped too
+                if isinstance(row.get("step", 0), int) and row.get("step", 0) <= self.step]
+        write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in kept))
 
     def _autocast(self):
         enabled = self.precision == "bf16"
@@ -313,7 +316,7 @@ class Trainer:
         }
         ckpt.save_trainer_state(self.out_dir, trainer_state)
         ckpt.save_checkpoint(self.out_dir, self.model, self.config, state)
-        ckpt.write_model_card(self.out_dir, self.model, self.config, state)
+        write_model_card(self.out_dir, self.model, self.config, state)
 
 
 def _short_postfix(record: dict[str, Any]) -> dict[str, str]:

@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .config import MODEL_LABELS
+from .errors import VaeganError
 from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, SAMPLES_DIR, WEIGHTS_FILE,
                     default_checkpoints_dir)
 
-MODEL_KINDS = ("gan", "vae", "vaegan")
-MODEL_LABELS = {"gan": "GAN", "vae": "VAE", "vaegan": "VAE-GAN"}
 # The epochs the shipped checkpoints were trained for; scripts/train_all.sh reads them from here.
 DEFAULT_EPOCHS = {"vae": 8, "gan": 12, "vaegan": 12}
 
@@ -49,15 +49,17 @@ def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None =
     """``(model, None)``, or ``(None, one sentence for the user)`` when the checkpoint is missing or broken.
 
     ``loader(folder, fingerprint)`` does the loading, so each app keeps its own cache; the fingerprint
-    changes when the files do, so a retrained checkpoint is loaded afresh.
+    changes when the files do, so a retrained checkpoint is loaded afresh. The model carries it as
+    ``model.fingerprint``: the key of every cache of work derived from the model.
     """
-    from .errors import VaeganError
-
     if not is_available(dataset, kind, root):
         return None, missing_message(dataset, kind, root)
     folder = checkpoint_dir(dataset, kind, root)
     try:
-        return loader(str(folder), fingerprint(folder)), None
+        key = fingerprint(folder)
+        model = loader(str(folder), key)
+        model.fingerprint = key
+        return model, None
     except VaeganError as error:
         return None, f"{MODEL_LABELS.get(kind, kind)}: {error}"
 
@@ -109,9 +111,10 @@ def _hash_files(stamps: tuple) -> str:
 def read_config_json(directory: str | os.PathLike) -> dict[str, Any]:
     """``config.json`` as plain JSON (no checking, no torch): for listings; ``checkpoint.read_config`` checks it."""
     try:
-        return json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        config = json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
+    return config if isinstance(config, dict) else {}
 
 
 def stored_values(directory: str | os.PathLike) -> int:
@@ -132,16 +135,20 @@ def stored_values(directory: str | os.PathLike) -> int:
 
 
 def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
-    """The lines of ``history.jsonl`` as dicts (a torn last line, from a run killed mid-write, is skipped)."""
+    """The lines of ``history.jsonl`` as dicts: the one reader of the file (the apps, ``vaegan info`` and
+    ``train --resume``). A line that is not a JSON object (a torn last line from a run killed mid-write,
+    bytes that are not UTF-8) is skipped."""
     path = Path(directory) / HISTORY_FILE
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_bytes().splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            row = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
             continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 
@@ -149,9 +156,10 @@ def read_metrics(directory: str | os.PathLike) -> dict[str, Any]:
     """``metrics.json`` (written by ``vaegan eval``) or {} when there is none or it is unreadable."""
     path = Path(directory) / METRICS_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
+        metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def sample_grids(directory: str | os.PathLike) -> list[Path]:

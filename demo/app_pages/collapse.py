@@ -10,6 +10,7 @@ import streamlit as st
 from scipy.stats import norm
 
 import ui
+from vaegan_core.config import MODEL_KINDS
 from vaegan_core.errors import VaeganError
 from vaegan_core.experiments.collapse import GaussianCollapseConfig, collapse_times, simulate, summarize
 from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
@@ -125,7 +126,7 @@ with gaussian_tab:
 with image_tab:
     root = ui.checkpoints_root() / "collapse"
     studies = {}
-    for kind in ("gan", "vae", "vaegan"):
+    for kind in MODEL_KINDS:
         path = root / f"mnist-{kind}" / "results.json"
         if path.is_file():
             try:

@@ -4,10 +4,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from vaegan_core import zoo
 from vaegan_core.images import grid_image
-from vaegan_core.latent import prior_used, sample_side_by_side, without_gmm
-from vaegan_core.prior import PRIOR_LABELS
+from vaegan_core.latent import sample_side_by_side
 from vaegan_core.metrics.evaluate import class_histogram
 
 choice = ui.page_header(
@@ -31,12 +29,12 @@ samples = sample_side_by_side(models, side * side, seed=choice["seed"], temperat
 columns = st.columns(len(samples))
 for column, (kind, images) in zip(columns, samples.items()):
     with column:
-        source = PRIOR_LABELS[prior_used(models[kind], prior)]
-        st.markdown(f"**{ui.LABELS[kind]}** · {source}")
+        st.markdown(f"**{ui.LABELS[kind]}** · {models[kind].prior(prior, fallback=True).label}")
         st.image(grid_image(images, nrow=side), width="stretch")
-missing = [ui.LABELS[kind] for kind in without_gmm(models, prior)]
-if missing:
-    st.caption(f"{', '.join(missing)}: no GMM fitted to this checkpoint, so N(0, I); `vaegan fit-gmm DIR` fits one.")
+for kind, model in models.items():
+    note = model.prior(prior, fallback=True).note
+    if note:
+        st.caption(f"{ui.LABELS[kind]}: {note}.")
 
 st.divider()
 st.subheader("Which classes does each model draw?")
@@ -45,15 +43,17 @@ n_histogram = st.select_slider("Samples classified", [500, 1000, 2000, 5000], 10
 names = ui.class_names(dataset)
 
 
+# Keyed by the checkpoints' fingerprints (in the order of the models); the models themselves are not hashed.
 @st.cache_data(show_spinner="Classifying samples...", max_entries=32)
-def histogram_of(dataset: str, fingerprints: tuple, n: int, seed: int, temperature: float, prior: str) -> dict:
-    drawn = sample_side_by_side(models, n, seed=seed, temperature=temperature, prior=prior)
+def histogram_of(_models: dict, fingerprints: tuple, dataset: str, n: int, seed: int, temperature: float,
+                 prior: str) -> dict:
+    drawn = sample_side_by_side(_models, n, seed=seed, temperature=temperature, prior=prior)
     return {kind: class_histogram(images, dataset) for kind, images in drawn.items()}
 
 
-fingerprints = tuple(zoo.fingerprint(zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())) for kind in models)
+fingerprints = tuple((kind, model.fingerprint) for kind, model in models.items())
 try:
-    histograms = histogram_of(dataset, fingerprints, n_histogram, choice["seed"], temperature, prior)
+    histograms = histogram_of(models, fingerprints, dataset, n_histogram, choice["seed"], temperature, prior)
 except Exception as error:  # a missing domain classifier: say so, keep the samples above
     st.warning(f"No class histogram: {error}")
     st.stop()

@@ -7,10 +7,10 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
+from vaegan_core.config import EXTRACTOR_LABELS, EXTRACTORS, PRIOR_LABELS
 from vaegan_core.errors import VaeganError
-from vaegan_core.latent import prior_used
-from vaegan_core.metrics.evaluate import estimate_seconds, evaluate, real_features_cached
-from vaegan_core.prior import PRIOR_LABELS
+from vaegan_core.metrics.evaluate import estimate_seconds, evaluate
+from vaegan_core.metrics.features_cache import real_features_cached
 
 choice = ui.page_header(
     "FID",
@@ -27,8 +27,7 @@ if not models:
 left, middle, right = st.columns(3)
 n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000], 5000,
                        help="FID is biased upward for small n: compare numbers at the same n only.")
-extractor = middle.radio("Features", ["lenet", "inception"], horizontal=True,
-                         format_func={"lenet": "domain (LeNet)", "inception": "Inception"}.get)
+extractor = middle.radio("Features", EXTRACTORS, horizontal=True, format_func=EXTRACTOR_LABELS.get)
 kinds = right.multiselect("Models", list(models), default=list(models), format_func=ui.LABELS.get)
 with_pr = st.checkbox(
     "Precision and recall", value=extractor == "lenet" or real_features_cached(extractor, dataset),
@@ -36,7 +35,7 @@ with_pr = st.checkbox(
          "(minutes with Inception on a CPU). Without them, FID uses the real statistics shipped with the app.")
 metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
 prior = ui.prior_choice(st)
-priors = {kind: prior_used(models[kind], prior) for kind in kinds}
+priors = {kind: models[kind].prior(prior, fallback=True).name for kind in kinds}
 
 
 @st.cache_resource
@@ -57,8 +56,7 @@ def estimate(extractor: str, n: int, dataset: str, models_count: int, metrics: t
 
 
 store = results_store()
-keys = {kind: (zoo.fingerprint(zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())), dataset, n, extractor,
-               choice["seed"], metrics, priors[kind]) for kind in kinds}
+keys = {kind: (models[kind].fingerprint, dataset, n, extractor, choice["seed"], metrics, priors[kind]) for kind in kinds}
 todo = [kind for kind in kinds if keys[kind] not in store]
 if todo:
     try:

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core.images import gif_bytes, png_bytes
+from vaegan_core.images import gif_bytes, png_bytes, to_uint8
 from vaegan_core.latent import interpolate, interpolation_ends
 
 choice = ui.page_header(
@@ -35,7 +35,7 @@ if mode == "two test images":
     first = a.number_input("First image index", 0, len(labels) - 1, 0)
     second = b.number_input("Second image index", 0, len(labels) - 1, 1)
     ends = ui.test_images(dataset, [first, second])
-    st.image(ui.to_display(ends), caption=[f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"],
+    st.image(to_uint8(ends, channels_last=True).numpy(), caption=[f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"],
              width=84)
 else:
     seed = choice["seed"]
@@ -50,7 +50,7 @@ for kind, model in models.items():
     images = model.decode(interpolate(*codes, steps, method))
     rows[kind] = images
     st.markdown(f"**{ui.LABELS[kind]}**")
-    st.image(ui.to_display(images), width=72)
+    st.image(to_uint8(images, channels_last=True).numpy(), width=72)
 
 if rows:
     st.divider()

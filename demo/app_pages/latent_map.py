@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import zoo
+from vaegan_core.images import to_uint8
 from vaegan_core.latent import PROJECTIONS, code_at, encode_images, nearest_neighbours, project
 
 choice = ui.page_header(
@@ -28,24 +28,23 @@ n = middle.select_slider("Test images", [1000, 2000, 5000, 10000], 5000)
 method = right.selectbox("Projection", PROJECTIONS, format_func=str.upper, key="projection",
                          help="UMAP keeps neighbourhoods and clusters; PCA is linear and instant; t-SNE is slow.")
 model = encoders[kind]
-folder = zoo.checkpoint_dir(dataset, kind, ui.checkpoints_root())
+
+
+# Keyed by the checkpoint's fingerprint; the model itself (_model) is not hashed.
+@st.cache_data(show_spinner=False, max_entries=16)
+def codes_of(_model, fingerprint: str, dataset: str, n: int) -> np.ndarray:
+    return encode_images(_model, torch.from_numpy(ui.test_split(dataset)[0][:n])).numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def codes_of(dataset: str, fingerprint: str, n: int) -> np.ndarray:
-    return encode_images(model, torch.from_numpy(ui.test_split(dataset)[0][:n])).numpy()
+def map_of(_model, fingerprint: str, dataset: str, n: int, method: str, seed: int) -> np.ndarray:
+    return project(codes_of(_model, fingerprint, dataset, n), method, seed=seed)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def map_of(dataset: str, fingerprint: str, n: int, method: str, seed: int) -> np.ndarray:
-    return project(codes_of(dataset, fingerprint, n), method, seed=seed)
-
-
-fingerprint = zoo.fingerprint(folder)
 with st.spinner(f"Encoding {n:,} images and projecting with {method.upper()} (UMAP: up to half a minute the "
                 "first time; instant afterwards)..."):
-    codes = codes_of(dataset, fingerprint, n)
-    points = map_of(dataset, fingerprint, n, method, choice["seed"])
+    codes = codes_of(model, model.fingerprint, dataset, n)
+    points = map_of(model, model.fingerprint, dataset, n, method, choice["seed"])
 labels = ui.test_split(dataset)[1][:n]
 
 figure = go.Figure()
@@ -81,10 +80,9 @@ image = ui.test_images(dataset, [index])
 neighbours = nearest_neighbours(codes, index, k=8)
 st.markdown(f"**Image #{index}** ({names[labels[index]]}) and its reconstructions")
 recons = [m.reconstruct(image) for m in encoders.values()]
-st.image(ui.to_display(torch.cat([image] + recons)),
-         caption=["original"] + [ui.LABELS[k] for k in encoders], width=96)
+st.image(to_uint8(torch.cat([image] + recons), channels_last=True).numpy(), caption=["original"] + [ui.LABELS[k] for k in encoders], width=96)
 st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
-st.image(ui.to_display(ui.test_images(dataset, neighbours)),
+st.image(to_uint8(ui.test_images(dataset, neighbours), channels_last=True).numpy(),
          caption=[f"#{i} {names[labels[i]]}" for i in neighbours], width=72)
 
 st.divider()
@@ -95,4 +93,4 @@ low, high = points.min(0), points.max(0)
 x = a.slider("x", float(low[0]), float(high[0]), float((low[0] + high[0]) / 2))
 y = b.slider("y", float(low[1]), float(high[1]), float((low[1] + high[1]) / 2))
 decoded = model.decode(code_at(points, codes, (x, y)).unsqueeze(0))
-st.image(ui.to_display(decoded), caption=[f"({x:.1f}, {y:.1f})"], width=96)
+st.image(to_uint8(decoded, channels_last=True).numpy(), caption=[f"({x:.1f}, {y:.1f})"], width=96)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from vaegan_core import zoo
+from vaegan_core.images import to_uint8
 from vaegan_core.latent import invert_generator, reconstruct_with_error
 from vaegan_core.uploads import ImageInputError, read_upload
 
@@ -57,13 +57,13 @@ else:
     captions = ["upload, after preprocessing"]
 
 st.markdown("**Original**")
-st.image(ui.to_display(originals), caption=captions, width=84)
+st.image(to_uint8(originals, channels_last=True).numpy(), caption=captions, width=84)
 
 encoders = ui.models(dataset, choice["kinds"], need_encoder=True)
 for kind, model in encoders.items():
     recon, errors = reconstruct_with_error(model, originals)
     st.markdown(f"**{ui.LABELS[kind]}** - mean error {errors.mean():.4f}")
-    st.image(ui.to_display(recon), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
+    st.image(to_uint8(recon, channels_last=True).numpy(), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
 
 if "gan" in choice["kinds"]:
     st.markdown("**GAN**")
@@ -76,7 +76,7 @@ if "gan" in choice["kinds"]:
                                        progress=ui.progress_callback(bar))
         bar.empty()
         errors = (inverted - originals).pow(2).flatten(1).mean(1)
-        st.image(ui.to_display(inverted), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
+        st.image(to_uint8(inverted, channels_last=True).numpy(), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
 
 if not encoders:
     st.stop()
@@ -86,18 +86,17 @@ worst_kind = st.selectbox("Model", list(encoders), format_func=ui.LABELS.get)
 pool = st.select_slider("Among the first N test images", [500, 1000, 2000, 5000, 10000], 1000)
 
 
+# Keyed by the checkpoint's fingerprint; the model itself (_model) is not hashed.
 @st.cache_data(show_spinner="Reconstructing the test images...", max_entries=8)
-def errors_of(dataset: str, kind: str, fingerprint: str, pool: int) -> np.ndarray:
-    model = encoders[kind]
+def errors_of(_model, fingerprint: str, dataset: str, pool: int) -> np.ndarray:
     images = ui.test_images(dataset, np.arange(pool))
-    return reconstruct_with_error(model, images)[1].numpy()
+    return reconstruct_with_error(_model, images)[1].numpy()
 
 
-folder = zoo.checkpoint_dir(dataset, worst_kind, ui.checkpoints_root())
-errors = errors_of(dataset, worst_kind, zoo.fingerprint(folder), pool)
+errors = errors_of(encoders[worst_kind], encoders[worst_kind].fingerprint, dataset, pool)
 order = np.argsort(-errors)[:16]
 worst = ui.test_images(dataset, order)
-st.image(ui.to_display(worst), caption=[f"#{i} {names[labels[i]]}" for i in order], width=72)
-st.image(ui.to_display(encoders[worst_kind].reconstruct(worst)),
+st.image(to_uint8(worst, channels_last=True).numpy(), caption=[f"#{i} {names[labels[i]]}" for i in order], width=72)
+st.image(to_uint8(encoders[worst_kind].reconstruct(worst), channels_last=True).numpy(),
          caption=[f"{errors[i]:.4f}" for i in order], width=72)
 st.caption(f"Mean error over these {pool:,} images: {errors.mean():.4f}; the 16 worst are shown, originals above.")

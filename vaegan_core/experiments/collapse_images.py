@@ -29,14 +29,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checkpoint import load_model, save_npy_atomic, write_text_atomic
-from ..config import ModelConfig, TrainConfig
+from ..checkpoint import load_model
+from ..config import COLLAPSE_LOOPS, MODEL_KINDS, ModelConfig, TrainConfig
 from ..data import load_dataset
 from ..errors import ConfigError
+from ..files import save_npy_atomic, write_text_atomic
 from ..images import save_grid, to_uint8
 from ..metrics.evaluate import evaluate
+from ..train import Trainer
 
-LOOPS = ("synthetic", "fixed-real", "fresh-real")
 RESULTS_FILE = "results.json"
 Progress = Callable[[float, str], None]
 
@@ -59,10 +60,10 @@ class ImageCollapseConfig:
     device: str = "auto"
 
     def check(self) -> None:
-        if self.model not in ("vae", "gan", "vaegan"):
+        if self.model not in MODEL_KINDS:
             raise ConfigError(f"unknown model {self.model!r}; choose vae, gan or vaegan")
-        if self.loop not in LOOPS:
-            raise ConfigError(f"unknown loop {self.loop!r}; choose one of {', '.join(LOOPS)}")
+        if self.loop not in COLLAPSE_LOOPS:
+            raise ConfigError(f"unknown loop {self.loop!r}; choose one of {', '.join(COLLAPSE_LOOPS)}")
         if not 0.0 <= self.real_fraction <= 1.0:
             raise ConfigError(f"--real-fraction must be in [0, 1], got {self.real_fraction}")
         if self.loop != "synthetic" and self.real_fraction == 0.0:
@@ -87,48 +88,16 @@ def _generate(model, n: int, seed: int) -> torch.Tensor:
 
 def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress | None = None) -> dict:
     """Run (or resume) the study in ``out_dir``; returns the results dict that is also in results.json."""
-    from ..train import Trainer
-
     config.check()
     report = progress or (lambda fraction, message: None)
     out = Path(out_dir)
-    results_path = out / RESULTS_FILE
-    if results_path.is_file():
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-        stored = {key: value for key, value in results["config"].items() if key != "generations"}
-        if stored != {key: value for key, value in asdict(config).items() if key != "generations"}:
-            raise ConfigError(f"{out} holds a study with other settings; rerun it with the same settings "
-                              "(--generations may grow) or choose another --out")
-        results["config"] = asdict(config)
-    else:
-        results = {"config": asdict(config), "generations": [], "created_by": "vaegan collapse"}
+    results = _open_results(config, out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "grids").mkdir(exist_ok=True)
-
-    real_images, _ = load_dataset(config.dataset, "train", data_root)
-    order = torch.randperm(real_images.shape[0], generator=torch.Generator().manual_seed(config.seed))
-    if config.per_generation > real_images.shape[0]:
-        raise ConfigError(f"--per-generation {config.per_generation} exceeds the {real_images.shape[0]} "
-                          f"{config.dataset} training images")
-    real_count = 0 if config.loop == "synthetic" else int(round(config.real_fraction * config.per_generation))
-    model_config = ModelConfig(kind=config.model, latent_dim=config.latent_dim, width=config.width)
-    noise = torch.Generator().manual_seed(config.seed + 12345)
-    fixed_noise = torch.randn(64, config.latent_dim, generator=noise)
+    source = _TrainingData(config, data_root)
+    fixed_noise = torch.randn(64, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 12345))
     total = config.generations + 1
-    accumulated: list[torch.Tensor] = []
-
-    def training_data(generation: int, previous_model) -> torch.Tensor:
-        if generation == 0:
-            return real_images[order[: config.per_generation]]
-        fake = _generate(previous_model, config.per_generation - real_count, config.seed + 1000 * generation)
-        if config.loop == "fresh-real":  # new real images each generation, wrapping round the training set
-            start = (config.per_generation + (generation - 1) * real_count) % real_images.shape[0]
-            picked = order[(torch.arange(real_count) + start) % real_images.shape[0]]
-        else:  # fixed-real: the same real images as generation 0 (a part of them); synthetic: none
-            picked = order[:real_count]
-        return torch.cat([real_images[picked], fake])
-
-    previous = None
+    previous, accumulated = None, []
     done = len(results["generations"])
     if done:  # resume from the kept checkpoint of the last finished generation (and the data it saw)
         previous = load_model(out / "last", device="cpu")
@@ -137,32 +106,19 @@ def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress
     start_time = time.perf_counter()
     for generation in range(done, total):
         report(generation / total, f"generation {generation}/{total - 1}: training")
-        data = training_data(generation, previous)
+        data = source.for_generation(generation, previous)
         if config.accumulate:
             accumulated.append(data)
             data = torch.cat(accumulated)
         folder = out / f"generation_{generation:02d}"
-        if folder.exists():
-            shutil.rmtree(folder)  # a generation interrupted mid-training starts again
-        train_config = TrainConfig(dataset=config.dataset, epochs=config.epochs, batch_size=config.batch_size,
-                                   seed=config.seed + generation, device=config.device, sample_grid=16)
-        trainer = Trainer(model_config, train_config, folder, data=(data, torch.zeros(len(data), dtype=torch.long)),
-                          progress=False)
-        summary = trainer.fit()
-        model = trainer.model.eval()
+        model, summary = _train_generation(config, generation, data, folder)
 
         report((generation + 0.8) / total, f"generation {generation}/{total - 1}: measuring")
-        scores = evaluate(model, config.dataset, n=config.eval_n, extractor="lenet",
-                          metrics=("fid", "pr", "modes"), seed=config.seed, data_root=data_root)["metrics"]
-        save_grid(model.decode(fixed_noise), out / "grids" / f"generation_{generation:02d}.png", nrow=8)
         results["generations"].append({
             "generation": generation, "training_images": int(len(data)),
-            "real_images": int(config.per_generation if generation == 0 else real_count),
-            "fid": scores["fid"], "precision": scores["precision"], "recall": scores["recall"],
-            "histogram": scores["histogram"], "classes_covered": scores["classes_covered"],
-            "class_entropy": _entropy(scores["histogram"]), "class_entropy_max": math.log(10),
-            "train_seconds": summary.get("train_seconds"),
-        })
+            "real_images": int(config.per_generation if generation == 0 else source.real_count),
+            **_measure_generation(config, model, data_root), "train_seconds": summary.get("train_seconds")})
+        save_grid(model.decode(fixed_noise), out / "grids" / f"generation_{generation:02d}.png", nrow=8)
         results["wall_seconds"] = results.get("wall_seconds", 0.0) + (time.perf_counter() - start_time)
         start_time = time.perf_counter()
         # keep only the newest checkpoint (for resuming): generations' weights are not what the study ships
@@ -172,7 +128,69 @@ def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress
         if config.accumulate:
             accumulated = [data]  # already the concatenation of every generation so far
             save_npy_atomic(out / "accumulated.npy", data.numpy())
-        write_text_atomic(results_path, json.dumps(results, indent=2) + "\n")
+        write_text_atomic(out / RESULTS_FILE, json.dumps(results, indent=2) + "\n")
         previous = model
     report(1.0, "done")
     return results
+
+
+def _open_results(config: ImageCollapseConfig, out: Path) -> dict:
+    """The results of the study in ``out`` so far (refused when made with other settings), or a new record."""
+    results_path = out / RESULTS_FILE
+    if not results_path.is_file():
+        return {"config": asdict(config), "generations": [], "created_by": "vaegan collapse"}
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    stored = {key: value for key, value in results["config"].items() if key != "generations"}
+    if stored != {key: value for key, value in asdict(config).items() if key != "generations"}:
+        raise ConfigError(f"{out} holds a study with other settings; rerun it with the same settings "
+                          "(--generations may grow) or choose another --out")
+    results["config"] = asdict(config)
+    return results
+
+
+class _TrainingData:
+    """What each generation trains on: real images for generation 0; then the previous model's samples,
+    with a share of real images for the fixed-real and fresh-real loops."""
+
+    def __init__(self, config: ImageCollapseConfig, data_root=None):
+        self.config = config
+        self.real_images, _ = load_dataset(config.dataset, "train", data_root)
+        self.order = torch.randperm(self.real_images.shape[0], generator=torch.Generator().manual_seed(config.seed))
+        if config.per_generation > self.real_images.shape[0]:
+            raise ConfigError(f"--per-generation {config.per_generation} exceeds the {self.real_images.shape[0]} "
+                              f"{config.dataset} training images")
+        self.real_count = 0 if config.loop == "synthetic" else int(round(config.real_fraction * config.per_generation))
+
+    def for_generation(self, generation: int, previous_model) -> torch.Tensor:
+        config, total_real = self.config, self.real_images.shape[0]
+        if generation == 0:
+            return self.real_images[self.order[: config.per_generation]]
+        fake = _generate(previous_model, config.per_generation - self.real_count, config.seed + 1000 * generation)
+        if config.loop == "fresh-real":  # new real images each generation, wrapping round the training set
+            start = (config.per_generation + (generation - 1) * self.real_count) % total_real
+            picked = self.order[(torch.arange(self.real_count) + start) % total_real]
+        else:  # fixed-real: the same real images as generation 0 (a part of them); synthetic: none
+            picked = self.order[: self.real_count]
+        return torch.cat([self.real_images[picked], fake])
+
+
+def _train_generation(config: ImageCollapseConfig, generation: int, data: torch.Tensor, folder: Path):
+    """Train one generation's model on ``data`` into ``folder``; returns (model in eval mode, fit summary)."""
+    if folder.exists():
+        shutil.rmtree(folder)  # a generation interrupted mid-training starts again
+    model_config = ModelConfig(kind=config.model, latent_dim=config.latent_dim, width=config.width)
+    train_config = TrainConfig(dataset=config.dataset, epochs=config.epochs, batch_size=config.batch_size,
+                               seed=config.seed + generation, device=config.device, sample_grid=16)
+    trainer = Trainer(model_config, train_config, folder, data=(data, torch.zeros(len(data), dtype=torch.long)),
+                      progress=False)
+    summary = trainer.fit()
+    return trainer.model.eval(), summary
+
+
+def _measure_generation(config: ImageCollapseConfig, model, data_root=None) -> dict:
+    """Domain FID, precision / recall and the class histogram of one generation's samples."""
+    scores = evaluate(model, config.dataset, n=config.eval_n, extractor="lenet",
+                      metrics=("fid", "pr", "modes"), seed=config.seed, data_root=data_root)["metrics"]
+    return {"fid": scores["fid"], "precision": scores["precision"], "recall": scores["recall"],
+            "histogram": scores["histogram"], "classes_covered": scores["classes_covered"],
+            "class_entropy": _entropy(scores["histogram"]), "class_entropy_max": math.log(10)}

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..checkpoint import atomic_write, write_text_atomic
-from ..errors import CheckpointError
 from ..data import load_dataset
+from ..errors import CheckpointError, first_line
+from ..files import atomic_write, write_text_atomic
 
 FEATURE_DIM = 128
 ARCHITECTURE = "lenet-bn-v1"
@@ -129,14 +129,14 @@ def load_classifier(directory: str | os.PathLike, device="cpu") -> tuple[LeNet, 
         blob = weights_path.read_bytes()
         weights = load_bytes(blob)
     except Exception as error:  # bad JSON or a truncated safetensors file
-        raise CheckpointError(f"{directory} holds a corrupt classifier ({str(error).splitlines()[0]})") from None
+        raise CheckpointError(f"{directory} holds a corrupt classifier ({first_line(error)})") from None
     if config.get("architecture") != ARCHITECTURE:
         raise CheckpointError(f"{config_path} is for architecture {config.get('architecture')!r}, not {ARCHITECTURE!r}")
     model = LeNet(config.get("num_classes", 10))
     try:
         model.load_state_dict(weights)
     except RuntimeError as error:
-        raise CheckpointError(f"{weights_path} does not match the LeNet classifier ({str(error).splitlines()[0]})") from None
+        raise CheckpointError(f"{weights_path} does not match the LeNet classifier ({first_line(error)})") from None
     config["sha256"] = hashlib.sha256(blob).hexdigest()
     model = _fuse_batch_norm(model.eval()).to(device)
     if torch.device(device).type in ("cpu", "cuda"):  # NHWC convolutions: ~25 % faster features on CPU

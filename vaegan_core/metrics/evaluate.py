@@ -1,14 +1,12 @@
 """One entry point for every score: ``evaluate(model, dataset, n, extractor, ...) -> dict``.
 
 Generated images are drawn from the model with a seeded generator and streamed through the
-extractor; real images come from the dataset split. Real features are cached on disk per
-(dataset, split, extractor weights) as plain ``.npy`` (read with ``allow_pickle=False``), so the
-slow Inception pass over the real images is paid once per machine.
+extractor; real images come from the dataset split, their features from the disk cache of
+``features_cache`` (or, for FID alone, the shipped statistics of ``reference``).
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,11 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checkpoint import save_npy_atomic
-from ..config import PRIORS
-from ..data import load_dataset, user_cache_dir
+from ..data import load_dataset
 from ..errors import MetricError
-from .extractors import LeNetExtractor, extractor_identity, load_extractor
+from .extractors import LeNetExtractor, load_extractor
+from .features_cache import real_features, real_features_path
 from .fid import fid_from_stats, fid_from_summary
 from .reference import load_reference_stats, reference_path
 from .scores import density_coverage, inception_score, kernel_inception_distance, mode_metrics, precision_recall
@@ -33,70 +30,6 @@ REFERENCES = ("auto", "features", "stats")
 Progress = Callable[[float, str], None]
 
 
-def real_features(extractor, dataset: str, split: str, data_root=None, progress: Progress | None = None,
-                  batch_size: int = 500, images: torch.Tensor | None = None) -> np.ndarray:
-    """Features of every image of a dataset split (N x d float32), cached on disk by extractor weights.
-
-    ``images`` (uint8, the split as ``load_dataset`` returns it) saves loading the split again.
-    The work is saved as it goes, in parts of ``PART_IMAGES`` images beside the cache file, so an
-    interrupted run (Ctrl-C, a crash, a closed laptop) continues where it stopped: the Inception
-    features of a 60,000-image train split take hours on a CPU.
-    """
-    path = _real_features_path(extractor, dataset, split)
-    if path.is_file():
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            path.unlink()  # a corrupt cache entry is recomputed, not trusted
-    if images is None:
-        images, _ = load_dataset(dataset, split, data_root)
-    total = images.shape[0]
-    parts_dir = path.with_name(f"{path.stem}.{total}.parts")  # parts of a split of this size only
-    chunks = _saved_parts(parts_dir, total, extractor.feature_dim)
-    done = sum(chunk.shape[0] for chunk in chunks)
-    message = f"features of real {dataset} {split} images" + (f" (resumed at {done:,})" if done else "")
-    while done < total:
-        stop, part = min(total, done + PART_IMAGES), []
-        for begin in range(done, stop, batch_size):
-            end = min(stop, begin + batch_size)
-            part.append(extractor.features(images[begin:end].float() / 255).numpy())
-            if progress:
-                progress(end / total, message)
-        chunks.append(np.concatenate(part).astype(np.float32))
-        parts_dir.mkdir(parents=True, exist_ok=True)
-        save_npy_atomic(parts_dir / f"{done:07d}-{stop:07d}.npy", chunks[-1])
-        done = stop
-    features = np.concatenate(chunks)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_npy_atomic(path, features)
-    shutil.rmtree(parts_dir, ignore_errors=True)
-    return features
-
-
-PART_IMAGES = 1000  # images per saved part of real_features (at most a few minutes of Inception on a CPU)
-
-
-def _saved_parts(parts_dir: Path, total: int, dim: int) -> list[np.ndarray]:
-    """The parts an interrupted ``real_features`` saved, in order from image 0. A part that does not
-    fit (unreadable, wrong shape, a gap before it) is deleted with every part after it."""
-    parts = sorted(parts_dir.glob("*.npy")) if parts_dir.is_dir() else []
-    chunks, done = [], 0
-    for index, part in enumerate(parts):
-        try:
-            begin, stop = (int(bound) for bound in part.stem.split("-"))
-            chunk = np.load(part, allow_pickle=False)
-            fits = begin == done and stop <= total and chunk.shape == (stop - begin, dim)
-        except (OSError, ValueError):
-            fits = False
-        if not fits:
-            for stale in parts[index:]:
-                stale.unlink(missing_ok=True)
-            break
-        chunks.append(chunk.astype(np.float32, copy=False))
-        done = stop
-    return chunks
-
-
 def _resolve_reference(reference: str, extractor, dataset: str, split: str, metrics) -> str:
     """``features`` or ``stats``: where the real side of the scores comes from (see ``evaluate``)."""
     needs_features = sorted(set(metrics) - set(WITHOUT_REAL_FEATURES))
@@ -105,19 +38,9 @@ def _resolve_reference(reference: str, extractor, dataset: str, split: str, metr
                           "statistics; use reference='features' (or leave them out)")
     if reference == "auto":
         shipped = reference_path(dataset, split, extractor.name)
-        cached = _real_features_path(extractor, dataset, split).is_file()
+        cached = real_features_path(extractor, dataset, split).is_file()
         return "stats" if not needs_features and shipped.is_file() and not cached else "features"
     return reference
-
-
-def _real_features_path(extractor, dataset: str, split: str):
-    """``extractor``: a loaded extractor or its ``extractor_identity`` (both have name and weights_sha256)."""
-    return _features_dir() / f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
-
-
-def _features_dir():
-    """Where the real images' features are cached, one .npy per dataset, split and extractor weights."""
-    return user_cache_dir() / "vaegan" / "features"
 
 
 def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", metrics=METRICS, split: str = "test",
@@ -144,29 +67,61 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         raise MetricError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     if reference not in REFERENCES:
         raise MetricError(f"unknown reference {reference!r}; choose from {', '.join(REFERENCES)}")
-    if prior not in PRIORS:
-        raise MetricError(f"unknown prior {prior!r}; choose from {', '.join(PRIORS)}")
-    latent_gmm = model.gmm_prior() if prior == "gmm" else None  # before any slow work: no GMM, no start
+    chosen_prior = model.prior(prior)  # before any slow work: an unknown prior, or no GMM, is no start
     if n < 2:
         raise MetricError(f"n must be at least 2 generated images, got {n}")
     start = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     feature_net = load_extractor(extractor, dataset, device, classifier_directory)
-    needs_classifier = {"is", "modes"} & set(metrics)
     classifier = feature_net if isinstance(feature_net, LeNetExtractor) else (
-        LeNetExtractor(dataset, classifier_directory, device) if needs_classifier else None)
+        LeNetExtractor(dataset, classifier_directory, device) if {"is", "modes"} & set(metrics) else None)
     reference = _resolve_reference(reference, feature_net, dataset, split, metrics)
 
     # (1) real images: features of the whole split (or its shipped statistics), labels for the class histogram
     real_images, real_labels = load_dataset(dataset, split, data_root)
     if reference == "stats":
-        shipped_stats = load_reference_stats(dataset, split, feature_net)
-        real = None
+        real = load_reference_stats(dataset, split, feature_net)
     else:
         real = real_features(feature_net, dataset, split, progress=lambda f, m: report(0.4 * f, m),
                              images=real_images)
 
     # (2) generated images, streamed: features (and class probabilities) batch by batch
+    fake, probabilities = _generated_features(model, n, prior, seed, batch_size, feature_net, classifier,
+                                              lambda f, m: report(0.4 + 0.5 * f, m))
+
+    # (3) the scores
+    scores, real_subset = _scores(real, fake, probabilities, metrics, seed, force, real_labels)
+    if "reconstruction" in metrics and hasattr(model, "encoder"):
+        scores.update(reconstruction_error(model, real_images[:n].float() / 255))
+    report(1.0, "done")
+
+    # (4) the record: the scores and everything needed to reproduce them
+    result = {
+        "dataset": dataset, "split": split, "n": n,
+        "n_real": int(real.shape[0]) if isinstance(real, np.ndarray) else real["n"],
+        "real_side": "features" if isinstance(real, np.ndarray) else f"shipped statistics ({Path(real['path']).name})",
+        "seed": seed, "prior": prior, "extractor": feature_net.name, "feature_dim": int(fake.shape[1]),
+        "preprocessing": feature_net.preprocessing, "extractor_sha256": feature_net.weights_sha256,
+        "extractor_backend": getattr(feature_net, "backend", "torch"),
+        "metrics": scores,
+        "wall_seconds": round(time.perf_counter() - start, 2),
+    }
+    if real_subset is not None:
+        result["n_real_for_kid_pr_dc"] = int(real_subset.shape[0])
+    if classifier is not None:
+        result["classifier"] = {"name": classifier.name, "sha256": classifier.weights_sha256,
+                                "test_accuracy": classifier.config.get("test_accuracy")}
+    if prior == "gmm":
+        result["latent_gmm"] = chosen_prior.metadata
+    if getattr(model, "checkpoint_dir", None):
+        result["checkpoint"] = str(model.checkpoint_dir)
+    return _json_safe(result)
+
+
+def _generated_features(model, n: int, prior: str, seed: int, batch_size: int, feature_net, classifier,
+                        report: Progress) -> tuple[np.ndarray, np.ndarray | None]:
+    """Features (n x d) of n images sampled with a seeded generator, and their class probabilities
+    (n x classes) when a classifier is given (else None); ``report`` goes from 0 to 1."""
     generator = torch.Generator().manual_seed(seed)
     fake_features, probabilities = [], []
     done = 0
@@ -182,20 +137,24 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
                 probabilities.append(classifier.features_and_probabilities(images)[1].numpy())
         fake_features.append(features.numpy())
         done += count
-        report(0.4 + 0.5 * done / n, f"features of {done:,} / {n:,} generated images")
-    fake = np.concatenate(fake_features)
+        report(done / n, f"features of {done:,} / {n:,} generated images")
+    return np.concatenate(fake_features), (np.concatenate(probabilities) if probabilities else None)
 
-    # (3) the scores
+
+def _scores(real, fake: np.ndarray, probabilities, metrics, seed: int, force: bool, real_labels) -> tuple[dict, object]:
+    """The scores of ``metrics`` from the real side (features N x d, or the shipped statistics as a dict)
+    and the generated features; returns them with the subset of real features KID, PR and DC used (or None)."""
     scores: dict = {}
-    rng = np.random.default_rng(seed)
-    if real is not None:
+    real_subset = None
+    if isinstance(real, np.ndarray):  # as many real as generated images for the sample-based scores
+        n = fake.shape[0]
+        rng = np.random.default_rng(seed)
         real_subset = real if real.shape[0] <= n else real[np.sort(rng.choice(real.shape[0], n, replace=False))]
     if "fid" in metrics:
         fake_stats = FeatureStats(fake.shape[1])
         fake_stats.update(fake)
-        if real is None:
-            scores["fid"] = fid_from_summary(shipped_stats["mu"], shipped_stats["sigma"], shipped_stats["n"],
-                                             fake_stats, force=force)
+        if real_subset is None:
+            scores["fid"] = fid_from_summary(real["mu"], real["sigma"], real["n"], fake_stats, force=force)
         else:
             real_stats = FeatureStats(real.shape[1])
             real_stats.update(real)
@@ -207,37 +166,13 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         scores.update(precision_recall(real_subset, fake, k=3))
     if "dc" in metrics:
         scores.update(density_coverage(real_subset, fake, k=5))
-    if probabilities:
-        probs = np.concatenate(probabilities)
+    if probabilities is not None:
         if "is" in metrics:
-            mean, std = inception_score(probs, splits=10)
+            mean, std = inception_score(probabilities, splits=10)
             scores["is"] = {"mean": mean, "std": std}
         if "modes" in metrics:
-            scores.update(mode_metrics(probs.argmax(1), reference_labels=real_labels.numpy()))
-    if "reconstruction" in metrics and hasattr(model, "encoder"):
-        scores.update(reconstruction_error(model, real_images[:n].float() / 255))
-    report(1.0, "done")
-
-    result = {
-        "dataset": dataset, "split": split, "n": n,
-        "n_real": int(real.shape[0]) if real is not None else shipped_stats["n"],
-        "real_side": "features" if real is not None else f"shipped statistics ({Path(shipped_stats['path']).name})",
-        "seed": seed, "prior": prior, "extractor": feature_net.name, "feature_dim": int(fake.shape[1]),
-        "preprocessing": feature_net.preprocessing, "extractor_sha256": feature_net.weights_sha256,
-        "extractor_backend": getattr(feature_net, "backend", "torch"),
-        "metrics": scores,
-        "wall_seconds": round(time.perf_counter() - start, 2),
-    }
-    if real is not None:
-        result["n_real_for_kid_pr_dc"] = int(real_subset.shape[0])
-    if classifier is not None:
-        result["classifier"] = {"name": classifier.name, "sha256": classifier.weights_sha256,
-                                "test_accuracy": classifier.config.get("test_accuracy")}
-    if latent_gmm is not None:
-        result["latent_gmm"] = latent_gmm.metadata
-    if getattr(model, "checkpoint_dir", None):
-        result["checkpoint"] = str(model.checkpoint_dir)
-    return _json_safe(result)
+            scores.update(mode_metrics(probabilities.argmax(1), reference_labels=real_labels.numpy()))
+    return scores, real_subset
 
 
 def _json_safe(value):
@@ -268,16 +203,6 @@ def class_histogram(images: torch.Tensor, dataset: str, classifier_directory=Non
     return mode_metrics(probabilities.argmax(1).numpy(), num_classes=probabilities.shape[1])
 
 
-def real_features_cached(extractor_name: str, dataset: str, split: str = "test", classifier_directory=None) -> bool:
-    """Whether the real-image features for this extractor, with the weights installed now, are already
-    in the disk cache (no extraction needed). False when the extractor is not there at all."""
-    try:
-        identity = extractor_identity(extractor_name, dataset, classifier_directory)
-    except MetricError:
-        return False
-    return _real_features_path(identity, dataset, split).is_file()
-
-
 def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", device="cpu",
                      probe_images: int = 8, metrics=METRICS) -> float:
     """Seconds ``evaluate(..., metrics=metrics)`` will take on this machine, from timing the extractor on
@@ -293,6 +218,6 @@ def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", 
     feature_net.features(probe)
     per_image = (time.perf_counter() - start) / probe_images
     real_needed = (_resolve_reference("auto", feature_net, dataset, split, metrics) == "features"
-                   and not _real_features_path(feature_net, dataset, split).is_file())
+                   and not real_features_path(feature_net, dataset, split).is_file())
     images = n + (10_000 if real_needed else 0)
     return per_image * images

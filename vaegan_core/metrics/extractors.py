@@ -18,12 +18,14 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from ..paths import default_checkpoints_dir
+from ..config import EXTRACTORS
+from ..data import user_cache_dir
 from ..errors import MetricError
+from ..files import atomic_write
+from ..paths import default_checkpoints_dir
 from ..images import check_image_batch
 from .classifier import load_classifier
 
-EXTRACTORS = ("lenet", "inception")
 INCEPTION_NAME = "inception-tf-fid"
 INCEPTION_SIZE = 299
 INCEPTION_PREPROCESSING = (
@@ -200,9 +202,6 @@ def _onnx_session(load_network, weights_sha256: str):
     """An ONNX Runtime session of the network ``load_network()`` gives, exported once per weights hash into
     the user cache (so later sessions never load the TorchScript file)."""
     import onnxruntime
-
-    from ..checkpoint import atomic_write
-    from ..data import user_cache_dir
 
     path = user_cache_dir() / "vaegan" / f"inception-tf-fid-{weights_sha256[:16]}.onnx"
     options = onnxruntime.SessionOptions()

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write
 from ..errors import MetricError
-from .extractors import default_checkpoints_dir, load_extractor
+from ..files import atomic_write
+from ..paths import default_checkpoints_dir
+from .extractors import load_extractor
+from .features_cache import real_features
 from .stats import FeatureStats
 
 
@@ -31,8 +33,6 @@ def reference_path(dataset: str, split: str, extractor_name: str, root=None) -> 
 def compute_reference_stats(dataset: str, split: str = "test", extractor: str = "lenet", data_root=None,
                             out_dir=None, progress=None) -> Path:
     """Features of every image of the split -> mean and covariance, saved as .npz; returns the path."""
-    from .evaluate import real_features
-
     feature_net = load_extractor(extractor, dataset)
     features = real_features(feature_net, dataset, split, data_root, progress)
     stats = FeatureStats(features.shape[1])

@@ -1,0 +1,141 @@
+"""The shape of the house (issue 15): imports run one way, functions stay short, README and docs links resolve.
+
+Static checks on the source; no torch needed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "vaegan_core"
+MAX_FUNCTION_LINES = 80
+# Declarative builders (argument parsers, page layouts) may be long: they are lists, not logic.
+DECLARATIVE = {("vaegan_core/cli.py", "build_parser")}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every vaegan_core module that ``path`` imports, at the top or inside a function."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("vaegan_core"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("vaegan_core"):
+                continue
+            for alias in node.names:  # `from . import checkpoint` imports a module, `from .x import y` a name
+                candidate = f"{target}.{alias.name}"
+                found.add(candidate if _module_path(candidate) else target)
+    return {module for module in found if _module_path(module) and module != name}
+
+
+def _module_path(module: str) -> Path | None:
+    relative = Path(*module.split("."))
+    for candidate in (ROOT / relative.with_suffix(".py"), ROOT / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def import_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in PACKAGE.rglob("*.py"):
+        # the package itself imports nothing statically (its exports are lazy), and every submodule
+        # imports it for __version__: leave it out, as Python resolves it first
+        if path == PACKAGE / "__init__.py":
+            continue
+        graph[_module_name(path)] = {m for m in _imports(path) if m != "vaegan_core"}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return stack[stack.index(target):] + [target]
+            if state.get(target) is None:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_no_import_cycle_in_vaegan_core():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def long_functions() -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES and (relative, node.name) not in DECLARATIVE:
+                    found.append(f"{relative}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_long_functions_in_vaegan_core():
+    assert long_functions() == []
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def relative_links(path: Path) -> list[tuple[str, Path]]:
+    """(link, target path) for every relative Markdown link of ``path`` (anchors dropped)."""
+    links = []
+    for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+            continue  # http:, https:, mailto:, or an anchor on the same page
+        links.append((target, (path.parent / target.split("#", 1)[0]).resolve()))
+    return links
+
+
+def test_every_relative_link_in_readme_and_docs_resolves():
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(documents) > 1, "docs/ holds the details README links to"
+    broken = [f"{document.relative_to(ROOT)}: {link}" for document in documents
+              for link, target in relative_links(document) if not target.exists()]
+    assert broken == []
+
+
+def test_readme_is_short():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 170, f"README has {len(lines)} lines; move details to docs/"

@@ -1,0 +1,40 @@
+"""Atomic file writes: every file goes to a temporary name beside its target and is renamed into place,
+so an interrupted write never leaves half a file. No torch here (numpy is imported only to write .npy)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(temporary_path)``, then rename the result onto ``path`` in one step."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        write(str(temporary))
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def save_npy_atomic(path: str | os.PathLike, array) -> None:
+    """Write a numpy array to ``path`` (``.npy``, no pickle) through a temporary file and a rename."""
+    import numpy as np
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+    atomic_write(path, write)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text to ``path`` through ``atomic_write``."""
+    def write(temporary: str) -> None:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    atomic_write(path, write)
