@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from vaegan_core import zoo
 from vaegan_core.errors import first_line
 
 st.set_page_config(page_title="VAE-GAN Explorer", page_icon=":material/blur_on:", layout="wide")
@@ -37,9 +38,9 @@ ui.start_warm_up()
 with st.sidebar:
     st.selectbox("Dataset", ui.DATASETS, format_func=ui.DATASET_LABELS.get, key="dataset")
     st.multiselect("Models", ui.MODEL_KINDS, default=list(ui.MODEL_KINDS), format_func=ui.LABELS.get, key="kinds")
-    st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed",
+    st.number_input("Seed", min_value=0, max_value=ui.MAX_SEED, value=0, step=1, key="seed",
                     help="The same seed gives the same samples, in every model and every session.")
-    st.caption(f"Checkpoints: `{ui.checkpoints_root()}`")
+    st.caption(f"Checkpoints: {zoo.root_description(ui.checkpoints_root())}")
 
 try:
     navigation.run()

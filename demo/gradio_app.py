@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 from vaegan_core import zoo  # noqa: E402
 from vaegan_core.checkpoint import load_model  # noqa: E402
 from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, EXTRACTOR_LABELS, EXTRACTORS, IDX_DATASETS,  # noqa: E402
-                                MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS, PRIORS)
+                                MAX_SEED, MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS, PRIORS)
 from vaegan_core.data import CLASS_NAMES, load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
@@ -247,7 +247,7 @@ def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, w
 def describe(dataset: str) -> str:
     root = zoo.checkpoints_root()
     found = [LABELS[kind] for kind in KINDS if zoo.is_available(dataset, kind, root)]
-    return (f"Checkpoints: `{root}` - {DATASET_LABELS[dataset]}: "
+    return (f"Checkpoints: {zoo.root_description(root)} - {DATASET_LABELS[dataset]}: "
             f"{', '.join(found) if found else 'none yet (each tab says how to train them)'}")
 
 
@@ -266,7 +266,7 @@ def build_app() -> gr.Blocks:
                     "latent interpolations, samples from the same codes, and FID.")
         with gr.Row():
             dataset = gr.Dropdown([(DATASET_LABELS[name], name) for name in DATASETS], value="mnist", label="Dataset")
-            seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1,
+            seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED,
                              info="The same seed gives the same samples, in every model and every session.")
         found = gr.Markdown(describe("mnist"))
         dataset.change(describe, [dataset], [found], api_visibility="private")

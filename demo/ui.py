@@ -19,8 +19,8 @@ import numpy as np
 import streamlit as st
 
 from vaegan_core import zoo
-from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS,
-                                PRIORS)
+from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MAX_SEED, MODEL_KINDS, MODEL_LABELS,  # noqa: F401
+                                PRIOR_LABELS, PRIORS)
 
 # torch (1.8 s to import on a 2-core CPU) is imported by the first page that needs a model, not here:
 # the Overview renders without it, which keeps the app's start within its budget.
@@ -79,7 +79,7 @@ def _load(path: str, fingerprint: str):
 def load(dataset: str, kind: str):
     """The model, or None (after saying how to get it) when its checkpoint is missing or broken."""
     root = checkpoints_root()
-    model, message = zoo.open_model(dataset, kind, _load, root)
+    model, message = zoo.open_model(dataset, kind, _load, root)  # paths in it relative to the checkpoints folder
     if message:
         (st.info if not zoo.is_available(dataset, kind, root) else st.error)(message)
     return model

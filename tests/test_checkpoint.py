@@ -113,8 +113,10 @@ def test_trainer_state_is_never_unpickled_unsafely(tmp_path):
             return (print, ("this must never run",))
 
     torch.save({"payload": Evil()}, tmp_path / "trainer_state.pt")
-    with pytest.raises(CheckpointError, match="trainer_state.pt is truncated or not a vaegan trainer state"):
+    with pytest.raises(CheckpointError, match="trainer_state.pt is truncated or not a vaegan trainer state") as refused:
         load_trainer_state(tmp_path)
+    # never the advice to unpickle it (torch's own message suggests weights_only=False); a way on instead
+    assert "weights_only" not in str(refused.value) and "--resume --reset-optimizer" in str(refused.value)
 
 
 def test_not_a_repo_id_nor_folder(tmp_path):
@@ -172,3 +174,22 @@ def test_zoo_open_model_loads_or_says_why(tmp_path):
     model, message = zoo.open_model("mnist", "vaegan", loader, tmp_path)
     assert model is None and message.startswith("VAE-GAN: ") and "\n" not in message
     assert calls[1] != calls[0]  # new files, new fingerprint: no stale cache hit
+    # the apps show paths under the checkpoints folder, never the server's absolute path
+    assert "checkpoints/mnist/vaegan/model.safetensors" in message and str(tmp_path) not in message
+    missing = zoo.missing_message("fashion-mnist", "gan", tmp_path)
+    assert "--out checkpoints/fashion-mnist/gan" in missing and str(tmp_path) not in missing
+    assert zoo.root_description(tmp_path) == f"the folder {tmp_path.name!r}"
+    assert zoo.root_description(zoo.SHIPPED_CHECKPOINTS) == "the ones shipped with the app"
+
+
+def test_every_file_of_a_folder_gets_the_same_mode(tmp_path):
+    """safetensors writes its files 0600; a checkpoint folder's files all get the mode of a new file."""
+    import os
+    import stat
+
+    from vaegan_core.files import FILE_MODE
+    from vaegan_core.train import Trainer
+
+    Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path, progress=False).fit()
+    modes = {path.name: stat.S_IMODE(os.stat(path).st_mode) for path in tmp_path.iterdir() if path.is_file()}
+    assert "model.safetensors" in modes and set(modes.values()) == {FILE_MODE}, modes

@@ -60,6 +60,17 @@ def one_line_error(result, pattern, code=None):
     (["eval", "x", "--extractor", "clip"], "invalid choice: 'clip'"),
     (["train-classifier", "--dataset", "cifar", "--out", "x"], "invalid choice: 'cifar'"),
     (["frobnicate"], "invalid choice"),
+    # counts are bounded (the bound is in the message) and numbers finite, before any work
+    (["sample", "x", "--n", "1000000000", "--out", "x.png"], "expected a positive integer up to 10,000"),
+    (["eval", "x", "--n", "1000000000"], "up to 100,000"),
+    (["sample", "x", "--temperature", "inf", "--out", "x.png"], "expected a finite number >= 0, got inf"),
+    (["sample", "x", "--temperature", "nan", "--out", "x.png"], "expected a finite number"),
+    (["sample", "x", "--seed", "99999999999999999999", "--out", "x.png"], "up to 2,147,483,647"),
+    (["train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", "x", "--width", "100000"],
+     "up to 256"),
+    (["train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", "x", "--reset-optimizer"],
+     "--reset-optimizer only goes with --resume"),
+    (["fit-gmm", "x", "--components", "5000"], "up to 1,000"),
 ])
 def test_bad_input_is_one_line(args, pattern, tmp_path):
     one_line_error(run(*args, check=False), pattern)

@@ -151,3 +151,74 @@ def test_a_torn_last_history_line_does_not_block_resume_or_info(tmp_path):
     assert history.read_text() == complete  # the torn line and the bad bytes are gone
     assert trainer.fit()["epoch"] == 2
     assert all(json.loads(line) for line in history.read_text().splitlines())
+
+
+class _Killed(BaseException):
+    """What a kill does to the process: nothing after it runs (not an Exception, so nothing catches it)."""
+
+
+def _writes_of_a_save(tmp_path) -> int:
+    """How many files one per-epoch save renames into place (samples, trainer state, weights, config, card)."""
+    import vaegan_core.files as files
+
+    Trainer(tiny_model_config("vae"), tiny_train_config(epochs=1), tmp_path / "count", progress=False).fit()
+    calls = []
+    real_replace = files.os.replace
+    files.os.replace = lambda *args: calls.append(args) or real_replace(*args)
+    try:
+        Trainer.resume(tmp_path / "count", epochs=2, progress=False).fit()
+    finally:
+        files.os.replace = real_replace
+    return len(calls) - 1  # the resume's one rewrite of history.jsonl is not part of the save
+
+
+@pytest.mark.parametrize("kind", ["vae", "vaegan"])
+def test_a_kill_at_any_write_of_a_save_leaves_a_resumable_run(tmp_path, monkeypatch, kind):
+    """Kill the run at each file write of the second epoch's save (before each rename, after the last), then
+    resume: every time the result equals the uninterrupted run, weights and history alike."""
+    import vaegan_core.files as files
+
+    writes = _writes_of_a_save(tmp_path)
+    assert writes >= 4
+    Trainer(tiny_model_config(kind), tiny_train_config(epochs=3), tmp_path / "straight", progress=False).fit()
+    straight = _weights(tmp_path / "straight")
+    history = lambda p: [json.loads(l)["step"] for l in (p / "history.jsonl").read_text().splitlines()]  # noqa: E731
+    real_replace = files.os.replace
+    for kill_at in range(writes + 1):
+        folder = tmp_path / f"killed-{kill_at}"
+        Trainer(tiny_model_config(kind), tiny_train_config(epochs=1), folder, progress=False).fit()
+        seen = []
+
+        def replace(source, target, seen=seen, kill_at=kill_at):
+            if len(seen) == kill_at:
+                raise _Killed(f"killed before write {kill_at} of the save")
+            seen.append(target)
+            return real_replace(source, target)
+
+        monkeypatch.setattr(files.os, "replace", replace)
+        with pytest.raises(_Killed):
+            Trainer.resume(folder, epochs=3, progress=False).fit()  # dies in the save after epoch 2
+        monkeypatch.setattr(files.os, "replace", real_replace)
+        resumed = Trainer.resume(folder, epochs=3, progress=False)
+        assert resumed.epoch in (1, 2), kill_at
+        resumed.fit()
+        again = _weights(folder)
+        assert all(torch.equal(straight[k], again[k]) for k in straight), f"killed at write {kill_at}"
+        assert history(folder) == history(tmp_path / "straight"), f"killed at write {kill_at}"
+
+
+def test_resume_from_the_weights_alone(tmp_path, capsys):
+    """No usable trainer state (a shipped checkpoint, a refused file): --reset-optimizer goes on from the weights."""
+    from vaegan_core.cli import main
+
+    Trainer(tiny_model_config("vae"), tiny_train_config(epochs=1), tmp_path, progress=False).fit()
+    (tmp_path / "trainer_state.pt").unlink()
+    args = ["train", "--resume", "--out", str(tmp_path), "--epochs", "2", "--data-dir", str(tmp_path), "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "--resume --reset-optimizer" in err and err.count("\n") == 1
+    with pytest.warns(UserWarning, match="noise stream is reseeded"):
+        assert main(args[:2] + ["--reset-optimizer"] + args[2:]) == 0
+    assert json.loads((tmp_path / "config.json").read_text())["state"]["epoch"] == 2
+    assert main(["train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path / "new"),
+                 "--reset-optimizer"]) == 2

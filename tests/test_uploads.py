@@ -100,3 +100,30 @@ def test_bad_options():
         read_upload(encode(digit_like()), style="cifar")
     with pytest.raises(ImageInputError, match="invert"):
         read_upload(encode(digit_like()), invert="maybe")
+
+
+@pytest.mark.parametrize("fmt, mode", [("JPEG", "RGB"), ("PNG", "L"), ("PNG", "P")])
+def test_a_large_upload_is_reduced_before_it_is_converted(fmt, mode, monkeypatch):
+    """A large image reads the same as a small copy of it, and no float copy of the full image is ever made
+    (the JPEG is even decoded at a reduced scale)."""
+    from vaegan_core import uploads
+
+    small = digit_like((300, 240))
+    large = small.resize((small.width * 8, small.height * 8), Image.Resampling.NEAREST).convert(mode)
+    widest = []
+    real_ink = uploads._ink
+    monkeypatch.setattr(uploads, "_ink", lambda image, notes: widest.append(image.size) or real_ink(image, notes))
+    expected, _ = read_upload(encode(small.convert(mode), fmt))
+    got, _ = read_upload(encode(large, fmt))
+    assert max(widest[1]) <= uploads.WORKING_SIDE  # reduced before _ink's float conversion
+    assert (got - expected).abs().mean() < 0.02 and got.max() > 0.5
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding():
+    from vaegan_core import uploads
+
+    side = int((uploads.MAX_MEGAPIXELS * 1e6) ** 0.5) + 10
+    with pytest.raises(ImageInputError, match=r"\(8\.1 megapixels\); the limit is 8: downscale it first"):
+        read_upload(encode(Image.new("L", (side, side), 200)))
+    tensor, _ = read_upload(encode(Image.new("RGB", (side, side), (200, 200, 200)), "JPEG"))  # JPEG: decoded small
+    assert tensor.shape == (1, 1, 28, 28)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from . import __version__
-from .config import ModelConfig, TrainConfig, from_dict, to_dict
+from .config import MAX_NETWORK_WEIGHTS, ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, VaeganError, first_line
 from .files import atomic_write, write_text_atomic
 from .hub import HUB_PREFIX, download, parse_hub_id
 from .models import MODEL_CLASSES, GenerativeModel, build_model, count_parameters
+from .nets import largest_network_weights
 from .paths import CONFIG_FILE, METRICS_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE
 from .prior import LatentGMM
 from .zoo import read_history
@@ -108,11 +110,38 @@ def load_weights(model: GenerativeModel, directory: str | os.PathLike) -> dict[s
             metadata = handle.metadata() or {}
             weights = {name: handle.get_tensor(name) for name in handle.keys()}
     except Exception as error:  # safetensors raises its own error type for truncated or garbled files
-        raise CheckpointError(f"{path} is truncated or corrupt ({error}); re-download or retrain it") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    wrong_shape = sorted(k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape)
+        raise CheckpointError(f"{path} is truncated or corrupt ({first_line(error)}); re-download or retrain it") \
+            from None
+    _check_shapes(path, {name: tuple(t.shape) for name, t in model.state_dict().items()},
+                  {name: tuple(t.shape) for name, t in weights.items()})
+    model.load_state_dict(weights, strict=True)
+    return metadata
+
+
+def read_weights_header(directory: str | os.PathLike, model_config: ModelConfig) -> dict[str, tuple]:
+    """The tensor shapes in ``model.safetensors``, read from the file's header alone (no tensor data), once
+    ``model_config`` is known to ask for an affordable network: a config.json that asks for a huge one is
+    refused here, before anything is built."""
+    path = Path(directory) / WEIGHTS_FILE
+    weights = largest_network_weights(model_config)
+    if weights > MAX_NETWORK_WEIGHTS:
+        raise CheckpointError(f"{Path(directory) / CONFIG_FILE} asks for networks of about {weights:,} weights, more "
+                              f"than the {MAX_NETWORK_WEIGHTS:,} this package builds; check width, latent_dim and "
+                              "image_size")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as error:  # safetensors' own error for a garbled header
+        raise CheckpointError(f"{path} is truncated or corrupt ({first_line(error)}); re-download or retrain it") \
+            from None
+
+
+def _check_shapes(path: Path, expected: dict[str, tuple], stored: dict[str, tuple]) -> None:
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    wrong_shape = sorted(k for k in set(expected) & set(stored) if expected[k] != stored[k])
     if missing or unexpected or wrong_shape:
         details = "; ".join(
             f"{label}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
@@ -120,8 +149,6 @@ def load_weights(model: GenerativeModel, directory: str | os.PathLike) -> dict[s
             if names
         )
         raise CheckpointError(f"{path} does not match its config.json ({details})")
-    model.load_state_dict(weights, strict=True)
-    return metadata
 
 
 def resolve_checkpoint(path_or_repo_id: str | os.PathLike) -> Path:
@@ -149,7 +176,11 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     """A model from a checkpoint folder or a Hub repo (see ``resolve_checkpoint``), on ``device``, in eval mode."""
     directory = resolve_checkpoint(path_or_repo_id)
     config = read_config(directory)
+    stored = read_weights_header(directory, config["model_config"])
     model = build_model(config["model_config"])
+    # names and shapes first (from the header): a mismatch is refused before any tensor data is read
+    _check_shapes(Path(directory) / WEIGHTS_FILE, {name: tuple(t.shape) for name, t in model.state_dict().items()},
+                  stored)
     load_weights(model, directory)
     model.checkpoint_dir = str(directory)
     try:
@@ -169,12 +200,22 @@ def save_trainer_state(directory: str | os.PathLike, state: dict[str, Any]) -> N
 
 def load_trainer_state(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / TRAINER_STATE_FILE
+    continue_anyway = (f"start a new run, or continue from the weights alone with a fresh optimizer: `vaegan train "
+                       f"--resume --reset-optimizer --out {directory} --epochs N`")
     if not path.is_file():
-        raise CheckpointError(f"{path} is missing, so training cannot resume; start again without --resume")
+        raise CheckpointError(f"{path} is missing, so training cannot resume exactly; {continue_anyway}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated zip, or a pickle holding anything but tensors and plain values
-        raise CheckpointError(f"{path} is truncated or not a vaegan trainer state ({first_line(error)})") from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # a pickle holding more than tensors and plain values: never unpickled
+        raise CheckpointError(f"{path} is truncated or not a vaegan trainer state (it holds objects other than "
+                              f"tensors and plain values, which are never loaded); {continue_anyway}") from None
+    except Exception:  # a truncated or garbled zip
+        raise CheckpointError(f"{path} is truncated or not a vaegan trainer state (not a readable file of "
+                              f"tensors); {continue_anyway}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} is truncated or not a vaegan trainer state (a {type(state).__name__}, not "
+                              f"a dict); {continue_anyway}")
+    return state
 
 
 def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 from pathlib import Path
 
 from . import __version__
-from .config import (COLLAPSE_LOOPS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS, LIKELIHOODS, MODEL_KINDS, PRECISIONS,
-                     PRIORS, SPLITS, ModelConfig, TrainConfig)
+from .config import (COLLAPSE_LOOPS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS, LIKELIHOODS, MAX_BATCH,
+                     MAX_EPOCHS, MAX_LATENT_DIM, MAX_SEED, MAX_WIDTH, MODEL_KINDS, PRECISIONS, PRIORS, SPLITS, ModelConfig,
+                     TrainConfig)
 from .errors import CheckpointError, VaeganError, first_line
 from .files import write_text_atomic
 from .paths import METRICS_FILE
@@ -27,6 +29,8 @@ from .zoo import evaluated_fingerprint, metrics_key
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("seed", "batch_size", "lr", "latent_dim", "width", "beta", "gamma", "equilibrium", "likelihood",
                    "precision", "grad_clip", "limit", "log_every")
+MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
+MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 
 
@@ -37,14 +41,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_in(low: int, high: int):
+    """An argparse type: an integer in [low, high], the bound said in the error (counts are bounded so that a
+    typo cannot ask for a billion images)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            what = "a positive integer" if low == 1 else f"an integer from {low:,}"
+            raise argparse.ArgumentTypeError(f"expected {what} up to {high:,}, got {value:,}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_in(1, 10**9)
+_seed = _int_in(0, MAX_SEED)
 
 
 def _non_negative_float(text: str) -> float:
@@ -52,8 +66,8 @@ def _non_negative_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
@@ -65,15 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model into a checkpoint folder")
     train.add_argument("--model", choices=MODEL_KINDS, help="model family (required unless --resume)")
     train.add_argument("--dataset", choices=DATASETS, help="training data (required unless --resume)")
-    train.add_argument("--epochs", type=_positive_int, required=True, help="total epochs (with --resume: the new total)")
+    train.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), required=True, help="total epochs (with --resume: the new total)")
     train.add_argument("--out", required=True, help="checkpoint folder to write")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     train.add_argument("--device", choices=DEVICES, default="auto", help="default auto: cuda, then mps, then cpu")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    train.add_argument("--batch-size", type=_positive_int, default=TrainConfig.batch_size)
+    train.add_argument("--reset-optimizer", action="store_true",
+                       help="with --resume: continue from the weights alone, with a fresh optimizer (for a folder "
+                            "without a usable trainer_state.pt, e.g. a shipped checkpoint)")
+    train.add_argument("--batch-size", type=_int_in(1, MAX_BATCH), default=TrainConfig.batch_size)
     train.add_argument("--lr", type=_non_negative_float, default=0.0, help="Adam learning rate (0: model default)")
-    train.add_argument("--latent-dim", type=_positive_int, default=ModelConfig.latent_dim)
-    train.add_argument("--width", type=_positive_int, default=ModelConfig.width, help="channels of the first conv stage")
+    train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim)
+    train.add_argument("--width", type=_int_in(1, MAX_WIDTH), default=ModelConfig.width, help="channels of the first conv stage")
     train.add_argument("--beta", type=_non_negative_float, default=ModelConfig.beta, help="weight of the KL term")
     train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
                        help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
@@ -82,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="VAE pixel likelihood")
     train.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the hardware is fast")
     train.add_argument("--grad-clip", type=_non_negative_float, default=0.0, help="max gradient norm (0: off)")
-    train.add_argument("--limit", type=int, default=0, help="train on the first N images only (0: all)")
+    train.add_argument("--limit", type=_int_in(0, 10**9), default=0, help="train on the first N images only (0: all)")
     train.add_argument("--log-every", type=_positive_int, default=TrainConfig.log_every, help="steps per history line")
     train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -90,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="decode random codes into a PNG grid")
     sample.add_argument("checkpoint", metavar="DIR",
                         help="checkpoint folder, or Hub repo USER/NAME or hf://USER/NAME[@REVISION]")
-    sample.add_argument("--n", type=_positive_int, default=64, help="number of images (default 64)")
+    sample.add_argument("--n", type=_int_in(1, MAX_SAMPLE_IMAGES), default=64, help="number of images (default 64)")
     sample.add_argument("--out", required=True, help="image file to write, e.g. samples.png")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     sample.add_argument("--temperature", type=_non_negative_float, default=1.0, help="scale of the prior codes")
     sample.add_argument("--prior", choices=PRIORS, default="normal",
                         help="codes from N(0, I) (default) or, for a VAE or VAE-GAN, from the GMM of its training "
@@ -105,15 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="score a checkpoint (FID, KID, IS, precision/recall, ...)")
     evaluate.add_argument("checkpoint", metavar="DIR", help="checkpoint folder; DIR/metrics.json is updated")
-    evaluate.add_argument("--n", type=_positive_int, default=10_000, help="generated images (default 10000)")
+    evaluate.add_argument("--n", type=_int_in(2, MAX_EVAL_IMAGES), default=10_000, help="generated images (default 10000)")
     evaluate.add_argument("--extractor", choices=EXTRACTORS, default="lenet",
                           help="lenet: the shipped domain classifier (seconds); inception: TF-Inception (slow on CPU)")
     evaluate.add_argument("--split", choices=SPLITS, default="test", help="real images to compare with")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated images and subsets")
+    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the generated images and subsets")
     evaluate.add_argument("--prior", choices=PRIORS, default="normal",
                           help="sample from N(0, I) (default) or from the GMM of the training codes (see fit-gmm); "
                                "stored in metrics.json under EXTRACTOR-SPLIT or EXTRACTOR-SPLIT-gmm")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=500)
+    evaluate.add_argument("--batch-size", type=_int_in(1, 10_000), default=500)
     evaluate.add_argument("--device", choices=DEVICES, default="cpu")
     evaluate.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     evaluate.add_argument("--force", action="store_true", help="compute FID even when n <= feature dimension")
@@ -125,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "DIR/latent_gmm.safetensors; then sample, eval and the apps can draw codes from it "
                     "(--prior gmm) instead of N(0, I).")
     gmm.add_argument("checkpoint", metavar="DIR", help="checkpoint folder of a VAE or VAE-GAN")
-    gmm.add_argument("--components", type=_positive_int, default=GMM_COMPONENTS,
+    gmm.add_argument("--components", type=_int_in(1, 1000), default=GMM_COMPONENTS,
                      help=f"mixture components (default {GMM_COMPONENTS})")
-    gmm.add_argument("--seed", type=int, default=0, help="seed of the mixture's initialisation (default 0)")
+    gmm.add_argument("--seed", type=_seed, default=0, help="seed of the mixture's initialisation (default 0)")
     gmm.add_argument("--device", choices=DEVICES, default="cpu")
     gmm.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     gmm.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -144,18 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     collapse = commands.add_parser("collapse", help="model collapse: train each generation on the last one's samples")
     collapse.add_argument("--model", choices=MODEL_KINDS, default="vaegan")
     collapse.add_argument("--dataset", choices=DATASETS, default="mnist")
-    collapse.add_argument("--generations", type=_positive_int, default=5, help="generations after generation 0")
-    collapse.add_argument("--per-generation", type=_positive_int, default=5000, help="training images per generation")
+    collapse.add_argument("--generations", type=_int_in(1, 100), default=5, help="generations after generation 0")
+    collapse.add_argument("--per-generation", type=_int_in(1, 70_000), default=5000, help="training images per generation")
     collapse.add_argument("--loop", choices=COLLAPSE_LOOPS, default="synthetic",
                           help="what generation k trains on besides samples of generation k-1")
     collapse.add_argument("--real-fraction", type=_non_negative_float, default=0.0,
                           help="share of real images in generations >= 1 (fixed-real / fresh-real)")
     collapse.add_argument("--accumulate", action="store_true", help="keep every earlier generation's data too")
-    collapse.add_argument("--epochs", type=_positive_int, default=8, help="epochs per generation")
-    collapse.add_argument("--width", type=_positive_int, default=32,
+    collapse.add_argument("--epochs", type=_int_in(1, 1000), default=8, help="epochs per generation")
+    collapse.add_argument("--width", type=_int_in(1, MAX_WIDTH), default=32,
                           help="network width (16 is faster, but the VAE-GAN does not learn at 16)")
-    collapse.add_argument("--eval-n", type=_positive_int, default=2000, help="samples measured per generation")
-    collapse.add_argument("--seed", type=int, default=0)
+    collapse.add_argument("--eval-n", type=_int_in(2, MAX_EVAL_IMAGES), default=2000, help="samples measured per generation")
+    collapse.add_argument("--seed", type=_seed, default=0)
     collapse.add_argument("--device", choices=DEVICES, default="auto")
     collapse.add_argument("--out", required=True, help="study folder (results.json, grids/); rerun to resume")
     collapse.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
@@ -164,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     classifier = commands.add_parser("train-classifier", help="train the domain classifier used by `vaegan eval`")
     classifier.add_argument("--dataset", choices=DATASETS, required=True)
     classifier.add_argument("--out", required=True, help="folder to write, e.g. checkpoints/classifiers/mnist")
-    classifier.add_argument("--epochs", type=_positive_int, default=10)
-    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--epochs", type=_int_in(1, 1000), default=10)
+    classifier.add_argument("--seed", type=_seed, default=0)
     classifier.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     classifier.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -249,12 +266,13 @@ def _train(args: argparse.Namespace) -> dict:
                 raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
                                   f"{args.out}/config.json; drop {flag} or start a new run")
         device = args.device if args.device != "auto" else None
-        trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, data_root=args.data_dir, progress=progress)
+        trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
+                                 data_root=args.data_dir, progress=progress)
     else:
         if args.model is None or args.dataset is None:
             raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
-        if args.limit < 0:
-            raise _UsageError(f"--limit must be >= 0, got {args.limit}")
+        if args.reset_optimizer:
+            raise _UsageError("--reset-optimizer only goes with --resume")
         model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
                                    gamma=args.gamma, equilibrium=args.equilibrium,
                                    likelihood=args.likelihood)

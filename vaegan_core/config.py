@@ -7,6 +7,7 @@ folder always says how it was built and trained.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,14 @@ EXTRACTORS = ("lenet", "inception")  # feature networks of the metrics: the doma
 EXTRACTOR_LABELS = {"lenet": "domain (LeNet)", "inception": "Inception"}
 PRECISIONS = ("auto", "bf16", "fp32")
 LIKELIHOODS = ("bernoulli", "gaussian")
-COLLAPSE_LOOPS = ("synthetic", "fixed-real", "fresh-real")  # what a collapse generation trains on besides samples
 NORMS = ("none", "batch", "spectral")
+# Bounds of the sizes a config may ask for: far above anything trained here (width 64, latent 32, 28 x 28),
+# far below what would take minutes and gigabytes to build before any other check could fail.
+MAX_IMAGE_SIZE, MAX_LATENT_DIM, MAX_WIDTH = 256, 1024, 256
+MAX_EPOCHS, MAX_BATCH = 100_000, 65_536
+MAX_SEED = 2**31 - 1  # seeds go into torch generators with offsets added; the apps take the same range
+MAX_NETWORK_WEIGHTS = 50_000_000  # per network (200 MB in fp32); the shipped ones have about 0.7 million
+COLLAPSE_LOOPS = ("synthetic", "fixed-real", "fresh-real")  # what a collapse generation trains on besides samples
 
 
 @dataclass(frozen=True)
@@ -57,20 +64,19 @@ class ModelConfig:
         _check_choice("likelihood", self.likelihood, LIKELIHOODS)
         _check_choice("discriminator_norm", self.discriminator_norm, NORMS)
         _check_choice("decoder_norm", self.decoder_norm, ("batch", "none"))
-        if self.image_size < 8:
-            raise ConfigError(f"image_size must be at least 8, got {self.image_size}")
-        if self.channels not in (1, 3):
-            raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
-        for name in ("latent_dim", "width"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name, low, high in (("image_size", 8, MAX_IMAGE_SIZE), ("latent_dim", 1, MAX_LATENT_DIM),
+                                ("width", 1, MAX_WIDTH)):
+            _check_int(name, getattr(self, name), low, high)
+        _check_int("num_classes", self.num_classes, 0, 100_000)
+        if self.channels not in (1, 3) or isinstance(self.channels, bool):
+            raise ConfigError(f"channels must be 1 or 3, got {self.channels!r}")
         if self.num_classes != 0:
             raise ConfigError("class conditioning (num_classes > 0) is not implemented yet; use num_classes=0")
-        for name in ("gaussian_sigma", "gamma"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.beta < 0:
-            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        for name in ("gaussian_sigma", "gamma", "beta", "equilibrium_margin"):
+            _check_number(name, getattr(self, name), low=0.0, strict=name in ("gaussian_sigma", "gamma"))
+        _check_number("equilibrium_target", self.equilibrium_target, low=-math.inf)
+        if not isinstance(self.equilibrium, bool):
+            raise ConfigError(f"equilibrium must be true or false, got {self.equilibrium!r}")
 
 
 @dataclass(frozen=True)
@@ -96,20 +102,41 @@ class TrainConfig:
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("device", self.device, DEVICES)
         _check_choice("precision", self.precision, PRECISIONS)
-        for name in ("epochs", "batch_size", "log_every", "sample_grid"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        for name in ("lr", "grad_clip", "limit"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name, high in (("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH), ("log_every", 10**9),
+                           ("sample_grid", 1024)):
+            _check_int(name, getattr(self, name), 1, high)
+        _check_int("limit", self.limit, 0, 10**9)
+        _check_int("seed", self.seed, 0, MAX_SEED)
+        for name in ("lr", "grad_clip"):
+            _check_number(name, getattr(self, name), low=0.0)
         for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
+            _check_number(name, getattr(self, name), low=0.0)
+            if not getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not isinstance(self.channels_last, bool):
+            raise ConfigError(f"channels_last must be true or false, got {self.channels_last!r}")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    """An integer (not a bool, not 32.5) in [low, high]: sizes out of bounds would cost minutes and gigabytes
+    before anything else could fail."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high:,}, got {value:,}")
+
+
+def _check_number(name: str, value: Any, low: float, strict: bool = False) -> None:
+    """A finite number >= low (> low when ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if value < low or (strict and value == low):
+        raise ConfigError(f"{name} must be {'>' if strict else '>='} {low:g}, got {value}")
 
 
 def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:

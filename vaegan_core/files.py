@@ -8,12 +8,28 @@ from pathlib import Path
 from typing import Callable
 
 
+def _file_mode() -> int:
+    """0o644 under the usual umask 022: what open() gives a new file. Read once, at import (os.umask can only
+    be read by setting it)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)``, then rename the result onto ``path`` in one step."""
+    """Call ``write(temporary_path)``, then rename the result onto ``path`` in one step.
+
+    The file gets the mode of any new file (``FILE_MODE``), whatever the writer chose: safetensors writes
+    0600, which would make the weights the one file of a folder others cannot read.
+    """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         write(str(temporary))
+        os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
     finally:
         if temporary.exists():

@@ -8,6 +8,8 @@ import os
 import torch
 from PIL import Image
 
+from .files import atomic_write
+
 
 def check_image_batch(images, shape: tuple[int, ...] | None, error: type[Exception]) -> None:
     """Raise ``error`` unless ``images`` is a float tensor B x C x H x W in [0, 1] (of ``shape`` = (C, H, W) if given)."""
@@ -61,8 +63,9 @@ def grid_image(images: torch.Tensor, nrow: int | None = None, scale: int = 1) ->
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> None:
-    """Save a batch B x C x H x W in [0, 1] as one PNG grid (grayscale stays one channel)."""
-    grid_image(images, nrow).save(path, format="PNG")
+    """Save a batch B x C x H x W in [0, 1] as one PNG grid (grayscale stays one channel), atomically."""
+    picture = grid_image(images, nrow)
+    atomic_write(path, lambda temporary: picture.save(temporary, format="PNG"))
 
 
 def png_bytes(images: torch.Tensor, nrow: int | None = None, scale: int = 1) -> bytes:

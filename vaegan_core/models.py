@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import MODEL_LABELS, ModelConfig
+from .config import MAX_NETWORK_WEIGHTS, MODEL_LABELS, ModelConfig
 from .errors import ConfigError
 from .images import check_image_batch
-from .nets import Decoder, Discriminator, Encoder, init_weights
+from .nets import Decoder, Discriminator, Encoder, init_weights, largest_network_weights
 from .prior import NormalPrior, Prior, check_prior_name
 
 INFERENCE_BATCH = 512  # images per forward pass in the inference helpers (bounds memory)
@@ -327,7 +327,12 @@ MODEL_CLASSES = {"vae": VAE, "gan": GAN, "vaegan": VAEGAN}
 
 
 def build_model(config: ModelConfig) -> GenerativeModel:
-    """A freshly initialised model of ``config.kind``."""
+    """A freshly initialised model of ``config.kind``; refused (before any allocation) when one of its
+    networks would exceed ``MAX_NETWORK_WEIGHTS``."""
+    weights = largest_network_weights(config)
+    if weights > MAX_NETWORK_WEIGHTS:
+        raise ConfigError(f"this config asks for networks of about {weights:,} weights, more than the "
+                          f"{MAX_NETWORK_WEIGHTS:,} this package builds; lower width, latent_dim or image_size")
     return MODEL_CLASSES[config.kind](config)
 
 

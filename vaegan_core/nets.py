@@ -31,6 +31,16 @@ def _stage_widths(config: ModelConfig) -> list[int]:
     return [config.width * 2**i for i in range(len(stage_sizes(config.image_size)) - 1)]
 
 
+def largest_network_weights(config: ModelConfig) -> int:
+    """The weights of the largest network of ``config`` (its conv kernels and linear maps, to within the
+    biases and norms), from the stage sizes alone: what building the model would cost, known before it
+    is built (a config.json asking for a huge network is refused on this number)."""
+    sizes, widths = stage_sizes(config.image_size), _stage_widths(config)
+    channels = [config.channels] + widths
+    convs = sum(channels[i] * channels[i + 1] * _kernel(sizes[i]) ** 2 for i in range(len(widths)))
+    return convs + widths[-1] * 16 * 2 * config.latent_dim  # the encoder's head (2 latent) or decoder's projection
+
+
 class _ConvStack(nn.Module):
     """Strided convolutions from the image to a 4x4 map; shared body of encoder and discriminator."""
 

@@ -17,12 +17,15 @@ LATENT_GMM_FILE = "latent_gmm.safetensors"  # optional: a GMM of the training co
 NOTES_FILE = "notes.md"           # optional prose for the model card (how it was trained, what was tried)
 
 
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"  # beside the package
+
+
 def default_checkpoints_dir() -> Path:
     """``$VAEGAN_CHECKPOINTS_DIR``, else the ``checkpoints/`` folder shipped beside the package."""
     override = os.environ.get("VAEGAN_CHECKPOINTS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "checkpoints"
+    return Path(override) if override else SHIPPED_CHECKPOINTS
 
 
 def bundled_data_dir() -> Path:
     """The test splits shipped with the project (``checkpoints/data``), so the demo needs no download."""
-    return Path(__file__).resolve().parents[1] / "checkpoints" / "data"
+    return SHIPPED_CHECKPOINTS / "data"

@@ -24,7 +24,7 @@ from . import paths
 from .card import write_model_card
 from .config import ModelConfig, TrainConfig
 from .data import load_dataset
-from .errors import CheckpointError, ConfigError, TrainingDiverged
+from .errors import CheckpointError, ConfigError, TrainingDiverged, first_line
 from .files import write_text_atomic
 from .images import save_grid
 from .models import GenerativeModel, build_model
@@ -154,8 +154,14 @@ class Trainer:
         return self.config.channels_last and self.device.type in ("cpu", "cuda")
 
     @classmethod
-    def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, **kwargs) -> "Trainer":
-        """A Trainer that continues the run in ``out_dir`` exactly where its last checkpoint ended."""
+    def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, reset_optimizer: bool = False,
+               **kwargs) -> "Trainer":
+        """A Trainer that continues the run in ``out_dir`` exactly where its last complete save ended.
+
+        ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
+        moments and a reseeded noise stream (for a folder whose trainer state is missing or refused, e.g. a
+        shipped checkpoint); reproducible, but not what an uninterrupted run would have done.
+        """
         saved = ckpt.read_config(out_dir)
         train_config: TrainConfig = saved["train_config"]
         if train_config is None:
@@ -168,32 +174,62 @@ class Trainer:
         if changes:
             train_config = dataclasses.replace(train_config, **changes)
         trainer = cls(saved["model_config"], train_config, out_dir, _resuming=True, **kwargs)
-        trainer._load_state()
+        if reset_optimizer:
+            trainer._load_weights_only(saved.get("state") or {})
+        else:
+            trainer._load_state()
         return trainer
 
     def _load_state(self) -> None:
-        metadata = ckpt.load_weights(self.model, self.out_dir)
+        """Model, optimizers, noise and counters from ``trainer_state.pt``.
+
+        The trainer state carries the model's weights too and is written first at each save, in one atomic
+        rename: a run killed between the files of a save resumes from whichever state is complete, equal to
+        an uninterrupted run. (A state written before it carried the weights needs model.safetensors of its
+        own epoch.)"""
         state = ckpt.load_trainer_state(self.out_dir)
+        state_file = self.out_dir / paths.TRAINER_STATE_FILE
         try:
+            if "model" in state:
+                self.model.load_state_dict(state["model"], strict=True)
+            else:
+                metadata = ckpt.load_weights(self.model, self.out_dir)
+                if metadata.get("epoch") != str(int(state["epoch"])):
+                    raise CheckpointError(
+                        f"{self.out_dir}: model.safetensors is from epoch {metadata.get('epoch')} but "
+                        f"trainer_state.pt from epoch {int(state['epoch'])}; continue from the weights alone with "
+                        f"`vaegan train --resume --reset-optimizer --out {self.out_dir} --epochs N`")
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
             self.epoch, self.step = int(state["epoch"]), int(state["step"])
             if state.get("noise_device", "cpu") == self.device.type:
                 self.noise.set_state(state["noise_rng"])
             else:  # a CUDA generator's state means nothing to a CPU one: reseed, deterministically
-                self.noise.manual_seed(self.config.seed + 1 + self.step)
-                warnings.warn(f"resuming on {self.device.type} a run trained on {state.get('noise_device')}: the "
-                              "noise stream is reseeded, so the run is reproducible but not identical to an "
-                              "uninterrupted one", stacklevel=2)
+                self._reseed_noise(f"resuming on {self.device.type} a run trained on {state.get('noise_device')}")
             self.train_seconds = float(state["train_seconds"])
         except (KeyError, ValueError, RuntimeError, TypeError) as error:
-            raise CheckpointError(f"{self.out_dir / paths.TRAINER_STATE_FILE} does not match the model ({error})") from None
-        if metadata.get("epoch") != str(self.epoch):
-            raise CheckpointError(
-                f"{self.out_dir}: model.safetensors is from epoch {metadata.get('epoch')} but trainer_state.pt from "
-                f"epoch {self.epoch} (an interrupted save); start a new run"
-            )
+            raise CheckpointError(f"{state_file} does not match the model ({first_line(error)}); continue from the "
+                                  f"weights alone with `vaegan train --resume --reset-optimizer --out {self.out_dir} "
+                                  "--epochs N`") from None
         self._truncate_history()
+
+    def _load_weights_only(self, state: dict) -> None:
+        """Weights from model.safetensors, counters from config.json's state, fresh optimizers (see ``resume``)."""
+        metadata = ckpt.load_weights(self.model, self.out_dir)
+        try:
+            self.epoch = int(metadata.get("epoch", state.get("epoch", 0)))
+            self.step = int(state.get("step", self.epoch * self.steps_per_epoch))
+            self.train_seconds = float(state.get("train_seconds", 0.0))
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{self.out_dir / paths.CONFIG_FILE} has no usable epoch and step in its state; "
+                                  "start a new run") from None
+        self._reseed_noise("resuming from the weights alone (--reset-optimizer)")
+        self._truncate_history()
+
+    def _reseed_noise(self, why: str) -> None:
+        self.noise.manual_seed(self.config.seed + 1 + self.step)
+        warnings.warn(f"{why}: the noise stream is reseeded, so the run is reproducible but not identical to an "
+                      "uninterrupted one", stacklevel=3)
 
     def _truncate_history(self) -> None:
         """Drop history lines logged after the checkpoint we resume from (they will be logged again)."""
@@ -308,7 +344,10 @@ class Trainer:
         state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
                  "device": str(self.device), "precision": self.precision,
                  "images_per_second": images_per_second, "torch_version": torch.__version__}
+        # The trainer state goes first and carries the weights: whatever write a kill interrupts, the folder
+        # holds one complete (weights, optimizers, noise, counters) to resume from (see _load_state).
         trainer_state = {
+            "model": {name: tensor.detach().cpu().clone() for name, tensor in self.model.state_dict().items()},
             "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             "noise_rng": self.noise.get_state(),
             "noise_device": self.device.type,

@@ -16,7 +16,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import VaeganError
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
-MAX_MEGAPIXELS = 40.0
+# Pixels that may be decoded at full size (RGBA: 32 MB). A JPEG is decoded at 1/2 to 1/8 of its size first
+# (Image.draft), so a 40-megapixel photo costs what a 1000-pixel one does.
+MAX_MEGAPIXELS = 8.0
+WORKING_SIDE = 1024  # the image is reduced to this before any float copy: 28 x 28 needs no more
 
 
 class ImageInputError(VaeganError):
@@ -44,15 +47,7 @@ def read_upload(data: bytes, style: str = "mnist", invert: str = "auto") -> tupl
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            megapixels = image.width * image.height / 1e6
-            if megapixels > MAX_MEGAPIXELS:
-                raise ImageInputError(f"the image is {image.width} x {image.height} ({megapixels:.0f} megapixels); "
-                                      f"the limit is {MAX_MEGAPIXELS:.0f}: downscale it first")
-            if getattr(image, "n_frames", 1) > 1:
-                notes.append(f"animated image with {image.n_frames} frames: using the first")
-                image.seek(0)
-            image.load()
+            image = _decode_small(Image.open(io.BytesIO(data)), notes)
     except ImageInputError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -68,6 +63,29 @@ def read_upload(data: bytes, style: str = "mnist", invert: str = "auto") -> tupl
         notes.append("light background: inverted to white on black")
     pixels = _fit_mnist(pixels) if style == "mnist" else _fit_whole(pixels)
     return torch.from_numpy(pixels).float().reshape(1, 1, 28, 28).clamp(0, 1), notes
+
+
+def _decode_small(image: Image.Image, notes: list[str]) -> Image.Image:
+    """Decode an opened image at no more than ``WORKING_SIDE`` pixels a side, paying for as few pixels as the
+    format allows: a JPEG decodes at a reduced scale, other formats are refused above ``MAX_MEGAPIXELS``
+    and reduced right after decoding, before any conversion copies them."""
+    image.draft(None, (WORKING_SIDE, WORKING_SIDE))  # JPEG only: DCT scaling; a no-op for other formats
+    megapixels = image.width * image.height / 1e6
+    if megapixels > MAX_MEGAPIXELS:
+        raise ImageInputError(f"the image is {image.width} x {image.height} ({megapixels:.1f} megapixels); "
+                              f"the limit is {MAX_MEGAPIXELS:g}: downscale it first")
+    if getattr(image, "is_animated", False):  # is_animated reads one frame ahead; n_frames would read them all
+        notes.append("animated image: using the first frame")
+        image.seek(0)
+    image.load()
+    factor = -(-max(image.size) // WORKING_SIDE)  # ceiling division
+    if factor > 1:
+        try:
+            image = image.reduce(factor)  # a box average over factor x factor pixels, in place of them
+        except ValueError:  # a mode reduce does not take (a palette): nearest neighbour keeps the palette
+            image = image.resize((max(1, image.width // factor), max(1, image.height // factor)),
+                                 Image.Resampling.NEAREST)
+    return image
 
 
 def _ink(image: Image.Image, notes: list[str]) -> np.ndarray:

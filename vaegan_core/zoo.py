@@ -18,7 +18,7 @@ from typing import Any
 from .config import MODEL_LABELS
 from .errors import VaeganError
 from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, SAMPLES_DIR, WEIGHTS_FILE,
-                    default_checkpoints_dir)
+                    SHIPPED_CHECKPOINTS, default_checkpoints_dir)
 
 # The epochs the shipped checkpoints were trained for; scripts/train_all.sh reads them from here.
 DEFAULT_EPOCHS = {"vae": 8, "gan": 12, "vaegan": 12}
@@ -37,9 +37,33 @@ def is_available(dataset: str, kind: str, root: str | os.PathLike | None = None)
     return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
 
 
+def shown_path(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """``path`` as the apps show it: under the checkpoints folder (``checkpoints/mnist/vaegan``), never the
+    server's absolute path, which is none of a visitor's business."""
+    try:
+        return (Path("checkpoints") / Path(path).resolve().relative_to(checkpoints_root(root).resolve())).as_posix()
+    except (ValueError, OSError):
+        return Path(path).name
+
+
+def shown(message: str, root: str | os.PathLike | None = None) -> str:
+    """``message`` with the checkpoints folder's absolute path replaced by ``checkpoints`` (see ``shown_path``)."""
+    base = checkpoints_root(root)
+    for spelling in sorted({str(base.resolve()), str(base.absolute()), str(base)}, key=len, reverse=True):
+        if spelling not in (".", ""):
+            message = message.replace(spelling, "checkpoints")
+    return message
+
+
+def root_description(root: str | os.PathLike | None = None) -> str:
+    """Which checkpoints an app shows, in words (not the folder's absolute path)."""
+    chosen = checkpoints_root(root).resolve()
+    return "the ones shipped with the app" if chosen == SHIPPED_CHECKPOINTS.resolve() else f"the folder {chosen.name!r}"
+
+
 def missing_message(dataset: str, kind: str, root: str | os.PathLike | None = None) -> str:
-    """One sentence saying how to get the checkpoint that is not there."""
-    folder = checkpoint_dir(dataset, kind, root)
+    """One sentence saying how to get the checkpoint that is not there (paths as the apps show them)."""
+    folder = shown_path(checkpoint_dir(dataset, kind, root), root)
     return (f"No {MODEL_LABELS.get(kind, kind)} checkpoint for {dataset} in {folder}. Train one with "
             f"`vaegan train --model {kind} --dataset {dataset} --epochs {DEFAULT_EPOCHS.get(kind, 5)} --out {folder}` "
             f"(or `scripts/train_all.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has it.")
@@ -61,7 +85,7 @@ def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None =
         model.fingerprint = key
         return model, None
     except VaeganError as error:
-        return None, f"{MODEL_LABELS.get(kind, kind)}: {error}"
+        return None, f"{MODEL_LABELS.get(kind, kind)}: {shown(str(error), root)}"
 
 
 def fingerprint(directory: str | os.PathLike, names=(CONFIG_FILE, WEIGHTS_FILE, LATENT_GMM_FILE)) -> str:

@@ -88,4 +88,4 @@ for column, kind in zip(columns, choice["kinds"]):
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")
         else:
-            st.caption(f"No metrics.json yet: `vaegan eval {folder}` writes it.")
+            st.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")

@@ -22,7 +22,7 @@ kind = st.selectbox("Model", available, format_func=ui.LABELS.get)
 folder = zoo.checkpoint_dir(dataset, kind, root)
 history = zoo.read_history(folder)
 if not history:
-    st.info(f"{folder} has no history.jsonl.")
+    st.info(f"{zoo.shown_path(folder, root)} has no history.jsonl.")
 else:
     skip = {"step", "epoch", "images_per_second"}
     terms = sorted({key for row in history for key, value in row.items()
