@@ -28,7 +28,7 @@ from safetensors.torch import save_file
 from . import __version__
 from .config import MAX_NETWORK_WEIGHTS, ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, VaeganError, first_line
-from .files import atomic_write, write_text_atomic
+from .files import JSONFileError, atomic_write, read_json, write_text_atomic
 from .hub import HUB_PREFIX, download, parse_hub_id
 from .models import MODEL_CLASSES, GenerativeModel, build_model, count_parameters
 from .nets import largest_network_weights
@@ -84,11 +84,14 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing; is {directory} a checkpoint folder written by `vaegan train`?")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        config = read_json(path)
+    except JSONFileError as error:
         raise CheckpointError(f"{path} is not valid JSON ({error}); the file is corrupt") from None
     if not isinstance(config, dict) or "model" not in config or "class" not in config:
         raise CheckpointError(f"{path} lacks the 'class' and 'model' entries of a vaegan checkpoint")
+    for key, kinds in (("class", str), ("state", dict), ("train", (dict, type(None)))):
+        if key in config and not isinstance(config[key], kinds):
+            raise CheckpointError(f"{path}: '{key}' holds a {type(config[key]).__name__}; the file is corrupt")
     try:
         config["model_config"] = from_dict(ModelConfig, config["model"])
         config["train_config"] = from_dict(TrainConfig, config["train"]) if config.get("train") else None
@@ -245,8 +248,8 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
     metrics = directory / METRICS_FILE
     if metrics.is_file():
         try:
-            summary["metrics"] = json.loads(metrics.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise CheckpointError(f"{metrics} is not valid UTF-8 JSON ({first_line(error)}); move it away and run "
-                                  "`vaegan eval` again") from None
+            summary["metrics"] = read_json(metrics, dict)
+        except JSONFileError as error:
+            raise CheckpointError(f"{metrics} is not the results `vaegan eval` writes ({error}); move it away and "
+                                  "run `vaegan eval` again") from None
     return summary

@@ -21,8 +21,8 @@ from . import __version__
 from .config import (COLLAPSE_LOOPS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS, LIKELIHOODS, MAX_BATCH,
                      MAX_EPOCHS, MAX_LATENT_DIM, MAX_SEED, MAX_WIDTH, MODEL_KINDS, PRECISIONS, PRIORS, SPLITS, ModelConfig,
                      TrainConfig)
-from .errors import CheckpointError, VaeganError, first_line
-from .files import write_text_atomic
+from .errors import CheckpointError, VaeganError
+from .files import JSONFileError, read_json, write_text_atomic
 from .paths import METRICS_FILE
 from .zoo import evaluated_fingerprint, metrics_key
 
@@ -348,13 +348,14 @@ def _stored_metrics(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path} is not valid UTF-8 JSON ({first_line(error)}); move it away and run "
+        stored = read_json(path, dict)
+    except JSONFileError as error:
+        raise CheckpointError(f"{path} is not the results `vaegan eval` writes ({error}); move it away and run "
                               "again") from None
-    if not isinstance(stored, dict):
-        raise CheckpointError(f"{path} holds a JSON {type(stored).__name__}, not the object of results `vaegan "
-                              "eval` writes; move it away and run again")
+    malformed = sorted(str(key) for key, result in stored.items() if not isinstance(result, dict))
+    if malformed:
+        raise CheckpointError(f"{path}: the entries {', '.join(malformed)[:80]} are not results; move the file away "
+                              "and run again")
     return stored
 
 

@@ -3,9 +3,12 @@ so an interrupted write never leaves half a file. No torch here (numpy is import
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+from .errors import first_line
 
 
 def _file_mode() -> int:
@@ -54,3 +57,25 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             handle.write(text)
 
     atomic_write(path, write)
+
+
+class JSONFileError(ValueError):
+    """A file that is not strict JSON text: the reason, in one line."""
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def read_json(path: str | os.PathLike, expect: type | None = None) -> Any:
+    """The JSON value in ``path``, read strictly: UTF-8, no NaN or Infinity, and (with ``expect``) of that
+    type (dict, list). Anything else is a ``JSONFileError`` with the reason in one line; a missing or
+    unreadable file is the ``OSError`` open() raises."""
+    data = Path(path).read_bytes()
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        raise JSONFileError(first_line(error)) from None
+    if expect is not None and not isinstance(value, expect):
+        raise JSONFileError(f"it holds a JSON {type(value).__name__}, not a {expect.__name__}")
+    return value

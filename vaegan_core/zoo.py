@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import MODEL_LABELS
 from .errors import VaeganError
+from .files import JSONFileError, read_json
 from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, SAMPLES_DIR, WEIGHTS_FILE,
                     SHIPPED_CHECKPOINTS, default_checkpoints_dir)
 
@@ -135,10 +136,9 @@ def _hash_files(stamps: tuple) -> str:
 def read_config_json(directory: str | os.PathLike) -> dict[str, Any]:
     """``config.json`` as plain JSON (no checking, no torch): for listings; ``checkpoint.read_config`` checks it."""
     try:
-        config = json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return read_json(Path(directory) / CONFIG_FILE, dict)
+    except (OSError, JSONFileError):
         return {}
-    return config if isinstance(config, dict) else {}
 
 
 def stored_values(directory: str | os.PathLike) -> int:
@@ -169,7 +169,7 @@ def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
     for line in path.read_bytes().splitlines():
         try:
             row = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             continue
         if isinstance(row, dict):
             rows.append(row)
@@ -177,13 +177,14 @@ def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def read_metrics(directory: str | os.PathLike) -> dict[str, Any]:
-    """``metrics.json`` (written by ``vaegan eval``) or {} when there is none or it is unreadable."""
+    """``metrics.json`` (written by ``vaegan eval``) or {} when there is none or it is unreadable; entries that
+    are not results (not JSON objects) are left out."""
     path = Path(directory) / METRICS_FILE
     try:
-        metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        metrics = read_json(path, dict) if path.is_file() else {}
+    except (OSError, JSONFileError):
         return {}
-    return metrics if isinstance(metrics, dict) else {}
+    return {key: result for key, result in metrics.items() if isinstance(result, dict)}  # results only
 
 
 def sample_grids(directory: str | os.PathLike) -> list[Path]:
@@ -197,12 +198,14 @@ HEADLINE = ("fid", "is", "kid", "precision", "recall", "density", "coverage", "c
 
 def headline_scores(result: dict[str, Any]) -> dict[str, float]:
     """The main numbers of one ``evaluate`` result as ``{name: float}`` (IS and KID by their mean)."""
-    scores = result.get("metrics", {})
+    scores = result.get("metrics")
+    if not isinstance(scores, dict):  # a hand-edited or damaged metrics.json: nothing to show, nothing to break
+        return {}
     flat: dict[str, float] = {}
     for name in HEADLINE:
         value = scores.get(name)
         if isinstance(value, dict):
             value = value.get("mean")
-        if isinstance(value, (int, float)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             flat[name] = float(value)
     return flat

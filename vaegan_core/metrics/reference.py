@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MetricError
+from ..errors import MetricError, first_line
 from ..files import atomic_write
 from ..paths import default_checkpoints_dir
 from .extractors import load_extractor
@@ -84,10 +84,13 @@ def load_reference_stats(dataset: str, split: str, extractor, root=None) -> dict
             stats = {key: data[key] for key in data.files}
         if "sigma" not in stats:  # the packed form this module writes
             stats["sigma"] = unpack_covariance(stats["sigma_upper"], stats["mu"].shape[0])
-    except (OSError, ValueError, KeyError) as error:
-        raise MetricError(f"{path} is corrupt ({error}); make it again with `vaegan reference-stats`") from None
-    if str(stats["extractor_sha256"]) != extractor.weights_sha256:
+        made_with = str(stats["extractor_sha256"])
+        result = {"mu": stats["mu"], "sigma": stats["sigma"], "n": int(stats["n"]), "extractor": str(stats["extractor"]),
+                  "preprocessing": str(stats["preprocessing"]), "path": os.fspath(path)}
+    except Exception as error:  # numpy's and zipfile's errors for a truncated or garbled .npz, a missing array
+        raise MetricError(f"{path} is corrupt ({first_line(error)}); make it again with `vaegan reference-stats`") \
+            from None
+    if made_with != extractor.weights_sha256:
         raise MetricError(f"{path} was made with other {extractor.name} weights; make it again with "
                           "`vaegan reference-stats`")
-    return {"mu": stats["mu"], "sigma": stats["sigma"], "n": int(stats["n"]), "extractor": str(stats["extractor"]),
-            "preprocessing": str(stats["preprocessing"]), "path": os.fspath(path)}
+    return result
