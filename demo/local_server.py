@@ -30,18 +30,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Server(str):
+    """The app's URL (a str, so it can be used as one), with the server's process id beside it."""
+
+    pid: int = 0
+
+
 @contextlib.contextmanager
 def streamlit_server(env: dict | None = None, timeout: float = 90.0):
-    """Yield the URL of the app served with ``env`` added to this process's environment (UMAP warm-up off);
-    a server that is not healthy within ``timeout`` seconds is a RuntimeError with the end of its output."""
+    """Yield the URL of the app (a ``Server``: a str with ``.pid``) served with ``env`` added to this process's
+    environment (UMAP warm-up off unless ``env`` turns it on); a server that is not healthy within ``timeout``
+    seconds is a RuntimeError with the end of its output."""
     port = free_port()
-    environment = dict(os.environ, VAEGAN_NO_WARMUP="1", **(env or {}))
+    environment = {**os.environ, "VAEGAN_NO_WARMUP": "1", **(env or {})}
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "demo/app.py", "--server.port", str(port),
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+        url = Server(f"http://127.0.0.1:{port}")
+        url.pid = process.pid
         try:
             _wait_until_healthy(url, process, output, timeout)
             yield url

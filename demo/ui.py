@@ -11,8 +11,10 @@ No model math here: everything computed comes from ``vaegan_core``. Caches:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,6 @@ def start_warm_up() -> bool:
     Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves)."""
     if os.environ.get("VAEGAN_NO_WARMUP") == "1":
         return False
-    import threading
     import time
 
     def warm_up() -> None:
@@ -73,7 +74,20 @@ def settings() -> dict:
 def _load(path: str, fingerprint: str):
     from vaegan_core.checkpoint import load_model
 
+    _one_thread_per_request()
     return load_model(path)
+
+
+@st.cache_resource
+def _one_thread_per_request() -> int:
+    """Once per process: torch's intra-op threads for the app, VAEGAN_APP_THREADS (default 1). The server
+    runs many sessions' scripts at once; two threads per request spin-wait on each other when every core is
+    busy, so one thread each serves a class better (benchmarks/load_test.py)."""
+    import torch
+
+    threads = int(os.environ.get("VAEGAN_APP_THREADS", "1") or 1)
+    torch.set_num_threads(max(1, threads))
+    return threads
 
 
 def load(dataset: str, kind: str):
@@ -125,6 +139,42 @@ def progress_callback(bar):
     def report(fraction: float, message: str) -> None:
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
     return report
+
+
+class _HeavyWork:
+    """One kind of heavy work (an FID, a live study) that runs one at a time in this process: two at once would
+    only halve each other's speed and slow every other visitor's page. Counts who is waiting."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.count_lock = threading.Lock()
+        self.queued = 0
+
+
+@st.cache_resource
+def _heavy_work(name: str) -> _HeavyWork:
+    return _HeavyWork()
+
+
+@contextlib.contextmanager
+def one_at_a_time(name: str):
+    """Run the block when no other session of this process is running work called ``name``; meanwhile say
+    how many are ahead ("busy, your turn in N"), instead of everyone slowing down."""
+    work = _heavy_work(name)
+    with work.count_lock:
+        ahead = work.queued
+        work.queued += 1
+    notice = st.empty()
+    if ahead:
+        notice.info(f"Busy: {ahead} {name} of other visitors {'is' if ahead == 1 else 'are'} ahead of yours; it starts "
+                    "as soon as they finish (keep this page open).")
+    try:
+        with work.lock:
+            notice.empty()
+            yield
+    finally:
+        with work.count_lock:
+            work.queued -= 1
 
 
 def prior_choice(container) -> str:

@@ -10,7 +10,7 @@ import streamlit as st
 from scipy.stats import norm
 
 import ui
-from vaegan_core.config import MODEL_KINDS
+from vaegan_core.config import COLLAPSE_LOOPS, MODEL_KINDS
 from vaegan_core.errors import VaeganError
 from vaegan_core.experiments.collapse import GaussianCollapseConfig, collapse_times, simulate, summarize
 from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
@@ -172,8 +172,8 @@ with image_tab:
     st.divider()
     st.markdown("**A small live study** on scikit-learn's digits (no download; about a minute on a laptop).")
     c1, c2, c3 = st.columns(3)
-    live_model = c1.selectbox("Model ", ["vae", "gan", "vaegan"], format_func=ui.LABELS.get)
-    live_loop = c2.selectbox("Loop", ["synthetic", "fixed-real", "fresh-real"])
+    live_model = c1.selectbox("Model ", MODEL_KINDS, index=MODEL_KINDS.index("vae"), format_func=ui.LABELS.get)
+    live_loop = c2.selectbox("Loop", COLLAPSE_LOOPS)
     live_real = c3.slider("Real share", 0.0, 0.9, 0.0 if live_loop == "synthetic" else 0.3, 0.1,
                           disabled=live_loop == "synthetic")
     if st.button("Run 4 generations"):
@@ -182,7 +182,7 @@ with image_tab:
                                    width=32, eval_n=400, loop=live_loop,
                                    real_fraction=0.0 if live_loop == "synthetic" else max(live_real, 0.1))
         try:
-            with tempfile.TemporaryDirectory() as folder:
+            with ui.one_at_a_time("live studies"), tempfile.TemporaryDirectory() as folder:
                 results = run(live, folder, progress=ui.progress_callback(bar))
                 grids = [Path(folder) / "grids" / f"generation_{k:02d}.png" for k in range(4)]
                 st.image([str(g) for g in grids], caption=[f"generation {k}" for k in range(4)], width=180)

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from vaegan_core.images import grid_image
+from vaegan_core.images import png_bytes
 from vaegan_core.latent import sample_side_by_side
 from vaegan_core.metrics.evaluate import class_histogram
 
@@ -25,12 +25,23 @@ side = left.select_slider("Grid", [3, 4, 5, 6, 8, 10], 6, format_func=lambda s: 
 temperature = middle.slider("Temperature T", 0.1, 1.5, 1.0, 0.05)
 prior = ui.prior_choice(right)
 
-samples = sample_side_by_side(models, side * side, seed=choice["seed"], temperature=temperature, prior=prior)
-columns = st.columns(len(samples))
-for column, (kind, images) in zip(columns, samples.items()):
+fingerprints = tuple((kind, model.fingerprint) for kind, model in models.items())
+
+
+# Keyed by the checkpoints' fingerprints (in the order of the models); the models themselves are not hashed.
+# The PNG bytes are what every visitor with the same settings sees: computed once per process, not per session.
+@st.cache_data(show_spinner=False, max_entries=64)
+def grids_of(_models: dict, fingerprints: tuple, side: int, seed: int, temperature: float, prior: str) -> dict:
+    samples = sample_side_by_side(_models, side * side, seed=seed, temperature=temperature, prior=prior)
+    return {kind: png_bytes(images, nrow=side) for kind, images in samples.items()}
+
+
+grids = grids_of(models, fingerprints, side, choice["seed"], temperature, prior)
+columns = st.columns(len(grids))
+for column, (kind, picture) in zip(columns, grids.items()):
     with column:
         st.markdown(f"**{ui.LABELS[kind]}** · {models[kind].prior(prior, fallback=True).label}")
-        st.image(grid_image(images, nrow=side), width="stretch")
+        st.image(picture, width="stretch")
 for kind, model in models.items():
     note = model.prior(prior, fallback=True).note
     if note:
@@ -43,7 +54,6 @@ n_histogram = st.select_slider("Samples classified", [500, 1000, 2000, 5000], 10
 names = ui.class_names(dataset)
 
 
-# Keyed by the checkpoints' fingerprints (in the order of the models); the models themselves are not hashed.
 @st.cache_data(show_spinner="Classifying samples...", max_entries=32)
 def histogram_of(_models: dict, fingerprints: tuple, dataset: str, n: int, seed: int, temperature: float,
                  prior: str) -> dict:
@@ -51,7 +61,6 @@ def histogram_of(_models: dict, fingerprints: tuple, dataset: str, n: int, seed:
     return {kind: class_histogram(images, dataset) for kind, images in drawn.items()}
 
 
-fingerprints = tuple((kind, model.fingerprint) for kind, model in models.items())
 try:
     histograms = histogram_of(models, fingerprints, dataset, n_histogram, choice["seed"], temperature, prior)
 except Exception as error:  # a missing domain classifier: say so, keep the samples above

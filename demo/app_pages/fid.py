@@ -1,7 +1,5 @@
 """FID on demand: pick models, n and the feature extractor; see a table and a chart. Results are cached."""
 
-import threading
-
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -45,11 +43,6 @@ def results_store() -> dict:
     return {}
 
 
-@st.cache_resource
-def compute_lock() -> threading.Lock:
-    return threading.Lock()
-
-
 @st.cache_data(show_spinner="Timing the feature extractor...", max_entries=16)
 def estimate(extractor: str, n: int, dataset: str, models_count: int, metrics: tuple) -> float:
     return estimate_seconds(extractor, n, dataset, metrics=metrics) * models_count
@@ -67,7 +60,7 @@ if todo:
         st.error(str(error))
         st.stop()
 if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''})", type="primary"):
-    with compute_lock():  # one FID at a time per process: two would only halve each other's speed
+    with ui.one_at_a_time("FID computations"):
         for number, kind in enumerate(todo):
             bar = st.progress(0.0, text=f"{ui.LABELS[kind]}: starting")
             report = ui.progress_callback(bar)
