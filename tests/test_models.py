@@ -162,3 +162,32 @@ def test_equilibrium_pauses_a_player(images):
     losses, logs = _losses(model, images)
     assert "discriminator" in losses and logs["train_decoder_gan"] == 0.0
     assert torch.equal(losses["decoder"], model.config.gamma * logs["feature_nll"])
+
+
+def test_ema_of_the_decoder_is_the_average_inference_uses():
+    """Yazici et al.'s moving average: starts equal to the decoder, follows it with decay
+    min(d, (1 + t) / (10 + t)), copies the buffers, and is what decode() uses (unless use_ema is off)."""
+    from vaegan_core.models import count_parameters
+
+    model = build_model(tiny_model_config("gan", ema_decay=0.9))
+    plain = build_model(tiny_model_config("gan"))
+    assert count_parameters(model) == count_parameters(plain)  # the average is not trained
+    for averaged, current in zip(model.decoder_ema.state_dict().values(), model.decoder.state_dict().values()):
+        assert torch.equal(averaged, current)
+    before = [p.detach().clone() for p in model.decoder_ema.parameters()]
+    with torch.no_grad():
+        for parameter in model.decoder.parameters():
+            parameter.add_(1.0)
+        model.decoder.project[1].running_mean.add_(2.0)
+    model.update_ema(step=100)  # decay min(0.9, 101 / 110) = 0.9
+    for old, new, current in zip(before, model.decoder_ema.parameters(), model.decoder.parameters()):
+        torch.testing.assert_close(new, 0.9 * old + 0.1 * current)
+    assert torch.equal(model.decoder_ema.project[1].running_mean, model.decoder.project[1].running_mean)
+    model.update_ema(step=1)  # early on the average follows the weights closely: decay 2 / 11
+    model.eval()
+    z = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model.decode(z), torch.sigmoid(model.decoder_ema(z)))
+    model.use_ema = False
+    torch.testing.assert_close(model.decode(z), torch.sigmoid(model.decoder(z)))
+    with pytest.raises(ConfigError, match="ema_decay must be in"):
+        tiny_model_config("gan", ema_decay=1.0)

@@ -222,3 +222,63 @@ def test_resume_from_the_weights_alone(tmp_path, capsys):
     assert json.loads((tmp_path / "config.json").read_text())["state"]["epoch"] == 2
     assert main(["train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path / "new"),
                  "--reset-optimizer"]) == 2
+
+
+def test_ema_is_trained_saved_loaded_and_resumed(tmp_path):
+    """The average moves with training, both decoders are in model.safetensors, and a resumed run with an
+    average equals an uninterrupted one."""
+    model_config = tiny_model_config("vaegan", ema_decay=0.99)
+    Trainer(model_config, tiny_train_config(epochs=2), tmp_path / "straight", progress=False).fit()
+    Trainer(model_config, tiny_train_config(epochs=1), tmp_path / "resumed", progress=False).fit()
+    Trainer.resume(tmp_path / "resumed", epochs=2, progress=False).fit()
+    straight, again = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert any(name.startswith("decoder_ema.") for name in straight)
+    assert all(torch.equal(straight[k], again[k]) for k in straight)
+    assert not torch.equal(straight["decoder_ema.project.0.weight"], straight["decoder.project.0.weight"])
+    model = load_model(tmp_path / "straight")
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(model.decode(z), torch.sigmoid(model.decoder_ema(z.contiguous())))
+
+
+def test_two_time_scales_and_a_cosine_schedule(tmp_path):
+    """--lr-discriminator gives D its own rate (Heusel et al.'s TTUR); the cosine schedule scales every rate
+    by (1 + cos(pi t / T)) / 2 over the run's steps, reaching 0 at the end; the settings resume with the run."""
+    import math
+
+    config = tiny_train_config(epochs=2, lr=1e-3, lr_discriminator=4e-3, lr_schedule="cosine")
+    trainer = Trainer(tiny_model_config("vaegan"), config, tmp_path, progress=False)
+    assert trainer.base_lr == {"discriminator": 4e-3, "encoder": 1e-3, "decoder": 1e-3}
+    total = 2 * trainer.steps_per_epoch
+    assert trainer.learning_rate_factor(0) == 1.0 and trainer.learning_rate_factor(total) == 0.0
+    assert math.isclose(trainer.learning_rate_factor(total // 2), 0.5)
+    trainer.train_step(trainer._batch(torch.arange(trainer.images.shape[0]), 0))
+    assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == 4e-3
+    trainer.step = total // 2
+    trainer.train_step(trainer._batch(torch.arange(trainer.images.shape[0]), 0))
+    assert math.isclose(trainer.optimizers["decoder"].param_groups[0]["lr"], 0.5e-3)
+    assert Trainer(tiny_model_config("gan"), tiny_train_config(), tmp_path / "plain",
+                   progress=False).learning_rate_factor(3) == 1.0
+
+
+def test_ema_gain_benchmark_scores_both_decoders(tmp_path):
+    """benchmarks/ema_gain.py: one row per checkpoint with both FIDs (which differ: two decoders); a checkpoint
+    without a moving average is one line and exit 1."""
+    import math
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    Trainer(tiny_model_config("gan", ema_decay=0.9), tiny_train_config(epochs=2, limit=256), tmp_path / "ema",
+            progress=False).fit()
+    Trainer(tiny_model_config("gan"), tiny_train_config(), tmp_path / "plain", progress=False).fit()
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "ema_gain.py"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "ema"), "--n", "300"], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    row = [cell.strip() for cell in run.stdout.splitlines()[-1].split("|")[1:-1]]
+    trained, averaged = float(row[3]), float(row[4])
+    assert row[1] == "2" and row[2] == "0.9" and math.isfinite(trained) and math.isfinite(averaged)
+    assert trained != averaged
+    plain = subprocess.run([sys.executable, str(script), str(tmp_path / "plain")], capture_output=True, text=True,
+                           timeout=300)
+    assert plain.returncode == 1 and "no moving average" in plain.stderr and plain.stderr.count("\n") == 1

@@ -39,7 +39,10 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
         f"# {type(model).__name__} on {dataset}",
         "",
         f"A {type(model).__name__} ({count_parameters(model):,} parameters, latent size {config.latent_dim}, "
-        f"width {config.width}) trained with the VAE-GAN Explorer (`vaegan` {__version__}).",
+        f"width {config.width}) trained with the VAE-GAN Explorer (`vaegan` {__version__})."
+        + (f" Samples come from a moving average of the decoder's weights (decay {config.ema_decay}); both weights "
+           "are in model.safetensors (`model.use_ema = False` samples from the trained ones)."
+           if config.ema_decay else ""),
         "",
         f"- epochs: {state.get('epoch', 0)} of {train_config.epochs}, {state.get('step', 0):,} steps, "
         f"batch size {train_config.batch_size}, seed {train_config.seed}",

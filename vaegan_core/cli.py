@@ -18,17 +18,17 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import (COLLAPSE_LOOPS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS, LIKELIHOODS, MAX_BATCH,
-                     MAX_EPOCHS, MAX_LATENT_DIM, MAX_SEED, MAX_WIDTH, MODEL_KINDS, PRECISIONS, PRIORS, SPLITS, ModelConfig,
-                     TrainConfig)
+from .config import (COLLAPSE_LOOPS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS, LIKELIHOODS,
+                     LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_LATENT_DIM, MAX_SEED, MAX_WIDTH, MODEL_KINDS, PRECISIONS,
+                     PRIORS, SPLITS, ModelConfig, TrainConfig)
 from .errors import CheckpointError, VaeganError
 from .files import JSONFileError, read_json, write_text_atomic
 from .paths import METRICS_FILE
 from .zoo import evaluated_fingerprint, metrics_key
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
-_SAVED_SETTINGS = ("seed", "batch_size", "lr", "latent_dim", "width", "beta", "gamma", "equilibrium", "likelihood",
-                   "precision", "grad_clip", "limit", "log_every")
+_SAVED_SETTINGS = ("seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
+                   "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every")
 MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
 MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
@@ -89,12 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
                             "without a usable trainer_state.pt, e.g. a shipped checkpoint)")
     train.add_argument("--batch-size", type=_int_in(1, MAX_BATCH), default=TrainConfig.batch_size)
     train.add_argument("--lr", type=_non_negative_float, default=0.0, help="Adam learning rate (0: model default)")
+    train.add_argument("--lr-discriminator", type=_non_negative_float, default=0.0,
+                       help="the discriminator's own learning rate (two time-scale update rule; 0: --lr)")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                       help="constant, or cosine decay to 0 over the run's epochs")
     train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim)
     train.add_argument("--width", type=_int_in(1, MAX_WIDTH), default=ModelConfig.width, help="channels of the first conv stage")
     train.add_argument("--beta", type=_non_negative_float, default=ModelConfig.beta, help="weight of the KL term")
     train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
                        help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
     train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
+    train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
+                       help="sample from a moving average of the decoder's weights with this decay, e.g. 0.999 "
+                            "(0: off; both weights are kept in the checkpoint)")
     train.add_argument("--likelihood", choices=LIKELIHOODS, default=ModelConfig.likelihood,
                        help="VAE pixel likelihood")
     train.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the hardware is fast")
@@ -274,9 +281,10 @@ def _train(args: argparse.Namespace) -> dict:
         if args.reset_optimizer:
             raise _UsageError("--reset-optimizer only goes with --resume")
         model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
-                                   gamma=args.gamma, equilibrium=args.equilibrium,
+                                   gamma=args.gamma, equilibrium=args.equilibrium, ema_decay=args.ema_decay,
                                    likelihood=args.likelihood)
         train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                   lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
                                    seed=args.seed, device=args.device, precision=args.precision,
                                    grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every)
         trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress)

@@ -29,6 +29,7 @@ EXTRACTORS = ("lenet", "inception")  # feature networks of the metrics: the doma
 EXTRACTOR_LABELS = {"lenet": "domain (LeNet)", "inception": "Inception"}
 PRECISIONS = ("auto", "bf16", "fp32")
 LIKELIHOODS = ("bernoulli", "gaussian")
+LR_SCHEDULES = ("constant", "cosine")
 NORMS = ("none", "batch", "spectral")
 # Bounds of the sizes a config may ask for: far above anything trained here (width 64, latent 32, 28 x 28),
 # far below what would take minutes and gigabytes to build before any other check could fail.
@@ -58,6 +59,7 @@ class ModelConfig:
     equilibrium: bool = False  # VAE-GAN: Larsen et al.'s equilibrium trick (skip D or decoder-GAN updates)
     equilibrium_target: float = 0.68  # mean discriminator BCE around which both players train
     equilibrium_margin: float = 0.35  # half width of the band where both players train
+    ema_decay: float = 0.0  # decay of a moving average of the decoder's weights used for sampling (Yazici et al. 2019); 0 = off
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, MODEL_KINDS)
@@ -75,6 +77,9 @@ class ModelConfig:
         for name in ("gaussian_sigma", "gamma", "beta", "equilibrium_margin"):
             _check_number(name, getattr(self, name), low=0.0, strict=name in ("gaussian_sigma", "gamma"))
         _check_number("equilibrium_target", self.equilibrium_target, low=-math.inf)
+        _check_number("ema_decay", self.ema_decay, low=0.0)
+        if not self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not isinstance(self.equilibrium, bool):
             raise ConfigError(f"equilibrium must be true or false, got {self.equilibrium!r}")
 
@@ -87,6 +92,8 @@ class TrainConfig:
     epochs: int = 10  # total number of passes over the training split
     batch_size: int = 64  # images per optimizer step (the last incomplete batch is dropped)
     lr: float = 0.0  # Adam learning rate; 0 = the model's default (VAE 1e-3, GAN / VAE-GAN 2e-4)
+    lr_discriminator: float = 0.0  # the discriminator's own rate (two time-scale rule, Heusel et al. 2017); 0 = lr
+    lr_schedule: str = "constant"  # constant | cosine: lr * (1 + cos(pi t / T)) / 2 over the run's T steps
     beta1: float = 0.5  # Adam beta1 (0.5 as in DCGAN)
     beta2: float = 0.999  # Adam beta2
     grad_clip: float = 0.0  # max gradient norm per network; 0 = no clipping
@@ -107,7 +114,8 @@ class TrainConfig:
             _check_int(name, getattr(self, name), 1, high)
         _check_int("limit", self.limit, 0, 10**9)
         _check_int("seed", self.seed, 0, MAX_SEED)
-        for name in ("lr", "grad_clip"):
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        for name in ("lr", "lr_discriminator", "grad_clip"):
             _check_number(name, getattr(self, name), low=0.0)
         for name in ("beta1", "beta2"):
             _check_number(name, getattr(self, name), low=0.0)

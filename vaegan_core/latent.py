@@ -203,20 +203,22 @@ def invert_generator(model, images: torch.Tensor, steps: int = 300, lr: float = 
     optimizer = torch.optim.Adam([z], lr=lr)
     was_training = model.training
     model.eval()
-    for parameter in model.decoder.parameters():
+    decoder = model.sampling_decoder  # the one decode() uses, so the inverted codes decode to what was found
+    trainable = [parameter.requires_grad for parameter in decoder.parameters()]
+    for parameter in decoder.parameters():
         parameter.requires_grad_(False)
     try:
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            output = torch.sigmoid(model.decoder(z))
+            output = torch.sigmoid(decoder(z))
             loss = (output - target).pow(2).mean() + 1e-3 * z.pow(2).mean()
             loss.backward()
             optimizer.step()
             if step % 25 == 0:
                 report(step / steps, f"inverting: step {step}/{steps}, mse {loss.item():.4f}")
     finally:
-        for parameter in model.decoder.parameters():
-            parameter.requires_grad_(True)
+        for parameter, was_trainable in zip(decoder.parameters(), trainable):
+            parameter.requires_grad_(was_trainable)
         model.train(was_training)
     report(1.0, "inversion done")
     codes = z.detach().cpu()

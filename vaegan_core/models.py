@@ -57,6 +57,38 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"{type(self).__name__} needs a config with kind={self.kind!r}, got {config.kind!r}")
         self.config = config
         self.decoder = Decoder(config)
+        if config.ema_decay > 0:  # a moving average of the decoder's weights, for sampling (see update_ema)
+            self.decoder_ema = Decoder(config).requires_grad_(False)
+
+    use_ema = True  # decode with the moving average when the model has one (False: the trained weights)
+
+    @property
+    def sampling_decoder(self) -> nn.Module:
+        """The decoder that inference uses: the moving average of the weights when there is one (and
+        ``use_ema``), else the decoder being trained."""
+        ema = getattr(self, "decoder_ema", None)
+        return ema if ema is not None and self.use_ema else self.decoder
+
+    @torch.no_grad()
+    def reset_ema(self) -> None:
+        """Start the moving average at the decoder's weights (after initialisation)."""
+        if getattr(self, "decoder_ema", None) is not None:
+            self.decoder_ema.load_state_dict(self.decoder.state_dict())
+
+    @torch.no_grad()
+    def update_ema(self, step: int) -> None:
+        """theta_ema <- d theta_ema + (1 - d) theta after optimizer step ``step`` (1, 2, ...), with
+        d = min(ema_decay, (1 + step) / (10 + step)) so that the early, random weights fade fast
+        (Yazici et al. 2019, "The unusual effectiveness of averaging in GAN training"). Buffers (BatchNorm's
+        running statistics) are copied, not averaged."""
+        ema = getattr(self, "decoder_ema", None)
+        if ema is None:
+            return
+        decay = min(self.config.ema_decay, (1 + step) / (10 + step))
+        for averaged, current in zip(ema.parameters(), self.decoder.parameters()):
+            averaged.lerp_(current.detach(), 1 - decay)
+        for averaged, current in zip(ema.buffers(), self.decoder.buffers()):
+            averaged.copy_(current)
 
     @property
     def device(self) -> torch.device:
@@ -103,7 +135,7 @@ class GenerativeModel(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             raise ConfigError(f"z must have shape B x {self.config.latent_dim}, got {tuple(z.shape)}")
         chunks = [
-            torch.sigmoid(self.decoder(part.to(self.device, torch.float32))).float().cpu()
+            torch.sigmoid(self.sampling_decoder(part.to(self.device, torch.float32))).float().cpu()
             for part in z.split(INFERENCE_BATCH)
         ]
         return torch.cat(chunks)
@@ -333,9 +365,12 @@ def build_model(config: ModelConfig) -> GenerativeModel:
     if weights > MAX_NETWORK_WEIGHTS:
         raise ConfigError(f"this config asks for networks of about {weights:,} weights, more than the "
                           f"{MAX_NETWORK_WEIGHTS:,} this package builds; lower width, latent_dim or image_size")
-    return MODEL_CLASSES[config.kind](config)
+    model = MODEL_CLASSES[config.kind](config)
+    model.reset_ema()
+    return model
 
 
 def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+    """Trainable parameters (the moving average of the decoder's weights is not trained, so not counted)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 

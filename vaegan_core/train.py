@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 import warnings
@@ -137,8 +138,10 @@ class Trainer:
         if self._channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         lr = train_config.lr or self.model.default_lr
+        self.base_lr = {name: (train_config.lr_discriminator or lr) if name == "discriminator" else lr
+                        for name in self.model.parameter_groups()}
         self.optimizers = {
-            name: torch.optim.Adam(params, lr=lr, betas=(train_config.beta1, train_config.beta2))
+            name: torch.optim.Adam(params, lr=self.base_lr[name], betas=(train_config.beta1, train_config.beta2))
             for name, params in self.model.parameter_groups().items()
         }
         self.noise = torch.Generator(device=self.device).manual_seed(train_config.seed + 1)
@@ -251,10 +254,22 @@ class Trainer:
             batch = batch.contiguous(memory_format=torch.channels_last)
         return batch
 
+    def learning_rate_factor(self, step: int) -> float:
+        """The schedule's factor on each base rate at optimizer step ``step`` (0-based) of the run's
+        ``epochs x steps_per_epoch`` steps: 1 (constant), or (1 + cos(pi t / T)) / 2 (cosine, to 0 at the end;
+        a run resumed with more epochs stretches its curve from that point)."""
+        if self.config.lr_schedule == "constant":
+            return 1.0
+        total = max(1, self.config.epochs * self.steps_per_epoch)
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
     def train_step(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimizer step of every network on one batch in [0, 1]; returns the step's logs (0-d tensors)."""
-        for optimizer in self.optimizers.values():
+        factor = self.learning_rate_factor(self.step)
+        for name, optimizer in self.optimizers.items():
             optimizer.zero_grad(set_to_none=True)
+            for group in optimizer.param_groups:
+                group["lr"] = self.base_lr[name] * factor
         with self._autocast():
             losses, logs = self.model.training_losses(images, self.noise)
         groups = self.model.parameter_groups()
@@ -267,6 +282,7 @@ class Trainer:
         # a group missing from `losses` (the equilibrium trick pausing it) is not stepped.
         for name in names:
             self.optimizers[name].step()
+        self.model.update_ema(self.step + 1)  # the step being taken (self.step counts finished ones)
         logs = dict(logs)
         logs["nonfinite"] = (~torch.isfinite(torch.stack([losses[n].detach().float() for n in names]))).any().float()
         return logs
