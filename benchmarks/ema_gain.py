@@ -32,7 +32,7 @@ def main() -> None:
         try:
             config = read_config(folder)
             model = load_model(folder)
-            if getattr(model, "decoder_ema", None) is None:
+            if model.decoder_ema is None:
                 sys.exit(f"ema_gain: {folder} has no moving average; train it with --ema-decay 0.999")
             fids = {}
             for use_ema in (False, True):

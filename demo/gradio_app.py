@@ -29,7 +29,8 @@ from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, EXTRACTOR_LABELS,
 from vaegan_core.data import CLASS_NAMES, load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
-from vaegan_core.latent import interpolate, interpolation_ends, reconstruct_with_error, sample_side_by_side  # noqa: E402
+from vaegan_core.latent import (interpolate, interpolation_ends, reconstruct_with_error,  # noqa: E402
+                                sample_side_by_side)
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
 
 DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images

@@ -21,8 +21,9 @@ import numpy as np
 import streamlit as st
 
 from vaegan_core import zoo
-from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MAX_SEED, MODEL_KINDS, MODEL_LABELS,  # noqa: F401
-                                PRIOR_LABELS, PRIORS)
+# DATASET_LABELS and MAX_SEED are for the pages and app.py (ui.DATASET_LABELS, ui.MAX_SEED)
+from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MAX_SEED, MODEL_KINDS,  # noqa: F401
+                                MODEL_LABELS, PRIOR_LABELS, PRIORS)
 
 # torch (1.8 s to import on a 2-core CPU) is imported by the first page that needs a model, not here:
 # the Overview renders without it, which keeps the app's start within its budget.

@@ -26,12 +26,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from . import __version__
-from .config import MAX_NETWORK_WEIGHTS, ModelConfig, TrainConfig, from_dict, to_dict
-from .errors import CheckpointError, VaeganError, first_line
+from .config import ModelConfig, TrainConfig, from_dict, to_dict
+from .errors import CheckpointError, ConfigError, VaeganError, first_line
 from .files import JSONFileError, atomic_write, read_json, write_text_atomic
 from .hub import HUB_PREFIX, download, parse_hub_id
 from .models import MODEL_CLASSES, GenerativeModel, build_model, count_parameters
-from .nets import largest_network_weights
 from .paths import CONFIG_FILE, METRICS_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE
 from .prior import LatentGMM
 from .zoo import read_history
@@ -104,41 +103,26 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_weights(model: GenerativeModel, directory: str | os.PathLike) -> dict[str, str]:
-    """Load ``model.safetensors`` into ``model`` (strictly); returns the file's metadata."""
+    """Load ``model.safetensors`` into ``model`` (strictly); returns the file's metadata.
+
+    The names and shapes in the file's header are compared with the model's first: a mismatched file is
+    refused before any of its tensor data is read."""
     path = Path(directory) / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"{path} is missing; the checkpoint is incomplete")
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as handle:
+            _check_shapes(path, expected, {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()})
             metadata = handle.metadata() or {}
             weights = {name: handle.get_tensor(name) for name in handle.keys()}
+    except CheckpointError:
+        raise
     except Exception as error:  # safetensors raises its own error type for truncated or garbled files
         raise CheckpointError(f"{path} is truncated or corrupt ({first_line(error)}); re-download or retrain it") \
             from None
-    _check_shapes(path, {name: tuple(t.shape) for name, t in model.state_dict().items()},
-                  {name: tuple(t.shape) for name, t in weights.items()})
     model.load_state_dict(weights, strict=True)
     return metadata
-
-
-def read_weights_header(directory: str | os.PathLike, model_config: ModelConfig) -> dict[str, tuple]:
-    """The tensor shapes in ``model.safetensors``, read from the file's header alone (no tensor data), once
-    ``model_config`` is known to ask for an affordable network: a config.json that asks for a huge one is
-    refused here, before anything is built."""
-    path = Path(directory) / WEIGHTS_FILE
-    weights = largest_network_weights(model_config)
-    if weights > MAX_NETWORK_WEIGHTS:
-        raise CheckpointError(f"{Path(directory) / CONFIG_FILE} asks for networks of about {weights:,} weights, more "
-                              f"than the {MAX_NETWORK_WEIGHTS:,} this package builds; check width, latent_dim and "
-                              "image_size")
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
-    except Exception as error:  # safetensors' own error for a garbled header
-        raise CheckpointError(f"{path} is truncated or corrupt ({first_line(error)}); re-download or retrain it") \
-            from None
 
 
 def _check_shapes(path: Path, expected: dict[str, tuple], stored: dict[str, tuple]) -> None:
@@ -179,11 +163,10 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     """A model from a checkpoint folder or a Hub repo (see ``resolve_checkpoint``), on ``device``, in eval mode."""
     directory = resolve_checkpoint(path_or_repo_id)
     config = read_config(directory)
-    stored = read_weights_header(directory, config["model_config"])
-    model = build_model(config["model_config"])
-    # names and shapes first (from the header): a mismatch is refused before any tensor data is read
-    _check_shapes(Path(directory) / WEIGHTS_FILE, {name: tuple(t.shape) for name, t in model.state_dict().items()},
-                  stored)
+    try:  # refused from the config's numbers alone when its networks would be too large to build
+        model = build_model(config["model_config"])
+    except ConfigError as error:
+        raise CheckpointError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
     load_weights(model, directory)
     model.checkpoint_dir = str(directory)
     try:

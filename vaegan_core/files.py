@@ -1,5 +1,6 @@
-"""Atomic file writes: every file goes to a temporary name beside its target and is renamed into place,
-so an interrupted write never leaves half a file. No torch here (numpy is imported only to write .npy)."""
+"""Files on disk: atomic writes (every file goes to a temporary name beside its target and is renamed into
+place, so an interrupted write never leaves half a file) and one strict JSON reader. No torch here (numpy
+is imported only to write .npy)."""
 
 from __future__ import annotations
 

@@ -57,8 +57,8 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"{type(self).__name__} needs a config with kind={self.kind!r}, got {config.kind!r}")
         self.config = config
         self.decoder = Decoder(config)
-        if config.ema_decay > 0:  # a moving average of the decoder's weights, for sampling (see update_ema)
-            self.decoder_ema = Decoder(config).requires_grad_(False)
+        # a moving average of the decoder's weights, for sampling (see update_ema); None when off
+        self.decoder_ema = Decoder(config).requires_grad_(False) if config.ema_decay > 0 else None
 
     use_ema = True  # decode with the moving average when the model has one (False: the trained weights)
 
@@ -66,13 +66,12 @@ class GenerativeModel(nn.Module):
     def sampling_decoder(self) -> nn.Module:
         """The decoder that inference uses: the moving average of the weights when there is one (and
         ``use_ema``), else the decoder being trained."""
-        ema = getattr(self, "decoder_ema", None)
-        return ema if ema is not None and self.use_ema else self.decoder
+        return self.decoder_ema if self.decoder_ema is not None and self.use_ema else self.decoder
 
     @torch.no_grad()
     def reset_ema(self) -> None:
         """Start the moving average at the decoder's weights (after initialisation)."""
-        if getattr(self, "decoder_ema", None) is not None:
+        if self.decoder_ema is not None:
             self.decoder_ema.load_state_dict(self.decoder.state_dict())
 
     @torch.no_grad()
@@ -81,13 +80,12 @@ class GenerativeModel(nn.Module):
         d = min(ema_decay, (1 + step) / (10 + step)) so that the early, random weights fade fast
         (Yazici et al. 2019, "The unusual effectiveness of averaging in GAN training"). Buffers (BatchNorm's
         running statistics) are copied, not averaged."""
-        ema = getattr(self, "decoder_ema", None)
-        if ema is None:
+        if self.decoder_ema is None:
             return
         decay = min(self.config.ema_decay, (1 + step) / (10 + step))
-        for averaged, current in zip(ema.parameters(), self.decoder.parameters()):
+        for averaged, current in zip(self.decoder_ema.parameters(), self.decoder.parameters()):
             averaged.lerp_(current.detach(), 1 - decay)
-        for averaged, current in zip(ema.buffers(), self.decoder.buffers()):
+        for averaged, current in zip(self.decoder_ema.buffers(), self.decoder.buffers()):
             averaged.copy_(current)
 
     @property

@@ -49,7 +49,8 @@ def estimate(extractor: str, n: int, dataset: str, models_count: int, metrics: t
 
 
 store = results_store()
-keys = {kind: (models[kind].fingerprint, dataset, n, extractor, choice["seed"], metrics, priors[kind]) for kind in kinds}
+keys = {kind: (models[kind].fingerprint, dataset, n, extractor, choice["seed"], metrics, priors[kind])
+        for kind in kinds}
 todo = [kind for kind in kinds if keys[kind] not in store]
 if todo:
     try:

@@ -35,7 +35,8 @@ if mode == "two test images":
     first = a.number_input("First image index", 0, len(labels) - 1, 0)
     second = b.number_input("Second image index", 0, len(labels) - 1, 1)
     ends = ui.test_images(dataset, [first, second])
-    st.image(to_uint8(ends, channels_last=True).numpy(), caption=[f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"],
+    st.image(to_uint8(ends, channels_last=True).numpy(),
+             caption=[f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"],
              width=84)
 else:
     seed = choice["seed"]

@@ -80,7 +80,8 @@ image = ui.test_images(dataset, [index])
 neighbours = nearest_neighbours(codes, index, k=8)
 st.markdown(f"**Image #{index}** ({names[labels[index]]}) and its reconstructions")
 recons = [m.reconstruct(image) for m in encoders.values()]
-st.image(to_uint8(torch.cat([image] + recons), channels_last=True).numpy(), caption=["original"] + [ui.LABELS[k] for k in encoders], width=96)
+st.image(to_uint8(torch.cat([image] + recons), channels_last=True).numpy(),
+         caption=["original"] + [ui.LABELS[k] for k in encoders], width=96)
 st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
 st.image(to_uint8(ui.test_images(dataset, neighbours), channels_last=True).numpy(),
          caption=[f"#{i} {names[labels[i]]}" for i in neighbours], width=72)
