@@ -23,10 +23,12 @@ PAGES = {
         st.Page("app_pages/reconstruction.py", title="Reconstruction", icon=":material/compare:"),
         st.Page("app_pages/interpolation.py", title="Interpolation", icon=":material/linear_scale:"),
         st.Page("app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+        st.Page("app_pages/latent_space.py", title="Latent space", icon=":material/tune:"),
     ],
     "Measure": [
         st.Page("app_pages/fid.py", title="FID", icon=":material/analytics:"),
         st.Page("app_pages/training.py", title="Training", icon=":material/show_chart:"),
+        st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/report:"),
     ],
     "Learn": [
         st.Page("app_pages/collapse.py", title="Collapse", icon=":material/trending_down:"),

@@ -38,7 +38,7 @@ LABELS = MODEL_LABELS
 KINDS = MODEL_KINDS
 SCALE = 4  # 28 x 28 images are shown 4x larger, nearest neighbour, so pixels stay sharp
 ROW_SCALE = 2  # interpolation rows and sample grids: 2x
-SOURCES = ("random test images", "by index", "upload")
+SOURCES = ("random test images", "by index", "upload", "drawing")
 MODES = ("two test images", "two random codes")
 GRID_SIDES = (3, 4, 5, 6, 8, 10)
 FID_SIZES = (1000, 2000, 5000, 10000)
@@ -121,14 +121,36 @@ def guarded(function):
 
 # ---------------------------------------------------------------------- tab functions
 
+def _drawing(sketch) -> np.ndarray | None:
+    """The composite image of a Sketchpad value (a dict with ``composite``, or an array), or None when empty."""
+    composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    if composite is None:
+        return None
+    pixels = np.asarray(composite, dtype=np.float32)
+    if pixels.ndim == 3 and pixels.shape[2] == 4:  # dark strokes, opaque, on a white or transparent pad
+        ink = pixels[..., 3] / 255.0 * (1.0 - pixels[..., :3].mean(2) / 255.0)
+    else:
+        gray = pixels.mean(2) if pixels.ndim == 3 else pixels
+        gray = gray / 255.0 if gray.max(initial=0) > 1 else gray
+        ink = 1.0 - gray if float(np.median(gray)) > 0.5 else gray  # dark strokes on a light pad: inverted
+    return ink if float(ink.max(initial=0)) > 0.1 else None
+
+
 @guarded
 def reconstruct(dataset: str, seed: float, source: str, count: float, start: float, upload: bytes | None,
-                invert: str):
+                invert: str, sketch=None):
     """Originals and their VAE and VAE-GAN reconstructions, with the mean squared error per image."""
-    from vaegan_core.uploads import read_upload
+    from vaegan_core.uploads import read_drawing, read_upload
 
     notes: list[str] = []
-    if source == "upload":
+    if source == "drawing":
+        ink = _drawing(sketch)
+        if ink is None:
+            raise gr.Error("Draw a digit or a garment on the sketchpad first (the pad is empty).")
+        originals, drawing_notes = read_drawing(ink, style="mnist" if dataset == "mnist" else "fashion")
+        captions = ["drawing, after preprocessing"]
+        notes += drawing_notes
+    elif source == "upload":
         if not upload:
             raise gr.Error("Choose an image file to upload first (PNG, JPEG, GIF, BMP, TIFF or WebP).")
         originals, upload_notes = read_upload(upload, style="mnist" if dataset == "mnist" else "fashion",
@@ -284,12 +306,14 @@ def build_app() -> gr.Blocks:
                                  file_types=["image"])
                 invert = gr.Radio(["auto", "yes", "no"], value="auto", label="Invert colours (upload)",
                                   info="The models expect a light object on a dark background.")
+            sketch = gr.Sketchpad(label="Or draw (source: drawing)", type="numpy", canvas_size=(280, 280),
+                                  brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
             run_reconstruction = gr.Button("Reconstruct", variant="primary")
             originals = gr.Gallery(label="Original", columns=8, format="png", height="auto")
             vae_gallery = gr.Gallery(label="VAE", columns=8, format="png", height="auto")
             vaegan_gallery = gr.Gallery(label="VAE-GAN", columns=8, format="png", height="auto")
             reconstruction_notes = gr.Markdown()
-            run_reconstruction.click(reconstruct, [dataset, seed, source, count, start, upload, invert],
+            run_reconstruction.click(reconstruct, [dataset, seed, source, count, start, upload, invert, sketch],
                                      [originals, vae_gallery, vaegan_gallery, reconstruction_notes],
                                      api_name="reconstruct")
 

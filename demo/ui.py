@@ -30,6 +30,7 @@ from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MAX
 
 DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
 LABELS = MODEL_LABELS
+MODEL_COLOURS = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}  # one colour per family, every page
 
 
 def checkpoints_root() -> Path:
@@ -185,6 +186,89 @@ def prior_choice(container) -> str:
         help="GMM: a Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "
              "where the decoder was trained. The same seeded noise goes through each model's own mixture. The "
              "GAN has no encoder, so it keeps N(0, I).")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def test_codes(_model, fingerprint: str, dataset: str, n: int = 10_000) -> np.ndarray:
+    """Posterior means of the first ``n`` test images (n x latent_dim), cached by the checkpoint's fingerprint."""
+    import torch
+
+    from vaegan_core.latent import encode_images
+
+    return encode_images(_model, torch.from_numpy(test_split(dataset)[0][:n])).numpy()
+
+
+def image_source(key: str, dataset: str, label: str = "Image", allow_upload: bool = True):
+    """Pick one image: a test image by index, a drawing or an upload. Returns (1 x 1 x 28 x 28 tensor, caption,
+    its test index or None), or (None, None, None) while nothing is chosen yet (a hint is shown)."""
+    options = ["Test image", "Draw"] + (["Upload"] if allow_upload else [])
+    source = st.radio(label, options, horizontal=True, key=f"{key}-source")
+    images, labels = test_split(dataset)
+    names = class_names(dataset)
+    if source == "Test image":
+        index = int(st.number_input(f"Test image index (0-{len(labels) - 1})", 0, len(labels) - 1, 0,
+                                    key=f"{key}-index"))
+        return test_images(dataset, [index]), f"#{index} ({names[labels[index]]})", index
+    if source == "Draw":
+        drawing = drawing_pad(f"{key}-pad", dataset)
+        return (drawing, "your drawing", None) if drawing is not None else (None, None, None)
+    from vaegan_core.uploads import ImageInputError, read_upload
+
+    upload = st.file_uploader("An image (PNG, JPEG, GIF, BMP, TIFF, WebP)", key=f"{key}-upload",
+                              type=["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"])
+    if upload is None:
+        st.info("Upload an image: it is converted to 28 x 28 grayscale the way the dataset was made.")
+        return None, None, None
+    try:
+        image, notes = read_upload(upload.getvalue(), style="mnist" if dataset == "mnist" else "fashion")
+    except ImageInputError as error:
+        st.error(str(error))
+        return None, None, None
+    for note in notes:
+        st.caption(note)
+    return image, "your upload", None
+
+
+def show_row(images, caption: str | None = None, width: int = 96, captions=None) -> None:
+    """A row of images, upscaled without smoothing so pixels stay visible on a projector."""
+    from vaegan_core.images import to_uint8
+
+    if caption:
+        st.markdown(caption)
+    pixels = to_uint8(images, channels_last=True)  # B x H x W x C
+    scale = max(1, width // pixels.shape[1])
+    pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+    st.image(pixels.numpy(), width=width, caption=captions)
+
+
+def drawing_pad(key: str, dataset: str):
+    """A canvas to draw on with the mouse (white ink on black, as in the datasets); returns the drawing as a
+    1 x 1 x 28 x 28 tensor through the upload's preprocessing, or None (with a hint) while it is empty."""
+    from streamlit_drawable_canvas import st_canvas  # a Streamlit component: it registers in the app's runtime
+
+    from vaegan_core.uploads import ImageInputError, read_drawing
+
+    st.caption("Draw with the mouse (or a finger) in the black box; the bin icon under it clears the drawing.")
+    canvas = st_canvas(stroke_width=22, stroke_color="#FFFFFF", background_color="#000000", height=280, width=280,
+                       drawing_mode="freedraw", return_image_data=True, key=key)
+    try:
+        pixels = canvas.image_data if canvas is not None else None
+    except (OSError, ValueError):  # a torn or odd image from the browser: treat it as not drawn yet
+        pixels = None
+    if pixels is None:
+        st.info("The canvas is empty: draw a " + ("digit" if dataset == "mnist" else "garment") + " to see what the "
+                "models make of it.")
+        return None
+    try:
+        drawing, notes = read_drawing(pixels, style="mnist" if dataset == "mnist" else "fashion")
+    except ImageInputError as error:
+        st.error(str(error))
+        return None
+    if drawing is None:
+        st.info(notes[0])
+        return None
+    st.caption(notes[0])
+    return drawing
 
 
 def page_header(title: str, explanation: str) -> dict:

@@ -12,7 +12,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "demo" / "app.py")
-PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "compare", "fid", "training", "collapse"]
+PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "latent_space", "compare", "fid", "training",
+         "anomalies", "collapse"]
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -245,3 +246,49 @@ def test_overview_cards_need_no_weights(tiny_checkpoints):
     config = zoo.read_config_json(folder)
     assert config["parameters"]["total"] == count_parameters(load_model(folder))
     assert zoo.stored_values(folder) >= config["parameters"]["total"]  # + buffers (batch norm, spectral norm)
+
+
+def test_latent_space_shows_used_dimensions_traversals_and_arithmetic(app):
+    at = open_page(app, "latent_space")
+    assert_clean(at)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["VAE: active units"].endswith("/ 8") and metrics["VAE-GAN: active units"].endswith("/ 8")
+    captions = " ".join(caption.value for caption in at.caption)
+    assert "Grey bars: inactive dimensions" in captions and ("are active" in captions or "No latent" in captions)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**GAN**" in text and "sigma along it" in text  # a strip per model, the GAN's from a random code
+    direction = [radio for radio in at.radio if radio.label == "Direction"][0]
+    direction.set_value("latent dimension").run()
+    assert_clean(at)
+    assert len([b for b in at.get("download_button")]) >= 3  # the strips PNG and a GIF per encoder model
+
+
+def test_anomalies_page_scores_an_image_and_detects_other_data(app):
+    at = open_page(app, "anomalies")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert set(table["model"]) == {"GAN", "VAE", "VAE-GAN"}
+    assert table["percentile vs test images"].between(0, 100).all()
+    corrupt = [radio for radio in at.radio if radio.label == "Corrupt it first"][0]
+    corrupt.set_value("inversion").run()
+    assert_clean(at)
+    anomalies = [radio for radio in at.radio if radio.label == "Anomalies"][0]
+    anomalies.set_value("rotation").run()
+    assert_clean(at)
+    detection = at.dataframe[1].value
+    assert detection["ROC AUC"].between(0, 1).all() and len(detection) == 6  # 1 + 2 + 3 scores
+
+
+def test_memorisation_tab_with_the_training_images(app, data_dir, monkeypatch):
+    at = open_page(app, "anomalies")
+    assert_clean(at)
+    labels = [metric.label for metric in at.metric]
+    assert "Copies (distance ~ 0)" in labels
+    assert any("nearest training images" in m.value for m in at.markdown)
+
+
+def test_an_empty_drawing_pad_is_a_hint(app):
+    at = open_page(app, "reconstruction")
+    at.radio[0].set_value("Draw").run()
+    assert_clean(at)
+    assert any("canvas is empty" in info.value for info in at.info)

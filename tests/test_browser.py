@@ -72,3 +72,30 @@ def test_a_bad_upload_in_the_browser_shows_one_message(server, browser, tmp_path
     page.get_by_role("link", name="Compare").click()  # the app keeps working
     page.get_by_text("Which classes").wait_for(timeout=60_000)
     page.close()
+
+
+def test_drawing_a_digit_gives_reconstructions(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/reconstruction")
+    page.wait_for_selector(READY, timeout=60_000)
+    page.get_by_text("Draw", exact=True).click()
+    page.get_by_text("The canvas is empty").wait_for(timeout=60_000)
+    canvas = page.locator("canvas").last
+    canvas.wait_for(timeout=30_000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 100
+    # a "7": a bar across the top, then a stroke down to the lower left
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x + 0.25 * w, y + 0.2 * h)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x + (0.25 + 0.05 * step) * w, y + 0.2 * h)
+    for step in range(1, 13):
+        page.mouse.move(x + (0.75 - 0.03 * step) * w, y + (0.2 + 0.055 * step) * h)
+    page.mouse.up()
+    page.get_by_text("drawing, after preprocessing").wait_for(timeout=60_000)
+    page.wait_for_selector(READY, timeout=60_000)
+    page.get_by_text("mean error").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.close()

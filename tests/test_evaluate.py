@@ -168,7 +168,7 @@ def test_cli_eval_with_the_gmm_prior_and_stale_results(isolated, tmp_path):
     for prior in ("normal", "gmm"):
         assert main(["eval", str(folder), "--n", "200", "--prior", prior, "--no-progress"]) == 0
     stored = json.loads((folder / "metrics.json").read_text())
-    assert sorted(stored) == ["lenet-test", "lenet-test-gmm"]
+    assert sorted(stored) == ["diagnostics", "lenet-test", "lenet-test-gmm"]  # diagnostics: once per weights
     gmm, normal = stored["lenet-test-gmm"], stored["lenet-test"]
     assert gmm["prior"] == "gmm" and gmm["latent_gmm"]["components"] == 3
     assert gmm["metrics"]["fid"] != normal["metrics"]["fid"]  # other codes, other images

@@ -116,6 +116,20 @@ def test_reconstruction_of_an_upload(client, tmp_path):
     assert "inverted" in notes
 
 
+def test_reconstruction_of_a_drawing_on_the_sketchpad(client, tmp_path):
+    pad = Image.new("RGBA", (280, 280), (0, 0, 0, 0))  # black strokes on a transparent pad, as Sketchpad sends
+    ImageDraw.Draw(pad).line([(80, 60), (200, 60), (120, 230)], fill=(0, 0, 0, 255), width=20)
+    path = tmp_path / "seven.png"
+    pad.save(path)
+    sketch = {"background": None, "layers": [], "composite": gradio_client.handle_file(str(path))}
+    originals, vae, vaegan, notes = call(client, "mnist", 0, "drawing", 8, 0, None, "auto", sketch,
+                                         api_name="/reconstruct")
+    assert len(originals) == len(vae) == len(vaegan) == 1
+    assert originals[0]["caption"] == "drawing, after preprocessing" and "centred" in notes
+    with pytest.raises(Exception, match="pad is empty"):
+        call(client, "mnist", 0, "drawing", 8, 0, None, "auto", None, api_name="/reconstruct")
+
+
 @pytest.mark.parametrize("name, payload, message", [
     ("notes.png", b"this is not an image at all", "not an image"),
     ("cut.png", None, "truncated"),

@@ -1,5 +1,5 @@
-"""`vaegan train | sample | info | eval | fit-gmm | push | collapse | train-classifier | reference-stats`: argument
-parsing only; the library does the work.
+"""`vaegan train | sample | info | eval | anomaly | fit-gmm | push | collapse | train-classifier | reference-stats`:
+argument parsing only; the library does the work.
 
 Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
 run) ends in one line on stderr and a non-zero exit code, never a traceback.
@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import (COLLAPSE_LOOPS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS, LIKELIHOODS,
-                     LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_LATENT_DIM, MAX_SEED, MAX_WIDTH, MODEL_KINDS, PRECISIONS,
-                     PRIORS, SPLITS, ModelConfig, TrainConfig)
+from .config import (COLLAPSE_LOOPS, CORRUPTIONS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS,
+                     LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_IMPORTANCE_SAMPLES, MAX_LATENT_DIM, MAX_SEED,
+                     MAX_WIDTH, MODEL_KINDS, PRECISIONS, PRIORS, SPLITS, ModelConfig, TrainConfig)
 from .errors import CheckpointError, VaeganError
 from .files import JSONFileError, read_json, write_text_atomic
 from .paths import METRICS_FILE
-from .zoo import evaluated_fingerprint, metrics_key
+from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
@@ -141,7 +141,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", choices=DEVICES, default="cpu")
     evaluate.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     evaluate.add_argument("--force", action="store_true", help="compute FID even when n <= feature dimension")
+    evaluate.add_argument("--no-diagnostics", action="store_true",
+                          help="skip the diagnostics stored beside the scores (latent usage, anomaly AUCs, "
+                               "memorisation; computed when missing or stale, about half a minute)")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    anomaly = commands.add_parser(
+        "anomaly", help="how well each anomaly score tells another dataset (or corrupted images) from the model's own",
+        description="Score the model's own test images (normal) and those of --against (anomalous) with every "
+                    "anomaly score the model has (negative ELBO, pixel and feature reconstruction error, "
+                    "discriminator logit) and print ROC AUC and average precision per score.")
+    anomaly.add_argument("checkpoint", metavar="DIR", help="checkpoint folder, or Hub repo USER/NAME")
+    anomaly.add_argument("--against", required=True, choices=DATASETS + CORRUPTIONS,
+                         help="anomalous images: another dataset's test split, or a corruption of the model's own "
+                              "test images")
+    anomaly.add_argument("--n", type=_int_in(1, 70_000), default=2000, help="images per side (default 2000)")
+    anomaly.add_argument("--k", type=_int_in(1, MAX_IMPORTANCE_SAMPLES), default=1,
+                         help="importance samples of the VAE's likelihood bound (1: the ELBO)")
+    anomaly.add_argument("--seed", type=_seed, default=0)
+    anomaly.add_argument("--csv", help="also write every image's scores to this CSV file")
+    anomaly.add_argument("--device", choices=DEVICES, default="cpu")
+    anomaly.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
 
     gmm = commands.add_parser(
         "fit-gmm", help="fit a Gaussian mixture to the training codes of a VAE or VAE-GAN (a second prior)",
@@ -346,9 +366,71 @@ def _eval(args: argparse.Namespace) -> dict:
             raise _Interrupted(f"{_FEATURES_KEPT}; {METRICS_FILE} is unchanged") from None
     result["checkpoint_fingerprint"] = evaluated_fingerprint(model.checkpoint_dir, args.prior)
     stored[metrics_key(args.extractor, args.split, args.prior)] = result
+    write_text_atomic(path, json.dumps(stored, indent=2) + "\n")  # the scores are safe before the diagnostics
+    if not args.no_diagnostics:
+        _store_diagnostics(args, model, dataset, stored)
+        write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
     write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
     refresh_model_card(model.checkpoint_dir)  # the card's results table comes from metrics.json
     return result
+
+
+def _store_diagnostics(args: argparse.Namespace, model, dataset: str, stored: dict) -> None:
+    """Put ``vaegan_core.diagnostics`` into ``stored`` unless it holds them for these weights already."""
+    from .diagnostics import run_diagnostics
+
+    fingerprint = evaluated_fingerprint(model.checkpoint_dir)
+    current = stored.get(DIAGNOSTICS_KEY)
+    if isinstance(current, dict) and current.get("checkpoint_fingerprint") == fingerprint:
+        return
+    with _percent_bar(args.no_progress) as progress:
+        try:
+            diagnostics = run_diagnostics(model, dataset, data_root=args.data_dir, seed=args.seed, progress=progress)
+        except KeyboardInterrupt:
+            raise _Interrupted(f"interrupted; the scores are in {METRICS_FILE}, the diagnostics are not") from None
+    stored[DIAGNOSTICS_KEY] = {**diagnostics, "checkpoint_fingerprint": fingerprint}
+
+
+def _anomaly(args: argparse.Namespace) -> dict:
+    import torch
+
+    from .anomaly import anomaly_scores, corrupt, detection
+    from .checkpoint import load_model, read_config
+    from .data import load_dataset
+    from .train import resolve_device
+
+    if args.csv and not Path(args.csv).parent.is_dir():
+        raise _UsageError(f"the folder of --csv {args.csv} does not exist; create it first")
+    model = load_model(args.checkpoint, device=resolve_device(args.device))
+    config = read_config(model.checkpoint_dir)
+    dataset = config["train_config"].dataset if config["train_config"] else None
+    if dataset is None:
+        raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    if args.against == dataset:
+        raise _UsageError(f"--against {dataset} is the model's own data; pick another dataset or a corruption "
+                          f"({', '.join(CORRUPTIONS)})")
+    generator = torch.Generator().manual_seed(args.seed)
+    test, _ = load_dataset(dataset, "test", args.data_dir)
+    normal_images = test[torch.randperm(test.shape[0], generator=generator)[:args.n]]
+    if args.against in CORRUPTIONS:
+        anomalous_images = corrupt(normal_images, args.against, args.seed)
+    else:
+        other, _ = load_dataset(args.against, "test", args.data_dir)
+        anomalous_images = other[torch.randperm(other.shape[0], generator=generator)[:args.n]]
+    normal = anomaly_scores(model, normal_images, k=args.k, seed=args.seed)
+    anomalous = anomaly_scores(model, anomalous_images, k=args.k, seed=args.seed)
+    results = {}
+    for score in normal:
+        found = detection(normal[score], anomalous[score])
+        results[score] = {key: value for key, value in found.items() if not key.startswith("roc_")}
+    if args.csv:
+        rows = ["set,index," + ",".join(normal)]
+        for side, scores in (("normal", normal), ("anomalous", anomalous)):
+            for index in range(len(next(iter(scores.values())))):
+                rows.append(f"{side},{index}," + ",".join(f"{scores[name][index]:.6g}" for name in scores))
+        write_text_atomic(args.csv, "\n".join(rows) + "\n")
+    return {"normal": f"{dataset} test", "anomalous": args.against, "n": int(normal_images.shape[0]), "k": args.k,
+            "scores": results, **({"csv": args.csv} if args.csv else {})}
 
 
 def _stored_metrics(path: Path) -> dict:
@@ -422,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
                 "train-classifier": _train_classifier, "reference-stats": _reference_stats,
-                "fit-gmm": _fit_gmm}
+                "fit-gmm": _fit_gmm, "anomaly": _anomaly}
     try:
         result = handlers[args.command](args)
     # OSError: disk full, permission denied, ...: its message names the file, so stop cleanly on it too

@@ -38,6 +38,12 @@ MAX_EPOCHS, MAX_BATCH = 100_000, 65_536
 MAX_SEED = 2**31 - 1  # seeds go into torch generators with offsets added; the apps take the same range
 MAX_NETWORK_WEIGHTS = 50_000_000  # per network (200 MB in fp32); the shipped ones have about 0.7 million
 COLLAPSE_LOOPS = ("synthetic", "fixed-real", "fresh-real")  # what a collapse generation trains on besides samples
+ANOMALY_SCORES = ("elbo", "pixel_error", "feature_error", "discriminator")  # vaegan_core.anomaly; higher = stranger
+ANOMALY_SCORE_LABELS = {"elbo": "negative ELBO (nats)", "pixel_error": "reconstruction error, pixels",
+                        "feature_error": "reconstruction error, D features", "discriminator": "minus D's logit"}
+CORRUPTIONS = ("noise", "rotation", "inversion")  # corrupted test images as anomalies
+OTHER_DATASET = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}  # the standard out-of-distribution pairs
+MAX_IMPORTANCE_SAMPLES = 1000  # k of the importance-weighted likelihood bound
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,29 @@ def _fit_whole(pixels: np.ndarray) -> np.ndarray:
     top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
     canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
     return canvas
+
+
+def read_drawing(pixels: np.ndarray, style: str = "mnist") -> tuple[torch.Tensor | None, list[str]]:
+    """A drawing from a canvas (H x W x 4 RGBA or H x W x 3 or H x W, uint8 or float in [0, 1], light strokes on
+    a dark or transparent background) -> (tensor 1 x 1 x 28 x 28 in [0, 1], notes), through the same
+    preprocessing as an upload. An empty canvas gives (None, [a hint]), not an error."""
+    if style not in ("mnist", "fashion"):
+        raise ImageInputError(f"unknown style {style!r}; use 'mnist' or 'fashion'")
+    array = np.asarray(pixels, dtype=np.float32)
+    if array.ndim not in (2, 3) or min(array.shape[:2]) < 1 or not np.isfinite(array).all():
+        raise ImageInputError(f"a drawing must be an H x W (x 3 or 4) array of numbers, got shape {array.shape}")
+    if array.max(initial=0) > 1.0:
+        array = array / 255.0
+    if array.ndim == 3:
+        ink = array[..., :3].max(axis=2)
+        if array.shape[2] == 4:  # strokes are opaque, the untouched canvas may be transparent
+            ink = ink * array[..., 3]
+    else:
+        ink = array
+    ink = np.clip(ink, 0.0, 1.0)
+    if float(ink.max(initial=0)) < 0.1:
+        return None, ["draw with the mouse (or a finger) in the box: the canvas is empty"]
+    fitted = _fit_mnist(ink) if style == "mnist" else _fit_whole(ink)
+    notes = ["drawing cropped, fitted into 20 x 20 and centred by its mass, as MNIST was made" if style == "mnist"
+             else "drawing fitted into 28 x 28"]
+    return torch.from_numpy(fitted).float().reshape(1, 1, 28, 28).clamp(0, 1), notes

@@ -184,7 +184,49 @@ def read_metrics(directory: str | os.PathLike) -> dict[str, Any]:
         metrics = read_json(path, dict) if path.is_file() else {}
     except (OSError, JSONFileError):
         return {}
-    return {key: result for key, result in metrics.items() if isinstance(result, dict)}  # results only
+    return {key: result for key, result in metrics.items()
+            if isinstance(result, dict) and key != DIAGNOSTICS_KEY}  # results only
+
+
+DIAGNOSTICS_KEY = "diagnostics"  # metrics.json's entry for vaegan_core.diagnostics, beside the scores
+
+
+def read_diagnostics(directory: str | os.PathLike) -> dict[str, Any]:
+    """The diagnostics ``vaegan eval`` stored in ``metrics.json`` (latent usage, anomaly AUCs, memorisation;
+    see ``vaegan_core.diagnostics``), or {} when there are none or the file is unreadable."""
+    path = Path(directory) / METRICS_FILE
+    try:
+        metrics = read_json(path, dict) if path.is_file() else {}
+    except (OSError, JSONFileError):
+        return {}
+    found = metrics.get(DIAGNOSTICS_KEY)
+    return found if isinstance(found, dict) else {}
+
+
+def diagnostics_summary(diagnostics: dict[str, Any]) -> list[str]:
+    """Short lines for a model card or the Overview from stored diagnostics (``read_diagnostics``): active units,
+    the best anomaly AUC against the other dataset, and the memorisation figure. Malformed parts are left out."""
+    lines = []
+    usage = diagnostics.get("latent_usage")
+    if isinstance(usage, dict) and isinstance(usage.get("active_units"), int):
+        lines.append(f"active latent units: **{usage['active_units']} / {usage.get('latent_dim', '?')}** "
+                     f"(KL {usage.get('kl_total', float('nan')):.1f} nats)")
+    pairs = (diagnostics.get("anomaly") or {}).get("pairs") if isinstance(diagnostics.get("anomaly"), dict) else None
+    if isinstance(pairs, dict):
+        for name, scores in pairs.items():
+            if name in ("noise", "rotation", "inversion") or not isinstance(scores, dict):
+                continue
+            aucs = {score: found.get("auc") for score, found in scores.items() if isinstance(found, dict)}
+            aucs = {score: auc for score, auc in aucs.items() if isinstance(auc, (int, float))}
+            if aucs:
+                best = max(aucs, key=aucs.get)
+                lines.append(f"tells {name} from its own test images: AUC **{aucs[best]:.3f}** ({best})")
+    memory = diagnostics.get("memorisation")
+    pixels = memory.get("pixels") if isinstance(memory, dict) else None
+    if isinstance(pixels, dict) and isinstance(pixels.get("closer_than_test"), (int, float)):
+        lines.append(f"samples closer to a training image than 95 % of test images: "
+                     f"**{pixels['closer_than_test']:.1%}** (about 5 % = no copying)")
+    return lines
 
 
 def sample_grids(directory: str | os.PathLike) -> list[Path]:

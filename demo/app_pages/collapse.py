@@ -23,7 +23,7 @@ ui.page_header(
     "(Shumailov et al., Nature 2024). A gap between models at generation 0 is mode collapse; a slope across "
     "generations is model collapse; fresh real data slows it.",
 )
-COLOURS = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}
+COLOURS = ui.MODEL_COLOURS
 gaussian_tab, image_tab = st.tabs(["Gaussian toy", "Images (MNIST)"])
 
 with gaussian_tab:

@@ -89,3 +89,6 @@ for column, kind in zip(columns, choice["kinds"]):
             st.dataframe(rows, hide_index=True, width="stretch")
         else:
             st.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")
+        diagnostics = zoo.diagnostics_summary(zoo.read_diagnostics(folder))
+        if diagnostics:
+            st.markdown("\n".join(f"- {line}" for line in diagnostics))

@@ -17,7 +17,7 @@ dataset = choice["dataset"]
 images_u8, labels = ui.test_split(dataset)
 names = ui.class_names(dataset)
 
-source = st.radio("Images", ["Random test images", "By class", "By index", "Upload"], horizontal=True)
+source = st.radio("Images", ["Random test images", "By class", "By index", "Upload", "Draw"], horizontal=True)
 count = 8
 if source == "Random test images":
     count = st.slider("How many", 1, 16, 8)
@@ -38,6 +38,11 @@ else:
 if indices is not None:
     originals = ui.test_images(dataset, indices)
     captions = [f"#{i} ({names[labels[i]]})" for i in indices]
+elif source == "Draw":
+    originals = ui.drawing_pad("reconstruction-pad", dataset)
+    if originals is None:
+        st.stop()
+    captions = ["drawing, after preprocessing"]
 else:
     upload = st.file_uploader("An image of a digit or a garment (PNG, JPEG, GIF, BMP, TIFF, WebP)",
                               type=["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"])

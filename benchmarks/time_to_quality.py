@@ -1,0 +1,147 @@
+"""Quality per CPU-minute: train each model with the old and the new recipe for the same CPU budget, score
+the domain FID (LeNet, N(0, I) samples, against the *train* split) after every epoch, and print and plot FID
+against CPU-minutes. The recipes take turns epoch by epoch, so a slow spell of the machine hits both.
+
+    OMP_NUM_THREADS=1 python benchmarks/time_to_quality.py --models vaegan --minutes 30 \
+        --out runs/time-to-quality [--recipes old,new] [--n 5000] [--plot benchmarks/images/time_to_quality.png]
+
+Each run is a checkpoint folder OUT/DATASET-MODEL-RECIPE, trained one epoch at a time with `vaegan train
+--resume`; stop the script at any time and rerun it to continue. One training thread per run: the minutes are
+CPU-minutes of one core. The recipes are in RECIPES below (the "old" one is what the first shipped checkpoints
+were trained with).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.config import MODEL_LABELS  # noqa: E402
+from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
+from vaegan_core.zoo import read_config_json  # noqa: E402
+
+# `vaegan train` flags per recipe and model (besides --model, --dataset, --seed, --out, --epochs).
+RECIPES = {
+    "old": {kind: ["--width", "64", "--batch-size", "64"] for kind in ("gan", "vae", "vaegan")},
+    "new": {
+        "gan": ["--width", "32", "--batch-size", "64", "--ema-decay", "0.999"],
+        "vae": ["--width", "32", "--batch-size", "64"],
+        "vaegan": ["--width", "32", "--batch-size", "64", "--beta", "4", "--ema-decay", "0.999"],
+    },
+}
+
+
+def state_of(folder: Path) -> dict:
+    return read_config_json(folder).get("state", {}) if (folder / "config.json").is_file() else {}
+
+
+def train_one_epoch(args, kind: str, recipe: str, folder: Path) -> dict:
+    """One more epoch of the run in ``folder``; returns its state (epoch, train_seconds)."""
+    epoch = state_of(folder).get("epoch", 0) + 1
+    command = [sys.executable, "-m", "vaegan_core.cli", "train", "--out", str(folder), "--epochs", str(epoch),
+               "--no-progress"]
+    if epoch == 1:
+        command += ["--model", kind, "--dataset", args.dataset, "--seed", str(args.seed), "--device", "cpu",
+                    "--precision", "fp32", *RECIPES[recipe][kind]]
+    else:
+        command.append("--resume")
+    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return state_of(folder)
+
+
+def score(args, folder: Path) -> float:
+    model = load_model(folder)
+    result = evaluate(model, args.dataset, n=args.n, extractor="lenet", metrics=("fid",), split="train",
+                      seed=args.seed)
+    return float(result["metrics"]["fid"])
+
+
+def run(args) -> list[dict]:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "results.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+    runs = [(kind, recipe) for kind in args.models for recipe in args.recipes]
+    budget = args.minutes * 60
+    while True:
+        pending = [(kind, recipe) for kind, recipe in runs
+                   if state_of(out / f"{args.dataset}-{kind}-{recipe}").get("train_seconds", 0) < budget]
+        if not pending:
+            return rows
+        for kind, recipe in pending:  # one epoch each, in turn
+            folder = out / f"{args.dataset}-{kind}-{recipe}"
+            state = train_one_epoch(args, kind, recipe, folder)
+            row = {"model": kind, "recipe": recipe, "epoch": state["epoch"],
+                   "cpu_minutes": round(state["train_seconds"] / 60, 2), "fid": round(score(args, folder), 2)}
+            rows.append(row)
+            with open(log, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+            print(f"| {MODEL_LABELS[kind]} | {recipe} | {row['epoch']} | {row['cpu_minutes']:.1f} | {row['fid']:.1f} |",
+                  flush=True)
+
+
+def plot(rows: list[dict], path: Path, dataset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
+    colours = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}
+    for kind in dict.fromkeys(row["model"] for row in rows):
+        for recipe, style in (("old", "--"), ("new", "-")):
+            points = sorted((row["cpu_minutes"], row["fid"]) for row in rows
+                            if row["model"] == kind and row["recipe"] == recipe)
+            if points:
+                axis.plot(*zip(*points), style, marker="o", color=colours[kind],
+                          label=f"{MODEL_LABELS[kind]}, {recipe} recipe")
+    axis.set_yscale("log")
+    axis.set_xlabel("CPU-minutes of training (one thread)")
+    axis.set_ylabel("domain FID vs train split (log)")
+    axis.set_title(f"{dataset}: quality per CPU-minute")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="vaegan", help="comma-separated: gan,vae,vaegan")
+    parser.add_argument("--recipes", default="old,new")
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--minutes", type=float, default=30, help="CPU-minutes of training per run")
+    parser.add_argument("--n", type=int, default=5000, help="samples per FID")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/time-to-quality")
+    parser.add_argument("--plot", default="benchmarks/images/time_to_quality.png")
+    args = parser.parse_args()
+    args.models = [kind.strip() for kind in args.models.split(",") if kind.strip()]
+    args.recipes = [recipe.strip() for recipe in args.recipes.split(",") if recipe.strip()]
+    unknown = [name for name in args.recipes if name not in RECIPES]
+    if unknown or any(kind not in MODEL_LABELS for kind in args.models):
+        sys.exit(f"time_to_quality: recipes are {', '.join(RECIPES)}; models gan, vae, vaegan")
+    import torch
+
+    torch.set_num_threads(1)
+    print(f"{args.dataset}; domain FID of {args.n} N(0, I) samples against the train split after each epoch; "
+          f"{args.minutes:g} CPU-minutes per run")
+    print("| model | recipe | epoch | CPU-minutes | domain FID |")
+    print("|---|---|---:|---:|---:|")
+    rows = run(args)
+    plot(rows, REPO / args.plot if not Path(args.plot).is_absolute() else Path(args.plot), args.dataset)
+    print(f"figure: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Latent usage, anomaly scores and the memorisation check against closed forms and constructed cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_model_config, tiny_train_config
+from vaegan_core import anomaly, latent_usage, memorisation
+from vaegan_core.cli import main
+from vaegan_core.errors import ConfigError
+from vaegan_core.models import build_model, kl_to_standard_normal
+
+
+def test_kl_per_dimension_sums_to_the_total_kl():
+    generator = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(50, 6, generator=generator), torch.randn(50, 6, generator=generator)
+    per_dim = latent_usage.kl_per_dimension(mu, logvar)
+    assert per_dim.shape == (6,)
+    assert float(per_dim.sum()) == pytest.approx(float(kl_to_standard_normal(mu, logvar)), rel=1e-5)
+    # closed form for one dimension: KL(N(m, s^2) || N(0, 1)) = (m^2 + s^2 - 1 - log s^2) / 2
+    one = latent_usage.kl_per_dimension(torch.tensor([[2.0]]), torch.tensor([[0.0]]))
+    assert float(one) == pytest.approx(2.0)
+
+
+class _Forced(torch.nn.Module):
+    """An encoder whose dimension 0 is the prior for every image (mu 0, logvar 0) and whose other
+    dimensions follow the image."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, images):
+        means = images.flatten(1)[:, : self.dim] * 10
+        means[:, 0] = 0.0
+        return means, torch.zeros_like(means)
+
+
+def test_a_dimension_forced_to_the_prior_is_inactive_and_carries_no_kl():
+    model = build_model(tiny_model_config("vae", latent_dim=4)).eval()
+    model.encoder = _Forced(4)
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    images[:, :, 0, :4] = torch.rand(64, 4, generator=torch.Generator().manual_seed(2)).unsqueeze(1)
+    usage = latent_usage.latent_usage(model, images)
+    assert usage["active"][0] is False and all(usage["active"][1:])
+    assert usage["active_units"] == 3
+    assert usage["kl_per_dim"][0] == pytest.approx(0.0, abs=1e-12)
+    assert sum(usage["kl_share"]) == pytest.approx(1.0)
+    assert usage["order"][-1] == 0
+    assert "3 of 4" in latent_usage.explain(usage)
+
+
+def test_latent_usage_refuses_a_gan():
+    with pytest.raises(ConfigError, match="no encoder"):
+        latent_usage.latent_usage(build_model(tiny_model_config("gan")).eval(), torch.rand(4, 1, 28, 28))
+
+
+def test_auc_of_identical_and_separated_scores():
+    same = np.linspace(0, 1, 100)
+    assert anomaly.detection(same, same)["auc"] == pytest.approx(0.5)
+    separated = anomaly.detection(np.zeros(50), np.ones(50))
+    assert separated["auc"] == 1.0 and separated["average_precision"] == 1.0
+    assert anomaly.detection(np.ones(50), np.zeros(50))["auc"] == 0.0  # the paradox: anomalies look typical
+    with pytest.raises(ConfigError, match="not finite"):
+        anomaly.detection(np.array([np.nan]), np.ones(3))
+
+
+@pytest.mark.parametrize("kind, scores", [("vae", ("elbo", "pixel_error")),
+                                          ("gan", ("discriminator",)),
+                                          ("vaegan", ("pixel_error", "feature_error", "discriminator"))])
+def test_each_family_gives_its_scores(kind, scores, images):
+    model = build_model(tiny_model_config(kind)).eval()
+    assert anomaly.available_scores(model) == scores
+    found = anomaly.anomaly_scores(model, images)
+    assert tuple(found) == scores
+    for values in found.values():
+        assert values.shape == (16,) and np.isfinite(values).all()
+    with pytest.raises(ConfigError, match="has no"):
+        anomaly.anomaly_scores(model, images, scores=("elbo",) if kind != "vae" else ("discriminator",))
+
+
+def test_importance_weighted_bound_is_at_least_the_elbo(images):
+    model = build_model(tiny_model_config("vae")).eval()
+    elbo = anomaly.anomaly_scores(model, images, scores=("elbo",), k=1)["elbo"]
+    iwae = anomaly.anomaly_scores(model, images, scores=("elbo",), k=64)["elbo"]
+    # scores are the negative bounds: the tighter IWAE bound is higher, so its negative is lower on average
+    assert iwae.mean() <= elbo.mean() + 1.0
+
+
+def test_corruptions_and_percentile():
+    images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(anomaly.corrupt(images, "inversion"), 1 - images)
+    assert torch.equal(anomaly.corrupt(images, "rotation")[0, 0], torch.rot90(images[0, 0]))
+    noisy = anomaly.corrupt(images, "noise", seed=1)
+    assert noisy.min() >= 0 and noisy.max() <= 1 and not torch.equal(noisy, images)
+    with pytest.raises(ConfigError, match="unknown corruption"):
+        anomaly.corrupt(images, "blur")
+    assert anomaly.percentile(5.0, np.arange(10)) == 60.0
+
+
+def test_a_copied_training_image_has_distance_zero_and_is_flagged():
+    generator = torch.Generator().manual_seed(0)
+    train = (torch.rand(500, 1, 28, 28, generator=generator) * 255).to(torch.uint8)
+    test = (torch.rand(100, 1, 28, 28, generator=generator) * 255).to(torch.uint8)
+    samples = torch.rand(20, 1, 28, 28, generator=generator)
+    samples[7] = train[123].float() / 255
+    result = memorisation.memorisation_check(samples, train, test)["pixels"]
+    assert result["distance"][7] == pytest.approx(0.0, abs=1e-5)
+    assert result["neighbour"][7] == 123 and result["copy"][7] is True
+    assert sum(result["copy"]) == 1 and result["copies"] == 1
+    assert result["closer_than_test"] >= 1 / 20  # the copy is closer than any test image
+
+
+def test_nearest_neighbours_are_exact():
+    generator = torch.Generator().manual_seed(3)
+    queries, references = torch.randn(40, 7, generator=generator), torch.randn(300, 7, generator=generator)
+    distances, indices = memorisation.nearest(queries, references, chunk=16)
+    brute = torch.cdist(queries.double(), references.double())
+    assert np.array_equal(indices, brute.argmin(1).numpy())
+    assert np.allclose(distances, brute.min(1).values.numpy(), atol=1e-5)
+
+
+def test_memorisation_summary_of_a_generalising_model():
+    rng = np.random.default_rng(0)
+    same = rng.uniform(1, 2, 4000)
+    summary = memorisation.summary(same[:2000], same[2000:], quantile=0.05)
+    assert summary["closer_than_test"] == pytest.approx(0.05, abs=0.02)
+
+
+def test_eval_stores_diagnostics_and_anomaly_cli(tmp_path, capsys):
+    from vaegan_core.train import Trainer
+    from vaegan_core.zoo import read_diagnostics, read_metrics
+
+    folder = tmp_path / "vae"
+    Trainer(tiny_model_config("vae"), tiny_train_config(), folder, progress=False).fit()
+    assert main(["eval", str(folder), "--n", "200", "--no-progress"]) == 0
+    diagnostics = read_diagnostics(folder)
+    assert diagnostics["latent_usage"]["latent_dim"] == 8
+    assert set(diagnostics["anomaly"]["pairs"]) == {"noise", "rotation", "inversion"}  # digits has no partner
+    assert diagnostics["memorisation"]["pixels"]["n_samples"] == 1000
+    assert "diagnostics" not in read_metrics(folder)  # the scores' readers see scores only
+    capsys.readouterr()
+    assert main(["anomaly", str(folder), "--against", "inversion", "--n", "50", "--csv",
+                 str(tmp_path / "scores.csv")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["scores"]) == {"elbo", "pixel_error"}
+    assert len((tmp_path / "scores.csv").read_text().splitlines()) == 101
+    assert main(["anomaly", str(folder), "--against", "digits"]) == 2
+    assert "own data" in capsys.readouterr().err
+
+
+def test_principal_directions_traversal_and_arithmetic():
+    from vaegan_core import directions
+
+    generator = torch.Generator().manual_seed(0)
+    codes = torch.randn(2000, 3, generator=generator) * torch.tensor([3.0, 1.0, 0.1])
+    vectors, sigmas = directions.principal_directions(codes)
+    assert torch.allclose(vectors.abs()[0], torch.tensor([1.0, 0.0, 0.0]), atol=0.05)
+    assert sigmas[0] == pytest.approx(3.0, rel=0.1) and sigmas[2] == pytest.approx(0.1, rel=0.1)
+    assert torch.allclose(vectors.norm(dim=1), torch.ones(3))
+    path, offsets = directions.traversal(torch.zeros(3), directions.axis(1, 3), sigma=2.0, steps=7)
+    assert offsets[0] == -3 and offsets[-1] == 3
+    assert torch.allclose(path[0], torch.tensor([0.0, -6.0, 0.0])) and torch.allclose(path[3], torch.zeros(3))
+    labels = torch.tensor([0, 0, 1, 1])
+    means = directions.class_means(torch.tensor([[0.0, 0], [2, 0], [0, 4], [0, 6]]), labels)
+    assert torch.allclose(means, torch.tensor([[1.0, 0], [0, 5]]))
+    moved = directions.arithmetic(torch.tensor([1.0, 1.0]), means[1], means[0], steps=3)
+    assert torch.allclose(moved[0], torch.tensor([1.0, 1.0])) and torch.allclose(moved[-1], torch.tensor([0.0, 6.0]))
+    with pytest.raises(ConfigError, match="class 2 has no codes"):
+        directions.class_means(torch.zeros(4, 2), labels, num_classes=3)
+    with pytest.raises(ConfigError, match="dimension must be"):
+        directions.axis(3, 3)
+
+
+def test_a_drawing_goes_through_the_upload_preprocessing():
+    from vaegan_core.uploads import read_drawing
+
+    empty = np.zeros((280, 280, 4), np.uint8)
+    image, notes = read_drawing(empty)
+    assert image is None and "empty" in notes[0]
+    drawn = empty.copy()
+    drawn[40:240, 130:150] = 255  # a white vertical stroke, opaque: a "1"
+    image, notes = read_drawing(drawn)
+    assert image.shape == (1, 1, 28, 28) and "centred" in notes[0]
+    rows = torch.nonzero(image[0, 0].amax(1) > 0.1).flatten()
+    assert rows.max() - rows.min() + 1 == 20  # fitted into the 20 x 20 box, as MNIST digits are
+    assert abs(float((image[0, 0].sum(0) * torch.arange(28)).sum() / image.sum()) - 14) < 1  # centred by mass

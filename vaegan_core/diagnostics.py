@@ -1,0 +1,50 @@
+"""The diagnostics ``vaegan eval`` stores beside the scores in metrics.json, under ``diagnostics``:
+
+- ``latent_usage`` (VAE, VAE-GAN): KL per latent dimension and active units on the test split
+  (``vaegan_core.latent_usage``);
+- ``anomaly``: ROC AUC and average precision of each anomaly score on the standard pairs
+  (``vaegan_core.anomaly.standard_pairs``);
+- ``memorisation``: the share of samples closer to a training image than test images are
+  (``vaegan_core.memorisation``).
+
+A part whose data is missing (no train split here, say) is recorded under ``skipped`` with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .errors import DatasetError
+
+Progress = Callable[[float, str], None]
+ANOMALY_IMAGES = 2000  # per set of the standard pairs: AUCs to about +-0.01
+MEMORISATION_SAMPLES = 1000
+
+
+def run_diagnostics(model, dataset: str, data_root=None, seed: int = 0, progress: Progress | None = None) -> dict:
+    """Every diagnostic of ``model`` (trained on ``dataset``) as a JSON-ready dict."""
+    from . import anomaly, latent_usage, memorisation
+    from .data import load_dataset
+
+    report = progress or (lambda fraction, message: None)
+    result: dict = {"dataset": dataset, "seed": seed, "skipped": {}}
+    if hasattr(model, "encoder"):
+        report(0.0, "latent usage on the test split")
+        try:
+            test, _ = load_dataset(dataset, "test", data_root)
+            result["latent_usage"] = latent_usage.latent_usage(model, test)
+        except DatasetError as error:
+            result["skipped"]["latent_usage"] = str(error).splitlines()[0]
+    report(0.2, "anomaly scores of the standard pairs")
+    try:
+        result["anomaly"] = anomaly.standard_pairs(model, dataset, n=ANOMALY_IMAGES, data_root=data_root, seed=seed)
+    except DatasetError as error:
+        result["skipped"]["anomaly"] = str(error).splitlines()[0]
+    report(0.7, "nearest training images of the samples")
+    try:
+        check = memorisation.check_model(model, dataset, n=MEMORISATION_SAMPLES, seed=seed, data_root=data_root)
+        result["memorisation"] = memorisation.headline(check)
+    except DatasetError as error:
+        result["skipped"]["memorisation"] = str(error).splitlines()[0]
+    report(1.0, "diagnostics done")
+    return result
