@@ -34,7 +34,7 @@ RECIPES = {
     "new": {
         "gan": ["--width", "32", "--batch-size", "64", "--ema-decay", "0.999"],
         "vae": ["--width", "32", "--batch-size", "64"],
-        "vaegan": ["--width", "32", "--batch-size", "64", "--beta", "4", "--ema-decay", "0.999"],
+        "vaegan": ["--width", "32", "--batch-size", "64", "--beta", "4"],
     },
 }
 
@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/time-to-quality")
     parser.add_argument("--plot", default="benchmarks/images/time_to_quality.png")
+    parser.add_argument("--plot-only", action="store_true", help="plot OUT/results.jsonl as it is; train nothing")
     args = parser.parse_args()
     args.models = [kind.strip() for kind in args.models.split(",") if kind.strip()]
     args.recipes = [recipe.strip() for recipe in args.recipes.split(",") if recipe.strip()]
@@ -138,7 +139,11 @@ def main() -> None:
           f"{args.minutes:g} CPU-minutes per run")
     print("| model | recipe | epoch | CPU-minutes | domain FID |")
     print("|---|---|---:|---:|---:|")
-    rows = run(args)
+    log = Path(args.out) / "results.jsonl"
+    if args.plot_only:
+        rows = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+    else:
+        rows = run(args)
     plot(rows, REPO / args.plot if not Path(args.plot).is_absolute() else Path(args.plot), args.dataset)
     print(f"figure: {args.plot}")
 

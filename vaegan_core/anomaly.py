@@ -43,6 +43,8 @@ def _as_floats(images: torch.Tensor) -> torch.Tensor:
 def anomaly_scores(model, images: torch.Tensor, scores=None, k: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
     """``{score: array of N per-image scores}`` of ``images`` (uint8 or float in [0, 1], N x C x H x W) for each
     name in ``scores`` (default: every score ``model`` has); ``k`` importance samples for ``elbo``."""
+    if model.config.num_classes:
+        raise ConfigError("anomaly scores of a conditional model are not supported yet; use an unconditional one")
     names = available_scores(model) if scores is None else tuple(scores)
     missing = [name for name in names if name not in available_scores(model)]
     if missing:

@@ -204,6 +204,18 @@ def load_trainer_state(directory: str | os.PathLike) -> dict[str, Any]:
     return state
 
 
+def _classes(model: GenerativeModel, config: dict[str, Any]) -> dict[str, Any]:
+    """The classes of the training data, with their names, and whether the model is conditional on them."""
+    from .data import CLASS_NAMES
+
+    dataset = config["train_config"].dataset if config.get("train_config") else None
+    names = CLASS_NAMES.get(dataset or "", [])
+    count = model.config.num_classes or len(names)
+    if model.config.num_classes and len(names) != count:
+        names = [str(index) for index in range(count)]
+    return {"conditional": bool(model.config.num_classes), "count": count, "names": list(names)}
+
+
 def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
     """A JSON-ready summary of a checkpoint: what it is, how it was trained, its last log line and metrics.
 
@@ -224,6 +236,7 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
         "state": config.get("state", {}),
         "files": sorted(p.name for p in directory.iterdir() if not p.name.startswith(".")),
         "latent_gmm": model.latent_gmm.metadata if model.latent_gmm is not None else model.latent_gmm_error,
+        "classes": _classes(model, config),
     }
     history = read_history(directory)  # the one reader: a torn last line (a kill mid-write) is skipped
     if history:

@@ -27,7 +27,7 @@ from .paths import METRICS_FILE
 from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
-_SAVED_SETTINGS = ("seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
+_SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
                    "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every")
 MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
 MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
                        help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
     train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
+    train.add_argument("--conditional", action="store_true",
+                       help="condition every network on the class label (conditional VAE / GAN / VAE-GAN)")
     train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
                        help="sample from a moving average of the decoder's weights with this decay, e.g. 0.999 "
                             "(0: off; both weights are kept in the checkpoint)")
@@ -121,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--prior", choices=PRIORS, default="normal",
                         help="codes from N(0, I) (default) or, for a VAE or VAE-GAN, from the GMM of its training "
                              "codes (see fit-gmm)")
+    sample.add_argument("--labels", help="conditional models: one class index per image, e.g. 3,3,7 (sets the "
+                                         "number of images)")
+    sample.add_argument("--text", help="conditional models: a string of class digits, e.g. 2026, written as one "
+                                       "image in one shared style")
+    sample.add_argument("--style-from", metavar="IMAGE",
+                        help="conditional models: take the style z from this image (its class read by the domain "
+                             "classifier) for --text or --labels")
     sample.add_argument("--device", choices=DEVICES, default="cpu")
 
     info = commands.add_parser("info", help="print a JSON summary of a checkpoint")
@@ -300,9 +309,12 @@ def _train(args: argparse.Namespace) -> dict:
             raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
         if args.reset_optimizer:
             raise _UsageError("--reset-optimizer only goes with --resume")
+        from .data import CLASS_NAMES
+
         model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
                                    gamma=args.gamma, equilibrium=args.equilibrium, ema_decay=args.ema_decay,
-                                   likelihood=args.likelihood)
+                                   likelihood=args.likelihood,
+                                   num_classes=len(CLASS_NAMES[args.dataset]) if args.conditional else 0)
         train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
                                    seed=args.seed, device=args.device, precision=args.precision,
@@ -330,11 +342,58 @@ def _sample(args: argparse.Namespace) -> dict:
         raise _UsageError(f"--out {args.out} must end in one of {', '.join(sorted(_IMAGE_SUFFIXES))}")
     if not out.parent.is_dir():
         raise _UsageError(f"the folder of --out {args.out} does not exist; create it first")
+    if args.text is not None and args.labels is not None:
+        raise _UsageError("give --text or --labels, not both")
+    if args.style_from and args.text is None and args.labels is None:
+        raise _UsageError("--style-from goes with --text or --labels (the classes to draw in that style)")
     model = load_model(args.checkpoint, device=resolve_device(args.device))
+    if args.text is not None or args.labels is not None or args.style_from:
+        return _sample_conditional(args, model, out)
+    # a conditional model without --labels: the classes in turn (a grid of 8 per row walks through them)
+    labels = torch.arange(args.n) % model.config.num_classes if model.config.num_classes else None
     images = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed), temperature=args.temperature,
-                          prior=args.prior)
+                          prior=args.prior, labels=labels)
     save_grid(images, out)
     return {"out": str(out), "n": args.n, "seed": args.seed, "temperature": args.temperature, "prior": args.prior}
+
+
+def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
+    """``vaegan sample --labels / --text / --style-from``: classes chosen by the user, one style or seeded ones."""
+    import torch
+
+    from . import conditional
+    from .checkpoint import read_config
+    from .images import save_grid
+    from .uploads import read_upload
+
+    classes = model.config.num_classes
+    if not classes:
+        raise _UsageError(f"{args.checkpoint} is an unconditional model: --labels, --text and --style-from need a "
+                          "conditional one (vaegan train --conditional ...)")
+    glyphs = (conditional.parse_text(args.text, classes) if args.text is not None
+              else conditional.parse_labels(args.labels, classes))
+    train_config = read_config(model.checkpoint_dir)["train_config"]
+    dataset = train_config.dataset if train_config else None
+    style, read_as = None, None
+    if args.style_from:
+        path = Path(args.style_from)
+        if not path.is_file():
+            raise _UsageError(f"--style-from {args.style_from} is not a file")
+        image, _ = read_upload(path.read_bytes(), style="fashion" if dataset == "fashion-mnist" else "mnist")
+        style, read_as = conditional.style_code(model, image, dataset=dataset, seed=args.seed)
+    if args.text is not None:
+        picture = conditional.write(model, glyphs, style, seed=args.seed)
+        save_grid(picture.unsqueeze(0), out, nrow=1)
+    else:
+        generator = torch.Generator().manual_seed(args.seed)
+        codes = (style.expand(len(glyphs), -1) if style is not None
+                 else model.prior("normal").sample(len(glyphs), generator, args.temperature))
+        save_grid(model.decode(codes.contiguous(), glyphs), out)
+    names = conditional.class_names(dataset, classes)
+    result = {"out": str(out), "classes": [names[glyph] for glyph in glyphs], "seed": args.seed}
+    if read_as is not None:
+        result["style_from"] = {"image": args.style_from, "read_as": names[read_as]}
+    return result
 
 
 def _info(args: argparse.Namespace) -> dict:
@@ -511,7 +570,10 @@ def main(argv: list[str] | None = None) -> int:
     except (_UsageError, VaeganError, _Interrupted, OSError) as error:
         print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, _UsageError) else 130 if isinstance(error, _Interrupted) else 1
-    print(json.dumps(result, indent=2))
+    try:
+        print(json.dumps(result, indent=2))
+    except BrokenPipeError:  # `vaegan info DIR | head`: the reader left; the work is done
+        sys.stderr.close()
     return 0
 
 

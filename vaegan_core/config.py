@@ -36,6 +36,7 @@ NORMS = ("none", "batch", "spectral")
 MAX_IMAGE_SIZE, MAX_LATENT_DIM, MAX_WIDTH = 256, 1024, 256
 MAX_EPOCHS, MAX_BATCH = 100_000, 65_536
 MAX_SEED = 2**31 - 1  # seeds go into torch generators with offsets added; the apps take the same range
+MAX_CLASSES = 1000  # classes of a conditional model
 MAX_NETWORK_WEIGHTS = 50_000_000  # per network (200 MB in fp32); the shipped ones have about 0.7 million
 COLLAPSE_LOOPS = ("synthetic", "fixed-real", "fresh-real")  # what a collapse generation trains on besides samples
 ANOMALY_SCORES = ("elbo", "pixel_error", "feature_error", "discriminator")  # vaegan_core.anomaly; higher = stranger
@@ -57,7 +58,7 @@ class ModelConfig:
     width: int = 64  # channels of the first conv stage; each later stage doubles it
     discriminator_norm: str = "spectral"  # spectral (Miyato et al. 2018) | batch | none: normalisation in D
     decoder_norm: str = "batch"  # batch | none: normalisation in the decoder (= generator)
-    num_classes: int = 0  # 0 = unconditional; reserved for class conditioning (not implemented yet)
+    num_classes: int = 0  # 0 = unconditional; > 0: conditional on a class label y in [0, num_classes)
     likelihood: str = "bernoulli"  # VAE pixel likelihood: bernoulli (BCE) or gaussian (MSE / 2 sigma^2)
     gaussian_sigma: float = 0.1  # pixel standard deviation of the gaussian likelihood
     beta: float = 1.0  # weight of the KL term (beta-VAE); also used by VAE-GAN's prior term
@@ -75,11 +76,9 @@ class ModelConfig:
         for name, low, high in (("image_size", 8, MAX_IMAGE_SIZE), ("latent_dim", 1, MAX_LATENT_DIM),
                                 ("width", 1, MAX_WIDTH)):
             _check_int(name, getattr(self, name), low, high)
-        _check_int("num_classes", self.num_classes, 0, 100_000)
+        _check_int("num_classes", self.num_classes, 0, MAX_CLASSES)
         if self.channels not in (1, 3) or isinstance(self.channels, bool):
             raise ConfigError(f"channels must be 1 or 3, got {self.channels!r}")
-        if self.num_classes != 0:
-            raise ConfigError("class conditioning (num_classes > 0) is not implemented yet; use num_classes=0")
         for name in ("gaussian_sigma", "gamma", "beta", "equilibrium_margin"):
             _check_number(name, getattr(self, name), low=0.0, strict=name in ("gaussian_sigma", "gamma"))
         _check_number("equilibrium_target", self.equilibrium_target, low=-math.inf)

@@ -28,6 +28,10 @@ def run_diagnostics(model, dataset: str, data_root=None, seed: int = 0, progress
 
     report = progress or (lambda fraction, message: None)
     result: dict = {"dataset": dataset, "seed": seed, "skipped": {}}
+    if model.config.num_classes:
+        why = "not measured for conditional models yet"
+        result["skipped"] = {"latent_usage": why, "anomaly": why, "memorisation": why}
+        return result
     if hasattr(model, "encoder"):
         report(0.0, "latent usage on the test split")
         try:

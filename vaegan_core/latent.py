@@ -188,13 +188,16 @@ def code_at(points2d, codes, xy, k: int = 8) -> torch.Tensor:
 
 
 def invert_generator(model, images: torch.Tensor, steps: int = 300, lr: float = 0.05, seed: int = 0,
-                     progress: Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                     progress: Progress | None = None, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Find codes z with decode(z) close to ``images`` by gradient descent (for the GAN, which has no encoder).
 
     Minimises the per-pixel MSE plus a small prior penalty 1e-3 |z|^2 with Adam from a seeded start.
-    Returns (codes B x d, their decoded images) on the CPU.
+    A conditional model inverts given ``labels`` (one per image). Returns (codes B x d, their decoded
+    images) on the CPU.
     """
     model.check_images(images)
+    labels = model.check_labels(labels, images.shape[0])
+    device_labels = None if labels is None else labels.to(model.device)
     report = progress or (lambda fraction, message: None)
     generator = torch.Generator().manual_seed(seed)
     target = images.to(model.device, torch.float32)
@@ -210,7 +213,7 @@ def invert_generator(model, images: torch.Tensor, steps: int = 300, lr: float = 
     try:
         for step in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            output = torch.sigmoid(decoder(z))
+            output = torch.sigmoid(decoder(z, device_labels))
             loss = (output - target).pow(2).mean() + 1e-3 * z.pow(2).mean()
             loss.backward()
             optimizer.step()
@@ -222,4 +225,4 @@ def invert_generator(model, images: torch.Tensor, steps: int = 300, lr: float = 
         model.train(was_training)
     report(1.0, "inversion done")
     codes = z.detach().cpu()
-    return codes, model.decode(codes)
+    return codes, model.decode(codes, labels)

@@ -127,32 +127,70 @@ class GenerativeModel(nn.Module):
                     "it with `vaegan fit-gmm DIR`")
         return None
 
+    @property
+    def conditional(self) -> bool:
+        """Whether the model is conditional on a class label (``config.num_classes`` > 0)."""
+        return self.config.num_classes > 0
+
+    def check_labels(self, labels, n: int) -> torch.Tensor | None:
+        """``labels`` (a tensor or list of class indices, one per image) as a CPU long tensor of length ``n``; None
+        for an unconditional model. A missing, extra, miscounted or out-of-range label is a one-line error that
+        says what to pass."""
+        classes = self.config.num_classes
+        if not classes:
+            if labels is not None:
+                raise ConfigError(f"this {MODEL_LABELS[self.kind]} is unconditional: it takes no labels; drop "
+                                  "labels= (or train a conditional model with --conditional)")
+            return None
+        if labels is None:
+            raise ConfigError(f"this {MODEL_LABELS[self.kind]} is conditional on {classes} classes: pass labels=, "
+                              f"one class index from 0 to {classes - 1} per image (a list or a tensor)")
+        try:
+            values = torch.as_tensor(labels)
+        except (TypeError, ValueError, RuntimeError):
+            raise ConfigError(f"labels must be class indices (integers), got {str(labels)[:40]}") from None
+        if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+            raise ConfigError(f"labels must be integers from 0 to {classes - 1}, got {values.dtype} values")
+        values = values.reshape(-1).long().cpu()
+        if values.numel() != n:
+            raise ConfigError(f"{values.numel()} label(s) for {n} image(s): pass one label per image")
+        if values.numel() and (values.min() < 0 or values.max() >= classes):
+            raise ConfigError(f"labels must lie from 0 to {classes - 1}, got values from {int(values.min())} to "
+                              f"{int(values.max())}")
+        return values
+
     @torch.inference_mode()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes B x latent_dim -> images B x C x H x W in [0, 1], on the CPU."""
+    def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        """Codes B x latent_dim (and, for a conditional model, B labels) -> images B x C x H x W in [0, 1], on the
+        CPU."""
         if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
             raise ConfigError(f"z must have shape B x {self.config.latent_dim}, got {tuple(z.shape)}")
-        chunks = [
-            torch.sigmoid(self.sampling_decoder(part.to(self.device, torch.float32))).float().cpu()
-            for part in z.split(INFERENCE_BATCH)
-        ]
-        return torch.cat(chunks)
+        labels = self.check_labels(labels, z.shape[0])
+        chunks = []
+        for start in range(0, z.shape[0], INFERENCE_BATCH):
+            part = z[start:start + INFERENCE_BATCH].to(self.device, torch.float32)
+            part_labels = None if labels is None else labels[start:start + INFERENCE_BATCH].to(self.device)
+            chunks.append(torch.sigmoid(self.sampling_decoder(part, part_labels)).float().cpu())
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.config.channels, self.config.image_size,
+                                                             self.config.image_size)
 
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
-               prior: str = "normal") -> torch.Tensor:
+               prior: str = "normal", labels=None) -> torch.Tensor:
         """n images n x C x H x W in [0, 1] decoded from codes of the prior ``prior`` (see ``prior``); same
-        seed, same images."""
-        return self.decode(self.prior(prior).sample(n, generator, temperature))
+        seed, same images. A conditional model needs ``labels``, one class per image."""
+        labels = self.check_labels(labels, n)  # before drawing: a wrong call costs nothing
+        return self.decode(self.prior(prior).sample(n, generator, temperature), labels)
 
-    def encode(self, images: torch.Tensor):
+    def encode(self, images: torch.Tensor, labels=None):
         raise ConfigError(
             f"a {self.kind.upper()} has no encoder, so it cannot encode or reconstruct images; use a VAE or VAE-GAN"
         )
 
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        """Images B x C x H x W in [0, 1] -> their reconstructions decode(mu), same shape, on the CPU."""
-        mu, _ = self.encode(images)
-        return self.decode(mu)
+    def reconstruct(self, images: torch.Tensor, labels=None) -> torch.Tensor:
+        """Images B x C x H x W in [0, 1] (with their labels, for a conditional model) -> their reconstructions
+        decode(mu), same shape, on the CPU."""
+        mu, _ = self.encode(images, labels)
+        return self.decode(mu, labels)
 
     def check_images(self, images: torch.Tensor) -> None:
         """Refuse (with a clear message) anything that is not a float batch in [0, 1] of this model's shape."""
@@ -163,8 +201,9 @@ class GenerativeModel(nn.Module):
         """Networks trained by separate optimizers, keyed like the losses of ``training_losses``."""
         raise NotImplementedError
 
-    def training_losses(self, images: torch.Tensor, generator: torch.Generator | None = None):
-        """One training batch in [0, 1] -> (losses per parameter group, logs of 0-d tensors)."""
+    def training_losses(self, images: torch.Tensor, generator: torch.Generator | None = None, labels=None):
+        """One training batch in [0, 1] (and its labels, for a conditional model) -> (losses per parameter
+        group, logs of 0-d tensors)."""
         raise NotImplementedError
 
 
@@ -172,12 +211,16 @@ class _EncoderMixin:
     """encode() for the models that have an encoder."""
 
     @torch.inference_mode()
-    def encode(self, images: torch.Tensor):
-        """Images B x C x H x W in [0, 1] -> (mu, logvar), each B x latent_dim, on the CPU."""
+    def encode(self, images: torch.Tensor, labels=None):
+        """Images B x C x H x W in [0, 1] (and B labels, for a conditional model) -> (mu, logvar), each
+        B x latent_dim, on the CPU."""
         self.check_images(images)
+        labels = self.check_labels(labels, images.shape[0])
         mus, logvars = [], []
-        for part in images.split(INFERENCE_BATCH):
-            mu, logvar = self.encoder(part.to(self.device, torch.float32))
+        for start in range(0, images.shape[0], INFERENCE_BATCH):
+            part = images[start:start + INFERENCE_BATCH].to(self.device, torch.float32)
+            part_labels = None if labels is None else labels[start:start + INFERENCE_BATCH].to(self.device)
+            mu, logvar = self.encoder(part, part_labels)
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
         return torch.cat(mus), torch.cat(logvars)
@@ -204,11 +247,12 @@ class VAE(_EncoderMixin, GenerativeModel):
         sigma = self.config.gaussian_sigma  # Gaussian: ||x - x_hat||^2 / (2 sigma^2)
         return _per_image_sum((torch.sigmoid(logits.float()) - images).pow(2)) / (2 * sigma**2)
 
-    def training_losses(self, images, generator=None):
-        # ELBO (Kingma & Welling 2013): L = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I))
-        mu, logvar = self.encoder(images)
+    def training_losses(self, images, generator=None, labels=None):
+        # ELBO (Kingma & Welling 2013): L = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I));
+        # conditional (Sohn et al. 2015): q(z|x, y), p(x|z, y), the same bound given y
+        mu, logvar = self.encoder(images, labels)
         z = self.reparameterize(mu, logvar, generator)
-        logits = self.decoder(z)
+        logits = self.decoder(z, labels)
         nll = self.reconstruction_nll(logits, images)
         kl = kl_to_standard_normal(mu, logvar)
         loss = nll + self.config.beta * kl
@@ -231,13 +275,16 @@ class GAN(GenerativeModel):
     def parameter_groups(self):
         return {"discriminator": list(self.discriminator.parameters()), "decoder": list(self.decoder.parameters())}
 
-    def training_losses(self, images, generator=None):
+    def training_losses(self, images, generator=None, labels=None):
         batch = images.shape[0]
         z = torch.randn(batch, self.config.latent_dim, generator=generator, device=images.device)
-        fakes = torch.sigmoid(self.decoder(z)).to(images.dtype)
+        # conditional (Mirza & Osindero 2014): the fakes are drawn for the real batch's labels, so y follows the
+        # data's class frequencies, and D judges each image with its label (projection, see nets.Discriminator)
+        fakes = torch.sigmoid(self.decoder(z, labels)).to(images.dtype)
         # One discriminator pass over real and fake images together. The discriminator loss is
         # back-propagated into the discriminator only, which equals detaching the fakes.
-        logits, _ = self.discriminator(torch.cat([images, fakes]))
+        logits, _ = self.discriminator(torch.cat([images, fakes]),
+                                       None if labels is None else torch.cat([labels, labels]))
         real_logits, fake_logits = logits.float().split(batch)
         # Goodfellow et al. 2014: D maximises log D(x) + log(1 - D(G(z))), i.e. minimises the two BCEs;
         # G minimises -log D(G(z)) (the non-saturating form) instead of log(1 - D(G(z))).
@@ -283,16 +330,20 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
             "decoder": list(self.decoder.parameters()),
         }
 
-    def training_losses(self, images, generator=None):
+    def training_losses(self, images, generator=None, labels=None):
         config = self.config
         batch = images.shape[0]
-        mu, logvar = self.encoder(images)
+        # conditional (the CVAE-GAN of Bao et al. 2017, in Larsen et al.'s losses): y goes to the encoder, the
+        # decoder and the (projection) discriminator; the prior samples take the real batch's labels
+        mu, logvar = self.encoder(images, labels)
         z = self.reparameterize(mu, logvar, generator)
         z_prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
         # One decoder pass for the reconstructions and the prior samples, one discriminator
         # pass for real | reconstructed | sampled images: larger matrix products, fewer launches.
-        decoded = torch.sigmoid(self.decoder(torch.cat([z, z_prior]))).to(images.dtype)
-        logits, features = self.discriminator(torch.cat([images, decoded]))
+        twice = None if labels is None else torch.cat([labels, labels])
+        decoded = torch.sigmoid(self.decoder(torch.cat([z, z_prior]), twice)).to(images.dtype)
+        logits, features = self.discriminator(torch.cat([images, decoded]),
+                                              None if labels is None else torch.cat([labels, twice]))
         real_logits, recon_logits, prior_logits = logits.float().split(batch)
         real_features, recon_features, _ = features.float().split(batch)
 

@@ -75,10 +75,14 @@ class Encoder(nn.Module):
         super().__init__()
         self.body = _ConvStack(config)  # B x C x H x W -> B x 4w x 4 x 4 (w = width, for 28 or 32)
         self.head = nn.Linear(self.body.out_features, 2 * config.latent_dim)  # -> B x 2 latent
+        if config.num_classes:  # q(z | x, y): the label enters the head, as a one-hot column block would
+            self.label_head = nn.Embedding(config.num_classes, 2 * config.latent_dim)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.body(images * 2 - 1).flatten(1)
-        mu, logvar = self.head(hidden).float().chunk(2, dim=1)
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.head(self.body(images * 2 - 1).flatten(1))
+        if labels is not None:
+            hidden = hidden + self.label_head(labels).to(hidden.dtype)
+        mu, logvar = hidden.float().chunk(2, dim=1)
         return mu, logvar
 
 
@@ -110,10 +114,16 @@ class Decoder(nn.Module):
                 layers.append(nn.ReLU(inplace=True))
             in_channels = out_channels
         self.layers = nn.Sequential(*layers)
+        if config.num_classes:  # p(x | z, y): the label enters the projection, as a one-hot input block would
+            self.label_project = nn.Embedding(config.num_classes, widths[-1] * 16)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        hidden = self.project(z).view(z.shape[0], self.start_channels, 4, 4)
-        return self.layers(hidden)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is None:
+            hidden = self.project(z)
+        else:
+            linear = self.project[0](z)
+            hidden = self.project[1:](linear + self.label_project(labels).to(linear.dtype))
+        return self.layers(hidden.view(z.shape[0], self.start_channels, 4, 4))
 
 
 class Discriminator(nn.Module):
@@ -129,10 +139,20 @@ class Discriminator(nn.Module):
         self.head = nn.Linear(self.body.out_features, 1)  # -> B x 1
         if config.discriminator_norm == "spectral":
             self.head = nn.utils.parametrizations.spectral_norm(self.head)
+        if config.num_classes:
+            # The projection discriminator (Miyato & Koyama 2018): logit = psi(phi(x)) + <embed(y), phi(x)>, the
+            # form the log-ratio of the conditional densities takes when p(y|x) is log-linear in phi(x); it
+            # beats concatenating y to the input or the features, and keeps D's features (Dis_l) label-free.
+            self.label_embed = nn.Embedding(config.num_classes, self.body.out_features)
+            if config.discriminator_norm == "spectral":
+                self.label_embed = nn.utils.parametrizations.spectral_norm(self.label_embed)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.body(images * 2 - 1)
-        logits = self.head(features.flatten(1)).squeeze(1)
+        flat = features.flatten(1)
+        logits = self.head(flat).squeeze(1)
+        if labels is not None:
+            logits = logits + (self.label_embed(labels).to(flat.dtype) * flat).sum(1)
         return logits, features
 
 

@@ -116,9 +116,9 @@ class Trainer:
         self.device = resolve_device(train_config.device)
         self.precision = resolve_precision(train_config.precision, self.device)
 
-        images, _ = data if data is not None else load_dataset(train_config.dataset, "train", data_root)
+        images, labels = data if data is not None else load_dataset(train_config.dataset, "train", data_root)
         if train_config.limit:
-            images = images[: train_config.limit]
+            images, labels = images[: train_config.limit], labels[: train_config.limit]
         expected = (model_config.channels, model_config.image_size, model_config.image_size)
         if tuple(images.shape[1:]) != expected:
             raise ConfigError(
@@ -131,6 +131,14 @@ class Trainer:
                 f"{train_config.batch_size}; lower --batch-size or raise --limit"
             )
         self.images = images.to(self.device)  # uint8 on the device; batches are converted as they are drawn
+        self.labels = None  # the class of each image, for a conditional model
+        if model_config.num_classes:
+            labels = torch.as_tensor(labels).long()
+            if labels.numel() != images.shape[0] or labels.min() < 0 or labels.max() >= model_config.num_classes:
+                raise ConfigError(f"a conditional model of {model_config.num_classes} classes needs one label from 0 "
+                                  f"to {model_config.num_classes - 1} per training image; {train_config.dataset} "
+                                  f"has labels from {int(labels.min())} to {int(labels.max())}")
+            self.labels = labels.to(self.device)
         self.steps_per_epoch = images.shape[0] // train_config.batch_size
 
         torch.manual_seed(train_config.seed)  # initial weights
@@ -146,6 +154,9 @@ class Trainer:
         }
         self.noise = torch.Generator(device=self.device).manual_seed(train_config.seed + 1)
         self.fixed_z = self.model.prior().sample(train_config.sample_grid, torch.Generator().manual_seed(train_config.seed))
+        # a conditional model's grid: the classes in turn, so each row of 8 walks through them
+        self.fixed_labels = (torch.arange(train_config.sample_grid) % model_config.num_classes
+                             if model_config.num_classes else None)
         self.epoch = 0
         self.step = 0
         self.train_seconds = 0.0
@@ -254,6 +265,12 @@ class Trainer:
             batch = batch.contiguous(memory_format=torch.channels_last)
         return batch
 
+    def _batch_labels(self, order: torch.Tensor, index: int) -> torch.Tensor | None:
+        if self.labels is None:
+            return None
+        size = self.config.batch_size
+        return self.labels[order[index * size:(index + 1) * size]]
+
     def learning_rate_factor(self, step: int) -> float:
         """The schedule's factor on each base rate at optimizer step ``step`` (0-based) of the run's
         ``epochs x steps_per_epoch`` steps: 1 (constant), or (1 + cos(pi t / T)) / 2 (cosine, to 0 at the end;
@@ -263,15 +280,19 @@ class Trainer:
         total = max(1, self.config.epochs * self.steps_per_epoch)
         return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
-    def train_step(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimizer step of every network on one batch in [0, 1]; returns the step's logs (0-d tensors)."""
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One optimizer step of every network on one batch in [0, 1] (with its labels, for a conditional
+        model); returns the step's logs (0-d tensors)."""
         factor = self.learning_rate_factor(self.step)
         for name, optimizer in self.optimizers.items():
             optimizer.zero_grad(set_to_none=True)
             for group in optimizer.param_groups:
                 group["lr"] = self.base_lr[name] * factor
         with self._autocast():
-            losses, logs = self.model.training_losses(images, self.noise)
+            if labels is None:
+                losses, logs = self.model.training_losses(images, self.noise)
+            else:
+                losses, logs = self.model.training_losses(images, self.noise, labels=labels)
         groups = self.model.parameter_groups()
         backward_per_group(losses, groups)
         names = list(losses)
@@ -306,7 +327,7 @@ class Trainer:
                 order = _epoch_permutation(config.seed, self.epoch, self.images.shape[0]).to(self.device)
                 epoch_start = time.perf_counter()
                 for index in range(self.steps_per_epoch):
-                    logs = self.train_step(self._batch(order, index))
+                    logs = self.train_step(self._batch(order, index), self._batch_labels(order, index))
                     self.step += 1
                     window_steps += 1
                     for key, value in logs.items():
@@ -355,7 +376,7 @@ class Trainer:
     def _end_of_epoch(self, images_per_second: float) -> None:
         """Sample grid, weights, config, trainer state and model card for the epoch just finished."""
         self.model.eval()
-        save_grid(self.model.decode(self.fixed_z), self.out_dir / paths.SAMPLES_DIR / f"epoch_{self.epoch:03d}.png")
+        save_grid(self.model.decode(self.fixed_z, self.fixed_labels), self.out_dir / paths.SAMPLES_DIR / f"epoch_{self.epoch:03d}.png")
         self.model.train()
         state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
                  "device": str(self.device), "precision": self.precision,

@@ -92,7 +92,8 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     # (3) the scores
     scores, real_subset = _scores(real, fake, probabilities, metrics, seed, force, real_labels)
     if "reconstruction" in metrics and hasattr(model, "encoder"):
-        scores.update(reconstruction_error(model, real_images[:n].float() / 255))
+        labels = real_labels[:n] if model.config.num_classes else None  # a conditional encoder reads y too
+        scores.update(reconstruction_error(model, real_images[:n].float() / 255, labels))
     report(1.0, "done")
 
     # (4) the record: the scores and everything needed to reproduce them
@@ -127,7 +128,10 @@ def _generated_features(model, n: int, prior: str, seed: int, batch_size: int, f
     done = 0
     while done < n:
         count = min(batch_size, n - done)
-        images = model.sample(count, generator=generator, prior=prior)
+        labels = None
+        if model.config.num_classes:  # a conditional model: classes drawn uniformly (the datasets' are balanced)
+            labels = torch.randint(model.config.num_classes, (count,), generator=generator)
+        images = model.sample(count, generator=generator, prior=prior, labels=labels)
         if classifier is feature_net:  # the LeNet gives features and class probabilities in one pass
             features, probs = classifier.features_and_probabilities(images)
             probabilities.append(probs.numpy())
@@ -188,9 +192,10 @@ def _json_safe(value):
     return value
 
 
-def reconstruction_error(model, images: torch.Tensor) -> dict:
-    """Per-pixel MSE and per-image BCE (nats) of decode(mu) on real images in [0, 1]."""
-    recon = model.reconstruct(images).clamp(1e-6, 1 - 1e-6)
+def reconstruction_error(model, images: torch.Tensor, labels=None) -> dict:
+    """Per-pixel MSE and per-image BCE (nats) of decode(mu) on real images in [0, 1] (with their labels, for a
+    conditional model)."""
+    recon = model.reconstruct(images, labels).clamp(1e-6, 1 - 1e-6)
     mse = (recon - images).pow(2).mean().item()
     bce = torch.nn.functional.binary_cross_entropy(recon, images, reduction="sum").item() / images.shape[0]
     return {"reconstruction_mse": mse, "reconstruction_bce": bce, "reconstruction_n": int(images.shape[0])}

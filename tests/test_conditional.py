@@ -1,0 +1,134 @@
+"""Conditional VAE, GAN and VAE-GAN: shapes, label routing, gradient routing, save / load / resume, bad labels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import tiny_model_config, tiny_train_config
+from vaegan_core import conditional
+from vaegan_core.checkpoint import load_model
+from vaegan_core.cli import main
+from vaegan_core.errors import ConfigError
+from vaegan_core.models import build_model
+from vaegan_core.train import Trainer, backward_per_group
+
+KINDS = ("vae", "gan", "vaegan")
+LABELS = torch.arange(16) % 10
+
+
+def conditional_model(kind):
+    torch.manual_seed(0)
+    return build_model(tiny_model_config(kind, num_classes=10))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shapes_and_finite_losses(kind, images):
+    model = conditional_model(kind)
+    losses, logs = model.training_losses(images, torch.Generator().manual_seed(1), labels=LABELS)
+    assert all(torch.isfinite(loss) for loss in losses.values())
+    model.eval()
+    assert model.sample(5, torch.Generator().manual_seed(0), labels=[0, 1, 2, 3, 4]).shape == (5, 1, 28, 28)
+    if kind != "gan":
+        mu, logvar = model.encode(images, LABELS)
+        assert mu.shape == logvar.shape == (16, 8)
+        assert model.reconstruct(images, LABELS).shape == images.shape
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_label_changes_the_image_and_decoding_is_deterministic(kind):
+    model = conditional_model(kind).eval()
+    z = torch.randn(1, 8, generator=torch.Generator().manual_seed(0)).expand(10, -1).contiguous()
+    images = model.decode(z, list(range(10)))
+    assert not torch.allclose(images[0], images[1])  # same z, other y: another image
+    again = model.decode(z, list(range(10)))
+    assert torch.equal(images, again)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unconditional_models_keep_their_weights_names(kind):
+    """Shipped (unconditional) checkpoints must still load: no label modules unless num_classes > 0."""
+    plain = build_model(tiny_model_config(kind))
+    assert not any("label" in name for name in plain.state_dict())
+    assert any("label" in name for name in conditional_model(kind).state_dict())
+
+
+def test_vaegan_gradient_routing_holds_with_labels(images):
+    model = conditional_model("vaegan")
+    groups = model.parameter_groups()
+    losses, logs = model.training_losses(images, torch.Generator().manual_seed(1), labels=LABELS)
+    want = {name: torch.autograd.grad(losses[name], groups[name], retain_graph=True, allow_unused=True)
+            for name in ("encoder", "decoder", "discriminator")}
+    backward_per_group(losses, groups)
+    for name, grads in want.items():
+        for parameter, expected in zip(groups[name], grads):
+            expected = torch.zeros_like(parameter) if expected is None else expected
+            got = torch.zeros_like(parameter) if parameter.grad is None else parameter.grad
+            assert torch.allclose(got, expected, atol=1e-6), name
+    embed = model.discriminator.label_embed
+    weight = embed.parametrizations.weight.original if hasattr(embed, "parametrizations") else embed.weight
+    assert weight.grad is not None and weight.grad.abs().sum() > 0  # D learns from the labels
+
+
+@pytest.mark.parametrize("labels, message", [
+    (None, "conditional on 10 classes: pass labels="),
+    ([1, 2], "2 label\\(s\\) for 3 image"),
+    ([0, 1, 10], "from 0 to 9"),
+    ([0.5, 1, 2], "integers"),
+    ("abc", "class indices"),
+])
+def test_bad_labels_are_one_line(labels, message):
+    model = conditional_model("vaegan").eval()
+    with pytest.raises(ConfigError, match=message):
+        model.sample(3, labels=labels)
+
+
+def test_labels_for_an_unconditional_model_are_refused():
+    model = build_model(tiny_model_config("vae")).eval()
+    with pytest.raises(ConfigError, match="unconditional"):
+        model.sample(2, labels=[1, 2])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("20a6", "only the class digits"), ("", "empty"), ("   ", "empty"), ("1" * 200, "at most 40"),
+])
+def test_bad_text_is_one_line(text, message):
+    with pytest.raises(ConfigError, match=message):
+        conditional.parse_text(text, 10)
+
+
+def test_write_and_style_grid_share_one_style():
+    model = conditional_model("vae").eval()
+    line = conditional.write(model, [2, 0, 2, 6], seed=3)
+    assert line.shape == (1, 28, 4 * 28)
+    assert torch.equal(line[:, :, :28], line[:, :, 56:84])  # the same class in the same style: the same glyph
+    z = torch.randn(1, 8, generator=torch.Generator().manual_seed(3))
+    grid = conditional.style_grid(model, z)
+    assert grid.shape == (10, 1, 28, 28)
+    assert torch.equal(grid[6], line[:, :, 84:])
+    code, label = conditional.style_code(model, grid[3:4], label=3)
+    assert code.shape == (1, 8) and label == 3
+
+
+def test_train_save_load_resume_and_cli(tmp_path, capsys):
+    folder = tmp_path / "cvaegan"
+    Trainer(tiny_model_config("vaegan", num_classes=10), tiny_train_config(), folder, progress=False).fit()
+    model = load_model(folder)
+    assert model.config.num_classes == 10 and model.conditional
+    assert main(["train", "--resume", "--out", str(folder), "--epochs", "2", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(folder)]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"] == {"conditional": True, "count": 10,
+                                                               "names": [str(i) for i in range(10)]}
+    out = tmp_path / "line.png"
+    assert main(["sample", str(folder), "--text", "2026", "--out", str(out)]) == 0
+    assert Image.open(out).size == (4 * 28, 28)
+    assert main(["sample", str(folder), "--labels", "3,3,7", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(folder), "--text", "7x", "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert "class digits" in error and error.count("\n") == 1
+    assert main(["train", "--resume", "--out", str(folder), "--epochs", "3", "--conditional"]) == 2
