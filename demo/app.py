@@ -24,6 +24,7 @@ PAGES = {
         st.Page("app_pages/interpolation.py", title="Interpolation", icon=":material/linear_scale:"),
         st.Page("app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
         st.Page("app_pages/latent_space.py", title="Latent space", icon=":material/tune:"),
+        st.Page("app_pages/conditional.py", title="Conditional", icon=":material/draw:"),
     ],
     "Measure": [
         st.Page("app_pages/fid.py", title="FID", icon=":material/analytics:"),

@@ -57,11 +57,11 @@ def _load(path: str, fingerprint: str):
     return load_model(path)
 
 
-def load(dataset: str, kind: str, notes: list[str]):
-    """The model of ``kind`` for ``dataset``, loaded once per process; None (with a note saying how to get it)
-    when its checkpoint is missing or broken."""
+def load(dataset: str, kind: str, notes: list[str], conditional: bool = False):
+    """The model of ``kind`` for ``dataset`` (its class-conditional twin with ``conditional``), loaded once per
+    process; None (with a note saying how to get it) when its checkpoint is missing or broken."""
     with _model_lock:
-        model, message = zoo.open_model(dataset, kind, _load, zoo.checkpoints_root())
+        model, message = zoo.open_model(dataset, kind, _load, zoo.checkpoints_root(), conditional)
     if message:
         notes.append(message)
     return model
@@ -203,6 +203,34 @@ def interpolation(dataset: str, seed: float, mode: str, first: float, second: fl
             continue
         rows[kind] = grid_picture(model.decode(interpolate(*codes, steps, method)), nrow=steps)
     return ends_picture, rows["gan"], rows["vae"], rows["vaegan"], status(notes)
+
+
+@guarded
+def write(dataset: str, seed: float, text: str, style_index: float | None = None):
+    """The conditional GAN, VAE and VAE-GAN write ``text`` (class digits) in one style: a random z of ``seed``, or
+    the style of test image ``style_index`` (read with its label; the GAN by inversion)."""
+    from vaegan_core import conditional
+
+    notes: list[str] = []
+    glyphs = conditional.parse_text(text, len(CLASS_NAMES[dataset]))
+    image = label = None
+    if style_index is not None and str(style_index).strip() not in ("", "None") and int(style_index) >= 0:
+        image, captions = test_images(dataset, [int(style_index)])
+        label = int(test_split(dataset)[1][int(style_index)])
+        notes.append(f"Style from test image {captions[0]}.")
+    lines = {}
+    for kind in KINDS:
+        model = load(dataset, kind, notes, conditional=True)
+        if model is None:
+            lines[kind] = None
+            continue
+        code = None if image is None else conditional.style_code(model, image, label=label, seed=int(seed),
+                                                                 steps=200)[0]
+        lines[kind] = picture(conditional.write(model, glyphs, code, seed=int(seed)), scale=ROW_SCALE)
+    names = CLASS_NAMES[dataset]
+    notes.append("Written: " + " ".join(names[glyph] for glyph in glyphs) + (f" (seed {int(seed)})" if image is None
+                                                                            else ""))
+    return lines["gan"], lines["vae"], lines["vaegan"], status(notes)
 
 
 @guarded
@@ -354,6 +382,20 @@ def build_app() -> gr.Blocks:
             compare_notes = gr.Markdown()
             run_compare.click(compare, [dataset, seed, side, temperature, compare_prior], [*compare_grids, compare_notes],
                               api_name="compare")
+
+        with gr.Tab("Conditional"):
+            gr.Markdown("The class-conditional models are given the class y: z is left to hold the style. Type class "
+                        "digits (MNIST digits; for Fashion-MNIST, 0 = T-shirt/top ... 9 = Ankle boot) and each model "
+                        "writes them in one style.")
+            with gr.Row():
+                text = gr.Textbox("2026", label="Classes to write (digits 0-9, up to 40)", max_length=40)
+                style_index = gr.Number(-1, label="Style from test image (index; -1: random, the seed)",
+                                        precision=0, minimum=-1)
+            run_write = gr.Button("Write", variant="primary")
+            written = [gr.Image(label=f"conditional {LABELS[kind]}", format="png", type="pil", interactive=False)
+                       for kind in KINDS]
+            write_notes = gr.Markdown()
+            run_write.click(write, [dataset, seed, text, style_index], [*written, write_notes], api_name="write")
 
         with gr.Tab("FID"):
             gr.Markdown("The Frechet distance between the feature statistics of real test images and of n "

@@ -92,12 +92,14 @@ def _one_thread_per_request() -> int:
     return threads
 
 
-def load(dataset: str, kind: str):
-    """The model, or None (after saying how to get it) when its checkpoint is missing or broken."""
+def load(dataset: str, kind: str, conditional: bool = False):
+    """The model (the class-conditional one with ``conditional``), or None (after saying how to get it) when its
+    checkpoint is missing or broken."""
     root = checkpoints_root()
-    model, message = zoo.open_model(dataset, kind, _load, root)  # paths in it relative to the checkpoints folder
+    # paths in the message relative to the checkpoints folder
+    model, message = zoo.open_model(dataset, kind, _load, root, conditional)
     if message:
-        (st.info if not zoo.is_available(dataset, kind, root) else st.error)(message)
+        (st.info if not zoo.is_available(dataset, kind, root, conditional) else st.error)(message)
     return model
 
 

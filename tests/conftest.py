@@ -43,12 +43,15 @@ def data_dir() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> Path:
-    """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan} and the shipped classifiers."""
+    """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan}, their conditional twins in
+    mnist/conditional/, and the shipped classifiers."""
     from vaegan_core.train import Trainer
 
     root = tmp_path_factory.mktemp("checkpoints")
     for kind in ("gan", "vae", "vaegan"):
         Trainer(tiny_model_config(kind), tiny_train_config(epochs=2), root / "mnist" / kind, progress=False).fit()
+        Trainer(tiny_model_config(kind, num_classes=10), tiny_train_config(epochs=1),
+                root / "mnist" / "conditional" / kind, progress=False).fit()
     for shipped in ("classifiers", "reference_stats"):
         (root / shipped).symlink_to(Path(__file__).resolve().parents[1] / "checkpoints" / shipped)
     return root

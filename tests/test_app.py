@@ -12,8 +12,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "demo" / "app.py")
-PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "latent_space", "compare", "fid", "training",
-         "anomalies", "collapse"]
+PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "latent_space", "conditional", "compare", "fid",
+         "training", "anomalies", "collapse"]
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -292,3 +292,30 @@ def test_an_empty_drawing_pad_is_a_hint(app):
     at.radio[0].set_value("Draw").run()
     assert_clean(at)
     assert any("canvas is empty" in info.value for info in at.info)
+
+
+def test_conditional_page_writes_a_number_in_each_model(app):
+    at = open_page(app, "conditional")
+    assert_clean(at)
+    text = " ".join(m.value for m in at.markdown)
+    for label in ("conditional VAE", "conditional GAN", "conditional VAE-GAN"):
+        assert f"**{label}**" in text
+    at.text_input[0].set_value("7x").run()
+    assert_clean(at)
+    assert any("class digits" in warning.value for warning in at.warning)
+    at.text_input[0].set_value("314").run()
+    style = [radio for radio in at.radio if radio.label == "Style"][0]
+    style.set_value("from an image").run()  # test image 0: its label from the dataset; the GAN by inversion
+    assert_clean(at)
+    assert len([b for b in at.get("download_button") if "line" in b.label]) == 3
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3
+
+
+def test_conditional_page_without_checkpoints_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tmp_path))
+    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("app_pages/conditional.py").run()
+    assert not at.exception
+    assert any("train_conditional.sh" in info.value for info in at.info)

@@ -132,3 +132,38 @@ def test_train_save_load_resume_and_cli(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "class digits" in error and error.count("\n") == 1
     assert main(["train", "--resume", "--out", str(folder), "--epochs", "3", "--conditional"]) == 2
+
+
+def test_label_adherence_intra_fid_and_probe_on_constructed_cases():
+    import numpy as np
+
+    from vaegan_core.metrics.conditional_scores import intra_class_fid, label_adherence, label_probe
+
+    requested = np.array([0, 0, 1, 1])
+    probabilities = np.eye(2)[[0, 1, 1, 1]]  # one of the two class-0 samples is read as class 1
+    found = label_adherence(probabilities, requested, 2)
+    assert found["label_adherence"] == 0.75 and found["label_adherence_per_class"] == [0.5, 1.0]
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(2000, 4)), rng.normal(size=(2000, 4))
+    real_labels, fake_labels = np.arange(2000) % 2, np.arange(2000) % 2
+    same = intra_class_fid(real, real_labels, fake, fake_labels, 2)
+    shifted = intra_class_fid(real, real_labels, fake + np.array([3.0, 0, 0, 0]), fake_labels, 2)
+    assert same["intra_fid"] < 0.1 and shifted["intra_fid"] == pytest.approx(9.0, abs=0.5)
+    assert intra_class_fid(real[:8], real_labels[:8], fake[:8], fake_labels[:8], 2)["intra_fid"] is None
+    labels = np.arange(1000) % 10
+    separable = np.eye(10)[labels] * 5 + rng.normal(size=(1000, 10)) * 0.1
+    assert label_probe(separable, labels) > 0.99
+    assert label_probe(rng.normal(size=(1000, 10)), labels) < 0.25  # codes without the class: about chance
+
+
+def test_eval_of_a_conditional_checkpoint_stores_its_scores(tmp_path):
+    from vaegan_core.zoo import read_diagnostics, read_metrics
+
+    folder = tmp_path / "cvae"
+    Trainer(tiny_model_config("vae", num_classes=10), tiny_train_config(), folder, progress=False).fit()
+    assert main(["eval", str(folder), "--n", "300", "--no-progress"]) == 0
+    scores = read_metrics(folder)["lenet-test"]["metrics"]
+    assert 0 <= scores["label_adherence"] <= 1 and len(scores["label_adherence_per_class"]) == 10
+    assert "intra_fid" in scores  # None here: digits has too few test images per class for 128 features
+    probe = read_diagnostics(folder)["label_probe"]
+    assert probe["conditional"] is True and 0 <= probe["accuracy"] <= 1

@@ -88,7 +88,18 @@ def grid_size(count: int, per_row: int, scale: int) -> tuple[int, int]:
 
 def test_every_tab_has_a_named_endpoint(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/reconstruct", "/interpolate", "/compare", "/fid"} <= set(endpoints)
+    assert {"/reconstruct", "/interpolate", "/compare", "/fid", "/write"} <= set(endpoints)
+
+
+def test_the_conditional_models_write_a_number(client):
+    gan, vae, vaegan, notes = call(client, "mnist", 0, "2026", -1, api_name="/write")
+    for line in (gan, vae, vaegan):
+        assert image_size(line) == (4 * 28 * 2, 28 * 2)
+    assert "Written: 2 0 2 6" in notes
+    gan, vae, vaegan, notes = call(client, "mnist", 0, "31", 0, api_name="/write")  # the style of test image 0
+    assert image_size(vaegan) == (2 * 28 * 2, 28 * 2) and "Style from test image #0" in notes
+    with pytest.raises(Exception, match="class digits"):
+        call(client, "mnist", 0, "20x6", -1, api_name="/write")
 
 
 def test_reconstruction_of_test_images_with_error_per_image(client):

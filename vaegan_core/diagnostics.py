@@ -2,6 +2,8 @@
 
 - ``latent_usage`` (VAE, VAE-GAN): KL per latent dimension and active units on the test split
   (``vaegan_core.latent_usage``);
+- ``label_probe`` (VAE, VAE-GAN): how well a linear classifier reads the class from the codes mu(x) of the test
+  images (``metrics.conditional_scores.label_probe``): for a conditional model, how much of y leaks into z;
 - ``anomaly``: ROC AUC and average precision of each anomaly score on the standard pairs
   (``vaegan_core.anomaly.standard_pairs``);
 - ``memorisation``: the share of samples closer to a training image than test images are
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from . import anomaly, latent_usage, memorisation
+from .data import load_dataset
 from .errors import DatasetError
 
 Progress = Callable[[float, str], None]
@@ -23,22 +27,19 @@ MEMORISATION_SAMPLES = 1000
 
 def run_diagnostics(model, dataset: str, data_root=None, seed: int = 0, progress: Progress | None = None) -> dict:
     """Every diagnostic of ``model`` (trained on ``dataset``) as a JSON-ready dict."""
-    from . import anomaly, latent_usage, memorisation
-    from .data import load_dataset
-
     report = progress or (lambda fraction, message: None)
     result: dict = {"dataset": dataset, "seed": seed, "skipped": {}}
-    if model.config.num_classes:
-        why = "not measured for conditional models yet"
-        result["skipped"] = {"latent_usage": why, "anomaly": why, "memorisation": why}
-        return result
+    conditional = model.config.num_classes > 0
     if hasattr(model, "encoder"):
-        report(0.0, "latent usage on the test split")
+        report(0.0, "latent usage and the label probe on the test split")
         try:
-            test, _ = load_dataset(dataset, "test", data_root)
-            result["latent_usage"] = latent_usage.latent_usage(model, test)
+            _encoder_diagnostics(model, dataset, data_root, seed, result)
         except DatasetError as error:
             result["skipped"]["latent_usage"] = str(error).splitlines()[0]
+    if conditional:  # the anomalies' and the samples' labels are not given: not measured for these yet
+        why = "not measured for conditional models yet"
+        result["skipped"].update(anomaly=why, memorisation=why)
+        return result
     report(0.2, "anomaly scores of the standard pairs")
     try:
         result["anomaly"] = anomaly.standard_pairs(model, dataset, n=ANOMALY_IMAGES, data_root=data_root, seed=seed)
@@ -52,3 +53,18 @@ def run_diagnostics(model, dataset: str, data_root=None, seed: int = 0, progress
         result["skipped"]["memorisation"] = str(error).splitlines()[0]
     report(1.0, "diagnostics done")
     return result
+
+
+def _encoder_diagnostics(model, dataset: str, data_root, seed: int, result: dict) -> None:
+    """Latent usage and the label probe (how well a linear classifier reads y from the codes mu(x))."""
+    import torch
+
+    from .metrics.conditional_scores import label_probe
+
+    test, labels = load_dataset(dataset, "test", data_root)
+    given = labels if model.config.num_classes else None
+    result["latent_usage"] = latent_usage.latent_usage(model, test, labels=given)
+    mu, _ = model.encode(test.float() / 255, given)
+    result["label_probe"] = {"accuracy": label_probe(mu.numpy(), torch.as_tensor(labels).numpy(), seed),
+                             "chance": 1.0 / len(torch.unique(torch.as_tensor(labels))), "n": int(labels.numel()),
+                             "conditional": bool(model.config.num_classes)}

@@ -31,19 +31,20 @@ def activity(mu: torch.Tensor) -> torch.Tensor:
     return mu.double().var(0, unbiased=True)
 
 
-def latent_usage(model, images: torch.Tensor, threshold: float = ACTIVITY_THRESHOLD) -> dict:
+def latent_usage(model, images: torch.Tensor, threshold: float = ACTIVITY_THRESHOLD, labels=None) -> dict:
     """The posterior-collapse diagnostics of ``model`` (a VAE or VAE-GAN) on ``images`` (uint8 or float in
     [0, 1], N x C x H x W, N >= 2), as a JSON-ready dict:
 
     ``kl_per_dim`` (nats, in dimension order), ``kl_total`` (their sum), ``kl_share`` (each dimension's share
     of the total), ``activity`` and ``active`` per dimension, ``active_units`` (the count), ``latent_dim``,
-    ``order`` (dimensions by KL, largest first), ``threshold`` and ``n``.
+    ``order`` (dimensions by KL, largest first), ``threshold`` and ``n``. A conditional model encodes with the
+    images' ``labels``.
     """
     if not hasattr(model, "encoder"):
         raise ConfigError(f"a {model.kind.upper()} has no encoder, so it has no posterior to diagnose; "
                           "use a VAE or VAE-GAN")
     floats = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    mu, logvar = model.encode(floats)
+    mu, logvar = model.encode(floats, labels)
     per_dim = kl_per_dimension(mu, logvar)
     spread = activity(mu)
     total = float(per_dim.sum())

@@ -29,12 +29,16 @@ def checkpoints_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root) if root is not None else default_checkpoints_dir()
 
 
-def checkpoint_dir(dataset: str, kind: str, root: str | os.PathLike | None = None) -> Path:
-    return checkpoints_root(root) / dataset / kind
+CONDITIONAL_DIR = "conditional"  # checkpoints/<dataset>/conditional/<kind>: the class-conditional models
 
 
-def is_available(dataset: str, kind: str, root: str | os.PathLike | None = None) -> bool:
-    folder = checkpoint_dir(dataset, kind, root)
+def checkpoint_dir(dataset: str, kind: str, root: str | os.PathLike | None = None, conditional: bool = False) -> Path:
+    base = checkpoints_root(root) / dataset
+    return (base / CONDITIONAL_DIR / kind) if conditional else base / kind
+
+
+def is_available(dataset: str, kind: str, root: str | os.PathLike | None = None, conditional: bool = False) -> bool:
+    folder = checkpoint_dir(dataset, kind, root, conditional)
     return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
 
 
@@ -62,24 +66,30 @@ def root_description(root: str | os.PathLike | None = None) -> str:
     return "the ones shipped with the app" if chosen == SHIPPED_CHECKPOINTS.resolve() else f"the folder {chosen.name!r}"
 
 
-def missing_message(dataset: str, kind: str, root: str | os.PathLike | None = None) -> str:
+def missing_message(dataset: str, kind: str, root: str | os.PathLike | None = None, conditional: bool = False) -> str:
     """One sentence saying how to get the checkpoint that is not there (paths as the apps show them)."""
-    folder = shown_path(checkpoint_dir(dataset, kind, root), root)
+    folder = shown_path(checkpoint_dir(dataset, kind, root, conditional), root)
+    if conditional:
+        return (f"No conditional {MODEL_LABELS.get(kind, kind)} checkpoint for {dataset} in {folder}. Train one with "
+                f"`vaegan train --model {kind} --dataset {dataset} --conditional --width 32 --epochs 8 --out {folder}` "
+                f"(or `scripts/train_conditional.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has "
+                "it.")
     return (f"No {MODEL_LABELS.get(kind, kind)} checkpoint for {dataset} in {folder}. Train one with "
             f"`vaegan train --model {kind} --dataset {dataset} --epochs {DEFAULT_EPOCHS.get(kind, 5)} --out {folder}` "
             f"(or `scripts/train_all.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has it.")
 
 
-def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None = None) -> tuple[Any, str | None]:
+def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None = None,
+               conditional: bool = False) -> tuple[Any, str | None]:
     """``(model, None)``, or ``(None, one sentence for the user)`` when the checkpoint is missing or broken.
 
     ``loader(folder, fingerprint)`` does the loading, so each app keeps its own cache; the fingerprint
     changes when the files do, so a retrained checkpoint is loaded afresh. The model carries it as
     ``model.fingerprint``: the key of every cache of work derived from the model.
     """
-    if not is_available(dataset, kind, root):
-        return None, missing_message(dataset, kind, root)
-    folder = checkpoint_dir(dataset, kind, root)
+    if not is_available(dataset, kind, root, conditional):
+        return None, missing_message(dataset, kind, root, conditional)
+    folder = checkpoint_dir(dataset, kind, root, conditional)
     try:
         key = fingerprint(folder)
         model = loader(str(folder), key)

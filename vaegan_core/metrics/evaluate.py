@@ -17,6 +17,7 @@ import torch
 from ..data import load_dataset
 from ..errors import MetricError
 from .extractors import LeNetExtractor, load_extractor
+from .conditional_scores import intra_class_fid, label_adherence
 from .features_cache import real_features, real_features_path
 from .fid import fid_from_stats, fid_from_summary
 from .reference import load_reference_stats, reference_path
@@ -73,9 +74,13 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     start = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     feature_net = load_extractor(extractor, dataset, device, classifier_directory)
+    conditional = model.config.num_classes > 0  # label adherence needs the classifier, per-class FID the features
     classifier = feature_net if isinstance(feature_net, LeNetExtractor) else (
-        LeNetExtractor(dataset, classifier_directory, device) if {"is", "modes"} & set(metrics) else None)
+        LeNetExtractor(dataset, classifier_directory, device) if {"is", "modes"} & set(metrics) or conditional
+        else None)
     reference = _resolve_reference(reference, feature_net, dataset, split, metrics)
+    if conditional and reference == "stats" and "fid" in metrics:
+        reference = "features"  # the per-class FID needs each real image's features
 
     # (1) real images: features of the whole split (or its shipped statistics), labels for the class histogram
     real_images, real_labels = load_dataset(dataset, split, data_root)
@@ -86,11 +91,13 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
                              images=real_images)
 
     # (2) generated images, streamed: features (and class probabilities) batch by batch
-    fake, probabilities = _generated_features(model, n, prior, seed, batch_size, feature_net, classifier,
-                                              lambda f, m: report(0.4 + 0.5 * f, m))
+    fake, probabilities, fake_labels = _generated_features(model, n, prior, seed, batch_size, feature_net, classifier,
+                                                           lambda f, m: report(0.4 + 0.5 * f, m))
 
     # (3) the scores
     scores, real_subset = _scores(real, fake, probabilities, metrics, seed, force, real_labels)
+    if conditional:
+        scores.update(_conditional_scores(model, real, real_labels, fake, probabilities, fake_labels, metrics))
     if "reconstruction" in metrics and hasattr(model, "encoder"):
         labels = real_labels[:n] if model.config.num_classes else None  # a conditional encoder reads y too
         scores.update(reconstruction_error(model, real_images[:n].float() / 255, labels))
@@ -120,17 +127,19 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
 
 
 def _generated_features(model, n: int, prior: str, seed: int, batch_size: int, feature_net, classifier,
-                        report: Progress) -> tuple[np.ndarray, np.ndarray | None]:
-    """Features (n x d) of n images sampled with a seeded generator, and their class probabilities
-    (n x classes) when a classifier is given (else None); ``report`` goes from 0 to 1."""
+                        report: Progress) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Features (n x d) of n images sampled with a seeded generator, their class probabilities (n x classes)
+    when a classifier is given (else None), and the labels they were drawn for (a conditional model; else
+    None); ``report`` goes from 0 to 1."""
     generator = torch.Generator().manual_seed(seed)
-    fake_features, probabilities = [], []
+    fake_features, probabilities, drawn = [], [], []
     done = 0
     while done < n:
         count = min(batch_size, n - done)
         labels = None
         if model.config.num_classes:  # a conditional model: classes drawn uniformly (the datasets' are balanced)
             labels = torch.randint(model.config.num_classes, (count,), generator=generator)
+            drawn.append(labels.numpy())
         images = model.sample(count, generator=generator, prior=prior, labels=labels)
         if classifier is feature_net:  # the LeNet gives features and class probabilities in one pass
             features, probs = classifier.features_and_probabilities(images)
@@ -142,7 +151,8 @@ def _generated_features(model, n: int, prior: str, seed: int, batch_size: int, f
         fake_features.append(features.numpy())
         done += count
         report(done / n, f"features of {done:,} / {n:,} generated images")
-    return np.concatenate(fake_features), (np.concatenate(probabilities) if probabilities else None)
+    return (np.concatenate(fake_features), (np.concatenate(probabilities) if probabilities else None),
+            (np.concatenate(drawn) if drawn else None))
 
 
 def _scores(real, fake: np.ndarray, probabilities, metrics, seed: int, force: bool, real_labels) -> tuple[dict, object]:
@@ -177,6 +187,14 @@ def _scores(real, fake: np.ndarray, probabilities, metrics, seed: int, force: bo
         if "modes" in metrics:
             scores.update(mode_metrics(probabilities.argmax(1), reference_labels=real_labels.numpy()))
     return scores, real_subset
+
+
+def _conditional_scores(model, real, real_labels, fake, probabilities, fake_labels, metrics) -> dict:
+    """Label adherence and, with the real features at hand, the per-class FID of a conditional model."""
+    scores = label_adherence(probabilities, fake_labels, model.config.num_classes)
+    if "fid" in metrics and isinstance(real, np.ndarray):
+        scores.update(intra_class_fid(real, real_labels.numpy(), fake, fake_labels, model.config.num_classes))
+    return scores
 
 
 def _json_safe(value):

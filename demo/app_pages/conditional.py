@@ -1,0 +1,141 @@
+"""Conditional: ask the class-conditional VAE, GAN and VAE-GAN for a class; write a number in one style; move a
+style across every class."""
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+import torch
+
+import ui
+from vaegan_core import conditional, zoo
+from vaegan_core.errors import VaeganError
+from vaegan_core.images import png_bytes
+
+choice = ui.page_header(
+    "Conditional",
+    "A conditional model is given the class y as well: the encoder reads q(z | x, y), the decoder draws p(x | z, y). "
+    "Since y is handed over, the code z does not need to hold the class and is free to hold the *style*: slant, "
+    "thickness, width. So one z can be drawn as every class, and a number can be written in one hand.",
+)
+dataset = choice["dataset"]
+names = ui.class_names(dataset)
+root = ui.checkpoints_root()
+available = [kind for kind in choice["kinds"] if zoo.is_available(dataset, kind, root, conditional=True)]
+for kind in choice["kinds"]:
+    if kind not in available:
+        st.info(zoo.missing_message(dataset, kind, root, conditional=True))
+models = {kind: model for kind in available if (model := ui.load(dataset, kind, conditional=True)) is not None}
+if not models:
+    st.stop()
+st.caption("Models: " + ", ".join(f"conditional {ui.LABELS[kind]}" for kind in models) + ". The GAN has no encoder: "
+           "it finds an image's style by inverting its generator for that class (gradient descent, a few seconds).")
+
+with st.expander("How the label enters each network"):
+    st.markdown(
+        "- **cVAE** (Sohn et al. 2015): the encoder gets y beside the image, the decoder beside z; the ELBO is the "
+        "same as the VAE's, given y.\n"
+        "- **cGAN** (Mirza & Osindero 2014): the generator draws G(z, y) for a label y; the discriminator judges "
+        "the pair with the *projection* of Miyato & Koyama (2018): its logit gets a term <embed(y), phi(x)>, which "
+        "is the form the log-ratio of the real and generated conditional densities takes.\n"
+        "- **cVAE-GAN** (Bao et al. 2017): Larsen et al.'s losses with y given to encoder, decoder and "
+        "discriminator.\n\n"
+        "If z held the class too, changing y would fight it; the *label probe* below measures how much class "
+        "a linear classifier can still read from z (10 % is chance: a clean split of style and class).")
+
+
+@st.cache_data(show_spinner="Reading the image's style...", max_entries=64)
+def style_of(_model, fingerprint: str, image_key: str, _image, label: int | None, dataset: str, seed: int):
+    return conditional.style_code(_model, _image, label=label, dataset=dataset, seed=seed, steps=200)
+
+
+def style_codes(image, label, key: str) -> dict:
+    codes = {}
+    for kind, model in models.items():
+        try:
+            codes[kind] = style_of(model, model.fingerprint, key, image, label, dataset, choice["seed"])
+        except VaeganError as error:
+            st.error(f"{ui.LABELS[kind]}: {error}")
+    return codes
+
+
+grid_tab, write_tab, style_tab = st.tabs(["Class grid", "Write", "One style, every class"])
+
+with grid_tab:
+    st.markdown("Each row: one model, one code z (the sidebar seed); each column: one class. Along a row only y "
+                "changes, so the style should stay and the class should change.")
+    temperature = st.slider("Temperature (scale of z)", 0.3, 1.5, 1.0, 0.1)
+    z = torch.randn(1, min(model.config.latent_dim for model in models.values()),
+                    generator=torch.Generator().manual_seed(choice["seed"])) * temperature
+    rows = []
+    for kind, model in models.items():
+        code = z if z.shape[1] == model.config.latent_dim else torch.randn(
+            1, model.config.latent_dim, generator=torch.Generator().manual_seed(choice["seed"])) * temperature
+        images = conditional.style_grid(model, code)
+        rows.append(images)
+        ui.show_row(images, f"**conditional {ui.LABELS[kind]}**", width=84, captions=names)
+    st.download_button("Download the grid (PNG)", png_bytes(torch.cat(rows), nrow=len(names), scale=4),
+                       file_name=f"conditional-grid-{dataset}-seed{choice['seed']}.png", mime="image/png")
+
+with write_tab:
+    if dataset == "mnist":
+        text = st.text_input("Number to write (digits 0-9, up to 40)", "2026", max_chars=40)
+    else:
+        picked = st.multiselect("Garments, in order", list(range(len(names))), default=[0, 1, 7, 8],
+                                format_func=lambda index: names[index])
+        text = "".join(str(index) for index in picked)
+    style_source = st.radio("Style", ["random (the sidebar seed)", "from an image"], horizontal=True)
+    glyphs = None
+    try:
+        glyphs = conditional.parse_text(text, len(names))
+    except VaeganError as error:
+        st.warning(str(error))
+    codes: dict = {}
+    if style_source == "from an image":
+        image, caption, index = ui.image_source("write-style", dataset, "Style image")
+        if image is not None:
+            label = int(ui.test_split(dataset)[1][index]) if index is not None else None
+            codes = style_codes(image, label, hashlib.sha256(image.numpy().tobytes()).hexdigest()[:16])
+            ui.show_row(image, f"**Style from:** {caption}", width=84)
+    if glyphs:
+        for kind, model in models.items():
+            if style_source == "from an image" and kind not in codes:
+                continue
+            code = codes[kind][0] if kind in codes else None
+            line = conditional.write(model, glyphs, code, seed=choice["seed"])
+            ui.show_row(line.unsqueeze(0), f"**conditional {ui.LABELS[kind]}**",
+                        width=min(1200, 84 * len(glyphs)))
+            st.download_button(f"{ui.LABELS[kind]} line (PNG)", png_bytes(line.unsqueeze(0), nrow=1, scale=4),
+                               file_name=f"write-{dataset}-{kind}-{text}.png", mime="image/png", key=f"line-{kind}")
+
+with style_tab:
+    st.markdown("Take the style of one image and draw it as every class: *this 3 written as every digit*, *this "
+                "shirt's style as every garment*. The image's class comes from the dataset (test images) or from "
+                "the domain classifier (drawings and uploads).")
+    image, caption, index = ui.image_source("transfer", dataset, "Image")
+    if image is not None:
+        label = int(ui.test_split(dataset)[1][index]) if index is not None else None
+        codes = style_codes(image, label, hashlib.sha256(image.numpy().tobytes()).hexdigest()[:16])
+        read_as = next(iter(codes.values()))[1] if codes else label
+        ui.show_row(image, f"**{caption}**" + (f", read as {names[read_as]}" if read_as is not None else ""), width=112)
+        for kind, (code, _) in codes.items():
+            ui.show_row(conditional.style_grid(models[kind], code), f"**conditional {ui.LABELS[kind]}**", width=84,
+                        captions=names)
+
+st.divider()
+st.subheader("Measured")
+rows = []
+for kind in models:
+    folder = zoo.checkpoint_dir(dataset, kind, root, conditional=True)
+    result = zoo.read_metrics(folder).get("lenet-test", {}).get("metrics", {})
+    probe = zoo.read_diagnostics(folder).get("label_probe", {})
+    rows.append({"model": f"conditional {ui.LABELS[kind]}",
+                 "label adherence": result.get("label_adherence"), "per-class FID (domain)": result.get("intra_fid"),
+                 "FID (domain)": result.get("fid"), "label probe on z": probe.get("accuracy")})
+st.dataframe(rows, hide_index=True, width="stretch")
+st.caption("Label adherence: the share of samples the domain classifier reads as the class asked for. Per-class "
+           "FID: each class's samples against that class's test images, averaged. Label probe: accuracy of a linear "
+           "classifier reading the class from z on test images (10 % = chance; the unconditional VAE: "
+           "about 89 %). From `vaegan eval` (metrics.json); empty cells: not evaluated yet.")
+if np.all([row["label adherence"] is None for row in rows]):
+    st.info("Not evaluated yet: `scripts/train_conditional.sh` evaluates each conditional checkpoint after training.")
