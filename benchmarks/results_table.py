@@ -179,10 +179,48 @@ def diagnostics_rows(found: list[dict], root: Path | None = None) -> list[list[s
     return table
 
 
+CONDITIONAL_HEADER = ["data", "model", "label adherence", "per-class FID (domain)", "domain FID", "IS (clf)",
+                      "label probe on z", "probe, unconditional twin", "trained"]
+
+
+def _percent(value) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value:.1%}"
+
+
+def conditional_rows(root: Path | None = None) -> list[list[str]]:
+    """One row per conditional checkpoint (checkpoints/<dataset>/conditional/<kind>) with the measures of issue 18,
+    beside the label probe of the unconditional model of the same family (how much class z holds without y)."""
+    table = []
+    for dataset, label in DATASETS.items():
+        for kind in MODEL_KINDS:
+            if not zoo.is_available(dataset, kind, root, conditional=True):
+                continue
+            folder = zoo.checkpoint_dir(dataset, kind, root, conditional=True)
+            scores = zoo.read_metrics(folder).get("lenet-test", {}).get("metrics", {})
+            probe = zoo.read_diagnostics(folder).get("label_probe", {}).get("accuracy")
+            twin = zoo.read_diagnostics(zoo.checkpoint_dir(dataset, kind, root)).get("label_probe", {}).get("accuracy")
+            state = read_config(folder).get("state", {})
+            score_is = scores.get("is", {}).get("mean") if isinstance(scores.get("is"), dict) else None
+            table.append([label, f"conditional {MODEL_LABELS[kind]}", _percent(scores.get("label_adherence")),
+                          _fmt(scores.get("intra_fid"), 1), _fmt(scores.get("fid"), 1), _fmt(score_is),
+                          _percent(probe) if kind != "gan" else "-", _percent(twin) if kind != "gan" else "-",
+                          f"{state.get('epoch', '?')} ep, {state.get('train_seconds', 0) / 60:.0f} min "
+                          f"{state.get('device', '')}"])
+    return table
+
+
 def render(root: Path | None = None) -> str:
     found = checkpoints(root)
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(found)]
+    conditional = conditional_rows(root)
+    if conditional:
+        lines += ["", "Conditional models (`checkpoints/<dataset>/conditional/`, `scripts/train_conditional.sh`; "
+                  "10,000 samples, classes drawn uniformly): label adherence is the share the domain classifier reads "
+                  "as the class asked for; the label probe is the accuracy of a linear classifier reading the class "
+                  "from the codes of test images (10 % = chance: z holds style only).", "",
+                  "| " + " | ".join(CONDITIONAL_HEADER) + " |", "|" + "---|" * len(CONDITIONAL_HEADER)]
+        lines += ["| " + " | ".join(row) + " |" for row in conditional]
     extra = diagnostics_rows(found, root)
     if extra:
         lines += ["", "Diagnostics (stored by the same `vaegan eval`): active latent units (Burda et al. 2016), ROC AUC "

@@ -285,6 +285,7 @@ def test_memorisation_tab_with_the_training_images(app, data_dir, monkeypatch):
     labels = [metric.label for metric in at.metric]
     assert "Copies (distance ~ 0)" in labels
     assert any("nearest training images" in m.value for m in at.markdown)
+    assert any("Its nearest training images" in m.value for m in at.markdown)  # of the image being scored
 
 
 def test_an_empty_drawing_pad_is_a_hint(app):

@@ -124,6 +124,16 @@ def test_nearest_neighbours_are_exact():
     assert np.allclose(distances, brute.min(1).values.numpy(), atol=1e-5)
 
 
+def test_nearest_k_is_exact_and_sorted():
+    generator = torch.Generator().manual_seed(4)
+    references = torch.randn(500, 6, generator=generator)
+    query = references[17] + 0.001
+    distances, indices = memorisation.nearest_k(query, references, k=5)
+    brute = (references - query).norm(dim=1).double()
+    assert indices[0] == 17 and list(indices) == brute.argsort()[:5].tolist()
+    assert np.all(np.diff(distances) >= 0) and np.allclose(distances, brute.sort().values[:5].numpy(), atol=1e-5)
+
+
 def test_memorisation_summary_of_a_generalising_model():
     rng = np.random.default_rng(0)
     same = rng.uniform(1, 2, 4000)

@@ -45,6 +45,18 @@ def nearest(queries, references, chunk: int = _CHUNK) -> tuple[np.ndarray, np.nd
     return torch.cat(distances).numpy().astype(np.float64), torch.cat(indices).numpy()
 
 
+def nearest_k(query, references, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``references`` (M x d) to one ``query`` (d, or 1 x ...), exact and closest
+    first: (distances k, indices k)."""
+    query = torch.as_tensor(np.asarray(query), dtype=torch.float32).reshape(1, -1)
+    references = torch.as_tensor(np.asarray(references), dtype=torch.float32).flatten(1)
+    if query.shape[1] != references.shape[1]:
+        raise ConfigError(f"the query has {query.shape[1]} values, the references {references.shape[1]}")
+    k = max(1, min(int(k), references.shape[0]))
+    distances, indices = (references - query).pow(2).sum(1).topk(k, largest=False)
+    return distances.clamp_min(0).sqrt().numpy().astype(np.float64), indices.numpy()
+
+
 def summary(sample_distances: np.ndarray, test_distances: np.ndarray, quantile: float = 0.05,
             copy_distance: float | None = None) -> dict:
     """The memorisation figure from the nearest-training-image distances of samples and of real test images:

@@ -40,6 +40,20 @@ def scores_of(_model, fingerprint: str, dataset: str, against: str, n: int) -> d
     return anomaly.anomaly_scores(_model, images)
 
 
+@st.cache_data(show_spinner="Reading the training images...", max_entries=2)
+def train_split(dataset: str) -> np.ndarray:
+    from vaegan_core.data import load_dataset
+
+    return load_dataset(dataset, "train")[0].numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def train_labels(dataset: str) -> np.ndarray:
+    from vaegan_core.data import load_dataset
+
+    return load_dataset(dataset, "train")[1].numpy()
+
+
 image_tab, detection_tab, memory_tab = st.tabs(["Your image", "Detecting other data", "Memorisation"])
 
 with image_tab:
@@ -61,6 +75,15 @@ with image_tab:
         st.dataframe(rows, hide_index=True, width="stretch")
         st.caption(f"Percentile: the share of {REFERENCE_IMAGES:,} {DATASET_LABELS[dataset]} test images that score "
                    "at or below this image; 99 means stranger than 99 % of real test images.")
+        try:
+            train = train_split(dataset)
+        except DatasetError as error:
+            st.info("Its nearest training images need the training split: " + str(error).splitlines()[0])
+        else:
+            distances, indices = memorisation.nearest_k(image.numpy(), train.reshape(train.shape[0], -1) / 255.0, 8)
+            ui.show_row(torch.from_numpy(train[indices]).float() / 255, "**Its nearest training images** (pixels)",
+                        width=84, captions=[f"{names[train_labels(dataset)[i]]}, {d:.2f}"
+                                            for i, d in zip(indices, distances)])
 
 with detection_tab:
     options = [other for other in (OTHER_DATASET.get(dataset),) if other] + list(CORRUPTIONS)
@@ -119,13 +142,6 @@ with detection_tab:
 @st.cache_data(show_spinner="Finding the nearest training image of each sample...", max_entries=8)
 def memorisation_of(_model, fingerprint: str, dataset: str, n: int, seed: int) -> dict:
     return memorisation.check_model(_model, dataset, n=n, seed=seed)
-
-
-@st.cache_data(show_spinner=False, max_entries=2)
-def train_split(dataset: str) -> np.ndarray:
-    from vaegan_core.data import load_dataset
-
-    return load_dataset(dataset, "train")[0].numpy()
 
 
 with memory_tab:
