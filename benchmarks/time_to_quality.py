@@ -7,7 +7,8 @@ against CPU-minutes. The recipes take turns epoch by epoch, so a slow spell of t
 
 Each run is a checkpoint folder OUT/DATASET-MODEL-RECIPE, trained one epoch at a time with `vaegan train
 --resume`; stop the script at any time and rerun it to continue. One training thread per run: the minutes are
-CPU-minutes of one core. The recipes are in RECIPES below (the "old" one is what the first shipped checkpoints
+CPU-minutes of one core (on a machine shared with other jobs, the wall time of the run's training loop: both
+recipes wait alike, as they take turns). The recipes are in RECIPES below (the "old" one is what the first shipped checkpoints
 were trained with).
 """
 
@@ -105,7 +106,7 @@ def plot(rows: list[dict], path: Path, dataset: str) -> None:
                 axis.plot(*zip(*points), style, marker="o", color=colours[kind],
                           label=f"{MODEL_LABELS[kind]}, {recipe} recipe")
     axis.set_yscale("log")
-    axis.set_xlabel("CPU-minutes of training (one thread)")
+    axis.set_xlabel("minutes of training, one thread (the runs' train_seconds)")
     axis.set_ylabel("domain FID vs train split (log)")
     axis.set_title(f"{dataset}: quality per CPU-minute")
     axis.grid(alpha=0.3)
@@ -137,7 +138,7 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"{args.dataset}; domain FID of {args.n} N(0, I) samples against the train split after each epoch; "
           f"{args.minutes:g} CPU-minutes per run")
-    print("| model | recipe | epoch | CPU-minutes | domain FID |")
+    print("| model | recipe | epoch | training minutes (one thread) | domain FID |")
     print("|---|---|---:|---:|---:|")
     log = Path(args.out) / "results.jsonl"
     if args.plot_only:

@@ -20,7 +20,7 @@ OUT=${OUT:-checkpoints}
 DEVICE=${DEVICE:-auto}
 EVAL_N=${EVAL_N:-10000}
 MODELS=${MODELS:-"vae gan vaegan"}
-declare -A EPOCHS=([vae]=${EPOCHS_VAE:-5} [gan]=${EPOCHS_GAN:-8} [vaegan]=${EPOCHS_VAEGAN:-8})
+declare -A EPOCHS=([vae]=${EPOCHS_VAE:-5} [gan]=${EPOCHS_GAN:-16} [vaegan]=${EPOCHS_VAEGAN:-8})
 declare -A FLAGS=([vae]="" [gan]="" [vaegan]="--beta 4")
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
 datasets=("$@")

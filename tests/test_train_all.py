@@ -49,3 +49,24 @@ def test_plan_overrides_resumes_and_keeps_shipped_folders(tmp_path):
     assert f"vaegan fit-gmm {shipped} --seed 0 --device auto --no-progress" in lines
     (shipped / "latent_gmm.safetensors").write_bytes(b"")
     assert f"vaegan fit-gmm {shipped} --seed 0 --device auto --no-progress" not in plan(tmp_path, "fashion-mnist")
+
+
+def test_conditional_plan_matches_the_shipped_conditional_checkpoints(tmp_path):
+    """scripts/train_conditional.sh: --conditional, width 32, beta 4 for the VAE-GAN, and the epochs the shipped
+    conditional checkpoints were trained for (their config.json)."""
+    import json
+
+    script = SCRIPT.with_name("train_conditional.sh")
+    environment = {**os.environ, "DRY_RUN": "1", "OUT": str(tmp_path)}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    lines = subprocess.run(["bash", str(script), "mnist"], env=environment, capture_output=True, text=True,
+                           timeout=60, check=True).stdout.splitlines()
+    trains = [line for line in lines if line.startswith("vaegan train")]
+    assert len(trains) == 3 and all("--conditional" in line and "--width 32" in line for line in trains)
+    shipped = SCRIPT.parents[1] / "checkpoints" / "mnist" / "conditional"
+    for kind in ("vae", "gan", "vaegan"):
+        (line,) = [line for line in trains if f"--model {kind} " in line]
+        config = json.loads((shipped / kind / "config.json").read_text())
+        assert f"--epochs {config['state']['epoch']} " in line
+        assert ("--beta 4" in line) == (kind == "vaegan") and config["model"]["beta"] == (4.0 if kind == "vaegan" else 1.0)
+    assert len([line for line in lines if line.startswith("vaegan eval")]) == 3

@@ -29,17 +29,23 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
     results (from ``metrics.json``) and its notes (``notes.md``)."""
     config = model.config
     dataset = train_config.dataset
-    front = ["---", "library_name: vaegan", "license: mit", "pipeline_tag: unconditional-image-generation",
-             "tags:", "- vae-gan", f"- {config.kind}", "- pytorch", "- safetensors"]
+    classes = config.num_classes
+    front = ["---", "library_name: vaegan", "license: mit"]
+    front += [] if classes else ["pipeline_tag: unconditional-image-generation"]
+    front += ["tags:", "- vae-gan", f"- {config.kind}", "- pytorch", "- safetensors"]
+    front += ["- conditional"] if classes else []
     if dataset in HF_DATASETS:
         front += ["datasets:", f"- {HF_DATASETS[dataset]}"]
     front.append("---")
     minutes = state.get("train_seconds", 0.0) / 60
+    name = ("conditional " if classes else "") + type(model).__name__
     body = [
-        f"# {type(model).__name__} on {dataset}",
+        f"# {name} on {dataset}",
         "",
-        f"A {type(model).__name__} ({count_parameters(model):,} parameters, latent size {config.latent_dim}, "
+        f"A {name} ({count_parameters(model):,} parameters, latent size {config.latent_dim}, "
         f"width {config.width}) trained with the VAE-GAN Explorer (`vaegan` {__version__})."
+        + (f" It is conditional on the class label ({classes} classes): every network is given y, so z holds "
+           "the style." if classes else "")
         + (f" Samples come from a moving average of the decoder's weights (decay {config.ema_decay}); both weights "
            "are in model.safetensors (`model.use_ema = False` samples from the trained ones)."
            if config.ema_decay else ""),
@@ -53,7 +59,8 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
         "```python",
         "import vaegan_core",
         "model = vaegan_core.load_model(\"path/to/this/folder\")  # or \"hf://USER/NAME\" once pushed",
-        "images = model.sample(16)  # 16 x C x H x W in [0, 1]",
+        "images = model.sample(16)  # 16 x C x H x W in [0, 1]" if not classes else
+        f"images = model.sample(16, labels=[i % {classes} for i in range(16)])  # one class per image, in [0, 1]",
     ]
     if model.latent_gmm is not None:
         gmm = model.latent_gmm.metadata
@@ -82,6 +89,7 @@ def _results_section(directory: Path) -> list[str]:
               "recon MSE |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     stale = False
+    conditional_lines: list[str] = []
     for key, result in sorted(metrics.items()):
         scores = headline_scores(result)
 
@@ -91,11 +99,17 @@ def _results_section(directory: Path) -> list[str]:
         mark = " (stale)" if is_stale(directory, result) else ""
         stale = stale or bool(mark)
         prior = {"normal": "N(0, I)", "gmm": "GMM"}.get(result.get("prior", "normal"), "?")  # short: a table cell
+        if "label_adherence" in scores_of(result):
+            conditional_lines.append(_conditional_line(result))
         lines.append(f"| {result.get('extractor', key)}{mark} | {result.get('split', '?')} | {prior} | "
                      f"{result.get('n', 0):,} | "
                      f"{cell('fid', 2)} | {cell('is', 2)} | {cell('kid', 3)} | {cell('precision')} | {cell('recall')} | "
                      f"{cell('density')} | {cell('coverage')} | {cell('classes_covered', 0)} | "
                      f"{cell('reconstruction_mse', 4)} |")
+    if conditional_lines:
+        lines += ["", "Conditional measures: label adherence (the share of samples the domain classifier reads as the "
+                  "class asked for) and the per-class FID (each class's samples against that class's real images, "
+                  "averaged).", ""] + conditional_lines
     if stale:
         lines += ["", "(stale): scored other files (config, weights or GMM) than this folder holds now; run that "
                   "`vaegan eval` again."]
@@ -103,6 +117,19 @@ def _results_section(directory: Path) -> list[str]:
         lines += ["", "Inception FID not measured yet: `vaegan eval <this folder> --extractor inception` "
                   "(about 20 minutes on a 2-core CPU, seconds on a GPU)."]
     return lines + [""]
+
+
+def scores_of(result: dict) -> dict:
+    scores = result.get("metrics")
+    return scores if isinstance(scores, dict) else {}
+
+
+def _conditional_line(result: dict) -> str:
+    scores = scores_of(result)
+    adherence, intra = scores.get("label_adherence"), scores.get("intra_fid")
+    return (f"- {result.get('extractor', '?')}, {result.get('split', '?')} split: label adherence "
+            + (f"{adherence:.1%}" if isinstance(adherence, (int, float)) else "-") + ", per-class FID "
+            + (f"{intra:.2f}" if isinstance(intra, (int, float)) else "- (too few images per class)"))
 
 
 def refresh_model_card(directory: str | os.PathLike) -> None:
