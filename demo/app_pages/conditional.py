@@ -129,13 +129,16 @@ for kind in models:
     folder = zoo.checkpoint_dir(dataset, kind, root, conditional=True)
     result = zoo.read_metrics(folder).get("lenet-test", {}).get("metrics", {})
     probe = zoo.read_diagnostics(folder).get("label_probe", {})
+    twin = zoo.read_diagnostics(zoo.checkpoint_dir(dataset, kind, root)).get("label_probe", {})
     rows.append({"model": f"conditional {ui.LABELS[kind]}",
                  "label adherence": result.get("label_adherence"), "per-class FID (domain)": result.get("intra_fid"),
-                 "FID (domain)": result.get("fid"), "label probe on z": probe.get("accuracy")})
+                 "FID (domain)": result.get("fid"), "label probe on z": probe.get("accuracy"),
+                 "label probe, unconditional model": twin.get("accuracy")})
 st.dataframe(rows, hide_index=True, width="stretch")
 st.caption("Label adherence: the share of samples the domain classifier reads as the class asked for. Per-class "
            "FID: each class's samples against that class's test images, averaged. Label probe: accuracy of a linear "
-           "classifier reading the class from z on test images (10 % = chance; the unconditional VAE: "
-           "about 89 %). From `vaegan eval` (metrics.json); empty cells: not evaluated yet.")
+           "classifier reading the class from z on test images (10 % = chance), beside the same family's "
+           "unconditional model, whose z must hold the class. From `vaegan eval` (metrics.json); empty cells: not "
+           "evaluated yet.")
 if np.all([row["label adherence"] is None for row in rows]):
     st.info("Not evaluated yet: `scripts/train_conditional.sh` evaluates each conditional checkpoint after training.")
