@@ -63,8 +63,8 @@ def _encoder_diagnostics(model, dataset: str, data_root, seed: int, result: dict
 
     test, labels = load_dataset(dataset, "test", data_root)
     given = labels if model.config.num_classes else None
-    result["latent_usage"] = latent_usage.latent_usage(model, test, labels=given)
-    mu, _ = model.encode(test.float() / 255, given)
+    mu, logvar = model.encode(test.float() / 255, given)  # once, for both
+    result["latent_usage"] = latent_usage.usage_of_codes(mu, logvar)
     result["label_probe"] = {"accuracy": label_probe(mu.numpy(), torch.as_tensor(labels).numpy(), seed),
                              "chance": 1.0 / len(torch.unique(torch.as_tensor(labels))), "n": int(labels.numel()),
                              "conditional": bool(model.config.num_classes)}

@@ -44,13 +44,17 @@ def latent_usage(model, images: torch.Tensor, threshold: float = ACTIVITY_THRESH
         raise ConfigError(f"a {model.kind.upper()} has no encoder, so it has no posterior to diagnose; "
                           "use a VAE or VAE-GAN")
     floats = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    mu, logvar = model.encode(floats, labels)
+    return usage_of_codes(*model.encode(floats, labels), threshold)
+
+
+def usage_of_codes(mu: torch.Tensor, logvar: torch.Tensor, threshold: float = ACTIVITY_THRESHOLD) -> dict:
+    """``latent_usage`` from posterior parameters already computed (N x latent_dim each, N >= 2)."""
     per_dim = kl_per_dimension(mu, logvar)
     spread = activity(mu)
     total = float(per_dim.sum())
     active = spread > threshold
     return {
-        "n": int(floats.shape[0]),
+        "n": int(mu.shape[0]),
         "latent_dim": int(per_dim.numel()),
         "threshold": threshold,
         "kl_total": total,

@@ -289,10 +289,7 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = self.base_lr[name] * factor
         with self._autocast():
-            if labels is None:
-                losses, logs = self.model.training_losses(images, self.noise)
-            else:
-                losses, logs = self.model.training_losses(images, self.noise, labels=labels)
+            losses, logs = self.model.training_losses(images, self.noise, labels=labels)
         groups = self.model.parameter_groups()
         backward_per_group(losses, groups)
         names = list(losses)

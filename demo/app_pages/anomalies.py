@@ -26,10 +26,10 @@ REFERENCE_IMAGES = 2000  # test images each score is ranked against
 
 
 @st.cache_data(show_spinner="Scoring the test images...", max_entries=24)
-def scores_of(_model, fingerprint: str, dataset: str, against: str, n: int) -> dict:
-    """Scores of n images: the model's own test split (against = dataset), another dataset, or a corruption."""
+def _scores(_model, fingerprint: str, dataset: str, against: str) -> dict:
     from vaegan_core.data import load_dataset
 
+    n = REFERENCE_IMAGES
     own = torch.from_numpy(ui.test_split(dataset)[0][:n])
     if against == dataset:
         images = own
@@ -38,6 +38,12 @@ def scores_of(_model, fingerprint: str, dataset: str, against: str, n: int) -> d
     else:
         images = load_dataset(against, "test")[0][:n]
     return anomaly.anomaly_scores(_model, images)
+
+
+def scores_of(model, dataset: str, against: str, n: int) -> dict:
+    """Scores of the first n (<= REFERENCE_IMAGES) images: the model's own test split (against = dataset),
+    another dataset's, or a corruption of its own; one scoring of REFERENCE_IMAGES serves every n."""
+    return {score: values[:n] for score, values in _scores(model, model.fingerprint, dataset, against).items()}
 
 
 @st.cache_data(show_spinner="Reading the training images...", max_entries=2)
@@ -66,7 +72,7 @@ with image_tab:
         ui.show_row(image, f"**{caption}**", width=112)
         rows = []
         for kind, model in models.items():
-            reference = scores_of(model, model.fingerprint, dataset, dataset, REFERENCE_IMAGES)
+            reference = scores_of(model, dataset, dataset, REFERENCE_IMAGES)
             for score, values in anomaly.anomaly_scores(model, image).items():
                 rank = anomaly.percentile(float(values[0]), reference[score])
                 rows.append({"model": ui.LABELS[kind], "score": ANOMALY_SCORE_LABELS[score],
@@ -95,8 +101,8 @@ with detection_tab:
     paradox = []
     for kind, model in models.items():
         try:
-            normal = scores_of(model, model.fingerprint, dataset, dataset, n)
-            strange = scores_of(model, model.fingerprint, dataset, against, n)
+            normal = scores_of(model, dataset, dataset, n)
+            strange = scores_of(model, dataset, against, n)
         except DatasetError as error:
             st.info(str(error).splitlines()[0])
             break
@@ -125,10 +131,10 @@ with detection_tab:
             "image with what the model makes of it, and are not fooled here.")
     kind = st.selectbox("Histogram of", list(models), format_func=ui.LABELS.get)
     model = models[kind]
-    normal = scores_of(model, model.fingerprint, dataset, dataset, n)
+    normal = scores_of(model, dataset, dataset, n)
     score = st.radio("Score", list(normal), format_func=ANOMALY_SCORE_LABELS.get, horizontal=True)
     try:
-        strange = scores_of(model, model.fingerprint, dataset, against, n)
+        strange = scores_of(model, dataset, against, n)
         histogram = go.Figure()
         histogram.add_trace(go.Histogram(x=normal[score], name=f"{DATASET_LABELS[dataset]} test", opacity=0.6))
         histogram.add_trace(go.Histogram(x=strange[score], name=against, opacity=0.6))

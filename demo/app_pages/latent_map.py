@@ -7,7 +7,7 @@ import torch
 
 import ui
 from vaegan_core.images import to_uint8
-from vaegan_core.latent import PROJECTIONS, code_at, encode_images, nearest_neighbours, project
+from vaegan_core.latent import PROJECTIONS, code_at, nearest_neighbours, project
 
 choice = ui.page_header(
     "Latent map",
@@ -32,18 +32,13 @@ model = encoders[kind]
 
 # Keyed by the checkpoint's fingerprint; the model itself (_model) is not hashed.
 @st.cache_data(show_spinner=False, max_entries=16)
-def codes_of(_model, fingerprint: str, dataset: str, n: int) -> np.ndarray:
-    return encode_images(_model, torch.from_numpy(ui.test_split(dataset)[0][:n])).numpy()
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
 def map_of(_model, fingerprint: str, dataset: str, n: int, method: str, seed: int) -> np.ndarray:
-    return project(codes_of(_model, fingerprint, dataset, n), method, seed=seed)
+    return project(ui.test_codes(_model, fingerprint, dataset, n), method, seed=seed)
 
 
 with st.spinner(f"Encoding {n:,} images and projecting with {method.upper()} (UMAP: up to half a minute the "
                 "first time; instant afterwards)..."):
-    codes = codes_of(model, model.fingerprint, dataset, n)
+    codes = ui.test_codes(model, model.fingerprint, dataset, n)
     points = map_of(model, model.fingerprint, dataset, n, method, choice["seed"])
 labels = ui.test_split(dataset)[1][:n]
 
