@@ -289,7 +289,10 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = self.base_lr[name] * factor
         with self._autocast():
-            losses, logs = self.model.training_losses(images, self.noise, labels=labels)
+            if labels is None:  # unconditional: the call every model (and every test stand-in) takes
+                losses, logs = self.model.training_losses(images, self.noise)
+            else:
+                losses, logs = self.model.training_losses(images, self.noise, labels=labels)
         groups = self.model.parameter_groups()
         backward_per_group(losses, groups)
         names = list(losses)
