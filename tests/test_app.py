@@ -320,3 +320,19 @@ def test_conditional_page_without_checkpoints_says_how_to_train(tmp_path, monkey
     at.switch_page("app_pages/conditional.py").run()
     assert not at.exception
     assert any("train_conditional.sh" in info.value for info in at.info)
+
+
+def test_training_page_plots_quality_against_training_time(app, tiny_checkpoints):
+    quality = tiny_checkpoints / "mnist" / "gan" / "quality.jsonl"
+    quality.write_text('{"epoch": 1, "step": 4, "train_seconds": 60, "fid_domain_train": 300.5, "n": 5000}\n'
+                       '{"epoch": 2, "step": 8, "train_seconds": 120, "fid_domain_train": 150.25, "n": 5000}\n')
+    try:
+        at = open_page(app, "training")
+        assert_clean(at)
+        assert any("Quality against training time" in m.value for m in at.markdown)
+        charts = [chart for chart in at.get("plotly_chart")]
+        assert charts and '"y":[300.5,150.25]' in charts[0].proto.spec.replace(" ", "")
+    finally:
+        quality.unlink()
+    at = open_page(app, "training")
+    assert not any("Quality against training time" in m.value for m in at.markdown)

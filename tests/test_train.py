@@ -282,3 +282,39 @@ def test_ema_gain_benchmark_scores_both_decoders(tmp_path):
     plain = subprocess.run([sys.executable, str(script), str(tmp_path / "plain")], capture_output=True, text=True,
                            timeout=300)
     assert plain.returncode == 1 and "no moving average" in plain.stderr and plain.stderr.count("\n") == 1
+
+
+def test_track_fid_writes_quality_per_epoch_and_resumes_it(tmp_path):
+    from vaegan_core.zoo import read_quality
+
+    config = tiny_train_config(epochs=2, track_fid=150)
+    Trainer(tiny_model_config("vae"), config, tmp_path / "straight", progress=False).fit()
+    rows = read_quality(tmp_path / "straight")
+    assert [row["epoch"] for row in rows] == [1, 2] and rows[0]["n"] == 150
+    assert 0 < rows[0]["train_seconds"] < rows[1]["train_seconds"]
+    assert all(row["fid_domain_train"] > 0 for row in rows)
+
+    # a run killed after epoch 1's save with a later quality line and a torn one written: resume drops both
+    Trainer(tiny_model_config("vae"), tiny_train_config(epochs=1, track_fid=150), tmp_path / "resumed",
+            progress=False).fit()
+    with open(tmp_path / "resumed" / "quality.jsonl", "a") as handle:
+        handle.write('{"epoch": 2, "step": 999, "train_seconds": 1, "fid_domain_train": 1}\n{"torn": ')
+    Trainer.resume(tmp_path / "resumed", epochs=2, progress=False).fit()
+    again = read_quality(tmp_path / "resumed")
+    assert [row["fid_domain_train"] for row in again] == [row["fid_domain_train"] for row in rows]
+
+
+def test_track_fid_that_cannot_run_warns_and_training_goes_on(tmp_path, monkeypatch):
+    from vaegan_core.errors import MetricError
+    from vaegan_core.metrics import evaluate as evaluate_module
+
+    def no_extractor(*args, **kwargs):
+        raise MetricError("no classifier for this dataset")
+
+    monkeypatch.setattr(evaluate_module, "evaluate", no_extractor)
+    with pytest.warns(UserWarning, match="--track-fid is off for this run: no classifier"):
+        summary = Trainer(tiny_model_config("gan"), tiny_train_config(epochs=2, track_fid=150), tmp_path,
+                          progress=False).fit()
+    assert summary["epoch"] == 2 and not (tmp_path / "quality.jsonl").exists()
+    with pytest.raises(ConfigError, match="track_fid needs at least 2"):
+        tiny_train_config(track_fid=1)

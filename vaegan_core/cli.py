@@ -28,7 +28,8 @@ from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
-                   "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every")
+                   "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every",
+                   "track_fid")
 MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
 MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grad-clip", type=_non_negative_float, default=0.0, help="max gradient norm (0: off)")
     train.add_argument("--limit", type=_int_in(0, 10**9), default=0, help="train on the first N images only (0: all)")
     train.add_argument("--log-every", type=_positive_int, default=TrainConfig.log_every, help="steps per history line")
+    train.add_argument("--track-fid", type=_int_in(0, 100_000), default=0, metavar="N",
+                       help="after each epoch, the domain FID of N samples against the train split, in quality.jsonl "
+                            "(e.g. 5000; 0: off)")
     train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -318,7 +322,8 @@ def _train(args: argparse.Namespace) -> dict:
         train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
                                    seed=args.seed, device=args.device, precision=args.precision,
-                                   grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every)
+                                   grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
+                                   track_fid=args.track_fid)
         trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress)
     if trainer.epoch >= trainer.config.epochs:
         print(f"vaegan: {args.out} is already trained for {trainer.epoch} epochs; raise --epochs to train more",

@@ -109,6 +109,7 @@ class TrainConfig:
     limit: int = 0  # use only the first N training images; 0 = all of them
     log_every: int = 20  # steps between two history.jsonl lines (each line averages its window)
     sample_grid: int = 64  # images in the per-epoch sample grid
+    track_fid: int = 0  # after each epoch, the domain FID of this many samples against the train split; 0 = off
 
     def __post_init__(self) -> None:
         _check_choice("dataset", self.dataset, DATASETS)
@@ -118,6 +119,9 @@ class TrainConfig:
                            ("sample_grid", 1024)):
             _check_int(name, getattr(self, name), 1, high)
         _check_int("limit", self.limit, 0, 10**9)
+        _check_int("track_fid", self.track_fid, 0, 100_000)
+        if self.track_fid == 1:
+            raise ConfigError("track_fid needs at least 2 samples (0: off)")
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         for name in ("lr", "lr_discriminator", "grad_clip"):

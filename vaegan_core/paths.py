@@ -10,6 +10,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TRAINER_STATE_FILE = "trainer_state.pt"
 HISTORY_FILE = "history.jsonl"
+QUALITY_FILE = "quality.jsonl"   # optional: domain FID after each epoch (vaegan train --track-fid N)
 SAMPLES_DIR = "samples"
 MODEL_CARD_FILE = "README.md"
 METRICS_FILE = "metrics.json"

@@ -29,7 +29,7 @@ from .errors import CheckpointError, ConfigError, TrainingDiverged, first_line
 from .files import write_text_atomic
 from .images import save_grid
 from .models import GenerativeModel, build_model
-from .zoo import read_history
+from .zoo import read_history, read_quality
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -160,6 +160,8 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.train_seconds = 0.0
+        self.data_root = data_root
+        self._quality_off = False
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
@@ -253,6 +255,10 @@ class Trainer:
         kept = [row for row in read_history(self.out_dir)  # a torn last line is dropped too
                 if isinstance(row.get("step", 0), int) and row.get("step", 0) <= self.step]
         write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in kept))
+        quality = self.out_dir / paths.QUALITY_FILE
+        if quality.exists():
+            kept = [row for row in read_quality(self.out_dir) if row["step"] <= self.step]
+            write_text_atomic(quality, "".join(json.dumps(row) + "\n" for row in kept))
 
     def _autocast(self):
         enabled = self.precision == "bf16"
@@ -393,6 +399,32 @@ class Trainer:
         ckpt.save_trainer_state(self.out_dir, trainer_state)
         ckpt.save_checkpoint(self.out_dir, self.model, self.config, state)
         write_model_card(self.out_dir, self.model, self.config, state)
+        self._track_quality()
+
+    def _track_quality(self) -> None:
+        """With ``track_fid``: the domain FID of fresh samples against the train split (the test split plays no
+        part in training choices), one line per epoch in quality.jsonl beside the CPU time so far: the run's
+        quality against its training time. The evaluation's own time is not training time."""
+        n = self.config.track_fid
+        if not n or self._quality_off:
+            return
+        from .errors import VaeganError
+        from .metrics.evaluate import evaluate  # heavy imports, only when asked for
+
+        self.model.eval()
+        try:
+            result = evaluate(self.model, self.config.dataset, n=n, extractor="lenet", metrics=("fid",),
+                              split="train", seed=self.config.seed, device=str(self.device), data_root=self.data_root)
+        except (VaeganError, OSError) as error:
+            self._quality_off = True
+            warnings.warn(f"--track-fid is off for this run: {first_line(error)}", stacklevel=2)
+            return
+        finally:
+            self.model.train()
+        row = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
+               "fid_domain_train": round(float(result["metrics"]["fid"]), 3), "n": n}
+        with open(self.out_dir / paths.QUALITY_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
 
 
 def _short_postfix(record: dict[str, Any]) -> dict[str, str]:

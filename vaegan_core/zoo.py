@@ -18,8 +18,8 @@ from typing import Any
 from .config import MODEL_LABELS
 from .errors import VaeganError
 from .files import JSONFileError, read_json
-from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, SAMPLES_DIR, WEIGHTS_FILE,
-                    SHIPPED_CHECKPOINTS, default_checkpoints_dir)
+from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, QUALITY_FILE, SAMPLES_DIR,
+                    WEIGHTS_FILE, SHIPPED_CHECKPOINTS, default_checkpoints_dir)
 
 # The epochs the shipped checkpoints were trained for; scripts/train_all.sh reads them from here.
 DEFAULT_EPOCHS = {"vae": 8, "gan": 12, "vaegan": 12}
@@ -172,7 +172,18 @@ def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
     """The lines of ``history.jsonl`` as dicts: the one reader of the file (the apps, ``vaegan info`` and
     ``train --resume``). A line that is not a JSON object (a torn last line from a run killed mid-write,
     bytes that are not UTF-8) is skipped."""
-    path = Path(directory) / HISTORY_FILE
+    return _read_jsonl(Path(directory) / HISTORY_FILE)
+
+
+def read_quality(directory: str | os.PathLike) -> list[dict[str, Any]]:
+    """The lines of ``quality.jsonl`` (``vaegan train --track-fid``): per epoch the training seconds so far and
+    the domain FID against the train split. Lines without those numbers are skipped like torn ones."""
+    return [row for row in _read_jsonl(Path(directory) / QUALITY_FILE)
+            if all(isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool)
+                   for key in ("epoch", "step", "train_seconds", "fid_domain_train"))]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []

@@ -18,6 +18,25 @@ if not available:
     for kind in choice["kinds"]:
         st.info(zoo.missing_message(dataset, kind, root))
     st.stop()
+
+quality = {kind: zoo.read_quality(zoo.checkpoint_dir(dataset, kind, root)) for kind in available}
+if any(quality.values()):
+    st.markdown("**Quality against training time**")
+    figure = go.Figure()
+    for kind, rows in quality.items():
+        if rows:
+            figure.add_trace(go.Scatter(
+                x=[row["train_seconds"] / 60 for row in rows], y=[row["fid_domain_train"] for row in rows],
+                mode="lines+markers", name=ui.LABELS.get(kind, kind), line={"color": ui.MODEL_COLOURS.get(kind)},
+                customdata=[row["epoch"] for row in rows],
+                hovertemplate="epoch %{customdata}: FID %{y:.1f} after %{x:.1f} min<extra></extra>"))
+    figure.update_layout(height=340, xaxis_title="training minutes (the checkpoint's own device)",
+                         yaxis_title="domain FID (train split, lower is better)", yaxis_type="log", margin={"t": 20})
+    st.plotly_chart(figure, width="stretch")
+    st.caption("After each epoch the run scored fresh N(0, I) samples against the training split with the domain "
+               "(LeNet) features (`vaegan train --track-fid N`); the test split plays no part in training choices. "
+               "The minutes are training only, on the device each model card names. A model missing here was "
+               "trained without tracking.")
 kind = st.selectbox("Model", available, format_func=ui.LABELS.get)
 folder = zoo.checkpoint_dir(dataset, kind, root)
 history = zoo.read_history(folder)
