@@ -15,13 +15,14 @@ import contextlib
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
 from .config import (COLLAPSE_LOOPS, CORRUPTIONS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS,
                      LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_IMPORTANCE_SAMPLES, MAX_LATENT_DIM, MAX_SEED,
                      MAX_WIDTH, MODEL_KINDS, PRECISIONS, PRIORS, SPLITS, ModelConfig, TrainConfig)
-from .errors import CheckpointError, VaeganError
+from .errors import CheckpointError, DatasetError, VaeganError
 from .files import JSONFileError, read_json, write_text_atomic
 from .paths import METRICS_FILE
 from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
@@ -29,7 +30,7 @@ from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
                    "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every",
-                   "track_fid")
+                   "track_fid", "image_size", "channels")
 MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
 MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
@@ -79,7 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model into a checkpoint folder")
     train.add_argument("--model", choices=MODEL_KINDS, help="model family (required unless --resume)")
-    train.add_argument("--dataset", choices=DATASETS, help="training data (required unless --resume)")
+    train.add_argument("--dataset", type=_dataset, metavar="{" + ",".join(DATASETS) + ",folder:PATH}",
+                       help="training data (required unless --resume): a built-in dataset or a folder of images, "
+                            "optionally one sub-folder per class")
+    train.add_argument("--image-size", type=_int_in(8, 256), default=None,
+                       help="image folders: side of the square images, centre-cropped and resized (default 32; "
+                            "the built-in datasets are 28)")
+    train.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                       help="image folders: 1 (grey) or 3 (RGB, the default); the built-in datasets are grey")
     train.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), required=True, help="total epochs (with --resume: the new total)")
     train.add_argument("--out", required=True, help="checkpoint folder to write")
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -143,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="score a checkpoint (FID, KID, IS, precision/recall, ...)")
     evaluate.add_argument("checkpoint", metavar="DIR", help="checkpoint folder; DIR/metrics.json is updated")
     evaluate.add_argument("--n", type=_int_in(2, MAX_EVAL_IMAGES), default=10_000, help="generated images (default 10000)")
-    evaluate.add_argument("--extractor", choices=EXTRACTORS, default="lenet",
-                          help="lenet: the shipped domain classifier (seconds); inception: TF-Inception (slow on CPU)")
+    evaluate.add_argument("--extractor", choices=EXTRACTORS, default=None,
+                          help="lenet (default for the built-in datasets): the shipped domain classifier (seconds); "
+                               "inception (default for image folders): TF-Inception (slow on CPU)")
     evaluate.add_argument("--split", choices=SPLITS, default="test", help="real images to compare with")
     evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the generated images and subsets")
     evaluate.add_argument("--prior", choices=PRIORS, default="normal",
@@ -287,6 +296,20 @@ _FEATURES_KEPT = ("interrupted; the features of the real images computed so far 
                   "command to continue from there")
 
 
+def _dataset(value: str) -> str:
+    """A built-in dataset name, or folder:PATH made absolute (config.json stores it, so runs resume anywhere)."""
+    from .folders import canonical, is_folder
+
+    if is_folder(value):
+        try:
+            return canonical(value)
+        except DatasetError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    if value not in DATASETS:
+        raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(DATASETS)} or folder:PATH)")
+    return value
+
+
 def _train(args: argparse.Namespace) -> dict:
     from .train import Trainer
 
@@ -314,11 +337,21 @@ def _train(args: argparse.Namespace) -> dict:
         if args.reset_optimizer:
             raise _UsageError("--reset-optimizer only goes with --resume")
         from .data import CLASS_NAMES
+        from .folders import folder_classes, is_folder
 
+        folder = is_folder(args.dataset)
+        if not folder and (args.image_size not in (None, 28) or args.channels not in (None, 1)):
+            raise _UsageError(f"{args.dataset} images are 28x28 grey: --image-size and --channels are for image "
+                              "folders (--dataset folder:PATH)")
+        classes = folder_classes(args.dataset) if folder else CLASS_NAMES[args.dataset]
+        if args.conditional and len(classes) < 2:
+            raise _UsageError(f"--conditional needs labels: {args.dataset} has no class sub-folders (put the images "
+                              "of each class into a sub-folder of its own)")
         model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
                                    gamma=args.gamma, equilibrium=args.equilibrium, ema_decay=args.ema_decay,
-                                   likelihood=args.likelihood,
-                                   num_classes=len(CLASS_NAMES[args.dataset]) if args.conditional else 0)
+                                   likelihood=args.likelihood, num_classes=len(classes) if args.conditional else 0,
+                                   image_size=(args.image_size or 32) if folder else 28,
+                                   channels=(args.channels or 3) if folder else 1)
         train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
                                    seed=args.seed, device=args.device, precision=args.precision,
@@ -419,6 +452,10 @@ def _eval(args: argparse.Namespace) -> dict:
     dataset = config["train_config"].dataset if config["train_config"] else None
     if dataset is None:
         raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    if args.extractor is None:
+        from .folders import is_folder
+
+        args.extractor = "inception" if is_folder(dataset) else "lenet"
     path = Path(model.checkpoint_dir) / METRICS_FILE
     stored = _stored_metrics(path)  # checked before the work, which can take twenty minutes
     with _percent_bar(args.no_progress) as progress:
@@ -569,12 +606,17 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
                 "train-classifier": _train_classifier, "reference-stats": _reference_stats,
                 "fit-gmm": _fit_gmm, "anomaly": _anomaly}
+
+    formatter = warnings.formatwarning  # warnings are one line for the user, like errors: no source path
+    warnings.formatwarning = lambda message, *rest, **named: f"vaegan {args.command}: warning: {message}\n"
     try:
         result = handlers[args.command](args)
     # OSError: disk full, permission denied, ...: its message names the file, so stop cleanly on it too
     except (_UsageError, VaeganError, _Interrupted, OSError) as error:
         print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, _UsageError) else 130 if isinstance(error, _Interrupted) else 1
+    finally:
+        warnings.formatwarning = formatter
     try:
         print(json.dumps(result, indent=2))
     except BrokenPipeError:  # `vaegan info DIR | head`: the reader left; the work is done

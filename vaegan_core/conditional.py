@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from .data import CLASS_NAMES
-from .errors import ConfigError
+from .errors import ConfigError, DatasetError
+from .folders import folder_classes, is_folder
 
 MAX_TEXT = 40  # glyphs in one written line
 
@@ -108,6 +109,12 @@ def style_grid(model, z: torch.Tensor) -> torch.Tensor:
 
 
 def class_names(dataset: str | None, num_classes: int) -> list[str]:
-    """The names of a dataset's classes (Fashion-MNIST's garments), or their indices."""
+    """The names of a dataset's classes (Fashion-MNIST's garments, an image folder's sub-folders), or their
+    indices."""
     names = CLASS_NAMES.get(dataset or "", [])
+    if is_folder(dataset or ""):
+        try:
+            names = folder_classes(dataset)
+        except DatasetError:  # the folder is not on this machine: the indices
+            names = []
     return list(names) if len(names) == num_classes else [str(index) for index in range(num_classes)]

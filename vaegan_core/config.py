@@ -93,7 +93,7 @@ class ModelConfig:
 class TrainConfig:
     """How a model is trained: data, schedule, optimizer, device and logging cadence."""
 
-    dataset: str = "mnist"  # mnist | fashion-mnist | digits
+    dataset: str = "mnist"  # mnist | fashion-mnist | digits | folder:PATH (vaegan_core.folders)
     epochs: int = 10  # total number of passes over the training split
     batch_size: int = 64  # images per optimizer step (the last incomplete batch is dropped)
     lr: float = 0.0  # Adam learning rate; 0 = the model's default (VAE 1e-3, GAN / VAE-GAN 2e-4)
@@ -112,7 +112,8 @@ class TrainConfig:
     track_fid: int = 0  # after each epoch, the domain FID of this many samples against the train split; 0 = off
 
     def __post_init__(self) -> None:
-        _check_choice("dataset", self.dataset, DATASETS)
+        if not (isinstance(self.dataset, str) and self.dataset.startswith("folder:") and len(self.dataset) > 7):
+            _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("device", self.device, DEVICES)
         _check_choice("precision", self.precision, PRECISIONS)
         for name, high in (("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH), ("log_every", 10**9),

@@ -21,6 +21,7 @@ import torch
 
 from .config import DATASETS, SPLITS
 from .errors import DatasetError
+from .folders import is_folder, load_folder
 from .paths import bundled_data_dir
 
 CLASS_NAMES = {
@@ -52,18 +53,24 @@ def default_cache_dir() -> Path:
     return user_cache_dir() / "vaegan-data"
 
 
-def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None = None):
+def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None = None,
+                 image_size: int | None = None, channels: int | None = None, progress: bool = False):
     """Load a dataset split as ``(images uint8 N x 1 x 28 x 28, labels int64 N)``.
+
+    ``folder:PATH`` is an image folder (``vaegan_core.folders``): N x channels x image_size x image_size,
+    memory-mapped from its decoded cache (``root`` plays no part; ``progress``: a bar while decoding).
 
     Root lookup: ``root`` if given (and nothing else); otherwise ``$VAEGAN_DATA_DIR``,
     then the download cache, then (test split only) the copy shipped in ``checkpoints/data``,
     then a torchvision download into the cache when online.
     ``digits`` (scikit-learn's 1,797 8x8 digits, scaled to 28x28) needs no files at all.
     """
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose 'train' or 'test'")
+    if is_folder(name):
+        return load_folder(name, split, image_size, channels, progress)
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or folder:PATH")
     if name == "digits":
         return _load_digits(split)
 

@@ -19,6 +19,7 @@ from typing import Callable
 from . import anomaly, latent_usage, memorisation
 from .data import load_dataset
 from .errors import DatasetError
+from .folders import is_folder
 
 Progress = Callable[[float, str], None]
 ANOMALY_IMAGES = 2000  # per set of the standard pairs: AUCs to about +-0.01
@@ -36,8 +37,10 @@ def run_diagnostics(model, dataset: str, data_root=None, seed: int = 0, progress
             _encoder_diagnostics(model, dataset, data_root, seed, result)
         except DatasetError as error:
             result["skipped"]["latent_usage"] = str(error).splitlines()[0]
-    if conditional:  # the anomalies' and the samples' labels are not given: not measured for these yet
-        why = "not measured for conditional models yet"
+    if conditional or is_folder(dataset):
+        # a conditional model's anomalies and samples need labels; an image folder has no domain classifier and no
+        # standard other dataset: not measured for these yet
+        why = "not measured for conditional models yet" if conditional else "not measured for image folders yet"
         result["skipped"].update(anomaly=why, memorisation=why)
         return result
     report(0.2, "anomaly scores of the standard pairs")
@@ -61,10 +64,16 @@ def _encoder_diagnostics(model, dataset: str, data_root, seed: int, result: dict
 
     from .metrics.conditional_scores import label_probe
 
-    test, labels = load_dataset(dataset, "test", data_root)
+    test, labels = load_dataset(dataset, "test", data_root, image_size=model.config.image_size,
+                                channels=model.config.channels)
+    if is_folder(dataset) and len(torch.unique(torch.as_tensor(labels))) < 2:
+        labels = None  # a folder without class sub-folders: no labels to probe for
     given = labels if model.config.num_classes else None
     mu, logvar = model.encode(test.float() / 255, given)  # once, for both
     result["latent_usage"] = latent_usage.usage_of_codes(mu, logvar)
+    if labels is None:
+        result["skipped"]["label_probe"] = "the image folder has no class sub-folders"
+        return
     result["label_probe"] = {"accuracy": label_probe(mu.numpy(), torch.as_tensor(labels).numpy(), seed),
                              "chance": 1.0 / len(torch.unique(torch.as_tensor(labels))), "n": int(labels.numel()),
                              "conditional": bool(model.config.num_classes)}

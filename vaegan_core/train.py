@@ -116,7 +116,9 @@ class Trainer:
         self.device = resolve_device(train_config.device)
         self.precision = resolve_precision(train_config.precision, self.device)
 
-        images, labels = data if data is not None else load_dataset(train_config.dataset, "train", data_root)
+        images, labels = data if data is not None else load_dataset(
+            train_config.dataset, "train", data_root, image_size=model_config.image_size,
+            channels=model_config.channels, progress=progress)
         if train_config.limit:
             images, labels = images[: train_config.limit], labels[: train_config.limit]
         expected = (model_config.channels, model_config.image_size, model_config.image_size)
@@ -130,7 +132,9 @@ class Trainer:
                 f"{train_config.dataset} has {images.shape[0]} training images, fewer than one batch of "
                 f"{train_config.batch_size}; lower --batch-size or raise --limit"
             )
-        self.images = images.to(self.device)  # uint8 on the device; batches are converted as they are drawn
+        # uint8 on the device, batches converted as they are drawn; a dataset too large for the accelerator's
+        # memory stays in (memory-mapped) host memory and goes over batch by batch
+        self.images = images.to(self.device) if self._fits_on_device(images) else images
         self.labels = None  # the class of each image, for a conditional model
         if model_config.num_classes:
             labels = torch.as_tensor(labels).long()
@@ -164,6 +168,12 @@ class Trainer:
         self._quality_off = False
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+
+    def _fits_on_device(self, images: torch.Tensor) -> bool:
+        if self.device.type != "cuda":
+            return self.device.type == "cpu" or images.numel() < 2**30
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return images.numel() * images.element_size() < free // 4
 
     @property
     def _channels_last(self) -> bool:
@@ -266,7 +276,8 @@ class Trainer:
 
     def _batch(self, order: torch.Tensor, index: int) -> torch.Tensor:
         size = self.config.batch_size
-        batch = self.images[order[index * size:(index + 1) * size]].float().div_(255.0)
+        rows = order[index * size:(index + 1) * size]
+        batch = self.images[rows.to(self.images.device)].to(self.device, non_blocking=True).float().div_(255.0)
         if self._channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         return batch

@@ -16,6 +16,7 @@ import torch
 
 from ..data import load_dataset
 from ..errors import MetricError
+from ..folders import is_folder
 from .extractors import LeNetExtractor, load_extractor
 from .conditional_scores import intra_class_fid, label_adherence
 from .features_cache import real_features, real_features_path
@@ -75,15 +76,18 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     report = progress or (lambda fraction, message: None)
     feature_net = load_extractor(extractor, dataset, device, classifier_directory)
     conditional = model.config.num_classes > 0  # label adherence needs the classifier, per-class FID the features
+    wants_classifier = bool({"is", "modes"} & set(metrics)) or conditional
+    if is_folder(dataset) and classifier_directory is None:
+        wants_classifier = False  # no domain classifier for an image folder: no classifier IS, classes, adherence
     classifier = feature_net if isinstance(feature_net, LeNetExtractor) else (
-        LeNetExtractor(dataset, classifier_directory, device) if {"is", "modes"} & set(metrics) or conditional
-        else None)
+        LeNetExtractor(dataset, classifier_directory, device) if wants_classifier else None)
     reference = _resolve_reference(reference, feature_net, dataset, split, metrics)
     if conditional and reference == "stats" and "fid" in metrics:
         reference = "features"  # the per-class FID needs each real image's features
 
     # (1) real images: features of the whole split (or its shipped statistics), labels for the class histogram
-    real_images, real_labels = load_dataset(dataset, split, data_root)
+    real_images, real_labels = load_dataset(dataset, split, data_root, image_size=model.config.image_size,
+                                            channels=model.config.channels)
     if reference == "stats":
         real = load_reference_stats(dataset, split, feature_net)
     else:
@@ -96,7 +100,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
 
     # (3) the scores
     scores, real_subset = _scores(real, fake, probabilities, metrics, seed, force, real_labels)
-    if conditional:
+    if conditional and classifier is not None:
         scores.update(_conditional_scores(model, real, real_labels, fake, probabilities, fake_labels, metrics))
     if "reconstruction" in metrics and hasattr(model, "encoder"):
         labels = real_labels[:n] if model.config.num_classes else None  # a conditional encoder reads y too
@@ -109,7 +113,9 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         "n_real": int(real.shape[0]) if isinstance(real, np.ndarray) else real["n"],
         "real_side": "features" if isinstance(real, np.ndarray) else f"shipped statistics ({Path(real['path']).name})",
         "seed": seed, "prior": prior, "extractor": feature_net.name, "feature_dim": int(fake.shape[1]),
-        "preprocessing": feature_net.preprocessing, "extractor_sha256": feature_net.weights_sha256,
+        "preprocessing": (feature_net.preprocessing if model.config.channels == 1 else  # colour goes in as it is
+                          feature_net.preprocessing.replace("grayscale x", "RGB x").replace(
+                              " -> replicated to 3 channels", "")), "extractor_sha256": feature_net.weights_sha256,
         "extractor_backend": getattr(feature_net, "backend", "torch"),
         "metrics": scores,
         "wall_seconds": round(time.perf_counter() - start, 2),

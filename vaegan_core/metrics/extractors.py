@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from ..config import EXTRACTORS
 from ..data import user_cache_dir
 from ..errors import MetricError
+from ..folders import is_folder
 from ..files import atomic_write
 from ..paths import default_checkpoints_dir
 from ..images import check_image_batch
@@ -92,6 +93,9 @@ class LeNetExtractor:
     """The domain classifier of one dataset: 128 penultimate features and 10 class probabilities."""
 
     def __init__(self, dataset: str, directory: str | os.PathLike | None = None, device="cpu", batch_size: int = 1000):
+        if directory is None and is_folder(dataset):
+            raise MetricError("the domain (LeNet) features exist for mnist, fashion-mnist and digits only; for an "
+                              "image folder use --extractor inception (ImageNet features, colour as it is)")
         directory = Path(directory) if directory is not None else classifier_dir(dataset)
         if not directory.is_dir():
             raise MetricError(

@@ -17,6 +17,7 @@ import torch
 from ..data import load_dataset, user_cache_dir
 from ..errors import MetricError
 from ..files import save_npy_atomic
+from ..folders import storage_name
 from .extractors import extractor_identity
 
 Progress = Callable[[float, str], None]
@@ -32,7 +33,7 @@ def real_features(extractor, dataset: str, split: str, data_root=None, progress:
     interrupted run (Ctrl-C, a crash, a closed laptop) continues where it stopped: the Inception
     features of a 60,000-image train split take hours on a CPU.
     """
-    path = real_features_path(extractor, dataset, split)
+    path = real_features_path(extractor, dataset, split, None if images is None else tuple(images.shape[1:]))
     if path.is_file():
         try:
             return np.load(path, allow_pickle=False)
@@ -84,10 +85,12 @@ def _saved_parts(parts_dir: Path, total: int, dim: int) -> list[np.ndarray]:
     return chunks
 
 
-def real_features_path(extractor, dataset: str, split: str) -> Path:
+def real_features_path(extractor, dataset: str, split: str, image_shape: tuple[int, ...] | None = None) -> Path:
     """The cache file of a split's features. ``extractor``: a loaded extractor or its ``extractor_identity``
-    (both have ``name`` and ``weights_sha256``), so the path changes with the weights."""
-    return features_dir() / f"{dataset}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
+    (both have ``name`` and ``weights_sha256``), so the path changes with the weights; an image folder's name
+    carries its listing and ``image_shape`` (``folders.storage_name``)."""
+    name = storage_name(dataset, image_shape)
+    return features_dir() / f"{name}-{split}-{extractor.name}-{extractor.weights_sha256[:16]}.npy"
 
 
 def features_dir() -> Path:
