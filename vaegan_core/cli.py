@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -124,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(e.g. 5000; 0: off)")
     train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--nproc", type=_int_in(1, 1024), default=1,
+                       help="train on N processes (starts torchrun; one per GPU, or CPU processes with gloo); "
+                            "--batch-size is per process, so the global batch is N x --batch-size")
 
     sample = commands.add_parser("sample", help="decode random codes into a PNG grid")
     sample.add_argument("checkpoint", metavar="DIR",
@@ -311,6 +315,8 @@ def _dataset(value: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> dict:
+    if args.nproc > 1:
+        return _train_on_processes(args)
     from .train import Trainer
 
     progress = not args.no_progress
@@ -366,6 +372,29 @@ def _train(args: argparse.Namespace) -> dict:
     except KeyboardInterrupt:
         raise _Interrupted(f"interrupted; the last checkpoint (epoch {trainer.epoch}) is in {args.out}: "
                            f"continue with `vaegan train --out {args.out} --epochs {trainer.config.epochs} --resume`")
+
+
+def _train_on_processes(args: argparse.Namespace) -> dict:
+    """``--nproc N``: the same command under ``torchrun --standalone --nproc_per_node N`` (one machine)."""
+    from .checkpoint import read_config
+    from .distributed import launch
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise _UsageError("--nproc starts torchrun; under torchrun (WORLD_SIZE is set) leave --nproc out")
+    argv, skip = [], False
+    for item in args.argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            argv.append(item)
+    code = launch(args.nproc, argv)
+    if code != 0:
+        raise VaeganError(f"training on {args.nproc} processes stopped (exit code {code}); the messages above say why")
+    state = read_config(args.out).get("state") or {}
+    return {"out_dir": args.out, "processes": args.nproc, **{k: state.get(k) for k in
+            ("epoch", "step", "train_seconds", "images_per_second", "device", "precision")}}
 
 
 def _sample(args: argparse.Namespace) -> dict:
@@ -602,21 +631,27 @@ class _Interrupted(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
+    rank = int(os.environ.get("RANK", "0")) if os.environ.get("RANK", "0").isdigit() else 0
+    who = f"vaegan {args.command}" + (f" [process {rank}]" if rank else "")
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
                 "train-classifier": _train_classifier, "reference-stats": _reference_stats,
                 "fit-gmm": _fit_gmm, "anomaly": _anomaly}
 
     formatter = warnings.formatwarning  # warnings are one line for the user, like errors: no source path
-    warnings.formatwarning = lambda message, *rest, **named: f"vaegan {args.command}: warning: {message}\n"
+    warnings.formatwarning = lambda message, *rest, **named: f"{who}: warning: {message}\n"
     try:
         result = handlers[args.command](args)
     # OSError: disk full, permission denied, ...: its message names the file, so stop cleanly on it too
     except (_UsageError, VaeganError, _Interrupted, OSError) as error:
-        print(f"vaegan {args.command}: error: {error}", file=sys.stderr)
+        print(f"{who}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, _UsageError) else 130 if isinstance(error, _Interrupted) else 1
     finally:
         warnings.formatwarning = formatter
+    if rank or os.environ.get("VAEGAN_LAUNCHED_BY_NPROC"):  # under torchrun, process 0 (or the launcher) speaks
+        return 0
     try:
         print(json.dumps(result, indent=2))
     except BrokenPipeError:  # `vaegan info DIR | head`: the reader left; the work is done

@@ -50,6 +50,26 @@ class GenerativeModel(nn.Module):
     default_lr = 2e-4
     latent_gmm = None  # a vaegan_core.prior.LatentGMM, set by load_model when the checkpoint has one
     latent_gmm_error = None  # why a checkpoint's latent GMM could not be read
+    # (rank, world size) when training on several processes (vaegan_core.distributed): every process draws the
+    # noise of the whole global batch from the same generator state and keeps its own rows, so a run on N
+    # processes sees the noise a one-process run with the N-times batch sees
+    noise_shard = (0, 1)
+
+    def training_noise(self, shape, generator=None, device=None, dtype=None) -> torch.Tensor:
+        """N(0, I) noise for training, ``shape[0]`` rows: this process's share of the global batch's noise."""
+        rank, world = self.noise_shard
+        full = torch.randn((shape[0] * world, *shape[1:]), generator=generator, device=device, dtype=dtype)
+        return full if world == 1 else full[rank * shape[0]:(rank + 1) * shape[0]]
+
+    def global_mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean of a per-process scalar over the processes (itself on one process; no gradient)."""
+        if self.noise_shard[1] == 1:
+            return value
+        import torch.distributed as dist
+
+        value = value.detach().clone()
+        dist.all_reduce(value)
+        return value / self.noise_shard[1]
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -94,7 +114,8 @@ class GenerativeModel(nn.Module):
 
     def reparameterize(self, mu, logvar, generator=None):
         """z = mu + sigma * eps, eps ~ N(0, I) (Kingma & Welling 2013)."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        eps = (self.training_noise(mu.shape, generator, mu.device, mu.dtype) if self.training else
+               torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype))
         return mu + torch.exp(0.5 * logvar) * eps
 
     def prior(self, name: str = "normal", fallback: bool = False) -> Prior:
@@ -277,7 +298,7 @@ class GAN(GenerativeModel):
 
     def training_losses(self, images, generator=None, labels=None):
         batch = images.shape[0]
-        z = torch.randn(batch, self.config.latent_dim, generator=generator, device=images.device)
+        z = self.training_noise((batch, self.config.latent_dim), generator, images.device)
         # conditional (Mirza & Osindero 2014): the fakes are drawn for the real batch's labels, so y follows the
         # data's class frequencies, and D judges each image with its label (projection, see nets.Discriminator)
         fakes = torch.sigmoid(self.decoder(z, labels)).to(images.dtype)
@@ -337,7 +358,7 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
         # decoder and the (projection) discriminator; the prior samples take the real batch's labels
         mu, logvar = self.encoder(images, labels)
         z = self.reparameterize(mu, logvar, generator)
-        z_prior = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+        z_prior = self.training_noise(z.shape, generator, z.device, z.dtype)
         # One decoder pass for the reconstructions and the prior samples, one discriminator
         # pass for real | reconstructed | sampled images: larger matrix products, fewer launches.
         twice = None if labels is None else torch.cat([labels, labels])
@@ -354,7 +375,7 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
         # which makes the term independent of the discriminator's feature scale (spectral norm
         # shrinks it ~20x), so that KL and feature likelihood keep their balance as D trains.
         real_features = real_features.detach()
-        feature_power = real_features.pow(2).mean().clamp_min(1e-8)
+        feature_power = self.global_mean(real_features.pow(2).mean()).clamp_min(1e-8)
         feature_nll = 0.5 * _per_image_sum((recon_features - real_features).pow(2)) / feature_power
         # -L_GAN for the discriminator: BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0)
         loss_real = F.softplus(-real_logits).mean()

@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
-from . import paths
+from . import distributed, paths
 from .card import write_model_card
 from .config import ModelConfig, TrainConfig
 from .data import load_dataset
@@ -113,24 +113,37 @@ class Trainer:
             raise CheckpointError(
                 f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
             )
+        self.context = distributed.from_environment()
         self.device = resolve_device(train_config.device)
+        if self.context.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.context.local_rank)
         self.precision = resolve_precision(train_config.precision, self.device)
+        if self.context.active and model_config.equilibrium:
+            raise ConfigError("the equilibrium trick (--equilibrium) decides per step whether to train each player, "
+                              "which processes could decide differently: train it on one process")
+        distributed.start(self.context, self.device)
+        if not self.context.main:
+            distributed.barrier(self.context)  # process 0 decodes an image folder's cache first
 
         images, labels = data if data is not None else load_dataset(
             train_config.dataset, "train", data_root, image_size=model_config.image_size,
             channels=model_config.channels, progress=progress)
         if train_config.limit:
             images, labels = images[: train_config.limit], labels[: train_config.limit]
+        if self.context.main:
+            distributed.barrier(self.context)
         expected = (model_config.channels, model_config.image_size, model_config.image_size)
         if tuple(images.shape[1:]) != expected:
             raise ConfigError(
                 f"{train_config.dataset} images are {'x'.join(map(str, images.shape[1:]))} but the model expects "
                 f"{'x'.join(map(str, expected))}; set image_size / channels to match the data"
             )
-        if images.shape[0] < train_config.batch_size:
+        global_batch = train_config.batch_size * self.context.world
+        if images.shape[0] < global_batch:
             raise ConfigError(
                 f"{train_config.dataset} has {images.shape[0]} training images, fewer than one batch of "
-                f"{train_config.batch_size}; lower --batch-size or raise --limit"
+                f"{global_batch}" + (f" ({train_config.batch_size} per process x {self.context.world})"
+                                     if self.context.active else "") + "; lower --batch-size or raise --limit"
             )
         # uint8 on the device, batches converted as they are drawn; a dataset too large for the accelerator's
         # memory stays in (memory-mapped) host memory and goes over batch by batch
@@ -143,12 +156,14 @@ class Trainer:
                                   f"to {model_config.num_classes - 1} per training image; {train_config.dataset} "
                                   f"has labels from {int(labels.min())} to {int(labels.max())}")
             self.labels = labels.to(self.device)
-        self.steps_per_epoch = images.shape[0] // train_config.batch_size
+        self.steps_per_epoch = images.shape[0] // global_batch
 
         torch.manual_seed(train_config.seed)  # initial weights
         self.model: GenerativeModel = build_model(model_config).to(self.device)
         if self._channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.model.noise_shard = (self.context.rank, self.context.world)
+        self.wrapped = distributed.wrap_networks(self.model, self.context, self.device) if self.context.active else {}
         lr = train_config.lr or self.model.default_lr
         self.base_lr = {name: (train_config.lr_discriminator or lr) if name == "discriminator" else lr
                         for name in self.model.parameter_groups()}
@@ -260,7 +275,7 @@ class Trainer:
     def _truncate_history(self) -> None:
         """Drop history lines logged after the checkpoint we resume from (they will be logged again)."""
         path = self.out_dir / paths.HISTORY_FILE
-        if not path.exists():
+        if not path.exists() or not self.context.main:
             return
         kept = [row for row in read_history(self.out_dir)  # a torn last line is dropped too
                 if isinstance(row.get("step", 0), int) and row.get("step", 0) <= self.step]
@@ -276,7 +291,8 @@ class Trainer:
 
     def _batch(self, order: torch.Tensor, index: int) -> torch.Tensor:
         size = self.config.batch_size
-        rows = order[index * size:(index + 1) * size]
+        start = (index * self.context.world + self.context.rank) * size  # this process's share of the global batch
+        rows = order[start:start + size]
         batch = self.images[rows.to(self.images.device)].to(self.device, non_blocking=True).float().div_(255.0)
         if self._channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -286,7 +302,8 @@ class Trainer:
         if self.labels is None:
             return None
         size = self.config.batch_size
-        return self.labels[order[index * size:(index + 1) * size]]
+        start = (index * self.context.world + self.context.rank) * size
+        return self.labels[order[start:start + size]]
 
     def learning_rate_factor(self, step: int) -> float:
         """The schedule's factor on each base rate at optimizer step ``step`` (0-based) of the run's
@@ -305,7 +322,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             for group in optimizer.param_groups:
                 group["lr"] = self.base_lr[name] * factor
-        with self._autocast():
+        with self._autocast(), distributed.use_wrapped(self.model, self.wrapped):
             if labels is None:  # unconditional: the call every model (and every test stand-in) takes
                 losses, logs = self.model.training_losses(images, self.noise)
             else:
@@ -322,18 +339,21 @@ class Trainer:
             self.optimizers[name].step()
         self.model.update_ema(self.step + 1)  # the step being taken (self.step counts finished ones)
         logs = dict(logs)
-        logs["nonfinite"] = (~torch.isfinite(torch.stack([losses[n].detach().float() for n in names]))).any().float()
+        logs["nonfinite"] = distributed.any_true(  # a NaN on any process stops every process
+            self.context, (~torch.isfinite(torch.stack([losses[n].detach().float() for n in names]))).any().float())
         return logs
 
     def fit(self) -> dict[str, Any]:
         """Train until ``config.epochs``; checkpoint every epoch. Returns a summary of the run."""
         config = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / paths.SAMPLES_DIR).mkdir(exist_ok=True)
+        main = self.context.main  # process 0 alone writes (the others hold the same weights)
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / paths.SAMPLES_DIR).mkdir(exist_ok=True)
         check_every = 1 if self.device.type == "cpu" else config.log_every  # a check is free on the CPU
         total_steps = (config.epochs - self.epoch) * self.steps_per_epoch
-        bar = tqdm(total=total_steps, disable=not self.progress, unit="step", dynamic_ncols=True)
-        history = open(self.out_dir / paths.HISTORY_FILE, "a", encoding="utf-8")
+        bar = tqdm(total=total_steps, disable=not (self.progress and main), unit="step", dynamic_ncols=True)
+        history = open(self.out_dir / paths.HISTORY_FILE, "a", encoding="utf-8") if main else None
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
         last_rate = 0.0
@@ -356,8 +376,9 @@ class Trainer:
                         if record.pop("nonfinite"):
                             self._diverged(logs)
                         last_rate = record["images_per_second"]
-                        history.write(json.dumps(record) + "\n")
-                        history.flush()
+                        if history is not None:
+                            history.write(json.dumps(record) + "\n")
+                            history.flush()
                         bar.set_postfix(_short_postfix(record), refresh=False)
                         if self.callback is not None:
                             self.callback(record)
@@ -365,20 +386,25 @@ class Trainer:
                     bar.update(1)
                 self.train_seconds += time.perf_counter() - epoch_start
                 self.epoch += 1
-                self._end_of_epoch(last_rate)
+                if main:
+                    self._end_of_epoch(last_rate)
+                distributed.barrier(self.context)
         finally:
-            history.close()
+            if history is not None:
+                history.close()
             bar.close()
+            distributed.stop(self.context)
         return {"out_dir": str(self.out_dir), "epoch": self.epoch, "step": self.step,
                 "train_seconds": round(self.train_seconds, 2), "images_per_second": round(last_rate, 1),
                 "device": str(self.device), "precision": self.precision}
 
     def _log_record(self, window: dict[str, torch.Tensor], steps: int, seconds: float, index: int) -> dict[str, Any]:
         keys = list(window)
-        means = (torch.stack([window[k] for k in keys]) / steps).tolist()  # one device sync per log line
+        # the mean over this window and over every process; one device sync per log line
+        means = distributed.mean_over_processes(self.context, torch.stack([window[k] for k in keys]) / steps).tolist()
         record: dict[str, Any] = {"step": self.step, "epoch": round(self.epoch + (index + 1) / self.steps_per_epoch, 4)}
         record.update({k: round(v, 6) for k, v in zip(keys, means)})
-        record["images_per_second"] = round(steps * self.config.batch_size / max(seconds, 1e-9), 1)
+        record["images_per_second"] = round(steps * self.config.batch_size * self.context.world / max(seconds, 1e-9), 1)
         return record
 
     def _diverged(self, logs: dict[str, torch.Tensor]) -> None:
