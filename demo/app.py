@@ -39,7 +39,7 @@ navigation = st.navigation(PAGES)
 ui.start_warm_up()
 
 with st.sidebar:
-    st.selectbox("Dataset", ui.DATASETS, format_func=ui.DATASET_LABELS.get, key="dataset")
+    st.selectbox("Dataset", ui.datasets(), format_func=ui.dataset_label, key="dataset")
     st.multiselect("Models", ui.MODEL_KINDS, default=list(ui.MODEL_KINDS), format_func=ui.LABELS.get, key="kinds")
     st.number_input("Seed", min_value=0, max_value=ui.MAX_SEED, value=0, step=1, key="seed",
                     help="The same seed gives the same samples, in every model and every session.")
@@ -50,5 +50,8 @@ try:
 except Exception as error:  # the last guard: a page that fails shows one line, never a traceback
     if type(error).__name__ in ("RerunException", "StopException"):
         raise  # Streamlit's own control flow (st.rerun, st.stop, st.switch_page)
+    import logging
+
+    logging.getLogger("vaegan.app").exception("page failed")  # the traceback goes to the server's log only
     st.error(f"Something went wrong on this page: {type(error).__name__}: {first_line(error)} - change a setting or "
              "reload; the other pages keep working.")

@@ -115,13 +115,36 @@ def models(dataset: str, kinds, need_encoder: bool = False) -> dict:
     return loaded
 
 
-@st.cache_data(show_spinner="Reading the test images...", max_entries=4)
+def datasets() -> list[str]:
+    """The sidebar's datasets: MNIST and Fashion-MNIST, then every image folder with models in the checkpoints
+    folder (``--checkpoints DIR``)."""
+    return zoo.available_datasets(checkpoints_root())
+
+
+def dataset_label(dataset: str) -> str:
+    return DATASET_LABELS.get(dataset) or f"{dataset} (image folder)"
+
+
 def test_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """The test split (uint8 N x 1 x 28 x 28, labels N): from VAEGAN_DATA_DIR or the copy shipped with the app."""
+    """The test split (uint8 N x C x S x S, labels N): from VAEGAN_DATA_DIR or the copy shipped with the app; an
+    image folder's from the folder its models were trained on. A folder that is not on this machine stops the
+    page with one line that says so."""
+    from vaegan_core.errors import DatasetError
+
+    name, size, channels = zoo.data_of(dataset, checkpoints_root())
+    try:
+        return _test_split(name, size, channels)
+    except DatasetError as error:
+        st.error(f"The test images of {dataset_label(dataset)} are not here: {error}")
+        st.stop()
+
+
+@st.cache_data(show_spinner="Reading the test images...", max_entries=4)
+def _test_split(name: str, image_size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
     from vaegan_core.data import load_dataset
 
-    images, labels = load_dataset(dataset, "test")
-    return images.numpy(), labels.numpy()
+    images, labels = load_dataset(name, "test", image_size=image_size, channels=channels)
+    return np.array(images.numpy()), labels.numpy()
 
 
 def test_images(dataset: str, indices):
@@ -135,7 +158,20 @@ def test_images(dataset: str, indices):
 def class_names(dataset: str) -> list[str]:
     from vaegan_core.data import CLASS_NAMES
 
-    return CLASS_NAMES[dataset]
+    if dataset in CLASS_NAMES:
+        return CLASS_NAMES[dataset]
+    from vaegan_core.folders import folder_classes, is_folder
+    from vaegan_core.errors import DatasetError
+
+    name = zoo.data_of(dataset, checkpoints_root())[0]
+    try:
+        names = folder_classes(name) if is_folder(name) else []
+    except DatasetError:  # the folder is not here (the page says so where it needs the images): the indices
+        names = []
+    if not names:
+        labels = test_split(dataset)[1]
+        names = [str(index) for index in range(int(labels.max()) + 1)] if len(labels) else []
+    return names or ["all"]
 
 
 def progress_callback(bar):

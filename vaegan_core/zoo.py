@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import MODEL_LABELS
+from .config import IDX_DATASETS, MODEL_KINDS, MODEL_LABELS
 from .errors import VaeganError
 from .files import JSONFileError, read_json
 from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, QUALITY_FILE, SAMPLES_DIR,
@@ -35,6 +35,40 @@ CONDITIONAL_DIR = "conditional"  # checkpoints/<dataset>/conditional/<kind>: the
 def checkpoint_dir(dataset: str, kind: str, root: str | os.PathLike | None = None, conditional: bool = False) -> Path:
     base = checkpoints_root(root) / dataset
     return (base / CONDITIONAL_DIR / kind) if conditional else base / kind
+
+
+NOT_DATASETS = ("classifiers", "reference_stats", "data", "collapse")  # folders of a checkpoints root that hold no zoo
+
+
+def available_datasets(root: str | os.PathLike | None = None) -> list[str]:
+    """The datasets the apps offer: the built-in ones (their test images ship), then every other folder of the
+    checkpoints root that holds a model (e.g. ``my-photos/vaegan`` trained with ``--dataset folder:PATH``)."""
+    base = checkpoints_root(root)
+    others = []
+    if base.is_dir():
+        for folder in sorted(base.iterdir()):
+            if (folder.name in IDX_DATASETS or folder.name in NOT_DATASETS or folder.name.startswith(".")
+                    or not folder.is_dir()):
+                continue
+            if any(is_available(folder.name, kind, base) or is_available(folder.name, kind, base, True)
+                   for kind in MODEL_KINDS):
+                others.append(folder.name)
+    return list(IDX_DATASETS) + others
+
+
+def data_of(dataset: str, root: str | os.PathLike | None = None) -> tuple[str, int, int]:
+    """``(name for load_dataset, image size, channels)`` of the images behind a zoo dataset: the built-in ones
+    as they are; for any other, what its first model's config.json says it was trained on."""
+    if dataset in IDX_DATASETS or dataset == "digits":
+        return dataset, 28, 1
+    for conditional in (False, True):
+        for kind in MODEL_KINDS:
+            if is_available(dataset, kind, root, conditional):
+                config = read_config_json(checkpoint_dir(dataset, kind, root, conditional))
+                model, train = config.get("model") or {}, config.get("train") or {}
+                if isinstance(train.get("dataset"), str):
+                    return train["dataset"], int(model.get("image_size", 28)), int(model.get("channels", 1))
+    return dataset, 28, 1
 
 
 def is_available(dataset: str, kind: str, root: str | os.PathLike | None = None, conditional: bool = False) -> bool:

@@ -79,7 +79,7 @@ with image_tab:
                              "value": round(float(values[0]), 4), "percentile vs test images": round(rank, 1),
                              "verdict": "unusual" if rank >= 99 else "rather unusual" if rank >= 90 else "typical"})
         st.dataframe(rows, hide_index=True, width="stretch")
-        st.caption(f"Percentile: the share of {REFERENCE_IMAGES:,} {DATASET_LABELS[dataset]} test images that score "
+        st.caption(f"Percentile: the share of {REFERENCE_IMAGES:,} {ui.dataset_label(dataset)} test images that score "
                    "at or below this image; 99 means stranger than 99 % of real test images.")
         try:
             train = train_split(dataset)
@@ -136,7 +136,7 @@ with detection_tab:
     try:
         strange = scores_of(model, dataset, against, n)
         histogram = go.Figure()
-        histogram.add_trace(go.Histogram(x=normal[score], name=f"{DATASET_LABELS[dataset]} test", opacity=0.6))
+        histogram.add_trace(go.Histogram(x=normal[score], name=f"{ui.dataset_label(dataset)} test", opacity=0.6))
         histogram.add_trace(go.Histogram(x=strange[score], name=against, opacity=0.6))
         histogram.update_layout(barmode="overlay", height=320, xaxis_title=ANOMALY_SCORE_LABELS[score],
                                 font={"size": 15}, margin={"t": 10})

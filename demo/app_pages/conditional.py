@@ -81,8 +81,10 @@ with write_tab:
     if dataset == "mnist":
         text = st.text_input("Number to write (digits 0-9, up to 40)", "2026", max_chars=40)
     else:
-        picked = st.multiselect("Garments, in order", list(range(len(names))), default=[0, 1, 7, 8],
-                                format_func=lambda index: names[index])
+        picked = st.multiselect("Garments, in order" if dataset == "fashion-mnist" else "Classes, in order",
+                                list(range(len(names))),
+                                default=[c for c in (0, 1, 7, 8) if c < len(names)] if dataset == "fashion-mnist"
+                                else list(range(len(names))), format_func=lambda index: names[index])
         text = "".join(str(index) for index in picked)
     style_source = st.radio("Style", ["random (the sidebar seed)", "from an image"], horizontal=True)
     glyphs = None

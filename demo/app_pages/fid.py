@@ -22,13 +22,16 @@ models = ui.models(dataset, choice["kinds"])
 if not models:
     st.stop()
 
+data = zoo.data_of(dataset, ui.checkpoints_root())[0]  # an image folder's models name the folder they learnt
 left, middle, right = st.columns(3)
 n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000], 5000,
                        help="FID is biased upward for small n: compare numbers at the same n only.")
-extractor = middle.radio("Features", EXTRACTORS, horizontal=True, format_func=EXTRACTOR_LABELS.get)
+# an image folder has no domain classifier: Inception only
+extractor = middle.radio("Features", EXTRACTORS if dataset in ui.DATASETS else ("inception",), horizontal=True,
+                         format_func=EXTRACTOR_LABELS.get)
 kinds = right.multiselect("Models", list(models), default=list(models), format_func=ui.LABELS.get)
 with_pr = st.checkbox(
-    "Precision and recall", value=extractor == "lenet" or real_features_cached(extractor, dataset),
+    "Precision and recall", value=extractor == "lenet" or real_features_cached(extractor, data),
     help="They need the features of all 10,000 real test images: computed once on this machine, then cached "
          "(minutes with Inception on a CPU). Without them, FID uses the real statistics shipped with the app.")
 metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
@@ -54,7 +57,7 @@ keys = {kind: (models[kind].fingerprint, dataset, n, extractor, choice["seed"], 
 todo = [kind for kind in kinds if keys[kind] not in store]
 if todo:
     try:
-        seconds = estimate(extractor, n, dataset, len(todo), metrics)
+        seconds = estimate(extractor, n, data, len(todo), metrics)
         st.caption(f"Estimated time on this machine: about {seconds / 60:.1f} minutes for {len(todo)} model(s)"
                    if seconds > 90 else f"Estimated time on this machine: about {seconds:.0f} s")
     except VaeganError as error:
@@ -67,7 +70,7 @@ if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''}
             report = ui.progress_callback(bar)
             try:
                 store[keys[kind]] = evaluate(
-                    models[kind], dataset, n=n, extractor=extractor, seed=choice["seed"], metrics=metrics,
+                    models[kind], data, n=n, extractor=extractor, seed=choice["seed"], metrics=metrics,
                     prior=priors[kind], progress=lambda fraction, message, kind=kind: report(fraction, f"{ui.LABELS[kind]}: {message}"))
             except VaeganError as error:
                 st.error(f"{ui.LABELS[kind]}: {error}")
@@ -89,10 +92,12 @@ for kind, result in done.items():
                  "n": result["n"], "features": result["extractor"], "seconds": result["wall_seconds"]})
 st.dataframe(rows, hide_index=True, width="stretch")
 figure = go.Figure(go.Bar(x=[row["model"] for row in rows], y=[row["FID"] for row in rows],
+                          marker_color=[ui.MODEL_COLOURS[kind] for kind in done],  # the colours of every page
                           text=[f"{row['FID']:.2f}" for row in rows], textposition="outside"))
 figure.update_layout(height=320, yaxis_title=f"FID ({extractor}, n={n:,})", margin={"t": 20})
 st.plotly_chart(figure, width="stretch")
 real_sides = sorted({result.get("real_side", "features") for result in done.values()})
-st.caption(f"Against the {dataset} test split (10,000 images; real side: {', '.join(real_sides)}), seed "
+n_real = max(result.get("n_real", 0) for result in done.values())
+st.caption(f"Against the {ui.dataset_label(dataset)} test split ({n_real:,} images; real side: {', '.join(real_sides)}), seed "
            f"{choice['seed']}. Shipped models also carry their numbers from `vaegan eval` (n = 10,000) on the "
            "Overview page.")

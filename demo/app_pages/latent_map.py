@@ -44,7 +44,7 @@ labels = ui.test_split(dataset)[1][:n]
 
 figure = go.Figure()
 order = []
-for label in range(10):
+for label in range(len(names)):
     members = np.flatnonzero(labels == label)
     order.append(members)
     figure.add_trace(go.Scattergl(x=points[members, 0], y=points[members, 1], mode="markers", name=names[label],

@@ -98,18 +98,20 @@ with arithmetic_tab:
         st.info("Choose the VAE or the VAE-GAN in the sidebar.")
     else:
         left, middle, right = st.columns(3)
-        target = left.selectbox("Towards class A", range(10), index=7, format_func=lambda c: names[c])
-        origin = middle.selectbox("Away from class B", range(10), index=1, format_func=lambda c: names[c])
+        classes = range(len(names))
+        target = left.selectbox("Towards class A", classes, index=min(7, len(names) - 1), format_func=lambda c: names[c])
+        origin = middle.selectbox("Away from class B", classes, index=min(1, len(names) - 1),
+                                  format_func=lambda c: names[c])
         steps = right.slider("Steps", 2, 12, 6, key="arithmetic-steps")
         labels = ui.test_split(dataset)[1]
-        default = int(np.flatnonzero(labels == origin)[0])
+        default = int(next(iter(np.flatnonzero(labels == origin)), 0))
         index = int(st.number_input("Image (test index; by default the first of class B)", 0, len(labels) - 1,
                                     default, key=f"arithmetic-index-{origin}"))
         image = ui.test_images(dataset, [index])
         ui.show_row(image, f"**Image:** #{index} ({names[labels[index]]})", width=112)
         for kind, model in encoders.items():
             codes = ui.test_codes(model, model.fingerprint, dataset)
-            means = directions.class_means(codes, labels[: codes.shape[0]], 10)
+            means = directions.class_means(codes, labels[: codes.shape[0]], len(names))
             path = directions.arithmetic(model.encode(image)[0][0], means[target], means[origin], steps)
             frames = model.decode(path)
             ui.show_row(frames, f"**{ui.LABELS[kind]}**: #{index} + ({names[target]} - {names[origin]})", width=84,

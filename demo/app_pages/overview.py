@@ -55,7 +55,7 @@ with st.expander("Where samples come from: the prior, and the holes in it"):
         "**Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
 
 st.divider()
-st.subheader(f"Loaded models: {ui.DATASET_LABELS[choice['dataset']]}")
+st.subheader(f"Loaded models: {ui.dataset_label(choice['dataset'])}")
 root = ui.checkpoints_root()
 columns = st.columns(max(1, len(choice["kinds"])))
 for column, kind in zip(columns, choice["kinds"]):

@@ -17,17 +17,21 @@ dataset = choice["dataset"]
 images_u8, labels = ui.test_split(dataset)
 names = ui.class_names(dataset)
 
-source = st.radio("Images", ["Random test images", "By class", "By index", "Upload", "Draw"], horizontal=True)
+# uploads and drawings become 28 x 28 grey digits or garments: the built-in datasets only
+sources = ["Random test images", "By class", "By index"] + (["Upload", "Draw"] if dataset in ui.DATASETS else [])
+source = st.radio("Images", sources, horizontal=True)
 count = 8
+most = min(16, len(labels))
 if source == "Random test images":
-    count = st.slider("How many", 1, 16, 8)
+    count = st.slider("How many", 1, most, min(8, most))
     rng = np.random.default_rng(choice["seed"])
     indices = rng.choice(len(labels), count, replace=False)
 elif source == "By class":
-    label = st.selectbox("Class", range(10), format_func=lambda c: names[c])
-    count = st.slider("How many", 1, 16, 8)
+    label = st.selectbox("Class", range(len(names)), format_func=lambda c: names[c])
+    count = st.slider("How many", 1, most, min(8, most))
     rng = np.random.default_rng(choice["seed"])
-    indices = rng.choice(np.flatnonzero(labels == label), count, replace=False)
+    members = np.flatnonzero(labels == label)
+    indices = rng.choice(members, min(count, len(members)), replace=False)
 elif source == "By index":
     start = st.number_input(f"First index (0-{len(labels) - 1})", 0, len(labels) - 1, 0)
     count = st.slider("How many", 1, 16, 8)
@@ -88,7 +92,9 @@ if not encoders:
 st.divider()
 st.subheader("Worst reconstructed first")
 worst_kind = st.selectbox("Model", list(encoders), format_func=ui.LABELS.get)
-pool = st.select_slider("Among the first N test images", [500, 1000, 2000, 5000, 10000], 1000)
+pools = [size for size in (500, 1000, 2000, 5000, 10000) if size <= len(labels)] or [len(labels)]
+pool = st.select_slider("Among the first N test images", pools, 1000 if 1000 in pools else pools[-1]) \
+    if len(pools) > 1 else pools[0]
 
 
 # Keyed by the checkpoint's fingerprint; the model itself (_model) is not hashed.
@@ -99,7 +105,7 @@ def errors_of(_model, fingerprint: str, dataset: str, pool: int) -> np.ndarray:
 
 
 errors = errors_of(encoders[worst_kind], encoders[worst_kind].fingerprint, dataset, pool)
-order = np.argsort(-errors)[:16]
+order = np.argsort(-errors)[:min(16, len(errors))]
 worst = ui.test_images(dataset, order)
 st.image(to_uint8(worst, channels_last=True).numpy(), caption=[f"#{i} {names[labels[i]]}" for i in order], width=72)
 st.image(to_uint8(encoders[worst_kind].reconstruct(worst), channels_last=True).numpy(),
