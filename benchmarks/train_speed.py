@@ -1,6 +1,7 @@
 """Training speed: images/s of one optimizer step per model, ours against a plain fp32 loop.
 
     python benchmarks/train_speed.py [--device auto] [--batch-size 64] [--steps 10] [--rounds 3] [--width 64]
+    python benchmarks/train_speed.py --nproc 2 [--device cpu] [--images 6400]   # scaling over processes
 
 "ours" is ``Trainer.train_step`` as `vaegan train` runs it (one decoder pass over the
 reconstruction and prior codes, one discriminator pass over real | reconstructed | sampled
@@ -116,7 +117,12 @@ def main() -> None:
     parser.add_argument("--models", default="vae,gan,vaegan")
     parser.add_argument("--variants", default="auto,fp32-nchw,fp32-nhwc,bf16-nhwc",
                         help="our Trainer settings to time: auto (the defaults) or PRECISION-LAYOUT")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="> 1: time `vaegan train` on 1 and on N processes (torchrun) instead")
+    parser.add_argument("--images", type=int, default=6400, help="with --nproc: MNIST images per timed epoch")
     args = parser.parse_args()
+    if args.nproc > 1:
+        return scaling(args)
     device = resolve_device(args.device)
     torch.manual_seed(0)
     count = args.steps + 3
@@ -160,6 +166,40 @@ def main() -> None:
         for (label, precision, layout, _, _), rate in zip(rows, medians):
             print(f"| {kind} | {label} | {precision} | {layout} | {rate:.0f} | "
                   f"{MNIST_TRAIN_IMAGES / rate:.1f} | {rate / medians[0]:.2f}x |")
+
+
+def scaling(args) -> None:
+    """`vaegan train` for one epoch of ``--images`` MNIST images on 1 and on N processes (--batch-size per process,
+    one intra-op thread per process), interleaved over the rounds; images/s in total and per process."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    print(f"`vaegan train` on MNIST ({args.images:,} images, one epoch, --batch-size {args.batch_size} per process, "
+          f"width {args.width}, device {args.device}, one thread per process); median of {args.rounds} rounds\n")
+    print("| model | processes | global batch | images/s (total) | images/s per process | vs 1 process |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for kind in args.models.split(","):
+        rates: dict[int, list[float]] = {1: [], args.nproc: []}
+        for _ in range(args.rounds):
+            for nproc in rates:
+                with tempfile.TemporaryDirectory() as folder:
+                    command = [sys.executable, "-m", "vaegan_core.cli", "train", "--model", kind, "--dataset", "mnist",
+                               "--epochs", "1", "--limit", str(args.images), "--batch-size", str(args.batch_size),
+                               "--width", str(args.width), "--device", args.device, "--no-progress",
+                               "--out", os.path.join(folder, "run"), "--nproc", str(nproc)]
+                    subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
+                                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+                    with open(os.path.join(folder, "run", "config.json"), encoding="utf-8") as handle:
+                        state = json.load(handle)["state"]
+                    seen = args.images // (args.batch_size * nproc) * args.batch_size * nproc  # whole global batches
+                    rates[nproc].append(seen / state["train_seconds"])
+        one = statistics.median(rates[1])
+        for nproc, values in rates.items():
+            rate = statistics.median(values)
+            print(f"| {kind} | {nproc} | {args.batch_size * nproc} | {rate:.0f} | {rate / nproc:.0f} | {rate / one:.2f}x |")
 
 
 if __name__ == "__main__":

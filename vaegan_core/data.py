@@ -22,7 +22,7 @@ import torch
 from .config import DATASETS, SPLITS
 from .errors import DatasetError
 from .folders import is_folder, load_folder
-from .paths import bundled_data_dir
+from .paths import bundled_data_dir, user_cache_dir  # noqa: F401  (user_cache_dir: its old home, still imported)
 
 CLASS_NAMES = {
     "mnist": [str(digit) for digit in range(10)],
@@ -41,11 +41,6 @@ _FOLDERS = {
 _FILE_PREFIX = {"train": "train", "test": "t10k"}
 _IDX_UBYTE = 0x08
 _DOWNLOAD_HOST = ("ossci-datasets.s3.amazonaws.com", 443)
-
-
-def user_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME``, else ``~/.cache``: the root of every cache the package writes."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"))
 
 
 def default_cache_dir() -> Path:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .errors import DatasetError
+from .paths import user_cache_dir
 
 PREFIX = "folder:"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's list
@@ -162,8 +163,6 @@ def decode(path: Path, image_size: int, channels: int) -> tuple[np.ndarray | Non
 
 
 def cache_root() -> Path:
-    from .data import user_cache_dir
-
     return Path(os.environ.get("VAEGAN_FOLDER_CACHE") or user_cache_dir() / "vaegan-folders")
 
 

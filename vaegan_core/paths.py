@@ -30,3 +30,8 @@ def default_checkpoints_dir() -> Path:
 def bundled_data_dir() -> Path:
     """The test splits shipped with the project (``checkpoints/data``), so the demo needs no download."""
     return SHIPPED_CHECKPOINTS / "data"
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME``, else ``~/.cache``: the root of every cache the package writes."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"))

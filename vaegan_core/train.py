@@ -122,22 +122,8 @@ class Trainer:
             raise ConfigError("the equilibrium trick (--equilibrium) decides per step whether to train each player, "
                               "which processes could decide differently: train it on one process")
         distributed.start(self.context, self.device)
-        if not self.context.main:
-            distributed.barrier(self.context)  # process 0 decodes an image folder's cache first
 
-        images, labels = data if data is not None else load_dataset(
-            train_config.dataset, "train", data_root, image_size=model_config.image_size,
-            channels=model_config.channels, progress=progress)
-        if train_config.limit:
-            images, labels = images[: train_config.limit], labels[: train_config.limit]
-        if self.context.main:
-            distributed.barrier(self.context)
-        expected = (model_config.channels, model_config.image_size, model_config.image_size)
-        if tuple(images.shape[1:]) != expected:
-            raise ConfigError(
-                f"{train_config.dataset} images are {'x'.join(map(str, images.shape[1:]))} but the model expects "
-                f"{'x'.join(map(str, expected))}; set image_size / channels to match the data"
-            )
+        images, labels = self._training_data(model_config, data, data_root)
         global_batch = train_config.batch_size * self.context.world
         if images.shape[0] < global_batch:
             raise ConfigError(
@@ -183,6 +169,26 @@ class Trainer:
         self._quality_off = False
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+
+    def _training_data(self, model_config: ModelConfig, data, data_root) -> tuple[torch.Tensor, Any]:
+        """The training split (``data`` when given), cut to ``limit``; process 0 decodes an image folder first."""
+        config = self.config
+        if not self.context.main:
+            distributed.barrier(self.context)
+        images, labels = data if data is not None else load_dataset(
+            config.dataset, "train", data_root, image_size=model_config.image_size, channels=model_config.channels,
+            progress=self.progress)
+        if self.context.main:
+            distributed.barrier(self.context)
+        if config.limit:
+            images, labels = images[: config.limit], labels[: config.limit]
+        expected = (model_config.channels, model_config.image_size, model_config.image_size)
+        if tuple(images.shape[1:]) != expected:
+            raise ConfigError(
+                f"{config.dataset} images are {'x'.join(map(str, images.shape[1:]))} but the model expects "
+                f"{'x'.join(map(str, expected))}; set image_size / channels to match the data"
+            )
+        return images, labels
 
     def _fits_on_device(self, images: torch.Tensor) -> bool:
         if self.device.type != "cuda":

@@ -76,11 +76,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     report = progress or (lambda fraction, message: None)
     feature_net = load_extractor(extractor, dataset, device, classifier_directory)
     conditional = model.config.num_classes > 0  # label adherence needs the classifier, per-class FID the features
-    wants_classifier = bool({"is", "modes"} & set(metrics)) or conditional
-    if is_folder(dataset) and classifier_directory is None:
-        wants_classifier = False  # no domain classifier for an image folder: no classifier IS, classes, adherence
-    classifier = feature_net if isinstance(feature_net, LeNetExtractor) else (
-        LeNetExtractor(dataset, classifier_directory, device) if wants_classifier else None)
+    classifier = _classifier(feature_net, dataset, classifier_directory, device, metrics, conditional)
     reference = _resolve_reference(reference, feature_net, dataset, split, metrics)
     if conditional and reference == "stats" and "fid" in metrics:
         reference = "features"  # the per-class FID needs each real image's features
@@ -113,9 +109,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         "n_real": int(real.shape[0]) if isinstance(real, np.ndarray) else real["n"],
         "real_side": "features" if isinstance(real, np.ndarray) else f"shipped statistics ({Path(real['path']).name})",
         "seed": seed, "prior": prior, "extractor": feature_net.name, "feature_dim": int(fake.shape[1]),
-        "preprocessing": (feature_net.preprocessing if model.config.channels == 1 else  # colour goes in as it is
-                          feature_net.preprocessing.replace("grayscale x", "RGB x").replace(
-                              " -> replicated to 3 channels", "")), "extractor_sha256": feature_net.weights_sha256,
+        "preprocessing": _preprocessing(feature_net, model.config.channels), "extractor_sha256": feature_net.weights_sha256,
         "extractor_backend": getattr(feature_net, "backend", "torch"),
         "metrics": scores,
         "wall_seconds": round(time.perf_counter() - start, 2),
@@ -130,6 +124,24 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     if getattr(model, "checkpoint_dir", None):
         result["checkpoint"] = str(model.checkpoint_dir)
     return _json_safe(result)
+
+
+def _classifier(feature_net, dataset: str, classifier_directory, device, metrics, conditional: bool):
+    """The domain classifier for the classifier IS, the classes and the label adherence, or None: not asked for,
+    or an image folder (which has none)."""
+    if isinstance(feature_net, LeNetExtractor):
+        return feature_net
+    wanted = bool({"is", "modes"} & set(metrics)) or conditional
+    if not wanted or (is_folder(dataset) and classifier_directory is None):
+        return None
+    return LeNetExtractor(dataset, classifier_directory, device)
+
+
+def _preprocessing(feature_net, channels: int) -> str:
+    """The extractor's preprocessing as applied: colour images go into Inception as they are."""
+    if channels == 1:
+        return feature_net.preprocessing
+    return feature_net.preprocessing.replace("grayscale x", "RGB x").replace(" -> replicated to 3 channels", "")
 
 
 def _generated_features(model, n: int, prior: str, seed: int, batch_size: int, feature_net, classifier,
