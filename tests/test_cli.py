@@ -111,3 +111,29 @@ def test_help_lists_the_commands(capsys):
     text = capsys.readouterr().out
     for command in ("train", "sample", "info", "eval", "train-classifier"):
         assert command in text
+
+
+def test_a_mistyped_command_or_choice_gets_a_suggestion(capsys):
+    from vaegan_core.cli import main
+
+    for argv, suggestion in ((["tran"], "did you mean 'train'?"),
+                             (["train", "--model", "vaegn", "--epochs", "1", "--out", "x"], "did you mean 'vaegan'?")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        error = capsys.readouterr().err
+        assert stop.value.code == 2 and suggestion in error and error.count("\n") == 1
+    with pytest.raises(SystemExit):
+        main(["xyz"])
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_info_shows_the_default_learning_rate_as_a_rate(tmp_path, capsys):
+    from vaegan_core.cli import main
+    from vaegan_core.train import Trainer
+
+    from conftest import tiny_model_config, tiny_train_config
+
+    Trainer(tiny_model_config("gan"), tiny_train_config(), tmp_path, progress=False).fit()
+    assert main(["info", str(tmp_path)]) == 0
+    train = json.loads(capsys.readouterr().out)["train"]
+    assert train["lr"] == "0.0002 (default)" and train["lr_discriminator"] == "0.0002 (same as lr)"

@@ -89,7 +89,7 @@ def test_evaluate_refuses_too_few_samples(isolated):
     from vaegan_core import load_model
 
     model = load_model(isolated / "model")
-    with pytest.raises(MetricError):
+    with pytest.raises(MetricError, match="n = 50; use n >= 129"):
         evaluate(model, "digits", n=50, metrics=("fid",))  # 50 <= 128 features
     forced = evaluate(model, "digits", n=50, metrics=("fid",), force=True)
     assert math.isfinite(forced["metrics"]["fid"])
@@ -435,3 +435,13 @@ def test_ctrl_c_during_eval_or_reference_stats_is_one_line_and_keeps_the_work(is
     assert "metrics.json is unchanged" in err and "Traceback" not in err and err.count("\n") == 1
     after = (isolated / "model" / "metrics.json").read_bytes() if (isolated / "model" / "metrics.json").exists() else None
     assert before == after
+
+
+def test_eval_with_too_few_images_names_the_flag_before_any_work(isolated, capsys, monkeypatch):
+    from vaegan_core.cli import main
+    from vaegan_core.metrics import evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "real_features", lambda *a, **k: pytest.fail("computed features first"))
+    assert main(["eval", str(isolated / "model"), "--n", "100"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--n 100; pass --n 129 or more" in error and "or --force" in error

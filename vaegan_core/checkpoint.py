@@ -216,6 +216,18 @@ def _classes(model: GenerativeModel, config: dict[str, Any]) -> dict[str, Any]:
     return {"conditional": bool(model.config.num_classes), "count": count, "names": list(names)}
 
 
+def _train_settings(train: dict | None, model) -> dict | None:
+    """The training settings as stored, with a learning rate of 0 ("the model's default") shown as the rate used."""
+    if not isinstance(train, dict):
+        return train
+    shown = dict(train)
+    for key in ("lr", "lr_discriminator"):
+        if shown.get(key) == 0:
+            lr = train.get("lr") or model.default_lr
+            shown[key] = f"{lr:g} (default)" if key == "lr" else f"{lr:g} (same as lr)"
+    return shown
+
+
 def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
     """A JSON-ready summary of a checkpoint: what it is, how it was trained, its last log line and metrics.
 
@@ -232,7 +244,7 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
         "parameters": counts.pop("total"),
         "parameters_by_network": counts,
         "model": config["model"],
-        "train": config.get("train"),
+        "train": _train_settings(config.get("train"), model),
         "state": config.get("state", {}),
         "files": sorted(p.name for p in directory.iterdir() if not p.name.startswith(".")),
         "latent_gmm": model.latent_gmm.metadata if model.latent_gmm is not None else model.latent_gmm_error,

@@ -20,7 +20,8 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .config import (COLLAPSE_LOOPS, CORRUPTIONS, DATASETS, DEVICES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS,
+from .config import (COLLAPSE_LOOPS, CORRUPTIONS, DATASETS, DEVICES, EXTRACTOR_FEATURES, EXTRACTORS, GMM_COMPONENTS,
+                     IDX_DATASETS,
                      LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_IMPORTANCE_SAMPLES, MAX_LATENT_DIM, MAX_SEED,
                      MAX_WIDTH, MODEL_KINDS, PRECISIONS, PRIORS, SPLITS, ModelConfig, TrainConfig)
 from .errors import CheckpointError, DatasetError, VaeganError
@@ -41,7 +42,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (the full usage stays available with --help)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message}{_did_you_mean(message)} (see {self.prog} --help)\n")
+
+
+def _did_you_mean(message: str) -> str:
+    """For argparse's "invalid choice: 'tran' (choose from 'train', ...)": "; did you mean 'train'?"."""
+    import difflib
+    import re
+
+    match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not match:
+        return ""
+    choices = re.findall(r"'([^']*)'", match.group(2)) or [c.strip() for c in match.group(2).split(",")]
+    close = difflib.get_close_matches(match.group(1), choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _int_in(low: int, high: int):
@@ -485,6 +499,10 @@ def _eval(args: argparse.Namespace) -> dict:
         from .folders import is_folder
 
         args.extractor = "inception" if is_folder(dataset) else "lenet"
+    features = EXTRACTOR_FEATURES[args.extractor]
+    if args.n <= features and not args.force:  # before the progress bar and any work
+        raise _UsageError(f"FID needs more generated images than the {features} features of {args.extractor}: "
+                          f"--n {args.n}; pass --n {features + 1} or more (10,000 is customary), or --force")
     path = Path(model.checkpoint_dir) / METRICS_FILE
     stored = _stored_metrics(path)  # checked before the work, which can take twenty minutes
     with _percent_bar(args.no_progress) as progress:

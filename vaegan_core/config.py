@@ -27,6 +27,7 @@ PRIOR_LABELS = {"normal": "N(0, I)", "gmm": "GMM of the training codes"}
 GMM_COMPONENTS = 100  # default size of the GMM prior; chosen by benchmarks/gmm_components.py
 EXTRACTORS = ("lenet", "inception")  # feature networks of the metrics: the domain classifier, TF-Inception
 EXTRACTOR_LABELS = {"lenet": "domain (LeNet)", "inception": "Inception"}
+EXTRACTOR_FEATURES = {"lenet": 128, "inception": 2048}  # feature dimensions: FID needs more images than these
 PRECISIONS = ("auto", "bf16", "fp32")
 LIKELIHOODS = ("bernoulli", "gaussian")
 LR_SCHEDULES = ("constant", "cosine")

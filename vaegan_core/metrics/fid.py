@@ -164,7 +164,8 @@ def fid_from_summary(mu, sigma, n: int, stats: FeatureStats, force: bool = False
     for count in (n, stats.n):
         if count <= stats.dim and not force:
             raise MetricError(f"FID needs more samples than feature dimensions: got {count} for d = {stats.dim}, "
-                              f"use at least {stats.dim + 1} (10,000 is customary) or pass force=True")
+                              f"use at least {stats.dim + 1} (10,000 is customary) or force it (force=True; "
+                              "`vaegan eval --force`)")
     return frechet_distance(mu, sigma, stats.mean(), stats.covariance())
 
 
