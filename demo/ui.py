@@ -218,12 +218,17 @@ def one_at_a_time(name: str):
 
 
 def prior_choice(container) -> str:
-    """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes."""
-    return container.radio(
-        "Codes of the VAE and VAE-GAN from", PRIORS, format_func=PRIOR_LABELS.get, horizontal=True,
+    """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes; the choice goes from
+    page to page (kept outside the widget, whose own state Streamlit drops when the page changes)."""
+    chosen = st.session_state.get("prior", PRIORS[0])
+    value = container.radio(
+        "Codes of the VAE and VAE-GAN from", PRIORS, index=PRIORS.index(chosen) if chosen in PRIORS else 0,
+        format_func=PRIOR_LABELS.get, horizontal=True, key=f"prior-{chosen}",
         help="GMM: a Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`), "
              "where the decoder was trained. The same seeded noise goes through each model's own mixture. The "
              "GAN has no encoder, so it keeps N(0, I).")
+    st.session_state["prior"] = value
+    return value
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -309,7 +314,11 @@ def drawing_pad(key: str, dataset: str):
     return drawing
 
 
-def page_header(title: str, explanation: str) -> dict:
+def page_header(title: str, explanation: str, needs_models: bool = True) -> dict:
     st.title(title)
     st.caption(explanation)
-    return settings()
+    choice = settings()
+    if needs_models and not choice["kinds"]:
+        st.info("No model is chosen: pick at least one under *Models* in the sidebar.")
+        st.stop()
+    return choice

@@ -112,11 +112,14 @@ def test_fid_page_computes_and_caches(app):
     assert_clean(at)
     table = at.dataframe[0].value
     assert len(table) == 3 and np.isfinite(table["FID"]).all()
-    at.run()  # a rerun finds the results cached: no Compute button any more
+    # the results replace the button and the estimate at once
     assert not [b for b in at.button if b.label.startswith("Compute")]
+    assert not any("Estimated time" in caption.value for caption in at.caption)
     # without precision / recall: a new computation, the same FID (shipped statistics or cached features)
     [box for box in at.checkbox if box.label == "Precision and recall"][0].uncheck()
     at.run()
+    estimate = next(c.value for c in at.caption if "Estimated time" in c.value)
+    assert "about" in estimate and " s" in estimate and "minutes" not in estimate  # LeNet features take seconds
     [b for b in at.button if b.label.startswith("Compute")][0].click().run()
     assert_clean(at)
     fid_only = at.dataframe[0].value
@@ -174,6 +177,8 @@ def test_fid_with_the_gmm_prior(gmm_app):
     at.select_slider[0].set_value(1000).run()
     [box for box in at.checkbox if box.label == "Precision and recall"][0].uncheck()
     at.run()
+    estimate = next(c.value for c in at.caption if "Estimated time" in c.value)
+    assert "about" in estimate and " s" in estimate and "minutes" not in estimate  # LeNet features take seconds
     [b for b in at.button if b.label.startswith("Compute")][0].click().run()
     normal = at.dataframe[0].value
     prior_radio(at).set_value("gmm").run()
@@ -336,3 +341,17 @@ def test_training_page_plots_quality_against_training_time(app, tiny_checkpoints
         quality.unlink()
     at = open_page(app, "training")
     assert not any("Quality against training time" in m.value for m in at.markdown)
+
+
+def test_no_model_chosen_says_so_and_the_prior_goes_from_compare_to_fid(app):
+    app.session_state["kinds"] = []
+    at = open_page(app, "compare")
+    assert_clean(at)
+    assert any("No model is chosen" in info.value for info in at.info)
+    at.session_state["kinds"] = ["vae", "gan"]
+    at = open_page(at, "compare")
+    prior = next(radio for radio in at.radio if radio.label.startswith("Codes of the VAE"))
+    prior.set_value("gmm").run()
+    at = open_page(at, "fid")
+    assert_clean(at)
+    assert next(radio for radio in at.radio if radio.label.startswith("Codes of the VAE")).value == "gmm"

@@ -22,6 +22,7 @@ ui.page_header(
     "when each model is trained on the previous model's samples: the tails go first, then the variance "
     "(Shumailov et al., Nature 2024). A gap between models at generation 0 is mode collapse; a slope across "
     "generations is model collapse; fresh real data slows it.",
+    needs_models=False,
 )
 COLOURS = ui.MODEL_COLOURS
 gaussian_tab, image_tab = st.tabs(["Gaussian toy", "Images (MNIST)"])

@@ -63,6 +63,7 @@ if todo:
     except VaeganError as error:
         st.error(str(error))
         st.stop()
+failed = False
 if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''})", type="primary"):
     with ui.one_at_a_time("FID computations"):
         for number, kind in enumerate(todo):
@@ -74,7 +75,10 @@ if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''}
                     prior=priors[kind], progress=lambda fraction, message, kind=kind: report(fraction, f"{ui.LABELS[kind]}: {message}"))
             except VaeganError as error:
                 st.error(f"{ui.LABELS[kind]}: {error}")
+                failed = True
             bar.empty()
+    if not failed:
+        st.rerun()  # the results alone: no button and no estimate of work already done
 
 done = {kind: store[keys[kind]] for kind in kinds if keys[kind] in store}
 if not done:
