@@ -14,15 +14,19 @@
 #   DRY_RUN=1         print the commands instead of running them
 #
 # Every run is seeded, so the same command on the same hardware reproduces the same weights.
-# The epoch counts are the ones the shipped checkpoints were trained with (each model card says
-# where and how long); a GPU can afford many more (EPOCHS_*=...).
+# The recipe (flags per model) and the epoch counts live in vaegan_core.zoo (RECIPE, DEFAULT_EPOCHS: what the
+# shipped checkpoints were trained with on the CPU, each model card says where and how long; GPU_EPOCHS with
+# DEVICE=cuda). Every run tracks its domain FID per epoch (--track-fid; the Training page plots it).
 set -euo pipefail
 OUT=${OUT:-checkpoints}
 DEVICE=${DEVICE:-auto}
 EVAL_N=${EVAL_N:-10000}
 EXTRACTORS=${EXTRACTORS:-lenet}
 # The default epoch counts live in one place, vaegan_core.zoo.DEFAULT_EPOCHS (the apps quote them too).
-default_epochs() { python -c "from vaegan_core.zoo import DEFAULT_EPOCHS; print(DEFAULT_EPOCHS['$1'])"; }
+epochs_table=DEFAULT_EPOCHS
+[ "$DEVICE" = cuda ] && epochs_table=GPU_EPOCHS
+default_epochs() { python -c "from vaegan_core.zoo import $epochs_table as e; print(e['$1'])"; }
+recipe() { python -c "from vaegan_core.zoo import RECIPE; print(' '.join(RECIPE['$1']))"; }
 declare -A EPOCHS=([vae]=${EPOCHS_VAE:-$(default_epochs vae)} [gan]=${EPOCHS_GAN:-$(default_epochs gan)}
                    [vaegan]=${EPOCHS_VAEGAN:-$(default_epochs vaegan)})
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
@@ -41,8 +45,9 @@ for dataset in "${datasets[@]}"; do
       run vaegan train --resume --out "$dir" --epochs "${EPOCHS[$model]}" --device "$DEVICE" --no-progress
     else
       echo "== training $dir"
+      # shellcheck disable=SC2046  # the recipe's flags, split into words on purpose
       run vaegan train --model "$model" --dataset "$dataset" --epochs "${EPOCHS[$model]}" --seed 0 \
-        --device "$DEVICE" --out "$dir" --no-progress
+        $(recipe "$model") --track-fid 5000 --device "$DEVICE" --out "$dir" --no-progress
     fi
     priors=normal
     if [ "$model" != gan ]; then  # the second prior: a GMM of the training codes, fitted to the weights as they are

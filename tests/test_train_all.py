@@ -70,3 +70,13 @@ def test_conditional_plan_matches_the_shipped_conditional_checkpoints(tmp_path):
         assert f"--epochs {config['state']['epoch']} " in line
         assert ("--beta 4" in line) == (kind == "vaegan") and config["model"]["beta"] == (4.0 if kind == "vaegan" else 1.0)
     assert len([line for line in lines if line.startswith("vaegan eval")]) == 3
+
+
+def test_plan_trains_with_the_recipe_and_gpu_epochs(tmp_path):
+    from vaegan_core.zoo import GPU_EPOCHS, RECIPE
+
+    for device, epochs in (("auto", DEFAULT_EPOCHS), ("cuda", GPU_EPOCHS)):
+        trains = [line for line in plan(tmp_path, "mnist", DEVICE=device) if line.startswith("vaegan train")]
+        for kind in ("vae", "gan", "vaegan"):
+            (line,) = [line for line in trains if f"--model {kind} " in line]
+            assert f"--epochs {epochs[kind]} --seed 0 {' '.join(RECIPE[kind])} --track-fid 5000 --device {device}" in line

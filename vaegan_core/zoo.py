@@ -22,7 +22,13 @@ from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, QU
                     WEIGHTS_FILE, SHIPPED_CHECKPOINTS, default_checkpoints_dir)
 
 # The epochs the shipped checkpoints were trained for; scripts/train_all.sh reads them from here.
-DEFAULT_EPOCHS = {"vae": 8, "gan": 12, "vaegan": 12}
+# The recipe of the shipped checkpoints (issue 17; benchmarks/README.md has the ablation behind each flag): the
+# `vaegan train` flags per model, the epochs on the 2-core CPU they were trained on, and the epochs a GPU affords.
+RECIPE = {"gan": ["--width", "64", "--ema-decay", "0.999"],
+          "vae": ["--width", "32"],
+          "vaegan": ["--width", "32", "--beta", "4", "--ema-decay", "0.999"]}
+DEFAULT_EPOCHS = {"vae": 20, "gan": 24, "vaegan": 30}
+GPU_EPOCHS = {"vae": 100, "gan": 100, "vaegan": 100}
 
 
 def checkpoints_root(root: str | os.PathLike | None = None) -> Path:
@@ -109,7 +115,8 @@ def missing_message(dataset: str, kind: str, root: str | os.PathLike | None = No
                 f"(or `scripts/train_conditional.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has "
                 "it.")
     return (f"No {MODEL_LABELS.get(kind, kind)} checkpoint for {dataset} in {folder}. Train one with "
-            f"`vaegan train --model {kind} --dataset {dataset} --epochs {DEFAULT_EPOCHS.get(kind, 5)} --out {folder}` "
+            f"`vaegan train --model {kind} --dataset {dataset} --epochs {DEFAULT_EPOCHS.get(kind, 5)} "
+            f"{' '.join(RECIPE.get(kind, []))} --out {folder}` "
             f"(or `scripts/train_all.sh {dataset}`), or point VAEGAN_CHECKPOINTS_DIR at a folder that has it.")
 
 
