@@ -98,3 +98,16 @@ def test_headlines_are_generated_from_current_scores(tmp_path):
     (folder / "metrics.json").write_text(json.dumps(metrics))
     assert "MNIST, VAE-GAN: 40.0" in results_table.render(tmp_path)
     assert evaluated_fingerprint(folder, "gmm") != "f" * 16
+
+
+def test_scores_table_names_measures_and_columns_for_people():
+    from vaegan_core.zoo import scores_table
+
+    metrics = {"lenet-test": {"metrics": {"fid": 12.3456, "is": {"mean": 9.1, "std": 0.1}}},
+               "inception-test-gmm": {"metrics": {"fid": 8.4}},
+               "lenet-train": {"metrics": {"fid": 11.0}}}
+    rows = scores_table(metrics)
+    assert rows[0] == {"measure": "FID (lower is better)", "domain, N(0, I)": 12.346,
+                       "domain, N(0, I) (train split)": 11.0, "Inception, GMM": 8.4}
+    assert rows[1]["measure"] == "IS (classifier)" and rows[1]["Inception, GMM"] is None
+    assert scores_table({}) == []

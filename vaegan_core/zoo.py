@@ -298,6 +298,30 @@ def sample_grids(directory: str | os.PathLike) -> list[Path]:
 
 HEADLINE = ("fid", "is", "kid", "precision", "recall", "density", "coverage", "classes_covered",
             "kl_to_uniform", "reconstruction_mse")
+HEADLINE_LABELS = {"fid": "FID (lower is better)", "is": "IS (classifier)", "kid": "KID", "precision": "precision",
+                   "recall": "recall", "density": "density", "coverage": "coverage",
+                   "classes_covered": "classes drawn", "kl_to_uniform": "class imbalance (KL to uniform)",
+                   "reconstruction_mse": "reconstruction error (MSE)"}
+
+
+def scores_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """metrics.json as a table for people: one row per measure, one column per (features, prior) evaluated,
+    e.g. "domain, N(0, I)" and "Inception, GMM"; values rounded to 3 decimals."""
+    from .config import EXTRACTOR_LABELS
+
+    columns: dict[str, dict[str, float]] = {}
+    for key, result in sorted(metrics.items(), key=lambda item: (item[0].endswith("-gmm"), item[0])):
+        extractor, prior = key.split("-", 1)[0], "gmm" if key.endswith("-gmm") else "normal"
+        name = (f"{EXTRACTOR_LABELS.get(extractor, extractor).split(' ')[0]}, {'GMM' if prior == 'gmm' else 'N(0, I)'}"
+                + ("" if "-test" in key else " (train split)"))
+        columns[name] = headline_scores(result)
+    rows = []
+    for measure in HEADLINE:
+        if any(measure in scores for scores in columns.values()):
+            rows.append({"measure": HEADLINE_LABELS[measure],
+                         **{name: round(scores[measure], 3) if measure in scores else None
+                            for name, scores in columns.items()}})
+    return rows
 
 
 def headline_scores(result: dict[str, Any]) -> dict[str, float]:

@@ -81,12 +81,12 @@ for column, kind in zip(columns, choice["kinds"]):
             + ("\n- second prior: GMM of the training codes" if (folder / LATENT_GMM_FILE).is_file() else "")
         )
         metrics = zoo.read_metrics(folder)
-        rows = []
-        for key, result in sorted(metrics.items()):
-            for name, value in zoo.headline_scores(result).items():
-                rows.append({"measure": f"{name} ({key}, n={result.get('n', 0):,})", "value": round(value, 4)})
+        rows = zoo.scores_table(metrics)
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")
+            sizes = sorted({result.get("n", 0) for result in metrics.values()})
+            st.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
+                       "domain: the LeNet features of the dataset.")
         else:
             st.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")
         diagnostics = zoo.diagnostics_summary(zoo.read_diagnostics(folder))
