@@ -75,10 +75,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     start = time.perf_counter()
     report = progress or (lambda fraction, message: None)
     feature_net = load_extractor(extractor, dataset, device, classifier_directory)
-    if "fid" in metrics and n <= feature_net.feature_dim and not force:  # said before any image is made
-        raise MetricError(f"FID needs more generated images than the {feature_net.feature_dim} features of "
-                          f"{extractor}: n = {n}; use n >= {feature_net.feature_dim + 1} (10,000 is customary) or "
-                          "force it (force=True; `vaegan eval --force`)")
+    _check_enough(n, feature_net, extractor, metrics, force)  # said before any image is made
     conditional = model.config.num_classes > 0  # label adherence needs the classifier, per-class FID the features
     classifier = _classifier(feature_net, dataset, classifier_directory, device, metrics, conditional)
     reference = _resolve_reference(reference, feature_net, dataset, split, metrics)
@@ -128,6 +125,13 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     if getattr(model, "checkpoint_dir", None):
         result["checkpoint"] = str(model.checkpoint_dir)
     return _json_safe(result)
+
+
+def _check_enough(n: int, feature_net, extractor: str, metrics, force: bool) -> None:
+    if "fid" in metrics and n <= feature_net.feature_dim and not force:
+        raise MetricError(f"FID needs more generated images than the {feature_net.feature_dim} features of "
+                          f"{extractor}: n = {n}; use n >= {feature_net.feature_dim + 1} (10,000 is customary) or "
+                          "force it (force=True; `vaegan eval --force`)")
 
 
 def _classifier(feature_net, dataset: str, classifier_directory, device, metrics, conditional: bool):
