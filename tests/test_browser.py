@@ -99,3 +99,27 @@ def test_drawing_a_digit_gives_reconstructions(server, browser):
     page.get_by_text("mean error").first.wait_for(timeout=60_000)
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
+
+
+def test_the_conditional_page_writes_a_number_and_downloads_it(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.goto(f"{server}/conditional")
+    page.wait_for_selector(READY, timeout=60_000)
+    page.get_by_text("conditional VAE-GAN").first.wait_for(timeout=60_000)  # the class grid, one row per model
+    page.get_by_role("tab", name="Write").click()
+    field = page.get_by_label("Number to write (digits 0-9, up to 40)")
+    field.fill("1984")
+    field.press("Enter")
+    page.wait_for_selector(READY, timeout=60_000)
+    button = page.get_by_role("button", name="VAE-GAN line (PNG)")
+    button.wait_for(timeout=60_000)
+    with page.expect_download(timeout=60_000) as download:
+        button.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "write-mnist-vaegan-1984.png" and saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    assert Image.open(saved).size[0] >= 4 * Image.open(saved).size[1]  # four glyphs side by side
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.close()
