@@ -199,3 +199,39 @@ def test_a_drawing_goes_through_the_upload_preprocessing():
     rows = torch.nonzero(image[0, 0].amax(1) > 0.1).flatten()
     assert rows.max() - rows.min() + 1 == 20  # fitted into the 20 x 20 box, as MNIST digits are
     assert abs(float((image[0, 0].sum(0) * torch.arange(28)).sum() / image.sum()) - 14) < 1  # centred by mass
+
+
+@pytest.mark.parametrize("kind", ["vae", "gan", "vaegan"])
+def test_a_conditional_model_scores_an_unlabelled_image_by_its_best_class(kind, images):
+    """Without a label: the ELBO of the mixture over the classes (between the best class's score and that plus
+    log K), and for the other scores the class that explains the image best."""
+    model = build_model(tiny_model_config(kind, num_classes=3)).eval()
+    found = anomaly.anomaly_scores(model, images)
+    assert tuple(found) == anomaly.available_scores(model)
+    per_class, generator = [], torch.Generator().manual_seed(0)  # the same noise draws, class after class
+    for label in range(3):
+        with torch.inference_mode():
+            per_class.append(anomaly._batch_scores(model, images, tuple(found), 1, generator, torch.full((16,), label)))
+    for name, values in found.items():
+        stacked = np.stack([scores[name].double().numpy() for scores in per_class])
+        assert values.shape == (16,) and np.isfinite(values).all()
+        if name == "elbo":  # -log (1/K) sum_y exp ELBO(x, y): between the best class and that plus log K
+            expected = -(np.logaddexp.reduce(-stacked, axis=0) - np.log(3))
+            np.testing.assert_allclose(values, expected, rtol=1e-5)
+            assert (values >= stacked.min(0) - 1e-6).all() and (values <= stacked.min(0) + np.log(3) + 1e-6).all()
+        else:
+            np.testing.assert_allclose(values, stacked.min(0), rtol=1e-5)
+
+
+def test_memorisation_of_a_conditional_model_draws_every_class(monkeypatch):
+    model = build_model(tiny_model_config("vae", num_classes=10)).eval()
+    seen = {}
+    sample = model.sample
+
+    def spy(n, generator=None, prior="normal", labels=None, **kwargs):
+        seen["labels"] = labels
+        return sample(n, generator=generator, prior=prior, labels=labels, **kwargs)
+
+    monkeypatch.setattr(model, "sample", spy)
+    result = memorisation.check_model(model, "digits", n=40, with_features=False)
+    assert sorted(set(seen["labels"].tolist())) == list(range(10)) and result["n"] == 40

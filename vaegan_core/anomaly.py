@@ -43,8 +43,6 @@ def _as_floats(images: torch.Tensor) -> torch.Tensor:
 def anomaly_scores(model, images: torch.Tensor, scores=None, k: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
     """``{score: array of N per-image scores}`` of ``images`` (uint8 or float in [0, 1], N x C x H x W) for each
     name in ``scores`` (default: every score ``model`` has); ``k`` importance samples for ``elbo``."""
-    if model.config.num_classes:
-        raise ConfigError("anomaly scores of a conditional model are not supported yet; use an unconditional one")
     names = available_scores(model) if scores is None else tuple(scores)
     missing = [name for name in names if name not in available_scores(model)]
     if missing:
@@ -58,30 +56,50 @@ def anomaly_scores(model, images: torch.Tensor, scores=None, k: int = 1, seed: i
     out: dict[str, list[np.ndarray]] = {name: [] for name in names}
     with torch.inference_mode():
         for part in floats.split(BATCH):
-            for name, values in _batch_scores(model, part.to(model.device), names, k, generator).items():
+            scores_of = _conditional_scores if model.config.num_classes else _batch_scores
+            for name, values in scores_of(model, part.to(model.device), names, k, generator).items():
                 out[name].append(values.double().cpu().numpy())
     return {name: np.concatenate(chunks) if chunks else np.zeros(0) for name, chunks in out.items()}
 
 
-def _batch_scores(model, images: torch.Tensor, names, k: int, generator) -> dict[str, torch.Tensor]:
+def _conditional_scores(model, images: torch.Tensor, names, k: int, generator) -> dict[str, torch.Tensor]:
+    """A conditional model's scores without a label: each score with every class given, then the ELBO of the
+    mixture over classes (log p(x) >= log sum_y p(y) exp ELBO(x, y), p(y) uniform) and, for the others, the
+    class that explains the image best (the lowest error, the highest discriminator logit)."""
+    per_class = [_batch_scores(model, images, names, k, generator,
+                               torch.full((images.shape[0],), label, dtype=torch.long, device=images.device))
+                 for label in range(model.config.num_classes)]
+    result = {}
+    for name in names:
+        stacked = torch.stack([scores[name] for scores in per_class])
+        if name == "elbo":
+            result[name] = -(torch.logsumexp(-stacked, 0) - math.log(model.config.num_classes))
+        else:
+            result[name] = stacked.min(0).values
+    return result
+
+
+def _batch_scores(model, images: torch.Tensor, names, k: int, generator, labels=None) -> dict[str, torch.Tensor]:
     result = {}
     recon = None
+    twice = None if labels is None else torch.cat([labels, labels])
     if hasattr(model, "encoder") and any(name in names for name in ("elbo", "pixel_error", "feature_error")):
-        mu, logvar = (tensor.float() for tensor in model.encoder(images))
+        mu, logvar = (tensor.float() for tensor in model.encoder(images, labels))
         if "elbo" in names and k == 1:  # one decoder pass for decode(mu) and decode(z)
             z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator).to(mu.device)
-            logits_mu, logits_z = model.decoder(torch.cat([mu, z])).float().split(mu.shape[0])
+            logits_mu, logits_z = model.decoder(torch.cat([mu, z]), twice).float().split(mu.shape[0])
             result["elbo"] = -_elbo(model, images, logits_z, mu, logvar)
         else:
-            logits_mu = model.decoder(mu).float()
+            logits_mu = model.decoder(mu, labels).float()
             if "elbo" in names:
-                result["elbo"] = -_log_likelihood_bound(model, images, mu, logvar, k, generator)
+                result["elbo"] = -_log_likelihood_bound(model, images, mu, logvar, k, generator, labels)
         recon = torch.sigmoid(logits_mu)
         if "pixel_error" in names:
             result["pixel_error"] = (recon - images).pow(2).flatten(1).mean(1)
     if "feature_error" in names or "discriminator" in names:
         both = "feature_error" in names and recon is not None
-        logits, features = model.discriminator(torch.cat([images, recon]) if both else images)
+        logits, features = model.discriminator(torch.cat([images, recon]) if both else images,
+                                               (twice if both else labels))
         if "discriminator" in names:
             result["discriminator"] = -logits[: images.shape[0]].float()
         if both:
@@ -105,7 +123,7 @@ def _elbo(model, images, logits, mu, logvar) -> torch.Tensor:
     return _log_px(model, images, logits) - kl
 
 
-def _log_likelihood_bound(model, images, mu, logvar, k: int, generator) -> torch.Tensor:
+def _log_likelihood_bound(model, images, mu, logvar, k: int, generator, labels=None) -> torch.Tensor:
     """log p(x) >= log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x), z_j ~ q(z|x): the importance-weighted bound
     of Burda et al. 2016, for k > 1 (k = 1 is ``_elbo``, with the analytic KL). Per image, in nats."""
     std = (0.5 * logvar).exp()
@@ -113,7 +131,7 @@ def _log_likelihood_bound(model, images, mu, logvar, k: int, generator) -> torch
     for _ in range(k):
         noise = torch.randn(mu.shape, generator=generator).to(mu.device)
         z = mu + std * noise
-        log_px = _log_px(model, images, model.decoder(z).float())
+        log_px = _log_px(model, images, model.decoder(z, labels).float())
         log_pz = -0.5 * z.pow(2).sum(1)
         log_qz = -0.5 * (noise.pow(2) + logvar).sum(1)  # the 2 pi constants of p(z) and q(z|x) cancel
         bounds.append(log_px + log_pz - log_qz)

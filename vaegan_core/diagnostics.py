@@ -30,17 +30,14 @@ def run_diagnostics(model, dataset: str, data_root=None, seed: int = 0, progress
     """Every diagnostic of ``model`` (trained on ``dataset``) as a JSON-ready dict."""
     report = progress or (lambda fraction, message: None)
     result: dict = {"dataset": dataset, "seed": seed, "skipped": {}}
-    conditional = model.config.num_classes > 0
     if hasattr(model, "encoder"):
         report(0.0, "latent usage and the label probe on the test split")
         try:
             _encoder_diagnostics(model, dataset, data_root, seed, result)
         except DatasetError as error:
             result["skipped"]["latent_usage"] = str(error).splitlines()[0]
-    if conditional or is_folder(dataset):
-        # a conditional model's anomalies and samples need labels; an image folder has no domain classifier and no
-        # standard other dataset: not measured for these yet
-        why = "not measured for conditional models yet" if conditional else "not measured for image folders yet"
+    if is_folder(dataset):  # no domain classifier and no standard other dataset: not measured for these yet
+        why = "not measured for image folders yet"
         result["skipped"].update(anomaly=why, memorisation=why)
         return result
     report(0.2, "anomaly scores of the standard pairs")

@@ -149,7 +149,9 @@ def check_model(model, dataset: str, n: int = 1000, seed: int = 0, prior: str = 
     ``n`` test images as the reference), in pixels and in the domain classifier's features (cached on disk)."""
     root = None if data_root is None else str(data_root)
     train, extractor, train_features, reference = _split_data(dataset, n, seed, root, with_features)
-    samples = model.sample(n, generator=torch.Generator().manual_seed(seed), prior=prior)
+    # a conditional model draws every class in turn (uniform labels)
+    labels = torch.arange(n) % model.config.num_classes if model.config.num_classes else None
+    samples = model.sample(n, generator=torch.Generator().manual_seed(seed), prior=prior, labels=labels)
     result = memorisation_check(samples, train, extractor=extractor, train_features=train_features,
                                 quantile=quantile, reference=reference)
     result.update(dataset=dataset, n=n, seed=seed, prior=prior)
