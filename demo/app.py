@@ -39,14 +39,19 @@ navigation = st.navigation(PAGES)
 ui.start_warm_up()
 
 with st.sidebar:
-    st.selectbox("Dataset", ui.datasets(), format_func=ui.dataset_label, key="dataset")
-    st.multiselect("Models", ui.MODEL_KINDS, default=list(ui.MODEL_KINDS), format_func=ui.LABELS.get, key="kinds")
-    st.number_input("Seed", min_value=0, max_value=ui.MAX_SEED, value=0, step=1, key="seed",
+    datasets = ui.datasets()
+    st.selectbox("Dataset", datasets, format_func=ui.dataset_label,
+                 key=ui.linked("dataset", "mnist", ui.one_of(datasets)))
+    st.multiselect("Models", ui.MODEL_KINDS, format_func=ui.LABELS.get,
+                   key=ui.linked("kinds", list(ui.MODEL_KINDS), ui.many_of(ui.MODEL_KINDS)))
+    st.number_input("Seed", min_value=0, max_value=ui.MAX_SEED, step=1, key=ui.linked("seed", 0, ui.as_int(0, ui.MAX_SEED)),
                     help="The same seed gives the same samples, in every model and every session.")
     st.caption(f"Checkpoints: {zoo.root_description(ui.checkpoints_root())}")
 
 try:
     navigation.run()
+    ui.link_to_this_view()
+    ui.write_link()
 except Exception as error:  # the last guard: a page that fails shows one line, never a traceback
     if type(error).__name__ in ("RerunException", "StopException"):
         raise  # Streamlit's own control flow (st.rerun, st.stop, st.switch_page)

@@ -220,7 +220,13 @@ def one_at_a_time(name: str):
 def prior_choice(container) -> str:
     """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes; the choice goes from
     page to page (kept outside the widget, whose own state Streamlit drops when the page changes)."""
-    chosen = st.session_state.get("prior", PRIORS[0])
+    if "prior" not in st.session_state:  # from the link (?prior=gmm), once per session
+        text = st.query_params.get("prior")
+        st.session_state["prior"] = text if text in PRIORS else PRIORS[0]
+        if text is not None and text not in PRIORS:
+            st.toast(f"The link's prior={text!r} is not usable (not one of {', '.join(PRIORS)}); showing the default.")
+    st.session_state.setdefault("_linked", {})["prior"] = PRIORS[0]
+    chosen = st.session_state["prior"]
     value = container.radio(
         "Codes of the VAE and VAE-GAN from", PRIORS, index=PRIORS.index(chosen) if chosen in PRIORS else 0,
         format_func=PRIOR_LABELS.get, horizontal=True, key=f"prior-{chosen}",
@@ -322,3 +328,99 @@ def page_header(title: str, explanation: str, needs_models: bool = True) -> dict
         st.info("No model is chosen: pick at least one under *Models* in the sidebar.")
         st.stop()
     return choice
+
+
+# ---- Shareable views: every linked control lives in the URL (?seed=3&compare-grid=8...), both ways ----------------
+# A control is linked by creating it with key=ui.linked(name, default, check) and no default value of its own: on
+# the session's first run (or the page's, after a page change) it starts from the link, else from the default; after
+# each run app.py writes the values that differ from the defaults back into the link (ui.write_link).
+
+
+def as_int(low: int, high: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"not in {low}-{high}")
+        return value
+    return parse
+
+
+def as_float(low: float, high: float):
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:
+            raise ValueError(f"not in {low}-{high}")
+        return value
+    return parse
+
+
+def one_of(options, cast=str):
+    allowed = list(options)
+
+    def parse(text: str):
+        value = cast(text)
+        if value not in allowed:
+            raise ValueError(f"not one of {', '.join(map(str, allowed))}")
+        return value
+    return parse
+
+
+def many_of(options):
+    allowed = list(options)
+
+    def parse(text: str) -> list:
+        values = [part for part in text.split(",") if part]
+        if not values or any(value not in allowed for value in values):
+            raise ValueError(f"choose from {', '.join(allowed)}")
+        return [value for value in allowed if value in values]
+    return parse
+
+
+def _registry() -> dict:
+    """The linked controls of this run: name -> default."""
+    registry = st.session_state.setdefault("_linked", {})
+    return registry
+
+
+def linked(name: str, default, parse=str) -> str:
+    """The key of a control that lives in the URL (see above); ``parse`` turns the link's text into a value or
+    raises ValueError, and then the default is used with a small notice."""
+    if name not in st.session_state:
+        text = st.query_params.get(name)
+        value = default
+        if text is not None:
+            try:
+                value = parse(text)
+            except (TypeError, ValueError) as error:
+                st.toast(f"The link's {name}={text!r} is not usable ({error}); showing the default.")
+        st.session_state[name] = value
+    _registry()[name] = default
+    return name
+
+
+def _as_text(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def write_link() -> None:
+    """After a run: the linked controls that differ from their defaults, and presenter mode, into the URL; the
+    other parameters out of it."""
+    registry = st.session_state.get("_linked", {})
+    wanted = {name: _as_text(st.session_state[name]) for name, default in registry.items()
+              if name in st.session_state and _as_text(st.session_state[name]) != _as_text(default)}
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
+    st.session_state["_linked"] = {}
+
+
+def link_to_this_view() -> None:
+    """The sidebar's "Link to this view": the page's URL with its settings, with a copy button."""
+    registry = st.session_state.get("_linked", {})
+    params = {name: _as_text(st.session_state[name]) for name, default in registry.items()
+              if name in st.session_state and _as_text(st.session_state[name]) != _as_text(default)}
+    from urllib.parse import urlencode
+
+    base = (getattr(st.context, "url", "") or "").split("?")[0]
+    with st.sidebar.expander("Link to this view"):
+        st.code(base + ("?" + urlencode(params) if params else ""), language=None)
+        st.caption("Copy it (the button at its right): it opens this page with these settings.")

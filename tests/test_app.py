@@ -355,3 +355,38 @@ def test_no_model_chosen_says_so_and_the_prior_goes_from_compare_to_fid(app):
     at = open_page(at, "fid")
     assert_clean(at)
     assert next(radio for radio in at.radio if radio.label.startswith("Codes of the VAE")).value == "gmm"
+
+
+def test_a_link_opens_the_view_and_the_controls_write_the_link(tiny_checkpoints, monkeypatch):
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
+    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"seed": "7", "kinds": "vae,gan"})
+    at.run()
+    at.switch_page("app_pages/compare.py")  # as a link to /compare?... opens it
+    at.query_params.update({"compare-grid": "4", "compare-t": "0.5", "prior": "gmm"})
+    at.run()
+    assert_clean(at)
+    assert at.sidebar.number_input[0].value == 7 and at.sidebar.multiselect[0].value == ["gan", "vae"]
+    assert at.select_slider[0].value == 4 and at.slider[0].value == 0.5
+    assert next(r for r in at.radio if r.label.startswith("Codes of the VAE")).value == "gmm"
+    at.slider[0].set_value(0.8).run()  # a control changes the link
+    assert at.query_params["compare-t"] in ("0.8", ["0.8"]) and at.query_params["seed"] in ("7", ["7"])
+    at.select_slider[0].set_value(6).run()  # back to the default: out of the link
+    assert "compare-grid" not in at.query_params
+    assert any("Link to this view" in e.label for e in at.sidebar.expander)
+
+
+@pytest.mark.parametrize("params, notice", [({"seed": "abc"}, "seed='abc'"), ({"kinds": "vae,unicorn"}, "kinds"),
+                                            ({"dataset": "cifar"}, "dataset='cifar'")])
+def test_a_bad_link_falls_back_to_the_default_with_a_notice(tiny_checkpoints, monkeypatch, params, notice):
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
+    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert_clean(at)
+    assert any(notice in toast.value and "showing the default" in toast.value for toast in at.toast)
+    assert at.sidebar.number_input[0].value == 0 and at.sidebar.selectbox[0].value == "mnist"

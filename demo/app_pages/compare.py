@@ -21,8 +21,11 @@ if not models:
     st.stop()
 
 left, middle, right = st.columns(3)
-side = left.select_slider("Grid", [3, 4, 5, 6, 8, 10], 6, format_func=lambda s: f"{s} x {s}")
-temperature = middle.slider("Temperature T", 0.1, 1.5, 1.0, 0.05)
+sides = [3, 4, 5, 6, 8, 10]
+side = left.select_slider("Grid", sides, format_func=lambda s: f"{s} x {s}",
+                          key=ui.linked("compare-grid", 6, ui.one_of(sides, int)))
+temperature = middle.slider("Temperature T", 0.1, 1.5, step=0.05,
+                            key=ui.linked("compare-t", 1.0, ui.as_float(0.1, 1.5)))
 prior = ui.prior_choice(right)
 
 fingerprints = tuple((kind, model.fingerprint) for kind, model in models.items())
@@ -49,7 +52,8 @@ for kind, model in models.items():
 
 st.divider()
 st.subheader("Which classes does each model draw?")
-n_histogram = st.select_slider("Samples classified", [500, 1000, 2000, 5000], 1000,
+n_histogram = st.select_slider("Samples classified", [500, 1000, 2000, 5000],
+                               key=ui.linked("compare-classified", 1000, ui.one_of([500, 1000, 2000, 5000], int)),
                                help="Each sample is labelled by the dataset's domain classifier (a LeNet).")
 names = ui.class_names(dataset)
 

@@ -16,12 +16,14 @@ dataset = choice["dataset"]
 images_u8, labels = ui.test_split(dataset)
 names = ui.class_names(dataset)
 
-mode = st.radio("Between", ["two test images", "two random codes"], horizontal=True)
+modes = ["two test images", "two random codes"]
+mode = st.radio("Between", modes, horizontal=True, key=ui.linked("interp-between", modes[0], ui.one_of(modes)))
 left, middle, right = st.columns(3)
 method = left.radio("Path", ["slerp", "lerp"], horizontal=True,
+                    key=ui.linked("interp-path", "slerp", ui.one_of(["slerp", "lerp"])),
                     help="slerp follows the sphere where Gaussian codes live; lerp cuts through its centre, "
                          "where codes are atypical and images often fade.")
-steps = middle.slider("Steps", 2, 16, 10)
+steps = middle.slider("Steps", 2, 16, key=ui.linked("interp-steps", 10, ui.as_int(2, 16)))
 invert_gan = right.checkbox("Invert the GAN on the images (a few seconds)", value=False,
                             disabled=mode != "two test images",
                             help="The GAN has no encoder: its end codes are found by gradient descent.")
@@ -32,8 +34,9 @@ if not models:
 
 if mode == "two test images":
     a, b = st.columns(2)
-    first = a.number_input("First image index", 0, len(labels) - 1, 0)
-    second = b.number_input("Second image index", 0, len(labels) - 1, 1)
+    last = len(labels) - 1
+    first = a.number_input("First image index", 0, last, key=ui.linked("interp-a", 0, ui.as_int(0, last)))
+    second = b.number_input("Second image index", 0, last, key=ui.linked("interp-b", min(1, last), ui.as_int(0, last)))
     ends = ui.test_images(dataset, [first, second])
     st.image(to_uint8(ends, channels_last=True).numpy(),
              caption=[f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"],
