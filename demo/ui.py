@@ -336,22 +336,22 @@ def page_header(title: str, explanation: str, needs_models: bool = True) -> dict
 # each run app.py writes the values that differ from the defaults back into the link (ui.write_link).
 
 
-def as_int(low: int, high: int):
-    def parse(text: str) -> int:
-        value = int(text)
+def in_range(cast, low, high):
+    """A link parser: ``cast(text)`` within [low, high]."""
+    def parse(text: str):
+        value = cast(text)
         if not low <= value <= high:
             raise ValueError(f"not in {low}-{high}")
         return value
     return parse
+
+
+def as_int(low: int, high: int):
+    return in_range(int, low, high)
 
 
 def as_float(low: float, high: float):
-    def parse(text: str) -> float:
-        value = float(text)
-        if not low <= value <= high:
-            raise ValueError(f"not in {low}-{high}")
-        return value
-    return parse
+    return in_range(float, low, high)
 
 
 def one_of(options, cast=str):
