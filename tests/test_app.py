@@ -390,3 +390,17 @@ def test_a_bad_link_falls_back_to_the_default_with_a_notice(tiny_checkpoints, mo
     assert_clean(at)
     assert any(notice in toast.value and "showing the default" in toast.value for toast in at.toast)
     assert at.sidebar.number_input[0].value == 0 and at.sidebar.selectbox[0].value == "mnist"
+
+
+def test_a_reconstruction_link_opens_the_chosen_images(tiny_checkpoints, monkeypatch):
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
+    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/reconstruction.py")
+    at.query_params.update({"recon-images": "By index", "recon-first": "42", "recon-n": "3", "recon-zzz": "1"})
+    at.run()
+    assert_clean(at)
+    assert at.radio[0].value == "By index" and at.number_input[0].value == 42 and at.slider[0].value == 3
+    assert "recon-zzz" not in at.query_params  # unknown parameters leave the link

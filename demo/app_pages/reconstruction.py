@@ -19,22 +19,25 @@ names = ui.class_names(dataset)
 
 # uploads and drawings become 28 x 28 grey digits or garments: the built-in datasets only
 sources = ["Random test images", "By class", "By index"] + (["Upload", "Draw"] if dataset in ui.DATASETS else [])
-source = st.radio("Images", sources, horizontal=True)
+source = st.radio("Images", sources, horizontal=True, key=ui.linked("recon-images", sources[0], ui.one_of(sources)))
 count = 8
 most = min(16, len(labels))
+how_many = ui.linked("recon-n", min(8, most), ui.as_int(1, most))
 if source == "Random test images":
-    count = st.slider("How many", 1, most, min(8, most))
+    count = st.slider("How many", 1, most, key=how_many)
     rng = np.random.default_rng(choice["seed"])
     indices = rng.choice(len(labels), count, replace=False)
 elif source == "By class":
-    label = st.selectbox("Class", range(len(names)), format_func=lambda c: names[c])
-    count = st.slider("How many", 1, most, min(8, most))
+    label = st.selectbox("Class", range(len(names)), format_func=lambda c: names[c],
+                         key=ui.linked("recon-class", 0, ui.one_of(range(len(names)), int)))
+    count = st.slider("How many", 1, most, key=how_many)
     rng = np.random.default_rng(choice["seed"])
     members = np.flatnonzero(labels == label)
     indices = rng.choice(members, min(count, len(members)), replace=False)
 elif source == "By index":
-    start = st.number_input(f"First index (0-{len(labels) - 1})", 0, len(labels) - 1, 0)
-    count = st.slider("How many", 1, 16, 8)
+    last = len(labels) - 1
+    start = st.number_input(f"First index (0-{last})", 0, last, key=ui.linked("recon-first", 0, ui.as_int(0, last)))
+    count = st.slider("How many", 1, most, key=how_many)
     indices = np.arange(start, min(start + count, len(labels)))
 else:
     indices = None
