@@ -217,15 +217,20 @@ def one_at_a_time(name: str):
             work.queued -= 1
 
 
+# Each model at its best by default: the VAE and the VAE-GAN decode codes from the GMM of their training codes
+# (where their decoders were trained; a model without one falls back to N(0, I) and says so), the GAN from N(0, I).
+DEFAULT_PRIOR = "gmm"
+
+
 def prior_choice(container) -> str:
     """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes; the choice goes from
     page to page (kept outside the widget, whose own state Streamlit drops when the page changes)."""
     if "prior" not in st.session_state:  # from the link (?prior=gmm), once per session
         text = st.query_params.get("prior")
-        st.session_state["prior"] = text if text in PRIORS else PRIORS[0]
+        st.session_state["prior"] = text if text in PRIORS else DEFAULT_PRIOR
         if text is not None and text not in PRIORS:
             st.toast(f"The link's prior={text!r} is not usable (not one of {', '.join(PRIORS)}); showing the default.")
-    st.session_state.setdefault("_linked", {})["prior"] = PRIORS[0]
+    st.session_state.setdefault("_linked", {})["prior"] = DEFAULT_PRIOR
     chosen = st.session_state["prior"]
     value = container.radio(
         "Codes of the VAE and VAE-GAN from", PRIORS, index=PRIORS.index(chosen) if chosen in PRIORS else 0,
