@@ -120,7 +120,7 @@ def test_train_sample_info_and_eval_errors_on_a_folder(tmp_path, cache, capsys):
     assert main(["sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png")]) == 0
     assert Image.open(tmp_path / "s.png").mode == "RGB"
     capsys.readouterr()
-    assert main(["eval", str(out), "--n", "50", "--extractor", "lenet"]) == 1
+    assert main(["eval", str(out), "--n", "200", "--extractor", "lenet"]) == 1
     assert "use --extractor inception" in capsys.readouterr().err
     # a conditional model takes the sub-folders as classes; resume keeps the size
     conditional = tmp_path / "conditional"
