@@ -407,12 +407,17 @@ def _as_text(value) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
+def _link_params() -> dict[str, str]:
+    """The linked controls of this run whose values differ from their defaults, as the link's text."""
+    registry = st.session_state.get("_linked", {})
+    return {name: _as_text(st.session_state[name]) for name, default in registry.items()
+            if name in st.session_state and _as_text(st.session_state[name]) != _as_text(default)}
+
+
 def write_link() -> None:
     """After a run: the linked controls that differ from their defaults, and presenter mode, into the URL; the
     other parameters out of it."""
-    registry = st.session_state.get("_linked", {})
-    wanted = {name: _as_text(st.session_state[name]) for name, default in registry.items()
-              if name in st.session_state and _as_text(st.session_state[name]) != _as_text(default)}
+    wanted = _link_params()
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)
     st.session_state["_linked"] = {}
@@ -420,9 +425,7 @@ def write_link() -> None:
 
 def link_to_this_view() -> None:
     """The sidebar's "Link to this view": the page's URL with its settings, with a copy button."""
-    registry = st.session_state.get("_linked", {})
-    params = {name: _as_text(st.session_state[name]) for name, default in registry.items()
-              if name in st.session_state and _as_text(st.session_state[name]) != _as_text(default)}
+    params = _link_params()
     from urllib.parse import urlencode
 
     base = (getattr(st.context, "url", "") or "").split("?")[0]

@@ -19,12 +19,17 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 
-@pytest.fixture
-def app(tiny_checkpoints, monkeypatch):
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
+def new_app(monkeypatch, root, timeout: int = 120) -> "AppTest":
+    """The app (not run yet) on the checkpoints root ``root``, without the UMAP warm-up thread."""
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(root))
     monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
     monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=120)
+    return AppTest.from_file(APP, default_timeout=timeout)
+
+
+@pytest.fixture
+def app(tiny_checkpoints, monkeypatch):
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
     at.session_state["projection"] = "pca"  # UMAP's first call compiles for a minute: its own test below
     at.run()
     assert not at.exception, at.exception
@@ -141,10 +146,7 @@ def gmm_app(tiny_checkpoints, tmp_path, monkeypatch):
     vae = load_model(root / "mnist" / "vae")
     fit_latent_gmm(vae, torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0)), components=2).save(
         root / "mnist" / "vae")
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(root))
-    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-    monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = new_app(monkeypatch, root, 120)
     at.run()
     return at
 
@@ -192,10 +194,7 @@ def test_fid_with_the_gmm_prior(gmm_app):
 
 
 def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tmp_path))
-    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-    monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = new_app(monkeypatch, tmp_path, 60)
     at.run()
     for page in PAGES:
         open_page(at, page)
@@ -319,10 +318,7 @@ def test_conditional_page_writes_a_number_in_each_model(app):
 
 
 def test_conditional_page_without_checkpoints_says_how_to_train(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tmp_path))
-    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-    monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = new_app(monkeypatch, tmp_path, 120).run()
     at.switch_page("app_pages/conditional.py").run()
     assert not at.exception
     assert any("train_conditional.sh" in info.value for info in at.info)
@@ -360,10 +356,7 @@ def test_no_model_chosen_says_so_and_the_prior_goes_from_compare_to_fid(app):
 
 
 def test_a_link_opens_the_view_and_the_controls_write_the_link(tiny_checkpoints, monkeypatch):
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
-    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-    monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
     at.query_params.update({"seed": "7", "kinds": "vae,gan"})
     at.run()
     at.switch_page("app_pages/compare.py")  # as a link to /compare?... opens it
@@ -383,10 +376,7 @@ def test_a_link_opens_the_view_and_the_controls_write_the_link(tiny_checkpoints,
 @pytest.mark.parametrize("params, notice", [({"seed": "abc"}, "seed='abc'"), ({"kinds": "vae,unicorn"}, "kinds"),
                                             ({"dataset": "cifar"}, "dataset='cifar'")])
 def test_a_bad_link_falls_back_to_the_default_with_a_notice(tiny_checkpoints, monkeypatch, params, notice):
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
-    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-    monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
     at.query_params.update(params)
     at.run()
     assert_clean(at)
@@ -395,10 +385,7 @@ def test_a_bad_link_falls_back_to_the_default_with_a_notice(tiny_checkpoints, mo
 
 
 def test_a_reconstruction_link_opens_the_chosen_images(tiny_checkpoints, monkeypatch):
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(tiny_checkpoints))
-    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-    monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
     at.run()
     at.switch_page("app_pages/reconstruction.py")
     at.query_params.update({"recon-images": "By index", "recon-first": "42", "recon-n": "3", "recon-zzz": "1"})

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import tiny_model_config, tiny_train_config
-from test_app import APP, PAGES, REPO, assert_clean, open_page
+from test_app import PAGES, REPO, assert_clean, new_app, open_page
 from test_folders import make_folder
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +39,7 @@ def folder_root(tmp_path_factory):
 @pytest.fixture
 def folder_app(folder_root, monkeypatch):
     root, _ = folder_root
-    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(root))
-    monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-    monkeypatch.syspath_prepend(str(REPO / "demo"))
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = new_app(monkeypatch, root, 120)
     at.session_state["projection"] = "pca"
     at.session_state["dataset"] = "shapes"
     at.run()
@@ -66,13 +62,10 @@ def test_a_missing_folder_is_one_line_not_a_traceback(folder_root, monkeypatch, 
     moved = tmp_path / "moved"
     images.rename(moved)
     try:
-        monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(root))
-        monkeypatch.setenv("VAEGAN_NO_WARMUP", "1")
-        monkeypatch.syspath_prepend(str(REPO / "demo"))
         import streamlit as st
 
         st.cache_data.clear()  # the split read by the tests before, while the folder was there
-        at = AppTest.from_file(APP, default_timeout=120)
+        at = new_app(monkeypatch, root)
         at.session_state["dataset"] = "shapes"
         at.run()
         at = open_page(at, "reconstruction")

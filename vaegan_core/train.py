@@ -25,7 +25,7 @@ from . import distributed, paths
 from .card import write_model_card
 from .config import ModelConfig, TrainConfig
 from .data import load_dataset
-from .errors import CheckpointError, ConfigError, TrainingDiverged, first_line
+from .errors import CheckpointError, ConfigError, TrainingDiverged, VaeganError, first_line
 from .files import write_text_atomic
 from .images import save_grid
 from .models import GenerativeModel, build_model
@@ -451,7 +451,6 @@ class Trainer:
         n = self.config.track_fid
         if not n or self._quality_off:
             return
-        from .errors import VaeganError
         from .metrics.evaluate import evaluate  # heavy imports, only when asked for
 
         self.model.eval()
