@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -203,32 +204,47 @@ def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
         assert any(command in info.value for info in at.info), page
 
 
-def test_collapse_page_shows_a_shipped_study(app, tiny_checkpoints):
+def _tiny_studies(root):
+    """A real (tiny) VAE study on digits in two seeds and a GAN study derived from it: the page's layout."""
     from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
 
-    study = tiny_checkpoints / "collapse" / "mnist-vae"
+    base = root / "collapse" / "mnist"
+    study = base / "vae" / "synthetic-seed0"
     if not (study / "results.json").is_file():
         run(ImageCollapseConfig(model="vae", dataset="digits", generations=2, per_generation=256, epochs=1, width=8,
                                 eval_n=300, device="cpu"), study)
+        results = json.loads((study / "results.json").read_text())
+        for kind, seed, factor in (("vae", 1, 1.1), ("gan", 0, 1.5), ("gan", 1, 1.6)):
+            for row in results["generations"]:
+                row["fid"] *= factor ** row["generation"]
+            (base / kind / f"synthetic-seed{seed}").mkdir(parents=True, exist_ok=True)
+            (base / kind / f"synthetic-seed{seed}" / "results.json").write_text(json.dumps(results))
+    return base
+
+
+def test_collapse_page_shows_the_shipped_studies(app, tiny_checkpoints):
+    _tiny_studies(tiny_checkpoints)
     at = open_page(app, "collapse")
     assert_clean(at)
-    assert any("Shipped studies" in m.value for m in at.markdown)
-    generation = next(s for s in at.slider if s.label == "Generation")
-    generation.set_value(2).run()
-    assert_clean(at)
-    assert any("classes covered" in c.value for c in at.caption)
+    assert any("The studies" in m.value for m in at.markdown)
+    answer = [m.value for m in at.success] + [m.value for m in at.info]
+    assert any("VAE" in text and "seed" in text for text in answer), answer
+    assert any("One fixed set of codes" in m.value for m in at.markdown)
+    assert any("Mode collapse or model collapse" in m.value for m in at.markdown)
 
 
-def test_collapse_page_gaussian_controls_and_live_study(app):
+def test_collapse_page_gaussian_controls_and_live_study(app, tiny_checkpoints):
     at = open_page(app, "collapse")
     assert_clean(at)
     at.radio[0].set_value("mle").run()  # the estimator: the plots are recomputed
     assert_clean(at)
-    live = [b for b in at.button if b.label.startswith("Run")]
-    live[0].click().run(timeout=300)
+    at.slider(key="collapse-live-generations").set_value(2).run()
+    at.selectbox(key="collapse-live-model").set_value("vae").run()
+    next(b for b in at.button if b.label == "Run live study").click().run(timeout=300)
     assert_clean(at)
     table = at.dataframe[-1].value
-    assert list(table["generation"]) == [0, 1, 2, 3]
+    assert list(table["generation"]) == [0, 1, 2]
+    assert any("2 generation(s) in" in c.value for c in at.caption)
 
 
 def test_first_render_imports_no_torch():

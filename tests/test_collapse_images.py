@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
+import torch
 
 from vaegan_core.cli import main
 from vaegan_core.errors import ConfigError
-from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
+from vaegan_core.checkpoint import load_model
+from vaegan_core.experiments.collapse_images import STRIP, ImageCollapseConfig, _budget, run
+from vaegan_core.images import to_uint8
 
 TINY = ["--dataset", "digits", "--per-generation", "256", "--epochs", "1", "--width", "8", "--eval-n", "300",
         "--no-progress", "--device", "cpu"]
@@ -38,6 +42,51 @@ def test_cli_runs_generations_and_resumes(tmp_path, capsys):
     assert "other settings" in capsys.readouterr().err
 
 
+def test_start_from_a_checkpoint_fine_tunes_each_generation(tmp_path):
+    from vaegan_core.config import ModelConfig, TrainConfig
+    from vaegan_core.train import Trainer
+
+    start = tmp_path / "start"
+    Trainer(ModelConfig(kind="gan", width=8, latent_dim=8, ema_decay=0.9),
+            TrainConfig(dataset="digits", epochs=2, device="cpu", sample_grid=4), start, progress=False).fit()
+    config = ImageCollapseConfig(model="gan", dataset="digits", generations=2, per_generation=256, epochs=1,
+                                 eval_n=300, device="cpu", start_from=str(start))
+    results = run(config, tmp_path / "study")
+    # the start checkpoint's width and latent size are the study's; generation 0 is that model, untrained here
+    assert results["config"]["width"] == 8 and results["config"]["latent_dim"] == 8
+    rows = results["generations"]
+    assert rows[0]["start_from"] == str(start) and rows[0]["train_seconds"] == 0.0
+    assert all(row["train_seconds"] > 0 for row in rows[1:])
+    for row in rows:
+        assert 0 <= row["confident_share"] <= 1 and 0 <= row["tail_mass"] <= 1 and 0 < row["tail_mass_real"] < 0.3
+    strip = np.load(tmp_path / "study" / "strip.npy")
+    assert strip.shape == (3, STRIP, 1, 28, 28) and strip.dtype == np.uint8
+    # generation 0 decodes the fixed codes exactly as the start checkpoint does
+    model = load_model(start)
+    noise = torch.randn(64, 8, generator=torch.Generator().manual_seed(config.seed + 12345))
+    with torch.no_grad():
+        assert np.array_equal(strip[0], to_uint8(model.decode(noise)[:STRIP]).numpy())
+    assert not np.array_equal(strip[1], strip[2])  # later generations were trained
+
+
+def test_start_from_another_kind_is_refused(tmp_path, tiny_checkpoints):
+    with pytest.raises(ConfigError, match="--model gan"):
+        run(ImageCollapseConfig(model="vae", dataset="digits", start_from=str(tiny_checkpoints / "mnist" / "gan")),
+            tmp_path / "x")
+
+
+def test_accumulating_keeps_the_images_seen_per_generation_equal():
+    config = ImageCollapseConfig(dataset="digits", per_generation=100, epochs=2, accumulate=True)
+    pool = torch.arange(500)
+    epochs, images = _budget(config, pool[:100], 0)
+    assert epochs == 2 and len(images) == 100
+    epochs, images = _budget(config, pool[:150], 1)
+    assert epochs == 1 and len(images) == 150  # 150 x 1 is close to 200: rounded, one pass
+    epochs, images = _budget(config, pool[:400], 3)
+    assert epochs == 1 and len(images) == 200 and len(set(images.tolist())) == 200
+    assert _budget(ImageCollapseConfig(dataset="digits", per_generation=100, epochs=2), pool[:400], 3)[1].numel() == 400
+
+
 def test_real_data_loops_and_accumulation(tmp_path):
     config = ImageCollapseConfig(model="gan", dataset="digits", generations=1, per_generation=256, epochs=1,
                                  width=8, eval_n=300, loop="fresh-real", real_fraction=0.25, accumulate=True,
@@ -57,3 +106,43 @@ def test_real_data_loops_and_accumulation(tmp_path):
 def test_bad_settings(tmp_path, changes, match):
     with pytest.raises(ConfigError, match=match):
         run(ImageCollapseConfig(**{**dict(dataset="digits"), **changes}), tmp_path / "x")
+
+
+def _study(fids, recall=(0.8, 0.5)):
+    rows = [{"generation": g, "fid": fid, "recall": recall[0] if g == 0 else recall[1]} for g, fid in enumerate(fids)]
+    return {"generations": rows}
+
+
+def test_verdict_ranks_families_only_beyond_the_seed_spread():
+    from vaegan_core.experiments.collapse_report import band, verdict
+
+    studies = {("gan", "synthetic"): [_study([20, 30, 40]), _study([20, 32, 44])],   # x2.0, x2.2
+               ("vaegan", "synthetic"): [_study([100, 110, 120]), _study([100, 105, 130, 999])]}  # x1.2, x1.3
+    result = verdict(studies)
+    assert result["slowest"] == "vaegan" and result["separated"] and result["generations"] == 2
+    assert result["rows"]["gan"]["ratios"] == [2.0, 2.2]
+    assert "VAE-GAN degrades slowest" in result["text"] and "larger than the seed-to-seed spread" in result["text"]
+    # overlapping seed ranges: no ranking
+    studies[("vaegan", "synthetic")].append(_study([100, 200, 300]))  # x3.0
+    result = verdict(studies)
+    assert not result["separated"] and "do not differ beyond the seed-to-seed spread" in result["text"]
+    # one seed per family cannot be separated, and one family is nothing to compare
+    assert not verdict({("gan", "synthetic"): [_study([20, 40])], ("vae", "synthetic"): [_study([20, 21])]})["separated"]
+    assert verdict({("gan", "synthetic"): [_study([20, 40])]}) is None
+    assert band([_study([1, 2, 3]), _study([3, 4])], "fid") == {
+        "generation": [0, 1], "mean": [2.0, 3.0], "low": [1.0, 2.0], "high": [3.0, 4.0], "seeds": 2}
+
+
+def test_load_studies_skips_bad_files(tmp_path):
+    from vaegan_core.experiments.collapse_report import load_studies
+
+    good = tmp_path / "mnist" / "gan" / "synthetic-seed2"
+    good.mkdir(parents=True)
+    (good / "results.json").write_text(json.dumps(_study([1, 2])))
+    bad = tmp_path / "mnist" / "vae" / "synthetic-seed0"
+    bad.mkdir(parents=True)
+    (bad / "results.json").write_text("{not json")
+    (tmp_path / "mnist" / "vae" / "notes").mkdir()
+    studies, problems = load_studies(tmp_path)
+    assert list(studies) == [("gan", "synthetic")] and studies[("gan", "synthetic")][0]["seed"] == 2
+    assert len(problems) == 1 and "skipped" in problems[0]

@@ -13,11 +13,13 @@ import torch
 from vaegan_core.errors import MetricError
 from vaegan_core.metrics.fid import fid_from_stats, frechet_distance, sqrtm_frechet_distance
 from vaegan_core.metrics.scores import (
+    confident_share,
     density_coverage,
     inception_score,
     kernel_inception_distance,
     mode_metrics,
     precision_recall,
+    tail_mass,
 )
 from vaegan_core.metrics.stats import FeatureStats
 
@@ -293,3 +295,27 @@ def test_mode_metrics_min_count():
 def test_mode_metrics_bad_input(bad):
     with pytest.raises(MetricError):
         mode_metrics(bad, num_classes=10)
+
+
+def test_tail_mass_matches_the_data_itself_and_falls_when_tails_are_lost():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(2000, 4))
+    same = tail_mass(real, rng.normal(size=(2000, 4)), held_out=rng.normal(size=(2000, 4)))
+    assert same["tail_share"] == 0.1
+    assert 0.04 < same["tail_mass"] < 0.11 and abs(same["tail_mass"] - same["tail_mass_real"]) < 0.035
+    assert tail_mass(real, 0.7 * rng.normal(size=(2000, 4)))["tail_mass"] < 0.02  # lost variance: tails go first
+    assert tail_mass(real, 0.3 * rng.normal(size=(2000, 4)))["tail_mass"] < 0.01
+    assert 0.02 < tail_mass(real, real[:10])["tail_mass_real"] < 0.1  # leave-one-out: a little low
+
+
+def test_tail_mass_bad_share():
+    with pytest.raises(MetricError, match="share"):
+        tail_mass(np.zeros((10, 2)), np.zeros((10, 2)), share=1.0)
+
+
+def test_confident_share():
+    probabilities = np.array([[0.95, 0.05], [0.5, 0.5], [0.1, 0.9], [0.89, 0.11]])
+    assert confident_share(probabilities) == 0.5
+    assert confident_share(probabilities, threshold=0.5) == 1.0
+    with pytest.raises(MetricError, match="samples x classes"):
+        confident_share(np.zeros(3))

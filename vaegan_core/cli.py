@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="network width (16 is faster, but the VAE-GAN does not learn at 16)")
     collapse.add_argument("--eval-n", type=_int_in(2, MAX_EVAL_IMAGES), default=2000, help="samples measured per generation")
     collapse.add_argument("--seed", type=_seed, default=0)
+    collapse.add_argument("--start-from", metavar="DIR", default="",
+                          help="a trained checkpoint as generation 0 (its width and latent size); each later "
+                               "generation fine-tunes the one before (cheap, and it starts from a good model)")
     collapse.add_argument("--device", choices=DEVICES, default="auto")
     collapse.add_argument("--out", required=True, help="study folder (results.json, grids/); rerun to resume")
     collapse.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
@@ -286,7 +289,7 @@ def _collapse(args: argparse.Namespace) -> dict:
     config = ImageCollapseConfig(
         model=args.model, dataset=args.dataset, generations=args.generations, per_generation=args.per_generation,
         loop=args.loop, real_fraction=args.real_fraction, accumulate=args.accumulate, epochs=args.epochs,
-        width=args.width, eval_n=args.eval_n, seed=args.seed, device=args.device)
+        width=args.width, eval_n=args.eval_n, seed=args.seed, device=args.device, start_from=args.start_from)
     with _percent_bar(args.no_progress) as progress:
         try:
             results = run(config, args.out, data_root=args.data_dir, progress=progress)

@@ -1,19 +1,13 @@
 """Collapse: the Gaussian toy of model collapse, and the image study across generations (shipped runs + live)."""
 
-import json
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from scipy.stats import norm
 
+import collapse_studies
 import ui
-from vaegan_core.config import COLLAPSE_LOOPS, MODEL_KINDS
-from vaegan_core.errors import VaeganError
 from vaegan_core.experiments.collapse import GaussianCollapseConfig, collapse_times, simulate, summarize
-from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
 
 ui.page_header(
     "Collapse",
@@ -24,7 +18,6 @@ ui.page_header(
     "generations is model collapse; fresh real data slows it.",
     needs_models=False,
 )
-COLOURS = ui.MODEL_COLOURS
 gaussian_tab, image_tab = st.tabs(["Gaussian toy", "Images (MNIST)"])
 
 with gaussian_tab:
@@ -125,70 +118,4 @@ with gaussian_tab:
     st.plotly_chart(figure, width="stretch")
 
 with image_tab:
-    root = ui.checkpoints_root() / "collapse"
-    studies = {}
-    for kind in MODEL_KINDS:
-        path = root / f"mnist-{kind}" / "results.json"
-        if path.is_file():
-            try:
-                studies[kind] = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                st.warning(f"{path} is not valid JSON; skipped")
-    if not studies:
-        st.info(f"No shipped studies in {root}. Make them with "
-                "`vaegan collapse --model vaegan --dataset mnist --generations 10 --out checkpoints/collapse/mnist-vaegan` "
-                "(and --model gan, vae), or run a small live study below.")
-    else:
-        first = next(iter(studies.values()))["config"]
-        widths = ", ".join(f"{ui.LABELS[kind]} width {study['config']['width']}" for kind, study in studies.items())
-        st.markdown(
-            f"Shipped studies: each generation trains a fresh model ({widths}; {first['epochs']} epochs) "
-            f"on {first['per_generation']:,} images: real MNIST at generation 0, then the previous generation's "
-            f"samples only (loop `{first['loop']}`). Measured with the domain LeNet features on "
-            f"{first['eval_n']:,} samples against the test split. Made by `scripts/collapse_runs.sh`.")
-        columns = st.columns(3)
-        for column, (metric, title) in zip(columns, [("fid", "domain FID (lower is better)"),
-                                                      ("precision", "precision"), ("recall", "recall")]):
-            figure = go.Figure()
-            for kind, study in studies.items():
-                rows = study["generations"]
-                figure.add_trace(go.Scatter(x=[r["generation"] for r in rows], y=[r[metric] for r in rows],
-                                            mode="lines+markers", name=ui.LABELS[kind],
-                                            line={"color": COLOURS[kind]}))
-            figure.update_layout(height=300, title=title, xaxis_title="generation", margin={"t": 40, "b": 0})
-            column.plotly_chart(figure, width="stretch")
-        most = max(len(study["generations"]) for study in studies.values())
-        generation = st.slider("Generation", 0, most - 1, 0)
-        columns = st.columns(len(studies))
-        for column, (kind, study) in zip(columns, studies.items()):
-            grid_path = root / f"mnist-{kind}" / "grids" / f"generation_{generation:02d}.png"
-            rows = {r["generation"]: r for r in study["generations"]}
-            column.markdown(f"**{ui.LABELS[kind]}**")
-            if grid_path.is_file() and generation in rows:
-                column.image(str(grid_path), width="stretch")
-                row = rows[generation]
-                column.caption(f"classes covered {row['classes_covered']}, class entropy "
-                               f"{row['class_entropy']:.2f} / {row['class_entropy_max']:.2f}")
-
-    st.divider()
-    st.markdown("**A small live study** on scikit-learn's digits (no download; about a minute on a laptop).")
-    c1, c2, c3 = st.columns(3)
-    live_model = c1.selectbox("Model ", MODEL_KINDS, index=MODEL_KINDS.index("vae"), format_func=ui.LABELS.get)
-    live_loop = c2.selectbox("Loop", COLLAPSE_LOOPS)
-    live_real = c3.slider("Real share", 0.0, 0.9, 0.0 if live_loop == "synthetic" else 0.3, 0.1,
-                          disabled=live_loop == "synthetic")
-    if st.button("Run 4 generations"):
-        bar = st.progress(0.0)
-        live = ImageCollapseConfig(model=live_model, dataset="digits", generations=3, per_generation=1024, epochs=3,
-                                   width=32, eval_n=400, loop=live_loop,
-                                   real_fraction=0.0 if live_loop == "synthetic" else max(live_real, 0.1))
-        try:
-            with ui.one_at_a_time("live studies"), tempfile.TemporaryDirectory() as folder:
-                results = run(live, folder, progress=ui.progress_callback(bar))
-                grids = [Path(folder) / "grids" / f"generation_{k:02d}.png" for k in range(4)]
-                st.image([str(g) for g in grids], caption=[f"generation {k}" for k in range(4)], width=180)
-        except VaeganError as error:
-            st.error(str(error))
-        else:
-            st.dataframe([{key: row[key] for key in ("generation", "fid", "precision", "recall", "classes_covered")}
-                          for row in results["generations"]], hide_index=True)
+    collapse_studies.image_studies()

@@ -22,10 +22,11 @@ from .conditional_scores import intra_class_fid, label_adherence
 from .features_cache import real_features, real_features_path
 from .fid import fid_from_stats, fid_from_summary
 from .reference import load_reference_stats, reference_path
-from .scores import density_coverage, inception_score, kernel_inception_distance, mode_metrics, precision_recall
+from .scores import (confident_share, density_coverage, inception_score, kernel_inception_distance, mode_metrics,
+                     precision_recall, tail_mass)
 from .stats import FeatureStats
 
-METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "reconstruction")
+METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "tails", "reconstruction")
 # Scores that need no features of real images: FID can use the shipped reference statistics instead.
 WITHOUT_REAL_FEATURES = ("fid", "is", "modes", "reconstruction")
 REFERENCES = ("auto", "features", "stats")
@@ -139,7 +140,7 @@ def _classifier(feature_net, dataset: str, classifier_directory, device, metrics
     or an image folder (which has none)."""
     if isinstance(feature_net, LeNetExtractor):
         return feature_net
-    wanted = bool({"is", "modes"} & set(metrics)) or conditional
+    wanted = bool({"is", "modes", "tails"} & set(metrics)) or conditional
     if not wanted or (is_folder(dataset) and classifier_directory is None):
         return None
     return LeNetExtractor(dataset, classifier_directory, device)
@@ -185,11 +186,13 @@ def _scores(real, fake: np.ndarray, probabilities, metrics, seed: int, force: bo
     """The scores of ``metrics`` from the real side (features N x d, or the shipped statistics as a dict)
     and the generated features; returns them with the subset of real features KID, PR and DC used (or None)."""
     scores: dict = {}
-    real_subset = None
+    real_subset = held_out = None
     if isinstance(real, np.ndarray):  # as many real as generated images for the sample-based scores
         n = fake.shape[0]
         rng = np.random.default_rng(seed)
-        real_subset = real if real.shape[0] <= n else real[np.sort(rng.choice(real.shape[0], n, replace=False))]
+        chosen = np.arange(real.shape[0]) if real.shape[0] <= n else np.sort(rng.choice(real.shape[0], n, replace=False))
+        real_subset = real[chosen]
+        held_out = real[np.setdiff1d(np.arange(real.shape[0]), chosen)[:n]] if real.shape[0] > n else None
     if "fid" in metrics:
         fake_stats = FeatureStats(fake.shape[1])
         fake_stats.update(fake)
@@ -206,12 +209,16 @@ def _scores(real, fake: np.ndarray, probabilities, metrics, seed: int, force: bo
         scores.update(precision_recall(real_subset, fake, k=3))
     if "dc" in metrics:
         scores.update(density_coverage(real_subset, fake, k=5))
+    if "tails" in metrics:  # the real images left out of the subset give the level of a perfect model
+        scores.update(tail_mass(real_subset, fake, k=5, held_out=held_out))
     if probabilities is not None:
         if "is" in metrics:
             mean, std = inception_score(probabilities, splits=10)
             scores["is"] = {"mean": mean, "std": std}
         if "modes" in metrics:
             scores.update(mode_metrics(probabilities.argmax(1), reference_labels=real_labels.numpy()))
+        if "tails" in metrics:
+            scores["confident_share"] = confident_share(probabilities)
     return scores, real_subset
 
 

@@ -191,6 +191,53 @@ def density_coverage(real, fake, k: int = 5, chunk: int = 1024) -> dict:
             "coverage": float((counts["nearest_fake"] < real_radii).mean())}
 
 
+def tail_mass(real, fake, k: int = 5, share: float = 0.1, chunk: int = 1024, held_out=None) -> dict:
+    """How much of ``fake`` is rare-looking and still real-looking: the tails that model collapse loses first
+    (Shumailov et al. 2024).
+
+    The tails are the ``share`` of real points with the lowest k-NN density (the largest distance to their
+    k-th real neighbour). ``tail_mass`` is the share of fakes that lie inside the real manifold (the union
+    of the real points' k-NN balls, as for precision) and whose nearest real point is a tail point: off-manifold
+    samples are far from everything and would otherwise count as rare. ``tail_mass_real`` is the same for
+    ``held_out``, other real points of the same distribution (without them: each real point against the
+    other real points, which reads a little low): the level of a model that matches the data. A model that
+    lost its tails falls below it."""
+    k = _positive_int(k, "k")
+    chunk = _positive_int(chunk, "chunk")
+    if not 0.0 < share < 1.0:
+        raise MetricError(f"share must be in (0, 1), got {share}")
+    real, fake = _feature_pair(real, fake, min_samples=k + 1)
+    radii = _kth_neighbour_radii(real, k, chunk)
+    in_tail = radii >= np.quantile(radii, 1.0 - share)
+    real_norms = np.einsum("ij,ij->i", real, real)
+
+    def rare_and_real(points: np.ndarray, exclude_self: bool) -> float:
+        norms, hits = np.einsum("ij,ij->i", points, points), 0
+        for start in range(0, points.shape[0], chunk):
+            rows = slice(start, min(start + chunk, points.shape[0]))
+            block = _distances(points[rows], real, norms[rows], real_norms)
+            if exclude_self:
+                local = np.arange(block.shape[0])
+                block[local, local + start] = np.inf
+            inside = (block < radii[None, :]).any(axis=1)
+            hits += int((inside & in_tail[block.argmin(axis=1)]).sum())
+        return hits / points.shape[0]
+
+    level = rare_and_real(real, True) if held_out is None else rare_and_real(_feature_pair(real, held_out)[1], False)
+    return {"tail_mass": rare_and_real(fake, False), "tail_mass_real": level, "tail_share": share}
+
+
+CONFIDENT = 0.9  # a sample the domain classifier gives one class at least this probability is "confident"
+
+
+def confident_share(probabilities, threshold: float = CONFIDENT) -> float:
+    """Share of samples whose most likely class has probability >= ``threshold`` (legible, unambiguous)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or probabilities.shape[0] == 0:
+        raise MetricError(f"probabilities must be a non-empty samples x classes array, got shape {probabilities.shape}")
+    return float((probabilities.max(axis=1) >= threshold).mean())
+
+
 # --------------------------------------------------------------------------- mode counts
 
 

@@ -1,0 +1,117 @@
+"""Reading the image collapse studies back: seed bands, and the answer to "which family degrades slowest?".
+
+The studies live in ``<root>/<dataset>/<kind>/<loop>-seed<S>/results.json`` (``scripts/collapse_runs.sh``
+writes them; ``vaegan_core.experiments.collapse_images`` makes each). ``load_studies`` gathers them,
+``band`` gives the mean and the seed range of one measure per generation, and ``verdict`` compares the
+families by how much their domain FID grew from generation 0 to the last generation they all reached,
+as a ratio (the families start at different FIDs), and says whether the differences are larger than the
+spread between seeds (the ranges do not overlap) or not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..config import MODEL_KINDS, MODEL_LABELS
+from .collapse_images import RESULTS_FILE, STRIP_FILE
+
+STUDY_NAME = re.compile(r"^(?P<loop>[a-z-]+)-seed(?P<seed>\d+)$")
+LOOP_LABELS = {"synthetic": "fully synthetic", "fresh-real": "20 % fresh real data",
+               "accumulate": "data accumulated across generations"}
+PAPER_CLAIM = ("The study paper behind this page argues that the VAE-GAN resists model collapse better than "
+               "the VAE and the GAN, from FID across generations on MNIST and Fashion-MNIST.")
+
+
+def load_studies(root: str | Path, dataset: str = "mnist") -> tuple[dict, list[str]]:
+    """``({(kind, loop): [study, ...] by seed}, problems)``; a study is its results.json as a dict plus
+    ``seed``, ``folder`` and ``strip`` (the path of strip.npy or None). Unreadable files are skipped and
+    said in ``problems`` (one line each)."""
+    studies: dict = {}
+    problems = []
+    for kind in MODEL_KINDS:
+        base = Path(root) / dataset / kind
+        if not base.is_dir():
+            continue
+        for folder in sorted(base.iterdir()):
+            match = STUDY_NAME.match(folder.name)
+            path = folder / RESULTS_FILE
+            if not match or not path.is_file():
+                continue
+            try:
+                study = json.loads(path.read_text(encoding="utf-8"))
+                if not study.get("generations"):
+                    raise ValueError("no generation finished")
+            except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
+                problems.append(f"{path}: {error}; skipped")
+                continue
+            study.update(seed=int(match["seed"]), folder=str(folder),
+                         strip=str(folder / STRIP_FILE) if (folder / STRIP_FILE).is_file() else None)
+            studies.setdefault((kind, match["loop"]), []).append(study)
+    for runs in studies.values():
+        runs.sort(key=lambda study: study["seed"])
+    return studies, problems
+
+
+def common_generations(runs: list[dict]) -> int:
+    """The number of generations every run of ``runs`` has finished (generation 0 included)."""
+    return min(len(study["generations"]) for study in runs)
+
+
+def band(runs: list[dict], measure: str) -> dict:
+    """``measure`` per generation over the seeds of ``runs``: generation, mean, low, high (lists)."""
+    count = common_generations(runs)
+    values = np.array([[study["generations"][g][measure] for g in range(count)] for study in runs], dtype=float)
+    return {"generation": list(range(count)), "mean": values.mean(axis=0).tolist(),
+            "low": values.min(axis=0).tolist(), "high": values.max(axis=0).tolist(), "seeds": len(runs)}
+
+
+def verdict(studies: dict, loop: str = "synthetic") -> dict | None:
+    """How much each family's domain FID grew over the ``loop`` studies, and the answer in words.
+
+    Returns None when fewer than two families have a study of that loop. Otherwise ``rows`` (per kind: the
+    FID ratio last / generation 0 per seed, its mean, and the recall at both ends), ``generations`` (the
+    last generation compared, the same for every family), ``slowest`` (the kind whose mean ratio is lowest),
+    ``separated`` (True when its seed range lies below every other family's range) and ``text``.
+    """
+    runs_by_kind = {kind: studies[(kind, loop)] for kind in MODEL_KINDS if (kind, loop) in studies}
+    if len(runs_by_kind) < 2:
+        return None
+    last = min(common_generations(runs) for runs in runs_by_kind.values()) - 1
+    if last < 1:
+        return None
+    rows = {}
+    for kind, runs in runs_by_kind.items():
+        ratios = [study["generations"][last]["fid"] / study["generations"][0]["fid"] for study in runs]
+        rows[kind] = {"ratios": ratios, "mean": float(np.mean(ratios)), "low": min(ratios), "high": max(ratios),
+                      "seeds": len(runs), "fid_first": float(np.mean([s["generations"][0]["fid"] for s in runs])),
+                      "fid_last": float(np.mean([s["generations"][last]["fid"] for s in runs])),
+                      "recall_first": float(np.mean([s["generations"][0]["recall"] for s in runs])),
+                      "recall_last": float(np.mean([s["generations"][last]["recall"] for s in runs]))}
+    order = sorted(rows, key=lambda kind: rows[kind]["mean"])
+    slowest, others = order[0], order[1:]
+    separated = min(rows[slowest]["seeds"], *(rows[k]["seeds"] for k in others)) >= 2 and all(
+        rows[slowest]["high"] < rows[kind]["low"] for kind in others)
+    return {"loop": loop, "generations": last, "rows": rows, "slowest": slowest, "separated": separated,
+            "text": _answer(rows, order, last, separated)}
+
+
+def _answer(rows: dict, order: list[str], last: int, separated: bool) -> str:
+    def ratio(kind: str) -> str:
+        row = rows[kind]
+        spread = f" (seeds {row['low']:.2f}-{row['high']:.2f})" if row["seeds"] > 1 else " (one seed)"
+        return f"{MODEL_LABELS[kind]} x{row['mean']:.2f}{spread}"
+
+    slowest = MODEL_LABELS[order[0]]
+    growth = "; ".join(ratio(kind) for kind in order)
+    if separated:
+        head = f"The {slowest} degrades slowest: its domain FID grew least from generation 0 to {last}"
+        tail = "and its seed range lies below the others', so the difference is larger than the seed-to-seed spread."
+    else:
+        head = (f"The {slowest} grew least from generation 0 to {last}, but the families do not differ beyond the "
+                "seed-to-seed spread")
+        tail = "(the seed ranges overlap, or a family has one seed), so this study does not rank them."
+    return f"{head}: {growth}; {tail}"
