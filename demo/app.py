@@ -32,6 +32,7 @@ PAGES = {
         st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/report:"),
     ],
     "Learn": [
+        st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
         st.Page("app_pages/collapse.py", title="Collapse", icon=":material/trending_down:"),
     ],
 }
@@ -46,7 +47,10 @@ with st.sidebar:
                    key=ui.linked("kinds", list(ui.MODEL_KINDS), ui.many_of(ui.MODEL_KINDS)))
     st.number_input("Seed", min_value=0, max_value=ui.MAX_SEED, step=1, key=ui.linked("seed", 0, ui.as_int(0, ui.MAX_SEED)),
                     help="The same seed gives the same samples, in every model and every session.")
+    st.toggle("Presenter mode", key=ui.linked("present", False, ui.as_bool),
+              help="For a projector: larger pictures, figures and text; paths and other developer detail hidden.")
     st.caption(f"Checkpoints: {zoo.root_description(ui.checkpoints_root())}")
+ui.apply_presenter_mode()
 
 try:
     navigation.run()

@@ -71,7 +71,7 @@ def _shipped(studies: dict) -> None:
             figure.add_hline(y=level, line_dash="dash", annotation_text="real images")
         figure.update_layout(height=280, title=title, xaxis_title="generation", margin={"t": 40, "b": 0},
                              showlegend=index == 0, font={"size": 14})
-        columns[index % 3].plotly_chart(figure, width="stretch")
+        ui.chart(columns[index % 3], figure, f"{loop}-{measure}")
     _strips(runs)
     _histograms(runs)
     _two_kinds(runs)
@@ -139,7 +139,7 @@ def _histograms(runs: dict) -> None:
                                                       "args": [None, {"frame": {"duration": 600}}]}]}],
         sliders=[{"steps": [{"label": f.name, "method": "animate", "args": [[f.name], {"mode": "immediate"}]}
                             for f in frames], "currentvalue": {"prefix": "generation "}}])
-    st.plotly_chart(figure, width="stretch")
+    ui.chart(st, figure, "class-histogram")
 
 
 def _two_kinds(runs: dict) -> None:
@@ -153,7 +153,7 @@ def _two_kinds(runs: dict) -> None:
         go.Scatter(x=toy["generation"], y=toy["sigma_median"], name="sigma (spread)", line={"dash": "dot"})])
     figure.update_layout(height=300, title="Gaussian toy (median run)", xaxis_title="generation",
                          yaxis_title="relative to the start", margin={"t": 40, "b": 0}, font={"size": 14})
-    left.plotly_chart(figure, width="stretch")
+    ui.chart(left, figure, "toy-relative")
     figure = go.Figure()
     for kind, kind_runs in runs.items():
         for measure, dash in (("tail_mass", None), ("recall", "dot")):
@@ -163,7 +163,7 @@ def _two_kinds(runs: dict) -> None:
                                         line={"color": ui.MODEL_COLOURS[kind], "dash": dash}))
     figure.update_layout(height=300, title="Images: tail mass (solid) and recall (dotted)", xaxis_title="generation",
                          yaxis_title="relative to generation 0", margin={"t": 40, "b": 0}, font={"size": 14})
-    right.plotly_chart(figure, width="stretch")
+    ui.chart(right, figure, "images-relative")
 
 
 def _mode_versus_model(root: Path, studies: dict) -> None:

@@ -225,9 +225,10 @@ DEFAULT_PRIOR = "gmm"
 def prior_choice(container) -> str:
     """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes; the choice goes from
     page to page (kept outside the widget, whose own state Streamlit drops when the page changes)."""
-    if "prior" not in st.session_state:  # from the link (?prior=gmm), once per session
-        text = st.query_params.get("prior")
-        st.session_state["prior"] = text if text in PRIORS else DEFAULT_PRIOR
+    text = st.query_params.get("prior")  # from a link (?prior=gmm) this session did not write itself
+    if "prior" not in st.session_state or (text is not None and text != st.session_state.get("_written", {}).get("prior")):
+        st.session_state["prior"] = text if text in PRIORS else st.session_state.get("prior", DEFAULT_PRIOR)
+        st.session_state.setdefault("_written", {})["prior"] = text
         if text is not None and text not in PRIORS:
             st.toast(f"The link's prior={text!r} is not usable (not one of {', '.join(PRIORS)}); showing the default.")
     st.session_state.setdefault("_linked", {})["prior"] = DEFAULT_PRIOR
@@ -283,16 +284,97 @@ def image_source(key: str, dataset: str, label: str = "Image", allow_upload: boo
     return image, "your upload", None
 
 
-def show_row(images, caption: str | None = None, width: int = 96, captions=None) -> None:
-    """A row of images, upscaled without smoothing so pixels stay visible on a projector."""
+PRESENTER_SCALE = 2  # presenter mode: pictures twice as wide (84 px digits -> 168 px, 6x their 28 pixels)
+PRESENTER_CSS = """<style>
+html { font-size: 21px; }                       /* Streamlit sizes its text in rem: everything grows */
+[data-testid="stImage"] img { image-rendering: pixelated; }
+.developer-detail, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
+</style>"""
+
+
+def presenting() -> bool:
+    """Presenter mode (the sidebar toggle, or ?present=1): larger pictures and figures, no developer detail."""
+    return bool(st.session_state.get("present", False))
+
+
+def apply_presenter_mode() -> None:
+    if presenting():
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+
+
+def _page_slug() -> str:
+    return st.session_state.get("_page", "page").lower().replace(" ", "-")
+
+
+def export_name(*parts) -> str:
+    """A file name for an export: the page, the parts that say what it shows, the dataset and the seed."""
+    choice = settings()
+    words = [_page_slug(), *map(str, parts), choice["dataset"], f"seed{choice['seed']}"]
+    return "-".join(word.replace(" ", "-").replace("/", "-").lower() for word in words if word)
+
+
+def figure_csv(figure) -> str:
+    """The numbers behind a Plotly figure as CSV: one row per point (trace, x, y), frames left out."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["trace", "x", "y"])
+    for index, trace in enumerate(figure.data):
+        name = getattr(trace, "name", None) or f"trace {index}"
+        xs = list(trace.x) if getattr(trace, "x", None) is not None else []
+        ys = list(trace.y) if getattr(trace, "y", None) is not None else [None] * len(xs)
+        if not xs:
+            xs = list(range(len(ys)))
+        for x, y in zip(xs, ys):
+            writer.writerow([name, x, y])
+    return out.getvalue()
+
+
+def chart(where, figure, part: str, **kwargs):
+    """Show a Plotly figure in ``where`` (st, a column, ...): larger fonts in presenter mode; the toolbar's camera
+    saves a PNG named after the page and settings, and a CSV of its numbers is one click away."""
+    if presenting():
+        height = figure.layout.height or 450
+        figure.update_layout(font={"size": 20}, height=int(height * 1.3))
+    name = export_name(part)
+    kwargs.setdefault("width", "stretch")
+    kwargs.setdefault("config", {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
+                                 "displaylogo": False})
+    event = where.plotly_chart(figure, **kwargs)
+    where.download_button("CSV of this chart", figure_csv(figure), file_name=f"{name}.csv", mime="text/csv",
+                          key=f"csv-{name}-{kwargs.get('key', '')}", icon=":material/download:")
+    return event
+
+
+def picture(images, captions=None, width: int = 84, where=None) -> None:
+    """Images (B x C x H x W in [0, 1]) upscaled without smoothing, so pixels stay sharp; twice as wide in
+    presenter mode."""
     from vaegan_core.images import to_uint8
 
+    where = where or st
+    width *= PRESENTER_SCALE if presenting() else 1
+    pixels = to_uint8(images, channels_last=True)  # B x H x W x C
+    scale = max(1, -(-width // pixels.shape[1]))
+    pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+    where.image(pixels.numpy(), width=width, caption=captions)
+
+
+def download_grid(images, part: str, nrow: int | None = None, where=None) -> None:
+    """A "PNG" download of an image grid (4x upscaled), named after the page and settings."""
+    from vaegan_core.images import png_bytes
+
+    name = export_name(part)
+    (where or st).download_button("PNG", png_bytes(images, nrow=nrow, scale=4), file_name=f"{name}.png",
+                                  mime="image/png", key=f"png-{name}", icon=":material/download:")
+
+
+def show_row(images, caption: str | None = None, width: int = 96, captions=None) -> None:
+    """A row of images, upscaled without smoothing so pixels stay visible on a projector."""
     if caption:
         st.markdown(caption)
-    pixels = to_uint8(images, channels_last=True)  # B x H x W x C
-    scale = max(1, width // pixels.shape[1])
-    pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
-    st.image(pixels.numpy(), width=width, caption=captions)
+    picture(images, captions, width)
 
 
 def drawing_pad(key: str, dataset: str):
@@ -326,6 +408,7 @@ def drawing_pad(key: str, dataset: str):
 
 
 def page_header(title: str, explanation: str, needs_models: bool = True) -> dict:
+    st.session_state["_page"] = title  # for the names of exports
     st.title(title)
     st.caption(explanation)
     choice = settings()
@@ -389,21 +472,37 @@ def _registry() -> dict:
 
 def linked(name: str, default, parse=str) -> str:
     """The key of a control that lives in the URL (see above); ``parse`` turns the link's text into a value or
-    raises ValueError, and then the default is used with a small notice."""
-    if name not in st.session_state:
-        text = st.query_params.get(name)
-        value = default
+    raises ValueError, and then the default is used with a small notice. A link's value that this session did
+    not write itself (a pasted link, a Lesson button) wins over the control's current value."""
+    text = st.query_params.get(name)
+    from_outside = text is not None and text != st.session_state.get("_written", {}).get(name)
+    if name not in st.session_state or from_outside:
+        value = st.session_state.get(name, default)
         if text is not None:
             try:
                 value = parse(text)
             except (TypeError, ValueError) as error:
                 st.toast(f"The link's {name}={text!r} is not usable ({error}); showing the default.")
+                value = default if name not in st.session_state else value
         st.session_state[name] = value
+        st.session_state.setdefault("_written", {})[name] = text  # read once: later runs keep the control's value
     _registry()[name] = default
     return name
 
 
+def as_bool(text: str) -> bool:
+    """A link parser for a toggle: 1/true/yes/on or 0/false/no/off."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("use 1 or 0")
+
+
 def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
@@ -420,6 +519,7 @@ def write_link() -> None:
     wanted = _link_params()
     if dict(st.query_params) != wanted:
         st.query_params.from_dict(wanted)
+    st.session_state["_written"] = dict(wanted)  # what the link says now came from this session
     st.session_state["_linked"] = {}
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "demo" / "app.py")
 PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "latent_space", "conditional", "compare", "fid",
-         "training", "anomalies", "collapse"]
+         "training", "anomalies", "lesson", "collapse"]
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -200,7 +200,9 @@ def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
     for page in PAGES:
         open_page(at, page)
         assert not at.exception
-        command = "vaegan collapse" if page == "collapse" else "vaegan train"
+        if page == "lesson":  # text and links only: nothing to train
+            continue
+        command = "collapse_runs.sh" if page == "collapse" else "vaegan train"
         assert any(command in info.value for info in at.info), page
 
 
@@ -409,3 +411,71 @@ def test_a_reconstruction_link_opens_the_chosen_images(tiny_checkpoints, monkeyp
     assert_clean(at)
     assert at.radio[0].value == "By index" and at.number_input[0].value == 42 and at.slider[0].value == 3
     assert "recon-zzz" not in at.query_params  # unknown parameters leave the link
+
+
+def test_a_link_opened_later_in_the_session_wins_over_the_controls(tiny_checkpoints, monkeypatch):
+    """A Lesson button (or a pasted link) in a session whose controls already have values opens its own view."""
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    at.run()
+    open_page(at, "compare")
+    at.select_slider[0].set_value(8).run()
+    assert at.select_slider[0].value == 8
+    at.query_params.clear()
+    at.query_params.update({"compare-grid": "4", "kinds": "vae", "prior": "normal"})
+    at.run()
+    assert_clean(at)
+    assert at.select_slider[0].value == 4 and at.sidebar.multiselect[0].value == ["vae"]
+    at.slider[0].set_value(0.7).run()  # and the controls work on from there
+    assert at.select_slider[0].value == 4 and at.query_params["compare-t"] in ("0.7", ["0.7"])
+
+
+def test_the_lesson_links_open_pages_with_their_settings(app):
+    import importlib.util
+
+    at = open_page(app, "lesson")
+    assert_clean(at)
+    assert len([h for h in at.subheader]) == 7 and len(at.latex) == 7
+    assert sum("Ask the class" in m.value for m in at.markdown) == 7
+    spec = importlib.util.spec_from_file_location("lesson_steps", REPO / "demo" / "app_pages" / "lesson.py")
+    source = spec.loader.get_source("lesson_steps")
+    for page in ("reconstruction", "compare", "interpolation", "fid", "collapse"):
+        assert f"app_pages/{page}.py" in source
+    # each step's settings are ones its page reads: following them renders cleanly and shows them
+    at.query_params.clear()
+    at.query_params.update({"kinds": "vae,vaegan", "recon-images": "Random test images", "recon-n": "8"})
+    open_page(at, "reconstruction")
+    assert_clean(at)
+    assert at.sidebar.multiselect[0].value == ["vae", "vaegan"] and at.slider[0].value == 8
+
+
+def test_presenter_mode_from_the_link_enlarges_and_hides_paths(tiny_checkpoints, monkeypatch):
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    at.query_params.update({"present": "1"})
+    at.run()
+    assert_clean(at)
+    assert at.sidebar.toggle[0].value is True
+    assert any("font-size: 21px" in m.value for m in at.markdown)  # the presenter style sheet is on
+    open_page(at, "reconstruction")
+    assert_clean(at)
+    assert at.query_params["present"] in ("1", ["1"])
+    at.sidebar.toggle[0].set_value(False).run()
+    assert not any("font-size: 21px" in m.value for m in at.markdown) and "present" not in at.query_params
+
+
+def test_charts_export_their_numbers_named_after_the_page(app):
+    at = open_page(app, "training")
+    assert_clean(at)
+    csvs = [b for b in at.get("download_button") if "CSV" in str(b.proto.label)]
+    assert csvs, "no CSV export on the Training page"
+    assert all(str(b.proto.label) == "CSV of this chart" for b in csvs)
+
+
+def test_figure_csv_holds_every_point(monkeypatch):
+    import plotly.graph_objects as go
+
+    monkeypatch.syspath_prepend(str(REPO / "demo"))
+    import ui
+
+    figure = go.Figure([go.Scatter(x=[0, 1], y=[2.5, 3.5], name="a"), go.Bar(y=[7, 8, 9], name="b")])
+    rows = ui.figure_csv(figure).strip().splitlines()
+    assert rows == ["trace,x,y", "a,0,2.5", "a,1,3.5", "b,0,7", "b,1,8", "b,2,9"]

@@ -121,7 +121,7 @@ with detection_tab:
         curves.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"color": "#999999"}))
         curves.update_layout(height=430, xaxis_title="false positive rate", yaxis_title="true positive rate",
                              font={"size": 15}, margin={"t": 10})
-        st.plotly_chart(curves, width="stretch")
+        ui.chart(st, curves, "curves")
     if paradox:
         st.warning(
             "**The paradox of likelihood models** (Nalisnick et al. 2019): " + "; ".join(paradox) + " rank the "
@@ -140,7 +140,7 @@ with detection_tab:
         histogram.add_trace(go.Histogram(x=strange[score], name=against, opacity=0.6))
         histogram.update_layout(barmode="overlay", height=320, xaxis_title=ANOMALY_SCORE_LABELS[score],
                                 font={"size": 15}, margin={"t": 10})
-        st.plotly_chart(histogram, width="stretch")
+        ui.chart(st, histogram, "histogram")
     except DatasetError as error:
         st.info(str(error).splitlines()[0])
 

@@ -56,7 +56,7 @@ with gaussian_tab:
         ])
         figure.update_layout(height=320, title="sigma per generation", xaxis_title="generation",
                              margin={"t": 40, "b": 0})
-        st.plotly_chart(figure, width="stretch")
+        ui.chart(st, figure, "sigma")
         st.caption("With the unbiased estimator E[sigma^2] = 1 in every generation (a martingale), yet the typical "
                    "run collapses: the mean is carried by ever rarer runs whose sigma grew, so with a finite number "
                    "of runs the plotted mean also drifts down eventually.")
@@ -67,7 +67,7 @@ with gaussian_tab:
         ])
         figure.update_layout(height=320, title="distance to the real distribution", xaxis_title="generation",
                              yaxis_type="log", margin={"t": 40, "b": 0})
-        st.plotly_chart(figure, width="stretch")
+        ui.chart(st, figure, "w2")
     left, right = st.columns(2)
     with left:
         figure = go.Figure([
@@ -77,7 +77,7 @@ with gaussian_tab:
         figure.add_hline(y=summary["tail_mass_real"], line_dash="dash", annotation_text="N(0,1): 4.55%")
         figure.update_layout(height=300, title="tail mass P(|x| > 2) of the fit", xaxis_title="generation",
                              margin={"t": 40, "b": 0})
-        st.plotly_chart(figure, width="stretch")
+        ui.chart(st, figure, "toy-tail-mass")
     with right:
         @st.cache_data(show_spinner="Timing collapse for several M...", max_entries=8)
         def times(estimator: str, bias: float, real: float, accumulate: bool, seed: int):
@@ -94,7 +94,7 @@ with gaussian_tab:
                                         name=f"theory {label}", line={"dash": "dash"}))
         figure.update_layout(height=300, title="generations until the median run collapses", xaxis_type="log",
                              yaxis_type="log", xaxis_title="M", margin={"t": 40, "b": 0})
-        st.plotly_chart(figure, width="stretch")
+        ui.chart(st, figure, "collapse-times")
         st.caption("Theory (lines): about 1.39 (M-1) and 4.6 (M-1) generations for the unbiased estimator, "
                    "0.69 M and 2.3 M for the MLE; it assumes no bias, no real data, no accumulation. "
                    "Missing dots: no collapse within the simulated generations.")
@@ -115,7 +115,7 @@ with gaussian_tab:
                                                       "args": [None, {"frame": {"duration": 150}}]}]}],
         sliders=[{"steps": [{"label": f.name, "method": "animate", "args": [[f.name], {"mode": "immediate"}]}
                             for f in frames], "currentvalue": {"prefix": "generation "}}])
-    st.plotly_chart(figure, width="stretch")
+    ui.chart(st, figure, "toy-histogram")
 
 with image_tab:
     collapse_studies.image_studies()

@@ -37,7 +37,7 @@ fingerprints = tuple((kind, model.fingerprint) for kind, model in models.items()
 @st.cache_data(show_spinner=False, max_entries=64)
 def grids_of(_models: dict, fingerprints: tuple, side: int, seed: int, temperature: float, prior: str) -> dict:
     samples = sample_side_by_side(_models, side * side, seed=seed, temperature=temperature, prior=prior)
-    return {kind: png_bytes(images, nrow=side) for kind, images in samples.items()}
+    return {kind: png_bytes(images, nrow=side, scale=4) for kind, images in samples.items()}  # pixel-sharp
 
 
 grids = grids_of(models, fingerprints, side, choice["seed"], temperature, prior)
@@ -46,6 +46,8 @@ for column, (kind, picture) in zip(columns, grids.items()):
     with column:
         st.markdown(f"**{ui.LABELS[kind]}** · {models[kind].prior(prior, fallback=True).label}")
         st.image(picture, width="stretch")
+        st.download_button("PNG", picture, file_name=f"{ui.export_name(kind, f'grid{side}', f't{temperature}', prior)}.png",
+                           mime="image/png", key=f"png-{kind}", icon=":material/download:")
 for kind, model in models.items():
     note = model.prior(prior, fallback=True).note
     if note:
@@ -76,7 +78,7 @@ for kind, result in histograms.items():
     figure.add_trace(go.Bar(x=names, y=[c / n_histogram for c in result["histogram"]], name=ui.LABELS[kind]))
 figure.add_hline(y=0.1, line_dash="dot", annotation_text="uniform (test set)")
 figure.update_layout(barmode="group", height=360, yaxis_title="share of samples", margin={"t": 20})
-st.plotly_chart(figure, width="stretch")
+ui.chart(st, figure, "class-histogram")
 st.dataframe([{"model": ui.LABELS[kind], "classes covered": result["classes_covered"],
                "KL to uniform (nats)": round(result["kl_to_uniform"], 4)} for kind, result in histograms.items()],
              hide_index=True)

@@ -99,7 +99,7 @@ figure = go.Figure(go.Bar(x=[row["model"] for row in rows], y=[row["FID"] for ro
                           marker_color=[ui.MODEL_COLOURS[kind] for kind in done],  # the colours of every page
                           text=[f"{row['FID']:.2f}" for row in rows], textposition="outside"))
 figure.update_layout(height=320, yaxis_title=f"FID ({extractor}, n={n:,})", margin={"t": 20})
-st.plotly_chart(figure, width="stretch")
+ui.chart(st, figure, "fid-bars")
 real_sides = sorted({result.get("real_side", "features") for result in done.values()})
 n_real = max(result.get("n_real", 0) for result in done.values())
 st.caption(f"Against the {ui.dataset_label(dataset)} test split ({n_real:,} images; real side: {', '.join(real_sides)}), seed "

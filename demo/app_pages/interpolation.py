@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core.images import gif_bytes, png_bytes, to_uint8
+from vaegan_core.images import gif_bytes, png_bytes
 from vaegan_core.latent import interpolate, interpolation_ends
 
 choice = ui.page_header(
@@ -38,9 +38,7 @@ if mode == "two test images":
     first = a.number_input("First image index", 0, last, key=ui.linked("interp-a", 0, ui.as_int(0, last)))
     second = b.number_input("Second image index", 0, last, key=ui.linked("interp-b", min(1, last), ui.as_int(0, last)))
     ends = ui.test_images(dataset, [first, second])
-    st.image(to_uint8(ends, channels_last=True).numpy(),
-             caption=[f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"],
-             width=84)
+    ui.picture(ends, [f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"])
 else:
     seed = choice["seed"]
     st.caption(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1} (sidebar seed).")
@@ -54,7 +52,7 @@ for kind, model in models.items():
     images = model.decode(interpolate(*codes, steps, method))
     rows[kind] = images
     st.markdown(f"**{ui.LABELS[kind]}**")
-    st.image(to_uint8(images, channels_last=True).numpy(), width=72)
+    ui.picture(images, width=72)
 
 if rows:
     st.divider()

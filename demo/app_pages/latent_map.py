@@ -6,7 +6,6 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core.images import to_uint8
 from vaegan_core.latent import PROJECTIONS, code_at, nearest_neighbours, project
 
 choice = ui.page_header(
@@ -52,7 +51,7 @@ for label in range(len(names)):
                                   hovertemplate="#%{customdata}<extra>" + names[label] + "</extra>"))
 figure.update_layout(height=560, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend={"itemsizing": "constant"},
                      dragmode="pan", xaxis_title=f"{method.upper()} 1", yaxis_title=f"{method.upper()} 2")
-event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key=f"map-{kind}-{n}-{method}",
+event = ui.chart(st, figure, "latent-map", on_select="rerun", selection_mode="points", key=f"map-{kind}-{n}-{method}",
                         width="stretch")
 
 
@@ -75,11 +74,9 @@ image = ui.test_images(dataset, [index])
 neighbours = nearest_neighbours(codes, index, k=8)
 st.markdown(f"**Image #{index}** ({names[labels[index]]}) and its reconstructions")
 recons = [m.reconstruct(image) for m in encoders.values()]
-st.image(to_uint8(torch.cat([image] + recons), channels_last=True).numpy(),
-         caption=["original"] + [ui.LABELS[k] for k in encoders], width=96)
+ui.picture(torch.cat([image] + recons), ["original"] + [ui.LABELS[k] for k in encoders], width=96)
 st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
-st.image(to_uint8(ui.test_images(dataset, neighbours), channels_last=True).numpy(),
-         caption=[f"#{i} {names[labels[i]]}" for i in neighbours], width=72)
+ui.picture(ui.test_images(dataset, neighbours), [f"#{i} {names[labels[i]]}" for i in neighbours], width=72)
 
 st.divider()
 st.markdown("**Decode any spot of the map**: its code is the distance-weighted mean of the codes of the 8 "
@@ -89,4 +86,4 @@ low, high = points.min(0), points.max(0)
 x = a.slider("x", float(low[0]), float(high[0]), float((low[0] + high[0]) / 2))
 y = b.slider("y", float(low[1]), float(high[1]), float((low[1] + high[1]) / 2))
 decoded = model.decode(code_at(points, codes, (x, y)).unsqueeze(0))
-st.image(to_uint8(decoded, channels_last=True).numpy(), caption=[f"({x:.1f}, {y:.1f})"], width=96)
+ui.picture(decoded, [f"({x:.1f}, {y:.1f})"], width=96)

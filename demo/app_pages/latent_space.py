@@ -52,7 +52,7 @@ with usage_tab:
                 hovertemplate="%{x}: %{y:.2f} nats<extra></extra>"))
             figure.update_layout(height=300, margin={"t": 10, "b": 10, "l": 10, "r": 10}, font={"size": 15},
                                  yaxis_title="KL (nats)", xaxis_title="latent dimension, largest KL first")
-            st.plotly_chart(figure, width="stretch", key=f"kl-{kind}")
+            ui.chart(st, figure, f"kl-per-dimension-{kind}", key=f"kl-{kind}")
             st.caption(explain(usage) + " Grey bars: inactive dimensions.")
 
 with traversal_tab:

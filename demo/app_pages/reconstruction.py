@@ -2,9 +2,9 @@
 
 import numpy as np
 import streamlit as st
+import torch
 
 import ui
-from vaegan_core.images import to_uint8
 from vaegan_core.latent import invert_generator, reconstruct_with_error
 from vaegan_core.uploads import ImageInputError, read_upload
 
@@ -69,13 +69,14 @@ else:
     captions = ["upload, after preprocessing"]
 
 st.markdown("**Original**")
-st.image(to_uint8(originals, channels_last=True).numpy(), caption=captions, width=84)
+ui.picture(originals, captions)
 
 encoders = ui.models(dataset, choice["kinds"], need_encoder=True)
 for kind, model in encoders.items():
     recon, errors = reconstruct_with_error(model, originals)
     st.markdown(f"**{ui.LABELS[kind]}** - mean error {errors.mean():.4f}")
-    st.image(to_uint8(recon, channels_last=True).numpy(), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
+    ui.picture(recon, [f"{e:.4f}" for e in errors.tolist()])
+    ui.download_grid(torch.cat([originals, recon]), f"{kind}-reconstructions", nrow=len(originals))
 
 if "gan" in choice["kinds"]:
     st.markdown("**GAN**")
@@ -88,7 +89,7 @@ if "gan" in choice["kinds"]:
                                        progress=ui.progress_callback(bar))
         bar.empty()
         errors = (inverted - originals).pow(2).flatten(1).mean(1)
-        st.image(to_uint8(inverted, channels_last=True).numpy(), caption=[f"{e:.4f}" for e in errors.tolist()], width=84)
+        ui.picture(inverted, [f"{e:.4f}" for e in errors.tolist()])
 
 if not encoders:
     st.stop()
@@ -110,7 +111,11 @@ def errors_of(_model, fingerprint: str, dataset: str, pool: int) -> np.ndarray:
 errors = errors_of(encoders[worst_kind], encoders[worst_kind].fingerprint, dataset, pool)
 order = np.argsort(-errors)[:min(16, len(errors))]
 worst = ui.test_images(dataset, order)
-st.image(to_uint8(worst, channels_last=True).numpy(), caption=[f"#{i} {names[labels[i]]}" for i in order], width=72)
-st.image(to_uint8(encoders[worst_kind].reconstruct(worst), channels_last=True).numpy(),
-         caption=[f"{errors[i]:.4f}" for i in order], width=72)
-st.caption(f"Mean error over these {pool:,} images: {errors.mean():.4f}; the 16 worst are shown, originals above.")
+reconstructed = encoders[worst_kind].reconstruct(worst)
+for start in range(0, len(order), 8):  # rows of 8: each original directly above its reconstruction
+    rows = slice(start, start + 8)
+    ui.picture(worst[rows], [f"#{i} {names[labels[i]]}" for i in order[rows]], width=72)
+    ui.picture(reconstructed[rows], [f"{errors[i]:.4f}" for i in order[rows]], width=72)
+ui.download_grid(torch.cat([worst, reconstructed]), f"{worst_kind}-worst-{pool}", nrow=len(order))
+st.caption(f"Mean error over these {pool:,} images: {errors.mean():.4f}; the {len(order)} worst are shown, each "
+           "original above its reconstruction.")

@@ -32,7 +32,7 @@ if any(quality.values()):
                 hovertemplate="epoch %{customdata}: FID %{y:.1f} after %{x:.1f} min<extra></extra>"))
     figure.update_layout(height=340, xaxis_title="training minutes (the checkpoint's own device)",
                          yaxis_title="domain FID (train split, lower is better)", yaxis_type="log", margin={"t": 20})
-    st.plotly_chart(figure, width="stretch")
+    ui.chart(st, figure, "quality")
     st.caption("After each epoch the run scored fresh N(0, I) samples against the training split with the domain "
                "(LeNet) features (`vaegan train --track-fid N`); the test split plays no part in training choices. "
                "The minutes are training only, on the device each model card names. A model missing here was "
@@ -55,7 +55,7 @@ else:
     for term in chosen:
         figure.add_trace(go.Scattergl(x=epochs, y=[row.get(term) for row in history], mode="lines", name=term))
     figure.update_layout(height=380, xaxis_title="epoch", yaxis_type="log" if log_y else "linear", margin={"t": 20})
-    st.plotly_chart(figure, width="stretch")
+    ui.chart(st, figure, "losses")
     if accuracy_terms:
         figure = go.Figure()
         for term in accuracy_terms:
@@ -63,7 +63,7 @@ else:
         figure.add_hline(y=0.5, line_dash="dot")
         figure.update_layout(height=300, xaxis_title="epoch", yaxis_range=[0, 1.02], margin={"t": 20})
         st.markdown("**Discriminator**")
-        st.plotly_chart(figure, width="stretch")
+        ui.chart(st, figure, "discriminator")
     st.caption(f"{len(history):,} log lines; last: step {history[-1].get('step')}, "
                f"{history[-1].get('images_per_second', 0):.0f} images/s.")
 
