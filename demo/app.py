@@ -7,13 +7,16 @@ Each page lives in demo/app_pages/; pages call vaegan_core and show the result.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 import ui
 from vaegan_core import zoo
 from vaegan_core.errors import first_line
 
-st.set_page_config(page_title="VAE-GAN Explorer", page_icon=":material/blur_on:", layout="wide")
+ICON = Path(__file__).resolve().parent / "icon.png"  # shipped: a :material: icon would be fetched from a font CDN
+st.set_page_config(page_title="VAE-GAN Explorer", page_icon=str(ICON), layout="wide")
 
 # Pages in sections, as Streamlit's multipage apps group them: look at the models, measure them, learn the ideas.
 PAGES = {

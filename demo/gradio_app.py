@@ -311,6 +311,13 @@ def prior_choice() -> gr.Radio:
                          "The GAN has no encoder and keeps N(0, I).")
 
 
+def offline_theme():
+    """Gradio's default theme with the fonts of the visitor's system: the default theme loads its fonts from
+    Google Fonts, which an offline classroom cannot reach (tests/test_offline.py checks that nothing is fetched)."""
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "Consolas", "monospace"])
+
+
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="VAE-GAN Explorer", analytics_enabled=False) as app:
         gr.Markdown("# VAE-GAN Explorer\nVAE, GAN and VAE-GAN (Larsen et al. 2016) side by side: reconstructions, "
@@ -422,4 +429,4 @@ def build_app() -> gr.Blocks:
 if __name__ == "__main__":
     # No server_name / server_port here: Gradio reads GRADIO_SERVER_NAME (default 127.0.0.1) and
     # GRADIO_SERVER_PORT (default 7860, or the next free port) itself.
-    build_app().queue().launch()
+    build_app().queue().launch(theme=offline_theme())

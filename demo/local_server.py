@@ -37,16 +37,19 @@ class Server(str):
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, timeout: float = 90.0):
+def streamlit_server(env: dict | None = None, timeout: float = 90.0, network_log: str | None = None):
     """Yield the URL of the app (a ``Server``: a str with ``.pid``) served with ``env`` added to this process's
     environment (UMAP warm-up off unless ``env`` turns it on); a server that is not healthy within ``timeout``
-    seconds is a RuntimeError with the end of its output."""
+    seconds is a RuntimeError with the end of its output. With ``network_log``, every attempt of the server to
+    reach another host is written there (``network_audit.py``)."""
     port = free_port()
     environment = {**os.environ, "VAEGAN_NO_WARMUP": "1", **(env or {})}
+    audit = [str(REPO / "demo" / "network_audit.py"), network_log] if network_log else []
+    # audited, the server runs as a user starts it: its settings (telemetry off, headless) from .streamlit/config.toml
+    flags = [] if network_log else ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "demo/app.py", "--server.port", str(port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            [sys.executable, *audit, "-m", "streamlit", "run", "demo/app.py", "--server.port", str(port), *flags],
             cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT)
         url = Server(f"http://127.0.0.1:{port}")
         url.pid = process.pid

@@ -1,0 +1,95 @@
+"""Visit every page of the app with the network cut off; run inside a network namespace by tests/test_offline.py:
+
+    unshare -n sh -c 'ip link set lo up && exec python tests/offline_visit.py RESULT.json'
+
+Starts `streamlit run demo/app.py` on 127.0.0.1 under demo/network_audit.py (every attempt of the server to
+reach another host is logged), drives Debian's Chromium through each page with Playwright, records every
+request the pages make, then does the same for the Gradio app (demo/gradio_app.py), and writes RESULT.json: pages visited (with any error shown), requests to other hosts,
+the server's attempts, and whether the namespace really had no route out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "demo"))
+from local_server import CHROMIUM, CHROMIUM_ARGS, READY, free_port, streamlit_server  # noqa: E402
+
+PAGES = ["", "compare", "reconstruction", "interpolation", "latent_map", "latent_space", "conditional", "fid",
+         "training", "anomalies", "lesson", "collapse"]
+
+
+@contextlib.contextmanager
+def gradio_server(log: str):
+    """`python demo/gradio_app.py` under the network audit on a free port of 127.0.0.1; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen([sys.executable, str(REPO / "demo" / "network_audit.py"), log, "demo/gradio_app.py"],
+                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def no_route_out() -> bool:
+    try:
+        socket.create_connection(("1.1.1.1", 443), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
+def main(result_path: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    result = {"offline": no_route_out(), "pages": {}, "outside_requests": [], "server_attempts": []}
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "network.log"
+        log.touch()
+        with streamlit_server({"HF_HUB_OFFLINE": "1"}, timeout=120, network_log=str(log)) as url, \
+                sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("request", lambda request: result["outside_requests"].append(request.url)
+                    if urlparse(request.url).hostname not in ("127.0.0.1", None) else None)
+            for name in PAGES:
+                page.goto(f"{url}/{name}")
+                page.wait_for_selector(READY, timeout=180_000)
+                page.wait_for_timeout(500)  # late requests (fonts, icons) of the rendered page
+                errors = page.locator("[data-testid='stException'], [data-testid='stAlertContentError']")
+                result["pages"][name or "overview"] = {"errors": errors.all_inner_texts(),
+                                                      "title": page.title()}
+            with gradio_server(str(log)) as gradio_url:  # the Gradio app, the same way
+                page.goto(gradio_url)
+                page.get_by_text("VAE-GAN Explorer").first.wait_for(timeout=120_000)
+                page.wait_for_timeout(3000)
+                result["pages"]["gradio"] = {"errors": page.locator(".error").all_inner_texts(), "title": page.title()}
+            browser.close()
+        result["server_attempts"] = log.read_text(encoding="utf-8").splitlines()
+    Path(result_path).write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
