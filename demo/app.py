@@ -56,12 +56,10 @@ with st.sidebar:
 ui.apply_presenter_mode()
 
 try:
-    navigation.run()
+    navigation.run()  # a page that stops early (ui.stop) writes its link itself
     ui.link_to_this_view()
     ui.write_link()
 except Exception as error:  # the last guard: a page that fails shows one line, never a traceback
-    if type(error).__name__ in ("RerunException", "StopException"):
-        raise  # Streamlit's own control flow (st.rerun, st.stop, st.switch_page)
     import logging
 
     logging.getLogger("vaegan.app").exception("page failed")  # the traceback goes to the server's log only

@@ -136,7 +136,7 @@ def test_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
         return _test_split(name, size, channels)
     except DatasetError as error:
         st.error(f"The test images of {dataset_label(dataset)} are not here: {error}")
-        st.stop()
+        stop()
 
 
 @st.cache_data(show_spinner="Reading the test images...", max_entries=4)
@@ -414,7 +414,7 @@ def page_header(title: str, explanation: str, needs_models: bool = True) -> dict
     choice = settings()
     if needs_models and not choice["kinds"]:
         st.info("No model is chosen: pick at least one under *Models* in the sidebar.")
-        st.stop()
+        stop()
     return choice
 
 
@@ -486,6 +486,12 @@ def linked(name: str, default, parse=str) -> str:
                 value = default if name not in st.session_state else value
         st.session_state[name] = value
         st.session_state.setdefault("_written", {})[name] = text  # read once: later runs keep the control's value
+    elif st.session_state[name] not in ([], ()):  # (an emptied multiselect is a choice; the page says so)
+        # a value that no longer fits the control (its options or range follow other settings): the default
+        try:
+            parse(_as_text(st.session_state[name]))
+        except (TypeError, ValueError):
+            st.session_state[name] = default
     _registry()[name] = default
     return name
 
@@ -521,6 +527,14 @@ def write_link() -> None:
         st.query_params.from_dict(wanted)
     st.session_state["_written"] = dict(wanted)  # what the link says now came from this session
     st.session_state["_linked"] = {}
+
+
+def stop() -> None:
+    """``st.stop()`` for the pages: the link and its box are written first (after st.stop, Streamlit accepts no
+    more calls, so app.py could not write them)."""
+    link_to_this_view()
+    write_link()
+    st.stop()
 
 
 def link_to_this_view() -> None:

@@ -479,3 +479,39 @@ def test_figure_csv_holds_every_point(monkeypatch):
     figure = go.Figure([go.Scatter(x=[0, 1], y=[2.5, 3.5], name="a"), go.Bar(y=[7, 8, 9], name="b")])
     rows = ui.figure_csv(figure).strip().splitlines()
     assert rows == ["trace,x,y", "a,0,2.5", "a,1,3.5", "b,0,7", "b,1,8", "b,2,9"]
+
+
+# one linked control per page: (page, widget type, key, the link's value, the value it shows, a value to set)
+ROUND_TRIPS = [
+    ("compare", "select_slider", "compare-grid", "4", 4, 8),
+    ("reconstruction", "slider", "recon-n", "3", 3, 5),
+    ("interpolation", "slider", "interp-steps", "5", 5, 7),
+    ("latent_map", "select_slider", "map-n", "2000", 2000, 1000),
+    ("latent_space", "slider", "traverse-steps", "5", 5, 11),
+    ("conditional", "slider", "conditional-t", "0.5", 0.5, 1.2),
+    ("fid", "select_slider", "fid-n", "2000", 2000, 1000),
+    ("training", "checkbox", "training-log", "1", True, False),
+    ("anomalies", "select_slider", "anomaly-n", "500", 500, 2000),
+    ("collapse", "select_slider", "toy-m", "50", 50, 20),
+]
+
+
+@pytest.mark.parametrize("page, widget, key, text, shown, other", ROUND_TRIPS, ids=[r[0] for r in ROUND_TRIPS])
+def test_every_page_round_trips_its_link(tiny_checkpoints, monkeypatch, page, widget, key, text, shown, other):
+    at = new_app(monkeypatch, tiny_checkpoints, 180)
+    at.session_state["projection"] = "pca"
+    at.run()
+    at.switch_page(f"app_pages/{page}.py")
+    at.query_params.update({key: text, "seed": "3"})
+    at.run()
+    assert_clean(at)
+    control = getattr(at, widget)(key=key)
+    assert control.value == shown and at.sidebar.number_input[0].value == 3  # the link -> the controls
+    control.set_value(other).run()
+    assert_clean(at)
+    expected = ui_text(other)
+    assert at.query_params.get(key) in (expected, [expected]) or (other is False and key not in at.query_params)
+
+
+def ui_text(value) -> str:
+    return ("1" if value else "0") if isinstance(value, bool) else str(value)

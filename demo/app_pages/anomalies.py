@@ -21,7 +21,7 @@ dataset = choice["dataset"]
 names = ui.class_names(dataset)
 models = ui.models(dataset, choice["kinds"])
 if not models:
-    st.stop()
+    ui.stop()
 REFERENCE_IMAGES = 2000  # test images each score is ranked against
 
 
@@ -65,7 +65,8 @@ image_tab, detection_tab, memory_tab = st.tabs(["Your image", "Detecting other d
 with image_tab:
     image, caption, _ = ui.image_source("anomaly", dataset, "Image to score")
     if image is not None:
-        corruption = st.radio("Corrupt it first", ["none", *CORRUPTIONS], horizontal=True)
+        corruption = st.radio("Corrupt it first", ["none", *CORRUPTIONS], horizontal=True,
+                              key=ui.linked("anomaly-corruption", "none", ui.one_of(["none", *CORRUPTIONS])))
         if corruption != "none":
             image = anomaly.corrupt(image, corruption)
             caption = f"{caption}, {corruption}"
@@ -93,10 +94,10 @@ with image_tab:
 
 with detection_tab:
     options = [other for other in (OTHER_DATASET.get(dataset),) if other] + list(CORRUPTIONS)
-    against = st.radio("Anomalies", options, horizontal=True,
+    against = st.radio("Anomalies", options, horizontal=True, key=ui.linked("anomaly-against", options[0], ui.one_of(options)),
                        format_func=lambda name: f"{DATASET_LABELS[name]} test images" if name in DATASET_LABELS
                        else f"{name} of the test images")
-    n = st.select_slider("Images per side", [500, 1000, 2000], 1000)
+    n = st.select_slider("Images per side", [500, 1000, 2000], key=ui.linked("anomaly-n", 1000, ui.one_of([500, 1000, 2000], int)))
     table, curves = [], go.Figure()
     paradox = []
     for kind, model in models.items():
@@ -129,7 +130,8 @@ with detection_tab:
             "easy to compress: MNIST digits are mostly black background, simpler than any garment, so a model of "
             "garments gives them a higher likelihood than it gives garments. The reconstruction errors compare the "
             "image with what the model makes of it, and are not fooled here.")
-    kind = st.selectbox("Histogram of", list(models), format_func=ui.LABELS.get)
+    kind = st.selectbox("Histogram of", list(models), format_func=ui.LABELS.get,
+                        key=ui.linked("anomaly-model", list(models)[0], ui.one_of(list(models))))
     model = models[kind]
     normal = scores_of(model, dataset, dataset, n)
     score = st.radio("Score", list(normal), format_func=ANOMALY_SCORE_LABELS.get, horizontal=True)
@@ -163,7 +165,7 @@ with memory_tab:
         train = train_split(dataset)
     except DatasetError as error:
         st.info("The memorisation check needs the training images: " + str(error).splitlines()[0])
-        st.stop()
+        ui.stop()
     columns = st.columns(3)
     pixels = result["pixels"]
     columns[0].metric("Closer than test (pixels)", f"{pixels['closer_than_test']:.1%}")

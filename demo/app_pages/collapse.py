@@ -25,17 +25,21 @@ with gaussian_tab:
                 "drawn from the previous fit. Every run is exact and vectorised, so thousands of runs take a "
                 "fraction of a second.")
     c1, c2, c3, c4 = st.columns(4)
-    samples = c1.select_slider("Samples per generation M", [5, 10, 20, 50, 100, 200, 500, 1000], 100)
-    generations = c2.select_slider("Generations", [50, 100, 200, 500, 1000, 2000], 500)
-    runs = c3.select_slider("Runs", [50, 100, 200, 500, 1000, 2000], 200)
+    sizes, lengths, counts = [5, 10, 20, 50, 100, 200, 500, 1000], [50, 100, 200, 500, 1000, 2000], [50, 100, 200, 500,
+                                                                                                      1000, 2000]
+    samples = c1.select_slider("Samples per generation M", sizes, key=ui.linked("toy-m", 100, ui.one_of(sizes, int)))
+    generations = c2.select_slider("Generations", lengths, key=ui.linked("toy-generations", 500, ui.one_of(lengths, int)))
+    runs = c3.select_slider("Runs", counts, key=ui.linked("toy-runs", 200, ui.one_of(counts, int)))
     estimator = c4.radio("Variance estimator", ["unbiased", "mle"], horizontal=True,
+                         key=ui.linked("toy-estimator", "unbiased", ui.one_of(["unbiased", "mle"])),
                          help="unbiased: S/(M-1); MLE: S/M, which shrinks sigma a little every generation")
     c5, c6, c7, c8 = st.columns(4)
-    bias = c5.slider("Sampling bias lambda", 0.0, 0.3, 0.0, 0.01,
+    bias = c5.slider("Sampling bias lambda", 0.0, 0.3, step=0.01, key=ui.linked("toy-bias", 0.0, ui.as_float(0.0, 0.3)),
                      help="Samples drawn from N(mu, ((1-lambda) sigma)^2), like sampling at low temperature")
-    real = c6.slider("Fresh real data share", 0.0, 1.0, 0.0, 0.05)
-    accumulate = c7.checkbox("Accumulate data", help="Fit each generation to all data so far, not only the newest M")
-    seed = c8.number_input("Seed ", 0, 10_000, 0)
+    real = c6.slider("Fresh real data share", 0.0, 1.0, step=0.05, key=ui.linked("toy-real", 0.0, ui.as_float(0.0, 1.0)))
+    accumulate = c7.checkbox("Accumulate data", help="Fit each generation to all data so far, not only the newest M",
+                             key=ui.linked("toy-accumulate", False, ui.as_bool))
+    seed = c8.number_input("Seed ", 0, 10_000, key=ui.linked("toy-seed", 0, ui.as_int(0, 10_000)))
     config = GaussianCollapseConfig(samples=samples, generations=generations, runs=runs, estimator=estimator,
                                     sampling_bias=bias, real_fraction=real, accumulate=accumulate, seed=int(seed))
 

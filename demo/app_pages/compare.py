@@ -19,7 +19,7 @@ choice = ui.page_header(
 dataset = choice["dataset"]
 models = ui.models(dataset, choice["kinds"])
 if not models:
-    st.stop()
+    ui.stop()
 
 left, middle, right = st.columns(3)
 sides = [3, 4, 5, 6, 8, 10]
@@ -72,7 +72,7 @@ try:
     histograms = histogram_of(models, fingerprints, dataset, n_histogram, choice["seed"], temperature, prior)
 except Exception as error:  # a missing domain classifier: say so, keep the samples above
     st.warning(f"No class histogram: {error}")
-    st.stop()
+    ui.stop()
 figure = go.Figure()
 for kind, result in histograms.items():
     figure.add_trace(go.Bar(x=names, y=[c / n_histogram for c in result["histogram"]], name=ui.LABELS[kind]))

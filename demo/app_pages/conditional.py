@@ -27,7 +27,7 @@ for kind in choice["kinds"]:
         st.info(zoo.missing_message(dataset, kind, root, conditional=True))
 models = {kind: model for kind in available if (model := ui.load(dataset, kind, conditional=True)) is not None}
 if not models:
-    st.stop()
+    ui.stop()
 st.caption("Models: " + ", ".join(f"conditional {ui.LABELS[kind]}" for kind in models) + ". The GAN has no encoder: "
            "it finds an image's style by inverting its generator for that class (gradient descent, a few seconds).")
 
@@ -64,7 +64,8 @@ grid_tab, write_tab, style_tab = st.tabs(["Class grid", "Write", "One style, eve
 with grid_tab:
     st.markdown("Each row: one model, one code z (the sidebar seed); each column: one class. Along a row only y "
                 "changes, so the style should stay and the class should change.")
-    temperature = st.slider("Temperature (scale of z)", 0.3, 1.5, 1.0, 0.1)
+    temperature = st.slider("Temperature (scale of z)", 0.3, 1.5, step=0.1,
+                            key=ui.linked("conditional-t", 1.0, ui.as_float(0.3, 1.5)))
     z = torch.randn(1, min(model.config.latent_dim for model in models.values()),
                     generator=torch.Generator().manual_seed(choice["seed"])) * temperature
     rows = []
@@ -79,14 +80,17 @@ with grid_tab:
 
 with write_tab:
     if dataset == "mnist":
-        text = st.text_input("Number to write (digits 0-9, up to 40)", "2026", max_chars=40)
+        text = st.text_input("Number to write (digits 0-9, up to 40)", max_chars=40,
+                             key=ui.linked("write", "2026", lambda text: text[:40]))
     else:
         picked = st.multiselect("Garments, in order" if dataset == "fashion-mnist" else "Classes, in order",
                                 list(range(len(names))),
                                 default=[c for c in (0, 1, 7, 8) if c < len(names)] if dataset == "fashion-mnist"
                                 else list(range(len(names))), format_func=lambda index: names[index])
         text = "".join(str(index) for index in picked)
-    style_source = st.radio("Style", ["random (the sidebar seed)", "from an image"], horizontal=True)
+    style_source = st.radio("Style", ["random (the sidebar seed)", "from an image"], horizontal=True,
+                            key=ui.linked("write-style", "random (the sidebar seed)",
+                                          ui.one_of(["random (the sidebar seed)", "from an image"])))
     glyphs = None
     try:
         glyphs = conditional.parse_text(text, len(names))

@@ -20,15 +20,17 @@ choice = ui.page_header(
 dataset = choice["dataset"]
 models = ui.models(dataset, choice["kinds"])
 if not models:
-    st.stop()
+    ui.stop()
 
 data = zoo.data_of(dataset, ui.checkpoints_root())[0]  # an image folder's models name the folder they learnt
 left, middle, right = st.columns(3)
-n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000], 5000,
+n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000],
+                       key=ui.linked("fid-n", 5000, ui.one_of([1000, 2000, 5000, 10000], int)),
                        help="FID is biased upward for small n: compare numbers at the same n only.")
 # an image folder has no domain classifier: Inception only
-extractor = middle.radio("Features", EXTRACTORS if dataset in ui.DATASETS else ("inception",), horizontal=True,
-                         format_func=EXTRACTOR_LABELS.get)
+extractors = list(EXTRACTORS if dataset in ui.DATASETS else ("inception",))
+extractor = middle.radio("Features", extractors, horizontal=True, format_func=EXTRACTOR_LABELS.get,
+                         key=ui.linked("fid-features", extractors[0], ui.one_of(extractors)))
 kinds = right.multiselect("Models", list(models), default=list(models), format_func=ui.LABELS.get)
 with_pr = st.checkbox(
     "Precision and recall", value=extractor == "lenet" or real_features_cached(extractor, data),
@@ -62,7 +64,7 @@ if todo:
                    if seconds > 90 else f"Estimated time on this machine: about {seconds:.0f} s")
     except VaeganError as error:
         st.error(str(error))
-        st.stop()
+        ui.stop()
 failed = False
 if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''})", type="primary"):
     with ui.one_at_a_time("FID computations"):
@@ -83,7 +85,7 @@ if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''}
 done = {kind: store[keys[kind]] for kind in kinds if keys[kind] in store}
 if not done:
     st.info("Press *Compute*. Results stay cached for this app process, for every visitor.")
-    st.stop()
+    ui.stop()
 rows = []
 for kind, result in done.items():
     scores = zoo.headline_scores(result)

@@ -30,7 +30,7 @@ invert_gan = right.checkbox("Invert the GAN on the images (a few seconds)", valu
 
 models = ui.models(dataset, choice["kinds"])
 if not models:
-    st.stop()
+    ui.stop()
 
 if mode == "two test images":
     a, b = st.columns(2)

@@ -19,12 +19,15 @@ names = ui.class_names(dataset)
 encoders = ui.models(dataset, choice["kinds"], need_encoder=True)
 if not encoders:
     st.info("The map needs a model with an encoder: choose the VAE or the VAE-GAN in the sidebar.")
-    st.stop()
+    ui.stop()
 
 left, middle, right = st.columns(3)
-kind = left.selectbox("Model", list(encoders), format_func=ui.LABELS.get)
-n = middle.select_slider("Test images", [1000, 2000, 5000, 10000], 5000)
-method = right.selectbox("Projection", PROJECTIONS, format_func=str.upper, key="projection",
+kind = left.selectbox("Model", list(encoders), format_func=ui.LABELS.get,
+                     key=ui.linked("map-model", list(encoders)[0], ui.one_of(list(encoders))))
+n = middle.select_slider("Test images", [1000, 2000, 5000, 10000],
+                         key=ui.linked("map-n", 5000, ui.one_of([1000, 2000, 5000, 10000], int)))
+method = right.selectbox("Projection", PROJECTIONS, format_func=str.upper,
+                         key=ui.linked("projection", PROJECTIONS[0], ui.one_of(PROJECTIONS)),
                          help="UMAP keeps neighbourhoods and clusters; PCA is linear and instant; t-SNE is slow.")
 model = encoders[kind]
 
@@ -69,7 +72,8 @@ def selected_index(event):
 
 index = selected_index(event)
 if index is None:
-    index = int(st.number_input("...or pick a test image by index", 0, n - 1, 0))
+    index = int(st.number_input("...or pick a test image by index", 0, n - 1,
+                                key=ui.linked("map-index", 0, ui.as_int(0, n - 1))))
 image = ui.test_images(dataset, [index])
 neighbours = nearest_neighbours(codes, index, k=8)
 st.markdown(f"**Image #{index}** ({names[labels[index]]}) and its reconstructions")

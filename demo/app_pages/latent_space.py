@@ -19,7 +19,7 @@ dataset = choice["dataset"]
 names = ui.class_names(dataset)
 models = ui.models(dataset, choice["kinds"])
 if not models:
-    st.stop()
+    ui.stop()
 encoders = {kind: model for kind, model in models.items() if hasattr(model, "encoder")}
 
 
@@ -61,11 +61,14 @@ with traversal_tab:
                 "random code of the sidebar seed.")
     left, middle, right = st.columns(3)
     kind_of_direction = left.radio("Direction", ["principal direction", "latent dimension"], horizontal=True,
+                                   key=ui.linked("traverse-direction", "principal direction",
+                                                 ui.one_of(["principal direction", "latent dimension"])),
                                    help="Principal directions of each model's test codes, largest variance first "
                                         "(for the GAN, of its prior: the axes).")
     latent_dims = {model.config.latent_dim for model in models.values()}
-    number = int(middle.number_input("Which (0 = the first)", 0, min(latent_dims) - 1, 0))
-    steps = right.slider("Steps", 3, 15, 9)
+    number = int(middle.number_input("Which (0 = the first)", 0, min(latent_dims) - 1,
+                                     key=ui.linked("traverse-which", 0, ui.as_int(0, min(latent_dims) - 1))))
+    steps = right.slider("Steps", 3, 15, key=ui.linked("traverse-steps", 9, ui.as_int(3, 15)))
     image, caption, _ = ui.image_source("traversal", dataset, "Start from")
     if image is not None:
         ui.show_row(image, f"**Start:** {caption}", width=112)
@@ -99,10 +102,11 @@ with arithmetic_tab:
     else:
         left, middle, right = st.columns(3)
         classes = range(len(names))
-        target = left.selectbox("Towards class A", classes, index=min(7, len(names) - 1), format_func=lambda c: names[c])
-        origin = middle.selectbox("Away from class B", classes, index=min(1, len(names) - 1),
-                                  format_func=lambda c: names[c])
-        steps = right.slider("Steps", 2, 12, 6, key="arithmetic-steps")
+        target = left.selectbox("Towards class A", classes, format_func=lambda c: names[c],
+                                key=ui.linked("arithmetic-a", min(7, len(names) - 1), ui.one_of(classes, int)))
+        origin = middle.selectbox("Away from class B", classes, format_func=lambda c: names[c],
+                                  key=ui.linked("arithmetic-b", min(1, len(names) - 1), ui.one_of(classes, int)))
+        steps = right.slider("Steps", 2, 12, key=ui.linked("arithmetic-steps", 6, ui.as_int(2, 12)))
         labels = ui.test_split(dataset)[1]
         default = int(next(iter(np.flatnonzero(labels == origin)), 0))
         index = int(st.number_input("Image (test index; by default the first of class B)", 0, len(labels) - 1,

@@ -48,7 +48,7 @@ if indices is not None:
 elif source == "Draw":
     originals = ui.drawing_pad("reconstruction-pad", dataset)
     if originals is None:
-        st.stop()
+        ui.stop()
     captions = ["drawing, after preprocessing"]
 else:
     upload = st.file_uploader("An image of a digit or a garment (PNG, JPEG, GIF, BMP, TIFF, WebP)",
@@ -58,12 +58,12 @@ else:
                       help="The models expect a light object on a dark background, as in the datasets.")
     if upload is None:
         st.info("Upload an image: it is converted to 28 x 28 grayscale the way the dataset was made.")
-        st.stop()
+        ui.stop()
     try:
         originals, notes = read_upload(upload.getvalue(), style=style, invert=invert)
     except ImageInputError as error:
         st.error(str(error))
-        st.stop()
+        ui.stop()
     for note in notes:
         st.caption(note)
     captions = ["upload, after preprocessing"]
@@ -92,7 +92,7 @@ if "gan" in choice["kinds"]:
         ui.picture(inverted, [f"{e:.4f}" for e in errors.tolist()])
 
 if not encoders:
-    st.stop()
+    ui.stop()
 st.divider()
 st.subheader("Worst reconstructed first")
 worst_kind = st.selectbox("Model", list(encoders), format_func=ui.LABELS.get)

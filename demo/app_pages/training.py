@@ -17,7 +17,7 @@ available = [kind for kind in choice["kinds"] if zoo.is_available(dataset, kind,
 if not available:
     for kind in choice["kinds"]:
         st.info(zoo.missing_message(dataset, kind, root))
-    st.stop()
+    ui.stop()
 
 quality = {kind: zoo.read_quality(zoo.checkpoint_dir(dataset, kind, root)) for kind in available}
 if any(quality.values()):
@@ -37,7 +37,8 @@ if any(quality.values()):
                "(LeNet) features (`vaegan train --track-fid N`); the test split plays no part in training choices. "
                "The minutes are training only, on the device each model card names. A model missing here was "
                "trained without tracking.")
-kind = st.selectbox("Model", available, format_func=ui.LABELS.get)
+kind = st.selectbox("Model", available, format_func=ui.LABELS.get,
+                    key=ui.linked("training-model", available[0], ui.one_of(available)))
 folder = zoo.checkpoint_dir(dataset, kind, root)
 history = zoo.read_history(folder)
 if not history:
@@ -49,7 +50,7 @@ else:
     accuracy_terms = [t for t in terms if t.startswith(("d_", "train_"))]
     loss_terms = [t for t in terms if t not in accuracy_terms]
     chosen = st.multiselect("Loss terms", loss_terms, default=loss_terms[:6])
-    log_y = st.checkbox("Log scale", value=False)
+    log_y = st.checkbox("Log scale", key=ui.linked("training-log", False, ui.as_bool))
     epochs = [row.get("epoch") for row in history]
     figure = go.Figure()
     for term in chosen:
