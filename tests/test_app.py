@@ -105,6 +105,9 @@ def test_interpolation_random_codes_and_downloads(app):
 def test_compare_shows_class_histogram_table(app):
     at = open_page(app, "compare")
     assert_clean(at)
+    assert len(at.dataframe) == 0  # on demand: the grid does not wait for the classifier
+    at.toggle(key="compare-classify").set_value(True).run()
+    assert_clean(at)
     assert len(at.dataframe) == 1
     assert set(at.dataframe[0].value["model"]) == {"GAN", "VAE", "VAE-GAN"}
 

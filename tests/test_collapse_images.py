@@ -126,11 +126,26 @@ def test_verdict_ranks_families_only_beyond_the_seed_spread():
     studies[("vaegan", "synthetic")].append(_study([100, 200, 300]))  # x3.0
     result = verdict(studies)
     assert not result["separated"] and "do not differ beyond the seed-to-seed spread" in result["text"]
+    # a third family far above both: it degrades fastest, the other two are not ranked
+    studies[("vae", "synthetic")] = [_study([300, 900, 1200]), _study([300, 1000, 1230])]  # x4.0, x4.1
+    result = verdict(studies)
+    assert result["fastest"] == "vae" and result["fastest_separated"] and not result["separated"]
+    assert result["text"].startswith("The VAE degrades fastest, beyond the seed-to-seed spread; the ")
     # one seed per family cannot be separated, and one family is nothing to compare
     assert not verdict({("gan", "synthetic"): [_study([20, 40])], ("vae", "synthetic"): [_study([20, 21])]})["separated"]
     assert verdict({("gan", "synthetic"): [_study([20, 40])]}) is None
     assert band([_study([1, 2, 3]), _study([3, 4])], "fid") == {
         "generation": [0, 1], "mean": [2.0, 3.0], "low": [1.0, 2.0], "high": [3.0, 4.0], "seeds": 2}
+
+
+def test_signatures_give_trends_per_family():
+    from vaegan_core.experiments.collapse_report import signatures, trend
+
+    assert (trend(1.0, 0.5), trend(1.0, 1.1), trend(1.0, 1.5)) == ("falls", "stays about level", "rises")
+    runs = [{"generations": [{"tail_mass": 0.2, "recall": 0.8}, {"tail_mass": 0.1, "recall": 0.79}]}]
+    result = signatures({("gan", "synthetic"): runs})
+    assert result["gan"]["tail_mass"] == {"first": 0.2, "last": 0.1, "trend": "falls"}
+    assert result["gan"]["recall"]["trend"] == "stays about level"
 
 
 def test_load_studies_skips_bad_files(tmp_path):

@@ -1,6 +1,5 @@
-"""What can be checked of the Hugging Face Space without a Docker engine: the Dockerfile's properties,
-the files it copies, and README's Space front matter. (Building and running the image cannot be
-checked on these machines; README says so.)"""
+"""What can be checked of the Hugging Face Space without building it: the Dockerfile's properties, the files it
+copies, and README's Space front matter. tests/test_space_image.py builds and runs the image itself."""
 
 from __future__ import annotations
 
@@ -49,7 +48,8 @@ def test_runs_as_uid_1000_with_home_and_path():
     users = [args for keyword, args in steps if keyword == "USER"]
     assert users and users[-1] in ("user", "1000")
     env = " ".join(args for keyword, args in steps if keyword == "ENV")
-    assert "HOME=/home/user" in env and re.search(r"PATH=/home/user/\.local/bin:\$PATH", env)
+    assert "HOME=/home/user" in env and re.search(r"PATH=/home/user/venv/bin:.*\$PATH", env)
+    assert any("python3 -m venv $HOME/venv" in args for keyword, args in steps if keyword == "RUN")
 
 
 def test_every_copy_is_chowned_and_its_sources_exist():
@@ -73,8 +73,10 @@ def test_port_matches_front_matter_and_healthcheck():
 
 
 def test_cpu_only_torch_is_installed_before_the_project():
-    runs = [args for keyword, args in instructions() if keyword == "RUN"]
-    torch_step = next(i for i, args in enumerate(runs) if "torch" in args and "download.pytorch.org/whl/cpu" in args)
+    steps = instructions()
+    assert ("ARG", "TORCH_INDEX=https://download.pytorch.org/whl/cpu") in steps and ("ARG", "BASE_IMAGE=python:3.11-slim") in steps
+    runs = [args for keyword, args in steps if keyword == "RUN"]
+    torch_step = next(i for i, args in enumerate(runs) if "--index-url ${TORCH_INDEX} ${TORCH_SPEC}" in args)
     project_step = next(i for i, args in enumerate(runs) if re.search(r"pip install .*-e \.", args))
     assert torch_step < project_step
 

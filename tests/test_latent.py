@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -171,3 +172,15 @@ def test_interpolation_ends(images):
     torch.testing.assert_close(torch.stack(interpolation_ends(vae, images[:2])), mu)
     assert interpolation_ends(gan, images[:2]) is None  # no encoder, no inversion asked for
     assert interpolation_ends(gan, images[:2], invert=True)[0].shape == (8,)
+
+
+@pytest.mark.parametrize("count, nrow, channels", [(7, 3, 1), (16, None, 1), (5, 8, 3), (10, 10, 1), (64, 8, 3)])
+def test_grid_lays_images_out_as_torchvision_does(count, nrow, channels):
+    """vaegan_core.images.grid draws what torchvision's make_grid(pad_value=1) draws (one channel stays one)."""
+    from torchvision.utils import make_grid
+
+    from vaegan_core.images import grid
+
+    images = torch.rand(count, channels, 9, 11, generator=torch.Generator().manual_seed(count))
+    expected = make_grid(images, nrow=nrow or math.ceil(math.sqrt(count)), padding=2, pad_value=1.0)
+    assert torch.equal(grid(images, nrow), expected[:channels])

@@ -35,11 +35,19 @@ def to_uint8(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
 
 
 def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> torch.Tensor:
-    """B x C x H x W in [0, 1] -> one C x H' x W' image in [0, 1], ``nrow`` images per row (default: square)."""
-    from torchvision.utils import make_grid
-
-    nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
-    return make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, pad_value=1.0)
+    """B x C x H x W in [0, 1] -> one C x H' x W' image in [0, 1], ``nrow`` images per row (default: square), each
+    framed by ``padding`` white pixels, as torchvision's ``make_grid(..., pad_value=1)`` lays it out (written here
+    so that drawing a grid never imports torchvision, whose compiled operators must match torch's build exactly)."""
+    images = images.detach().float().cpu()
+    count, channels, height, width = images.shape
+    nrow = max(1, min(nrow or math.ceil(math.sqrt(count)), count))
+    rows = math.ceil(count / nrow)
+    cell_h, cell_w = height + padding, width + padding
+    canvas = torch.ones(channels, rows * cell_h + padding, nrow * cell_w + padding)
+    for index in range(count):
+        top, left = (index // nrow) * cell_h + padding, (index % nrow) * cell_w + padding
+        canvas[:, top:top + height, left:left + width] = images[index]
+    return canvas
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -53,10 +61,7 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 def grid_image(images: torch.Tensor, nrow: int | None = None, scale: int = 1) -> Image.Image:
     """A batch B x C x H x W in [0, 1] as one PIL grid (grayscale stays one channel), ``scale`` times
     larger by nearest neighbour so pixels stay sharp."""
-    picture = grid(images, nrow)
-    if images.shape[1] == 1:
-        picture = picture[:1]  # make_grid repeats a single channel to three
-    image = to_pil(picture)
+    image = to_pil(grid(images, nrow))
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     return image

@@ -55,10 +55,18 @@ for kind, model in models.items():
 
 st.divider()
 st.subheader("Which classes does each model draw?")
-n_histogram = st.select_slider("Samples classified", [500, 1000, 2000, 5000],
-                               key=ui.linked("compare-classified", 1000, ui.one_of([500, 1000, 2000, 5000], int)),
-                               help="Each sample is labelled by the dataset's domain classifier (a LeNet).")
+left, right = st.columns([1, 2])
+classify = left.toggle("Classify the samples", key=ui.linked("compare-classify", False, ui.as_bool),
+                       help="On demand: every change of the seed, temperature or prior draws and classifies the "
+                            "samples again (seconds to a minute on a CPU); the grid above does not wait for it.")
+n_histogram = right.select_slider("Samples classified", [500, 1000, 2000, 5000],
+                                  key=ui.linked("compare-classified", 1000, ui.one_of([500, 1000, 2000, 5000], int)),
+                                  help="Each sample is labelled by the dataset's domain classifier (a LeNet).")
 names = ui.class_names(dataset)
+if not classify:
+    st.caption("Switch on *Classify the samples* to see the share of each class per model: mode collapse shows as "
+               "missing classes.")
+    ui.stop()
 
 
 @st.cache_data(show_spinner="Classifying samples...", max_entries=32)

@@ -38,7 +38,7 @@ STEPS = [
      r"\min_G \max_D\ \mathbb{E}_{x}[\log D(x)] + \mathbb{E}_{z \sim \mathcal{N}(0, I)}[\log(1 - D(G(z)))]",
      "The GAN never sees a training image directly. How can it still draw digits?",
      "app_pages/compare.py", "Open Compare (all three, same noise)",
-     {"kinds": "vae,gan,vaegan", "compare-grid": "6", "prior": "normal"}),
+     {"kinds": "vae,gan,vaegan", "compare-grid": "6", "prior": "normal", "compare-classify": "1"}),
     ("Mode collapse", 5,
      "A generator can win by drawing only what fools the discriminator best: a few kinds of digit, always. That is "
      "mode collapse, inside one training run: samples look fine (high precision) but cover little (low recall, "

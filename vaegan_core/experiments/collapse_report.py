@@ -92,26 +92,80 @@ def verdict(studies: dict, loop: str = "synthetic") -> dict | None:
                       "recall_first": float(np.mean([s["generations"][0]["recall"] for s in runs])),
                       "recall_last": float(np.mean([s["generations"][last]["recall"] for s in runs]))}
     order = sorted(rows, key=lambda kind: rows[kind]["mean"])
-    slowest, others = order[0], order[1:]
-    separated = min(rows[slowest]["seeds"], *(rows[k]["seeds"] for k in others)) >= 2 and all(
-        rows[slowest]["high"] < rows[kind]["low"] for kind in others)
-    return {"loop": loop, "generations": last, "rows": rows, "slowest": slowest, "separated": separated,
-            "text": _answer(rows, order, last, separated)}
+    enough = min(row["seeds"] for row in rows.values()) >= 2
+    separated = enough and all(rows[order[0]]["high"] < rows[kind]["low"] for kind in order[1:])
+    worst_apart = enough and all(rows[kind]["high"] < rows[order[-1]]["low"] for kind in order[:-1])
+    return {"loop": loop, "generations": last, "rows": rows, "slowest": order[0], "separated": separated,
+            "fastest": order[-1], "fastest_separated": worst_apart,
+            "text": _answer(rows, order, last, separated, worst_apart)}
 
 
-def _answer(rows: dict, order: list[str], last: int, separated: bool) -> str:
+def trend(first: float, last: float, tolerance: float = 0.2) -> str:
+    """``falls``, ``rises`` or ``stays about level`` (within ``tolerance`` of ``first``)."""
+    if last < (1 - tolerance) * first:
+        return "falls"
+    if last > (1 + tolerance) * first:
+        return "rises"
+    return "stays about level"
+
+
+def signatures(studies: dict, loop: str = "synthetic") -> dict:
+    """Per family (mean over seeds, generation 0 and the last common one): tail mass and recall, and their trends."""
+    result = {}
+    for kind in MODEL_KINDS:
+        runs = studies.get((kind, loop))
+        if not runs:
+            continue
+        last = common_generations(runs) - 1
+        values = {measure: (float(np.mean([s["generations"][0][measure] for s in runs])),
+                            float(np.mean([s["generations"][last][measure] for s in runs])))
+                  for measure in ("tail_mass", "recall") if all(measure in s["generations"][0] for s in runs)}
+        result[kind] = {measure: {"first": a, "last": b, "trend": trend(a, b)} for measure, (a, b) in values.items()}
+    return result
+
+
+def _answer(rows: dict, order: list[str], last: int, separated: bool, worst_apart: bool) -> str:
     def ratio(kind: str) -> str:
         row = rows[kind]
         spread = f" (seeds {row['low']:.2f}-{row['high']:.2f})" if row["seeds"] > 1 else " (one seed)"
         return f"{MODEL_LABELS[kind]} x{row['mean']:.2f}{spread}"
 
-    slowest = MODEL_LABELS[order[0]]
     growth = "; ".join(ratio(kind) for kind in order)
+    slowest, fastest = MODEL_LABELS[order[0]], MODEL_LABELS[order[-1]]
     if separated:
-        head = f"The {slowest} degrades slowest: its domain FID grew least from generation 0 to {last}"
-        tail = "and its seed range lies below the others', so the difference is larger than the seed-to-seed spread."
-    else:
-        head = (f"The {slowest} grew least from generation 0 to {last}, but the families do not differ beyond the "
-                "seed-to-seed spread")
-        tail = "(the seed ranges overlap, or a family has one seed), so this study does not rank them."
-    return f"{head}: {growth}; {tail}"
+        return (f"The {slowest} degrades slowest: its domain FID grew least from generation 0 to {last} ({growth}), "
+                "and its seed range lies below the others', so the difference is larger than the seed-to-seed spread.")
+    if worst_apart:
+        others = " and the ".join(MODEL_LABELS[kind] for kind in order[:-1])
+        return (f"The {fastest} degrades fastest, beyond the seed-to-seed spread; the {others} do not differ beyond "
+                f"it. Domain FID, generation {last} / generation 0: {growth}.")
+    return (f"The families do not differ beyond the seed-to-seed spread (the seed ranges overlap, or a family has one "
+            f"seed), so this study does not rank them. Domain FID, generation {last} / generation 0: {growth}.")
+
+
+def markdown(studies: dict) -> str:
+    """The studies as a Markdown table per loop (what docs/collapse.md shows), then each loop's answer."""
+    lines = []
+    for loop, label in LOOP_LABELS.items():
+        result = verdict(studies, loop)
+        if result is None:
+            continue
+        g = result["generations"]
+        lines += [f"**{label}** (generation 0 to {g})", "",
+                  f"| model | seeds | domain FID at 0 | at {g} | growth (per seed) | recall at 0 | at {g} |",
+                  "|---|---:|---:|---:|---|---:|---:|"]
+        for kind in MODEL_KINDS:
+            row = result["rows"].get(kind)
+            if row:
+                lines.append(f"| {MODEL_LABELS[kind]} | {row['seeds']} | {row['fid_first']:.1f} | {row['fid_last']:.1f} "
+                             f"| x{row['mean']:.2f} ({', '.join(f'{r:.2f}' for r in row['ratios'])}) "
+                             f"| {row['recall_first']:.3f} | {row['recall_last']:.3f} |")
+        lines += ["", result["text"], ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    found, problems = load_studies(sys.argv[1] if len(sys.argv) > 1 else "checkpoints/collapse")
+    print("\n".join(problems + [markdown(found)]))
