@@ -21,8 +21,9 @@ from vaegan_core.experiments.collapse_report import (LOOP_LABELS, PAPER_CLAIM, b
                                                        verdict)
 
 MEASURES = [("fid", "domain FID (lower is better)"), ("recall", "recall (diversity)"),
-            ("precision", "precision (fidelity)"), ("tail_mass", "tail mass (rare but real-looking)"),
-            ("class_entropy", "class entropy (max ln 10 = 2.30)"), ("confident_share", "share the classifier is sure of")]
+            ("precision", "precision (fidelity)"), ("classes_covered", "classes covered (of 10)"),
+            ("class_entropy", "class entropy (max ln 10 = 2.30)"), ("tail_mass", "tail mass (rare but real-looking)"),
+            ("confident_share", "share the classifier is sure of")]
 LIVE_TIMES = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "collapse_live.json"
 STUDIES_COMMAND = "VAEGAN_DATA_DIR=... scripts/collapse_runs.sh"
 
@@ -197,7 +198,8 @@ def _mode_versus_model(root: Path, studies: dict) -> None:
                     st.image(str(grid), width=360)
     with right:
         st.markdown("*Model collapse*: a slope across generations of models trained on their predecessors' samples. "
-                    "Signature: tail mass falls first, then recall and the class entropy; FID rises.")
+                    "Signature: FID rises while recall and the class entropy fall; in theory (Shumailov et al. 2024) "
+                    "the tails go first (see the comparison with the toy above for what these studies show).")
         result = verdict(studies, "synthetic")
         if result:
             st.caption("Measured (fully synthetic loop, mean over seeds, generation 0 to "
