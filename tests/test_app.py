@@ -175,6 +175,8 @@ def test_compare_with_the_gmm_prior(gmm_app):
     assert "**VAE** · GMM of the training codes" in headers and "**GAN** · N(0, I)" in headers
     assert "**VAE-GAN** · N(0, I)" in headers  # no GMM fitted to it: said, and N(0, I)
     assert any("VAE-GAN: no GMM fitted" in c.value for c in at.caption)
+    at.toggle(key="compare-classify").set_value(True).run()  # the class histogram, on demand
+    assert_clean(at)
     assert set(at.dataframe[0].value["model"]) == {"GAN", "VAE", "VAE-GAN"}
 
 

@@ -174,7 +174,8 @@ def test_interpolation_ends(images):
     assert interpolation_ends(gan, images[:2], invert=True)[0].shape == (8,)
 
 
-@pytest.mark.parametrize("count, nrow, channels", [(7, 3, 1), (16, None, 1), (5, 8, 3), (10, 10, 1), (64, 8, 3)])
+@pytest.mark.parametrize("count, nrow, channels", [(7, 3, 1), (16, None, 1), (5, 8, 3), (10, 10, 1), (64, 8, 3),
+                                                   (1, None, 1), (1, 4, 3)])
 def test_grid_lays_images_out_as_torchvision_does(count, nrow, channels):
     """vaegan_core.images.grid draws what torchvision's make_grid(pad_value=1) draws (one channel stays one)."""
     from torchvision.utils import make_grid

@@ -40,6 +40,8 @@ def grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> tor
     so that drawing a grid never imports torchvision, whose compiled operators must match torch's build exactly)."""
     images = images.detach().float().cpu()
     count, channels, height, width = images.shape
+    if count == 1:
+        return images[0]  # one image comes back as it is, unframed, as make_grid gives it
     nrow = max(1, min(nrow or math.ceil(math.sqrt(count)), count))
     rows = math.ceil(count / nrow)
     cell_h, cell_w = height + padding, width + padding
