@@ -344,7 +344,7 @@ def chart(where, figure, part: str, **kwargs):
                                  "displaylogo": False})
     event = where.plotly_chart(figure, **kwargs)
     where.download_button("CSV of this chart", figure_csv(figure), file_name=f"{name}.csv", mime="text/csv",
-                          key=f"csv-{name}-{kwargs.get('key', '')}", icon=":material/download:")
+                          key=f"csv-{name}-{kwargs.get('key', '')}", icon=":material/download:", on_click="ignore")
     return event
 
 
@@ -367,7 +367,7 @@ def download_grid(images, part: str, nrow: int | None = None, where=None) -> Non
 
     name = export_name(part)
     (where or st).download_button("PNG", png_bytes(images, nrow=nrow, scale=4), file_name=f"{name}.png",
-                                  mime="image/png", key=f"png-{name}", icon=":material/download:")
+                                  mime="image/png", key=f"png-{name}", icon=":material/download:", on_click="ignore")
 
 
 def show_row(images, caption: str | None = None, width: int = 96, captions=None) -> None:

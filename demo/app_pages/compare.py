@@ -47,7 +47,7 @@ for column, (kind, picture) in zip(columns, grids.items()):
         st.markdown(f"**{ui.LABELS[kind]}** · {models[kind].prior(prior, fallback=True).label}")
         st.image(picture, width="stretch")
         st.download_button("PNG", picture, file_name=f"{ui.export_name(kind, f'grid{side}', f't{temperature}', prior)}.png",
-                           mime="image/png", key=f"png-{kind}", icon=":material/download:")
+                           mime="image/png", key=f"png-{kind}", icon=":material/download:", on_click="ignore")
 for kind, model in models.items():
     note = model.prior(prior, fallback=True).note
     if note:
