@@ -15,8 +15,9 @@ generation is measured with the domain (LeNet) features against the real test sp
 FID, precision / recall, the class histogram and its entropy, the share of samples the domain
 classifier is confident about and the tail mass (``metrics.scores.tail_mass``); a grid from one fixed
 noise batch is saved, and the first ``STRIP`` of those codes decoded at every generation go to
-``strip.npy`` (generations x STRIP x C x H x W, uint8). ``results.json`` is rewritten after every generation, so an interrupted study resumes
-from the last finished generation (its checkpoint is kept in ``last/``).
+``strip.npy`` (generations x STRIP x C x H x W, uint8). ``results.json`` is rewritten after every
+generation, so an interrupted study resumes from the last finished generation (its checkpoint is kept
+in ``last/``).
 
 A gap at generation 0 between models is *mode collapse* (one training run covers too little of
 the data: low recall, missing classes); a slope across generations is *model collapse*
