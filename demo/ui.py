@@ -482,7 +482,8 @@ def linked(name: str, default, parse=str) -> str:
             try:
                 value = parse(text)
             except (TypeError, ValueError) as error:
-                st.toast(f"The link's {name}={text!r} is not usable ({error}); showing the default.")
+                kept = "showing the default" if name not in st.session_state else "keeping the current value"
+                st.toast(f"The link's {name}={text!r} is not usable ({error}); {kept}.")
                 value = default if name not in st.session_state else value
         st.session_state[name] = value
         st.session_state.setdefault("_written", {})[name] = text  # read once: later runs keep the control's value
