@@ -225,13 +225,7 @@ DEFAULT_PRIOR = "gmm"
 def prior_choice(container) -> str:
     """The Compare and FID pages' switch between N(0, I) and the GMM of the training codes; the choice goes from
     page to page (kept outside the widget, whose own state Streamlit drops when the page changes)."""
-    text = st.query_params.get("prior")  # from a link (?prior=gmm) this session did not write itself
-    if "prior" not in st.session_state or (text is not None and text != st.session_state.get("_written", {}).get("prior")):
-        st.session_state["prior"] = text if text in PRIORS else st.session_state.get("prior", DEFAULT_PRIOR)
-        st.session_state.setdefault("_written", {})["prior"] = text
-        if text is not None and text not in PRIORS:
-            st.toast(f"The link's prior={text!r} is not usable (not one of {', '.join(PRIORS)}); showing the default.")
-    st.session_state.setdefault("_linked", {})["prior"] = DEFAULT_PRIOR
+    linked("prior", DEFAULT_PRIOR, one_of(PRIORS))  # the link's ?prior=..., kept in session_state["prior"]
     chosen = st.session_state["prior"]
     value = container.radio(
         "Codes of the VAE and VAE-GAN from", PRIORS, index=PRIORS.index(chosen) if chosen in PRIORS else 0,

@@ -141,21 +141,27 @@ def _kth_neighbour_radii(x: np.ndarray, k: int, chunk: int) -> np.ndarray:
 
 
 def _manifold_counts(real: np.ndarray, fake: np.ndarray, real_radii: np.ndarray,
-                     fake_radii: np.ndarray | None, chunk: int) -> dict:
-    """One chunked pass over real-fake distances collecting what precision/recall/density/coverage need."""
+                     fake_radii: np.ndarray | None, chunk: int, fake_is_real: bool = False) -> dict:
+    """One chunked pass over real-fake distances collecting what precision/recall/density/coverage/tail mass
+    need. ``fake_is_real``: ``fake`` is ``real`` itself, and each point's distance to itself is left out."""
     real_norms, fake_norms = np.einsum("ij,ij->i", real, real), np.einsum("ij,ij->i", fake, fake)
     fake_in_real_balls = np.empty(fake.shape[0], dtype=np.int64)  # per fake: real balls that contain it
+    nearest_real = np.empty(fake.shape[0], dtype=np.int64)  # per fake: index of the nearest real point
     real_in_fake_balls = np.zeros(real.shape[0], dtype=bool)  # per real: inside some fake ball?
     nearest_fake = np.full(real.shape[0], np.inf)  # per real: distance to the nearest fake
     for start in range(0, fake.shape[0], chunk):
         rows = slice(start, min(start + chunk, fake.shape[0]))
         block = _distances(fake[rows], real, fake_norms[rows], real_norms)  # chunk x N_real
+        if fake_is_real:
+            local = np.arange(block.shape[0])
+            block[local, local + start] = np.inf
         fake_in_real_balls[rows] = (block < real_radii[None, :]).sum(axis=1)
+        nearest_real[rows] = block.argmin(axis=1)
         if fake_radii is not None:
             real_in_fake_balls |= (block < fake_radii[rows, None]).any(axis=0)
         np.minimum(nearest_fake, block.min(axis=0), out=nearest_fake)
     return {"fake_in_real_balls": fake_in_real_balls, "real_in_fake_balls": real_in_fake_balls,
-            "nearest_fake": nearest_fake}
+            "nearest_fake": nearest_fake, "nearest_real": nearest_real}
 
 
 def precision_recall(real, fake, k: int = 3, chunk: int = 1024) -> dict:
@@ -209,19 +215,10 @@ def tail_mass(real, fake, k: int = 5, share: float = 0.1, chunk: int = 1024, hel
     real, fake = _feature_pair(real, fake, min_samples=k + 1)
     radii = _kth_neighbour_radii(real, k, chunk)
     in_tail = radii >= np.quantile(radii, 1.0 - share)
-    real_norms = np.einsum("ij,ij->i", real, real)
 
-    def rare_and_real(points: np.ndarray, exclude_self: bool) -> float:
-        norms, hits = np.einsum("ij,ij->i", points, points), 0
-        for start in range(0, points.shape[0], chunk):
-            rows = slice(start, min(start + chunk, points.shape[0]))
-            block = _distances(points[rows], real, norms[rows], real_norms)
-            if exclude_self:
-                local = np.arange(block.shape[0])
-                block[local, local + start] = np.inf
-            inside = (block < radii[None, :]).any(axis=1)
-            hits += int((inside & in_tail[block.argmin(axis=1)]).sum())
-        return hits / points.shape[0]
+    def rare_and_real(points: np.ndarray, fake_is_real: bool) -> float:
+        counts = _manifold_counts(real, points, radii, None, chunk, fake_is_real)
+        return float(((counts["fake_in_real_balls"] > 0) & in_tail[counts["nearest_real"]]).mean())
 
     level = rare_and_real(real, True) if held_out is None else rare_and_real(_feature_pair(real, held_out)[1], False)
     return {"tail_mass": rare_and_real(fake, False), "tail_mass_real": level, "tail_share": share}
