@@ -150,6 +150,12 @@ def test_label_adherence_intra_fid_and_probe_on_constructed_cases():
     shifted = intra_class_fid(real, real_labels, fake + np.array([3.0, 0, 0, 0]), fake_labels, 2)
     assert same["intra_fid"] < 0.1 and shifted["intra_fid"] == pytest.approx(9.0, abs=0.5)
     assert intra_class_fid(real[:8], real_labels[:8], fake[:8], fake_labels[:8], 2)["intra_fid"] is None
+    # forced (Inception's 2,048 features against 1,000 images a class): computed rank-deficient, but a class with
+    # fewer than 2 images on a side still has none
+    forced = intra_class_fid(real[:8], real_labels[:8], fake[:8], fake_labels[:8], 2, force=True)
+    assert all(value is not None and value >= 0 for value in forced["intra_fid_per_class"])
+    lonely = intra_class_fid(real[:8], real_labels[:8], fake[:3], np.array([0, 0, 1]), 2, force=True)
+    assert lonely["intra_fid_per_class"][1] is None and lonely["intra_fid_per_class"][0] is not None
     labels = np.arange(1000) % 10
     separable = np.eye(10)[labels] * 5 + rng.normal(size=(1000, 10)) * 0.1
     assert label_probe(separable, labels) > 0.99
@@ -165,5 +171,42 @@ def test_eval_of_a_conditional_checkpoint_stores_its_scores(tmp_path):
     scores = read_metrics(folder)["lenet-test"]["metrics"]
     assert 0 <= scores["label_adherence"] <= 1 and len(scores["label_adherence_per_class"]) == 10
     assert "intra_fid" in scores  # None here: digits has too few test images per class for 128 features
+    # the samples' classes are drawn with the training data's class shares, which the trainer recorded
+    shares = json.loads((folder / "config.json").read_text())["state"]["class_frequencies"]
+    assert len(shares) == 10 and sum(shares) == pytest.approx(1, abs=1e-4)
+    assert load_model(folder).class_frequencies == pytest.approx(shares)
+    assert read_metrics(folder)["lenet-test"]["labels_drawn_from"] == "training data"
     probe = read_diagnostics(folder)["label_probe"]
     assert probe["conditional"] is True and 0 <= probe["accuracy"] <= 1
+
+
+def test_class_shares_come_from_the_training_record_else_the_real_split(tmp_path):
+    from vaegan_core.checkpoint import _class_frequencies
+    from vaegan_core.metrics.evaluate import label_shares
+
+    model = conditional_model("vae")
+    assert _class_frequencies({"class_frequencies": [0.5, 0.5]}, 10) is None  # the wrong number of classes
+    assert _class_frequencies({"class_frequencies": ["a"] * 10}, 10) is None
+    assert _class_frequencies({"class_frequencies": [0.1] * 10}, 10) == [0.1] * 10
+    shares, source = label_shares(model, torch.tensor([3, 3, 3, 1]))  # a checkpoint without the record
+    assert source == "real split" and shares[3] == 0.75 and shares[1] == 0.25 and shares.sum() == 1
+    model.class_frequencies = [0.0] * 9 + [1.0]
+    shares, source = label_shares(model, torch.tensor([3, 3]))
+    assert source == "training data" and shares[9] == 1
+    assert label_shares(build_model(tiny_model_config("vae")), torch.tensor([1])) == (None, None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_new_decoder_draws_on_z_more_than_on_the_label(kind):
+    """At initialisation the label must not swamp the code: with torch's default N(0, 1) embeddings the label's
+    share of the decoder's projection was ~10x the code's, BatchNorm scaled z away, and the trained conditional GAN
+    drew one image per class whatever z was (the first shipped one: recall 0)."""
+    torch.manual_seed(0)
+    model = build_model(tiny_model_config(kind, num_classes=10, latent_dim=32, width=32)).train()
+    z = torch.randn(10, 32).repeat_interleave(10, 0)  # a 10 x 10 grid: each code with every label
+    labels = torch.arange(10).repeat(10)
+    with torch.no_grad():
+        out = model.decoder(z, labels).reshape(10, 10, -1)  # [code, label, pixel]
+    by_code = out.mean(1).var(0).mean()  # how much the pixels move with the code (label averaged out)
+    by_label = out.mean(0).var(0).mean()  # ... and with the label (code averaged out)
+    assert by_code > 3 * by_label

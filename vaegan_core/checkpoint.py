@@ -159,6 +159,17 @@ def resolve_checkpoint(path_or_repo_id: str | os.PathLike) -> Path:
             from None
 
 
+def _class_frequencies(state: dict, num_classes: int) -> list[float] | None:
+    """The share of each class in a conditional model's training data, as its trainer recorded it; None when the
+    checkpoint predates the record or the record does not fit the model (evaluation then uses the real split's)."""
+    shares = state.get("class_frequencies") if isinstance(state, dict) else None
+    if (not num_classes or not isinstance(shares, list) or len(shares) != num_classes
+            or not all(isinstance(share, (int, float)) and share >= 0 for share in shares)
+            or not 0.99 <= sum(shares) <= 1.01):
+        return None
+    return [float(share) for share in shares]
+
+
 def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = "cpu") -> GenerativeModel:
     """A model from a checkpoint folder or a Hub repo (see ``resolve_checkpoint``), on ``device``, in eval mode."""
     directory = resolve_checkpoint(path_or_repo_id)
@@ -169,6 +180,7 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
         raise CheckpointError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
     load_weights(model, directory)
     model.checkpoint_dir = str(directory)
+    model.class_frequencies = _class_frequencies(config.get("state", {}), model.config.num_classes)
     try:
         model.latent_gmm = LatentGMM.load(directory)
     except CheckpointError as error:  # an optional file: the model still loads, prior="gmm" says why not

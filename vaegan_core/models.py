@@ -49,6 +49,7 @@ class GenerativeModel(nn.Module):
     kind = ""
     default_lr = 2e-4
     latent_gmm = None  # a vaegan_core.prior.LatentGMM, set by load_model when the checkpoint has one
+    class_frequencies = None  # a conditional model's share of each class in its training data (load_model)
     latent_gmm_error = None  # why a checkpoint's latent GMM could not be read
     # (rank, world size) when training on several processes (vaegan_core.distributed): every process draws the
     # noise of the whole global batch from the same generator state and keeps its own rows, so a run on N

@@ -157,7 +157,7 @@ class Discriminator(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """DCGAN initialisation: conv and linear weights ~ N(0, 0.02), norm scales ~ N(1, 0.02)."""
+    """DCGAN initialisation: conv, linear and label-embedding weights ~ N(0, 0.02), norm scales ~ N(1, 0.02)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
@@ -165,3 +165,8 @@ def init_weights(module: nn.Module) -> None:
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        # A label embedding is the one-hot input block of the linear map it is added to, so it starts as that
+        # block's weights would: N(0, 0.02). torch's default N(0, 1) made the label ~10x the code's share of the
+        # decoder's projection; its BatchNorm then scaled z away and every sample of a class came out the same.
+        nn.init.normal_(module.weight, 0.0, 0.02)

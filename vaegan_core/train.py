@@ -142,6 +142,9 @@ class Trainer:
                                   f"to {model_config.num_classes - 1} per training image; {train_config.dataset} "
                                   f"has labels from {int(labels.min())} to {int(labels.max())}")
             self.labels = labels.to(self.device)
+            # the share of each class in the training data: samples for evaluation draw their labels from it
+            counts = torch.bincount(labels, minlength=model_config.num_classes).double()
+            self.class_frequencies = [round(float(share), 6) for share in counts / counts.sum()]
         self.steps_per_epoch = images.shape[0] // global_batch
 
         torch.manual_seed(train_config.seed)  # initial weights
@@ -430,6 +433,8 @@ class Trainer:
         state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
                  "device": str(self.device), "precision": self.precision,
                  "images_per_second": images_per_second, "torch_version": torch.__version__}
+        if self.labels is not None:
+            state["class_frequencies"] = self.class_frequencies
         # The trainer state goes first and carries the weights: whatever write a kill interrupts, the folder
         # holds one complete (weights, optimizers, noise, counters) to resume from (see _load_state).
         trainer_state = {

@@ -36,13 +36,14 @@ def intra_class_fid(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray,
                     num_classes: int, force: bool = False) -> dict:
     """``{"intra_fid": mean over classes, "intra_fid_per_class": [...]}``: each class's samples against the real
     images of that class. A class with too few samples for its feature dimension is None (and left out of the
-    mean) unless ``force``."""
+    mean) unless ``force`` (then only a class with fewer than 2 images on a side is)."""
     real_labels, fake_labels = np.asarray(real_labels).reshape(-1), np.asarray(fake_labels).reshape(-1)
     per_class = []
     for label in range(num_classes):
         real_part, fake_part = real[real_labels == label], fake[fake_labels == label]
         dim = real.shape[1]
-        if not force and (real_part.shape[0] <= dim or fake_part.shape[0] <= dim):
+        fewest = min(real_part.shape[0], fake_part.shape[0])
+        if fewest < 2 or (not force and fewest <= dim):
             per_class.append(None)
             continue
         real_stats, fake_stats = FeatureStats(dim), FeatureStats(dim)

@@ -93,8 +93,9 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
                              images=real_images)
 
     # (2) generated images, streamed: features (and class probabilities) batch by batch
+    shares, shares_from = label_shares(model, real_labels)
     fake, probabilities, fake_labels = _generated_features(model, n, prior, seed, batch_size, feature_net, classifier,
-                                                           lambda f, m: report(0.4 + 0.5 * f, m))
+                                                           lambda f, m: report(0.4 + 0.5 * f, m), shares)
 
     # (3) the scores
     scores, real_subset = _scores(real, fake, probabilities, metrics, seed, force, real_labels)
@@ -121,6 +122,8 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     if classifier is not None:
         result["classifier"] = {"name": classifier.name, "sha256": classifier.weights_sha256,
                                 "test_accuracy": classifier.config.get("test_accuracy")}
+    if shares_from is not None:
+        result["labels_drawn_from"] = shares_from
     if prior == "gmm":
         result["latent_gmm"] = chosen_prior.metadata
     if getattr(model, "checkpoint_dir", None):
@@ -153,19 +156,33 @@ def _preprocessing(feature_net, channels: int) -> str:
     return feature_net.preprocessing.replace("grayscale x", "RGB x").replace(" -> replicated to 3 channels", "")
 
 
+def label_shares(model, real_labels) -> tuple[torch.Tensor | None, str | None]:
+    """``(share of each class, where it comes from)`` for the labels a conditional model's samples are drawn with:
+    its training data's frequencies (recorded by the trainer), else those of the real split it is compared with;
+    ``(None, None)`` for an unconditional model."""
+    classes = model.config.num_classes
+    if not classes:
+        return None, None
+    if model.class_frequencies is not None:
+        return torch.tensor(model.class_frequencies, dtype=torch.float64), "training data"
+    counts = torch.bincount(torch.as_tensor(real_labels).long().reshape(-1).clamp(0, classes - 1), minlength=classes)
+    return counts.double() / counts.sum().clamp_min(1), "real split"
+
+
 def _generated_features(model, n: int, prior: str, seed: int, batch_size: int, feature_net, classifier,
-                        report: Progress) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+                        report: Progress, shares: torch.Tensor | None = None
+                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Features (n x d) of n images sampled with a seeded generator, their class probabilities (n x classes)
-    when a classifier is given (else None), and the labels they were drawn for (a conditional model; else
-    None); ``report`` goes from 0 to 1."""
+    when a classifier is given (else None), and the labels they were drawn for (a conditional model, with
+    the class ``shares``; else None); ``report`` goes from 0 to 1."""
     generator = torch.Generator().manual_seed(seed)
     fake_features, probabilities, drawn = [], [], []
     done = 0
     while done < n:
         count = min(batch_size, n - done)
         labels = None
-        if model.config.num_classes:  # a conditional model: classes drawn uniformly (the datasets' are balanced)
-            labels = torch.randint(model.config.num_classes, (count,), generator=generator)
+        if model.config.num_classes:  # a conditional model: each sample's class drawn with the class shares
+            labels = torch.multinomial(shares, count, replacement=True, generator=generator)
             drawn.append(labels.numpy())
         images = model.sample(count, generator=generator, prior=prior, labels=labels)
         if classifier is feature_net:  # the LeNet gives features and class probabilities in one pass
@@ -222,11 +239,22 @@ def _scores(real, fake: np.ndarray, probabilities, metrics, seed: int, force: bo
     return scores, real_subset
 
 
+MAX_FULL_RANK_DIM = 512  # per-class FID with more features than this (Inception) is computed rank-deficient
+
+
 def _conditional_scores(model, real, real_labels, fake, probabilities, fake_labels, metrics) -> dict:
     """Label adherence and, with the real features at hand, the per-class FID of a conditional model."""
     scores = label_adherence(probabilities, fake_labels, model.config.num_classes)
     if "fid" in metrics and isinstance(real, np.ndarray):
-        scores.update(intra_class_fid(real, real_labels.numpy(), fake, fake_labels, model.config.num_classes))
+        # Inception's 2,048 features outnumber a class's 1,000 test images: such a class's covariance is
+        # rank-deficient, the FID still defined (the eigen route) but higher than with more images, as in Miyato &
+        # Koyama's intra-FID; it is computed and flagged (intra_fid_rank_deficient), comparable between models
+        # measured alike only. The LeNet's 128 features are full-rank with every class.
+        per_class = intra_class_fid(real, real_labels.numpy(), fake, fake_labels, model.config.num_classes,
+                                    force=real.shape[1] > MAX_FULL_RANK_DIM)
+        if real.shape[1] > MAX_FULL_RANK_DIM:
+            per_class["intra_fid_rank_deficient"] = True
+        scores.update(per_class)
     return scores
 
 
