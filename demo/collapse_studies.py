@@ -257,7 +257,7 @@ def _run_live(kind: str, loop: str, generations: int) -> None:
         bar.empty()
         shown.empty()
     except VaeganError as error:
-        st.error(str(error))
+        ui.error_message(error)
 
 
 def _show_live(state: dict | None) -> None:

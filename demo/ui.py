@@ -271,11 +271,32 @@ def image_source(key: str, dataset: str, label: str = "Image", allow_upload: boo
     try:
         image, notes = read_upload(upload.getvalue(), style="mnist" if dataset == "mnist" else "fashion")
     except ImageInputError as error:
-        st.error(str(error))
+        error_message(error)
         return None, None, None
-    for note in notes:
-        st.caption(note)
+    show_upload(upload.getvalue(), image, notes)
     return image, "your upload", None
+
+
+def error_message(error: Exception | str) -> None:
+    """A one-line error for a person: the core's messages start in lower case to follow "error: " on a
+    command line; on a page they start with a capital."""
+    text = str(error).strip()
+    st.error(text[:1].upper() + text[1:])
+
+
+def show_upload(data: bytes, image, notes: list[str]) -> None:
+    """The upload as it came, beside the 28 x 28 image the model reads, and what was done to it."""
+    from vaegan_core.uploads import ImageInputError, preview
+
+    raw, seen = st.columns(2)
+    try:
+        raw.image(preview(data), caption="your file", width=168)
+    except ImageInputError:  # read_upload read it, so this is not expected; the 28 x 28 image still shows
+        raw.caption("your file cannot be shown as it is")
+    seen.image(image[0, 0].numpy(), caption="as the model sees it (28 x 28)", width=168, clamp=True)
+    if notes:
+        text = "; ".join(notes)
+        seen.caption(text[:1].upper() + text[1:] + ".")
 
 
 PRESENTER_SCALE = 2  # presenter mode: pictures twice as wide (84 px digits -> 168 px, 6x their 28 pixels)
@@ -392,7 +413,7 @@ def drawing_pad(key: str, dataset: str):
     try:
         drawing, notes = read_drawing(pixels, style="mnist" if dataset == "mnist" else "fashion")
     except ImageInputError as error:
-        st.error(str(error))
+        error_message(error)
         return None
     if drawing is None:
         st.info(notes[0])

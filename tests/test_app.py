@@ -93,6 +93,23 @@ def test_bad_upload_gives_one_clear_message(app, payload, message):
     assert not at.exception
     assert any(message in error.value for error in at.error), [e.value for e in at.error]
     assert len(at.error) == 1 and "\n" not in at.error[0].value
+    shown = at.error[0].value
+    assert shown[0].isupper() and "Error" not in shown  # a sentence for a person, no exception class
+
+
+def test_an_upload_is_shown_as_it_came_beside_what_the_model_sees(app):
+    at = open_page(app, "reconstruction")
+    at.radio[0].set_value("Upload").run()
+    buffer = io.BytesIO()
+    photo = np.full((90, 60, 3), 235, np.uint8)
+    photo[20:70, 25:35] = (200, 30, 30)  # a red stroke on white paper
+    Image.fromarray(photo).save(buffer, format="PNG")
+    at.get("file_uploader")[0].set_value(("seven.png", buffer.getvalue(), "image/png")).run()
+    assert_clean(at)
+    captions = " ".join(caption.value for caption in at.caption)
+    assert "Light background: inverted" in captions
+    images = at.get("image")
+    assert len(images) >= 2  # the file as it came, and the 28 x 28 the model reads
 
 
 def test_interpolation_random_codes_and_downloads(app):

@@ -127,3 +127,17 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding():
         read_upload(encode(Image.new("L", (side, side), 200)))
     tensor, _ = read_upload(encode(Image.new("RGB", (side, side), (200, 200, 200)), "JPEG"))  # JPEG: decoded small
     assert tensor.shape == (1, 1, 28, 28)
+
+
+def test_preview_keeps_colour_and_shape_and_refuses_what_read_upload_refuses():
+    from vaegan_core.uploads import preview
+
+    photo = np.zeros((300, 150, 3), np.uint8)
+    photo[..., 0] = 220  # red
+    shown = preview(encode(Image.fromarray(photo), "PNG"), side=100)
+    assert shown.shape == (100, 50, 3) and shown.dtype == np.uint8 and shown[..., 0].mean() > 200
+    assert shown[..., 1].mean() < 10  # colour kept, not grey
+    clear = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    assert preview(encode(clear, "PNG")).shape == (40, 40, 3)  # transparency over grey, never enlarged
+    with pytest.raises(ImageInputError, match="not an image"):
+        preview(b"%PDF-1.4 hello")

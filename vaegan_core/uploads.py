@@ -38,31 +38,51 @@ def read_upload(data: bytes, style: str = "mnist", invert: str = "auto") -> tupl
         raise ImageInputError(f"unknown style {style!r}; use 'mnist' or 'fashion'")
     if invert not in ("auto", "yes", "no"):
         raise ImageInputError(f"unknown invert {invert!r}; use 'auto', 'yes' or 'no'")
-    if not data:
-        raise ImageInputError("the upload is empty; choose a PNG, JPEG, GIF, BMP, TIFF or WebP image")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageInputError(f"the upload is {len(data) / 2**20:.0f} MB; the limit is "
-                              f"{MAX_UPLOAD_BYTES // 2**20} MB: save a smaller image")
     notes: list[str] = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = _decode_small(Image.open(io.BytesIO(data)), notes)
-    except ImageInputError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageInputError(f"this file is not an image that can be read ({type(error).__name__}); "
-                              "choose a PNG, JPEG, GIF, BMP, TIFF or WebP image") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise ImageInputError(f"the image could not be decoded ({str(error) or type(error).__name__}); "
-                              "the file may be truncated or corrupt: save it again") from None
-
-    pixels = _ink(image, notes)
+    pixels = _ink(_open(data, notes), notes)
     if invert == "yes" or (invert == "auto" and _border_mean(pixels) > 0.5):
         pixels = 1.0 - pixels
         notes.append("light background: inverted to white on black")
     pixels = _fit_mnist(pixels) if style == "mnist" else _fit_whole(pixels)
     return torch.from_numpy(pixels).float().reshape(1, 1, 28, 28).clamp(0, 1), notes
+
+
+def _open(data: bytes, notes: list[str]) -> Image.Image:
+    """The image in ``data``, decoded at no more than ``WORKING_SIDE`` pixels a side, or an ImageInputError that
+    says what to do (the messages name no exception class: a person reads them)."""
+    if not data:
+        raise ImageInputError("the upload is empty; choose a PNG, JPEG, GIF, BMP, TIFF or WebP image")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageInputError(f"the upload is {len(data) / 2**20:.0f} MB; the limit is "
+                              f"{MAX_UPLOAD_BYTES // 2**20} MB: save a smaller image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _decode_small(Image.open(io.BytesIO(data)), notes)
+    except ImageInputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageInputError("this file is not an image that can be read; choose a PNG, JPEG, GIF, BMP, TIFF or "
+                              "WebP image") from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise ImageInputError("the image could not be decoded: the file may be truncated or corrupt; save it again "
+                              "or choose another") from None
+
+
+def preview(data: bytes, side: int = 168) -> np.ndarray:
+    """The upload as it is (colour kept, no cropping), fitted into ``side`` x ``side`` pixels: an H x W x 3 uint8
+    array to show beside what the model sees. Bad bytes give the same ImageInputError as ``read_upload``."""
+    image = _open(data, [])
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # no RGB conversion for these: rescale like _ink
+        image = Image.fromarray((_ink(image, []) * 255).round().astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA", "P"):  # transparency over a checker-free mid grey, so ink shows
+        image = image.convert("RGBA")
+        backdrop = Image.new("RGBA", image.size, (128, 128, 128, 255))
+        image = Image.alpha_composite(backdrop, image)
+    image = image.convert("RGB")
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)
 
 
 def _decode_small(image: Image.Image, notes: list[str]) -> Image.Image:

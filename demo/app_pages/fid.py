@@ -63,7 +63,7 @@ if todo:
         st.caption(f"Estimated time on this machine: about {seconds / 60:.1f} minutes for {len(todo)} model(s)"
                    if seconds > 90 else f"Estimated time on this machine: about {seconds:.0f} s")
     except VaeganError as error:
-        st.error(str(error))
+        ui.error_message(error)
         ui.stop()
 failed = False
 if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''})", type="primary"):

@@ -62,10 +62,9 @@ else:
     try:
         originals, notes = read_upload(upload.getvalue(), style=style, invert=invert)
     except ImageInputError as error:
-        st.error(str(error))
+        ui.error_message(error)
         ui.stop()
-    for note in notes:
-        st.caption(note)
+    ui.show_upload(upload.getvalue(), originals, notes)
     captions = ["upload, after preprocessing"]
 
 st.markdown("**Original**")
