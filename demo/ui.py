@@ -31,6 +31,10 @@ from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MAX
 DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
 LABELS = MODEL_LABELS
 MODEL_COLOURS = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}  # one colour per family, every page
+# One colour per class, dark and saturated so that each stays visible on white from the back of a room (Plotly's
+# default has a pale cyan and a grey that vanish on a projector); neighbours in the list differ in hue and lightness.
+CLASS_COLOURS = ["#1f3c88", "#d7191c", "#1a9641", "#ff7f00", "#6a3d9a", "#000000", "#e7298a", "#8c510a",
+                 "#01858f", "#b8a000"]
 
 
 def checkpoints_root() -> Path:

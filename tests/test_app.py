@@ -537,3 +537,29 @@ def test_every_page_round_trips_its_link(tiny_checkpoints, monkeypatch, page, wi
 
 def ui_text(value) -> str:
     return ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+def test_latent_map_marks_the_picked_image_and_spot_and_keeps_them_across_models(app):
+    app.session_state["kinds"] = ["vae", "vaegan"]
+    at = open_page(app, "latent_map")
+    at.selectbox(key="projection").set_value("pca").run()
+    at.number_input(key="map-index").set_value(7).run()
+    assert_clean(at)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = {trace.get("name"): trace for trace in figure["data"]}
+    assert "image #7" in traces and "decoded spot" in traces  # the ring and the cross
+    classes = [trace for trace in figure["data"] if trace.get("type") == "scattergl"]
+    colours = [trace["marker"]["color"] for trace in classes]
+    assert len(set(colours)) == len(classes) == 10
+
+    def luminance(hex_colour):  # relative luminance (WCAG); white is 1
+        channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    assert all((1.05 / (luminance(c) + 0.05)) >= 2.5 for c in colours)  # every class stands out on white
+    assert figure["layout"]["legend"]["orientation"] == "h"  # below the map, not under the toolbar
+    at.selectbox(key="map-model").set_value("vaegan").run()
+    assert_clean(at)
+    assert at.number_input(key="map-index").value == 7  # the picked image stays when the model changes
+    assert "image #7" in {trace.get("name") for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+

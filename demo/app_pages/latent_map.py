@@ -43,19 +43,18 @@ with st.spinner(f"Encoding {n:,} images and projecting with {method.upper()} (UM
     codes = ui.test_codes(model, model.fingerprint, dataset, n)
     points = map_of(model, model.fingerprint, dataset, n, method, choice["seed"])
 labels = ui.test_split(dataset)[1][:n]
+low, high = points.min(0), points.max(0)
+centre = (low + high) / 2
+chart_key = f"map-{kind}-{n}-{method}"
 
-figure = go.Figure()
-order = []
-for label in range(len(names)):
-    members = np.flatnonzero(labels == label)
-    order.append(members)
-    figure.add_trace(go.Scattergl(x=points[members, 0], y=points[members, 1], mode="markers", name=names[label],
-                                  customdata=members, marker={"size": 4, "opacity": 0.7},
-                                  hovertemplate="#%{customdata}<extra>" + names[label] + "</extra>"))
-figure.update_layout(height=560, margin={"l": 0, "r": 0, "t": 10, "b": 0}, legend={"itemsizing": "constant"},
-                     dragmode="pan", xaxis_title=f"{method.upper()} 1", yaxis_title=f"{method.upper()} 2")
-event = ui.chart(st, figure, "latent-map", on_select="rerun", selection_mode="points", key=f"map-{kind}-{n}-{method}",
-                        width="stretch")
+
+def clicked() -> None:
+    """A click on a dot picks that test image: it goes into the index box (and the link), so it stays picked
+    when the model, the number of images or the projection changes."""
+    event = st.session_state.get(chart_key)
+    found = selected_index(event)
+    if found is not None:
+        st.session_state["map-index"] = found
 
 
 def selected_index(event):
@@ -67,27 +66,49 @@ def selected_index(event):
     if point.get("customdata") is not None:
         value = point["customdata"]
         return int(value[0] if isinstance(value, (list, tuple)) else value)
-    return int(order[point["curve_number"]][point["point_index"]])
+    members = np.flatnonzero(labels == point["curve_number"])
+    return int(members[point["point_index"]]) if point["point_index"] < len(members) else None
 
 
-index = selected_index(event)
-if index is None:
-    index = int(st.number_input("...or pick a test image by index", 0, n - 1,
-                                key=ui.linked("map-index", 0, ui.as_int(0, n - 1))))
+index_key = ui.linked("map-index", 0, ui.as_int(0, n - 1))  # the box below keeps it; read here to mark it
+if not 0 <= int(st.session_state[index_key]) < n:  # fewer images than before: the box's range shrank
+    st.session_state[index_key] = 0
+index = int(st.session_state[index_key])
+spot = (float(st.session_state.get("map-x", centre[0])), float(st.session_state.get("map-y", centre[1])))
+
+figure = go.Figure()
+for label in range(len(names)):
+    members = np.flatnonzero(labels == label)
+    figure.add_trace(go.Scattergl(x=points[members, 0], y=points[members, 1], mode="markers", name=names[label],
+                                  customdata=members, marker={"size": 5, "opacity": 0.8,
+                                                              "color": ui.CLASS_COLOURS[label % len(ui.CLASS_COLOURS)]},
+                                  hovertemplate="#%{customdata}<extra>" + names[label] + "</extra>"))
+# the picked image (a ring) and the decoded spot (a cross): on top, black over a white halo so that they show on
+# any class colour, not clickable
+for name, (px, py), symbol in ((f"image #{index}", points[index], "circle-open"), ("decoded spot", spot, "cross-thin-open")):
+    for colour, line_width, show in (("white", 7, False), ("black", 3, True)):
+        figure.add_trace(go.Scatter(x=[px], y=[py], mode="markers", name=name, showlegend=show, hoverinfo="skip",
+                                    marker={"size": 20, "symbol": symbol, "color": colour, "line": {"width": line_width}}))
+figure.update_layout(height=600, margin={"l": 0, "r": 0, "t": 10, "b": 0},
+                     legend={"itemsizing": "constant", "orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},
+                     dragmode="pan", xaxis_title=f"{method.upper()} 1", yaxis_title=f"{method.upper()} 2",
+                     plot_bgcolor="white", xaxis={"gridcolor": "#e5e5e5"}, yaxis={"gridcolor": "#e5e5e5"})
+ui.chart(st, figure, "latent-map", on_select=clicked, selection_mode="points", key=chart_key, width="stretch")
+
+index = int(st.number_input(f"Test image (click a dot, or type its index 0-{n - 1})", 0, n - 1, key=index_key))
 image = ui.test_images(dataset, [index])
 neighbours = nearest_neighbours(codes, index, k=8)
-st.markdown(f"**Image #{index}** ({names[labels[index]]}) and its reconstructions")
+st.markdown(f"**Image #{index}** ({names[labels[index]]}, the ring on the map) and its reconstructions")
 recons = [m.reconstruct(image) for m in encoders.values()]
 ui.picture(torch.cat([image] + recons), ["original"] + [ui.LABELS[k] for k in encoders], width=96)
 st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
 ui.picture(ui.test_images(dataset, neighbours), [f"#{i} {names[labels[i]]}" for i in neighbours], width=72)
 
 st.divider()
-st.markdown("**Decode any spot of the map**: its code is the distance-weighted mean of the codes of the 8 "
-            "nearest dots, so empty regions show what the model puts *between* clusters.")
+st.markdown("**Decode any spot of the map** (the cross): its code is the distance-weighted mean of the codes of the "
+            "8 nearest dots, so empty regions show what the model puts *between* clusters.")
 a, b = st.columns(2)
-low, high = points.min(0), points.max(0)
-x = a.slider("x", float(low[0]), float(high[0]), float((low[0] + high[0]) / 2))
-y = b.slider("y", float(low[1]), float(high[1]), float((low[1] + high[1]) / 2))
+x = a.slider("x", float(low[0]), float(high[0]), float(min(max(spot[0], low[0]), high[0])), key="map-x")
+y = b.slider("y", float(low[1]), float(high[1]), float(min(max(spot[1], low[1]), high[1])), key="map-y")
 decoded = model.decode(code_at(points, codes, (x, y)).unsqueeze(0))
 ui.picture(decoded, [f"({x:.1f}, {y:.1f})"], width=96)
