@@ -563,3 +563,12 @@ def test_latent_map_marks_the_picked_image_and_spot_and_keeps_them_across_models
     assert at.number_input(key="map-index").value == 7  # the picked image stays when the model changes
     assert "image #7" in {trace.get("name") for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
 
+
+
+def test_reconstruction_shows_one_image_large_with_error_maps(app):
+    at = open_page(app, "reconstruction")
+    assert_clean(at)
+    assert any("of the edges" in caption.value for caption in at.caption) or \
+        any("of the edges" in str(image.proto) for image in at.get("image"))
+    at.selectbox(key="recon-zoom").set_value(3).run()
+    assert_clean(at)

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -191,3 +192,20 @@ def test_ema_of_the_decoder_is_the_average_inference_uses():
     torch.testing.assert_close(model.decode(z), torch.sigmoid(model.decoder(z)))
     with pytest.raises(ConfigError, match="ema_decay must be in"):
         tiny_model_config("gan", ema_decay=1.0)
+
+
+def test_error_heatmap_and_sharpness_kept():
+    from vaegan_core.images import error_heatmap, sharpness_kept
+
+    image = torch.zeros(1, 28, 28)
+    image[:, 8:20, 12:16] = 1.0  # a crisp bar
+    assert error_heatmap(image, image).max() == 0  # no error: all black
+    off = image.clone()
+    off[:, 8:20, 12:14] = 0.0  # half the bar missing: full error there
+    heat = error_heatmap(image, off)
+    assert heat.shape == (28, 28, 3) and heat.dtype == np.uint8
+    assert (heat[10, 12] == 255).all() and (heat[10, 15] == 0).all()  # white where it errs, black where it does not
+    assert (error_heatmap(image, off, top=2.0)[10, 12] < 255).any()  # a larger top: the same error shows darker
+    blurred = torch.nn.functional.avg_pool2d(image[None], 5, 1, 2)[0]
+    assert sharpness_kept(image, image) == pytest.approx(1.0)
+    assert sharpness_kept(image, blurred) < 0.5  # blur loses most of the edge energy

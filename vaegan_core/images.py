@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -101,3 +102,29 @@ def gif_bytes(frames: list[torch.Tensor], milliseconds: int = 120, scale: int = 
     buffer = io.BytesIO()
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=milliseconds, loop=0)
     return buffer.getvalue()
+
+
+# "hot" anchors for error maps: black (no error) -> dark red -> orange -> yellow -> white (the largest error)
+_HEAT = np.array([[0, 0, 0], [128, 0, 0], [230, 60, 0], [255, 200, 0], [255, 255, 255]], dtype=np.float64)
+
+
+def error_heatmap(original: torch.Tensor, reconstruction: torch.Tensor, top: float | None = None) -> np.ndarray:
+    """|original - reconstruction| of one image (C x H x W in [0, 1], channels averaged) as an H x W x 3 uint8
+    picture in a black-red-yellow-white scale; ``top`` is the error shown white (default: 1, the largest
+    possible), so maps made with the same ``top`` compare."""
+    error = (original.detach().float() - reconstruction.detach().float()).abs().mean(0).cpu().numpy()
+    scaled = np.clip(error / (top if top and top > 0 else 1.0), 0, 1) * (len(_HEAT) - 1)
+    low = np.floor(scaled).astype(int).clip(0, len(_HEAT) - 2)
+    mix = (scaled - low)[..., None]
+    return ((1 - mix) * _HEAT[low] + mix * _HEAT[low + 1]).round().astype(np.uint8)
+
+
+def sharpness_kept(original: torch.Tensor, reconstruction: torch.Tensor) -> float:
+    """How much of the original's edge energy the reconstruction keeps: the sum of squared differences between
+    neighbouring pixels (across and down) of the reconstruction over that of the original, for one image
+    C x H x W. A blurred copy scores well below 1; a copy with the same crispness about 1 (or more, if noisy)."""
+    def energy(image: torch.Tensor) -> float:
+        image = image.detach().float()
+        return float((image[:, 1:] - image[:, :-1]).pow(2).sum() + (image[:, :, 1:] - image[:, :, :-1]).pow(2).sum())
+    base = energy(original)
+    return energy(reconstruction) / base if base > 0 else float("nan")

@@ -5,6 +5,7 @@ import streamlit as st
 import torch
 
 import ui
+from vaegan_core.images import error_heatmap, sharpness_kept
 from vaegan_core.latent import invert_generator, reconstruct_with_error
 from vaegan_core.uploads import ImageInputError, read_upload
 
@@ -71,11 +72,33 @@ st.markdown("**Original**")
 ui.picture(originals, captions)
 
 encoders = ui.models(dataset, choice["kinds"], need_encoder=True)
+reconstructions = {}
 for kind, model in encoders.items():
     recon, errors = reconstruct_with_error(model, originals)
+    reconstructions[kind] = recon
     st.markdown(f"**{ui.LABELS[kind]}** - mean error {errors.mean():.4f}")
     ui.picture(recon, [f"{e:.4f}" for e in errors.tolist()])
     ui.download_grid(torch.cat([originals, recon]), f"{kind}-reconstructions", nrow=len(originals))
+
+if reconstructions:
+    with st.expander("A closer look: one image large, with where each model errs", expanded=True):
+        pick = 0
+        if len(originals) > 1:
+            pick = st.selectbox("Image", range(len(originals)), format_func=lambda i: captions[i] if i < len(captions)
+                                else f"image {i + 1}", key="recon-zoom")
+        original = originals[pick]
+        big = 224  # ui.picture doubles it in presenter mode; the heat map below follows
+        columns = st.columns(1 + len(reconstructions))
+        ui.picture(original[None], ["original"], width=big, where=columns[0])
+        for column, (kind, recon) in zip(columns[1:], reconstructions.items()):
+            kept = sharpness_kept(original, recon[pick])
+            ui.picture(recon[pick][None], [f"{ui.LABELS[kind]}: {kept:.0%} of the edges"], width=big, where=column)
+            column.image(np.kron(error_heatmap(original, recon[pick], top=0.5), np.ones((8, 8, 1), np.uint8)),
+                         caption="error: black none, red to yellow more, white 0.5 or more",
+                         width=big * (ui.PRESENTER_SCALE if ui.presenting() else 1))
+        st.caption("Edges: the reconstruction's edge energy (squared differences of neighbouring pixels) as a share of "
+                   "the original's. A blurred reconstruction keeps far less than 100 %; the error map shows where the "
+                   "pixels differ, the same scale for every model.")
 
 if "gan" in choice["kinds"]:
     st.markdown("**GAN**")
