@@ -380,6 +380,21 @@ def picture(images, captions=None, width: int = 84, where=None) -> None:
     where.image(pixels.numpy(), width=width, caption=captions)
 
 
+def static_picture(path, caption: str, where=None) -> None:
+    """A picture file (a sample grid a run wrote) as wide as its column, pixels kept sharp (nearest neighbour)."""
+    from PIL import Image
+
+    where = where or st
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            scale = max(1, 480 // max(image.size))
+            image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    except (OSError, ValueError, SyntaxError):  # a damaged file: no picture, no error page
+        return
+    where.image(image, caption=caption, width="stretch")
+
+
 def download_grid(images, part: str, nrow: int | None = None, where=None) -> None:
     """A "PNG" download of an image grid (4x upscaled), named after the page and settings."""
     from vaegan_core.images import png_bytes

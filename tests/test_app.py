@@ -55,6 +55,9 @@ def test_overview_renders_losses_and_model_cards(app):
     latex = " ".join(element.value for element in app.latex)
     assert "ELBO" in latex and "Dis" in latex and r"\min_G" in latex
     assert any("parameters" in m.value for m in app.markdown)
+    # each card shows its run's last sample grid (the landing page shows what the models draw)
+    shown = [image for image in app.get("image") if "samples after epoch" in str(image.proto)]
+    assert len(shown) == 3
 
 
 @pytest.mark.parametrize("page", PAGES[1:])

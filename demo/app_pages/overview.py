@@ -80,10 +80,14 @@ for column, kind in zip(columns, choice["kinds"]):
             f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
             + ("\n- second prior: GMM of the training codes" if (folder / LATENT_GMM_FILE).is_file() else "")
         )
+        grids = sorted((folder / "samples").glob("epoch_*.png"))
+        if grids:  # the training run's own picture: no weights loaded, so the landing page stays instant
+            ui.static_picture(grids[-1], f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)")
         metrics = zoo.read_metrics(folder)
         rows = zoo.scores_table(metrics)
         if rows:
-            st.dataframe(rows, hide_index=True, width="stretch")
+            # a static table wraps in a third of the page; an interactive one cut off its value columns
+            st.table([{name: ("-" if value is None else value) for name, value in row.items()} for row in rows])
             sizes = sorted({result.get("n", 0) for result in metrics.values()})
             st.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
                        "domain: the LeNet features of the dataset.")
