@@ -180,6 +180,22 @@ def reconstruct(dataset: str, seed: float, source: str, count: float, start: flo
     return originals_gallery, galleries["vae"], galleries["vaegan"], status(notes)
 
 
+GALLERY_COLUMNS = 8
+GALLERY_ROW_PX = 190  # one row of 8 pictures at the page's usual width, captions included
+
+
+def gallery_height(source: str, count: float) -> int:
+    """Pixels for a gallery of the images the reconstruction will show: as tall as their rows (Gradio's "auto"
+    left ~200 px of empty space under one row)."""
+    shown = 1 if source in ("upload", "drawing") else max(1, int(count or 1))
+    return -(-shown // GALLERY_COLUMNS) * GALLERY_ROW_PX + 20
+
+
+def fitted_galleries(source: str, count: float) -> tuple[dict, ...]:
+    height = gallery_height(source, count)
+    return tuple(gr.update(height=height) for _ in range(3))  # the height only: the pictures stay
+
+
 @guarded
 def interpolation(dataset: str, seed: float, mode: str, first: float, second: float, method: str, steps: float,
                   invert_gan: bool):
@@ -305,10 +321,16 @@ def describe(dataset: str) -> str:
 # ---------------------------------------------------------------------- layout
 
 def prior_choice() -> gr.Radio:
-    return gr.Radio([(PRIOR_LABELS[prior], prior) for prior in PRIORS], value="normal",
+    return gr.Radio([(PRIOR_LABELS[prior], prior) for prior in PRIORS], value="gmm",  # each model at its best
                     label="Codes of the VAE and VAE-GAN from",
                     info="GMM: a Gaussian mixture fitted to the codes of the training images (vaegan fit-gmm). "
                          "The GAN has no encoder and keeps N(0, I).")
+
+
+def labelled_image(label: str) -> gr.Image:
+    """A picture output with its name above it (Gradio's own label badge covered the top row of a grid)."""
+    gr.Markdown(f"**{label}**")
+    return gr.Image(show_label=False, format="png", type="pil", interactive=False, height="auto")
 
 
 def offline_theme():
@@ -344,10 +366,13 @@ def build_app() -> gr.Blocks:
             sketch = gr.Sketchpad(label="Or draw (source: drawing)", type="numpy", canvas_size=(280, 280),
                                   brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
             run_reconstruction = gr.Button("Reconstruct", variant="primary")
-            originals = gr.Gallery(label="Original", columns=8, format="png", height="auto")
-            vae_gallery = gr.Gallery(label="VAE", columns=8, format="png", height="auto")
-            vaegan_gallery = gr.Gallery(label="VAE-GAN", columns=8, format="png", height="auto")
+            originals, vae_gallery, vaegan_gallery = (
+                gr.Gallery(label=name, columns=GALLERY_COLUMNS, format="png", height=gallery_height(SOURCES[0], 8))
+                for name in ("Original", "VAE", "VAE-GAN"))
             reconstruction_notes = gr.Markdown()
+            for control in (source, count):  # the galleries as tall as the rows they will hold
+                control.change(fitted_galleries, [source, count], [originals, vae_gallery, vaegan_gallery],
+                               api_visibility="private")
             run_reconstruction.click(reconstruct, [dataset, seed, source, count, start, upload, invert, sketch],
                                      [originals, vae_gallery, vaegan_gallery, reconstruction_notes],
                                      api_name="reconstruct")
@@ -367,9 +392,8 @@ def build_app() -> gr.Blocks:
                 steps = gr.Slider(2, 16, value=10, step=1, label="Steps")
                 invert_gan = gr.Checkbox(False, label="Invert the GAN on the images (a few seconds)")
             run_interpolation = gr.Button("Interpolate", variant="primary")
-            ends = gr.Image(label="End images", format="png", type="pil", interactive=False)
-            interpolation_rows = [gr.Image(label=LABELS[kind], format="png", type="pil", interactive=False)
-                                  for kind in KINDS]
+            ends = labelled_image("End images")
+            interpolation_rows = [labelled_image(LABELS[kind]) for kind in KINDS]
             interpolation_notes = gr.Markdown()
             run_interpolation.click(interpolation, [dataset, seed, mode, first, second, method, steps, invert_gan],
                                     [ends, *interpolation_rows, interpolation_notes], api_name="interpolate")
@@ -384,8 +408,10 @@ def build_app() -> gr.Blocks:
                 compare_prior = prior_choice()
             run_compare = gr.Button("Sample", variant="primary")
             with gr.Row():
-                compare_grids = [gr.Image(label=LABELS[kind], format="png", type="pil", interactive=False)
-                                 for kind in KINDS]
+                compare_grids = []
+                for kind in KINDS:
+                    with gr.Column():
+                        compare_grids.append(labelled_image(LABELS[kind]))
             compare_notes = gr.Markdown()
             run_compare.click(compare, [dataset, seed, side, temperature, compare_prior], [*compare_grids, compare_notes],
                               api_name="compare")
@@ -399,8 +425,7 @@ def build_app() -> gr.Blocks:
                 style_index = gr.Number(-1, label="Style from test image (index; -1: random, the seed)",
                                         precision=0, minimum=-1)
             run_write = gr.Button("Write", variant="primary")
-            written = [gr.Image(label=f"conditional {LABELS[kind]}", format="png", type="pil", interactive=False)
-                       for kind in KINDS]
+            written = [labelled_image(f"conditional {LABELS[kind]}") for kind in KINDS]
             write_notes = gr.Markdown()
             run_write.click(write, [dataset, seed, text, style_index], [*written, write_notes], api_name="write")
 
@@ -423,6 +448,15 @@ def build_app() -> gr.Blocks:
             fid_notes = gr.Markdown()
             run_fid.click(fid, [dataset, seed, kinds, n, extractor, with_pr, fid_prior], [table, fid_notes],
                           api_name="fid")
+
+        # Something to look at before any button is pressed: the quick tabs show their default result (tens of
+        # milliseconds each); FID waits for its button, and the interpolation for its own.
+        for function, inputs, outputs in (
+                (reconstruct, [dataset, seed, source, count, start, upload, invert, sketch],
+                 [originals, vae_gallery, vaegan_gallery, reconstruction_notes]),
+                (compare, [dataset, seed, side, temperature, compare_prior], [*compare_grids, compare_notes]),
+                (write, [dataset, seed, text, style_index], [*written, write_notes])):
+            app.load(function, inputs, outputs, api_visibility="private")
     return app
 
 

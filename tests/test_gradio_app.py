@@ -203,3 +203,21 @@ def test_fid_table_has_a_finite_row_per_model(client):
     fid_only, notes = call(client, "mnist", 0, ["vaegan"], 1000, "lenet", False, "normal", api_name="/fid")
     (row,) = fid_only["data"]
     assert row[headers.index("precision")] is None and float(row[fid_column]) == pytest.approx(float(rows[2][fid_column]))
+
+
+def test_the_quick_tabs_show_a_result_on_opening_and_galleries_fit_their_rows():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
+    import gradio_app
+
+    app = gradio_app.build_app()
+    on_load = {fn.fn.__name__ for fn in app.fns.values() if any(event == "load" for _, event in fn.targets)}
+    assert on_load == {"reconstruct", "compare", "write"}  # FID and the interpolation wait for their buttons
+    public = client_free_endpoints(app)
+    assert "fitted_galleries" not in public and "reconstruct_1" not in public  # UI plumbing, not API
+    one_row, two_rows = gradio_app.gallery_height("random test images", 8), gradio_app.gallery_height("by index", 9)
+    assert two_rows - one_row == gradio_app.GALLERY_ROW_PX
+    assert gradio_app.gallery_height("upload", 16) == one_row  # an upload is one picture
+
+
+def client_free_endpoints(app) -> set[str]:
+    return {fn.api_name for fn in app.fns.values() if fn.api_visibility == "public"}
