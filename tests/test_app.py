@@ -75,8 +75,29 @@ def test_reconstruction_shows_error_per_image_and_explains_the_gan(app):
 
 def test_reconstruction_gan_inversion_button(app):
     at = open_page(app, "reconstruction")
-    at.button[0].click().run()
+    invert = next(button for button in at.button if button.label.startswith("Invert the GAN"))
+    assert "last time" not in invert.label
+    invert.click().run()
     assert_clean(at)
+    # the bar and its Stop button are gone once done, and the button now says what it took here
+    assert not [button for button in at.button if button.label == "Stop"]
+    assert any(caption.value.startswith("Inverted in") for caption in at.caption)
+    at.run()
+    assert "last time" in next(button for button in at.button if button.label.startswith("Invert the GAN")).label
+
+
+def test_interpolation_inverts_the_gan_once_per_pair(app):
+    at = open_page(app, "interpolation")
+    at.radio(key="interp-between").set_value("two test images").run()
+    at.checkbox[0].check().run()
+    assert_clean(at)
+    took = at.session_state["took-interp-invert"]
+    assert any(m.value == "**GAN**" for m in at.markdown)
+    at.slider(key="interp-steps").set_value(5).run()  # another path over the same pair: no new inversion
+    assert_clean(at)
+    assert at.session_state["took-interp-invert"] == took
+    at.number_input(key="interp-b").set_value(5).run()  # another pair: inverted again
+    assert at.session_state["took-interp-invert"] != took
 
 
 @pytest.mark.parametrize("payload, message", [

@@ -133,16 +133,22 @@ st.subheader("Measured")
 rows = []
 for kind in models:
     folder = zoo.checkpoint_dir(dataset, kind, root, conditional=True)
-    result = zoo.read_metrics(folder).get("lenet-test", {}).get("metrics", {})
+    metrics = zoo.read_metrics(folder)
+    result = metrics.get("lenet-test", {}).get("metrics", {})
+    inception = metrics.get("inception-test", {}).get("metrics", {})
     probe = zoo.read_diagnostics(folder).get("label_probe", {})
     twin = zoo.read_diagnostics(zoo.checkpoint_dir(dataset, kind, root)).get("label_probe", {})
     rows.append({"model": f"conditional {ui.LABELS[kind]}",
                  "label adherence": result.get("label_adherence"), "per-class FID (domain)": result.get("intra_fid"),
-                 "FID (domain)": result.get("fid"), "label probe on z": probe.get("accuracy"),
+                 "per-class FID (Inception)": inception.get("intra_fid"), "FID (domain)": result.get("fid"),
+                 "FID (Inception)": inception.get("fid"), "recall (domain)": result.get("recall"),
+                 "label probe on z": probe.get("accuracy"),
                  "label probe, unconditional model": twin.get("accuracy")})
 st.dataframe(rows, hide_index=True, width="stretch")
 st.caption("Label adherence: the share of samples the domain classifier reads as the class asked for. Per-class "
-           "FID: each class's samples against that class's test images, averaged. Label probe: accuracy of a linear "
+           "FID: each class's samples against that class's test images, averaged (Inception's, with more features than a "
+           "class has test images, is comparable between these rows only). Recall: the share of test images near some "
+           "sample; a model that draws one image per class has none. Label probe: accuracy of a linear "
            "classifier reading the class from z on test images (10 % = chance), beside the same family's "
            "unconditional model, whose z must hold the class. From `vaegan eval` (metrics.json); empty cells: not "
            "evaluated yet.")

@@ -5,7 +5,7 @@ import torch
 
 import ui
 from vaegan_core.images import gif_bytes, png_bytes
-from vaegan_core.latent import interpolate, interpolation_ends
+from vaegan_core.latent import interpolate, interpolation_ends, invert_generator
 
 choice = ui.page_header(
     "Interpolation",
@@ -24,7 +24,7 @@ method = left.radio("Path", ["slerp", "lerp"], horizontal=True,
                     help="slerp follows the sphere where Gaussian codes live; lerp cuts through its centre, "
                          "where codes are atypical and images often fade.")
 steps = middle.slider("Steps", 2, 16, key=ui.linked("interp-steps", 10, ui.as_int(2, 16)))
-invert_gan = right.checkbox("Invert the GAN on the images (a few seconds)", value=False,
+invert_gan = right.checkbox("Invert the GAN on the images (5-15 s, once per pair)", value=False,
                             disabled=mode != "two test images",
                             help="The GAN has no encoder: its end codes are found by gradient descent.")
 
@@ -43,9 +43,26 @@ else:
     seed = choice["seed"]
     st.caption(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1} (sidebar seed).")
 
+
+
+# The GAN's inverted ends, once per (model, pair, seed) in this session: the path, the steps and the method reuse them.
+def inverted_ends(model, first: int, second: int, seed: int):
+    found = st.session_state.setdefault("interp-inverted", {})
+    key = (model.fingerprint, first, second, seed)
+    if key not in found:
+        with ui.slow_work("Inverting the GAN on the two images", "interp-invert") as report:
+            codes, _ = invert_generator(model, ends, steps=200, seed=seed, progress=report)
+        found.clear()  # one pair kept: a new pair replaces it
+        found[key] = (codes[0], codes[1])
+    return found[key]
+
+
 rows = {}
 for kind, model in models.items():
-    codes = interpolation_ends(model, ends if mode == "two test images" else None, choice["seed"], invert_gan)
+    if mode == "two test images" and invert_gan and not hasattr(model, "encoder"):
+        codes = inverted_ends(model, int(first), int(second), choice["seed"])
+    else:
+        codes = interpolation_ends(model, ends if mode == "two test images" else None, choice["seed"], invert_gan)
     if codes is None:
         st.info("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* or use random codes.")
         continue
