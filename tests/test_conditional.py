@@ -197,10 +197,10 @@ def test_class_shares_come_from_the_training_record_else_the_real_split(tmp_path
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_new_decoder_draws_on_z_more_than_on_the_label(kind):
-    """At initialisation the label must not swamp the code: with torch's default N(0, 1) embeddings the label's
-    share of the decoder's projection was ~10x the code's, BatchNorm scaled z away, and the trained conditional GAN
-    drew one image per class whatever z was (the first shipped one: recall 0)."""
+def test_a_new_decoder_leans_on_z_or_on_the_label_by_family(kind):
+    """The GAN's new generator must draw on z more than on the label (with torch's default N(0, 1) label embedding
+    the trained conditional GAN drew one image per class: recall 0); the VAE's and the VAE-GAN's new decoder leans
+    on the label, which keeps the class out of z (see nets.label_init_std)."""
     torch.manual_seed(0)
     model = build_model(tiny_model_config(kind, num_classes=10, latent_dim=32, width=32)).train()
     z = torch.randn(10, 32).repeat_interleave(10, 0)  # a 10 x 10 grid: each code with every label
@@ -209,4 +209,7 @@ def test_a_new_decoder_draws_on_z_more_than_on_the_label(kind):
         out = model.decoder(z, labels).reshape(10, 10, -1)  # [code, label, pixel]
     by_code = out.mean(1).var(0).mean()  # how much the pixels move with the code (label averaged out)
     by_label = out.mean(0).var(0).mean()  # ... and with the label (code averaged out)
-    assert by_code > 3 * by_label
+    if kind == "gan":
+        assert by_code > 3 * by_label
+    else:
+        assert by_label > 3 * by_code
