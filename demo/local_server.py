@@ -1,5 +1,5 @@
-"""`streamlit run demo/app.py` on a free port of 127.0.0.1, for the programs that drive the app in a browser
-(the browser tests, scripts/screenshot_compare.py): start it, wait until it is healthy, stop it.
+"""`streamlit run demo/app.py` (or `python demo/gradio_app.py`) on a free port of 127.0.0.1, for the programs that
+drive the apps (the browser and Gradio tests, scripts/screenshot_compare.py): start, wait until healthy, stop.
 
     with streamlit_server({"VAEGAN_CHECKPOINTS_DIR": "..."}) as url:
         ...  # http://127.0.0.1:PORT
@@ -43,18 +43,37 @@ def streamlit_server(env: dict | None = None, timeout: float = 90.0, network_log
     seconds is a RuntimeError with the end of its output. With ``network_log``, every attempt of the server to
     reach another host is written there (``network_audit.py``)."""
     port = free_port()
-    environment = {**os.environ, "VAEGAN_NO_WARMUP": "1", **(env or {})}
-    audit = [str(REPO / "demo" / "network_audit.py"), network_log] if network_log else []
     # audited, the server runs as a user starts it: its settings (telemetry off, headless) from .streamlit/config.toml
     flags = [] if network_log else ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = ["-m", "streamlit", "run", "demo/app.py", "--server.port", str(port), *flags]
+    environment = {"VAEGAN_NO_WARMUP": "1", **(env or {})}
+    with _serve(command, port, "/_stcore/health", environment, timeout, network_log) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def gradio_server(env: dict | None = None, timeout: float = 180.0, network_log: str | None = None):
+    """``python demo/gradio_app.py`` on a free port of 127.0.0.1, as ``streamlit_server`` does it (analytics off)."""
+    port = free_port()
+    environment = {"GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+                   "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})}
+    with _serve(["demo/gradio_app.py"], port, "/", environment, timeout, network_log) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(arguments: list[str], port: int, health: str, env: dict, timeout: float, network_log: str | None):
+    """Start ``python [network audit] ARGUMENTS`` in the repository root with ``env`` added, wait until
+    ``health`` answers, yield the URL, and stop the server afterwards."""
+    environment = {**os.environ, **env}
+    audit = [str(REPO / "demo" / "network_audit.py"), network_log] if network_log else []
     with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(
-            [sys.executable, *audit, "-m", "streamlit", "run", "demo/app.py", "--server.port", str(port), *flags],
-            cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, *audit, *arguments], cwd=REPO, env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT)
         url = Server(f"http://127.0.0.1:{port}")
         url.pid = process.pid
         try:
-            _wait_until_healthy(url, process, output, timeout)
+            _wait_until_healthy(url, health, process, output, timeout)
             yield url
         finally:
             process.terminate()
@@ -64,14 +83,15 @@ def streamlit_server(env: dict | None = None, timeout: float = 90.0, network_log
                 process.kill()
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen, output, timeout: float) -> None:
+def _wait_until_healthy(url: str, health: str, process: subprocess.Popen, output, timeout: float) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline and process.poll() is None:
         try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                return
+            with urllib.request.urlopen(f"{url}{health}", timeout=5) as answer:
+                if answer.status == 200 and (health != "/_stcore/health" or answer.read() == b"ok"):
+                    return
         except OSError:
             time.sleep(0.3)
     output.seek(0)
-    raise RuntimeError(f"streamlit did not answer {url}/_stcore/health within {timeout:.0f} s:\n"
-                       + output.read().decode(errors="replace")[-2000:])
+    state = "exited" if process.poll() is not None else f"did not answer {url}{health} within {timeout:.0f} s"
+    raise RuntimeError(f"the server {state}:\n" + output.read().decode(errors="replace")[-2000:])

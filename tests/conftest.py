@@ -11,6 +11,23 @@ import torch
 from vaegan_core.config import ModelConfig, TrainConfig
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (demo/local_server.py drives it; never `playwright install`)
+
+
+def require_tools(tools=(), files=(CHROMIUM,), install: str = "chromium") -> None:
+    """Skip the test when a command of ``tools`` or a file of ``files`` is missing here, but fail it in CI, whose
+    .ci/run installs them (``apt-get install INSTALL``): a browser test must not pass there by being skipped."""
+    import shutil
+
+    missing = [tool for tool in tools if shutil.which(tool) is None] + [path for path in files if not os.path.exists(path)]
+    if not missing:
+        return
+    reason = f"needs {', '.join(missing)}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} in CI; .ci/run must `apt-get install {install}`")
+    pytest.skip(f"{reason} (apt-get install {install})")
+
+
 def tiny_model_config(kind: str = "vaegan", **changes) -> ModelConfig:
     values = dict(kind=kind, latent_dim=8, width=8)
     values.update(changes)

@@ -11,49 +11,22 @@ the server's attempts, and whether the namespace really had no route out.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "demo"))
-from local_server import CHROMIUM, CHROMIUM_ARGS, READY, free_port, streamlit_server  # noqa: E402
+from local_server import CHROMIUM, CHROMIUM_ARGS, READY, gradio_server, streamlit_server  # noqa: E402
 
 # the Latent map by PCA (its link says so): UMAP's first run compiles for minutes on a busy 2-core machine, and
 # what is checked here is the page, offline; tests/test_app.py renders the UMAP map
 PAGES = ["", "compare", "reconstruction", "interpolation", "latent_map?projection=pca", "latent_space", "conditional",
          "fid", "training", "anomalies", "lesson", "collapse"]
-
-
-@contextlib.contextmanager
-def gradio_server(log: str):
-    """`python demo/gradio_app.py` under the network audit on a free port of 127.0.0.1; yields its URL."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
-    process = subprocess.Popen([sys.executable, str(REPO / "demo" / "network_audit.py"), log, "demo/gradio_app.py"],
-                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def no_route_out() -> bool:
@@ -94,7 +67,7 @@ def main(result_path: str, url: str | None = None) -> None:
             log.touch()
             with streamlit_server({"HF_HUB_OFFLINE": "1"}, timeout=120, network_log=str(log)) as url:
                 page = visit_pages(browser, url, result)
-            with gradio_server(str(log)) as gradio_url:  # the Gradio app, the same way
+            with gradio_server(network_log=str(log)) as gradio_url:  # the Gradio app, the same way
                 page.goto(gradio_url)
                 page.get_by_text("VAE-GAN Explorer").first.wait_for(timeout=120_000)
                 page.wait_for_timeout(3000)

@@ -5,12 +5,13 @@ Marked e2e (it starts a server and a browser, ~30 s); CI installs chromium and r
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import require_tools  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
 from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
@@ -20,10 +21,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def server(tiny_checkpoints):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run must `apt-get install chromium`")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    require_tools()
     try:
         with streamlit_server({"VAEGAN_CHECKPOINTS_DIR": str(tiny_checkpoints)}, timeout=60) as url:
             yield url

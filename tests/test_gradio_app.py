@@ -7,12 +7,7 @@ Marked e2e: it starts a server and computes FID for three models (about a minute
 from __future__ import annotations
 
 import io
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -22,45 +17,21 @@ from PIL import Image, ImageDraw
 pytestmark = pytest.mark.e2e
 gradio_client = pytest.importorskip("gradio_client")
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "demo"))
+from local_server import gradio_server  # noqa: E402
+
 STARTUP_SECONDS = 180
 CALL_SECONDS = 600
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tiny_checkpoints, tmp_path_factory):
+def server(tiny_checkpoints):
     """`python demo/gradio_app.py` over the tiny mnist/{gan,vae,vaegan} of conftest's session fixture."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("gradio") / "server.log"
-    env = dict(os.environ, VAEGAN_CHECKPOINTS_DIR=str(tiny_checkpoints), GRADIO_SERVER_PORT=str(port),
-               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-    with open(log, "wb") as output:
-        process = subprocess.Popen([sys.executable, "demo/gradio_app.py"], cwd=REPO, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + STARTUP_SECONDS
-    while time.time() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"demo/gradio_app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if urllib.request.urlopen(url, timeout=5).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"the Gradio app did not answer on {url} within {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        with gradio_server({"VAEGAN_CHECKPOINTS_DIR": str(tiny_checkpoints)}, timeout=STARTUP_SECONDS) as url:
+            yield url
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +177,6 @@ def test_fid_table_has_a_finite_row_per_model(client):
 
 
 def test_the_quick_tabs_show_a_result_on_opening_and_galleries_fit_their_rows():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
     import gradio_app
 
     app = gradio_app.build_app()

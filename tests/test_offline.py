@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_tools
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.e2e
 
 
@@ -26,10 +27,7 @@ def _namespace_works() -> bool:
 
 
 def test_every_page_offline_tries_no_network(tiny_checkpoints, tmp_path):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run must `apt-get install chromium`")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    require_tools()
     if not _namespace_works():
         pytest.skip("this machine does not allow a network namespace (unshare -n needs root or user namespaces)")
     result_path = tmp_path / "offline.json"

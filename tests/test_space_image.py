@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -27,10 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require_tools
+
 REPO = Path(__file__).resolve().parents[1]
 BASE = "localhost/vaegan-base:bookworm"
 IMAGE = "localhost/vaegan-explorer:test"
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
@@ -90,12 +90,7 @@ def local_packages() -> list[str]:
 
 
 def test_the_space_image_builds_and_serves_every_page_offline(tmp_path):
-    missing = [tool for tool in ("podman", "debootstrap", "unshare", "chroot") if shutil.which(tool) is None]
-    if missing or not os.path.exists(CHROMIUM):
-        reason = f"needs {', '.join(missing + ([] if os.path.exists(CHROMIUM) else [CHROMIUM]))}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} in CI; .ci/run installs them (apt-get install podman debootstrap chromium)")
-        pytest.skip(reason + " (apt-get install podman debootstrap chromium)")
+    require_tools(("podman", "debootstrap", "unshare", "chroot"), install="podman debootstrap chromium")
     if os.geteuid() != 0:
         pytest.skip("debootstrap, podman image mount and chroot need root here")
 
