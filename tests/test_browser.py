@@ -121,3 +121,74 @@ def test_the_conditional_page_writes_a_number_and_downloads_it(server, browser, 
     assert Image.open(saved).size[0] >= 4 * Image.open(saved).size[1]  # four glyphs side by side
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
+
+
+def _ready(page, path: str) -> None:
+    page.goto(path)
+    page.wait_for_selector(READY, timeout=90_000)
+    assert page.locator("[data-testid='stException']").count() == 0, path
+
+
+def test_a_copied_link_opens_the_same_view(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _ready(page, f"{server}/interpolation?interp-steps=7&interp-path=lerp&seed=3")
+    page.get_by_text("Link to this view").click()
+    link = page.locator("[data-testid='stSidebar'] [data-testid='stCode'] code").inner_text().strip()
+    assert "interp-steps=7" in link and "interp-path=lerp" in link and "seed=3" in link
+    copy = browser.new_page(viewport={"width": 1400, "height": 1000})  # a colleague opens the copied link
+    _ready(copy, link)
+    steps = copy.locator("[data-testid='stSlider']").filter(has_text="Steps")
+    assert steps.locator("[data-testid='stSliderThumbValue']").inner_text().strip() == "7"
+    assert copy.get_by_role("radio", name="lerp", exact=True).is_checked()
+    assert copy.get_by_label("Seed", exact=True).input_value() == "3"
+    page.close()
+    copy.close()
+
+
+def test_each_lesson_button_opens_its_page_with_its_settings(server, browser):
+    from urllib.parse import parse_qs, urlparse
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _ready(page, f"{server}/lesson")
+    page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)
+    hrefs = [link.get_attribute("href") for link in page.locator("[data-testid='stPageLink'] a").all()]
+    assert len(hrefs) == 7 and all("?" in href for href in hrefs)
+    for number, href in enumerate(hrefs):
+        _ready(page, f"{server}/lesson")
+        page.locator("[data-testid='stPageLink'] a").nth(number).click(timeout=60_000)
+        page.wait_for_function("() => !location.pathname.endsWith('/lesson')", timeout=60_000)
+        page.wait_for_selector(READY, timeout=90_000)
+        assert page.locator("[data-testid='stException']").count() == 0, href
+        asked, landed = urlparse(href), urlparse(page.url)
+        assert landed.path.rstrip("/").split("/")[-1] == asked.path.rstrip("/").split("/")[-1], (href, page.url)
+        # the page kept every setting of the step: what its link shows now (defaults left out) is what was asked
+        wanted, shown = parse_qs(asked.query), parse_qs(landed.query)
+        assert all(wanted.get(key) == value for key, value in shown.items() if key in wanted), (href, page.url)
+        if "kinds" in wanted:  # the models the step asked for are the ones chosen (all three: left out of the link)
+            chosen = set(shown.get("kinds", ["gan,vae,vaegan"])[0].split(","))
+            assert chosen == set(wanted["kinds"][0].split(",")), (href, page.url)
+    page.close()
+
+
+# a page, the start of the name of a file it offers (its first download button), and the tab that shows it
+DOWNLOADS = [("compare", "compare-", None), ("reconstruction", "reconstruction-", None),
+             ("interpolation", "interpolation-", None), ("latent_map?projection=pca", "latent-map-", None),
+             ("latent_space", "latent-space-", None), ("conditional", "conditional-", None),
+             ("training", "training-", None), ("anomalies", "anomalies-", "Detecting other data")]
+
+
+@pytest.mark.parametrize("path, prefix, tab", DOWNLOADS)
+def test_a_download_from_each_page(server, browser, tmp_path, path, prefix, tab):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    _ready(page, f"{server}/{path}")
+    if tab:
+        page.get_by_role("tab", name=tab).click()
+    button = page.locator("[data-testid='stDownloadButton'] button:visible").first
+    button.wait_for(timeout=60_000)
+    with page.expect_download(timeout=60_000) as download:
+        button.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.stat().st_size > 0 and saved.name.startswith(prefix), saved.name
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.close()
