@@ -55,8 +55,10 @@ with st.sidebar:
     st.caption(f"Checkpoints: {zoo.root_description(ui.checkpoints_root())}")
 ui.apply_presenter_mode()
 
+ui.start_exports()
 try:
     navigation.run()  # a page that stops early (ui.stop) writes its link itself
+    ui.page_zip()
     ui.link_to_this_view()
     ui.write_link()
 except Exception as error:  # the last guard: a page that fails shows one line, never a traceback

@@ -392,8 +392,8 @@ def chart(where, figure, part: str, **kwargs):
     kwargs.setdefault("config", {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
                                  "displaylogo": False})
     event = where.plotly_chart(figure, **kwargs)
-    where.download_button("CSV of this chart", figure_csv(figure), file_name=f"{name}.csv", mime="text/csv",
-                          key=f"csv-{name}-{kwargs.get('key', '')}", icon=":material/download:", on_click="ignore")
+    download(where, "CSV of this chart", figure_csv(figure), f"{name}.csv", "text/csv",
+             key=f"csv-{name}-{kwargs.get('key', '')}")
     return event
 
 
@@ -430,8 +430,41 @@ def download_grid(images, part: str, nrow: int | None = None, where=None) -> Non
     from vaegan_core.images import png_bytes
 
     name = export_name(part)
-    (where or st).download_button("PNG", png_bytes(images, nrow=nrow, scale=4), file_name=f"{name}.png",
-                                  mime="image/png", key=f"png-{name}", icon=":material/download:", on_click="ignore")
+    download(where or st, "PNG", png_bytes(images, nrow=nrow, scale=4), f"{name}.png", "image/png", key=f"png-{name}")
+
+
+def download(where, label: str, data, file_name: str, mime: str, **kwargs) -> None:
+    """A download button (no rerun on click) whose file also goes into the page's zip (``page_zip``)."""
+    kwargs.setdefault("icon", ":material/download:")
+    where.download_button(label, data, file_name=file_name, mime=mime, on_click="ignore", **kwargs)
+    st.session_state.setdefault("_exports", {})[file_name] = data
+
+
+def start_exports() -> None:
+    """Forget the last run's files: each run of a page collects its own."""
+    st.session_state["_exports"] = {}
+
+
+def zip_of(files: dict) -> bytes:
+    """A zip archive of ``{file name: bytes or text}``."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data if isinstance(data, (bytes, str)) else bytes(data))
+    return buffer.getvalue()
+
+
+def page_zip() -> None:
+    """The sidebar's "This page's figures (zip)": every file the page offered in this run, in one download."""
+    files = st.session_state.get("_exports", {})
+    if len(files) < 2:
+        return
+    st.sidebar.download_button(f"This page's figures ({len(files)} files, zip)", zip_of(files),
+                               file_name=f"{export_name('figures')}.zip", mime="application/zip",
+                               icon=":material/folder_zip:", on_click="ignore", key="page-zip")
 
 
 def show_row(images, caption: str | None = None, width: int = 96, captions=None) -> None:
@@ -596,7 +629,8 @@ def write_link() -> None:
 
 def stop() -> None:
     """``st.stop()`` for the pages: the link and its box are written first (after st.stop, Streamlit accepts no
-    more calls, so app.py could not write them)."""
+    more calls, so app.py could not write them), and so is the page's zip of what it offered so far."""
+    page_zip()
     link_to_this_view()
     write_link()
     st.stop()

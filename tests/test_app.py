@@ -596,3 +596,24 @@ def test_reconstruction_shows_one_image_large_with_error_maps(app):
         any("of the edges" in str(image.proto) for image in at.get("image"))
     at.selectbox(key="recon-zoom").set_value(3).run()
     assert_clean(at)
+
+
+def test_a_page_with_several_figures_offers_them_in_one_zip(app):
+    import sys
+    import zipfile
+
+    at = open_page(app, "interpolation")
+    assert_clean(at)
+    buttons = [b for b in at.get("download_button") if "zip" in str(b.proto.label)]
+    assert len(buttons) == 1
+    offered = at.session_state["_exports"]
+    assert len(offered) >= 3 and any(name.endswith(".gif") for name in offered)  # the rows' PNG and each GIF
+    assert f"({len(offered)} files, zip)" in str(buttons[0].proto.label)
+    sys.path.insert(0, str(REPO / "demo"))
+    import ui
+
+    archive = zipfile.ZipFile(io.BytesIO(ui.zip_of(offered)))
+    assert sorted(archive.namelist()) == sorted(offered)
+    assert all(archive.read(name) == (data if isinstance(data, bytes) else data.encode()) for name, data in offered.items())
+    at = open_page(at, "overview")  # a page without downloads offers no zip, and keeps nothing of the last page
+    assert not [b for b in at.get("download_button") if "zip" in str(b.proto.label)]

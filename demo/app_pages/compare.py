@@ -46,8 +46,8 @@ for column, (kind, picture) in zip(columns, grids.items()):
     with column:
         st.markdown(f"**{ui.LABELS[kind]}** · {models[kind].prior(prior, fallback=True).label}")
         st.image(picture, width="stretch")
-        st.download_button("PNG", picture, file_name=f"{ui.export_name(kind, f'grid{side}', f't{temperature}', prior)}.png",
-                           mime="image/png", key=f"png-{kind}", icon=":material/download:", on_click="ignore")
+        ui.download(st, "PNG", picture, f"{ui.export_name(kind, f'grid{side}', f't{temperature}', prior)}.png",
+                    "image/png", key=f"png-{kind}")
 for kind, model in models.items():
     note = model.prior(prior, fallback=True).note
     if note:

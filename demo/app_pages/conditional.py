@@ -75,8 +75,8 @@ with grid_tab:
         images = conditional.style_grid(model, code)
         rows.append(images)
         ui.show_row(images, f"**conditional {ui.LABELS[kind]}**", width=84, captions=names)
-    st.download_button("Download the grid (PNG)", png_bytes(torch.cat(rows), nrow=len(names), scale=4),
-                       file_name=f"conditional-grid-{dataset}-seed{choice['seed']}.png", mime="image/png")
+    ui.download(st, "Download the grid (PNG)", png_bytes(torch.cat(rows), nrow=len(names), scale=4),
+                f"conditional-grid-{dataset}-seed{choice['seed']}.png", "image/png")
 
 with write_tab:
     if dataset == "mnist":
@@ -111,8 +111,8 @@ with write_tab:
             line = conditional.write(model, glyphs, code, seed=choice["seed"])
             ui.show_row(line.unsqueeze(0), f"**conditional {ui.LABELS[kind]}**",
                         width=min(1200, 84 * len(glyphs)))
-            st.download_button(f"{ui.LABELS[kind]} line (PNG)", png_bytes(line.unsqueeze(0), nrow=1, scale=4),
-                               file_name=f"write-{dataset}-{kind}-{text}.png", mime="image/png", key=f"line-{kind}")
+            ui.download(st, f"{ui.LABELS[kind]} line (PNG)", png_bytes(line.unsqueeze(0), nrow=1, scale=4),
+                        f"write-{dataset}-{kind}-{text}.png", "image/png", key=f"line-{kind}")
 
 with style_tab:
     st.markdown("Take the style of one image and draw it as every class: *this 3 written as every digit*, *this "

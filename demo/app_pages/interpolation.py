@@ -74,9 +74,9 @@ for kind, model in models.items():
 if rows:
     st.divider()
     all_rows = torch.cat(list(rows.values()))
-    st.download_button("Download all rows (PNG)", png_bytes(all_rows, nrow=steps, scale=2),
-                       file_name=f"interpolation-{dataset}-{method}.png", mime="image/png")
+    ui.download(st, "Download all rows (PNG)", png_bytes(all_rows, nrow=steps, scale=2),
+                f"interpolation-{dataset}-{method}.png", "image/png")
     columns = st.columns(len(rows))
     for column, (kind, images) in zip(columns, rows.items()):
-        column.download_button(f"{ui.LABELS[kind]} as GIF", gif_bytes(list(images)),
-                               file_name=f"interpolation-{dataset}-{kind}-{method}.gif", mime="image/gif")
+        ui.download(column, f"{ui.LABELS[kind]} as GIF", gif_bytes(list(images)),
+                    f"interpolation-{dataset}-{kind}-{method}.gif", "image/gif")

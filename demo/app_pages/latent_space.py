@@ -90,9 +90,8 @@ with traversal_tab:
             strips[kind] = model.decode(path)
             ui.show_row(strips[kind], f"**{ui.LABELS[kind]}** (sigma along it: {sigma:.2f})", width=84,
                         captions=[f"{t:+.1f}" for t in offsets])
-        st.download_button("Download the strips (PNG)", png_bytes(torch.cat(list(strips.values())), nrow=steps, scale=4),
-                           file_name=f"traversal-{dataset}-{kind_of_direction.split()[0]}{number}.png",
-                           mime="image/png")
+        ui.download(st, "Download the strips (PNG)", png_bytes(torch.cat(list(strips.values())), nrow=steps, scale=4),
+                    f"traversal-{dataset}-{kind_of_direction.split()[0]}{number}.png", "image/png")
 
 with arithmetic_tab:
     st.markdown("Move an image's code by the difference of two class means, z + (mean code of A - mean code of B): "
@@ -120,6 +119,5 @@ with arithmetic_tab:
             frames = model.decode(path)
             ui.show_row(frames, f"**{ui.LABELS[kind]}**: #{index} + ({names[target]} - {names[origin]})", width=84,
                         captions=[f"{amount:.0%}" for amount in np.linspace(0, 1, steps)])
-            st.download_button(f"{ui.LABELS[kind]} as GIF", gif_bytes(list(frames)), key=f"gif-{kind}",
-                               file_name=f"arithmetic-{dataset}-{kind}-{index}-{target}-minus-{origin}.gif",
-                               mime="image/gif")
+            ui.download(st, f"{ui.LABELS[kind]} as GIF", gif_bytes(list(frames)),
+                        f"arithmetic-{dataset}-{kind}-{index}-{target}-minus-{origin}.gif", "image/gif", key=f"gif-{kind}")
