@@ -1,0 +1,53 @@
+"""Does each page fit one projector screen in presenter mode? Issue 21: "keeps each page within one screen at
+1920x1080 where it can".
+
+    python benchmarks/presenter_fit.py
+
+Starts `streamlit run demo/app.py` on 127.0.0.1 (the shipped checkpoints, or $VAEGAN_CHECKPOINTS_DIR), opens every
+page with `?present=1` in Debian's Chromium at 1920 x 1080 and measures the height of the page's content (the
+main column's scroll height). Prints one Markdown table: the height in pixels, in screens of 1080, and what fits.
+The Latent map opens with PCA (UMAP's first compile is minutes on a busy CPU; the layout is the same).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "demo"))
+from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
+
+PAGES = ["", "compare", "reconstruction", "interpolation", "latent_map?projection=pca", "latent_space",
+         "conditional", "fid", "training", "anomalies", "lesson", "collapse"]
+SCREEN = (1920, 1080)
+HEIGHT = """() => {
+  const main = document.querySelector("[data-testid='stMain']") || document.scrollingElement;
+  return Math.max(main.scrollHeight, document.scrollingElement.scrollHeight);
+}"""
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with streamlit_server(timeout=180) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name in PAGES:
+            page = browser.new_page(viewport={"width": SCREEN[0], "height": SCREEN[1]})
+            joiner = "&" if "?" in name else "?"
+            page.goto(f"{url}/{name}{joiner}present=1")
+            page.wait_for_selector(READY, timeout=600_000)
+            page.wait_for_timeout(1500)  # images and charts settle
+            height = page.evaluate(HEIGHT)
+            rows.append((name.split("?")[0] or "overview", height))
+            page.close()
+        browser.close()
+    print(f"| page (presenter mode, {SCREEN[0]} x {SCREEN[1]}) | content height (px) | screens | fits one screen |")
+    print("|---|---:|---:|---|")
+    for name, height in rows:
+        print(f"| {name} | {height:,} | {height / SCREEN[1]:.1f} | {'yes' if height <= SCREEN[1] else 'no'} |")
+
+
+if __name__ == "__main__":
+    main()
