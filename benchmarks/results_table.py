@@ -185,12 +185,29 @@ def diagnostics_rows(found: list[dict], root: Path | None = None) -> list[list[s
     return table
 
 
-CONDITIONAL_HEADER = ["data", "model", "label adherence", "per-class FID (domain)", "domain FID", "IS (clf)",
-                      "label probe on z", "probe, unconditional twin", "trained"]
+CONDITIONAL_HEADER = ["data", "model", "label adherence", "per-class FID (domain / Inception)",
+                      "FID (domain / Inception)", "precision / recall", "IS (clf)", "label probe on z",
+                      "probe, unconditional twin", "trained"]
 
 
 def _percent(value) -> str:
     return "-" if not isinstance(value, (int, float)) else f"{value:.1%}"
+
+
+# Issue 18's targets: label adherence at least (MNIST cVAE-GAN and cGAN 99 %, cVAE 97 %, Fashion-MNIST 95 %) and a
+# label probe on z at most 25 % (the cVAE and the cVAE-GAN): z should hold style, not class.
+ADHERENCE_TARGETS = {("mnist", "vaegan"): 0.99, ("mnist", "gan"): 0.99, ("mnist", "vae"): 0.97,
+                     ("fashion-mnist", "vaegan"): 0.95, ("fashion-mnist", "gan"): 0.95,
+                     ("fashion-mnist", "vae"): 0.95}
+PROBE_TARGET = 0.25
+
+
+def _against(value, target: float | None, at_least: bool) -> str:
+    """``97.7% (>= 99%: missed)``: a share beside its target, or alone when there is none."""
+    if not isinstance(value, (int, float)) or target is None:
+        return _percent(value)
+    met = value >= target if at_least else value <= target
+    return f"{value:.1%} ({'>=' if at_least else '<='} {target:.0%}: {'met' if met else '**missed**'})"
 
 
 def conditional_rows(root: Path | None = None) -> list[list[str]]:
@@ -202,14 +219,23 @@ def conditional_rows(root: Path | None = None) -> list[list[str]]:
             if not zoo.is_available(dataset, kind, root, conditional=True):
                 continue
             folder = zoo.checkpoint_dir(dataset, kind, root, conditional=True)
-            scores = zoo.read_metrics(folder).get("lenet-test", {}).get("metrics", {})
+            metrics = zoo.read_metrics(folder)
+            records = [metrics.get(zoo.metrics_key(extractor, "test", "normal"), {}) for extractor in ("lenet", "inception")]
+            if any(record and zoo.is_stale(folder, record) for record in records):
+                table.append([label, f"conditional {MODEL_LABELS[kind]}"] + ["stale: re-run vaegan eval"] * 8)
+                continue
+            scores, inception = (record.get("metrics", {}) for record in records)
             probe = zoo.read_diagnostics(folder).get("label_probe", {}).get("accuracy")
             twin = zoo.read_diagnostics(zoo.checkpoint_dir(dataset, kind, root)).get("label_probe", {}).get("accuracy")
             state = read_config(folder).get("state", {})
             score_is = scores.get("is", {}).get("mean") if isinstance(scores.get("is"), dict) else None
-            table.append([label, f"conditional {MODEL_LABELS[kind]}", _percent(scores.get("label_adherence")),
-                          _fmt(scores.get("intra_fid"), 1), _fmt(scores.get("fid"), 1), _fmt(score_is),
-                          _percent(probe) if kind != "gan" else "-", _percent(twin) if kind != "gan" else "-",
+            table.append([label, f"conditional {MODEL_LABELS[kind]}",
+                          _against(scores.get("label_adherence"), ADHERENCE_TARGETS.get((dataset, kind)), True),
+                          f"{_fmt(scores.get('intra_fid'), 1)} / {_fmt(inception.get('intra_fid'), 1)}",
+                          f"{_fmt(scores.get('fid'), 1)} / {_fmt(inception.get('fid'), 1)}",
+                          f"{_fmt(scores.get('precision'))} / {_fmt(scores.get('recall'))}", _fmt(score_is),
+                          _against(probe, PROBE_TARGET, False) if kind != "gan" else "-",
+                          _percent(twin) if kind != "gan" else "-",
                           f"{state.get('epoch', '?')} ep, {state.get('train_seconds', 0) / 60:.0f} min "
                           f"{state.get('device', '')}"])
     return table
@@ -226,9 +252,13 @@ def render(root: Path | None = None) -> str:
     conditional = conditional_rows(root)
     if conditional:
         lines += ["", "Conditional models (`checkpoints/<dataset>/conditional/`, `scripts/train_conditional.sh`; "
-                  "10,000 samples, classes drawn uniformly): label adherence is the share the domain classifier reads "
-                  "as the class asked for; the label probe is the accuracy of a linear classifier reading the class "
-                  "from the codes of test images (10 % = chance: z holds style only).", ""]
+                  "10,000 samples, N(0, I) codes, classes drawn with the training data's class shares): label adherence is "
+                  "the share the domain classifier reads as the class asked for; the per-class FID is each class's "
+                  "samples against that class's test images, averaged over classes (with Inception's 2,048 features "
+                  "and about 1,000 images a class its covariances are rank-deficient: compare it between these rows "
+                  "only); precision / recall are the domain ones; the label probe is the accuracy of a linear "
+                  "classifier reading the class from the codes of test images (10 % = chance: z holds style only).",
+                  ""]
         lines += _table(CONDITIONAL_HEADER, conditional)
     extra = diagnostics_rows(found, root)
     if extra:

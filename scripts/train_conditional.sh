@@ -13,15 +13,16 @@
 #   DRY_RUN=1         print the commands instead of running them
 #
 # The networks are width 32 (three times the steps of width 64 per CPU-minute; benchmarks/recipe_ablation.py)
-# and the VAE-GAN's KL weight is 4 (its N(0, I) samples: the same ablation). Every run is seeded; a folder that
+# the VAE-GAN's KL weight is 4 (its N(0, I) samples: the same ablation), and the GAN and the VAE-GAN sample from a
+# moving average of the decoder's weights (the unconditional recipe, vaegan_core.zoo.RECIPE). Every run is seeded; a folder that
 # already holds a run is resumed to the epochs asked for.
 set -euo pipefail
 OUT=${OUT:-checkpoints}
 DEVICE=${DEVICE:-auto}
 EVAL_N=${EVAL_N:-10000}
 MODELS=${MODELS:-"vae gan vaegan"}
-declare -A EPOCHS=([vae]=${EPOCHS_VAE:-5} [gan]=${EPOCHS_GAN:-16} [vaegan]=${EPOCHS_VAEGAN:-8})
-declare -A FLAGS=([vae]="" [gan]="" [vaegan]="--beta 4")
+declare -A EPOCHS=([vae]=${EPOCHS_VAE:-10} [gan]=${EPOCHS_GAN:-24} [vaegan]=${EPOCHS_VAEGAN:-12})
+declare -A FLAGS=([vae]="" [gan]="--ema-decay 0.999" [vaegan]="--beta 4 --ema-decay 0.999")
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
 datasets=("$@")
 [ ${#datasets[@]} -eq 0 ] && datasets=(mnist)

@@ -111,3 +111,29 @@ def test_scores_table_names_measures_and_columns_for_people():
                        "domain, N(0, I) (train split)": 11.0, "Inception, GMM": 8.4}
     assert rows[1]["measure"] == "IS (classifier)" and rows[1]["Inception, GMM"] is None
     assert scores_table({}) == []
+
+
+def test_conditional_rows_set_each_measure_beside_its_target(tmp_path):
+    from vaegan_core.zoo import evaluated_fingerprint
+
+    folder = tmp_path / "mnist" / "conditional" / "vaegan"
+    save_checkpoint(folder, build_model(tiny_model_config("vaegan", num_classes=10)), tiny_train_config(dataset="mnist"),
+                    {"epoch": 12, "train_seconds": 1800, "device": "cpu"})
+    current = evaluated_fingerprint(folder)
+    metrics = {
+        "lenet-test": {"n": 10000, "checkpoint_fingerprint": current, "metrics": {
+            "fid": 9.5, "intra_fid": 20.25, "label_adherence": 0.9934, "precision": 0.8, "recall": 0.71}},
+        "inception-test": {"n": 10000, "checkpoint_fingerprint": current, "metrics": {"fid": 7.0, "intra_fid": 31.0}},
+        "diagnostics": {"checkpoint_fingerprint": current, "label_probe": {"accuracy": 0.3}},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    row = next(line for line in results_table.render(tmp_path).splitlines()
+               if line.startswith("| MNIST | conditional VAE-GAN"))
+    assert "99.3% (>= 99%: met)" in row and "| 20.2 / 31.0 | 9.5 / 7.0 | 0.80 / 0.71 |" in row
+    assert "30.0% (<= 25%: **missed**)" in row and "12 ep, 30 min cpu" in row
+
+    metrics["inception-test"]["checkpoint_fingerprint"] = "0" * 16  # scored other weights
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    row = next(line for line in results_table.render(tmp_path).splitlines()
+               if line.startswith("| MNIST | conditional VAE-GAN"))
+    assert "stale" in row and "99.3%" not in row

@@ -52,8 +52,8 @@ def test_plan_overrides_resumes_and_keeps_shipped_folders(tmp_path):
 
 
 def test_conditional_plan_matches_the_shipped_conditional_checkpoints(tmp_path):
-    """scripts/train_conditional.sh: --conditional, width 32, beta 4 for the VAE-GAN, and the epochs the shipped
-    conditional checkpoints were trained for (their config.json)."""
+    """scripts/train_conditional.sh: --conditional, width 32, beta 4 for the VAE-GAN, the moving average for the GAN
+    and the VAE-GAN, and the epochs the shipped conditional checkpoints were trained for (their config.json)."""
     import json
 
     script = SCRIPT.with_name("train_conditional.sh")
@@ -69,6 +69,8 @@ def test_conditional_plan_matches_the_shipped_conditional_checkpoints(tmp_path):
         config = json.loads((shipped / kind / "config.json").read_text())
         assert f"--epochs {config['state']['epoch']} " in line
         assert ("--beta 4" in line) == (kind == "vaegan") and config["model"]["beta"] == (4.0 if kind == "vaegan" else 1.0)
+        averaged = kind in ("gan", "vaegan")  # sampled from a moving average of the decoder, as unconditionally
+        assert ("--ema-decay 0.999" in line) == averaged and config["model"]["ema_decay"] == (0.999 if averaged else 0)
     assert len([line for line in lines if line.startswith("vaegan eval")]) == 3
 
 

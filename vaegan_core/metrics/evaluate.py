@@ -117,6 +117,13 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         "metrics": scores,
         "wall_seconds": round(time.perf_counter() - start, 2),
     }
+    return _json_safe(_provenance(result, model, real_subset, classifier, shares_from, chosen_prior if prior == "gmm"
+                                  else None))
+
+
+def _provenance(result: dict, model, real_subset, classifier, shares_from, gmm_prior) -> dict:
+    """``result`` with what else says how it was made: the real images behind KID and precision / recall, the
+    classifier, where the samples' classes came from, the GMM prior, the checkpoint."""
     if real_subset is not None:
         result["n_real_for_kid_pr_dc"] = int(real_subset.shape[0])
     if classifier is not None:
@@ -124,11 +131,11 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
                                 "test_accuracy": classifier.config.get("test_accuracy")}
     if shares_from is not None:
         result["labels_drawn_from"] = shares_from
-    if prior == "gmm":
-        result["latent_gmm"] = chosen_prior.metadata
+    if gmm_prior is not None:
+        result["latent_gmm"] = gmm_prior.metadata
     if getattr(model, "checkpoint_dir", None):
         result["checkpoint"] = str(model.checkpoint_dir)
-    return _json_safe(result)
+    return result
 
 
 def _check_enough(n: int, feature_net, extractor: str, metrics, force: bool) -> None:
