@@ -33,6 +33,7 @@ VARIANTS = {
     "beta4": ["--beta", "4"],
     "beta16": ["--beta", "16"],
     "gamma0.2": ["--gamma", "0.2"],
+    "gamma0.01": ["--gamma", "0.01"],  # the decoder leans on the GAN loss (prior samples included) over reconstruction
     "ema": ["--ema-decay", "0.999"],
     "ttur": ["--lr-discriminator", "4e-4"],
     "cosine": ["--lr-schedule", "cosine"],
@@ -46,6 +47,8 @@ VARIANTS = {
     "beta0.5": ["--beta", "0.5"],
     "gaussian": ["--likelihood", "gaussian"],  # per-pixel Gaussian, sigma 0.1: sharper than Bernoulli (Dai & Wipf)
     "beta4+ema": ["--beta", "4", "--ema-decay", "0.999"],
+    "beta4+latent16": ["--beta", "4", "--latent-dim", "16"],
+    "beta4+gamma0.01": ["--beta", "4", "--gamma", "0.01"],
     "beta4+ema+cosine": ["--beta", "4", "--ema-decay", "0.999", "--lr-schedule", "cosine"],
 }
 

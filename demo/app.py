@@ -52,6 +52,9 @@ with st.sidebar:
                     help="The same seed gives the same samples, in every model and every session.")
     st.toggle("Presenter mode", key=ui.linked("present", False, ui.as_bool),
               help="For a projector: larger pictures, figures and text; paths and other developer detail hidden.")
+    st.radio("Chart pictures as", ["png", "svg"], format_func=str.upper, horizontal=True,
+             key=ui.linked("chart-format", "png", ui.one_of(["png", "svg"])),
+             help="What the camera in a chart's toolbar saves: PNG for slides, SVG to scale or edit.")
     st.caption(f"Checkpoints: {zoo.root_description(ui.checkpoints_root())}")
 ui.apply_presenter_mode()
 

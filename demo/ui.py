@@ -50,19 +50,31 @@ def checkpoints_root() -> Path:
 
 @st.cache_resource
 def start_warm_up() -> bool:
-    """Once per process, compile UMAP's numba code in a background thread so the latent map opens fast.
-    Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves)."""
+    """Once per process, in a background thread, after the first page has rendered: import torch and the pages'
+    modules (seconds of the first visit of any page that draws), then compile UMAP's numba code (the first map
+    of another size or model). Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves);
+    with VAEGAN_WARMUP_REPORT=FILE, the seconds it took are written there when done (benchmarks/browser_latency.py
+    waits for it)."""
     if os.environ.get("VAEGAN_NO_WARMUP") == "1":
         return False
     import time
 
     def warm_up() -> None:
-        time.sleep(10)  # after the first page has rendered: compiling now would slow the app's start
+        time.sleep(2)  # the first page first: importing now would slow the app's start
+        started = time.perf_counter()
+        import importlib
+
+        for module in ("torch", "vaegan_core.images", "vaegan_core.anomaly", "vaegan_core.conditional",
+                       "vaegan_core.latent_usage", "vaegan_core.page_cache", "vaegan_core.metrics.evaluate"):
+            importlib.import_module(module)
         from vaegan_core.latent import warm_up_umap
 
         warm_up_umap()
+        report = os.environ.get("VAEGAN_WARMUP_REPORT")
+        if report:
+            Path(report).write_text(f"{time.perf_counter() - started:.1f}\n")
 
-    threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     return True
 
 
@@ -383,13 +395,15 @@ def figure_csv(figure) -> str:
 
 def chart(where, figure, part: str, **kwargs):
     """Show a Plotly figure in ``where`` (st, a column, ...): larger fonts in presenter mode; the toolbar's camera
-    saves a PNG named after the page and settings, and a CSV of its numbers is one click away."""
+    saves a PNG (or an SVG: the sidebar's "Chart pictures as") named after the page and settings, and a CSV of its
+    numbers is one click away."""
     if presenting():
         height = figure.layout.height or 450
         figure.update_layout(font={"size": 20}, height=int(height * 1.3))
     name = export_name(part)
     kwargs.setdefault("width", "stretch")
-    kwargs.setdefault("config", {"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2},
+    image_format = st.session_state.get("chart-format", "png")  # the sidebar's "Chart pictures as"
+    kwargs.setdefault("config", {"toImageButtonOptions": {"format": image_format, "filename": name, "scale": 2},
                                  "displaylogo": False})
     event = where.plotly_chart(figure, **kwargs)
     download(where, "CSV of this chart", figure_csv(figure), f"{name}.csv", "text/csv",
@@ -507,7 +521,11 @@ def drawing_pad(key: str, dataset: str):
 def page_header(title: str, explanation: str, needs_models: bool = True) -> dict:
     st.session_state["_page"] = title  # for the names of exports
     st.title(title)
-    st.caption(explanation)
+    if presenting():  # on a projector the teacher says it; folded, the page keeps to one screen
+        with st.expander("What this page shows"):
+            st.markdown(explanation)
+    else:
+        st.caption(explanation)
     choice = settings()
     if needs_models and not choice["kinds"]:
         st.info("No model is chosen: pick at least one under *Models* in the sidebar.")
@@ -548,6 +566,12 @@ def one_of(options, cast=str):
             raise ValueError(f"not one of {', '.join(map(str, allowed))}")
         return value
     return parse
+
+
+def tabs(name: str, labels: list[str]) -> list:
+    """Tabs whose content runs only while open (Streamlit's lazy tabs: a page computes one tab, not all of them),
+    the open one kept in the link (?name=label). Use as ``if tab.open:`` then ``with tab:``."""
+    return st.tabs(labels, key=linked(name, labels[0], one_of(labels)), on_change="rerun")
 
 
 def many_of(options):

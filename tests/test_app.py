@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,11 @@ def app(tiny_checkpoints, monkeypatch):
     return at
 
 
-def open_page(at, page: str):
+def open_page(at, page: str, tab: tuple[str, str] | None = None):
+    """Open a page; ``tab``: (its tabs' key, the label of the tab to open), as a link would."""
     at.switch_page(f"app_pages/{page}.py")
+    if tab is not None:
+        at.session_state[tab[0]] = tab[1]
     at.run()
     return at
 
@@ -244,7 +248,7 @@ def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
     at = new_app(monkeypatch, tmp_path, 60)
     at.run()
     for page in PAGES:
-        open_page(at, page)
+        open_page(at, page, ("collapse-tab", "Images (MNIST)") if page == "collapse" else None)
         assert not at.exception
         if page == "lesson":  # text and links only: nothing to train
             continue
@@ -274,6 +278,9 @@ def test_collapse_page_shows_the_shipped_studies(app, tiny_checkpoints):
     _tiny_studies(tiny_checkpoints)
     at = open_page(app, "collapse")
     assert_clean(at)
+    at.session_state["collapse-tab"] = "Images (MNIST)"
+    at.run()
+    assert_clean(at)
     assert any("The studies" in m.value for m in at.markdown)
     answer = [m.value for m in at.success] + [m.value for m in at.info]
     assert any("VAE" in text and "seed" in text for text in answer), answer
@@ -286,6 +293,8 @@ def test_collapse_page_gaussian_controls_and_live_study(app, tiny_checkpoints):
     assert_clean(at)
     at.radio[0].set_value("mle").run()  # the estimator: the plots are recomputed
     assert_clean(at)
+    at.session_state["collapse-tab"] = "Images (MNIST)"
+    at.run()
     at.slider(key="collapse-live-generations").set_value(2).run()
     at.selectbox(key="collapse-live-model").set_value("vae").run()
     next(b for b in at.button if b.label == "Run live study").click().run(timeout=300)
@@ -324,12 +333,19 @@ def test_latent_space_shows_used_dimensions_traversals_and_arithmetic(app):
     assert metrics["VAE: active units"].endswith("/ 8") and metrics["VAE-GAN: active units"].endswith("/ 8")
     captions = " ".join(caption.value for caption in at.caption)
     assert "Grey bars: inactive dimensions" in captions and ("are active" in captions or "No latent" in captions)
+    assert not [radio for radio in at.radio if radio.label == "Direction"]  # a closed tab computes nothing
+    at.session_state["latent-tab"] = "Traversals"
+    at.run()
     text = " ".join(m.value for m in at.markdown)
     assert "**GAN**" in text and "sigma along it" in text  # a strip per model, the GAN's from a random code
     direction = [radio for radio in at.radio if radio.label == "Direction"][0]
     direction.set_value("latent dimension").run()
     assert_clean(at)
-    assert len([b for b in at.get("download_button")]) >= 3  # the strips PNG and a GIF per encoder model
+    assert any("strips" in b.label for b in at.get("download_button"))
+    at.session_state["latent-tab"] = "Class arithmetic"
+    at.run()
+    assert_clean(at)
+    assert len([b for b in at.get("download_button") if "GIF" in b.label]) == 2  # a GIF per encoder model
 
 
 def test_anomalies_page_scores_an_image_and_detects_other_data(app):
@@ -341,19 +357,24 @@ def test_anomalies_page_scores_an_image_and_detects_other_data(app):
     corrupt = [radio for radio in at.radio if radio.label == "Corrupt it first"][0]
     corrupt.set_value("inversion").run()
     assert_clean(at)
+    assert not at.metric  # the closed Memorisation tab computes nothing
+    at.session_state["anomaly-tab"] = "Detecting other data"
+    at.run()
     anomalies = [radio for radio in at.radio if radio.label == "Anomalies"][0]
     anomalies.set_value("rotation").run()
     assert_clean(at)
-    detection = at.dataframe[1].value
+    detection = at.dataframe[0].value
     assert detection["ROC AUC"].between(0, 1).all() and len(detection) == 6  # 1 + 2 + 3 scores
 
 
 def test_memorisation_tab_with_the_training_images(app, data_dir, monkeypatch):
-    at = open_page(app, "anomalies")
+    at = open_page(app, "anomalies", ("anomaly-tab", "Memorisation"))
     assert_clean(at)
     labels = [metric.label for metric in at.metric]
     assert "Copies (distance ~ 0)" in labels
     assert any("nearest training images" in m.value for m in at.markdown)
+    at.session_state["anomaly-tab"] = "Your image"
+    at.run()
     assert any("Its nearest training images" in m.value for m in at.markdown)  # of the image being scored
 
 
@@ -370,6 +391,8 @@ def test_conditional_page_writes_a_number_in_each_model(app):
     text = " ".join(m.value for m in at.markdown)
     for label in ("conditional VAE", "conditional GAN", "conditional VAE-GAN"):
         assert f"**{label}**" in text
+    at.session_state["conditional-tab"] = "Write"
+    at.run()
     at.text_input[0].set_value("7x").run()
     assert_clean(at)
     assert any("class digits" in warning.value for warning in at.warning)
@@ -494,6 +517,34 @@ def test_the_lesson_links_open_pages_with_their_settings(app):
     assert at.sidebar.multiselect[0].value == ["vae", "vaegan"] and at.slider[0].value == 8
 
 
+def lesson_steps() -> list:
+    """The Lesson's STEPS, read from its source (importing the page would run it)."""
+    import ast
+
+    tree = ast.parse((REPO / "demo" / "app_pages" / "lesson.py").read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "STEPS")
+    return ast.literal_eval(node.value)
+
+
+@pytest.mark.parametrize("step", range(7))
+def test_each_lesson_step_opens_a_view_its_page_reads(tiny_checkpoints, monkeypatch, step):
+    *_, page, _, params = lesson_steps()[step]
+    if "collapse" in page:
+        _tiny_studies(tiny_checkpoints)
+    at = new_app(monkeypatch, tiny_checkpoints, 180)
+    at.session_state["projection"] = "pca"
+    at.run()
+    at.switch_page(page)
+    at.query_params.update(params)
+    at.run()
+    assert_clean(at)
+    def shown(name):  # a control's value as a link writes it
+        value = at.session_state[name] if name in at.session_state else None
+        return ",".join(map(str, value)) if isinstance(value, list) else None if value is None else ui_text(value)
+    assert {name: shown(name) for name in params} == params, page  # every setting reached its control
+    assert not at.toast, [t.value for t in at.toast]  # none fell back to a default
+
+
 def test_presenter_mode_from_the_link_enlarges_and_hides_paths(tiny_checkpoints, monkeypatch):
     at = new_app(monkeypatch, tiny_checkpoints, 120)
     at.query_params.update({"present": "1"})
@@ -506,6 +557,29 @@ def test_presenter_mode_from_the_link_enlarges_and_hides_paths(tiny_checkpoints,
     assert at.query_params["present"] in ("1", ["1"])
     at.sidebar.toggle[0].set_value(False).run()
     assert not any("font-size: 21px" in m.value for m in at.markdown) and "present" not in at.query_params
+
+
+def test_presenter_mode_folds_the_page_explanation(tiny_checkpoints, monkeypatch):
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    at.query_params.update({"present": "1"})
+    at.run()
+    open_page(at, "compare")
+    assert_clean(at)
+    assert [e.label for e in at.expander][:1] == ["What this page shows"]
+    at.sidebar.toggle[0].set_value(False).run()
+    assert "What this page shows" not in [e.label for e in at.expander]
+
+
+def test_charts_save_svg_when_asked(tiny_checkpoints, monkeypatch):
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    at.session_state["projection"] = "pca"
+    at.query_params.update({"chart-format": "svg"})
+    at.run()
+    open_page(at, "latent_map")
+    assert_clean(at)
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["toImageButtonOptions"]["format"] == "svg"
+    assert config["toImageButtonOptions"]["filename"].startswith("latent-map-")
 
 
 def test_charts_export_their_numbers_named_after_the_page(app):
@@ -541,6 +615,8 @@ ROUND_TRIPS = [
     ("collapse", "select_slider", "toy-m", "50", 50, 20),
 ]
 
+TAB_OF = {"latent_space": {"latent-tab": "Traversals"}, "anomalies": {"anomaly-tab": "Detecting other data"}}
+
 
 @pytest.mark.parametrize("page, widget, key, text, shown, other", ROUND_TRIPS, ids=[r[0] for r in ROUND_TRIPS])
 def test_every_page_round_trips_its_link(tiny_checkpoints, monkeypatch, page, widget, key, text, shown, other):
@@ -548,7 +624,7 @@ def test_every_page_round_trips_its_link(tiny_checkpoints, monkeypatch, page, wi
     at.session_state["projection"] = "pca"
     at.run()
     at.switch_page(f"app_pages/{page}.py")
-    at.query_params.update({key: text, "seed": "3"})
+    at.query_params.update({key: text, "seed": "3", **TAB_OF.get(page, {})})
     at.run()
     assert_clean(at)
     control = getattr(at, widget)(key=key)
@@ -561,6 +637,36 @@ def test_every_page_round_trips_its_link(tiny_checkpoints, monkeypatch, page, wi
 
 def ui_text(value) -> str:
     return ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+def plotly_array(value) -> np.ndarray:
+    """A Plotly JSON array: a list, or {"dtype", "bdata"} (base64)."""
+    import base64
+
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def test_latent_map_reads_a_shipped_map_instead_of_computing_it(tiny_checkpoints, monkeypatch, tmp_path):
+    from vaegan_core import page_cache, zoo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tiny_checkpoints / "mnist" / "vae"
+    shipped = np.stack([np.arange(1000), -np.arange(1000)], axis=1).astype(np.float32)  # no projection gives this
+    page_cache.arrays("map-umap-1000-seed0", zoo.fingerprint(folder), lambda: {"points": shipped},
+                      write_to=folder / page_cache.FOLDER)
+    try:
+        at = new_app(monkeypatch, tiny_checkpoints, 120)
+        at.query_params.update({"projection": "umap", "map-n": "1000", "map-model": "vae"})
+        at.switch_page("app_pages/latent_map.py")
+        at.run()
+        assert_clean(at)
+        figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+        xs = np.concatenate([plotly_array(trace["x"]) for trace in figure["data"] if trace.get("type") == "scattergl"])
+        assert sorted(xs.tolist()) == list(range(1000))
+    finally:
+        shutil.rmtree(folder / page_cache.FOLDER)
 
 
 def test_latent_map_marks_the_picked_image_and_spot_and_keeps_them_across_models(app):

@@ -136,6 +136,7 @@ def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None =
         key = fingerprint(folder)
         model = loader(str(folder), key)
         model.fingerprint = key
+        model.folder = str(folder)  # where derived results may be shipped (vaegan_core.page_cache)
         return model, None
     except VaeganError as error:
         return None, f"{MODEL_LABELS.get(kind, kind)}: {shown(str(error), root)}"

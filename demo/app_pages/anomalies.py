@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import anomaly, memorisation
+from vaegan_core import anomaly, memorisation, page_cache
 from vaegan_core.config import ANOMALY_SCORE_LABELS, CORRUPTIONS, DATASET_LABELS, OTHER_DATASET
 from vaegan_core.errors import DatasetError
 
@@ -37,7 +37,7 @@ def _scores(_model, fingerprint: str, dataset: str, against: str) -> dict:
         images = anomaly.corrupt(own, against)
     else:
         images = load_dataset(against, "test")[0][:n]
-    return anomaly.anomaly_scores(_model, images)
+    return page_cache.anomaly_scores(_model, images, against)  # shipped for the shipped checkpoints
 
 
 def scores_of(model, dataset: str, against: str, n: int) -> dict:
@@ -60,91 +60,93 @@ def train_labels(dataset: str) -> np.ndarray:
     return load_dataset(dataset, "train")[1].numpy()
 
 
-image_tab, detection_tab, memory_tab = st.tabs(["Your image", "Detecting other data", "Memorisation"])
+image_tab, detection_tab, memory_tab = ui.tabs("anomaly-tab", ["Your image", "Detecting other data", "Memorisation"])
 
-with image_tab:
-    image, caption, _ = ui.image_source("anomaly", dataset, "Image to score")
-    if image is not None:
-        corruption = st.radio("Corrupt it first", ["none", *CORRUPTIONS], horizontal=True,
-                              key=ui.linked("anomaly-corruption", "none", ui.one_of(["none", *CORRUPTIONS])))
-        if corruption != "none":
-            image = anomaly.corrupt(image, corruption)
-            caption = f"{caption}, {corruption}"
-        ui.show_row(image, f"**{caption}**", width=112)
-        rows = []
+if image_tab.open:
+    with image_tab:
+        image, caption, _ = ui.image_source("anomaly", dataset, "Image to score")
+        if image is not None:
+            corruption = st.radio("Corrupt it first", ["none", *CORRUPTIONS], horizontal=True,
+                                  key=ui.linked("anomaly-corruption", "none", ui.one_of(["none", *CORRUPTIONS])))
+            if corruption != "none":
+                image = anomaly.corrupt(image, corruption)
+                caption = f"{caption}, {corruption}"
+            ui.show_row(image, f"**{caption}**", width=112)
+            rows = []
+            for kind, model in models.items():
+                reference = scores_of(model, dataset, dataset, REFERENCE_IMAGES)
+                for score, values in anomaly.anomaly_scores(model, image).items():
+                    rank = anomaly.percentile(float(values[0]), reference[score])
+                    rows.append({"model": ui.LABELS[kind], "score": ANOMALY_SCORE_LABELS[score],
+                                 "value": round(float(values[0]), 4), "percentile vs test images": round(rank, 1),
+                                 "verdict": "unusual" if rank >= 99 else "rather unusual" if rank >= 90 else "typical"})
+            st.dataframe(rows, hide_index=True, width="stretch")
+            st.caption(f"Percentile: the share of {REFERENCE_IMAGES:,} {ui.dataset_label(dataset)} test images that score "
+                       "at or below this image; 99 means stranger than 99 % of real test images.")
+            try:
+                train = train_split(dataset)
+            except DatasetError as error:
+                st.info("Its nearest training images need the training split: " + str(error).splitlines()[0])
+            else:
+                distances, indices = memorisation.nearest_k(image.numpy(), train.reshape(train.shape[0], -1) / 255.0, 8)
+                ui.show_row(torch.from_numpy(train[indices]).float() / 255, "**Its nearest training images** (pixels)",
+                            width=84, captions=[f"{names[train_labels(dataset)[i]]}, {d:.2f}"
+                                                for i, d in zip(indices, distances)])
+
+if detection_tab.open:
+    with detection_tab:
+        options = [other for other in (OTHER_DATASET.get(dataset),) if other] + list(CORRUPTIONS)
+        against = st.radio("Anomalies", options, horizontal=True, key=ui.linked("anomaly-against", options[0], ui.one_of(options)),
+                           format_func=lambda name: f"{DATASET_LABELS[name]} test images" if name in DATASET_LABELS
+                           else f"{name} of the test images")
+        n = st.select_slider("Images per side", [500, 1000, 2000], key=ui.linked("anomaly-n", 1000, ui.one_of([500, 1000, 2000], int)))
+        table, curves = [], go.Figure()
+        paradox = []
         for kind, model in models.items():
-            reference = scores_of(model, dataset, dataset, REFERENCE_IMAGES)
-            for score, values in anomaly.anomaly_scores(model, image).items():
-                rank = anomaly.percentile(float(values[0]), reference[score])
-                rows.append({"model": ui.LABELS[kind], "score": ANOMALY_SCORE_LABELS[score],
-                             "value": round(float(values[0]), 4), "percentile vs test images": round(rank, 1),
-                             "verdict": "unusual" if rank >= 99 else "rather unusual" if rank >= 90 else "typical"})
-        st.dataframe(rows, hide_index=True, width="stretch")
-        st.caption(f"Percentile: the share of {REFERENCE_IMAGES:,} {ui.dataset_label(dataset)} test images that score "
-                   "at or below this image; 99 means stranger than 99 % of real test images.")
+            try:
+                normal = scores_of(model, dataset, dataset, n)
+                strange = scores_of(model, dataset, against, n)
+            except DatasetError as error:
+                st.info(str(error).splitlines()[0])
+                break
+            for score in normal:
+                found = anomaly.detection(normal[score], strange[score])
+                table.append({"model": ui.LABELS[kind], "score": ANOMALY_SCORE_LABELS[score],
+                              "ROC AUC": round(found["auc"], 3), "average precision": round(found["average_precision"], 3)})
+                dash = {"elbo": "dot", "pixel_error": "solid", "feature_error": "dash", "discriminator": "dashdot"}[score]
+                curves.add_trace(go.Scatter(x=found["roc_fpr"], y=found["roc_tpr"], mode="lines",
+                                            name=f"{ui.LABELS[kind]}: {ANOMALY_SCORE_LABELS[score]}",
+                                            line={"color": ui.MODEL_COLOURS[kind], "dash": dash}))
+                if found["auc"] < 0.5:
+                    paradox.append(f"{ui.LABELS[kind]}'s {ANOMALY_SCORE_LABELS[score]} (AUC {found['auc']:.2f})")
+        if table:
+            st.dataframe(table, hide_index=True, width="stretch")
+            curves.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"color": "#999999"}))
+            curves.update_layout(height=430, xaxis_title="false positive rate", yaxis_title="true positive rate",
+                                 font={"size": 15}, margin={"t": 10})
+            ui.chart(st, curves, "curves")
+        if paradox:
+            st.warning(
+                "**The paradox of likelihood models** (Nalisnick et al. 2019): " + "; ".join(paradox) + " rank the "
+                "anomalies as *more* typical than the model's own test images. A likelihood rewards images that are "
+                "easy to compress: MNIST digits are mostly black background, simpler than any garment, so a model of "
+                "garments gives them a higher likelihood than it gives garments. The reconstruction errors compare the "
+                "image with what the model makes of it, and are not fooled here.")
+        kind = st.selectbox("Histogram of", list(models), format_func=ui.LABELS.get,
+                            key=ui.linked("anomaly-model", list(models)[0], ui.one_of(list(models))))
+        model = models[kind]
+        normal = scores_of(model, dataset, dataset, n)
+        score = st.radio("Score", list(normal), format_func=ANOMALY_SCORE_LABELS.get, horizontal=True)
         try:
-            train = train_split(dataset)
-        except DatasetError as error:
-            st.info("Its nearest training images need the training split: " + str(error).splitlines()[0])
-        else:
-            distances, indices = memorisation.nearest_k(image.numpy(), train.reshape(train.shape[0], -1) / 255.0, 8)
-            ui.show_row(torch.from_numpy(train[indices]).float() / 255, "**Its nearest training images** (pixels)",
-                        width=84, captions=[f"{names[train_labels(dataset)[i]]}, {d:.2f}"
-                                            for i, d in zip(indices, distances)])
-
-with detection_tab:
-    options = [other for other in (OTHER_DATASET.get(dataset),) if other] + list(CORRUPTIONS)
-    against = st.radio("Anomalies", options, horizontal=True, key=ui.linked("anomaly-against", options[0], ui.one_of(options)),
-                       format_func=lambda name: f"{DATASET_LABELS[name]} test images" if name in DATASET_LABELS
-                       else f"{name} of the test images")
-    n = st.select_slider("Images per side", [500, 1000, 2000], key=ui.linked("anomaly-n", 1000, ui.one_of([500, 1000, 2000], int)))
-    table, curves = [], go.Figure()
-    paradox = []
-    for kind, model in models.items():
-        try:
-            normal = scores_of(model, dataset, dataset, n)
             strange = scores_of(model, dataset, against, n)
+            histogram = go.Figure()
+            histogram.add_trace(go.Histogram(x=normal[score], name=f"{ui.dataset_label(dataset)} test", opacity=0.6))
+            histogram.add_trace(go.Histogram(x=strange[score], name=against, opacity=0.6))
+            histogram.update_layout(barmode="overlay", height=320, xaxis_title=ANOMALY_SCORE_LABELS[score],
+                                    font={"size": 15}, margin={"t": 10})
+            ui.chart(st, histogram, "histogram")
         except DatasetError as error:
             st.info(str(error).splitlines()[0])
-            break
-        for score in normal:
-            found = anomaly.detection(normal[score], strange[score])
-            table.append({"model": ui.LABELS[kind], "score": ANOMALY_SCORE_LABELS[score],
-                          "ROC AUC": round(found["auc"], 3), "average precision": round(found["average_precision"], 3)})
-            dash = {"elbo": "dot", "pixel_error": "solid", "feature_error": "dash", "discriminator": "dashdot"}[score]
-            curves.add_trace(go.Scatter(x=found["roc_fpr"], y=found["roc_tpr"], mode="lines",
-                                        name=f"{ui.LABELS[kind]}: {ANOMALY_SCORE_LABELS[score]}",
-                                        line={"color": ui.MODEL_COLOURS[kind], "dash": dash}))
-            if found["auc"] < 0.5:
-                paradox.append(f"{ui.LABELS[kind]}'s {ANOMALY_SCORE_LABELS[score]} (AUC {found['auc']:.2f})")
-    if table:
-        st.dataframe(table, hide_index=True, width="stretch")
-        curves.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"color": "#999999"}))
-        curves.update_layout(height=430, xaxis_title="false positive rate", yaxis_title="true positive rate",
-                             font={"size": 15}, margin={"t": 10})
-        ui.chart(st, curves, "curves")
-    if paradox:
-        st.warning(
-            "**The paradox of likelihood models** (Nalisnick et al. 2019): " + "; ".join(paradox) + " rank the "
-            "anomalies as *more* typical than the model's own test images. A likelihood rewards images that are "
-            "easy to compress: MNIST digits are mostly black background, simpler than any garment, so a model of "
-            "garments gives them a higher likelihood than it gives garments. The reconstruction errors compare the "
-            "image with what the model makes of it, and are not fooled here.")
-    kind = st.selectbox("Histogram of", list(models), format_func=ui.LABELS.get,
-                        key=ui.linked("anomaly-model", list(models)[0], ui.one_of(list(models))))
-    model = models[kind]
-    normal = scores_of(model, dataset, dataset, n)
-    score = st.radio("Score", list(normal), format_func=ANOMALY_SCORE_LABELS.get, horizontal=True)
-    try:
-        strange = scores_of(model, dataset, against, n)
-        histogram = go.Figure()
-        histogram.add_trace(go.Histogram(x=normal[score], name=f"{ui.dataset_label(dataset)} test", opacity=0.6))
-        histogram.add_trace(go.Histogram(x=strange[score], name=against, opacity=0.6))
-        histogram.update_layout(barmode="overlay", height=320, xaxis_title=ANOMALY_SCORE_LABELS[score],
-                                font={"size": 15}, margin={"t": 10})
-        ui.chart(st, histogram, "histogram")
-    except DatasetError as error:
-        st.info(str(error).splitlines()[0])
 
 
 @st.cache_data(show_spinner="Finding the nearest training image of each sample...", max_entries=8)
@@ -152,32 +154,33 @@ def memorisation_of(_model, fingerprint: str, dataset: str, n: int, seed: int) -
     return memorisation.check_model(_model, dataset, n=n, seed=seed)
 
 
-with memory_tab:
-    st.markdown(
-        "A model could score well by reproducing its training images. For each sample, find its nearest training "
-        "image among all 60,000 (exactly, in pixels), and compare with how close real *test* images come to the "
-        "training set. **Closer than test**: the share of samples nearer to a training image than 95 % of test "
-        "images are; about 5 % for a model that makes new images, far more for one that copies.")
-    kind = st.selectbox("Model", list(models), format_func=ui.LABELS.get, key="memory-model")
-    model = models[kind]
-    try:
-        result = memorisation_of(model, model.fingerprint, dataset, 1000, choice["seed"])
-        train = train_split(dataset)
-    except DatasetError as error:
-        st.info("The memorisation check needs the training images: " + str(error).splitlines()[0])
-        ui.stop()
-    columns = st.columns(3)
-    pixels = result["pixels"]
-    columns[0].metric("Closer than test (pixels)", f"{pixels['closer_than_test']:.1%}")
-    columns[1].metric("Closer than test (classifier features)", f"{result['features']['closer_than_test']:.1%}")
-    columns[2].metric("Copies (distance ~ 0)", f"{pixels['copies']}")
-    st.caption(f"Median distance to the nearest training image: samples {pixels['sample_median']:.2f}, test images "
-               f"{pixels['test_median']:.2f} (pixels in [0, 1], Euclidean).")
-    order = np.argsort(pixels["distance"])[:12]
-    # the shown samples alone: the same codes check_model drew (seeded), decoded 12 instead of 1,000
-    codes = model.prior("normal").sample(1000, torch.Generator().manual_seed(choice["seed"]))
-    samples = model.decode(codes[torch.as_tensor(order)])
-    neighbours = torch.from_numpy(train[np.asarray(pixels["neighbour"])[order]]).float() / 255
-    ui.show_row(samples, "**Samples, closest to a training image first**", width=84,
-                captions=[f"{pixels['distance'][i]:.2f}" for i in order])
-    ui.show_row(neighbours, "**Their nearest training images**", width=84)
+if memory_tab.open:
+    with memory_tab:
+        st.markdown(
+            "A model could score well by reproducing its training images. For each sample, find its nearest training "
+            "image among all 60,000 (exactly, in pixels), and compare with how close real *test* images come to the "
+            "training set. **Closer than test**: the share of samples nearer to a training image than 95 % of test "
+            "images are; about 5 % for a model that makes new images, far more for one that copies.")
+        kind = st.selectbox("Model", list(models), format_func=ui.LABELS.get, key="memory-model")
+        model = models[kind]
+        try:
+            result = memorisation_of(model, model.fingerprint, dataset, 1000, choice["seed"])
+            train = train_split(dataset)
+        except DatasetError as error:
+            st.info("The memorisation check needs the training images: " + str(error).splitlines()[0])
+            ui.stop()
+        columns = st.columns(3)
+        pixels = result["pixels"]
+        columns[0].metric("Closer than test (pixels)", f"{pixels['closer_than_test']:.1%}")
+        columns[1].metric("Closer than test (classifier features)", f"{result['features']['closer_than_test']:.1%}")
+        columns[2].metric("Copies (distance ~ 0)", f"{pixels['copies']}")
+        st.caption(f"Median distance to the nearest training image: samples {pixels['sample_median']:.2f}, test images "
+                   f"{pixels['test_median']:.2f} (pixels in [0, 1], Euclidean).")
+        order = np.argsort(pixels["distance"])[:12]
+        # the shown samples alone: the same codes check_model drew (seeded), decoded 12 instead of 1,000
+        codes = model.prior("normal").sample(1000, torch.Generator().manual_seed(choice["seed"]))
+        samples = model.decode(codes[torch.as_tensor(order)])
+        neighbours = torch.from_numpy(train[np.asarray(pixels["neighbour"])[order]]).float() / 255
+        ui.show_row(samples, "**Samples, closest to a training image first**", width=84,
+                    captions=[f"{pixels['distance'][i]:.2f}" for i in order])
+        ui.show_row(neighbours, "**Their nearest training images**", width=84)

@@ -59,74 +59,77 @@ def style_codes(image, label, key: str) -> dict:
     return codes
 
 
-grid_tab, write_tab, style_tab = st.tabs(["Class grid", "Write", "One style, every class"])
+grid_tab, write_tab, style_tab = ui.tabs("conditional-tab", ["Class grid", "Write", "One style, every class"])
 
-with grid_tab:
-    st.markdown("Each row: one model, one code z (the sidebar seed); each column: one class. Along a row only y "
-                "changes, so the style should stay and the class should change.")
-    temperature = st.slider("Temperature (scale of z)", 0.3, 1.5, step=0.1,
-                            key=ui.linked("conditional-t", 1.0, ui.as_float(0.3, 1.5)))
-    z = torch.randn(1, min(model.config.latent_dim for model in models.values()),
-                    generator=torch.Generator().manual_seed(choice["seed"])) * temperature
-    rows = []
-    for kind, model in models.items():
-        code = z if z.shape[1] == model.config.latent_dim else torch.randn(
-            1, model.config.latent_dim, generator=torch.Generator().manual_seed(choice["seed"])) * temperature
-        images = conditional.style_grid(model, code)
-        rows.append(images)
-        ui.show_row(images, f"**conditional {ui.LABELS[kind]}**", width=84, captions=names)
-    ui.download(st, "Download the grid (PNG)", png_bytes(torch.cat(rows), nrow=len(names), scale=4),
-                f"conditional-grid-{dataset}-seed{choice['seed']}.png", "image/png")
+if grid_tab.open:
+    with grid_tab:
+        st.markdown("Each row: one model, one code z (the sidebar seed); each column: one class. Along a row only y "
+                    "changes, so the style should stay and the class should change.")
+        temperature = st.slider("Temperature (scale of z)", 0.3, 1.5, step=0.1,
+                                key=ui.linked("conditional-t", 1.0, ui.as_float(0.3, 1.5)))
+        z = torch.randn(1, min(model.config.latent_dim for model in models.values()),
+                        generator=torch.Generator().manual_seed(choice["seed"])) * temperature
+        rows = []
+        for kind, model in models.items():
+            code = z if z.shape[1] == model.config.latent_dim else torch.randn(
+                1, model.config.latent_dim, generator=torch.Generator().manual_seed(choice["seed"])) * temperature
+            images = conditional.style_grid(model, code)
+            rows.append(images)
+            ui.show_row(images, f"**conditional {ui.LABELS[kind]}**", width=84, captions=names)
+        ui.download(st, "Download the grid (PNG)", png_bytes(torch.cat(rows), nrow=len(names), scale=4),
+                    f"conditional-grid-{dataset}-seed{choice['seed']}.png", "image/png")
 
-with write_tab:
-    if dataset == "mnist":
-        text = st.text_input("Number to write (digits 0-9, up to 40)", max_chars=40,
-                             key=ui.linked("write", "2026", lambda text: text[:40]))
-    else:
-        picked = st.multiselect("Garments, in order" if dataset == "fashion-mnist" else "Classes, in order",
-                                list(range(len(names))),
-                                default=[c for c in (0, 1, 7, 8) if c < len(names)] if dataset == "fashion-mnist"
-                                else list(range(len(names))), format_func=lambda index: names[index])
-        text = "".join(str(index) for index in picked)
-    style_source = st.radio("Style", ["random (the sidebar seed)", "from an image"], horizontal=True,
-                            key=ui.linked("write-style", "random (the sidebar seed)",
-                                          ui.one_of(["random (the sidebar seed)", "from an image"])))
-    glyphs = None
-    try:
-        glyphs = conditional.parse_text(text, len(names))
-    except VaeganError as error:
-        st.warning(str(error))
-    codes: dict = {}
-    if style_source == "from an image":
-        image, caption, index = ui.image_source("write-style", dataset, "Style image")
+if write_tab.open:
+    with write_tab:
+        if dataset == "mnist":
+            text = st.text_input("Number to write (digits 0-9, up to 40)", max_chars=40,
+                                 key=ui.linked("write", "2026", lambda text: text[:40]))
+        else:
+            picked = st.multiselect("Garments, in order" if dataset == "fashion-mnist" else "Classes, in order",
+                                    list(range(len(names))),
+                                    default=[c for c in (0, 1, 7, 8) if c < len(names)] if dataset == "fashion-mnist"
+                                    else list(range(len(names))), format_func=lambda index: names[index])
+            text = "".join(str(index) for index in picked)
+        style_source = st.radio("Style", ["random (the sidebar seed)", "from an image"], horizontal=True,
+                                key=ui.linked("write-style", "random (the sidebar seed)",
+                                              ui.one_of(["random (the sidebar seed)", "from an image"])))
+        glyphs = None
+        try:
+            glyphs = conditional.parse_text(text, len(names))
+        except VaeganError as error:
+            st.warning(str(error))
+        codes: dict = {}
+        if style_source == "from an image":
+            image, caption, index = ui.image_source("write-style", dataset, "Style image")
+            if image is not None:
+                label = int(ui.test_split(dataset)[1][index]) if index is not None else None
+                codes = style_codes(image, label, hashlib.sha256(image.numpy().tobytes()).hexdigest()[:16])
+                ui.show_row(image, f"**Style from:** {caption}", width=84)
+        if glyphs:
+            for kind, model in models.items():
+                if style_source == "from an image" and kind not in codes:
+                    continue
+                code = codes[kind][0] if kind in codes else None
+                line = conditional.write(model, glyphs, code, seed=choice["seed"])
+                ui.show_row(line.unsqueeze(0), f"**conditional {ui.LABELS[kind]}**",
+                            width=min(1200, 84 * len(glyphs)))
+                ui.download(st, f"{ui.LABELS[kind]} line (PNG)", png_bytes(line.unsqueeze(0), nrow=1, scale=4),
+                            f"write-{dataset}-{kind}-{text}.png", "image/png", key=f"line-{kind}")
+
+if style_tab.open:
+    with style_tab:
+        st.markdown("Take the style of one image and draw it as every class: *this 3 written as every digit*, *this "
+                    "shirt's style as every garment*. The image's class comes from the dataset (test images) or from "
+                    "the domain classifier (drawings and uploads).")
+        image, caption, index = ui.image_source("transfer", dataset, "Image")
         if image is not None:
             label = int(ui.test_split(dataset)[1][index]) if index is not None else None
             codes = style_codes(image, label, hashlib.sha256(image.numpy().tobytes()).hexdigest()[:16])
-            ui.show_row(image, f"**Style from:** {caption}", width=84)
-    if glyphs:
-        for kind, model in models.items():
-            if style_source == "from an image" and kind not in codes:
-                continue
-            code = codes[kind][0] if kind in codes else None
-            line = conditional.write(model, glyphs, code, seed=choice["seed"])
-            ui.show_row(line.unsqueeze(0), f"**conditional {ui.LABELS[kind]}**",
-                        width=min(1200, 84 * len(glyphs)))
-            ui.download(st, f"{ui.LABELS[kind]} line (PNG)", png_bytes(line.unsqueeze(0), nrow=1, scale=4),
-                        f"write-{dataset}-{kind}-{text}.png", "image/png", key=f"line-{kind}")
-
-with style_tab:
-    st.markdown("Take the style of one image and draw it as every class: *this 3 written as every digit*, *this "
-                "shirt's style as every garment*. The image's class comes from the dataset (test images) or from "
-                "the domain classifier (drawings and uploads).")
-    image, caption, index = ui.image_source("transfer", dataset, "Image")
-    if image is not None:
-        label = int(ui.test_split(dataset)[1][index]) if index is not None else None
-        codes = style_codes(image, label, hashlib.sha256(image.numpy().tobytes()).hexdigest()[:16])
-        read_as = next(iter(codes.values()))[1] if codes else label
-        ui.show_row(image, f"**{caption}**" + (f", read as {names[read_as]}" if read_as is not None else ""), width=112)
-        for kind, (code, _) in codes.items():
-            ui.show_row(conditional.style_grid(models[kind], code), f"**conditional {ui.LABELS[kind]}**", width=84,
-                        captions=names)
+            read_as = next(iter(codes.values()))[1] if codes else label
+            ui.show_row(image, f"**{caption}**" + (f", read as {names[read_as]}" if read_as is not None else ""), width=112)
+            for kind, (code, _) in codes.items():
+                ui.show_row(conditional.style_grid(models[kind], code), f"**conditional {ui.LABELS[kind]}**", width=84,
+                            captions=names)
 
 st.divider()
 st.subheader("Measured")

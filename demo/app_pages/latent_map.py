@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 import ui
+from vaegan_core import page_cache
 from vaegan_core.latent import PROJECTIONS, code_at, nearest_neighbours, project
 
 choice = ui.page_header(
@@ -34,14 +35,18 @@ model = encoders[kind]
 
 # Keyed by the checkpoint's fingerprint; the model itself (_model) is not hashed.
 @st.cache_data(show_spinner=False, max_entries=16)
-def map_of(_model, fingerprint: str, dataset: str, n: int, method: str, seed: int) -> np.ndarray:
-    return project(ui.test_codes(_model, fingerprint, dataset, n), method, seed=seed)
+def map_of(_model, fingerprint: str, dataset: str, n: int, method: str) -> np.ndarray:
+    """The map, seeded with 0 (not the sidebar's seed: the map stays put while samples change); PCA is instant,
+    UMAP and t-SNE are kept on disk (shipped for the shipped checkpoints' default map)."""
+    if method == "pca":
+        return project(ui.test_codes(_model, fingerprint, dataset, n), method, seed=0)
+    return page_cache.latent_map(_model, ui.test_split(dataset)[0][:n], method, seed=0)
 
 
 with st.spinner(f"Encoding {n:,} images and projecting with {method.upper()} (UMAP: up to half a minute the "
                 "first time; instant afterwards)..."):
     codes = ui.test_codes(model, model.fingerprint, dataset, n)
-    points = map_of(model, model.fingerprint, dataset, n, method, choice["seed"])
+    points = map_of(model, model.fingerprint, dataset, n, method)
 labels = ui.test_split(dataset)[1][:n]
 low, high = points.min(0), points.max(0)
 centre = (low + high) / 2

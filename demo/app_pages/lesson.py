@@ -38,14 +38,15 @@ STEPS = [
      r"\min_G \max_D\ \mathbb{E}_{x}[\log D(x)] + \mathbb{E}_{z \sim \mathcal{N}(0, I)}[\log(1 - D(G(z)))]",
      "The GAN never sees a training image directly. How can it still draw digits?",
      "app_pages/compare.py", "Open Compare (all three, same noise)",
-     {"kinds": "vae,gan,vaegan", "compare-grid": "6", "prior": "normal", "compare-classify": "1"}),
+     {"kinds": "gan,vae,vaegan", "compare-grid": "6", "prior": "normal", "compare-classify": "1"}),
     ("Mode collapse", 5,
      "A generator can win by drawing only what fools the discriminator best: a few kinds of digit, always. That is "
      "mode collapse, inside one training run: samples look fine (high precision) but cover little (low recall, "
      "missing classes).",
      r"\text{precision} = P(\text{sample looks real}),\quad \text{recall} = P(\text{real image is covered})",
      "If every sample is a perfect 1, is the generator good? What number would show the problem?",
-     "app_pages/collapse.py", "Open Collapse (mode vs model collapse)", {"collapse-loop": "synthetic"}),
+     "app_pages/collapse.py", "Open Collapse (mode vs model collapse)",
+     {"collapse-tab": "Images (MNIST)", "collapse-loop": "synthetic"}),
     ("The VAE-GAN's idea", 7,
      "Larsen et al. (2016) keep the VAE's encoder and prior but measure the reconstruction in the discriminator's "
      "features instead of pixels, and add the GAN loss. The codes stay meaningful and the images stay sharp.",
@@ -53,13 +54,13 @@ STEPS = [
      r" + \mathcal{L}_{\mathrm{GAN}}",
      "Walk from one digit to another through the codes: which model's path stays a digit all the way?",
      "app_pages/interpolation.py", "Open Interpolation (all three)",
-     {"kinds": "vae,gan,vaegan", "interp-path": "slerp", "interp-steps": "10"}),
+     {"kinds": "gan,vae,vaegan", "interp-path": "slerp", "interp-steps": "10"}),
     ("Measuring with FID", 7,
      "To compare models without arguing about taste, embed real and generated images with a fixed network and "
      "compare the two clouds of features: their means and covariances. Lower is better; 0 is a perfect match.",
      r"\mathrm{FID} = \|\mu_r - \mu_g\|^2 + \mathrm{Tr}\big(\Sigma_r + \Sigma_g - 2(\Sigma_r \Sigma_g)^{1/2}\big)",
      "FID says one model is better. What could it miss that your eyes would catch (or the reverse)?",
-     "app_pages/fid.py", "Open FID (domain features: seconds)", {"kinds": "vae,gan,vaegan", "prior": "gmm"}),
+     "app_pages/fid.py", "Open FID (domain features: seconds)", {"kinds": "gan,vae,vaegan", "prior": "gmm"}),
     ("Model collapse across generations", 7,
      "Train a model on the previous model's samples, again and again: rare images vanish first (the tails), then "
      "the variety shrinks. Fresh real data, or keeping all earlier data, slows it. This is why the web's growing "
@@ -67,7 +68,8 @@ STEPS = [
      r"\sigma_{n+1}^2 = \tfrac{1}{M-1}\textstyle\sum_i (x_i - \bar{x})^2,\ x_i \sim \mathcal{N}(\mu_n, \sigma_n^2)"
      r"\ \Rightarrow\ \sigma_n \to 0",
      "Which family lost its rare digits fastest? Is the difference bigger than the spread between seeds?",
-     "app_pages/collapse.py", "Open Collapse (studies across generations)", {"collapse-loop": "synthetic"}),
+     "app_pages/collapse.py", "Open Collapse (studies across generations)",
+     {"collapse-tab": "Images (MNIST)", "collapse-loop": "synthetic"}),
 ]
 
 total = sum(step[1] for step in STEPS)

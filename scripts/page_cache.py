@@ -1,0 +1,69 @@
+"""Compute what the app's slow pages show by default for the shipped checkpoints, into each checkpoint's
+``page_cache/`` folder (vaegan_core.page_cache): the UMAP map of 5,000 test codes (Latent map), the latent
+diagnostics of the test split (Latent space), the anomaly scores of 2,000 test images and of 2,000 images of the
+other dataset (Anomalies). The app then opens those pages without computing them.
+
+    python scripts/page_cache.py [--checkpoints DIR] [DATASET ...]      default: mnist fashion-mnist
+
+Run it again after retraining a checkpoint (the files carry the checkpoint's fingerprint; stale ones are ignored
+by the app and replaced here). Uses the same functions, images and seeds as the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vaegan_core import page_cache, zoo  # noqa: E402
+from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.config import OTHER_DATASET  # noqa: E402
+from vaegan_core.data import load_dataset  # noqa: E402
+from vaegan_core.errors import VaeganError, first_line  # noqa: E402
+
+MAP_IMAGES = 5000  # the Latent map's default
+ANOMALY_IMAGES = 2000  # the Anomalies page's reference images (REFERENCE_IMAGES there)
+
+
+def ship(dataset: str, root: Path) -> None:
+    test = load_dataset(dataset, "test")[0].numpy()
+    for kind in ("vae", "gan", "vaegan"):
+        model, message = zoo.open_model(dataset, kind, lambda folder, key: load_model(folder), root)
+        if model is None:
+            print(f"{dataset}/{kind}: skipped ({message})")
+            continue
+        out = Path(model.folder) / page_cache.FOLDER
+        for stale in out.glob("*") if out.is_dir() else []:
+            stale.unlink()  # results of an earlier checkpoint: this run writes the current ones
+        started = time.perf_counter()
+        if hasattr(model, "encoder"):
+            page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=out)
+            page_cache.latent_usage(model, test, write_to=out)
+        page_cache.anomaly_scores(model, test[:ANOMALY_IMAGES], dataset, write_to=out)
+        other = OTHER_DATASET.get(dataset)
+        if other:
+            page_cache.anomaly_scores(model, load_dataset(other, "test")[0][:ANOMALY_IMAGES], other, write_to=out)
+        size = sum(path.stat().st_size for path in out.glob("*"))
+        print(f"{dataset}/{kind}: {len(list(out.glob('*')))} files, {size / 1e3:.0f} kB, "
+              f"{time.perf_counter() - started:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="*", default=["mnist", "fashion-mnist"])
+    parser.add_argument("--checkpoints", type=Path, default=None, help="default: the shipped checkpoints")
+    args = parser.parse_args()
+    root = zoo.checkpoints_root(args.checkpoints)
+    try:
+        for dataset in args.datasets:
+            ship(dataset, root)
+    except VaeganError as error:
+        sys.exit(f"page_cache: {first_line(error)}")
+
+
+if __name__ == "__main__":
+    main()
