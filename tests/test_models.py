@@ -23,11 +23,47 @@ def test_losses_finite(kind, images):
         assert torch.isfinite(value).all()
 
 
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "calibrated"])
 def test_vae_likelihoods_finite(likelihood, images):
     model = build_model(tiny_model_config("vae", likelihood=likelihood))
     losses, _ = model.training_losses(images)
     assert torch.isfinite(losses["vae"])
+
+
+def test_the_calibrated_likelihood_is_the_gaussian_at_the_optimal_sigma(images):
+    """sigma-VAE: -log p(x|z) at sigma^2 = the batch's MSE, the minimum over sigma of the Gaussian's NLL."""
+    model = build_model(tiny_model_config("vae", likelihood="calibrated"))
+    logits = torch.randn(images.shape)
+    nll = model.reconstruction_nll(logits, images)
+    squared = (torch.sigmoid(logits) - images).pow(2)
+    pixels = squared[0].numel()
+
+    def gaussian(variance):  # per image, averaged over the batch, with the log-normaliser
+        return (squared.flatten(1).sum(1) / (2 * variance) + 0.5 * pixels * math.log(variance)).mean()
+    best = float(squared.mean())
+    assert float(nll) == pytest.approx(float(gaussian(best)), rel=1e-5)
+    assert all(float(gaussian(best * factor)) > float(nll) for factor in (0.5, 0.9, 1.1, 2.0))
+    # the pixel sigma for the ELBO of new images follows the batches' optimum in training, stays in eval
+    before = float(model.pixel_sigma)
+    model.train()
+    model.reconstruction_nll(logits, images)
+    assert float(model.pixel_sigma) != before
+    model.eval()
+    after = float(model.pixel_sigma)
+    model.reconstruction_nll(logits, images)
+    assert float(model.pixel_sigma) == after
+
+
+def test_a_calibrated_vae_saves_and_loads_its_sigma(tmp_path, images):
+    from vaegan_core.anomaly import anomaly_scores
+    from vaegan_core.checkpoint import load_model, save_checkpoint
+
+    model = build_model(tiny_model_config("vae", likelihood="calibrated"))
+    model.pixel_sigma.fill_(0.05)
+    save_checkpoint(tmp_path, model)
+    loaded = load_model(tmp_path)
+    assert float(loaded.pixel_sigma) == pytest.approx(0.05)
+    assert np.isfinite(anomaly_scores(loaded, images)["elbo"]).all()
 
 
 def test_kl_closed_form():

@@ -113,7 +113,8 @@ def _log_px(model, images, logits) -> torch.Tensor:
     """log p(x|z) per image from the decoder's logits (constants of a Gaussian likelihood dropped)."""
     if model.config.likelihood == "bernoulli":
         return -F.binary_cross_entropy_with_logits(logits, images, reduction="none").flatten(1).sum(1)
-    sigma = model.config.gaussian_sigma
+    # a calibrated likelihood's sigma: the moving average of the batches' optimum during training
+    sigma = float(model.pixel_sigma) if model.config.likelihood == "calibrated" else model.config.gaussian_sigma
     return -(torch.sigmoid(logits) - images).pow(2).flatten(1).sum(1) / (2 * sigma**2)
 
 

@@ -29,7 +29,7 @@ EXTRACTORS = ("lenet", "inception")  # feature networks of the metrics: the doma
 EXTRACTOR_LABELS = {"lenet": "domain (LeNet)", "inception": "Inception"}
 EXTRACTOR_FEATURES = {"lenet": 128, "inception": 2048}  # feature dimensions: FID needs more images than these
 PRECISIONS = ("auto", "bf16", "fp32")
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
 LR_SCHEDULES = ("constant", "cosine")
 NORMS = ("none", "batch", "spectral")
 # Bounds of the sizes a config may ask for: far above anything trained here (width 64, latent 32, 28 x 28),
@@ -60,7 +60,9 @@ class ModelConfig:
     discriminator_norm: str = "spectral"  # spectral (Miyato et al. 2018) | batch | none: normalisation in D
     decoder_norm: str = "batch"  # batch | none: normalisation in the decoder (= generator)
     num_classes: int = 0  # 0 = unconditional; > 0: conditional on a class label y in [0, num_classes)
-    likelihood: str = "bernoulli"  # VAE pixel likelihood: bernoulli (BCE) or gaussian (MSE / 2 sigma^2)
+    # VAE pixel likelihood: bernoulli (BCE), gaussian (MSE / 2 sigma^2, sigma fixed) or calibrated (a Gaussian whose
+    # one sigma is the batch's optimum, sigma^2 = MSE: Rybkin et al. 2021's sigma-VAE; a learnt variance)
+    likelihood: str = "bernoulli"
     gaussian_sigma: float = 0.1  # pixel standard deviation of the gaussian likelihood
     beta: float = 1.0  # weight of the KL term (beta-VAE); also used by VAE-GAN's prior term
     gamma: float = 0.05  # VAE-GAN: weight of the feature-wise reconstruction in the decoder loss
