@@ -350,6 +350,7 @@ PRESENTER_CSS = """<style>
 html { font-size: 21px; }                       /* Streamlit sizes its text in rem: everything grows */
 [data-testid="stImage"] img { image-rendering: pixelated; }
 .developer-detail, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding-top: 2rem; padding-bottom: 1rem; }  /* one screen, not 1.2 */
 </style>"""
 
 
@@ -516,6 +517,16 @@ def drawing_pad(key: str, dataset: str):
         return None
     st.caption(notes[0])
     return drawing
+
+
+def explain(text: str, where=None) -> None:
+    """A paragraph that explains what is shown: as text, or folded under "Explanation" in presenter mode (the
+    teacher says it; the page keeps to one screen)."""
+    where = where or st
+    if presenting():
+        where.expander("Explanation").markdown(text)
+    else:
+        where.markdown(text)
 
 
 def page_header(title: str, explanation: str, needs_models: bool = True) -> dict:

@@ -64,4 +64,4 @@ for dataset in "${datasets[@]}"; do
     done
   done
 done
-echo "== done; update the README table with: python benchmarks/results_table.py --write"
+echo "== done; update the README table with: python benchmarks/results_table.py --write, and the pages' shipped results with: python scripts/page_cache.py"

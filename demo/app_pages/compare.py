@@ -53,8 +53,9 @@ for kind, model in models.items():
     if note:
         st.caption(f"{ui.LABELS[kind]}: {note}.")
 
-st.divider()
-st.subheader("Which classes does each model draw?")
+if not ui.presenting():  # on a projector the grids keep the screen; the histogram's switch follows them
+    st.divider()
+    st.subheader("Which classes does each model draw?")
 left, right = st.columns([1, 2])
 classify = left.toggle("Classify the samples", key=ui.linked("compare-classify", False, ui.as_bool),
                        help="On demand: every change of the seed, temperature or prior draws and classifies the "
@@ -64,8 +65,9 @@ n_histogram = right.select_slider("Samples classified", [500, 1000, 2000, 5000],
                                   help="Each sample is labelled by the dataset's domain classifier (a LeNet).")
 names = ui.class_names(dataset)
 if not classify:
-    st.caption("Switch on *Classify the samples* to see the share of each class per model: mode collapse shows as "
-               "missing classes.")
+    if not ui.presenting():
+        st.caption("Switch on *Classify the samples* to see the share of each class per model: mode collapse shows "
+                   "as missing classes.")
     ui.stop()
 
 

@@ -32,7 +32,7 @@ usage_tab, traversal_tab, arithmetic_tab = ui.tabs("latent-tab", ["Used dimensio
 
 if usage_tab.open:
     with usage_tab:
-        st.markdown(
+        ui.explain(
             "**Posterior collapse.** The KL term pulls each dimension's posterior q(z_d | x) towards the prior N(0, 1). "
             "A dimension that carries no information about the image pays nothing there, so the encoder can give "
             "dimensions up: their KL drops to 0 and their code no longer moves with the image. A dimension is "
@@ -51,7 +51,7 @@ if usage_tab.open:
                     x=[f"z{index}" for index in order], y=[usage["kl_per_dim"][index] for index in order],
                     marker_color=[ui.MODEL_COLOURS[kind] if usage["active"][index] else "#bbbbbb" for index in order],
                     hovertemplate="%{x}: %{y:.2f} nats<extra></extra>"))
-                figure.update_layout(height=300, margin={"t": 10, "b": 10, "l": 10, "r": 10}, font={"size": 15},
+                figure.update_layout(height=270, margin={"t": 10, "b": 10, "l": 10, "r": 10}, font={"size": 15},
                                      yaxis_title="KL (nats)", xaxis_title="latent dimension, largest KL first")
                 ui.chart(st, figure, f"kl-per-dimension-{kind}", key=f"kl-{kind}")
                 st.caption(explain(usage) + " Grey bars: inactive dimensions.")
