@@ -5,8 +5,8 @@ other dataset (Anomalies). The app then opens those pages without computing them
 
     python scripts/page_cache.py [--checkpoints DIR] [DATASET ...]      default: mnist fashion-mnist
 
-Run it again after retraining a checkpoint (the files carry the checkpoint's fingerprint; stale ones are ignored
-by the app and replaced here). Uses the same functions, images and seeds as the app.
+Run it again after retraining a checkpoint (the files carry the checkpoint's fingerprint: stale ones are ignored
+by the app and replaced here, current ones kept). Uses the same functions, images and seeds as the app.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ def ship(dataset: str, root: Path) -> None:
             print(f"{dataset}/{kind}: skipped ({message})")
             continue
         out = Path(model.folder) / page_cache.FOLDER
-        for stale in out.glob("*") if out.is_dir() else []:
-            stale.unlink()  # results of an earlier checkpoint: this run writes the current ones
+        page_cache.prune(out, model.fingerprint)  # results of an earlier checkpoint; current ones are kept
         started = time.perf_counter()
         if hasattr(model, "encoder"):
             page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=out)

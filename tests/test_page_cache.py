@@ -92,3 +92,13 @@ def test_the_page_functions_store_what_the_core_computes(tmp_path):
     np.testing.assert_array_equal(points, again)
     assert {path.name for path in page_cache.user_folder(model.fingerprint).iterdir()} == {
         "usage-test-40.json", "scores-noise-40.safetensors", "map-pca-40-seed0.safetensors"}
+
+
+def test_prune_keeps_the_current_fingerprint_only(tmp_path):
+    page_cache.document("a", "new", lambda: {"x": 1}, write_to=tmp_path)
+    page_cache.arrays("b", "new", lambda: {"x": np.ones(2)}, write_to=tmp_path)
+    page_cache.document("c", "old", lambda: {"x": 1}, write_to=tmp_path)
+    page_cache.arrays("d", "old", lambda: {"x": np.ones(2)}, write_to=tmp_path)
+    (tmp_path / "e.json").write_text("not json")
+    assert page_cache.prune(tmp_path, "new") == ["c.json", "d.safetensors", "e.json"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.json", "b.safetensors"]

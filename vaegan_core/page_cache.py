@@ -97,6 +97,22 @@ def _stored_fingerprint(path: Path) -> str | None:
     return (header.get("__metadata__") or {}).get("fingerprint")
 
 
+def prune(folder: str | os.PathLike, fingerprint: str) -> list[str]:
+    """Delete the files in ``folder`` that belong to another fingerprint (an earlier checkpoint) or cannot be
+    read; returns their names."""
+    removed = []
+    for path in sorted(Path(folder).glob("*")) if Path(folder).is_dir() else []:
+        try:
+            stored = (read_json(path, dict).get("fingerprint") if path.suffix == ".json"
+                      else _stored_fingerprint(path))
+        except (OSError, JSONFileError, ValueError, json.JSONDecodeError):
+            stored = None
+        if stored != fingerprint:
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
 def _target(name: str, fingerprint: str, write_to, suffix: str) -> Path:
     folder = Path(write_to) if write_to is not None else user_folder(fingerprint)
     return folder / _file_name(name, suffix)
