@@ -22,21 +22,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "demo"))
-from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
+from local_server import CHROMIUM, CHROMIUM_ARGS, READY, rerun_finished, streamlit_server  # noqa: E402
 
 PAGES = ["", "compare", "reconstruction", "interpolation", "latent_map", "latent_space", "conditional", "fid",
          "training", "anomalies", "lesson", "collapse"]
 CHANGED = ["reconstruction", "interpolation", "compare"]
-RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
-
-
-def finished(page, timeout_ms: int = 300_000) -> None:
-    """Wait until the page's script has started (if it has not already finished) and then finished."""
-    try:
-        page.wait_for_selector(RUNNING, timeout=1500)
-    except Exception:  # noqa: BLE001 - the rerun may have finished before we looked
-        pass
-    page.wait_for_selector(READY, timeout=timeout_ms)
 
 
 def first_visit(browser, url: str, name: str) -> float:
@@ -59,7 +49,7 @@ def seed_changes(browser, url: str, name: str, repeats: int) -> list[float]:
         field.fill(str(seed))
         start = time.perf_counter()
         field.press("Enter")
-        finished(page)
+        rerun_finished(page, 1500, 300_000)
         times.append(time.perf_counter() - start)
     page.close()
     return times[1:]

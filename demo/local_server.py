@@ -22,6 +22,17 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright drives it (never 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 READY = "[data-testid='stApp'][data-test-script-state='notRunning']"  # a page that has finished running
+RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
+
+
+def rerun_finished(page, start_timeout_ms: int = 3_000, timeout_ms: int = 60_000) -> None:
+    """After an input in ``page`` (Playwright): wait for the rerun it started to begin (unless it already has
+    finished) and then to finish, so that what is read next is that rerun's, not the previous one's."""
+    try:
+        page.wait_for_selector(RUNNING, timeout=start_timeout_ms)
+    except Exception:  # noqa: BLE001 - it may have finished before we looked
+        pass
+    page.wait_for_selector(READY, timeout=timeout_ms)
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import pytest
 from conftest import require_tools  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
-from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
+from local_server import CHROMIUM, CHROMIUM_ARGS, READY, rerun_finished, streamlit_server  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -108,7 +108,7 @@ def test_the_conditional_page_writes_a_number_and_downloads_it(server, browser, 
     field = page.get_by_label("Number to write (digits 0-9, up to 40)")
     field.fill("1984")
     field.press("Enter")
-    _rerun_finished(page)  # else the button of the previous run (the default number) may be the one clicked
+    rerun_finished(page)  # else the button of the previous run (the default number) may be the one clicked
     button = page.get_by_role("button", name="VAE-GAN line (PNG)")
     button.wait_for(timeout=60_000)
     with page.expect_download(timeout=60_000) as download:
@@ -121,15 +121,6 @@ def test_the_conditional_page_writes_a_number_and_downloads_it(server, browser, 
     assert Image.open(saved).size[0] >= 4 * Image.open(saved).size[1]  # four glyphs side by side
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
-
-
-def _rerun_finished(page) -> None:
-    """After an input: wait for the rerun it started to begin (unless it already has) and then to finish."""
-    try:
-        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']", timeout=3_000)
-    except Exception:  # noqa: BLE001 - it may have finished before we looked
-        pass
-    page.wait_for_selector(READY, timeout=60_000)
 
 
 def _ready(page, path: str) -> None:
