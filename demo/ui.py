@@ -51,13 +51,16 @@ def checkpoints_root() -> Path:
 @st.cache_resource
 def start_warm_up() -> bool:
     """Once per process, in a background thread, after the first page has rendered: import torch and the pages'
-    modules (seconds of the first visit of any page that draws), then compile UMAP's numba code (the first map
+    modules (seconds of the first visit of any page that draws), load the sidebar's default models into the
+    model cache (Compare and Reconstruction open with all three), then compile UMAP's numba code (the first map
     of another size or model). Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves);
     with VAEGAN_WARMUP_REPORT=FILE, the seconds it took are written there when done (benchmarks/browser_latency.py
     waits for it)."""
     if os.environ.get("VAEGAN_NO_WARMUP") == "1":
         return False
     import time
+
+    root = checkpoints_root()  # read here: the thread has no script context
 
     def warm_up() -> None:
         time.sleep(2)  # the first page first: importing now would slow the app's start
@@ -67,6 +70,8 @@ def start_warm_up() -> bool:
         for module in ("torch", "vaegan_core.images", "vaegan_core.anomaly", "vaegan_core.conditional",
                        "vaegan_core.latent_usage", "vaegan_core.page_cache", "vaegan_core.metrics.evaluate"):
             importlib.import_module(module)
+        for kind in MODEL_KINDS:  # the default view's models, into the cache every session shares
+            zoo.open_model("mnist", kind, _load, root)  # a missing or broken one is the page's to explain
         from vaegan_core.latent import warm_up_umap
 
         warm_up_umap()

@@ -375,6 +375,9 @@ def test_memorisation_tab_with_the_training_images(app, data_dir, monkeypatch):
     assert any("nearest training images" in m.value for m in at.markdown)
     at.session_state["anomaly-tab"] = "Your image"
     at.run()
+    assert not any("Its nearest training images" in m.value for m in at.markdown)  # on demand: reads 60,000 images
+    at.toggle(key="anomaly-nearest").set_value(True).run()
+    assert_clean(at)
     assert any("Its nearest training images" in m.value for m in at.markdown)  # of the image being scored
 
 

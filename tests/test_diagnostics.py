@@ -134,6 +134,18 @@ def test_nearest_k_is_exact_and_sorted():
     assert np.all(np.diff(distances) >= 0) and np.allclose(distances, brute.sort().values[:5].numpy(), atol=1e-5)
 
 
+def test_nearest_k_ranks_near_ties_exactly_far_from_the_origin():
+    """The search's shortcut (|r|^2 - 2 r.q + |q|^2) loses digits when every vector is long and the neighbours are
+    close together; the returned ranking must still be the direct one."""
+    generator = torch.Generator().manual_seed(5)
+    references = 50 + torch.randn(4000, 784, generator=generator) * 1e-3
+    query = references[123] + 1e-5
+    distances, indices = memorisation.nearest_k(query, references, k=8)
+    brute = (references.double() - query.double()).norm(dim=1)
+    assert list(indices) == brute.argsort()[:8].tolist()
+    assert np.allclose(distances, brute.sort().values[:8].numpy(), rtol=1e-3)
+
+
 def test_memorisation_summary_of_a_generalising_model():
     rng = np.random.default_rng(0)
     same = rng.uniform(1, 2, 4000)

@@ -53,6 +53,14 @@ def train_split(dataset: str) -> np.ndarray:
     return load_dataset(dataset, "train")[0].numpy()
 
 
+@st.cache_resource(show_spinner="Reading the training images...", max_entries=2)
+def train_pixels(dataset: str) -> torch.Tensor:
+    """The training split as one float matrix (images x pixels, in [0, 1]), kept once per process and never
+    copied: the nearest-image search of every rerun reads it as it is."""
+    images = train_split(dataset)
+    return torch.from_numpy(images.reshape(images.shape[0], -1)).float() / 255
+
+
 @st.cache_data(show_spinner=False, max_entries=2)
 def train_labels(dataset: str) -> np.ndarray:
     from vaegan_core.data import load_dataset
@@ -83,15 +91,18 @@ if image_tab.open:
             st.dataframe(rows, hide_index=True, width="stretch")
             st.caption(f"Percentile: the share of {REFERENCE_IMAGES:,} {ui.dataset_label(dataset)} test images that score "
                        "at or below this image; 99 means stranger than 99 % of real test images.")
-            try:
-                train = train_split(dataset)
-            except DatasetError as error:
-                st.info("Its nearest training images need the training split: " + str(error).splitlines()[0])
-            else:
-                distances, indices = memorisation.nearest_k(image.numpy(), train.reshape(train.shape[0], -1) / 255.0, 8)
-                ui.show_row(torch.from_numpy(train[indices]).float() / 255, "**Its nearest training images** (pixels)",
-                            width=84, captions=[f"{names[train_labels(dataset)[i]]}, {d:.2f}"
-                                                for i, d in zip(indices, distances)])
+            if st.toggle("Show its nearest training images", key=ui.linked("anomaly-nearest", False, ui.as_bool),
+                         help="Searches all training images, in pixels: about a second the first time (reading them), "
+                              "then a few hundredths."):
+                try:
+                    train = train_pixels(dataset)
+                except DatasetError as error:
+                    st.info("Its nearest training images need the training split: " + str(error).splitlines()[0])
+                else:
+                    distances, indices = memorisation.nearest_k(image.numpy(), train, 8)
+                    ui.show_row(train[indices].reshape(-1, *image.shape[-3:]), "**Its nearest training images** (pixels)",
+                                width=84, captions=[f"{names[train_labels(dataset)[i]]}, {d:.2f}"
+                                                    for i, d in zip(indices, distances)])
 
 if detection_tab.open:
     with detection_tab:
