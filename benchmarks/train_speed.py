@@ -1,16 +1,24 @@
-"""Training speed: images/s of one optimizer step per model, ours against a plain fp32 loop.
+"""Training speed: images/s of one optimizer step per model, ours against a plain fp32 loop and a peer library.
 
     python benchmarks/train_speed.py [--device auto] [--batch-size 64] [--steps 10] [--rounds 3] [--width 64]
     python benchmarks/train_speed.py --nproc 2 [--device cpu] [--images 6400]   # scaling over processes
+    pip install pythae   # optional: adds its VAE-GAN step (its model and trainer code, our networks) as a row
 
 "ours" is ``Trainer.train_step`` as `vaegan train` runs it (one decoder pass over the
-reconstruction and prior codes, one discriminator pass over real | reconstructed | sampled
-images, per-network backward with ``inputs=``, the configured precision and memory layout).
+reconstruction and prior codes, the discriminator over real images and over generated ones,
+per-network backward with ``inputs=``, the configured precision and memory layout); "ours, one D
+pass" is the same step with a single discriminator pass over real | reconstructed | sampled images.
 "plain" is the same networks trained the way public reimplementations usually write the
 step: fp32, contiguous tensors, separate discriminator passes for each kind of image, the
 discriminator updated first and re-run for the generator side, ``retain_graph`` backward
-passes. Both run in the same process on the same random batches; the epoch column is the
-60,000-image MNIST training split at that rate.
+passes. "pythae" is the VAE-GAN of the pythae library (``pythae.models.VAEGAN`` and its
+``CoupledOptimizerAdversarialTrainer``'s optimizer step) with our three networks plugged in
+through its custom-network API, so the networks are the same and the work per image differs only
+by its algorithm (it scores the real images twice, the reconstructions once and skips their GAN
+term). Each row's floating-point work per image is counted once (``torch.utils.flop_counter``), so
+the table gives GFLOP/s and the share of the matrix-multiply rate of the same threads in the
+row's precision (fp32 or bf16), measured in the same rounds. All rows run in one process on the same random batches; the epoch
+column is the 60,000-image MNIST training split at that rate.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from vaegan_core.config import ModelConfig, TrainConfig
+from vaegan_core.models import build_model
 from vaegan_core.train import Trainer, cpu_has_fast_bf16, resolve_device
 
 MNIST_TRAIN_IMAGES = 60_000
@@ -90,6 +99,89 @@ def plain_vae_step(model, optimizers, images):
     optimizers["vae"].step()
 
 
+def pythae_step(model, batch_size: int):
+    """The pythae VAE-GAN's training step (its forward and its trainer's optimizer step) on our networks of
+    ``model``, or None when pythae is not installed."""
+    try:
+        import tempfile
+
+        from pythae.data.datasets import BaseDataset
+        from pythae.models import VAEGAN, VAEGANConfig
+        from pythae.models.base.base_utils import ModelOutput
+        from pythae.models.nn import BaseDecoder, BaseDiscriminator, BaseEncoder
+        from pythae.trainers import CoupledOptimizerAdversarialTrainer, CoupledOptimizerAdversarialTrainerConfig
+    except ImportError:
+        return None
+
+    class Encoder(BaseEncoder):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            mu, logvar = self.net(x)
+            return ModelOutput(embedding=mu, log_covariance=logvar)
+
+    class Decoder(BaseDecoder):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
+
+    class Discriminator(BaseDiscriminator):  # pythae reads probabilities and the features of a layer "level"
+        def __init__(self, net):
+            super().__init__()
+            self.net, self.depth = net, 1
+
+        def forward(self, x, output_layer_levels=None):
+            logits, features = self.net(x)
+            output = ModelOutput(embedding=torch.sigmoid(logits).reshape(-1, 1))
+            for level in output_layer_levels or []:
+                output[f"embedding_layer_{level}"] = features
+            return output
+
+    config = VAEGANConfig(input_dim=(1, 28, 28), latent_dim=model.config.latent_dim, reconstruction_layer=1)
+    peer = VAEGAN(config, encoder=Encoder(model.encoder), decoder=Decoder(model.decoder),
+                  discriminator=Discriminator(model.discriminator))
+    data = torch.rand(2 * batch_size, 1, 28, 28)
+    trainer = CoupledOptimizerAdversarialTrainer(
+        model=peer, train_dataset=BaseDataset(data, torch.zeros(data.shape[0])),
+        training_config=CoupledOptimizerAdversarialTrainerConfig(output_dir=tempfile.mkdtemp(), no_cuda=True,
+                                                                 per_device_train_batch_size=batch_size))
+    trainer.prepare_training()
+    peer.train()
+
+    def step(images):
+        trainer._optimizers_step(peer({"data": images}, epoch=0, dataset_size=images.shape[0]))
+
+    return step
+
+
+def flops_per_image(step, images) -> float:
+    """Floating-point operations of one ``step`` on ``images`` (forward and backward), per image."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(images)
+    return counter.get_total_flops() / images.shape[0]
+
+
+def matmul_rate(device: torch.device, precision: str = "fp32", size: int = 1024, repeats: int = 8) -> float:
+    """FLOP/s of a square matrix product in ``precision`` (fp32 or bf16) on ``device`` with this process's threads."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a, b = torch.rand(size, size, device=device, dtype=dtype), torch.rand(size, size, device=device, dtype=dtype)
+    a @ b
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -132,8 +224,10 @@ def main() -> None:
     print(f"device: {name}; torch {torch.__version__}; bf16 hardware on this CPU: {cpu_has_fast_bf16()}; "
           f"batch {args.batch_size}; width {args.width}; median of {args.rounds} interleaved rounds "
           f"of {args.steps} timed steps\n")
-    print("| model | step | precision | layout | images/s | MNIST epoch (s) | vs plain |")
-    print("|---|---|---|---|---:|---:|---:|")
+    print("| model | step | precision | layout | images/s | MNIST epoch (s) | vs plain | MFLOP / image | GFLOP/s "
+          "| of the matmul rate |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
+    matmul = {"fp32": [], "bf16": []}
     for kind in args.models.split(","):
         model_config = ModelConfig(kind=kind, width=args.width)
         rows = []  # (label, precision, layout, step function, batches)
@@ -155,17 +249,35 @@ def main() -> None:
                                            precision=precision, channels_last=layout == "nhwc")
             trainer = Trainer(model_config, train_config, "/nonexistent-benchmark", data=(uint8, None), progress=False)
             order = torch.arange(uint8.shape[0], device=device)
+            batches = [trainer._batch(order, i) for i in range(count)]
             rows.append(("ours (default)" if variant == "auto" else "ours", trainer.precision,
-                         "NHWC" if trainer._channels_last else "NCHW", trainer.train_step,
-                         [trainer._batch(order, i) for i in range(count)]))
+                         "NHWC" if trainer._channels_last else "NCHW", trainer.train_step, batches))
+            if kind == "vaegan" and variant == "auto":
+                fused = Trainer(model_config, train_config, "/nonexistent-benchmark", data=(uint8, None), progress=False)
+                fused.model.fused_discriminator = True
+                rows.append(("ours, one D pass", fused.precision, "NHWC" if fused._channels_last else "NCHW",
+                             fused.train_step, batches))
+        if kind == "vaegan":
+            peer = pythae_step(build_model(model_config).to(device), args.batch_size)
+            if peer is None:
+                print("(pythae is not installed: `pip install pythae` adds its row)")
+            else:
+                rows.append(("pythae (its step, our networks)", "fp32", "NCHW", peer, rows[0][4]))
+        flops = [flops_per_image(step, batches[0]) for _, _, _, step, batches in rows]
         rates = [[] for _ in rows]
         for _ in range(args.rounds):
+            for precision in {row[1] for row in rows}:
+                matmul[precision].append(matmul_rate(device, precision))
             for index, (_, _, _, step, batches) in enumerate(rows):
                 rates[index].append(measure(step, batches, device))
         medians = [statistics.median(r) for r in rates]
-        for (label, precision, layout, _, _), rate in zip(rows, medians):
+        for (label, precision, layout, _, _), rate, work in zip(rows, medians, flops):
             print(f"| {kind} | {label} | {precision} | {layout} | {rate:.0f} | "
-                  f"{MNIST_TRAIN_IMAGES / rate:.1f} | {rate / medians[0]:.2f}x |")
+                  f"{MNIST_TRAIN_IMAGES / rate:.1f} | {rate / medians[0]:.2f}x | {work / 1e6:.0f} | "
+                  f"{rate * work / 1e9:.0f} | {rate * work / statistics.median(matmul[precision]):.0%} |")
+    print("\nmatrix-multiply rate of these threads (1024 x 1024, median of the rounds): "
+          + ", ".join(f"{precision} {statistics.median(values) / 1e9:.0f} GFLOP/s"
+                      for precision, values in matmul.items() if values))
 
 
 def scaling(args) -> None:

@@ -417,17 +417,30 @@ def chart(where, figure, part: str, **kwargs):
     return event
 
 
-def picture(images, captions=None, width: int = 84, where=None) -> None:
+MAIN_WIDTH = {False: 1000, True: 1400}  # px of the main column, about: a laptop; presenter mode on a 1920 x 1080 screen
+
+
+def picture(images, captions=None, width: int = 84, where=None, slots: int | None = None) -> None:
     """Images (B x C x H x W in [0, 1]) upscaled without smoothing, so pixels stay sharp; twice as wide in
-    presenter mode."""
+    presenter mode. Several images stand in one row of equal columns, never wrapped onto a second line: about
+    ``width`` px each where the page is wide enough for them, narrower where it is not; two rows of as many
+    images line up column by column (originals over their reconstructions). ``slots``: the row's columns, for a
+    row in a narrower place than the page's main column (default: as many as fit the main column)."""
     from vaegan_core.images import to_uint8
 
     where = where or st
-    width *= PRESENTER_SCALE if presenting() else 1
+    present = presenting()
+    width *= PRESENTER_SCALE if present else 1
     pixels = to_uint8(images, channels_last=True)  # B x H x W x C
     scale = max(1, -(-width // pixels.shape[1]))
-    pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
-    where.image(pixels.numpy(), width=width, caption=captions)
+    pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2).numpy()
+    captions = list(captions) if captions is not None else [None] * len(pixels)
+    if len(pixels) == 1:
+        where.image(pixels[0], width=width, caption=captions[0])
+        return
+    slots = max(len(pixels), slots or MAIN_WIDTH[present] // (width + 16))  # 16 px: the gap between two columns
+    for column, image, caption in zip(where.columns(slots, gap="small"), pixels, captions):
+        column.image(image, width="stretch", caption=caption)
 
 
 def static_picture(path, caption: str, where=None) -> None:

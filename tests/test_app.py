@@ -140,6 +140,17 @@ def test_an_upload_is_shown_as_it_came_beside_what_the_model_sees(app):
     assert len(images) >= 2  # the file as it came, and the 28 x 28 the model reads
 
 
+def test_a_row_of_pictures_stays_one_row_in_presenter_mode(app):
+    """Sixteen steps at presenter size are wider than the page: each image gets its own column of one row (they
+    shrink) instead of wrapping onto a second line, so the rows of two models line up image for image."""
+    app.session_state["present"] = True
+    at = open_page(app, "interpolation", ("interp-steps", 16))
+    assert_clean(at)
+    columns_with_one_image = [column for column in at.columns if len(column.get("image")) == 1]
+    assert len(columns_with_one_image) >= 2 * 16 + 2  # VAE and VAE-GAN rows, 16 each; the two end images
+    assert all(column.weight == pytest.approx(1 / 16) for column in columns_with_one_image[2:])
+
+
 def test_interpolation_random_codes_and_downloads(app):
     at = open_page(app, "interpolation")
     at.radio[0].set_value("two random codes").run()

@@ -127,6 +127,48 @@ def test_vaegan_gradients_reach_exactly_the_intended_networks(images):
     assert any(g.abs().sum() > 0 for g in want_encoder)
 
 
+@pytest.mark.parametrize("conditional", [False, True])
+def test_vaegan_one_or_two_discriminator_passes_give_the_same_step(images, conditional):
+    """Two discriminator passes (real; reconstructed | sampled) only save backward work: the losses and every
+    network's gradients equal those of the one pass over all three (no spectral norm here: its power iteration
+    makes each forward differ)."""
+    from vaegan_core.models import VAEGAN
+
+    results = []
+    labels = torch.arange(images.shape[0]) % 10 if conditional else None
+    for fused in (True, False):
+        torch.manual_seed(0)
+        model = build_model(tiny_model_config("vaegan", discriminator_norm="none", num_classes=10 if conditional else 0))
+        model.fused_discriminator = fused
+        losses, logs = model.training_losses(images, torch.Generator().manual_seed(1), labels=labels)
+        groups = model.parameter_groups()
+        backward_per_group(losses, groups)
+        results.append((losses, logs, {name: _grads(params) for name, params in groups.items()}))
+    (losses, logs, grads), (split_losses, split_logs, split_grads) = results
+    assert VAEGAN.fused_discriminator is False  # the default: two passes
+    for name in losses:
+        assert torch.allclose(losses[name], split_losses[name], rtol=1e-5), name
+        assert _equal(grads[name], split_grads[name]), name
+    assert torch.allclose(logs["d_accuracy"], split_logs["d_accuracy"])
+
+
+def test_a_vaegan_with_batchnorm_in_its_discriminator_keeps_one_pass(images, monkeypatch):
+    """BatchNorm's statistics over real | generated together differ from two passes': such a discriminator always
+    sees one batch of all three."""
+    model = build_model(tiny_model_config("vaegan", discriminator_norm="batch"))
+    calls = []
+    monkeypatch.setattr(model.discriminator, "forward",
+                        lambda x, labels=None, f=model.discriminator.forward: calls.append(x.shape[0]) or f(x, labels))
+    model.training_losses(images, torch.Generator().manual_seed(1))
+    assert calls == [3 * images.shape[0]]
+    spectral = build_model(tiny_model_config("vaegan"))
+    calls.clear()
+    monkeypatch.setattr(spectral.discriminator, "forward",
+                        lambda x, labels=None, f=spectral.discriminator.forward: calls.append(x.shape[0]) or f(x, labels))
+    spectral.training_losses(images, torch.Generator().manual_seed(1))
+    assert calls == [images.shape[0], 2 * images.shape[0]]
+
+
 def test_gan_discriminator_step_leaves_the_decoder_untouched(images):
     torch.manual_seed(0)
     model = build_model(tiny_model_config("gan"))

@@ -358,12 +358,35 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
         self.discriminator = Discriminator(config)
         self.apply(init_weights)
 
+    # One discriminator pass over real | reconstructed | sampled images (True), or one over the real images and one
+    # over the generated ones (False): then the encoder's and the decoder's losses back-propagate through the
+    # discriminator over the generated rows only, not over the real ones as well (benchmarks/train_speed.py).
+    # The two give the same losses and gradients; a discriminator with BatchNorm (whose statistics would differ)
+    # and a DistributedDataParallel one (one forward per step) always take the single pass.
+    fused_discriminator = False
+
     def parameter_groups(self):
         return {
             "discriminator": list(self.discriminator.parameters()),
             "encoder": list(self.encoder.parameters()),
             "decoder": list(self.decoder.parameters()),
         }
+
+    def _discriminate(self, images, decoded, labels, twice):
+        """(real logits, reconstructed logits, prior logits, real features, reconstructed features), in float."""
+        batch = images.shape[0]
+        fused = (self.fused_discriminator or self.config.discriminator_norm == "batch"
+                 or isinstance(self.discriminator, nn.parallel.DistributedDataParallel))
+        if fused:
+            logits, features = self.discriminator(torch.cat([images, decoded]),
+                                                  None if labels is None else torch.cat([labels, twice]))
+            real_logits, recon_logits, prior_logits = logits.float().split(batch)
+            real_features, recon_features, _ = features.float().split(batch)
+            return real_logits, recon_logits, prior_logits, real_features, recon_features
+        real_logits, real_features = self.discriminator(images, labels)
+        logits, features = self.discriminator(decoded, twice)
+        recon_logits, prior_logits = logits.float().split(batch)
+        return real_logits.float(), recon_logits, prior_logits, real_features.float(), features[:batch].float()
 
     def training_losses(self, images, generator=None, labels=None):
         config = self.config
@@ -373,14 +396,12 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
         mu, logvar = self.encoder(images, labels)
         z = self.reparameterize(mu, logvar, generator)
         z_prior = self.training_noise(z.shape, generator, z.device, z.dtype)
-        # One decoder pass for the reconstructions and the prior samples, one discriminator
-        # pass for real | reconstructed | sampled images: larger matrix products, fewer launches.
+        # One decoder pass for the reconstructions and the prior samples (larger matrix products, fewer launches;
+        # its BatchNorm sees both), then the discriminator (_discriminate: one pass or two).
         twice = None if labels is None else torch.cat([labels, labels])
         decoded = torch.sigmoid(self.decoder(torch.cat([z, z_prior]), twice)).to(images.dtype)
-        logits, features = self.discriminator(torch.cat([images, decoded]),
-                                              None if labels is None else torch.cat([labels, twice]))
-        real_logits, recon_logits, prior_logits = logits.float().split(batch)
-        real_features, recon_features, _ = features.float().split(batch)
+        real_logits, recon_logits, prior_logits, real_features, recon_features = self._discriminate(
+            images, decoded, labels, twice)
 
         # L_prior = KL(q(z|x) || p(z)) (Kingma & Welling 2013)
         kl = kl_to_standard_normal(mu, logvar)

@@ -72,14 +72,18 @@ image_tab, detection_tab, memory_tab = ui.tabs("anomaly-tab", ["Your image", "De
 
 if image_tab.open:
     with image_tab:
-        image, caption, _ = ui.image_source("anomaly", dataset, "Image to score")
-        if image is not None:
-            corruption = st.radio("Corrupt it first", ["none", *CORRUPTIONS], horizontal=True,
-                                  key=ui.linked("anomaly-corruption", "none", ui.one_of(["none", *CORRUPTIONS])))
-            if corruption != "none":
-                image = anomaly.corrupt(image, corruption)
-                caption = f"{caption}, {corruption}"
-            ui.show_row(image, f"**{caption}**", width=112)
+        chosen, scored = st.columns([1, 2], gap="medium")  # the image beside its scores: one screen on a projector
+        with chosen:
+            image, caption, _ = ui.image_source("anomaly", dataset, "Image to score")
+            if image is not None:
+                corruption = st.radio("Corrupt it first", ["none", *CORRUPTIONS], horizontal=True,
+                                      key=ui.linked("anomaly-corruption", "none", ui.one_of(["none", *CORRUPTIONS])))
+                if corruption != "none":
+                    image = anomaly.corrupt(image, corruption)
+                    caption = f"{caption}, {corruption}"
+                ui.show_row(image, f"**{caption}**", width=112)
+    if image is not None:  # its scores beside it
+        with scored:
             rows = []
             for kind, model in models.items():
                 reference = scores_of(model, dataset, dataset, REFERENCE_IMAGES)

@@ -28,8 +28,10 @@ for kind in choice["kinds"]:
 models = {kind: model for kind in available if (model := ui.load(dataset, kind, conditional=True)) is not None}
 if not models:
     ui.stop()
-st.caption("Models: " + ", ".join(f"conditional {ui.LABELS[kind]}" for kind in models) + ". The GAN has no encoder: "
-           "it finds an image's style by inverting its generator for that class (gradient descent, a few seconds).")
+if not ui.presenting():  # on a projector the row labels say which models these are
+    st.caption("Models: " + ", ".join(f"conditional {ui.LABELS[kind]}" for kind in models) + ". The GAN has no "
+               "encoder: it finds an image's style by inverting its generator for that class (gradient descent, a "
+               "few seconds).")
 
 with st.expander("How the label enters each network"):
     st.markdown(
@@ -63,9 +65,10 @@ grid_tab, write_tab, style_tab = ui.tabs("conditional-tab", ["Class grid", "Writ
 
 if grid_tab.open:
     with grid_tab:
-        st.markdown("Each row: one model, one code z (the sidebar seed); each column: one class. Along a row only y "
-                    "changes, so the style should stay and the class should change.")
-        temperature = st.slider("Temperature (scale of z)", 0.3, 1.5, step=0.1,
+        told, tuned = st.columns([2, 1], vertical_alignment="center")
+        ui.explain("Each row: one model, one code z (the sidebar seed); each column: one class. Along a row only y "
+                   "changes, so the style should stay and the class should change.", where=told)
+        temperature = tuned.slider("Temperature (scale of z)", 0.3, 1.5, step=0.1,
                                 key=ui.linked("conditional-t", 1.0, ui.as_float(0.3, 1.5)))
         z = torch.randn(1, min(model.config.latent_dim for model in models.values()),
                         generator=torch.Generator().manual_seed(choice["seed"])) * temperature

@@ -17,28 +17,30 @@ images_u8, labels = ui.test_split(dataset)
 names = ui.class_names(dataset)
 
 modes = ["two test images", "two random codes"]
-mode = st.radio("Between", modes, horizontal=True, key=ui.linked("interp-between", modes[0], ui.one_of(modes)))
-left, middle, right = st.columns(3)
+between, left, middle, right = st.columns([1.6, 0.9, 1.2, 1.5])  # the controls in one row: the page fits a projector
+mode = between.radio("Between", modes, horizontal=True, key=ui.linked("interp-between", modes[0], ui.one_of(modes)))
 method = left.radio("Path", ["slerp", "lerp"], horizontal=True,
                     key=ui.linked("interp-path", "slerp", ui.one_of(["slerp", "lerp"])),
                     help="slerp follows the sphere where Gaussian codes live; lerp cuts through its centre, "
                          "where codes are atypical and images often fade.")
 steps = middle.slider("Steps", 2, 16, key=ui.linked("interp-steps", 10, ui.as_int(2, 16)))
-invert_gan = right.checkbox("Invert the GAN on the images (5-15 s, once per pair)", value=False,
+invert_gan = right.checkbox("Invert the GAN (5-15 s a pair)", value=False,
                             disabled=mode != "two test images",
-                            help="The GAN has no encoder: its end codes are found by gradient descent.")
+                            help="The GAN has no encoder: its codes of the two images are found by gradient descent, "
+                                 "once per pair of images.")
 
 models = ui.models(dataset, choice["kinds"])
 if not models:
     ui.stop()
 
 if mode == "two test images":
-    a, b = st.columns(2)
+    a, b, pictured = st.columns([1, 1, 2])
     last = len(labels) - 1
     first = a.number_input("First image index", 0, last, key=ui.linked("interp-a", 0, ui.as_int(0, last)))
     second = b.number_input("Second image index", 0, last, key=ui.linked("interp-b", min(1, last), ui.as_int(0, last)))
     ends = ui.test_images(dataset, [first, second])
-    ui.picture(ends, [f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"])
+    ui.picture(ends, [f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"], where=pictured,
+               slots=4)
 else:
     seed = choice["seed"]
     st.caption(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1} (sidebar seed).")
@@ -64,7 +66,8 @@ for kind, model in models.items():
     else:
         codes = interpolation_ends(model, ends if mode == "two test images" else None, choice["seed"], invert_gan)
     if codes is None:
-        st.info("GAN: no encoder, so it cannot start from the images; tick *Invert the GAN* or use random codes.")
+        st.caption(":blue-background[**GAN**: no encoder, so it cannot start from the images; tick *Invert the GAN* "
+                   "or use random codes.]")
         continue
     images = model.decode(interpolate(*codes, steps, method))
     rows[kind] = images
@@ -74,9 +77,9 @@ for kind, model in models.items():
 if rows:
     st.divider()
     all_rows = torch.cat(list(rows.values()))
-    ui.download(st, "Download all rows (PNG)", png_bytes(all_rows, nrow=steps, scale=2),
+    columns = st.columns(len(rows) + 1)
+    ui.download(columns[0], "Download all rows (PNG)", png_bytes(all_rows, nrow=steps, scale=2),
                 f"interpolation-{dataset}-{method}.png", "image/png")
-    columns = st.columns(len(rows))
-    for column, (kind, images) in zip(columns, rows.items()):
+    for column, (kind, images) in zip(columns[1:], rows.items()):
         ui.download(column, f"{ui.LABELS[kind]} as GIF", gif_bytes(list(images)),
                     f"interpolation-{dataset}-{kind}-{method}.gif", "image/gif")

@@ -98,22 +98,26 @@ figure.update_layout(height=600, margin={"l": 0, "r": 0, "t": 10, "b": 0},
                      legend={"itemsizing": "constant", "orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},
                      dragmode="pan", xaxis_title=f"{method.upper()} 1", yaxis_title=f"{method.upper()} 2",
                      plot_bgcolor="white", xaxis={"gridcolor": "#e5e5e5"}, yaxis={"gridcolor": "#e5e5e5"})
-ui.chart(st, figure, "latent-map", on_select=clicked, selection_mode="points", key=chart_key, width="stretch")
+# the map on the left, what it points at on the right: the picked image and the decoded spot stay in view (one
+# screen on a projector)
+on_map, beside = st.columns([3, 2], gap="medium")
+ui.chart(on_map, figure, "latent-map", on_select=clicked, selection_mode="points", key=chart_key, width="stretch")
 
-index = int(st.number_input(f"Test image (click a dot, or type its index 0-{n - 1})", 0, n - 1, key=index_key))
-image = ui.test_images(dataset, [index])
-neighbours = nearest_neighbours(codes, index, k=8)
-st.markdown(f"**Image #{index}** ({names[labels[index]]}, the ring on the map) and its reconstructions")
-recons = [m.reconstruct(image) for m in encoders.values()]
-ui.picture(torch.cat([image] + recons), ["original"] + [ui.LABELS[k] for k in encoders], width=96)
-st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
-ui.picture(ui.test_images(dataset, neighbours), [f"#{i} {names[labels[i]]}" for i in neighbours], width=72)
-
-st.divider()
-st.markdown("**Decode any spot of the map** (the cross): its code is the distance-weighted mean of the codes of the "
-            "8 nearest dots, so empty regions show what the model puts *between* clusters.")
-a, b = st.columns(2)
-x = a.slider("x", float(low[0]), float(high[0]), float(min(max(spot[0], low[0]), high[0])), key="map-x")
-y = b.slider("y", float(low[1]), float(high[1]), float(min(max(spot[1], low[1]), high[1])), key="map-y")
-decoded = model.decode(code_at(points, codes, (x, y)).unsqueeze(0))
-ui.picture(decoded, [f"({x:.1f}, {y:.1f})"], width=96)
+with beside:
+    index = int(st.number_input(f"Test image (click a dot, or type its index 0-{n - 1})", 0, n - 1, key=index_key))
+    image = ui.test_images(dataset, [index])
+    neighbours = nearest_neighbours(codes, index, k=8)
+    st.markdown(f"**Image #{index}** ({names[labels[index]]}, the ring on the map) and its reconstructions")
+    recons = [m.reconstruct(image) for m in encoders.values()]
+    ui.picture(torch.cat([image] + recons), ["original"] + [ui.LABELS[k] for k in encoders], width=96, slots=4)
+    st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
+    ui.picture(ui.test_images(dataset, neighbours), [f"#{i} {names[labels[i]]}" for i in neighbours], width=72,
+               slots=8)
+    st.markdown("**Decode any spot of the map** (the cross)")
+    ui.explain("Its code is the distance-weighted mean of the codes of the 8 nearest dots, so empty regions show what "
+               "the model puts *between* clusters.")
+    a, b, decoded_at = st.columns(3)
+    x = a.slider("x", float(low[0]), float(high[0]), float(min(max(spot[0], low[0]), high[0])), key="map-x")
+    y = b.slider("y", float(low[1]), float(high[1]), float(min(max(spot[1], low[1]), high[1])), key="map-y")
+    decoded = model.decode(code_at(points, codes, (x, y)).unsqueeze(0))
+    ui.picture(decoded, [f"({x:.1f}, {y:.1f})"], width=80, where=decoded_at)
