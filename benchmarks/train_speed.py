@@ -2,6 +2,7 @@
 
     python benchmarks/train_speed.py [--device auto] [--batch-size 64] [--steps 10] [--rounds 3] [--width 64]
     python benchmarks/train_speed.py --nproc 2 [--device cpu] [--images 6400]   # scaling over processes
+    python benchmarks/train_speed.py --shared [--models vaegan]   # threads on an idle and on a shared CPU
     pip install pythae   # optional: adds its VAE-GAN step (its model and trainer code, our networks) as a row
 
 "ours" is ``Trainer.train_step`` as `vaegan train` runs it (one decoder pass over the
@@ -212,9 +213,14 @@ def main() -> None:
     parser.add_argument("--nproc", type=int, default=1,
                         help="> 1: time `vaegan train` on 1 and on N processes (torchrun) instead")
     parser.add_argument("--images", type=int, default=6400, help="with --nproc: MNIST images per timed epoch")
+    parser.add_argument("--shared", action="store_true",
+                        help="time our step on 1 and on all threads, on the idle CPU and beside one busy process "
+                             "(the premise of `vaegan train --threads auto`) instead")
     args = parser.parse_args()
     if args.nproc > 1:
         return scaling(args)
+    if args.shared:
+        return shared(args)
     device = resolve_device(args.device)
     torch.manual_seed(0)
     count = args.steps + 3
@@ -278,6 +284,48 @@ def main() -> None:
     print("\nmatrix-multiply rate of these threads (1024 x 1024, median of the rounds): "
           + ", ".join(f"{precision} {statistics.median(values) / 1e9:.0f} GFLOP/s"
                       for precision, values in matmul.items() if values))
+
+
+BUSY = "import torch\ntorch.set_num_threads(1)\na = torch.rand(1024, 1024)\nwhile True:\n    a @ a\n"
+
+
+def shared(args) -> None:
+    """Our default step on one thread and on every core, with the CPU idle and with one other busy process (a
+    matrix-multiply loop on one thread, as another training run would be), in interleaved rounds."""
+    import os
+    import subprocess
+    import sys
+
+    cores = len(os.sched_getaffinity(0))
+    print(f"our default step, batch {args.batch_size}, width {args.width}; {cores} cores; median of {args.rounds} "
+          f"interleaved rounds of {args.steps} timed steps\n")
+    print("| model | machine | threads | images/s | vs all threads |")
+    print("|---|---|---:|---:|---:|")
+    device = torch.device("cpu")
+    uint8 = (torch.rand((args.steps + 3) * args.batch_size, 1, 28, 28) * 255).to(torch.uint8)
+    for kind in args.models.split(","):
+        trainer = Trainer(ModelConfig(kind=kind, width=args.width),
+                          TrainConfig(dataset="digits", batch_size=args.batch_size, device="cpu"),
+                          "/nonexistent-benchmark", data=(uint8, None), progress=False)
+        order = torch.arange(uint8.shape[0])
+        batches = [trainer._batch(order, i) for i in range(args.steps + 3)]
+        for machine in ("idle", "one other busy process"):
+            busy = subprocess.Popen([sys.executable, "-c", BUSY]) if machine != "idle" else None
+            try:
+                rates = {cores: [], 1: []}
+                for _ in range(args.rounds):
+                    for threads in rates:
+                        torch.set_num_threads(threads)
+                        rates[threads].append(measure(trainer.train_step, batches, device))
+            finally:
+                if busy is not None:
+                    busy.kill()
+                    busy.wait()
+            every = statistics.median(rates[cores])
+            for threads, values in rates.items():
+                rate = statistics.median(values)
+                print(f"| {kind} | {machine} | {threads} | {rate:.0f} | {rate / every:.2f}x |")
+    torch.set_num_threads(cores)
 
 
 def scaling(args) -> None:

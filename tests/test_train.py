@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -318,3 +319,32 @@ def test_track_fid_that_cannot_run_warns_and_training_goes_on(tmp_path, monkeypa
     assert summary["epoch"] == 2 and not (tmp_path / "quality.jsonl").exists()
     with pytest.raises(ConfigError, match="track_fid needs at least 2"):
         tiny_train_config(track_fid=1)
+
+
+def test_cpu_threads_leave_the_busy_cores_to_the_other_work(monkeypatch):
+    from vaegan_core.train import cpu_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    load = [0.1]
+    monkeypatch.setattr(os, "getloadavg", lambda: (load[0], 0.0, 0.0))
+    assert cpu_threads() == 4  # an idle machine: every core
+    load[0] = 1.1
+    assert cpu_threads() == 3  # another job on one core
+    load[0] = 7.0
+    assert cpu_threads() == 1  # a crowded machine: one thread, never none
+    load[0] = 4.0
+    assert cpu_threads(ours=4) == 4  # the load is this run's own four threads: keep them
+    assert cpu_threads(ours=2) == 2
+    assert cpu_threads(3) == 3 and cpu_threads(64) == 4  # a number is taken, up to the cores there are
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cpu_threads() is None  # the user's setting stands
+
+
+def test_a_training_run_follows_the_thread_policy(tmp_path, monkeypatch):
+    import vaegan_core.train as train
+
+    chosen = []
+    monkeypatch.setattr(train, "cpu_threads", lambda requested, ours: chosen.append((requested, ours)) or None)
+    Trainer(tiny_model_config("gan"), tiny_train_config(epochs=2), tmp_path / "run", progress=False, threads=3).fit()
+    assert chosen == [(3, 0), (3, torch.get_num_threads())]  # before each epoch; the first with no load of its own

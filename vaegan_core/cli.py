@@ -58,6 +58,11 @@ def _did_you_mean(message: str) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def _threads(text: str) -> str | int:
+    """An argparse type: "auto" or a number of threads (1 to 1,024)."""
+    return "auto" if text == "auto" else _int_in(1, 1024)(text)
+
+
 def _int_in(low: int, high: int):
     """An argparse type: an integer in [low, high], the bound said in the error (counts are bounded so that a
     typo cannot ask for a billion images)."""
@@ -139,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(e.g. 5000; 0: off)")
     train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=_threads, default="auto",
+                       help="CPU threads: a number, or auto (the default): the cores other work leaves free, checked "
+                            "every epoch; OMP_NUM_THREADS, when set, wins")
     train.add_argument("--nproc", type=_int_in(1, 1024), default=1,
                        help="train on N processes (starts torchrun; one per GPU, or CPU processes with gloo); "
                             "--batch-size is per process, so the global batch is N x --batch-size")
@@ -353,7 +361,7 @@ def _train(args: argparse.Namespace) -> dict:
                                   f"{args.out}/config.json; drop {flag} or start a new run")
         device = args.device if args.device != "auto" else None
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
-                                 data_root=args.data_dir, progress=progress)
+                                 data_root=args.data_dir, progress=progress, threads=args.threads)
     else:
         if args.model is None or args.dataset is None:
             raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
@@ -380,7 +388,8 @@ def _train(args: argparse.Namespace) -> dict:
                                    seed=args.seed, device=args.device, precision=args.precision,
                                    grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
                                    track_fid=args.track_fid)
-        trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress)
+        trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress,
+                          threads=args.threads)
     if trainer.epoch >= trainer.config.epochs:
         print(f"vaegan: {args.out} is already trained for {trainer.epoch} epochs; raise --epochs to train more",
               file=sys.stderr)

@@ -67,6 +67,24 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "fp32"
 
 
+def cpu_threads(requested: str | int = "auto", ours: int = 0) -> int | None:
+    """Intra-op threads for training on the CPU: ``requested`` as a number, or for "auto" the cores not busy with
+    other work: the cores less the 1-minute load average that is not ours (``ours``: the threads this run has kept
+    busy over the last minute; 0 before it starts), at least one. With other work on the machine, torch's threads
+    spin-wait on each other and one thread runs faster than two (benchmarks/train_speed.py --shared). None (leave
+    torch's setting alone) where OMP_NUM_THREADS is set: the user's choice stands."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested != "auto":
+        return max(1, min(int(requested), cores))
+    try:
+        others = max(0.0, os.getloadavg()[0] - ours)
+    except OSError:  # no load average on this system: torch's default
+        return None
+    return max(1, min(cores, round(cores - others)))
+
+
 def backward_per_group(losses: dict[str, torch.Tensor], groups: dict[str, list[torch.nn.Parameter]]) -> None:
     """Back-propagate each loss into its own parameter group only.
 
@@ -102,6 +120,7 @@ class Trainer:
         data_root: str | os.PathLike | None = None,
         progress: bool = True,
         callback: Callable[[dict[str, Any]], None] | None = None,
+        threads: str | int = "auto",
         _resuming: bool = False,
     ):
         self.model_config = model_config
@@ -109,6 +128,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.progress = progress
         self.callback = callback
+        self.threads = threads  # CPU intra-op threads: a number, or "auto" (cpu_threads, checked every epoch)
         if not _resuming and ckpt.has_checkpoint(self.out_dir):
             raise CheckpointError(
                 f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
@@ -365,11 +385,12 @@ class Trainer:
         history = open(self.out_dir / paths.HISTORY_FILE, "a", encoding="utf-8") if main else None
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
-        last_rate = 0.0
+        last_rate, epoch_at_start = 0.0, self.epoch
         try:
             self.model.train()
             while self.epoch < config.epochs:
                 bar.set_description(f"epoch {self.epoch + 1}/{config.epochs}")
+                self._choose_threads(first=self.epoch == epoch_at_start)
                 order = _epoch_permutation(config.seed, self.epoch, self.images.shape[0]).to(self.device)
                 epoch_start = time.perf_counter()
                 for index in range(self.steps_per_epoch):
@@ -406,6 +427,15 @@ class Trainer:
         return {"out_dir": str(self.out_dir), "epoch": self.epoch, "step": self.step,
                 "train_seconds": round(self.train_seconds, 2), "images_per_second": round(last_rate, 1),
                 "device": str(self.device), "precision": self.precision}
+
+    def _choose_threads(self, first: bool) -> None:
+        """On the CPU, set torch's threads for the next epoch (``cpu_threads``): after the first epoch the load
+        average holds this run's own threads, which are not counted as other work."""
+        if self.device.type != "cpu":
+            return
+        threads = cpu_threads(self.threads, ours=0 if first else torch.get_num_threads())
+        if threads is not None and threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
 
     def _log_record(self, window: dict[str, torch.Tensor], steps: int, seconds: float, index: int) -> dict[str, Any]:
         keys = list(window)
