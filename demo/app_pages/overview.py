@@ -74,25 +74,27 @@ for column, kind in zip(columns, choice["kinds"]):
         parameters = (config.get("parameters") or {}).get("total")
         size = (f"parameters: **{parameters:,}**" if parameters else
                 f"stored values: **{zoo.stored_values(folder):,}**")
-        st.markdown(
+        grids = sorted((folder / "samples").glob("epoch_*.png"))
+        if grids:  # the training run's own picture: no weights loaded, so the landing page stays instant
+            ui.static_picture(grids[-1], f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)")
+        # on a projector the samples speak; the numbers are one click away (the page keeps to fewer screens)
+        details = st.expander("The model's numbers") if ui.presenting() else st.container()
+        details.markdown(
             f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
             f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
             f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
             + ("\n- second prior: GMM of the training codes" if (folder / LATENT_GMM_FILE).is_file() else "")
         )
-        grids = sorted((folder / "samples").glob("epoch_*.png"))
-        if grids:  # the training run's own picture: no weights loaded, so the landing page stays instant
-            ui.static_picture(grids[-1], f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)")
         metrics = zoo.read_metrics(folder)
         rows = zoo.scores_table(metrics)
         if rows:
             # a static table wraps in a third of the page; an interactive one cut off its value columns
-            st.table([{name: ("-" if value is None else value) for name, value in row.items()} for row in rows])
+            details.table([{name: ("-" if value is None else value) for name, value in row.items()} for row in rows])
             sizes = sorted({result.get("n", 0) for result in metrics.values()})
-            st.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
-                       "domain: the LeNet features of the dataset.")
+            details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
+                            "domain: the LeNet features of the dataset.")
         else:
-            st.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")
+            details.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")
         diagnostics = zoo.diagnostics_summary(zoo.read_diagnostics(folder))
         if diagnostics:
-            st.markdown("\n".join(f"- {line}" for line in diagnostics))
+            details.markdown("\n".join(f"- {line}" for line in diagnostics))
