@@ -537,24 +537,20 @@ def drawing_pad(key: str, dataset: str):
     return drawing
 
 
-def explain(text: str, where=None) -> None:
-    """A paragraph that explains what is shown: as text, or folded under "Explanation" in presenter mode (the
-    teacher says it; the page keeps to one screen)."""
+def explain(text: str, where=None, label: str = "Explanation", shown=None) -> None:
+    """A paragraph that explains what is shown: as text (``shown``: how, default markdown), or folded under
+    ``label`` in presenter mode (the teacher says it; the page keeps to one screen)."""
     where = where or st
     if presenting():
-        where.expander("Explanation").markdown(text)
+        where.expander(label).markdown(text)
     else:
-        where.markdown(text)
+        (shown or where.markdown)(text)
 
 
 def page_header(title: str, explanation: str, needs_models: bool = True) -> dict:
     st.session_state["_page"] = title  # for the names of exports
     st.title(title)
-    if presenting():  # on a projector the teacher says it; folded, the page keeps to one screen
-        with st.expander("What this page shows"):
-            st.markdown(explanation)
-    else:
-        st.caption(explanation)
+    explain(explanation, label="What this page shows", shown=st.caption)
     choice = settings()
     if needs_models and not choice["kinds"]:
         st.info("No model is chosen: pick at least one under *Models* in the sidebar.")

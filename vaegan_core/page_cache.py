@@ -89,12 +89,10 @@ def _stored_fingerprint(path: Path) -> str | None:
     """The fingerprint in a safetensors file's header (read without loading the arrays), None when absent."""
     if not path.is_file():
         return None
-    with open(path, "rb") as handle:
-        size = int.from_bytes(handle.read(8), "little")
-        if not 0 < size < 10_000_000:
-            raise ValueError("not a safetensors file")
-        header = json.loads(handle.read(size))
-    return (header.get("__metadata__") or {}).get("fingerprint")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as handle:
+        return (handle.metadata() or {}).get("fingerprint")
 
 
 def prune(folder: str | os.PathLike, fingerprint: str) -> list[str]:
