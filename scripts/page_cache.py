@@ -1,7 +1,8 @@
 """Compute what the app's slow pages show by default for the shipped checkpoints, into each checkpoint's
 ``page_cache/`` folder (vaegan_core.page_cache): the UMAP map of 5,000 test codes (Latent map), the latent
 diagnostics of the test split (Latent space), the anomaly scores of 2,000 test images and of 2,000 images of the
-other dataset (Anomalies). The app then opens those pages without computing them.
+other dataset (Anomalies); and the 64 samples of each GMM prior the Overview shows (``samples/gmm.png``). The app
+then opens those pages without computing them.
 
     python scripts/page_cache.py [--checkpoints DIR] [DATASET ...]      default: mnist fashion-mnist
 
@@ -24,6 +25,7 @@ from vaegan_core.checkpoint import load_model  # noqa: E402
 from vaegan_core.config import OTHER_DATASET  # noqa: E402
 from vaegan_core.data import load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
+from vaegan_core.prior import save_gmm_grid  # noqa: E402
 
 MAP_IMAGES = 5000  # the Latent map's default
 ANOMALY_IMAGES = 2000  # the Anomalies page's reference images (REFERENCE_IMAGES there)
@@ -39,6 +41,8 @@ def ship(dataset: str, root: Path) -> None:
         out = Path(model.folder) / page_cache.FOLDER
         page_cache.prune(out, model.fingerprint)  # results of an earlier checkpoint; current ones are kept
         started = time.perf_counter()
+        if model.latent_gmm is not None:  # the Overview's picture of the GMM prior (vaegan fit-gmm writes it too)
+            save_gmm_grid(model, model.folder)
         if hasattr(model, "encoder"):
             page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=out)
             page_cache.latent_usage(model, test, write_to=out)

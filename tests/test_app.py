@@ -140,6 +140,22 @@ def test_an_upload_is_shown_as_it_came_beside_what_the_model_sees(app):
     assert len(images) >= 2  # the file as it came, and the 28 x 28 the model reads
 
 
+def test_overview_shows_the_gmm_prior_samples_of_a_model_that_has_one(tiny_checkpoints, tmp_path, monkeypatch):
+    """Compare opens on the GMM prior; the landing page shows the same prior's samples (written by fit-gmm) for a
+    model that has one, the last epoch's N(0, I) grid for the others."""
+    from vaegan_core.cli import main
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, root, symlinks=True)
+    assert main(["fit-gmm", str(root / "mnist" / "vae"), "--components", "3", "--no-progress"]) == 0
+    at = new_app(monkeypatch, root, 120)
+    at.run()
+    assert_clean(at)
+    captions = [str(image.proto) for image in at.get("image")]
+    assert sum("samples of the GMM prior" in caption for caption in captions) == 1
+    assert sum("samples after epoch" in caption for caption in captions) == 2
+
+
 def test_a_row_of_pictures_stays_one_row_in_presenter_mode(app):
     """Sixteen steps at presenter size are wider than the page: each image gets its own column of one row (they
     shrink) instead of wrapping onto a second line, so the rows of two models line up image for image."""

@@ -185,6 +185,10 @@ def test_cli_fit_gmm_then_sample_from_it(trained, tmp_path, capsys):
     assert result["components"] == 4 and result["dataset"] == "digits" and result["split"] == "train"
     assert result["n"] == 1437 and (folder / LATENT_GMM_FILE).is_file()
     assert 'prior="gmm"' in (folder / MODEL_CARD_FILE).read_text()
+    from PIL import Image
+
+    with Image.open(folder / "samples" / "gmm.png") as grid:  # the Overview's picture: 8 x 8 samples of the mixture
+        assert grid.size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)  # 2-pixel gaps
     out = tmp_path / "grid.png"
     assert main(["sample", str(folder), "--n", "9", "--out", str(out), "--prior", "gmm"]) == 0
     assert json.loads(capsys.readouterr().out)["prior"] == "gmm" and out.stat().st_size > 0

@@ -613,7 +613,7 @@ def _fit_gmm(args: argparse.Namespace) -> dict:
     from .card import refresh_model_card
     from .checkpoint import load_model, read_config
     from .data import load_dataset
-    from .prior import fit_latent_gmm
+    from .prior import fit_latent_gmm, save_gmm_grid
     from .train import resolve_device
 
     if not Path(args.checkpoint).is_dir():
@@ -628,6 +628,7 @@ def _fit_gmm(args: argparse.Namespace) -> dict:
         mixture = fit_latent_gmm(model, images, components=args.components, seed=args.seed, progress=progress)
     mixture.metadata.update(dataset=dataset, split="train")
     path = mixture.save(args.checkpoint)
+    save_gmm_grid(model, args.checkpoint, mixture, args.seed)  # the Overview's picture of this prior
     refresh_model_card(args.checkpoint)
     return {"out": str(path), **mixture.metadata}
 

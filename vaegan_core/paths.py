@@ -12,6 +12,7 @@ TRAINER_STATE_FILE = "trainer_state.pt"
 HISTORY_FILE = "history.jsonl"
 QUALITY_FILE = "quality.jsonl"   # optional: domain FID after each epoch (vaegan train --track-fid N)
 SAMPLES_DIR = "samples"
+GMM_GRID_FILE = "gmm.png"         # in samples/: 64 samples of the GMM prior, written by vaegan fit-gmm
 MODEL_CARD_FILE = "README.md"
 METRICS_FILE = "metrics.json"
 LATENT_GMM_FILE = "latent_gmm.safetensors"  # optional: a GMM of the training codes (vaegan fit-gmm)

@@ -219,3 +219,20 @@ def fit_latent_gmm(model, images: torch.Tensor, components: int = GMM_COMPONENTS
     if progress:
         progress(1.0, "fitted")
     return gmm
+
+
+def save_gmm_grid(model, folder: str | os.PathLike, mixture: LatentGMM | None = None, seed: int = 0) -> Path:
+    """``samples/gmm.png`` in ``folder``: 64 samples of the GMM prior (``mixture``, else the model's own), seeded;
+    the picture the Overview shows of a model with a GMM prior (Compare's default), as the epoch grids show N(0, I)."""
+    from .images import save_grid
+    from .paths import GMM_GRID_FILE, SAMPLES_DIR
+
+    mixture = mixture if mixture is not None else model.latent_gmm
+    if mixture is None:
+        raise ConfigError(f"{folder} has no GMM prior to draw from; fit one with `vaegan fit-gmm {folder}`")
+    codes = mixture.sample(64, torch.Generator().manual_seed(seed)).to(model.device)
+    path = Path(folder) / SAMPLES_DIR / GMM_GRID_FILE
+    path.parent.mkdir(exist_ok=True)
+    with torch.no_grad():
+        save_grid(model.decode(codes).cpu(), path)
+    return path

@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from vaegan_core import zoo
 from vaegan_core.config import GMM_COMPONENTS
-from vaegan_core.paths import LATENT_GMM_FILE
+from vaegan_core.paths import GMM_GRID_FILE, LATENT_GMM_FILE, SAMPLES_DIR
 
 choice = ui.page_header(
     "VAE-GAN Explorer",
@@ -74,8 +74,13 @@ for column, kind in zip(columns, choice["kinds"]):
         parameters = (config.get("parameters") or {}).get("total")
         size = (f"parameters: **{parameters:,}**" if parameters else
                 f"stored values: **{zoo.stored_values(folder):,}**")
-        grids = sorted((folder / "samples").glob("epoch_*.png"))
-        if grids:  # the training run's own picture: no weights loaded, so the landing page stays instant
+        # pictures written with the checkpoint (no weights loaded, so the landing page stays instant): the GMM
+        # prior's samples where the model has one (Compare's default), else the training run's last epoch grid
+        gmm_grid = folder / SAMPLES_DIR / GMM_GRID_FILE
+        grids = sorted((folder / SAMPLES_DIR).glob("epoch_*.png"))
+        if gmm_grid.is_file() and (folder / LATENT_GMM_FILE).is_file():
+            ui.static_picture(gmm_grid, f"samples of the GMM prior, as Compare shows them (epoch {state.get('epoch', '?')})")
+        elif grids:
             ui.static_picture(grids[-1], f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)")
         # on a projector the samples speak; the numbers are one click away (the page keeps to fewer screens)
         details = st.expander("The model's numbers") if ui.presenting() else st.container()
