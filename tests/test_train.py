@@ -225,6 +225,30 @@ def test_resume_from_the_weights_alone(tmp_path, capsys):
                  "--reset-optimizer"]) == 2
 
 
+def test_a_run_continued_from_its_weights_may_add_a_moving_average(tmp_path, capsys):
+    """How the shipped VAE-GANs got theirs: a run without an average, continued from its weights alone with
+    --ema-decay (the average starts at the decoder) and --track-fid; without --reset-optimizer it is refused."""
+    from vaegan_core.cli import main
+
+    Trainer(tiny_model_config("vaegan"), tiny_train_config(epochs=1), tmp_path, progress=False).fit()
+    decoder = _weights(tmp_path)
+    assert not any(name.startswith("decoder_ema.") for name in decoder)
+    args = ["train", "--resume", "--out", str(tmp_path), "--epochs", "2", "--ema-decay", "0.99", "--track-fid", "200",
+            "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--ema-decay cannot change" in err and "--reset-optimizer" in err and err.count("\n") == 1
+    with pytest.warns(UserWarning, match="noise stream is reseeded"):
+        assert main(args[:2] + ["--reset-optimizer"] + args[2:]) == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"]["ema_decay"] == 0.99 and config["train"]["track_fid"] == 200
+    assert config["state"]["epoch"] == 2
+    assert [row["epoch"] for row in map(json.loads, (tmp_path / "quality.jsonl").read_text().splitlines())] == [2]
+    weights = _weights(tmp_path)
+    assert not torch.equal(weights["decoder_ema.project.0.weight"], weights["decoder.project.0.weight"])  # it moved
+    assert load_model(tmp_path).decoder_ema is not None
+
+
 def test_ema_is_trained_saved_loaded_and_resumed(tmp_path):
     """The average moves with training, both decoders are in model.safetensors, and a resumed run with an
     average equals an uninterrupted one."""

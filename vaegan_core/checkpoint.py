@@ -102,18 +102,25 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
-def load_weights(model: GenerativeModel, directory: str | os.PathLike) -> dict[str, str]:
+def load_weights(model: GenerativeModel, directory: str | os.PathLike, start_average: bool = False) -> dict[str, str]:
     """Load ``model.safetensors`` into ``model`` (strictly); returns the file's metadata.
 
     The names and shapes in the file's header are compared with the model's first: a mismatched file is
-    refused before any of its tensor data is read."""
+    refused before any of its tensor data is read. ``start_average``: a model with a moving average of the
+    decoder may load a file that has none (a run continued with the average added); the average starts at the
+    decoder's weights."""
     path = Path(directory) / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"{path} is missing; the checkpoint is incomplete")
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
     try:
         with safe_open(str(path), framework="pt") as handle:
-            _check_shapes(path, expected, {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()})
+            stored = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+            added = start_average and getattr(model, "decoder_ema", None) is not None and not any(
+                name.startswith("decoder_ema.") for name in stored)
+            if added:
+                expected = {name: shape for name, shape in expected.items() if not name.startswith("decoder_ema.")}
+            _check_shapes(path, expected, stored)
             metadata = handle.metadata() or {}
             weights = {name: handle.get_tensor(name) for name in handle.keys()}
     except CheckpointError:
@@ -121,7 +128,9 @@ def load_weights(model: GenerativeModel, directory: str | os.PathLike) -> dict[s
     except Exception as error:  # safetensors raises its own error type for truncated or garbled files
         raise CheckpointError(f"{path} is truncated or corrupt ({first_line(error)}); re-download or retrain it") \
             from None
-    model.load_state_dict(weights, strict=True)
+    model.load_state_dict(weights, strict=not added)
+    if added:
+        model.reset_ema()
     return metadata
 
 

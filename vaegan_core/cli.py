@@ -354,13 +354,19 @@ def _train(args: argparse.Namespace) -> dict:
             if value is not None and value != stored:
                 raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
         defaults = build_parser().parse_args(["train", "--epochs", "1", "--out", args.out])
-        for option in _SAVED_SETTINGS:
-            if getattr(args, option) != getattr(defaults, option):
-                flag = "--" + option.replace("_", "-")
-                raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
-                                  f"{args.out}/config.json; drop {flag} or start a new run")
+        changed = {option for option in _SAVED_SETTINGS if getattr(args, option) != getattr(defaults, option)}
+        # what a resumed run may change: the per-epoch scoring; and, continuing from the weights alone, a moving
+        # average of the decoder added
+        allowed = {"track_fid"} | ({"ema_decay"} if args.reset_optimizer else set())
+        for option in sorted(changed - allowed):
+            flag = "--" + option.replace("_", "-")
+            raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
+                              f"{args.out}/config.json; drop {flag} or start a new run"
+                              + (" (--ema-decay may be added with --reset-optimizer)" if option == "ema_decay" else ""))
         device = args.device if args.device != "auto" else None
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
+                                 ema_decay=args.ema_decay if "ema_decay" in changed else None,
+                                 track_fid=args.track_fid if "track_fid" in changed else None,
                                  data_root=args.data_dir, progress=progress, threads=args.threads)
     else:
         if args.model is None or args.dataset is None:

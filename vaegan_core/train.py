@@ -126,8 +126,7 @@ class Trainer:
         self.model_config = model_config
         self.config = train_config
         self.out_dir = Path(out_dir)
-        self.progress = progress
-        self.callback = callback
+        self.progress, self.callback = progress, callback
         self.threads = threads  # CPU intra-op threads: a number, or "auto" (cpu_threads, checked every epoch)
         if not _resuming and ckpt.has_checkpoint(self.out_dir):
             raise CheckpointError(
@@ -225,25 +224,30 @@ class Trainer:
 
     @classmethod
     def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, reset_optimizer: bool = False,
-               **kwargs) -> "Trainer":
+               ema_decay: float | None = None, track_fid: int | None = None, **kwargs) -> "Trainer":
         """A Trainer that continues the run in ``out_dir`` exactly where its last complete save ended.
 
         ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
         moments and a reseeded noise stream (for a folder whose trainer state is missing or refused, e.g. a
-        shipped checkpoint); reproducible, but not what an uninterrupted run would have done.
+        shipped checkpoint); reproducible, but not what an uninterrupted run would have done. Such a continuation
+        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights).
+        ``track_fid``: score the samples after each epoch from now on (or stop: 0).
         """
         saved = ckpt.read_config(out_dir)
         train_config: TrainConfig = saved["train_config"]
+        model_config: ModelConfig = saved["model_config"]
         if train_config is None:
             raise CheckpointError(f"{Path(out_dir) / paths.CONFIG_FILE} has no training config, so it cannot be resumed")
-        changes = {}
-        if epochs is not None:
-            changes["epochs"] = epochs
-        if device is not None:
-            changes["device"] = device
+        changes = {name: value for name, value in (("epochs", epochs), ("device", device), ("track_fid", track_fid))
+                   if value is not None}
         if changes:
             train_config = dataclasses.replace(train_config, **changes)
-        trainer = cls(saved["model_config"], train_config, out_dir, _resuming=True, **kwargs)
+        if ema_decay is not None and ema_decay != model_config.ema_decay:
+            if not reset_optimizer or model_config.ema_decay > 0:
+                raise ConfigError("a moving average can only be added to a run without one, continued from its "
+                                  "weights alone (--reset-optimizer)")
+            model_config = dataclasses.replace(model_config, ema_decay=ema_decay)
+        trainer = cls(model_config, train_config, out_dir, _resuming=True, **kwargs)
         if reset_optimizer:
             trainer._load_weights_only(saved.get("state") or {})
         else:
@@ -285,7 +289,7 @@ class Trainer:
 
     def _load_weights_only(self, state: dict) -> None:
         """Weights from model.safetensors, counters from config.json's state, fresh optimizers (see ``resume``)."""
-        metadata = ckpt.load_weights(self.model, self.out_dir)
+        metadata = ckpt.load_weights(self.model, self.out_dir, start_average=True)
         try:
             self.epoch = int(metadata.get("epoch", state.get("epoch", 0)))
             self.step = int(state.get("step", self.epoch * self.steps_per_epoch))
