@@ -368,7 +368,13 @@ def test_cpu_threads_leave_the_busy_cores_to_the_other_work(monkeypatch):
 def test_a_training_run_follows_the_thread_policy(tmp_path, monkeypatch):
     import vaegan_core.train as train
 
+    before = torch.get_num_threads()
+    Trainer(tiny_model_config("gan"), tiny_train_config(epochs=1), tmp_path / "one", progress=False, threads=1).fit()
+    assert torch.get_num_threads() == before  # the policy holds for the run only, not for the rest of the process
     chosen = []
     monkeypatch.setattr(train, "cpu_threads", lambda requested, ours: chosen.append((requested, ours)) or None)
     Trainer(tiny_model_config("gan"), tiny_train_config(epochs=2), tmp_path / "run", progress=False, threads=3).fit()
     assert chosen == [(3, 0), (3, torch.get_num_threads())]  # before each epoch; the first with no load of its own
+    chosen.clear()
+    Trainer(tiny_model_config("gan"), tiny_train_config(epochs=1), tmp_path / "lib", progress=False).fit()
+    assert chosen == []  # the Python API leaves the caller's threads alone; `vaegan train` passes --threads auto

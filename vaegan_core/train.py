@@ -120,14 +120,14 @@ class Trainer:
         data_root: str | os.PathLike | None = None,
         progress: bool = True,
         callback: Callable[[dict[str, Any]], None] | None = None,
-        threads: str | int = "auto",
+        threads: str | int | None = None,
         _resuming: bool = False,
     ):
         self.model_config = model_config
         self.config = train_config
         self.out_dir = Path(out_dir)
         self.progress, self.callback = progress, callback
-        self.threads = threads  # CPU intra-op threads: a number, or "auto" (cpu_threads, checked every epoch)
+        self.threads = threads  # CPU threads: a number, "auto" (cpu_threads, every epoch) or None (left alone)
         if not _resuming and ckpt.has_checkpoint(self.out_dir):
             raise CheckpointError(
                 f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
@@ -389,7 +389,7 @@ class Trainer:
         history = open(self.out_dir / paths.HISTORY_FILE, "a", encoding="utf-8") if main else None
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
-        last_rate, epoch_at_start = 0.0, self.epoch
+        last_rate, epoch_at_start, threads_at_start = 0.0, self.epoch, torch.get_num_threads()
         try:
             self.model.train()
             while self.epoch < config.epochs:
@@ -428,6 +428,7 @@ class Trainer:
                 history.close()
             bar.close()
             distributed.stop(self.context)
+            torch.set_num_threads(threads_at_start)  # the thread policy holds for the run only
         return {"out_dir": str(self.out_dir), "epoch": self.epoch, "step": self.step,
                 "train_seconds": round(self.train_seconds, 2), "images_per_second": round(last_rate, 1),
                 "device": str(self.device), "precision": self.precision}
@@ -435,7 +436,7 @@ class Trainer:
     def _choose_threads(self, first: bool) -> None:
         """On the CPU, set torch's threads for the next epoch (``cpu_threads``): after the first epoch the load
         average holds this run's own threads, which are not counted as other work."""
-        if self.device.type != "cpu":
+        if self.device.type != "cpu" or self.threads is None:  # None: a library caller's threads are its own
             return
         threads = cpu_threads(self.threads, ours=0 if first else torch.get_num_threads())
         if threads is not None and threads != torch.get_num_threads():
