@@ -60,7 +60,7 @@ def in_app_visits(browser, url: str) -> list[tuple[str, float]]:
 
 
 def warmed_server(report: Path):
-    """A fresh server whose warm-up has been started (by a first visit) and waited for; yields (url, warm-up s)."""
+    """A fresh server with its warm-up on, reporting its seconds into ``report`` (wait_for_warm_up reads them)."""
     return streamlit_server({"VAEGAN_NO_WARMUP": "0", "VAEGAN_WARMUP_REPORT": str(report)}, timeout=120)
 
 

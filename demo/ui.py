@@ -353,7 +353,6 @@ def show_upload(data: bytes, image, notes: list[str]) -> None:
 PRESENTER_SCALE = 2  # presenter mode: pictures twice as wide (84 px digits -> 168 px, 6x their 28 pixels)
 PRESENTER_CSS = """<style>
 html { font-size: 21px; }                       /* Streamlit sizes its text in rem: everything grows */
-[data-testid="stImage"] img { image-rendering: pixelated; }
 .developer-detail, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
 [data-testid="stMainBlockContainer"] { padding-top: 2rem; padding-bottom: 1rem; }  /* one screen, not 1.2 */
 </style>"""
@@ -364,9 +363,12 @@ def presenting() -> bool:
     return bool(st.session_state.get("present", False))
 
 
+# Pictures are pixels: a picture stretched to its column (a row of pictures, ui.picture) stays sharp, never smoothed
+SHARP_CSS = '<style>[data-testid="stImage"] img { image-rendering: pixelated; }</style>'
+
+
 def apply_presenter_mode() -> None:
-    if presenting():
-        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    st.markdown(SHARP_CSS + (PRESENTER_CSS if presenting() else ""), unsafe_allow_html=True)
 
 
 def _page_slug() -> str:
@@ -432,7 +434,7 @@ def picture(images, captions=None, width: int = 84, where=None, slots: int | Non
     present = presenting()
     width *= PRESENTER_SCALE if present else 1
     pixels = to_uint8(images, channels_last=True)  # B x H x W x C
-    scale = max(1, -(-width // pixels.shape[1]))
+    scale = max(1, -(-width // pixels.shape[2]))  # the width: a written line is one wide picture
     pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2).numpy()
     captions = list(captions) if captions is not None else [None] * len(pixels)
     if len(pixels) == 1:
@@ -500,11 +502,11 @@ def page_zip() -> None:
                                icon=":material/folder_zip:", on_click="ignore", key="page-zip")
 
 
-def show_row(images, caption: str | None = None, width: int = 96, captions=None) -> None:
-    """A row of images, upscaled without smoothing so pixels stay visible on a projector."""
+def show_row(images, caption: str | None = None, width: int = 96, captions=None, slots: int | None = None) -> None:
+    """A row of images, upscaled without smoothing so pixels stay visible on a projector (``slots``: see picture)."""
     if caption:
         st.markdown(caption)
-    picture(images, captions, width)
+    picture(images, captions, width, slots=slots)
 
 
 def drawing_pad(key: str, dataset: str):

@@ -100,5 +100,6 @@ def test_prune_keeps_the_current_fingerprint_only(tmp_path):
     page_cache.document("c", "old", lambda: {"x": 1}, write_to=tmp_path)
     page_cache.arrays("d", "old", lambda: {"x": np.ones(2)}, write_to=tmp_path)
     (tmp_path / "e.json").write_text("not json")
-    assert page_cache.prune(tmp_path, "new") == ["c.json", "d.safetensors", "e.json"]
+    (tmp_path / "f.safetensors").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 9\n")
+    assert page_cache.prune(tmp_path, "new") == ["c.json", "d.safetensors", "e.json", "f.safetensors"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.json", "b.safetensors"]

@@ -103,7 +103,7 @@ def prune(folder: str | os.PathLike, fingerprint: str) -> list[str]:
         try:
             stored = (read_json(path, dict).get("fingerprint") if path.suffix == ".json"
                       else _stored_fingerprint(path))
-        except (OSError, JSONFileError, ValueError, json.JSONDecodeError):
+        except Exception:  # noqa: BLE001 - unreadable in any way (a torn file, a Git LFS pointer): not ours to keep
             stored = None
         if stored != fingerprint:
             path.unlink()

@@ -106,7 +106,7 @@ if image_tab.open:
                     distances, indices = memorisation.nearest_k(image.numpy(), train, 8)
                     ui.show_row(train[indices].reshape(-1, *image.shape[-3:]), "**Its nearest training images** (pixels)",
                                 width=84, captions=[f"{names[train_labels(dataset)[i]]}, {d:.2f}"
-                                                    for i, d in zip(indices, distances)])
+                                                    for i, d in zip(indices, distances)], slots=8)
 
 if detection_tab.open:
     with detection_tab:
