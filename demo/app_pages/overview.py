@@ -76,9 +76,10 @@ for column, kind in zip(columns, choice["kinds"]):
                 f"stored values: **{zoo.stored_values(folder):,}**")
         # pictures written with the checkpoint (no weights loaded, so the landing page stays instant): the GMM
         # prior's samples where the model has one (Compare's default), else the training run's last epoch grid
+        has_gmm = (folder / LATENT_GMM_FILE).is_file()
         gmm_grid = folder / SAMPLES_DIR / GMM_GRID_FILE
         grids = sorted((folder / SAMPLES_DIR).glob("epoch_*.png"))
-        if gmm_grid.is_file() and (folder / LATENT_GMM_FILE).is_file():
+        if gmm_grid.is_file() and has_gmm:
             ui.static_picture(gmm_grid, f"samples of the GMM prior, as Compare shows them (epoch {state.get('epoch', '?')})")
         elif grids:
             ui.static_picture(grids[-1], f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)")
@@ -88,7 +89,7 @@ for column, kind in zip(columns, choice["kinds"]):
             f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
             f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
             f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
-            + ("\n- second prior: GMM of the training codes" if (folder / LATENT_GMM_FILE).is_file() else "")
+            + ("\n- second prior: GMM of the training codes" if has_gmm else "")
         )
         metrics = zoo.read_metrics(folder)
         rows = zoo.scores_table(metrics)
