@@ -345,6 +345,41 @@ def test_track_fid_that_cannot_run_warns_and_training_goes_on(tmp_path, monkeypa
         tiny_train_config(track_fid=1)
 
 
+def test_keep_best_keeps_the_epoch_with_the_lowest_tracked_fid(tmp_path, monkeypatch, capsys):
+    """--keep-best: best/ holds the weights of the epoch that scored lowest (scripted scores 30, 20, 25, then a
+    resumed run's 22 and 10), the folder itself the last epoch; without --track-fid the flag is refused."""
+    from vaegan_core.cli import main
+    from vaegan_core.metrics import evaluate as evaluate_module
+
+    scores = iter([30.0, 20.0, 25.0, 22.0, 10.0])
+    monkeypatch.setattr(evaluate_module, "evaluate", lambda *a, **k: {"metrics": {"fid": next(scores)}})
+    snapshots = {}
+    original = Trainer._track_quality
+
+    def remember(self, state):
+        snapshots[self.epoch] = {k: v.clone() for k, v in self.model.state_dict().items()}
+        original(self, state)
+
+    monkeypatch.setattr(Trainer, "_track_quality", remember)
+    Trainer(tiny_model_config("gan"), tiny_train_config(epochs=3, track_fid=150, keep_best=True), tmp_path,
+            progress=False).fit()
+    best = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert best["state"]["epoch"] == 2 and best["state"]["fid_domain_train"] == 20.0
+    kept = _weights(tmp_path / "best")
+    assert all(torch.equal(kept[name], snapshots[2][name]) for name in kept)
+    assert json.loads((tmp_path / "config.json").read_text())["state"]["epoch"] == 3
+    assert load_model(tmp_path / "best").config.kind == "gan"
+
+    Trainer.resume(tmp_path, epochs=5, progress=False).fit()  # 22 does not replace 20; 10 does
+    assert json.loads((tmp_path / "best" / "config.json").read_text())["state"]["epoch"] == 5
+
+    assert main(["train", "--model", "gan", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path / "x"),
+                 "--keep-best"]) == 2
+    assert "--keep-best needs --track-fid" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="keep_best needs track_fid"):
+        tiny_train_config(keep_best=True)
+
+
 def test_cpu_threads_leave_the_busy_cores_to_the_other_work(monkeypatch):
     from vaegan_core.train import cpu_threads
 

@@ -32,7 +32,7 @@ from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
                    "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every",
-                   "track_fid", "image_size", "channels")
+                   "track_fid", "keep_best", "image_size", "channels")
 MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
 MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--track-fid", type=_int_in(0, 100_000), default=0, metavar="N",
                        help="after each epoch, the domain FID of N samples against the train split, in quality.jsonl "
                             "(e.g. 5000; 0: off)")
+    train.add_argument("--keep-best", action="store_true",
+                       help="with --track-fid: also keep the epoch with the lowest tracked FID in OUT/best/ (a GAN's "
+                            "quality moves from epoch to epoch; the folder itself always holds the last epoch)")
     train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--threads", type=_threads, default="auto",
@@ -353,11 +356,13 @@ def _train(args: argparse.Namespace) -> dict:
                                     ("--dataset", args.dataset, saved["train_config"] and saved["train_config"].dataset)):
             if value is not None and value != stored:
                 raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
+        if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
+            raise _UsageError("--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)")
         defaults = build_parser().parse_args(["train", "--epochs", "1", "--out", args.out])
         changed = {option for option in _SAVED_SETTINGS if getattr(args, option) != getattr(defaults, option)}
         # what a resumed run may change: the per-epoch scoring; and, continuing from the weights alone, a moving
         # average of the decoder added
-        allowed = {"track_fid"} | ({"ema_decay"} if args.reset_optimizer else set())
+        allowed = {"track_fid", "keep_best"} | ({"ema_decay"} if args.reset_optimizer else set())
         for option in sorted(changed - allowed):
             flag = "--" + option.replace("_", "-")
             raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
@@ -367,12 +372,15 @@ def _train(args: argparse.Namespace) -> dict:
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
                                  ema_decay=args.ema_decay if "ema_decay" in changed else None,
                                  track_fid=args.track_fid if "track_fid" in changed else None,
+                                 keep_best=True if "keep_best" in changed else None,
                                  data_root=args.data_dir, progress=progress, threads=args.threads)
     else:
         if args.model is None or args.dataset is None:
             raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
         if args.reset_optimizer:
             raise _UsageError("--reset-optimizer only goes with --resume")
+        if args.keep_best and not args.track_fid:
+            raise _UsageError("--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)")
         from .data import CLASS_NAMES
         from .folders import folder_classes, is_folder
 
@@ -393,7 +401,7 @@ def _train(args: argparse.Namespace) -> dict:
                                    lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
                                    seed=args.seed, device=args.device, precision=args.precision,
                                    grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
-                                   track_fid=args.track_fid)
+                                   track_fid=args.track_fid, keep_best=args.keep_best)
         trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress,
                           threads=args.threads)
     if trainer.epoch >= trainer.config.epochs:

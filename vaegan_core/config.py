@@ -113,6 +113,7 @@ class TrainConfig:
     log_every: int = 20  # steps between two history.jsonl lines (each line averages its window)
     sample_grid: int = 64  # images in the per-epoch sample grid
     track_fid: int = 0  # after each epoch, the domain FID of this many samples against the train split; 0 = off
+    keep_best: bool = False  # with track_fid: also keep the epoch with the lowest tracked FID in best/
 
     def __post_init__(self) -> None:
         if not (isinstance(self.dataset, str) and self.dataset.startswith("folder:") and len(self.dataset) > 7):
@@ -126,6 +127,10 @@ class TrainConfig:
         _check_int("track_fid", self.track_fid, 0, 100_000)
         if self.track_fid == 1:
             raise ConfigError("track_fid needs at least 2 samples (0: off)")
+        if not isinstance(self.keep_best, bool):
+            raise ConfigError(f"keep_best must be true or false, got {self.keep_best!r}")
+        if self.keep_best and not self.track_fid:
+            raise ConfigError("keep_best needs track_fid (the FID that picks the best epoch), e.g. track_fid=5000")
         _check_int("seed", self.seed, 0, MAX_SEED)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         for name in ("lr", "lr_discriminator", "grad_clip"):

@@ -17,6 +17,7 @@ MODEL_CARD_FILE = "README.md"
 METRICS_FILE = "metrics.json"
 LATENT_GMM_FILE = "latent_gmm.safetensors"  # optional: a GMM of the training codes (vaegan fit-gmm)
 NOTES_FILE = "notes.md"           # optional prose for the model card (how it was trained, what was tried)
+BEST_DIR = "best"                 # optional: the epoch with the lowest tracked FID (vaegan train --keep-best)
 
 
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"  # beside the package

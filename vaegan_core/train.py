@@ -224,22 +224,26 @@ class Trainer:
 
     @classmethod
     def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, reset_optimizer: bool = False,
-               ema_decay: float | None = None, track_fid: int | None = None, **kwargs) -> "Trainer":
+               ema_decay: float | None = None, track_fid: int | None = None, keep_best: bool | None = None,
+               **kwargs) -> "Trainer":
         """A Trainer that continues the run in ``out_dir`` exactly where its last complete save ended.
 
         ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
         moments and a reseeded noise stream (for a folder whose trainer state is missing or refused, e.g. a
         shipped checkpoint); reproducible, but not what an uninterrupted run would have done. Such a continuation
         may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights).
-        ``track_fid``: score the samples after each epoch from now on (or stop: 0).
+        ``track_fid``: score the samples after each epoch from now on (or stop: 0); ``keep_best``: from now on,
+        keep the epoch with the lowest score in ``best/`` (stopping the scoring stops it too).
         """
         saved = ckpt.read_config(out_dir)
         train_config: TrainConfig = saved["train_config"]
         model_config: ModelConfig = saved["model_config"]
         if train_config is None:
             raise CheckpointError(f"{Path(out_dir) / paths.CONFIG_FILE} has no training config, so it cannot be resumed")
-        changes = {name: value for name, value in (("epochs", epochs), ("device", device), ("track_fid", track_fid))
-                   if value is not None}
+        changes = {name: value for name, value in (("epochs", epochs), ("device", device), ("track_fid", track_fid),
+                                                   ("keep_best", keep_best)) if value is not None}
+        if changes.get("track_fid", train_config.track_fid) == 0:
+            changes["keep_best"] = False
         if changes:
             train_config = dataclasses.replace(train_config, **changes)
         if ema_decay is not None and ema_decay != model_config.ema_decay:
@@ -482,12 +486,13 @@ class Trainer:
         ckpt.save_trainer_state(self.out_dir, trainer_state)
         ckpt.save_checkpoint(self.out_dir, self.model, self.config, state)
         write_model_card(self.out_dir, self.model, self.config, state)
-        self._track_quality()
+        self._track_quality(state)
 
-    def _track_quality(self) -> None:
+    def _track_quality(self, state: dict[str, Any]) -> None:
         """With ``track_fid``: the domain FID of fresh samples against the train split (the test split plays no
         part in training choices), one line per epoch in quality.jsonl beside the CPU time so far: the run's
-        quality against its training time. The evaluation's own time is not training time."""
+        quality against its training time. The evaluation's own time is not training time. With ``keep_best``,
+        an epoch that scores lower than the one in ``best/`` replaces it there."""
         n = self.config.track_fid
         if not n or self._quality_off:
             return
@@ -507,6 +512,20 @@ class Trainer:
                "fid_domain_train": round(float(result["metrics"]["fid"]), 3), "n": n}
         with open(self.out_dir / paths.QUALITY_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
+        if self.config.keep_best and row["fid_domain_train"] < best_fid(self.out_dir):
+            best = self.out_dir / paths.BEST_DIR
+            chosen = {**state, "fid_domain_train": row["fid_domain_train"], "chosen_by": "lowest --track-fid"}
+            ckpt.save_checkpoint(best, self.model, self.config, chosen)
+            write_model_card(best, self.model, self.config, chosen)
+
+
+def best_fid(out_dir: Path) -> float:
+    """The tracked FID of the epoch kept in ``out_dir/best/`` (infinity when none is kept or it cannot be read)."""
+    try:
+        value = (ckpt.read_config(Path(out_dir) / paths.BEST_DIR).get("state") or {}).get("fid_domain_train")
+    except VaeganError:
+        return float("inf")
+    return float(value) if isinstance(value, (int, float)) else float("inf")
 
 
 def _short_postfix(record: dict[str, Any]) -> dict[str, str]:
