@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -42,9 +43,20 @@ def free_port() -> int:
 
 
 class Server(str):
-    """The app's URL (a str, so it can be used as one), with the server's process id beside it."""
+    """The app's URL (a str, so it can be used as one), with the server's process id beside it; ``report()``
+    says what the server is doing: where each of its threads is, and the end of its output."""
 
     pid: int = 0
+    output = None  # the server's stdout and stderr (a file), while it runs
+
+    def report(self, chars: int = 6000) -> str:
+        if self.output is None:
+            return "(the server has stopped)"
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGUSR1)  # the server writes every thread's stack to its output (faulthandler)
+            time.sleep(1.0)
+        self.output.seek(0)
+        return self.output.read().decode(errors="replace")[-chars:]
 
 
 @contextlib.contextmanager
@@ -79,14 +91,16 @@ def _serve(arguments: list[str], port: int, health: str, env: dict, timeout: flo
     environment = {**os.environ, **env}
     audit = [str(REPO / "demo" / "network_audit.py"), network_log] if network_log else []
     with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen([sys.executable, *audit, *arguments], cwd=REPO, env=environment, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        # through this file's main: SIGUSR1 makes the server write its threads' stacks (Server.report)
+        process = subprocess.Popen([sys.executable, __file__, *audit, *arguments], cwd=REPO, env=environment,
+                                   stdout=output, stderr=subprocess.STDOUT)
         url = Server(f"http://127.0.0.1:{port}")
-        url.pid = process.pid
+        url.pid, url.output = process.pid, output
         try:
             _wait_until_healthy(url, health, process, output, timeout)
             yield url
         finally:
+            url.output = None
             process.terminate()
             try:
                 process.wait(timeout=20)
@@ -106,3 +120,13 @@ def _wait_until_healthy(url: str, health: str, process: subprocess.Popen, output
     output.seek(0)
     state = "exited" if process.poll() is not None else f"did not answer {url}{health} within {timeout:.0f} s"
     raise RuntimeError(f"the server {state}:\n" + output.read().decode(errors="replace")[-2000:])
+
+
+if __name__ == "__main__":  # python demo/local_server.py (-m MODULE | SCRIPT) ARGS...: run it, stacks on SIGUSR1
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from network_audit import run_program
+
+    run_program(sys.argv[1:])

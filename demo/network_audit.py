@@ -41,6 +41,11 @@ def main() -> None:
                     out.write(f"{event} {host}\n")
 
     sys.addaudithook(hook)
+    run_program(rest)
+
+
+def run_program(rest: list[str]) -> None:
+    """Run ``-m MODULE ARGS...`` or ``SCRIPT ARGS...`` in this interpreter, as ``python REST...`` would."""
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)

@@ -38,6 +38,17 @@ def browser():
         instance.close()
 
 
+def shown(page, server, locator, timeout: int = 60_000) -> None:
+    """Wait for ``locator`` to be visible; if it is not, fail with what the page shows and what the server was
+    doing (every thread's stack and the end of its output): a wait that runs out in CI says why."""
+    try:
+        locator.wait_for(timeout=timeout)
+    except Exception as error:  # noqa: BLE001 - Playwright's TimeoutError, whose module the fixture imports
+        state = page.locator("[data-testid='stApp']").get_attribute("data-test-script-state", timeout=5_000)
+        pytest.fail(f"{error}\n-- the page ({page.url}, script {state}) says:\n{page.inner_text('body')[-1500:]}"
+                    f"\n-- the server:\n{server.report()}")
+
+
 def test_app_renders_and_navigates(server, browser):
     page = browser.new_page()
     start = time.perf_counter()
@@ -49,7 +60,7 @@ def test_app_renders_and_navigates(server, browser):
     for title, marker in [("Compare", "Which classes"), ("Reconstruction", "Original"),
                           ("Training", "Loss terms"), ("Interpolation", "Download all rows")]:
         page.get_by_role("link", name=title).click()
-        page.get_by_text(marker).first.wait_for(timeout=60_000)
+        shown(page, server, page.get_by_text(marker).first)
         page.wait_for_selector(READY, timeout=60_000)
         assert page.locator("[data-testid='stException']").count() == 0, title
     print(f"first render {rendered:.1f} s")
@@ -65,7 +76,7 @@ def test_a_bad_upload_in_the_browser_shows_one_message(server, browser, tmp_path
     bad = tmp_path / "photo.png"
     bad.write_bytes(b"definitely not a PNG")
     page.locator("input[type='file']").set_input_files(str(bad))
-    page.get_by_text("not an image").wait_for(timeout=30_000)
+    shown(page, server, page.get_by_text("not an image"), 30_000)
     assert page.locator("[data-testid='stException']").count() == 0
     page.get_by_role("link", name="Compare").click()  # the app keeps working
     page.get_by_text("Which classes").wait_for(timeout=60_000)
@@ -77,7 +88,7 @@ def test_drawing_a_digit_gives_reconstructions(server, browser):
     page.goto(f"{server}/reconstruction")
     page.wait_for_selector(READY, timeout=60_000)
     page.get_by_text("Draw", exact=True).click()
-    page.get_by_text("The canvas is empty").wait_for(timeout=60_000)
+    shown(page, server, page.get_by_text("The canvas is empty"))
     canvas = page.locator("canvas").last
     canvas.wait_for(timeout=30_000)
     canvas.scroll_into_view_if_needed()
@@ -92,9 +103,9 @@ def test_drawing_a_digit_gives_reconstructions(server, browser):
     for step in range(1, 13):
         page.mouse.move(x + (0.75 - 0.03 * step) * w, y + (0.2 + 0.055 * step) * h)
     page.mouse.up()
-    page.get_by_text("drawing, after preprocessing").wait_for(timeout=60_000)
+    shown(page, server, page.get_by_text("drawing, after preprocessing"))
     page.wait_for_selector(READY, timeout=60_000)
-    page.get_by_text("mean error").first.wait_for(timeout=60_000)
+    shown(page, server, page.get_by_text("mean error").first)
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
 
@@ -190,3 +201,9 @@ def test_a_download_from_each_page(server, browser, tmp_path, path, prefix):
     assert saved.stat().st_size > 0 and saved.name.startswith(prefix), saved.name
     assert page.locator("[data-testid='stException']").count() == 0
     page.close()
+
+
+def test_the_server_reports_its_threads(server):
+    """What a failed wait prints (``shown``): the server's threads, where each one is."""
+    report = server.report()
+    assert "most recent call first" in report and "streamlit" in report, report[-500:]
