@@ -351,11 +351,11 @@ def show_upload(data: bytes, image, notes: list[str]) -> None:
 
 
 PRESENTER_SCALE = 2  # presenter mode: pictures twice as wide (84 px digits -> 168 px, 6x their 28 pixels)
-PRESENTER_CSS = """<style>
+PRESENTER_CSS = """
 html { font-size: 21px; }                       /* Streamlit sizes its text in rem: everything grows */
 .developer-detail, [data-testid="stSidebar"] [data-testid="stCaptionContainer"] { display: none; }
 [data-testid="stMainBlockContainer"] { padding-top: 2rem; padding-bottom: 1rem; }  /* one screen, not 1.2 */
-</style>"""
+"""
 
 
 def presenting() -> bool:
@@ -364,11 +364,12 @@ def presenting() -> bool:
 
 
 # Pictures are pixels: a picture stretched to its column (a row of pictures, ui.picture) stays sharp, never smoothed
-SHARP_CSS = '<style>[data-testid="stImage"] img { image-rendering: pixelated; }</style>'
+SHARP_CSS = '[data-testid="stImage"] img { image-rendering: pixelated; }'
 
 
 def apply_presenter_mode() -> None:
-    st.markdown(SHARP_CSS + (PRESENTER_CSS if presenting() else ""), unsafe_allow_html=True)
+    # one <style> element: Markdown ends an HTML block at the line of its first </style>, and showed the rest as text
+    st.markdown(f"<style>{SHARP_CSS}{PRESENTER_CSS if presenting() else ''}</style>", unsafe_allow_html=True)
 
 
 def _page_slug() -> str:
@@ -424,25 +425,58 @@ MAIN_WIDTH = {False: 1000, True: 1400}  # px of the main column, about: a laptop
 
 def picture(images, captions=None, width: int = 84, where=None, slots: int | None = None) -> None:
     """Images (B x C x H x W in [0, 1]) upscaled without smoothing, so pixels stay sharp; twice as wide in
-    presenter mode. Several images stand in one row of equal columns, never wrapped onto a second line: about
-    ``width`` px each where the page is wide enough for them, narrower where it is not; two rows of as many
-    images line up column by column (originals over their reconstructions). ``slots``: the row's columns, for a
-    row in a narrower place than the page's main column (default: as many as fit the main column)."""
+    presenter mode. Several images stand in one row, never wrapped onto a second line: about ``width`` px each
+    where the page is wide enough for them, narrower where it is not; two rows of as many images line up image for
+    image (originals over their reconstructions). The row is one picture with its captions in a grid of as many
+    cells below it (a picture element per image made a page of 60 images slow to draw). ``slots``: the row's
+    places, for a row in a narrower place than the page's main column (default: as many as fit the main column)."""
     from vaegan_core.images import to_uint8
 
     where = where or st
     present = presenting()
     width *= PRESENTER_SCALE if present else 1
     pixels = to_uint8(images, channels_last=True)  # B x H x W x C
-    scale = max(1, -(-width // pixels.shape[2]))  # the width: a written line is one wide picture
-    pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2).numpy()
     captions = list(captions) if captions is not None else [None] * len(pixels)
     if len(pixels) == 1:
+        scale = max(1, -(-width // pixels.shape[2]))  # the width: a written line is one wide picture
+        pixels = pixels.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2).numpy()
         where.image(pixels[0], width=width, caption=captions[0])
         return
-    slots = max(len(pixels), slots or MAIN_WIDTH[present] // (width + 16))  # 16 px: the gap between two columns
-    for column, image, caption in zip(where.columns(slots, gap="small"), pixels, captions):
-        column.image(image, width="stretch", caption=caption)
+    slots = max(len(pixels), slots or MAIN_WIDTH[present] // (width + ROW_GAP))
+    gap = max(1, round(ROW_GAP * pixels.shape[2] / width))  # in the pictures' own pixels
+    # at their own size: the browser stretches the row to the page, pixel-sharp (SHARP_CSS); a PNG of the upscaled
+    # row took ten times as long to write
+    where.image(picture_row(pixels.numpy(), slots, gap), width="stretch")
+    if any(caption is not None for caption in captions):
+        where.markdown(caption_row(captions, slots, present), unsafe_allow_html=True)
+
+
+ROW_GAP = 16  # px between two pictures of a row, at their nominal width
+
+
+def picture_row(pixels: np.ndarray, slots: int, gap: int) -> np.ndarray:
+    """``pixels`` (B x H x W x C uint8, B <= slots) side by side in ``slots`` equal places, each picture centred in
+    its place with ``gap`` transparent pixels between two; the places left over are transparent. H x slots*(W+gap)
+    x 4 (RGBA), so two rows of the same pictures' size line up place for place."""
+    count, height, tile, channels = pixels.shape
+    cell = tile + gap
+    row = np.zeros((height, slots * cell, 4), np.uint8)
+    for index in range(count):
+        left = index * cell + gap // 2
+        row[:, left:left + tile, :3] = pixels[index] if channels == 3 else pixels[index][..., :1]
+        row[:, left:left + tile, 3] = 255
+    return row
+
+
+def caption_row(captions: list, slots: int, present: bool) -> str:
+    """The captions of a ``picture_row``, one under each place (HTML: a grid of ``slots`` equal cells)."""
+    import html
+
+    cells = "".join(f'<div style="overflow-wrap:anywhere;padding:0 2px">{html.escape(str(caption or ""))}</div>'
+                    for caption in captions)
+    size = "1.1rem" if present else "0.8rem"
+    return (f'<div style="display:grid;grid-template-columns:repeat({slots},minmax(0,1fr));text-align:center;'
+            f'font-size:{size};line-height:1.25;opacity:0.7;margin-top:-0.5rem">{cells}</div>')
 
 
 def static_picture(path, caption: str, where=None) -> None:
@@ -461,15 +495,18 @@ def static_picture(path, caption: str, where=None) -> None:
 
 
 def download_grid(images, part: str, nrow: int | None = None, where=None) -> None:
-    """A "PNG" download of an image grid (4x upscaled), named after the page and settings."""
+    """A "PNG" download of an image grid (4x upscaled), named after the page and settings; written when clicked."""
     from vaegan_core.images import png_bytes
 
     name = export_name(part)
-    download(where or st, "PNG", png_bytes(images, nrow=nrow, scale=4), f"{name}.png", "image/png", key=f"png-{name}")
+    download(where or st, "PNG", lambda: png_bytes(images, nrow=nrow, scale=4), f"{name}.png", "image/png",
+             key=f"png-{name}")
 
 
 def download(where, label: str, data, file_name: str, mime: str, **kwargs) -> None:
-    """A download button (no rerun on click) whose file also goes into the page's zip (``page_zip``)."""
+    """A download button (no rerun on click) whose file also goes into the page's zip (``page_zip``). ``data``: the
+    bytes or text, or a function without arguments that makes them when the button is clicked (Streamlit runs it
+    then, beside the page: a rerun does not spend time on files nobody asked for)."""
     kwargs.setdefault("icon", ":material/download:")
     where.download_button(label, data, file_name=file_name, mime=mime, on_click="ignore", **kwargs)
     st.session_state.setdefault("_exports", {})[file_name] = data
@@ -481,13 +518,14 @@ def start_exports() -> None:
 
 
 def zip_of(files: dict) -> bytes:
-    """A zip archive of ``{file name: bytes or text}``."""
+    """A zip archive of ``{file name: bytes or text, or a function that makes them}``."""
     import io
     import zipfile
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
+            data = data() if callable(data) else data
             archive.writestr(name, data if isinstance(data, (bytes, str)) else bytes(data))
     return buffer.getvalue()
 
@@ -497,7 +535,8 @@ def page_zip() -> None:
     files = st.session_state.get("_exports", {})
     if len(files) < 2:
         return
-    st.sidebar.download_button(f"This page's figures ({len(files)} files, zip)", zip_of(files),
+    files = dict(files)  # this run's: the zip is made when clicked
+    st.sidebar.download_button(f"This page's figures ({len(files)} files, zip)", lambda: zip_of(files),
                                file_name=f"{export_name('figures')}.zip", mime="application/zip",
                                icon=":material/folder_zip:", on_click="ignore", key="page-zip")
 

@@ -207,3 +207,16 @@ def test_the_server_reports_its_threads(server):
     """What a failed wait prints (``shown``): the server's threads, where each one is."""
     report = server.report()
     assert "most recent call first" in report and "streamlit" in report, report[-500:]
+
+
+def test_presenter_mode_shows_no_style_sheet_text(server, browser):
+    """Presenter mode's style sheet styles the page and is not shown as text (a second <style> in one Markdown
+    element once ended the HTML block early and showed its last rule's comment at the top of every page)."""
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"{server}/interpolation?present=1")
+    page.wait_for_selector(READY, timeout=60_000)
+    shown(page, server, page.get_by_text("Download all rows"))
+    text = page.inner_text("[data-testid='stMain']")
+    assert "*/" not in text and "{" not in text, text[:300]
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "21px"
+    page.close()

@@ -79,7 +79,8 @@ if grid_tab.open:
             images = conditional.style_grid(model, code)
             rows.append(images)
             ui.show_row(images, f"**conditional {ui.LABELS[kind]}**", width=84, captions=names)
-        ui.download(st, "Download the grid (PNG)", png_bytes(torch.cat(rows), nrow=len(names), scale=4),
+        ui.download(st, "Download the grid (PNG)",
+                    lambda rows=rows: png_bytes(torch.cat(rows), nrow=len(names), scale=4),
                     f"conditional-grid-{dataset}-seed{choice['seed']}.png", "image/png")
 
 if write_tab.open:
@@ -116,7 +117,8 @@ if write_tab.open:
                 line = conditional.write(model, glyphs, code, seed=choice["seed"])
                 ui.show_row(line.unsqueeze(0), f"**conditional {ui.LABELS[kind]}**",
                             width=min(1200, 84 * len(glyphs)))
-                ui.download(st, f"{ui.LABELS[kind]} line (PNG)", png_bytes(line.unsqueeze(0), nrow=1, scale=4),
+                ui.download(st, f"{ui.LABELS[kind]} line (PNG)",
+                            lambda line=line: png_bytes(line.unsqueeze(0), nrow=1, scale=4),
                             f"write-{dataset}-{kind}-{text}.png", "image/png", key=f"line-{kind}")
 
 if style_tab.open:

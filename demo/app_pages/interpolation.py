@@ -78,8 +78,8 @@ if rows:
     st.divider()
     all_rows = torch.cat(list(rows.values()))
     columns = st.columns(len(rows) + 1)
-    ui.download(columns[0], "Download all rows (PNG)", png_bytes(all_rows, nrow=steps, scale=2),
+    ui.download(columns[0], "Download all rows (PNG)", lambda: png_bytes(all_rows, nrow=steps, scale=2),
                 f"interpolation-{dataset}-{method}.png", "image/png")
     for column, (kind, images) in zip(columns[1:], rows.items()):
-        ui.download(column, f"{ui.LABELS[kind]} as GIF", gif_bytes(list(images)),
+        ui.download(column, f"{ui.LABELS[kind]} as GIF", lambda images=images: gif_bytes(list(images)),
                     f"interpolation-{dataset}-{kind}-{method}.gif", "image/gif")

@@ -92,7 +92,8 @@ if traversal_tab.open:
                 strips[kind] = model.decode(path)
                 ui.show_row(strips[kind], f"**{ui.LABELS[kind]}** (sigma along it: {sigma:.2f})", width=84,
                             captions=[f"{t:+.1f}" for t in offsets])
-            ui.download(st, "Download the strips (PNG)", png_bytes(torch.cat(list(strips.values())), nrow=steps, scale=4),
+            ui.download(st, "Download the strips (PNG)",
+                        lambda strips=strips: png_bytes(torch.cat(list(strips.values())), nrow=steps, scale=4),
                         f"traversal-{dataset}-{kind_of_direction.split()[0]}{number}.png", "image/png")
 
 if arithmetic_tab.open:
@@ -122,5 +123,5 @@ if arithmetic_tab.open:
                 frames = model.decode(path)
                 ui.show_row(frames, f"**{ui.LABELS[kind]}**: #{index} + ({names[target]} - {names[origin]})", width=84,
                             captions=[f"{amount:.0%}" for amount in np.linspace(0, 1, steps)])
-                ui.download(st, f"{ui.LABELS[kind]} as GIF", gif_bytes(list(frames)),
+                ui.download(st, f"{ui.LABELS[kind]} as GIF", lambda frames=frames: gif_bytes(list(frames)),
                             f"arithmetic-{dataset}-{kind}-{index}-{target}-minus-{origin}.gif", "image/gif", key=f"gif-{kind}")
