@@ -1,6 +1,7 @@
 """Compute what the app's slow pages show by default for the shipped checkpoints, into each checkpoint's
 ``page_cache/`` folder (vaegan_core.page_cache): the UMAP map of 5,000 test codes (Latent map), the latent
-diagnostics of the test split (Latent space), the anomaly scores of 2,000 test images and of 2,000 images of the
+diagnostics of the test split (Latent space), the reconstruction errors of the first 1,000 test images
+(Reconstruction's worst-first gallery), the anomaly scores of 2,000 test images and of 2,000 images of the
 other dataset (Anomalies); and the 64 samples of each GMM prior the Overview shows (``samples/gmm.png``). The app
 then opens those pages without computing them.
 
@@ -29,6 +30,7 @@ from vaegan_core.prior import save_gmm_grid  # noqa: E402
 
 MAP_IMAGES = 5000  # the Latent map's default
 ANOMALY_IMAGES = 2000  # the Anomalies page's reference images (REFERENCE_IMAGES there)
+WORST_POOL = 1000  # the Reconstruction page's worst-first gallery, its default pool
 
 
 def ship(dataset: str, root: Path) -> None:
@@ -46,6 +48,7 @@ def ship(dataset: str, root: Path) -> None:
         if hasattr(model, "encoder"):
             page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=out)
             page_cache.latent_usage(model, test, write_to=out)
+            page_cache.reconstruction_errors(model, test[:WORST_POOL], write_to=out)
         page_cache.anomaly_scores(model, test[:ANOMALY_IMAGES], dataset, write_to=out)
         other = OTHER_DATASET.get(dataset)
         if other:

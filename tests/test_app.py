@@ -721,6 +721,33 @@ def test_latent_map_reads_a_shipped_map_instead_of_computing_it(tiny_checkpoints
         shutil.rmtree(folder / page_cache.FOLDER)
 
 
+def test_reconstruction_reads_shipped_errors_for_its_worst_first_gallery(tiny_checkpoints, monkeypatch, tmp_path):
+    """The worst-first gallery orders by the errors shipped in the page cache (here made up: image #7 worst, then
+    #3) instead of reconstructing the pool on the first visit."""
+    from vaegan_core import page_cache, zoo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tiny_checkpoints / "mnist" / "vae"
+    made_up = np.zeros(1000, np.float32)
+    made_up[7], made_up[3] = 0.9, 0.8
+    page_cache.arrays("recon-errors-1000", zoo.fingerprint(folder), lambda: {"errors": made_up},
+                      write_to=folder / page_cache.FOLDER)
+    import streamlit as st
+
+    st.cache_data.clear()  # errors an earlier test's visit computed for this checkpoint are kept per process
+    try:
+        at = new_app(monkeypatch, tiny_checkpoints, 120)
+        at.session_state["kinds"] = ["vae"]
+        at.switch_page("app_pages/reconstruction.py")
+        at.run()
+        assert_clean(at)
+        html = " ".join(m.value for m in at.markdown if "grid-template-columns" in m.value)
+        assert "#7 " in html and html.index("#7 ") < html.index("#3 ")
+        assert "0.9000" in html and "0.8000" in html
+    finally:
+        shutil.rmtree(folder / page_cache.FOLDER)
+
+
 def test_latent_map_marks_the_picked_image_and_spot_and_keeps_them_across_models(app):
     app.session_state["kinds"] = ["vae", "vaegan"]
     at = open_page(app, "latent_map")

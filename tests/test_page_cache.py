@@ -75,6 +75,7 @@ def test_names_with_path_characters_stay_in_their_folder(tmp_path):
 
 def test_the_page_functions_store_what_the_core_computes(tmp_path):
     from vaegan_core.anomaly import anomaly_scores
+    from vaegan_core.latent import reconstruct_with_error
     from vaegan_core.latent_usage import latent_usage
 
     model = build_model(tiny_model_config("vaegan"))
@@ -90,8 +91,12 @@ def test_the_page_functions_store_what_the_core_computes(tmp_path):
     assert points.shape == (40, 2)
     again = page_cache.latent_map(model, images, "pca")
     np.testing.assert_array_equal(points, again)
+    errors = page_cache.reconstruction_errors(model, images)
+    np.testing.assert_allclose(errors, reconstruct_with_error(model, images)[1].numpy(), rtol=1e-5)
+    assert errors.shape == (40,)
     assert {path.name for path in page_cache.user_folder(model.fingerprint).iterdir()} == {
-        "usage-test-40.json", "scores-noise-40.safetensors", "map-pca-40-seed0.safetensors"}
+        "usage-test-40.json", "scores-noise-40.safetensors", "map-pca-40-seed0.safetensors",
+        "recon-errors-40.safetensors"}
 
 
 def test_prune_keeps_the_current_fingerprint_only(tmp_path):

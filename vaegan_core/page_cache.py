@@ -1,5 +1,5 @@
 """Results of the app's slow page computations (a UMAP map of the test codes, the latent diagnostics of the test
-split, the anomaly scores of 2,000 test images), kept on disk and keyed by the checkpoint's fingerprint, so the
+split, the anomaly scores of 2,000 test images, the reconstruction errors of the first 1,000), kept on disk and keyed by the checkpoint's fingerprint, so the
 first visit of a page reads them in milliseconds instead of computing for seconds.
 
 Two places are read, in this order: ``<checkpoint>/page_cache/`` (shipped with the shipped checkpoints, written by
@@ -161,3 +161,17 @@ def anomaly_scores(model, images, against: str, write_to=None) -> dict[str, np.n
         return anomaly.anomaly_scores(model, torch.as_tensor(images))
     return arrays(f"scores-{against}-{len(images)}", model.fingerprint, compute, getattr(model, "folder", None),
                   write_to)
+
+
+def reconstruction_errors(model, images, write_to=None) -> np.ndarray:
+    """The mean squared error per pixel of each image's reconstruction decode(mu(x)) (``images``: the first n test
+    images, uint8): the Reconstruction page's worst-first gallery. n floats."""
+    from .latent import reconstruct_with_error
+
+    def compute() -> dict:
+        import torch
+
+        return {"errors": reconstruct_with_error(model, torch.as_tensor(images))[1].numpy()}
+    return arrays(f"recon-errors-{len(images)}", model.fingerprint, compute, getattr(model, "folder", None),
+                  write_to)["errors"]
+
