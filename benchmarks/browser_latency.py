@@ -12,6 +12,13 @@ page opened in a new tab, as a shared link opens it (the app's frontend, its web
 key press to the rerun finished. Prints one Markdown table with the budget of each row (a first visit 2 s, the
 Latent map 5 s, a control change 0.5 s) and whether it holds. `benchmarks/demo_latency.py` times the functions
 behind the pages; this is the round trip around them.
+
+    python benchmarks/browser_latency.py --against REV [--rounds 3]
+
+A/B in one run, so that a busy machine slows both sides alike: the app of git revision REV (checked out into a
+temporary worktree) against this working tree's, on fresh warmed servers that take turns, ``--rounds`` each; times
+the first visit of Reconstruction, Interpolation and Compare by the sidebar link, and their seed changes; prints
+the medians of both and their ratio.
 """
 
 from __future__ import annotations
@@ -47,13 +54,13 @@ def first_visit(browser, url: str, name: str) -> float:
     return seconds
 
 
-def in_app_visits(browser, url: str) -> list[tuple[str, float]]:
+def in_app_visits(browser, url: str, pages=PAGES[1:]) -> list[tuple[str, float]]:
     """Each page's first visit in one open app, by the page's link in the sidebar: (page, seconds)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     page.wait_for_selector(READY, timeout=300_000)
     visits = []
-    for name in PAGES[1:]:
+    for name in pages:
         link = page.locator(f"[data-testid='stSidebarNavLink'][href$='/{name}']")
         start = time.perf_counter()
         link.click()
@@ -64,9 +71,9 @@ def in_app_visits(browser, url: str) -> list[tuple[str, float]]:
     return visits
 
 
-def warmed_server(report: Path):
+def warmed_server(report: Path, root: Path = REPO):
     """A fresh server with its warm-up on, reporting its seconds into ``report`` (wait_for_warm_up reads them)."""
-    return streamlit_server({"VAEGAN_NO_WARMUP": "0", "VAEGAN_WARMUP_REPORT": str(report)}, timeout=120)
+    return streamlit_server({"VAEGAN_NO_WARMUP": "0", "VAEGAN_WARMUP_REPORT": str(report)}, timeout=120, root=root)
 
 
 def wait_for_warm_up(report: Path) -> float:
@@ -92,11 +99,52 @@ def seed_changes(browser, url: str, name: str, repeats: int) -> list[float]:
     return times[1:]
 
 
+def against(browser, revision: str, rounds: int, repeats: int) -> None:
+    """The A/B table: the app of ``revision`` against this working tree's, servers taking turns."""
+    import subprocess
+
+    directory = Path(tempfile.mkdtemp())
+    other = directory / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(other), revision], cwd=REPO, check=True)
+    times: dict[tuple[str, str], list[float]] = {}
+    try:
+        for turn in range(rounds):
+            sides = [(revision, other), ("this tree", REPO)]
+            for side, root in sides if turn % 2 == 0 else sides[::-1]:
+                report = directory / f"warm-up-{turn}-{side.replace(' ', '-')}"
+                with warmed_server(report, root) as url:
+                    first_visit(browser, url, "")  # starts the warm-up
+                    wait_for_warm_up(report)
+                    for name, seconds in in_app_visits(browser, url, CHANGED):
+                        times.setdefault((f"first visit, sidebar link: {name}", side), []).append(seconds)
+                    for name in CHANGED:
+                        times.setdefault((f"seed change: {name}", side), []).extend(
+                            seed_changes(browser, url, name, repeats))
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=REPO, check=False)
+    print(f"| round trip (median) | {revision} | this tree | ratio | budget |")
+    print("|---|---:|---:|---:|---:|")
+    for what in dict.fromkeys(what for what, _ in times):
+        before, after = (statistics.median(times[what, side]) for side in (revision, "this tree"))
+        limit = 0.5 if what.startswith("seed") else budget(what.rsplit(" ", 1)[-1])
+        print(f"| {what} ({len(times[what, revision])} each) | {before:.2f} | {after:.2f} | {after / before:.2f} | "
+              f"{limit:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="control changes timed per page (median reported)")
+    parser.add_argument("--against", metavar="REV", help="A/B: the app of this git revision against the working tree")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against: fresh servers per side")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
+
+    if args.against:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            against(browser, args.against, args.rounds, args.repeats)
+            browser.close()
+        return
 
     rows = []
     directory = Path(tempfile.mkdtemp())

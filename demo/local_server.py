@@ -60,7 +60,8 @@ class Server(str):
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None, timeout: float = 90.0, network_log: str | None = None):
+def streamlit_server(env: dict | None = None, timeout: float = 90.0, network_log: str | None = None,
+                     root: Path = REPO):
     """Yield the URL of the app (a ``Server``: a str with ``.pid``) served with ``env`` added to this process's
     environment (UMAP warm-up off unless ``env`` turns it on); a server that is not healthy within ``timeout``
     seconds is a RuntimeError with the end of its output. With ``network_log``, every attempt of the server to
@@ -70,7 +71,7 @@ def streamlit_server(env: dict | None = None, timeout: float = 90.0, network_log
     flags = [] if network_log else ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     command = ["-m", "streamlit", "run", "demo/app.py", "--server.port", str(port), *flags]
     environment = {"VAEGAN_NO_WARMUP": "1", **(env or {})}
-    with _serve(command, port, "/_stcore/health", environment, timeout, network_log) as url:
+    with _serve(command, port, "/_stcore/health", environment, timeout, network_log, root) as url:
         yield url
 
 
@@ -85,14 +86,15 @@ def gradio_server(env: dict | None = None, timeout: float = 180.0, network_log: 
 
 
 @contextlib.contextmanager
-def _serve(arguments: list[str], port: int, health: str, env: dict, timeout: float, network_log: str | None):
+def _serve(arguments: list[str], port: int, health: str, env: dict, timeout: float, network_log: str | None,
+           root: Path = REPO):
     """Start ``python [network audit] ARGUMENTS`` in the repository root with ``env`` added, wait until
     ``health`` answers, yield the URL, and stop the server afterwards."""
     environment = {**os.environ, **env}
     audit = [str(REPO / "demo" / "network_audit.py"), network_log] if network_log else []
     with tempfile.TemporaryFile() as output:
         # through this file's main: SIGUSR1 makes the server write its threads' stacks (Server.report)
-        process = subprocess.Popen([sys.executable, __file__, *audit, *arguments], cwd=REPO, env=environment,
+        process = subprocess.Popen([sys.executable, __file__, *audit, *arguments], cwd=root, env=environment,
                                    stdout=output, stderr=subprocess.STDOUT)
         url = Server(f"http://127.0.0.1:{port}")
         url.pid, url.output = process.pid, output

@@ -11,6 +11,7 @@ lookup shows up here even where the network is cut off and the attempt fails.
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ def run_program(rest: list[str]) -> None:
     """Run ``-m MODULE ARGS...`` or ``SCRIPT ARGS...`` in this interpreter, as ``python REST...`` would."""
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]
+        sys.path.insert(0, os.getcwd())  # as `python -m` puts the working folder first
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)
     else:
         sys.argv = rest
