@@ -424,7 +424,7 @@ MAIN_WIDTH = {False: 1000, True: 1400}  # px of the main column, about: a laptop
 
 
 def picture(images, captions=None, width: int = 84, where=None, slots: int | None = None) -> None:
-    """Images (B x C x H x W in [0, 1]) upscaled without smoothing, so pixels stay sharp; twice as wide in
+    """Images (B x C x H x W in [0, 1]) shown without smoothing, so pixels stay sharp; twice as wide in
     presenter mode. Several images stand in one row, never wrapped onto a second line: about ``width`` px each
     where the page is wide enough for them, narrower where it is not; two rows of as many images line up image for
     image (originals over their reconstructions). The row is one picture with its captions in a grid of as many

@@ -126,6 +126,30 @@ def test_fid_from_shipped_statistics_equals_fid_from_features(isolated, tmp_path
     with pytest.raises(MetricError, match="unknown reference 'npz'"):
         evaluate(model, "digits", n=200, reference="npz")
 
+def test_cli_eval_fid_only_uses_the_shipped_statistics(isolated, tmp_path, monkeypatch):
+    """--fid-only: the scores that need no real features, the FID against the shipped statistics (as on a fresh
+    machine, where the real features are not cached); nothing real is extracted and the card shows the FID."""
+    import shutil
+
+    from vaegan_core.cli import main
+    from vaegan_core.metrics.reference import compute_reference_stats
+
+    root = tmp_path / "shipped"
+    root.mkdir()
+    (root / "classifiers").symlink_to(isolated / "classifiers")
+    shutil.copytree(isolated / "model", root / "model")
+    monkeypatch.setenv("VAEGAN_CHECKPOINTS_DIR", str(root))
+    compute_reference_stats("digits", "test", "lenet")  # into $VAEGAN_CHECKPOINTS_DIR/reference_stats
+    for cached in (tmp_path / "cache").glob("**/digits-test-lenet-*.npy"):
+        cached.unlink()
+    assert main(["eval", str(root / "model"), "--n", "200", "--fid-only", "--no-diagnostics", "--no-progress"]) == 0
+    stored = json.loads((root / "model" / "metrics.json").read_text())["lenet-test"]
+    assert stored["real_side"].startswith("shipped statistics") and "fid" in stored["metrics"]
+    assert "kid" not in stored["metrics"] and "precision" not in stored["metrics"]
+    assert not list((tmp_path / "cache").glob("**/digits-test-lenet-*.npy"))  # nothing real was extracted
+    assert f"{stored['metrics']['fid']:.2f}" in (root / "model" / "README.md").read_text()
+
+
 def test_cli_eval_writes_metrics_json(isolated):
     from vaegan_core.cli import main
 

@@ -1,5 +1,7 @@
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -369,6 +371,22 @@ def test_keep_best_keeps_the_epoch_with_the_lowest_tracked_fid(tmp_path, monkeyp
     assert all(torch.equal(kept[name], snapshots[2][name]) for name in kept)
     assert json.loads((tmp_path / "config.json").read_text())["state"]["epoch"] == 3
     assert load_model(tmp_path / "best").config.kind == "gan"
+
+    # scripts/ship_best.py: epoch 2 into a checkpoint folder, its logs cut at epoch 2, no stale scores
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from ship_best import ship
+
+    shipped = tmp_path.parent / f"{tmp_path.name}-shipped"
+    (shipped / "samples").mkdir(parents=True)
+    (shipped / "metrics.json").write_text("{}")
+    (shipped / "samples" / "epoch_009.png").write_bytes(b"old")
+    assert ship(tmp_path, shipped)["epoch"] == 2
+    assert all(torch.equal(_weights(shipped)[name], snapshots[2][name]) for name in kept)
+    assert [json.loads(line)["epoch"] for line in (shipped / "quality.jsonl").read_text().splitlines()] == [1, 2]
+    assert sorted(path.name for path in (shipped / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert not (shipped / "metrics.json").exists()
+    assert max(json.loads(line)["step"] for line in (shipped / "history.jsonl").read_text().splitlines()) <= \
+        best["state"]["step"]
 
     Trainer.resume(tmp_path, epochs=5, progress=False).fit()  # 22 does not replace 20; 10 does
     assert json.loads((tmp_path / "best" / "config.json").read_text())["state"]["epoch"] == 5

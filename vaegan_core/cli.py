@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", choices=DEVICES, default="cpu")
     evaluate.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     evaluate.add_argument("--force", action="store_true", help="compute FID even when n <= feature dimension")
+    evaluate.add_argument("--fid-only", action="store_true",
+                          help="only the scores that need no features of real images (FID, IS, modes, reconstruction): "
+                               "the FID then uses the shipped statistics of the real images, which halves an "
+                               "Inception evaluation on a CPU where the real features are not cached yet")
     evaluate.add_argument("--no-diagnostics", action="store_true",
                           help="skip the diagnostics stored beside the scores (latent usage, anomaly AUCs, "
                                "memorisation; computed when missing or stale, about half a minute)")
@@ -512,7 +516,7 @@ def _info(args: argparse.Namespace) -> dict:
 def _eval(args: argparse.Namespace) -> dict:
     from .card import refresh_model_card
     from .checkpoint import load_model, read_config
-    from .metrics.evaluate import evaluate
+    from .metrics.evaluate import WITHOUT_REAL_FEATURES, evaluate
     from .train import resolve_device
 
     device = resolve_device(args.device)
@@ -533,9 +537,10 @@ def _eval(args: argparse.Namespace) -> dict:
     stored = _stored_metrics(path)  # checked before the work, which can take twenty minutes
     with _percent_bar(args.no_progress) as progress:
         try:
+            kwargs = {"metrics": WITHOUT_REAL_FEATURES} if args.fid_only else {}
             result = evaluate(model, dataset, n=args.n, extractor=args.extractor, split=args.split, seed=args.seed,
                               batch_size=args.batch_size, data_root=args.data_dir, progress=progress,
-                              force=args.force, device=device, prior=args.prior)
+                              force=args.force, device=device, prior=args.prior, **kwargs)
         except KeyboardInterrupt:
             raise _Interrupted(f"{_FEATURES_KEPT}; {METRICS_FILE} is unchanged") from None
     result["checkpoint_fingerprint"] = evaluated_fingerprint(model.checkpoint_dir, args.prior)

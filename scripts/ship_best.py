@@ -1,0 +1,66 @@
+"""Ship the epoch a run kept in RUN/best/ (`vaegan train --keep-best`) into a checkpoint folder: its weights and
+config, the run's logs and per-epoch sample grids cut at that epoch, and no metrics.json (the old scores belong to
+the old weights: evaluate again, then regenerate the page cache and the results table).
+
+    python scripts/ship_best.py RUN CHECKPOINT
+    vaegan eval CHECKPOINT --n 10000 --split test --seed 0
+    vaegan eval CHECKPOINT --n 10000 --split test --seed 0 --extractor inception --fid-only
+    python scripts/page_cache.py DATASET && python benchmarks/results_table.py --write
+
+The replacement rule of the shipped checkpoints (docs/results.md) is checked before: the domain FID of 10,000
+samples against the *train* split (`vaegan eval DIR --split train`) lower than the shipped one's on every prior.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vaegan_core import paths  # noqa: E402
+from vaegan_core.checkpoint import read_config  # noqa: E402
+from vaegan_core.errors import VaeganError, first_line  # noqa: E402
+
+
+def ship(run: Path, checkpoint: Path) -> dict:
+    best = run / paths.BEST_DIR
+    state = read_config(best)["state"] or {}
+    epoch, step = int(state["epoch"]), int(state["step"])
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    for name in (paths.WEIGHTS_FILE, paths.CONFIG_FILE):
+        shutil.copy2(best / name, checkpoint / name)
+    for name, until in ((paths.HISTORY_FILE, lambda row: row["step"] <= step),
+                        (paths.QUALITY_FILE, lambda row: row["epoch"] <= epoch)):
+        if (run / name).is_file():
+            lines = [line for line in (run / name).read_text().splitlines(True) if line.strip()]
+            (checkpoint / name).write_text("".join(line for line in lines if until(json.loads(line))))
+    samples = checkpoint / paths.SAMPLES_DIR
+    shutil.rmtree(samples, ignore_errors=True)
+    samples.mkdir()
+    for grid in sorted((run / paths.SAMPLES_DIR).glob("epoch_*.png")):
+        if int(grid.stem.split("_")[1]) <= epoch:
+            shutil.copy2(grid, samples / grid.name)
+    (checkpoint / paths.METRICS_FILE).unlink(missing_ok=True)
+    return state
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the run's folder (it holds best/)")
+    parser.add_argument("checkpoint", type=Path, help="the checkpoint folder to write")
+    args = parser.parse_args()
+    try:
+        state = ship(args.run, args.checkpoint)
+    except (VaeganError, OSError, KeyError, ValueError) as error:
+        sys.exit(f"ship_best: {first_line(error) if isinstance(error, VaeganError) else error}")
+    print(f"shipped epoch {state['epoch']} (tracked FID {state.get('fid_domain_train')}) into {args.checkpoint}; "
+          "evaluate it next (see this script's doc)")
+
+
+if __name__ == "__main__":
+    main()
