@@ -23,7 +23,7 @@ from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, QU
 
 # The recipe of issue 17 (benchmarks/README.md has the ablation behind each flag), as scripts/train_all.sh runs it:
 # the `vaegan train` flags per model, the epochs on the 2-core CPU, and the epochs a GPU affords. The GANs shipped
-# are this recipe's runs; the VAE-GANs shipped are 12 epochs of width 64 and 8 more with the moving average (their
+# are this recipe's runs, continued with a fresh optimizer and --keep-best (their cards say how far); the VAE-GANs shipped are 12 epochs of width 64 and 8 more with the moving average (their
 # cards say so), which this recipe's VAE-GAN line follows from the start; the VAEs predate the recipe.
 RECIPE = {"gan": ["--width", "64", "--ema-decay", "0.999"],
           "vae": ["--width", "32"],
