@@ -805,3 +805,26 @@ def test_a_page_with_several_figures_offers_them_in_one_zip(app):
     assert all(made[name][:4] == b"GIF8" for name in made if name.endswith(".gif"))
     at = open_page(at, "overview")  # a page without downloads offers no zip, and keeps nothing of the last page
     assert not [b for b in at.get("download_button") if "zip" in str(b.proto.label)]
+
+
+def test_overview_tables_are_text_when_a_score_is_missing(monkeypatch, tmp_path):
+    """A score that was not computed (`vaegan eval --fid-only` stores the FID alone) shows as "-" in a column of
+    numbers: the cells are text, so Streamlit need not convert a mixed column (it logged a traceback doing so)."""
+    from vaegan_core import zoo
+
+    root = tmp_path / "checkpoints"
+    shipped = zoo.checkpoints_root(None) / "mnist" / "gan"
+    folder = root / "mnist" / "gan"
+    folder.mkdir(parents=True)
+    for name in ("config.json", "metrics.json", "model.safetensors"):
+        shutil.copy(shipped / name, folder / name)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["inception-test"]["metrics"] = {"fid": 7.5}  # the FID alone
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    at = new_app(monkeypatch, root, 120)
+    at.session_state["kinds"] = ["gan"]
+    at.run()
+    assert_clean(at)
+    table = at.table[0].value
+    assert (table.map(lambda cell: isinstance(cell, str))).all().all()
+    assert "-" in set(table.iloc[:, 1]) and "7.5" in set(table.iloc[:, 1])
