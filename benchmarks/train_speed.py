@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py [--device auto] [--batch-size 64] [--steps 10] [--rounds 3] [--width 64]
     python benchmarks/train_speed.py --nproc 2 [--device cpu] [--images 6400]   # scaling over processes
     python benchmarks/train_speed.py --shared [--models vaegan]   # threads on an idle and on a shared CPU
+    python benchmarks/train_speed.py --variants auto,compile   # torch.compile'd networks against the default step
     pip install pythae   # optional: adds its VAE-GAN step (its model and trainer code, our networks) as a row
 
 "ours" is ``Trainer.train_step`` as `vaegan train` runs it (one decoder pass over the
@@ -210,7 +211,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=ModelConfig.width)
     parser.add_argument("--models", default="vae,gan,vaegan")
     parser.add_argument("--variants", default="auto,fp32-nchw,fp32-nhwc,bf16-nhwc",
-                        help="our Trainer settings to time: auto (the defaults) or PRECISION-LAYOUT")
+                        help="our Trainer settings to time: auto (the defaults), compile (the defaults with "
+                             "torch.compile; its compile time is printed apart) or PRECISION-LAYOUT")
     parser.add_argument("--nproc", type=int, default=1,
                         help="> 1: time `vaegan train` on 1 and on N processes (torchrun) instead")
     parser.add_argument("--images", type=int, default=6400, help="with --nproc: MNIST images per timed epoch")
@@ -235,6 +237,7 @@ def main() -> None:
           "| of the matmul rate |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
     matmul = {"fp32": [], "bf16": []}
+    compile_notes = []
     for kind in args.models.split(","):
         model_config = ModelConfig(kind=kind, width=args.width)
         rows = []  # (label, precision, layout, step function, batches)
@@ -247,17 +250,25 @@ def main() -> None:
         rows.append(("plain", "fp32", "NCHW",
                      lambda x, t=trainer: plain(t.model, t.optimizers, x, *extra),
                      [b.to(device) for b in images.split(args.batch_size)]))
+        compile_seconds = None
         for variant in args.variants.split(","):
-            if variant == "auto":
+            if variant in ("auto", "compile"):
                 train_config = TrainConfig(dataset="digits", batch_size=args.batch_size, device=args.device)
             else:
                 precision, layout = variant.split("-")
                 train_config = TrainConfig(dataset="digits", batch_size=args.batch_size, device=args.device,
                                            precision=precision, channels_last=layout == "nhwc")
-            trainer = Trainer(model_config, train_config, "/nonexistent-benchmark", data=(uint8, None), progress=False)
+            trainer = Trainer(model_config, train_config, "/nonexistent-benchmark", data=(uint8, None), progress=False,
+                              compile=variant == "compile")
             order = torch.arange(uint8.shape[0], device=device)
             batches = [trainer._batch(order, i) for i in range(count)]
-            rows.append(("ours (default)" if variant == "auto" else "ours", trainer.precision,
+            if variant == "compile":  # the first step compiles: timed apart, the rows time the compiled step
+                trainer.first_step = trainer.step
+                trainer._first_compiled_step(batches[0], None)
+                _sync(device)
+                compile_seconds = trainer.compile_seconds
+            labels = {"auto": "ours (default)", "compile": "ours (default), torch.compile"}
+            rows.append((labels.get(variant, "ours"), trainer.precision,
                          "NHWC" if trainer._channels_last else "NCHW", trainer.train_step, batches))
             if kind == "vaegan" and variant == "auto":
                 fused = Trainer(model_config, train_config, "/nonexistent-benchmark", data=(uint8, None), progress=False)
@@ -270,7 +281,10 @@ def main() -> None:
                 print("(pythae is not installed: `pip install pythae` adds its row)")
             else:
                 rows.append(("pythae (its step, our networks)", "fp32", "NCHW", peer, rows[0][4]))
-        flops = [flops_per_image(step, batches[0]) for _, _, _, step, batches in rows]
+        # a compiled step does the work of the step it compiles (the FLOP counter does not see into compiled code)
+        uncompiled = next((row for row in rows if row[0] == "ours (default)"), None)
+        flops = [flops_per_image((uncompiled if "compile" in label else row)[3], row[4][0])
+                 for row in rows for label in [row[0]]]
         rates = [[] for _ in rows]
         for _ in range(args.rounds):
             for precision in {row[1] for row in rows}:
@@ -282,6 +296,16 @@ def main() -> None:
             print(f"| {kind} | {label} | {precision} | {layout} | {rate:.0f} | "
                   f"{MNIST_TRAIN_IMAGES / rate:.1f} | {rate / medians[0]:.2f}x | {work / 1e6:.0f} | "
                   f"{rate * work / 1e9:.0f} | {rate * work / statistics.median(matmul[precision]):.0%} |")
+        if compile_seconds is not None:
+            compiled = next(rate for (label, *_), rate in zip(rows, medians) if "compile" in label)
+            default = next((rate for (label, *_), rate in zip(rows, medians) if label == "ours (default)"), None)
+            note = ""
+            if default and compiled > default:  # seconds saved per image against the compile time
+                saved = 1 / default - 1 / compiled
+                note = f"; it pays for itself after {compile_seconds / saved / MNIST_TRAIN_IMAGES:.2f} MNIST epochs"
+            compile_notes.append(f"{kind}: torch.compile took {compile_seconds:.0f} s (its first step){note}")
+    for note in compile_notes:
+        print(f"\n{note}")
     print("\nmatrix-multiply rate of these threads (1024 x 1024, median of the rounds): "
           + ", ".join(f"{precision} {statistics.median(values) / 1e9:.0f} GFLOP/s"
                       for precision, values in matmul.items() if values))

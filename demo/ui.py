@@ -52,7 +52,8 @@ def checkpoints_root() -> Path:
 def start_warm_up() -> bool:
     """Once per process, in a background thread, after the first page has rendered: import torch and the pages'
     modules (seconds of the first visit of any page that draws), load the sidebar's default models into the
-    model cache (Compare and Reconstruction open with all three), then compile UMAP's numba code (the first map
+    model cache (Compare and Reconstruction open with all three), time the domain features for the FID page's
+    estimate, then compile UMAP's numba code (the first map
     of another size or model). Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves);
     with VAEGAN_WARMUP_REPORT=FILE, the seconds it took are written there when done (benchmarks/browser_latency.py
     waits for it)."""
@@ -72,6 +73,13 @@ def start_warm_up() -> bool:
             importlib.import_module(module)
         for kind in MODEL_KINDS:  # the default view's models, into the cache every session shares
             zoo.open_model("mnist", kind, _load, root)  # a missing or broken one is the page's to explain
+        from vaegan_core.errors import VaeganError
+        from vaegan_core.metrics.evaluate import estimate_seconds
+
+        try:  # the FID page's default estimate (the domain features' speed): timed once per process
+            estimate_seconds("lenet", 5000, "mnist")
+        except VaeganError:  # no classifier shipped: the page says so
+            pass
         from vaegan_core.latent import warm_up_umap
 
         warm_up_umap()
@@ -368,8 +376,9 @@ SHARP_CSS = '[data-testid="stImage"] img { image-rendering: pixelated; }'
 
 
 def apply_presenter_mode() -> None:
-    # one <style> element: Markdown ends an HTML block at the line of its first </style>, and showed the rest as text
-    st.markdown(f"<style>{SHARP_CSS}{PRESENTER_CSS if presenting() else ''}</style>", unsafe_allow_html=True)
+    # st.html of one <style> only: applied to the page without taking room, and without the frontend's code for raw
+    # HTML in Markdown (which a new tab then no longer loads on pages that need it for nothing else)
+    st.html(f"<style>{SHARP_CSS}{PRESENTER_CSS if presenting() else ''}</style>")
 
 
 def _page_slug() -> str:
@@ -541,8 +550,16 @@ def page_zip() -> None:
                                icon=":material/folder_zip:", on_click="ignore", key="page-zip")
 
 
-def show_row(images, caption: str | None = None, width: int = 96, captions=None, slots: int | None = None) -> None:
-    """A row of images, upscaled without smoothing so pixels stay visible on a projector (``slots``: see picture)."""
+def show_row(images, caption: str | None = None, width: int = 96, captions=None, slots: int | None = None,
+             beside: bool = False) -> None:
+    """A row of images, upscaled without smoothing so pixels stay visible on a projector (``slots``: see picture).
+    ``beside``: in presenter mode the caption (a short name) stands left of the row, not above it, so that a page of
+    several rows keeps to one screen."""
+    if caption and beside and presenting():
+        name, row = st.columns([1.5, 7], vertical_alignment="center")
+        name.markdown(caption)
+        picture(images, captions, width, where=row, slots=slots)
+        return
     if caption:
         st.markdown(caption)
     picture(images, captions, width, slots=slots)
@@ -732,6 +749,10 @@ def link_to_this_view() -> None:
     from urllib.parse import urlencode
 
     base = (getattr(st.context, "url", "") or "").split("?")[0]
-    with st.sidebar.expander("Link to this view"):
-        st.code(base + ("?" + urlencode(params) if params else ""), language=None)
-        st.caption("Copy it (the button at its right): it opens this page with these settings.")
+    # filled only while open: the code box's frontend (1.5 MB of JavaScript) is then loaded when someone opens the
+    # box, not by every new tab of every page
+    box = st.sidebar.expander("Link to this view", key="link-box", on_change="rerun")
+    if box.open:
+        with box:
+            st.code(base + ("?" + urlencode(params) if params else ""), language=None)
+            st.caption("Copy it (the button at its right): it opens this page with these settings.")

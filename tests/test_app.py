@@ -506,6 +506,10 @@ def test_a_link_opens_the_view_and_the_controls_write_the_link(tiny_checkpoints,
     at.select_slider[0].set_value(6).run()  # back to the default: out of the link
     assert "compare-grid" not in at.query_params
     assert any("Link to this view" in e.label for e in at.sidebar.expander)
+    assert not at.sidebar.code  # the box is filled when opened: a new tab does not load its frontend code
+    at.session_state["link-box"] = True  # opened
+    at.run()
+    assert "compare-t=0.8" in at.sidebar.code[0].value and "seed=7" in at.sidebar.code[0].value
 
 
 @pytest.mark.parametrize("params, notice", [({"seed": "abc"}, "seed='abc'"), ({"kinds": "vae,unicorn"}, "kinds"),
@@ -599,12 +603,18 @@ def test_presenter_mode_from_the_link_enlarges_and_hides_paths(tiny_checkpoints,
     at.run()
     assert_clean(at)
     assert at.sidebar.toggle[0].value is True
-    assert any("font-size: 21px" in m.value for m in at.markdown)  # the presenter style sheet is on
+    assert "font-size: 21px" in style_sheet(at)  # the presenter style sheet is on
     open_page(at, "reconstruction")
     assert_clean(at)
     assert at.query_params["present"] in ("1", ["1"])
     at.sidebar.toggle[0].set_value(False).run()
-    assert not any("font-size: 21px" in m.value for m in at.markdown) and "present" not in at.query_params
+    assert "font-size: 21px" not in style_sheet(at) and "present" not in at.query_params
+    assert "image-rendering: pixelated" in style_sheet(at)  # pictures stay pixel-sharp in either mode
+
+
+def style_sheet(at) -> str:
+    """The page's style sheet (st.html of <style> only: applied to the page, taking no room)."""
+    return " ".join(element.proto.body for element in at.get("html") if element.proto.body.startswith("<style>"))
 
 
 def test_presenter_mode_folds_the_page_explanation(tiny_checkpoints, monkeypatch):

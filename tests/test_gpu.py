@@ -1,6 +1,6 @@
 """On a CUDA device (deselected by default; `python -m pytest -m gpu` where one is present): the training
 recipe's parts on the GPU path (bf16 autocast, the moving average of the decoder, two time-scales and the
-cosine schedule) train, save, load on the CPU and resume equal to an uninterrupted run."""
+cosine schedule, torch.compile) train, save, load on the CPU and resume equal to an uninterrupted run."""
 
 import pytest
 import torch
@@ -58,3 +58,17 @@ def test_a_colour_folder_trains_on_cuda(tmp_path, monkeypatch):
                       tmp_path / "run", progress=False)
     trainer.fit()
     assert load_model(tmp_path / "run").sample(4).shape == (4, 3, 32, 32)
+
+
+def test_a_compiled_run_trains_on_the_gpu_and_loads_on_the_cpu(tmp_path):
+    """--compile on CUDA with the recipe (bf16 autocast, moving average): trains, resumes compiled, and the
+    checkpoint holds the plain networks' weights, which load and sample on the CPU."""
+    settings = dict(device="cuda", precision="auto", epochs=1)
+    trainer = Trainer(tiny_model_config("vaegan", ema_decay=0.99), tiny_train_config(**settings), tmp_path / "run",
+                      progress=False, compile=True)
+    trainer.fit()
+    assert trainer.compile_seconds > 0
+    Trainer.resume(tmp_path / "run", epochs=2, progress=False, compile=True).fit()
+    model = load_model(tmp_path / "run")
+    assert not any("_orig_mod" in name for name in model.state_dict())
+    assert torch.isfinite(model.sample(4)).all()

@@ -139,3 +139,15 @@ def test_every_relative_link_in_readme_and_docs_resolves():
 def test_readme_is_short():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 170, f"README has {len(lines)} lines; move details to docs/"
+
+
+def test_the_app_is_served_as_a_class_gets_it():
+    """.streamlit/config.toml (read by `streamlit run` from the repository root and by the Space image): no
+    telemetry, no traceback on screen, and no file watcher (after every run of a page it resolved the paths of
+    every loaded module, 0.1-0.3 s of the server per rerun on a 2-core CPU: benchmarks/README.md)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["server"]["fileWatcherType"] == "none"

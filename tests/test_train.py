@@ -431,3 +431,42 @@ def test_a_training_run_follows_the_thread_policy(tmp_path, monkeypatch):
     chosen.clear()
     Trainer(tiny_model_config("gan"), tiny_train_config(epochs=1), tmp_path / "lib", progress=False).fit()
     assert chosen == []  # the Python API leaves the caller's threads alone; `vaegan train` passes --threads auto
+
+
+@pytest.mark.slow  # torch.compile of three small networks: about 20 s on a 2-core CPU
+def test_a_compiled_run_trains_like_the_plain_one_and_saves_plain_weights(tmp_path):
+    """--compile: the step runs through torch.compile'd networks; its first step's losses match the plain step's
+    on the same batch and noise (the same computation, fused differently), and the checkpoint holds the plain
+    networks' weights (no "_orig_mod." keys), loads, samples, and records that it was compiled."""
+    trainers = {compiled: Trainer(tiny_model_config("vaegan", ema_decay=0.9), tiny_train_config(epochs=1),
+                                  tmp_path / str(compiled), progress=False, compile=compiled)
+                for compiled in (False, True)}
+    batch = trainers[False]._batch(torch.arange(64), 0)
+    plain = trainers[False].train_step(batch)
+    trainers[True].first_step = 0
+    compiled = trainers[True]._first_compiled_step(batch, None)
+    assert trainers[True].compile_seconds > 0
+    for key in ("loss_discriminator", "loss_encoder", "loss_decoder", "kl"):
+        assert float(plain[key]) == pytest.approx(float(compiled[key]), rel=1e-4), key
+    trainers[True].fit()
+    state = json.loads((tmp_path / "True" / "config.json").read_text())["state"]
+    assert state["compiled"] is True
+    weights = _weights(tmp_path / "True")
+    assert not any("_orig_mod" in name for name in weights) and any(name.startswith("decoder_ema.") for name in weights)
+    assert torch.isfinite(load_model(tmp_path / "True").sample(4)).all()
+
+
+def test_a_compiler_that_fails_is_one_clear_error(tmp_path, monkeypatch):
+    """Where torch.compile cannot work (no C++ compiler, an unsupported platform), the first step says so in one
+    line and names the way out; nothing is written."""
+
+    class Broken(torch.nn.Module):
+        def forward(self, *args, **kwargs):
+            raise RuntimeError("InductorError: no working C++ compiler found\nlong details")
+
+    monkeypatch.setattr(torch, "compile", lambda network, **kwargs: Broken())
+    trainer = Trainer(tiny_model_config("gan"), tiny_train_config(), tmp_path / "run", progress=False, compile=True)
+    with pytest.raises(ConfigError, match="torch.compile failed on this machine") as error:
+        trainer.fit()
+    assert "\n" not in str(error.value) and "without --compile" in str(error.value)
+    assert not (tmp_path / "run" / "model.safetensors").exists()

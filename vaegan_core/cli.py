@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "quality moves from epoch to epoch; the folder itself always holds the last epoch)")
     train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--compile", action="store_true",
+                       help="torch.compile the networks for training (the first step compiles, about 20 s on a "
+                            "CPU; on a 2-core CPU the compiled step was slower: benchmarks/README.md)")
     train.add_argument("--threads", type=_threads, default="auto",
                        help="CPU threads: a number, or auto (the default): the cores other work leaves free, checked "
                             "every epoch; OMP_NUM_THREADS, when set, wins")
@@ -377,7 +380,8 @@ def _train(args: argparse.Namespace) -> dict:
                                  ema_decay=args.ema_decay if "ema_decay" in changed else None,
                                  track_fid=args.track_fid if "track_fid" in changed else None,
                                  keep_best=True if "keep_best" in changed else None,
-                                 data_root=args.data_dir, progress=progress, threads=args.threads)
+                                 data_root=args.data_dir, progress=progress, threads=args.threads,
+                                 compile=args.compile)
     else:
         if args.model is None or args.dataset is None:
             raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
@@ -407,7 +411,7 @@ def _train(args: argparse.Namespace) -> dict:
                                    grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
                                    track_fid=args.track_fid, keep_best=args.keep_best)
         trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress,
-                          threads=args.threads)
+                          threads=args.threads, compile=args.compile)
     if trainer.epoch >= trainer.config.epochs:
         print(f"vaegan: {args.out} is already trained for {trainer.epoch} epochs; raise --epochs to train more",
               file=sys.stderr)

@@ -98,6 +98,23 @@ def backward_per_group(losses: dict[str, torch.Tensor], groups: dict[str, list[t
         losses[name].backward(inputs=groups[name], retain_graph=index < len(names) - 1)
 
 
+def compile_networks(model: GenerativeModel, wrapped: dict) -> dict:
+    """``torch.compile`` of each network (its DDP wrapper in a run on several processes) for the training step;
+    the plain networks stay the model's for sampling, the moving average and saving (``distributed.use_wrapped``
+    swaps them in for the step). The parameters are shared, so the optimizers need no change."""
+    import torch._functorch.config as functorch_config
+
+    # the losses back-propagate through shared parts of one graph (backward_per_group retains it), which the
+    # compiled backward's donated buffers forbid
+    functorch_config.donated_buffer = False
+    compiled = {}
+    for name in ("encoder", "decoder", "discriminator"):
+        network = wrapped.get(name, getattr(model, name, None))
+        if network is not None:
+            compiled[name] = torch.compile(network)
+    return compiled
+
+
 def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
     """The batch order of one epoch: a function of (seed, epoch) only, so a resumed run sees the same order."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -121,6 +138,7 @@ class Trainer:
         progress: bool = True,
         callback: Callable[[dict[str, Any]], None] | None = None,
         threads: str | int | None = None,
+        compile: bool = False,
         _resuming: bool = False,
     ):
         self.model_config = model_config
@@ -128,6 +146,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.progress, self.callback = progress, callback
         self.threads = threads  # CPU threads: a number, "auto" (cpu_threads, every epoch) or None (left alone)
+        self.compiled = bool(compile)  # torch.compile of the networks for the training step (not a saved setting)
         if not _resuming and ckpt.has_checkpoint(self.out_dir):
             raise CheckpointError(
                 f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
@@ -153,17 +172,7 @@ class Trainer:
         # uint8 on the device, batches converted as they are drawn; a dataset too large for the accelerator's
         # memory stays in (memory-mapped) host memory and goes over batch by batch
         self.images = images.to(self.device) if self._fits_on_device(images) else images
-        self.labels = None  # the class of each image, for a conditional model
-        if model_config.num_classes:
-            labels = torch.as_tensor(labels).long()
-            if labels.numel() != images.shape[0] or labels.min() < 0 or labels.max() >= model_config.num_classes:
-                raise ConfigError(f"a conditional model of {model_config.num_classes} classes needs one label from 0 "
-                                  f"to {model_config.num_classes - 1} per training image; {train_config.dataset} "
-                                  f"has labels from {int(labels.min())} to {int(labels.max())}")
-            self.labels = labels.to(self.device)
-            # the share of each class in the training data: samples for evaluation draw their labels from it
-            counts = torch.bincount(labels, minlength=model_config.num_classes).double()
-            self.class_frequencies = [round(float(share), 6) for share in counts / counts.sum()]
+        self.labels = self._conditional_labels(model_config, labels, images.shape[0])
         self.steps_per_epoch = images.shape[0] // global_batch
 
         torch.manual_seed(train_config.seed)  # initial weights
@@ -172,6 +181,8 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.model.noise_shard = (self.context.rank, self.context.world)
         self.wrapped = distributed.wrap_networks(self.model, self.context, self.device) if self.context.active else {}
+        if self.compiled:
+            self.wrapped = compile_networks(self.model, self.wrapped)
         lr = train_config.lr or self.model.default_lr
         self.base_lr = {name: (train_config.lr_discriminator or lr) if name == "discriminator" else lr
                         for name in self.model.parameter_groups()}
@@ -191,6 +202,20 @@ class Trainer:
         self._quality_off = False
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+
+    def _conditional_labels(self, model_config: ModelConfig, labels, count: int) -> torch.Tensor | None:
+        """The class of each training image on the device, for a conditional model (None otherwise); sets
+        ``class_frequencies``, the share of each class, from which samples for evaluation draw their labels."""
+        if not model_config.num_classes:
+            return None
+        labels = torch.as_tensor(labels).long()
+        if labels.numel() != count or labels.min() < 0 or labels.max() >= model_config.num_classes:
+            raise ConfigError(f"a conditional model of {model_config.num_classes} classes needs one label from 0 "
+                              f"to {model_config.num_classes - 1} per training image; {self.config.dataset} "
+                              f"has labels from {int(labels.min())} to {int(labels.max())}")
+        counts = torch.bincount(labels, minlength=model_config.num_classes).double()
+        self.class_frequencies = [round(float(share), 6) for share in counts / counts.sum()]
+        return labels.to(self.device)
 
     def _training_data(self, model_config: ModelConfig, data, data_root) -> tuple[torch.Tensor, Any]:
         """The training split (``data`` when given), cut to ``limit``; process 0 decodes an image folder first."""
@@ -394,6 +419,7 @@ class Trainer:
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
         last_rate, epoch_at_start, threads_at_start = 0.0, self.epoch, torch.get_num_threads()
+        self.first_step = self.step
         try:
             self.model.train()
             while self.epoch < config.epochs:
@@ -402,7 +428,10 @@ class Trainer:
                 order = _epoch_permutation(config.seed, self.epoch, self.images.shape[0]).to(self.device)
                 epoch_start = time.perf_counter()
                 for index in range(self.steps_per_epoch):
-                    logs = self.train_step(self._batch(order, index), self._batch_labels(order, index))
+                    if self.compiled and self.step == self.first_step:
+                        logs = self._first_compiled_step(self._batch(order, index), self._batch_labels(order, index))
+                    else:
+                        logs = self.train_step(self._batch(order, index), self._batch_labels(order, index))
                     self.step += 1
                     window_steps += 1
                     for key, value in logs.items():
@@ -436,6 +465,20 @@ class Trainer:
         return {"out_dir": str(self.out_dir), "epoch": self.epoch, "step": self.step,
                 "train_seconds": round(self.train_seconds, 2), "images_per_second": round(last_rate, 1),
                 "device": str(self.device), "precision": self.precision}
+
+    def _first_compiled_step(self, images: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The first step of a compiled run, which compiles the networks (minutes on a CPU): a compiler that
+        fails on this machine is one clear error, the run's last checkpoint untouched."""
+        start = time.perf_counter()
+        try:
+            logs = self.train_step(images, labels)
+        except (ConfigError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - torch's compiler stack raises many kinds
+            raise ConfigError(f"torch.compile failed on this machine ({type(error).__name__}: "
+                              f"{first_line(error)}); train without --compile") from None
+        self.compile_seconds = time.perf_counter() - start
+        return logs
 
     def _choose_threads(self, first: bool) -> None:
         """On the CPU, set torch's threads for the next epoch (``cpu_threads``): after the first epoch the load
@@ -471,7 +514,8 @@ class Trainer:
         self.model.train()
         state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
                  "device": str(self.device), "precision": self.precision,
-                 "images_per_second": images_per_second, "torch_version": torch.__version__}
+                 "images_per_second": images_per_second, "torch_version": torch.__version__,
+                 **({"compiled": True} if self.compiled else {})}
         if self.labels is not None:
             state["class_frequencies"] = self.class_frequencies
         # The trainer state goes first and carries the weights: whatever write a kill interrupts, the folder

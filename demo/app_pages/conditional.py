@@ -78,7 +78,7 @@ if grid_tab.open:
                 1, model.config.latent_dim, generator=torch.Generator().manual_seed(choice["seed"])) * temperature
             images = conditional.style_grid(model, code)
             rows.append(images)
-            ui.show_row(images, f"**conditional {ui.LABELS[kind]}**", width=84, captions=names)
+            ui.show_row(images, f"**conditional {ui.LABELS[kind]}**", width=84, captions=names, beside=True)
         ui.download(st, "Download the grid (PNG)",
                     lambda rows=rows: png_bytes(torch.cat(rows), nrow=len(names), scale=4),
                     f"conditional-grid-{dataset}-seed{choice['seed']}.png", "image/png")
@@ -134,10 +134,14 @@ if style_tab.open:
             ui.show_row(image, f"**{caption}**" + (f", read as {names[read_as]}" if read_as is not None else ""), width=112)
             for kind, (code, _) in codes.items():
                 ui.show_row(conditional.style_grid(models[kind], code), f"**conditional {ui.LABELS[kind]}**", width=84,
-                            captions=names)
+                            captions=names, beside=True)
 
-st.divider()
-st.subheader("Measured")
+if ui.presenting():  # on a projector the numbers fold away: the grids keep the screen
+    measured = st.expander("Measured: label adherence, FID, recall, label probe")
+else:
+    st.divider()
+    measured = st.container()
+    measured.subheader("Measured")
 rows = []
 for kind in models:
     folder = zoo.checkpoint_dir(dataset, kind, root, conditional=True)
@@ -152,8 +156,8 @@ for kind in models:
                  "FID (Inception)": inception.get("fid"), "recall (domain)": result.get("recall"),
                  "label probe on z": probe.get("accuracy"),
                  "label probe, unconditional model": twin.get("accuracy")})
-st.dataframe(rows, hide_index=True, width="stretch")
-st.caption("Label adherence: the share of samples the domain classifier reads as the class asked for. Per-class "
+measured.dataframe(rows, hide_index=True, width="stretch")
+measured.caption("Label adherence: the share of samples the domain classifier reads as the class asked for. Per-class "
            "FID: each class's samples against that class's test images, averaged (Inception's, with more features than a "
            "class has test images, is comparable between these rows only). Recall: the share of test images near some "
            "sample; a model that draws one image per class has none. Label probe: accuracy of a linear "
@@ -161,4 +165,4 @@ st.caption("Label adherence: the share of samples the domain classifier reads as
            "unconditional model, whose z must hold the class. From `vaegan eval` (metrics.json); empty cells: not "
            "evaluated yet.")
 if np.all([row["label adherence"] is None for row in rows]):
-    st.info("Not evaluated yet: `scripts/train_conditional.sh` evaluates each conditional checkpoint after training.")
+    measured.info("Not evaluated yet: `scripts/train_conditional.sh` evaluates each conditional checkpoint after training.")

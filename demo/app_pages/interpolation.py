@@ -71,11 +71,17 @@ for kind, model in models.items():
         continue
     images = model.decode(interpolate(*codes, steps, method))
     rows[kind] = images
-    st.markdown(f"**{ui.LABELS[kind]}**")
-    ui.picture(images, width=72)
+    if ui.presenting():  # the name beside its row, not above it: the page keeps to one screen on a projector
+        name, row = st.columns([1, 11], vertical_alignment="center")
+        name.markdown(f"**{ui.LABELS[kind]}**")
+        ui.picture(images, width=72, where=row)
+    else:
+        st.markdown(f"**{ui.LABELS[kind]}**")
+        ui.picture(images, width=72)
 
 if rows:
-    st.divider()
+    if not ui.presenting():
+        st.divider()
     all_rows = torch.cat(list(rows.values()))
     columns = st.columns(len(rows) + 1)
     ui.download(columns[0], "Download all rows (PNG)", lambda: png_bytes(all_rows, nrow=steps, scale=2),

@@ -94,7 +94,8 @@ for name, (px, py), symbol in ((f"image #{index}", points[index], "circle-open")
     for colour, line_width, show in (("white", 7, False), ("black", 3, True)):
         figure.add_trace(go.Scatter(x=[px], y=[py], mode="markers", name=name, showlegend=show, hoverinfo="skip",
                                     marker={"size": 20, "symbol": symbol, "color": colour, "line": {"width": line_width}}))
-figure.update_layout(height=600, margin={"l": 0, "r": 0, "t": 10, "b": 0},
+# on a projector (presenter mode: fonts and heights x 1.3) the map and its legend keep to one screen
+figure.update_layout(height=480 if ui.presenting() else 600, margin={"l": 0, "r": 0, "t": 10, "b": 0},
                      legend={"itemsizing": "constant", "orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},
                      dragmode="pan", xaxis_title=f"{method.upper()} 1", yaxis_title=f"{method.upper()} 2",
                      plot_bgcolor="white", xaxis={"gridcolor": "#e5e5e5"}, yaxis={"gridcolor": "#e5e5e5"})
@@ -111,13 +112,19 @@ with beside:
     recons = [m.reconstruct(image) for m in encoders.values()]
     ui.picture(torch.cat([image] + recons), ["original"] + [ui.LABELS[k] for k in encoders], width=96, slots=4)
     st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
-    ui.picture(ui.test_images(dataset, neighbours), [f"#{i} {names[labels[i]]}" for i in neighbours], width=72,
+    # on a projector the class alone (one line under each; the index is in the link and on hover of the map)
+    ui.picture(ui.test_images(dataset, neighbours),
+               [names[labels[i]] if ui.presenting() else f"#{i} {names[labels[i]]}" for i in neighbours], width=72,
                slots=8)
-    st.markdown("**Decode any spot of the map** (the cross)")
-    ui.explain("Its code is the distance-weighted mean of the codes of the 8 nearest dots, so empty regions show what "
-               "the model puts *between* clusters.")
+    spot_help = ("Its code is the distance-weighted mean of the codes of the 8 nearest dots, so empty regions show "
+                 "what the model puts *between* clusters.")
+    if ui.presenting():  # on a projector the explanation is the heading's tooltip: the column keeps to one screen
+        st.markdown("**Decode any spot of the map** (the cross)", help=spot_help)
+    else:
+        st.markdown("**Decode any spot of the map** (the cross)")
+        st.markdown(spot_help)
     a, b, decoded_at = st.columns(3)
     x = a.slider("x", float(low[0]), float(high[0]), float(min(max(spot[0], low[0]), high[0])), key="map-x")
     y = b.slider("y", float(low[1]), float(high[1]), float(min(max(spot[1], low[1]), high[1])), key="map-y")
     decoded = model.decode(code_at(points, codes, (x, y)).unsqueeze(0))
-    ui.picture(decoded, [f"({x:.1f}, {y:.1f})"], width=80, where=decoded_at)
+    ui.picture(decoded, [f"({x:.1f}, {y:.1f})"], width=60, where=decoded_at)
