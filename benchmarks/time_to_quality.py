@@ -3,7 +3,7 @@ the domain FID (LeNet, N(0, I) samples, against the *train* split) after every e
 against CPU-minutes. The recipes take turns epoch by epoch, so a slow spell of the machine hits both.
 
     OMP_NUM_THREADS=1 python benchmarks/time_to_quality.py --models vaegan --minutes 30 \
-        --out runs/time-to-quality [--recipes old,new] [--n 5000] [--plot benchmarks/images/time_to_quality.png]
+        --out runs/time-to-quality [--recipes old,new] [--n 5000] [--plot docs/images/time_to_quality.png]
 
 Each run is a checkpoint folder OUT/DATASET-MODEL-RECIPE, trained one epoch at a time with `vaegan train
 --resume`; stop the script at any time and rerun it to continue. One training thread per run: the minutes are
@@ -96,21 +96,22 @@ def plot(rows: list[dict], path: Path, dataset: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
+    kinds = list(dict.fromkeys(row["model"] for row in rows))
+    figure, axes = plt.subplots(1, max(1, len(kinds)), figsize=(4.6 * max(1, len(kinds)), 4.2), dpi=120,
+                                squeeze=False)
     colours = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}
-    for kind in dict.fromkeys(row["model"] for row in rows):
+    for axis, kind in zip(axes[0], kinds):  # one panel per model: their FIDs lie far apart
         for recipe, style in (("old", "--"), ("new", "-")):
             points = sorted((row["cpu_minutes"], row["fid"]) for row in rows
                             if row["model"] == kind and row["recipe"] == recipe)
             if points:
-                axis.plot(*zip(*points), style, marker="o", color=colours[kind],
-                          label=f"{MODEL_LABELS[kind]}, {recipe} recipe")
-    axis.set_yscale("log")
-    axis.set_xlabel("minutes of training, one thread (the runs' train_seconds)")
-    axis.set_ylabel("domain FID vs train split (log)")
-    axis.set_title(f"{dataset}: quality per CPU-minute")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+                axis.plot(*zip(*points), style, marker="o", color=colours[kind], label=f"{recipe} recipe")
+        axis.set_yscale("log")
+        axis.set_xlabel("minutes of training, one thread")
+        axis.set_ylabel("domain FID vs train split (log)")
+        axis.set_title(f"{dataset} {MODEL_LABELS[kind]}")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
@@ -125,7 +126,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="samples per FID")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/time-to-quality")
-    parser.add_argument("--plot", default="benchmarks/images/time_to_quality.png")
+    parser.add_argument("--plot", default="docs/images/time_to_quality.png")
     parser.add_argument("--plot-only", action="store_true", help="plot OUT/results.jsonl as it is; train nothing")
     args = parser.parse_args()
     args.models = [kind.strip() for kind in args.models.split(",") if kind.strip()]

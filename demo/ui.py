@@ -488,14 +488,17 @@ def caption_row(captions: list, slots: int, present: bool) -> str:
             f'font-size:{size};line-height:1.25;opacity:0.7;margin-top:-0.5rem">{cells}</div>')
 
 
-def static_picture(path, caption: str, where=None) -> None:
-    """A picture file (a sample grid a run wrote) as wide as its column, pixels kept sharp (nearest neighbour)."""
+def static_picture(path, caption: str, where=None, fraction: float = 1.0) -> None:
+    """A picture file (a sample grid a run wrote) as wide as its column, pixels kept sharp (nearest neighbour);
+    ``fraction``: only its top share (half a grid of 8 rows: its first 4 rows)."""
     from PIL import Image
 
     where = where or st
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
+            if fraction < 1:
+                image = image.crop((0, 0, image.width, max(1, round(image.height * fraction))))
             scale = max(1, 480 // max(image.size))
             image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     except (OSError, ValueError, SyntaxError):  # a damaged file: no picture, no error page

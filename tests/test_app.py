@@ -617,6 +617,18 @@ def style_sheet(at) -> str:
     return " ".join(element.proto.body for element in at.get("html") if element.proto.body.startswith("<style>"))
 
 
+def test_presenter_overview_shows_each_models_samples_under_its_idea(tiny_checkpoints, monkeypatch):
+    """On a projector the landing page is one screen: each model's samples (a cut of its grid, one-line caption)
+    stand under its idea, with no separate "Loaded models" section."""
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    at.query_params.update({"present": "1"})
+    at.run()
+    assert_clean(at)
+    assert not any("Loaded models" in header.value for header in at.subheader)
+    captions = [str(image.proto) for image in at.get("image")]
+    assert sum("samples, epoch" in caption for caption in captions) == 3
+
+
 def test_presenter_mode_folds_the_page_explanation(tiny_checkpoints, monkeypatch):
     at = new_app(monkeypatch, tiny_checkpoints, 120)
     at.query_params.update({"present": "1"})

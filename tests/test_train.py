@@ -470,3 +470,23 @@ def test_a_compiler_that_fails_is_one_clear_error(tmp_path, monkeypatch):
         trainer.fit()
     assert "\n" not in str(error.value) and "without --compile" in str(error.value)
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_time_to_quality_plots_one_panel_per_model(tmp_path):
+    """benchmarks/time_to_quality.py's figure: a panel per model (their FIDs lie far apart), old and new recipe in
+    each, written where asked."""
+    import importlib.util
+
+    from PIL import Image
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
+    spec = importlib.util.spec_from_file_location("time_to_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = [{"model": kind, "recipe": recipe, "epoch": epoch, "cpu_minutes": epoch * (3 if recipe == "old" else 1),
+             "fid": 400 / epoch} for kind in ("gan", "vae") for recipe in ("old", "new") for epoch in (1, 2, 3)]
+    module.plot(rows, tmp_path / "figure.png", "mnist")
+    one = tmp_path / "one.png"
+    module.plot([row for row in rows if row["model"] == "gan"], one, "mnist")
+    two_panels, one_panel = Image.open(tmp_path / "figure.png").size, Image.open(one).size
+    assert two_panels[1] == one_panel[1] and two_panels[0] > 1.8 * one_panel[0]

@@ -33,6 +33,7 @@ from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
                    "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every",
                    "track_fid", "keep_best", "image_size", "channels")
+_KEEP_BEST_NEEDS_FID = "--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)"
 MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
 MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
@@ -364,7 +365,7 @@ def _train(args: argparse.Namespace) -> dict:
             if value is not None and value != stored:
                 raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
         if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
-            raise _UsageError("--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)")
+            raise _UsageError(_KEEP_BEST_NEEDS_FID)
         defaults = build_parser().parse_args(["train", "--epochs", "1", "--out", args.out])
         changed = {option for option in _SAVED_SETTINGS if getattr(args, option) != getattr(defaults, option)}
         # what a resumed run may change: the per-epoch scoring; and, continuing from the weights alone, a moving
@@ -388,7 +389,7 @@ def _train(args: argparse.Namespace) -> dict:
         if args.reset_optimizer:
             raise _UsageError("--reset-optimizer only goes with --resume")
         if args.keep_best and not args.track_fid:
-            raise _UsageError("--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)")
+            raise _UsageError(_KEEP_BEST_NEEDS_FID)
         from .data import CLASS_NAMES
         from .folders import folder_classes, is_folder
 

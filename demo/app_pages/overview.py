@@ -16,8 +16,8 @@ choice = ui.page_header(
 left, middle, right = st.columns(3)
 with left:
     st.subheader("VAE")
-    st.markdown("An **encoder** maps an image x to a Gaussian q(z|x); a **decoder** maps a code z back to an image. "
-                "Training maximises the evidence lower bound (Kingma & Welling 2013):")
+    st.markdown("An **encoder** maps an image x to a Gaussian q(z|x), a **decoder** a code z back to an image; "
+                "training maximises the ELBO (Kingma & Welling 2013):")
     st.latex(r"\begin{aligned}\mathcal{L}_{\mathrm{ELBO}} &= \mathbb{E}_{q(z|x)}[\log p(x|z)] \\"
              r"&\quad - D_{\mathrm{KL}}(q(z|x)\,\|\,p(z))\end{aligned}")
     st.markdown("Pixel-wise likelihoods make reconstructions **blurry**: an average of plausible images "
@@ -32,14 +32,13 @@ with middle:
                 "(**mode collapse**).")
 with right:
     st.subheader("VAE-GAN")
-    st.markdown("The decoder of a VAE doubles as the generator of a GAN, and the reconstruction error is measured "
-                "in the features of a discriminator layer Dis_l instead of in pixels (Larsen et al. 2016):")
-    st.latex(r"\mathcal{L} = \mathcal{L}_{\mathrm{prior}} + \mathcal{L}_{\mathrm{llike}}^{\mathrm{Dis}_l}"
-             r" + \mathcal{L}_{\mathrm{GAN}}")
-    st.latex(r"\mathcal{L}_{\mathrm{llike}}^{\mathrm{Dis}_l} = -\mathbb{E}_{q(z|x)}"
-             r"[\log p(\mathrm{Dis}_l(x)\,|\,z)]")
-    st.markdown("The encoder gets prior + feature loss, the decoder gamma x feature loss + GAN loss, the "
-                "discriminator the GAN loss. Result: an encoder *and* sharp images.")
+    st.markdown("A VAE whose decoder is a GAN's generator, its reconstructions compared in a discriminator layer "
+                "Dis_l, not in pixels (Larsen et al. 2016):")
+    st.latex(r"\begin{aligned}\mathcal{L} &= \mathcal{L}_{\mathrm{prior}} + \mathcal{L}_{\mathrm{llike}}^{\mathrm{Dis}_l}"
+             r" + \mathcal{L}_{\mathrm{GAN}} \\ \mathcal{L}_{\mathrm{llike}}^{\mathrm{Dis}_l} &= -\mathbb{E}_{q(z|x)}"
+             r"[\log p(\mathrm{Dis}_l(x)\,|\,z)]\end{aligned}")
+    st.markdown("Encoder: prior + feature loss; decoder: gamma x feature loss + GAN loss; discriminator: GAN loss. "
+                "Result: an encoder *and* sharp images.")
 
 with st.expander("Where samples come from: the prior, and the holes in it"):
     st.markdown(
@@ -54,56 +53,72 @@ with st.expander("Where samples come from: the prior, and the holes in it"):
         f"Gaussian mixture (of {GMM_COMPONENTS} components by default), fitted by `vaegan fit-gmm`. The "
         "**Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
 
-st.divider()
-st.subheader(f"Loaded models: {ui.dataset_label(choice['dataset'])}")
+
+def model_card(kind: str, root, fraction: float = 1.0, short: bool = False) -> None:
+    """What a loaded checkpoint draws (``fraction``: the top share of its sample grid; ``short``: a one-line
+    caption) and its numbers."""
+    if not zoo.is_available(choice["dataset"], kind, root):
+        st.info(zoo.missing_message(choice["dataset"], kind, root))
+        return
+    # Cards come from config.json and metrics.json alone: no weights are loaded (nor torch imported) here
+    folder = zoo.checkpoint_dir(choice["dataset"], kind, root)
+    config = zoo.read_config_json(folder)
+    state = config.get("state", {})
+    train = config.get("train") or {}
+    model = config.get("model") or {}
+    minutes = state.get("train_seconds", 0) / 60
+    parameters = (config.get("parameters") or {}).get("total")
+    size = (f"parameters: **{parameters:,}**" if parameters else
+            f"stored values: **{zoo.stored_values(folder):,}**")
+    # pictures written with the checkpoint (no weights loaded, so the landing page stays instant): the GMM
+    # prior's samples where the model has one (Compare's default), else the training run's last epoch grid
+    has_gmm = (folder / LATENT_GMM_FILE).is_file()
+    gmm_grid = folder / SAMPLES_DIR / GMM_GRID_FILE
+    grids = sorted((folder / SAMPLES_DIR).glob("epoch_*.png"))
+    if gmm_grid.is_file() and has_gmm:
+        ui.static_picture(gmm_grid, f"GMM prior samples, epoch {state.get('epoch', '?')}" if short else
+                          f"samples of the GMM prior, as Compare shows them (epoch {state.get('epoch', '?')})",
+                          fraction=fraction)
+    elif grids:
+        ui.static_picture(grids[-1], f"N(0, I) samples, epoch {state.get('epoch', '?')}" if short else
+                          f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)", fraction=fraction)
+    # on a projector the samples speak; the numbers are one click away (the page keeps to fewer screens)
+    details = st.expander("The model's numbers") if ui.presenting() else st.container()
+    details.markdown(
+        f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
+        f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
+        f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
+        + ("\n- second prior: GMM of the training codes" if has_gmm else "")
+    )
+    metrics = zoo.read_metrics(folder)
+    rows = zoo.scores_table(metrics)
+    if rows:
+        # a static table wraps in a third of the page; an interactive one cut off its value columns. Text cells
+        # throughout: a column of numbers and "-" (a score not computed, e.g. by `vaegan eval --fid-only`)
+        # cannot be one Arrow column, and Streamlit logged a traceback converting it
+        details.table([{name: ("-" if value is None else value if isinstance(value, str) else f"{value:g}")
+                        for name, value in row.items()} for row in rows])
+        sizes = sorted({result.get("n", 0) for result in metrics.values()})
+        details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
+                        "domain: the LeNet features of the dataset.")
+    else:
+        details.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")
+    diagnostics = zoo.diagnostics_summary(zoo.read_diagnostics(folder))
+    if diagnostics:
+        details.markdown("\n".join(f"- {line}" for line in diagnostics))
+
+
 root = ui.checkpoints_root()
-columns = st.columns(max(1, len(choice["kinds"])))
-for column, kind in zip(columns, choice["kinds"]):
-    with column:
-        st.markdown(f"#### {ui.LABELS[kind]}")
-        if not zoo.is_available(choice["dataset"], kind, root):
-            st.info(zoo.missing_message(choice["dataset"], kind, root))
-            continue
-        # Cards come from config.json and metrics.json alone: no weights are loaded (nor torch imported) here
-        folder = zoo.checkpoint_dir(choice["dataset"], kind, root)
-        config = zoo.read_config_json(folder)
-        state = config.get("state", {})
-        train = config.get("train") or {}
-        model = config.get("model") or {}
-        minutes = state.get("train_seconds", 0) / 60
-        parameters = (config.get("parameters") or {}).get("total")
-        size = (f"parameters: **{parameters:,}**" if parameters else
-                f"stored values: **{zoo.stored_values(folder):,}**")
-        # pictures written with the checkpoint (no weights loaded, so the landing page stays instant): the GMM
-        # prior's samples where the model has one (Compare's default), else the training run's last epoch grid
-        has_gmm = (folder / LATENT_GMM_FILE).is_file()
-        gmm_grid = folder / SAMPLES_DIR / GMM_GRID_FILE
-        grids = sorted((folder / SAMPLES_DIR).glob("epoch_*.png"))
-        if gmm_grid.is_file() and has_gmm:
-            ui.static_picture(gmm_grid, f"samples of the GMM prior, as Compare shows them (epoch {state.get('epoch', '?')})")
-        elif grids:
-            ui.static_picture(grids[-1], f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)")
-        # on a projector the samples speak; the numbers are one click away (the page keeps to fewer screens)
-        details = st.expander("The model's numbers") if ui.presenting() else st.container()
-        details.markdown(
-            f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
-            f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
-            f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
-            + ("\n- second prior: GMM of the training codes" if has_gmm else "")
-        )
-        metrics = zoo.read_metrics(folder)
-        rows = zoo.scores_table(metrics)
-        if rows:
-            # a static table wraps in a third of the page; an interactive one cut off its value columns. Text cells
-            # throughout: a column of numbers and "-" (a score not computed, e.g. by `vaegan eval --fid-only`)
-            # cannot be one Arrow column, and Streamlit logged a traceback converting it
-            details.table([{name: ("-" if value is None else value if isinstance(value, str) else f"{value:g}")
-                            for name, value in row.items()} for row in rows])
-            sizes = sorted({result.get("n", 0) for result in metrics.values()})
-            details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
-                            "domain: the LeNet features of the dataset.")
-        else:
-            details.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")
-        diagnostics = zoo.diagnostics_summary(zoo.read_diagnostics(folder))
-        if diagnostics:
-            details.markdown("\n".join(f"- {line}" for line in diagnostics))
+if ui.presenting():  # on a projector: each model's samples under its idea, 3 rows of 8 each, on one screen
+    for column, kind in ((left, "vae"), (middle, "gan"), (right, "vaegan")):
+        if kind in choice["kinds"]:
+            with column:
+                model_card(kind, root, fraction=3 / 8, short=True)
+else:
+    st.divider()
+    st.subheader(f"Loaded models: {ui.dataset_label(choice['dataset'])}")
+    columns = st.columns(max(1, len(choice["kinds"])))
+    for column, kind in zip(columns, choice["kinds"]):
+        with column:
+            st.markdown(f"#### {ui.LABELS[kind]}")
+            model_card(kind, root)
