@@ -55,10 +55,11 @@ window.__timing = {input: 0, runs: []};
 new MutationObserver(records => {
   for (const record of records) {
     if (record.oldValue !== 'running' || record.target.getAttribute('data-test-script-state') !== 'notRunning') continue;
+    const finished = performance.now();
     requestAnimationFrame(() => {
       const pending = [...document.querySelectorAll('img')].filter(image => !image.complete);
       Promise.all(pending.map(image => image.decode().catch(() => null)))
-        .then(() => requestAnimationFrame(() => window.__timing.runs.push(performance.now())));
+        .then(() => requestAnimationFrame(() => window.__timing.runs.push([finished, performance.now()])));
     });
   }
 }).observe(document, {attributes: true, attributeOldValue: true, subtree: true,
@@ -74,14 +75,22 @@ def new_page(browser):
     return page
 
 
-def drawn(page, runs_before: int) -> float:
-    """Seconds from the last input (or the navigation's start) to the end of the rerun after it, drawn."""
-    page.wait_for_function(f"window.__timing.runs.length > {runs_before}", timeout=300_000)
-    return page.evaluate("(window.__timing.runs.at(-1) - window.__timing.input) / 1000")
+# the runs that finished after the last input, drawn
+AFTER_INPUT = "window.__timing.runs.filter(run => run[0] >= window.__timing.input)"
+QUIET = "[" + AFTER_INPUT + ".length, document.querySelector(\"[data-testid='stApp']\")" \
+        "?.getAttribute('data-test-script-state')]"
 
 
-def runs(page) -> int:
-    return page.evaluate("window.__timing.runs.length")
+def drawn(page) -> float:
+    """Seconds from the last input (or the navigation's start) to the last rerun after it drawn. A page may run
+    more than once for one input, and the pictures of the page before may still be decoding: so only runs that
+    finished after the input count, and the page must stay quiet (no run, no new drawing) for 0.5 s."""
+    page.wait_for_function(f"{AFTER_INPUT}.length > 0", timeout=300_000)
+    last = None
+    while (state := page.evaluate(QUIET)) != last or state[1] != "notRunning":
+        last = state
+        page.wait_for_timeout(500)
+    return page.evaluate(f"(Math.max(...{AFTER_INPUT}.map(run => run[1])) - window.__timing.input) / 1000")
 
 
 def first_visit(browser, url: str, name: str) -> tuple[float, float]:
@@ -91,7 +100,7 @@ def first_visit(browser, url: str, name: str) -> tuple[float, float]:
     page.goto(f"{url}/{name}")
     page.wait_for_selector(READY, timeout=300_000)
     seconds = time.perf_counter() - start
-    in_browser = drawn(page, 0)
+    in_browser = drawn(page)
     page.close()
     return in_browser, seconds
 
@@ -102,17 +111,16 @@ def in_app_visits(browser, url: str, pages=PAGES[1:]) -> list[tuple[str, float, 
     page = new_page(browser)
     page.goto(url)
     page.wait_for_selector(READY, timeout=300_000)
-    drawn(page, 0)
+    drawn(page)
     visits = []
     for name in pages:
         link = page.locator(f"[data-testid='stSidebarNavLink'][href$='/{name}']")
-        before = runs(page)
         start = time.perf_counter()
         link.click()
         page.wait_for_url(f"**/{name}*", timeout=60_000)
         rerun_finished(page, 3_000, 300_000)
         seconds = time.perf_counter() - start
-        visits.append((name, drawn(page, before), seconds))
+        visits.append((name, drawn(page), seconds))
     page.close()
     return visits
 
@@ -135,17 +143,16 @@ def seed_changes(browser, url: str, name: str, repeats: int) -> list[tuple[float
     page = new_page(browser)
     page.goto(f"{url}/{name}")
     page.wait_for_selector(READY, timeout=300_000)
-    drawn(page, 0)
+    drawn(page)
     field = page.get_by_label("Seed", exact=True).and_(page.locator("input"))
     times = []
     for seed in range(1, repeats + 2):  # the first change warms the page's caches for its other controls
         field.fill(str(seed))
-        before = runs(page)
         start = time.perf_counter()
         field.press("Enter")
         rerun_finished(page, 1500, 300_000)
         seconds = time.perf_counter() - start
-        times.append((drawn(page, before), seconds))
+        times.append((drawn(page), seconds))
     page.close()
     return times[1:]
 
