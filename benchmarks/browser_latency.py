@@ -20,7 +20,7 @@ behind the pages; this is the round trip around them.
 
 A/B in one run, so that a busy machine slows both sides alike: the app of git revision REV (checked out into a
 temporary worktree) against this working tree's, on fresh warmed servers that take turns, ``--rounds`` each; times
-four pages opened in a new tab, the first visit of Reconstruction, Interpolation and Compare by the sidebar link,
+the server's first page, four pages opened in a new tab, the first visit of Reconstruction, Interpolation and Compare by the sidebar link,
 and their seed changes; prints the medians of both and their ratio.
 """
 
@@ -178,7 +178,8 @@ def against(browser, revision: str, rounds: int, repeats: int) -> None:
             for side, root in sides if turn % 2 == 0 else sides[::-1]:
                 report = directory / f"warm-up-{turn}-{side.replace(' ', '-')}"
                 with warmed_server(report, root) as url:
-                    first_visit(browser, url, "")  # starts the warm-up
+                    times.setdefault(("first render of the app (a fresh server's first visitor)", side), []).append(
+                        first_visit(browser, url, ""))  # it starts the warm-up
                     wait_for_warm_up(report)
                     for name in NEW_TABS:
                         times.setdefault((f"new tab (a shared link): {name or 'overview'}", side), []).append(

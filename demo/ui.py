@@ -50,11 +50,11 @@ def checkpoints_root() -> Path:
 
 @st.cache_resource
 def start_warm_up() -> bool:
-    """Once per process, in a background thread, after the first page has rendered: import torch and the pages'
-    modules (seconds of the first visit of any page that draws), load the sidebar's default models into the
-    model cache (Compare and Reconstruction open with all three), time the domain features for the FID page's
-    estimate, then compile UMAP's numba code (the first map
-    of another size or model). Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves);
+    """Once per process, in a background thread, after the first page has rendered: import torch, pandas (the
+    pages' tables) and the pages' modules (seconds of the first visit of any page that draws), load the sidebar's
+    default models into the model cache (Compare and Reconstruction open with all three), time the domain
+    features for the FID page's estimate, then compile UMAP's numba code (the first map of another size or
+    model). Off with VAEGAN_NO_WARMUP=1 (the tests set it, to keep both cores for themselves);
     with VAEGAN_WARMUP_REPORT=FILE, the seconds it took are written there when done (benchmarks/browser_latency.py
     waits for it)."""
     if os.environ.get("VAEGAN_NO_WARMUP") == "1":
@@ -68,7 +68,7 @@ def start_warm_up() -> bool:
         started = time.perf_counter()
         import importlib
 
-        for module in ("torch", "vaegan_core.images", "vaegan_core.anomaly", "vaegan_core.conditional",
+        for module in ("torch", "pandas", "vaegan_core.images", "vaegan_core.anomaly", "vaegan_core.conditional",
                        "vaegan_core.latent_usage", "vaegan_core.page_cache", "vaegan_core.metrics.evaluate"):
             importlib.import_module(module)
         for kind in MODEL_KINDS:  # the default view's models, into the cache every session shares
@@ -486,6 +486,20 @@ def caption_row(captions: list, slots: int, present: bool) -> str:
     size = "1.1rem" if present else "0.8rem"
     return (f'<div style="display:grid;grid-template-columns:repeat({slots},minmax(0,1fr));text-align:center;'
             f'font-size:{size};line-height:1.25;opacity:0.7;margin-top:-0.5rem">{cells}</div>')
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows of ``{column: text}`` (the first row's columns) as a Markdown table, pipes and line breaks escaped."""
+    if not rows:
+        return ""
+
+    def cell(value) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(cell(name) for name in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(name, "")) for name in columns) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def static_picture(path, caption: str, where=None, fraction: float = 1.0) -> None:

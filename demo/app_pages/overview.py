@@ -93,11 +93,13 @@ def model_card(kind: str, root, fraction: float = 1.0, short: bool = False) -> N
     metrics = zoo.read_metrics(folder)
     rows = zoo.scores_table(metrics)
     if rows:
-        # a static table wraps in a third of the page; an interactive one cut off its value columns. Text cells
-        # throughout: a column of numbers and "-" (a score not computed, e.g. by `vaegan eval --fid-only`)
-        # cannot be one Arrow column, and Streamlit logged a traceback converting it
-        details.table([{name: ("-" if value is None else value if isinstance(value, str) else f"{value:g}")
-                        for name, value in row.items()} for row in rows])
+        # a Markdown table: it wraps in a third of the page (an interactive one cut off its value columns), its
+        # cells are text ("-" for a score not computed, e.g. by `vaegan eval --fid-only`, which in a column of
+        # numbers Streamlit could not convert), and it needs no pandas, whose import was 0.44 s of the first page
+        # a freshly started server renders
+        details.markdown(ui.markdown_table([{name: ("-" if value is None else value if isinstance(value, str)
+                                                     else f"{value:g}") for name, value in row.items()}
+                                            for row in rows]))
         sizes = sorted({result.get("n", 0) for result in metrics.values()})
         details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
                         "domain: the LeNet features of the dataset.")
