@@ -263,7 +263,6 @@ def main() -> None:
             order = torch.arange(uint8.shape[0], device=device)
             batches = [trainer._batch(order, i) for i in range(count)]
             if variant == "compile":  # the first step compiles: timed apart, the rows time the compiled step
-                trainer.first_step = trainer.step
                 trainer._first_compiled_step(batches[0], None)
                 _sync(device)
                 compile_seconds = trainer.compile_seconds
@@ -283,8 +282,7 @@ def main() -> None:
                 rows.append(("pythae (its step, our networks)", "fp32", "NCHW", peer, rows[0][4]))
         # a compiled step does the work of the step it compiles (the FLOP counter does not see into compiled code)
         uncompiled = next((row for row in rows if row[0] == "ours (default)"), None)
-        flops = [flops_per_image((uncompiled if "compile" in label else row)[3], row[4][0])
-                 for row in rows for label in [row[0]]]
+        flops = [flops_per_image((uncompiled if "compile" in row[0] else row)[3], row[4][0]) for row in rows]
         rates = [[] for _ in rows]
         for _ in range(args.rounds):
             for precision in {row[1] for row in rows}:

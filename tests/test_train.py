@@ -443,7 +443,6 @@ def test_a_compiled_run_trains_like_the_plain_one_and_saves_plain_weights(tmp_pa
                 for compiled in (False, True)}
     batch = trainers[False]._batch(torch.arange(64), 0)
     plain = trainers[False].train_step(batch)
-    trainers[True].first_step = 0
     compiled = trainers[True]._first_compiled_step(batch, None)
     assert trainers[True].compile_seconds > 0
     for key in ("loss_discriminator", "loss_encoder", "loss_decoder", "kl"):

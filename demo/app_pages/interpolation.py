@@ -71,13 +71,8 @@ for kind, model in models.items():
         continue
     images = model.decode(interpolate(*codes, steps, method))
     rows[kind] = images
-    if ui.presenting():  # the name beside its row, not above it: the page keeps to one screen on a projector
-        name, row = st.columns([1, 11], vertical_alignment="center")
-        name.markdown(f"**{ui.LABELS[kind]}**")
-        ui.picture(images, width=72, where=row)
-    else:
-        st.markdown(f"**{ui.LABELS[kind]}**")
-        ui.picture(images, width=72)
+    # in presenter mode the name stands beside its row, not above it: the page keeps to one screen on a projector
+    ui.show_row(images, f"**{ui.LABELS[kind]}**", width=72, beside=True)
 
 if rows:
     if not ui.presenting():
