@@ -44,6 +44,9 @@ VARIANTS = {
     "batch32": ["--batch-size", "32"],
     "latent16": ["--latent-dim", "16"],
     "latent64": ["--latent-dim", "64"],
+    "latent8": ["--latent-dim", "8"],
+    "calibrated+latent16": ["--likelihood", "calibrated", "--latent-dim", "16"],
+    "calibrated+latent8": ["--likelihood", "calibrated", "--latent-dim", "8"],
     "w64-equal-time": ["--width", "64"],  # a third of the epochs (VARIANT_EPOCHS): the same CPU time as width 32
     "beta0.5": ["--beta", "0.5"],
     "gaussian": ["--likelihood", "gaussian"],  # per-pixel Gaussian, sigma 0.1: sharper than Bernoulli (Dai & Wipf)

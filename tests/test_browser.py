@@ -115,13 +115,16 @@ def test_the_conditional_page_writes_a_number_and_downloads_it(server, browser, 
     page.goto(f"{server}/conditional")
     page.wait_for_selector(READY, timeout=60_000)
     page.get_by_text("conditional VAE-GAN").first.wait_for(timeout=60_000)  # the class grid, one row per model
-    page.get_by_role("tab", name="Write").click()
+    page.get_by_role("tab", name="Write").click()  # a rerun: the page computes the open tab only
     field = page.get_by_label("Number to write (digits 0-9, up to 40)")
+    shown(page, server, field)
+    rerun_finished(page)  # the tab's run has ended: the number typed next starts a run of its own, not one mid-run
+    assert page.get_by_role("tab", name="Write").get_attribute("aria-selected") == "true"
     field.fill("1984")
     field.press("Enter")
     rerun_finished(page)  # else the button of the previous run (the default number) may be the one clicked
     button = page.get_by_role("button", name="VAE-GAN line (PNG)")
-    button.wait_for(timeout=60_000)
+    shown(page, server, button)
     with page.expect_download(timeout=60_000) as download:
         button.click()
     saved = tmp_path / download.value.suggested_filename
