@@ -45,6 +45,8 @@ VARIANTS = {
     "latent16": ["--latent-dim", "16"],
     "latent64": ["--latent-dim", "64"],
     "latent8": ["--latent-dim", "8"],
+    "adam0.9": ["--adam-beta1", "0.9"],  # Adam's own momentum instead of DCGAN's 0.5
+    "adam0.9+latent16": ["--adam-beta1", "0.9", "--latent-dim", "16"],
     "calibrated+latent16": ["--likelihood", "calibrated", "--latent-dim", "16"],
     "calibrated+latent8": ["--likelihood", "calibrated", "--latent-dim", "8"],
     "w64-equal-time": ["--width", "64"],  # a third of the epochs (VARIANT_EPOCHS): the same CPU time as width 32
@@ -52,6 +54,8 @@ VARIANTS = {
     "gaussian": ["--likelihood", "gaussian"],  # per-pixel Gaussian, sigma 0.1: sharper than Bernoulli (Dai & Wipf)
     "calibrated": ["--likelihood", "calibrated"],  # a Gaussian at the batch's optimal sigma (Rybkin et al. 2021)
     "calibrated+beta2": ["--likelihood", "calibrated", "--beta", "2"],
+    "calibrated+beta4": ["--likelihood", "calibrated", "--beta", "4"],
+    "calibrated+adam0.9": ["--likelihood", "calibrated", "--adam-beta1", "0.9"],
     "beta4+ema": ["--beta", "4", "--ema-decay", "0.999"],
     "beta4+latent16": ["--beta", "4", "--latent-dim", "16"],
     "beta4+gamma0.01": ["--beta", "4", "--gamma", "0.01"],

@@ -71,6 +71,8 @@ def one_line_error(result, pattern, code=None):
     (["train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", "x", "--reset-optimizer"],
      "--reset-optimizer only goes with --resume"),
     (["fit-gmm", "x", "--components", "5000"], "up to 1,000"),
+    (["train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", "x", "--adam-beta1", "1"],
+     "expected a number in [0, 1), got 1"),
 ])
 def test_bad_input_is_one_line(args, pattern, tmp_path):
     one_line_error(run(*args, check=False), pattern)
@@ -91,6 +93,22 @@ def test_sample_refuses_bad_output(tmp_path):
     # a saved setting cannot silently change (or be silently ignored) on --resume
     changed = run("train", "--out", str(out), "--epochs", "2", "--resume", "--lr", "0.1", check=False)
     one_line_error(changed, "--lr cannot change when resuming")
+    changed = run("train", "--out", str(out), "--epochs", "2", "--resume", "--adam-beta1", "0.9", check=False)
+    one_line_error(changed, "--adam-beta1 cannot change when resuming")
+
+
+def test_adam_beta1_reaches_every_optimizer_and_the_config(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    run("train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", str(out), "--width", "8",
+        "--latent-dim", "8", "--limit", "64", "--batch-size", "32", "--no-progress", "--device", "cpu",
+        "--adam-beta1", "0.9")
+    assert json.loads((out / "config.json").read_text())["train"]["beta1"] == 0.9
+    from vaegan_core.train import Trainer
+
+    trainer = Trainer.resume(out, epochs=2)
+    assert {group["betas"][0] for optimizer in trainer.optimizers.values() for group in optimizer.param_groups} == {0.9}
 
 
 def test_corrupt_checkpoint_is_one_line(tmp_path):

@@ -30,7 +30,7 @@ from .paths import METRICS_FILE
 from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
-_SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "latent_dim", "width", "beta",
+_SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "adam_beta1", "latent_dim", "width", "beta",
                    "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every",
                    "track_fid", "keep_best", "image_size", "channels")
 _KEEP_BEST_NEEDS_FID = "--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)"
@@ -94,6 +94,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _unit_interval(text: str) -> float:
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="vaegan", description="Train, sample and inspect VAE, GAN and VAE-GAN checkpoints.")
     parser.add_argument("--version", action="version", version=f"vaegan {__version__}")
@@ -121,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_non_negative_float, default=0.0, help="Adam learning rate (0: model default)")
     train.add_argument("--lr-discriminator", type=_non_negative_float, default=0.0,
                        help="the discriminator's own learning rate (two time-scale update rule; 0: --lr)")
+    train.add_argument("--adam-beta1", type=_unit_interval, default=TrainConfig.beta1,
+                       help="Adam's beta1, the momentum of every optimizer (default 0.5, as in DCGAN; 0.9 is Adam's own)")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
                        help="constant, or cosine decay to 0 over the run's epochs")
     train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim)
@@ -408,7 +417,7 @@ def _train(args: argparse.Namespace) -> dict:
                                    channels=(args.channels or 3) if folder else 1)
         train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
-                                   seed=args.seed, device=args.device, precision=args.precision,
+                                   beta1=args.adam_beta1, seed=args.seed, device=args.device, precision=args.precision,
                                    grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
                                    track_fid=args.track_fid, keep_best=args.keep_best)
         trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress,
