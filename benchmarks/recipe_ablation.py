@@ -55,6 +55,8 @@ VARIANTS = {
     "calibrated": ["--likelihood", "calibrated"],  # a Gaussian at the batch's optimal sigma (Rybkin et al. 2021)
     "calibrated+beta2": ["--likelihood", "calibrated", "--beta", "2"],
     "calibrated+beta4": ["--likelihood", "calibrated", "--beta", "4"],
+    "calibrated+beta8": ["--likelihood", "calibrated", "--beta", "8"],
+    "calibrated+beta16": ["--likelihood", "calibrated", "--beta", "16"],
     "calibrated+adam0.9": ["--likelihood", "calibrated", "--adam-beta1", "0.9"],
     "beta4+ema": ["--beta", "4", "--ema-decay", "0.999"],
     "beta4+latent16": ["--beta", "4", "--latent-dim", "16"],

@@ -14,7 +14,7 @@
 #   DRY_RUN=1         print the commands instead of running them
 #
 # Every run is seeded, so the same command on the same hardware reproduces the same weights.
-# The recipe (flags per model) and the epoch counts live in vaegan_core.zoo (RECIPE, DEFAULT_EPOCHS: what the
+# The recipe (flags per model and dataset) and the epoch counts live in vaegan_core.zoo (recipe(), DEFAULT_EPOCHS: what the
 # shipped checkpoints were trained with on the CPU, each model card says where and how long; GPU_EPOCHS with
 # DEVICE=cuda). Every run tracks its domain FID per epoch (--track-fid; the Training page plots it).
 set -euo pipefail
@@ -26,7 +26,7 @@ EXTRACTORS=${EXTRACTORS:-lenet}
 epochs_table=DEFAULT_EPOCHS
 [ "$DEVICE" = cuda ] && epochs_table=GPU_EPOCHS
 default_epochs() { python -c "from vaegan_core.zoo import $epochs_table as e; print(e['$1'])"; }
-recipe() { python -c "from vaegan_core.zoo import RECIPE; print(' '.join(RECIPE['$1']))"; }
+recipe() { python -c "from vaegan_core.zoo import recipe; print(' '.join(recipe('$1', '$2')))"; }
 declare -A EPOCHS=([vae]=${EPOCHS_VAE:-$(default_epochs vae)} [gan]=${EPOCHS_GAN:-$(default_epochs gan)}
                    [vaegan]=${EPOCHS_VAEGAN:-$(default_epochs vaegan)})
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
@@ -47,7 +47,7 @@ for dataset in "${datasets[@]}"; do
       echo "== training $dir"
       # shellcheck disable=SC2046  # the recipe's flags, split into words on purpose
       run vaegan train --model "$model" --dataset "$dataset" --epochs "${EPOCHS[$model]}" --seed 0 \
-        $(recipe "$model") --track-fid 5000 --device "$DEVICE" --out "$dir" --no-progress
+        $(recipe "$model" "$dataset") --track-fid 5000 --device "$DEVICE" --out "$dir" --no-progress
     fi
     priors=normal
     if [ "$model" != gan ]; then  # the second prior: a GMM of the training codes, fitted to the weights as they are

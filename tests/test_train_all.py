@@ -75,10 +75,17 @@ def test_conditional_plan_matches_the_shipped_conditional_checkpoints(tmp_path):
 
 
 def test_plan_trains_with_the_recipe_and_gpu_epochs(tmp_path):
-    from vaegan_core.zoo import GPU_EPOCHS, RECIPE
+    from vaegan_core.zoo import GPU_EPOCHS, RECIPE, recipe
 
     for device, epochs in (("auto", DEFAULT_EPOCHS), ("cuda", GPU_EPOCHS)):
-        trains = [line for line in plan(tmp_path, "mnist", DEVICE=device) if line.startswith("vaegan train")]
-        for kind in ("vae", "gan", "vaegan"):
-            (line,) = [line for line in trains if f"--model {kind} " in line]
-            assert f"--epochs {epochs[kind]} --seed 0 {' '.join(RECIPE[kind])} --track-fid 5000 --device {device}" in line
+        for dataset in ("mnist", "fashion-mnist"):
+            trains = [line for line in plan(tmp_path, dataset, DEVICE=device) if line.startswith("vaegan train")]
+            for kind in ("vae", "gan", "vaegan"):
+                (line,) = [line for line in trains if f"--model {kind} " in line]
+                flags = " ".join(recipe(kind, dataset))
+                assert f"--epochs {epochs[kind]} --seed 0 {flags} --track-fid 5000 --device {device}" in line
+                assert " ".join(RECIPE[kind]) in flags  # the model's flags, and the dataset's after them
+    # the VAE's likelihood and KL weight follow the dataset (the ablation's choice on the train split)
+    assert "--likelihood calibrated --beta 12" in " ".join(recipe("vae", "mnist"))
+    assert "--likelihood calibrated --beta 4" in " ".join(recipe("vae", "fashion-mnist"))
+    assert recipe("vae", "folder:x") == RECIPE["vae"]
