@@ -861,3 +861,20 @@ def test_markdown_table_escapes_its_cells(monkeypatch):
     text = ui.markdown_table([{"measure": "a | b", "value": "1\n2"}, {"measure": "c", "value": 3}])
     assert text.splitlines() == ["| measure | value |", "|---|---|", "| a \\| b | 1 2 |", "| c | 3 |"]
     assert ui.markdown_table([]) == ""
+
+
+def test_every_run_tells_the_browser_the_linked_controls_values(tiny_checkpoints, monkeypatch):
+    """A browser that mounts a control afresh and holds no value for it (it does when a page change interrupts a run)
+    falls back to the widget's own default and sends that on the next click: an emptied Models list, seed 0. So every
+    run, not only the first, sends each linked control's value (CI once lost the models this way between two pages)."""
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    at.query_params.update({"seed": "7", "kinds": "vae,gan", "dataset": "mnist"})
+    at.run()
+    for page in ("compare", "reconstruction"):
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+        assert_clean(at)
+        models, seed = at.sidebar.multiselect[0], at.sidebar.number_input[0]
+        assert models.proto.set_value and list(models.proto.raw_values) == ["GAN", "VAE"], page
+        assert seed.proto.set_value and seed.proto.value == 7, page
+        assert at.query_params["seed"] in ("7", ["7"])

@@ -67,6 +67,24 @@ def test_app_renders_and_navigates(server, browser):
     page.close()
 
 
+def test_the_sidebar_choices_survive_quick_page_changes(server, browser):
+    """Compare -> Reconstruction by the sidebar links, the second click while Compare may still be drawing: the
+    models and the seed of the link stay chosen (the browser once forgot the Models list on such a page change and
+    sent it back empty: "No model is chosen", a quarter of the time)."""
+    for round_ in range(8):  # a new session each round: the first page change of a session is the one at risk
+        page = browser.new_page()
+        page.goto(f"{server}/?seed=7&kinds=gan,vae")
+        page.wait_for_selector(READY, timeout=60_000)
+        page.get_by_text("Loaded models").wait_for(timeout=30_000)
+        page.get_by_role("link", name="Compare").click()
+        shown(page, server, page.get_by_text("Which classes").first)
+        page.get_by_role("link", name="Reconstruction").click()
+        shown(page, server, page.get_by_text("Original").first)
+        page.wait_for_selector(READY, timeout=60_000)
+        assert "seed=7" in page.url and "kinds=gan%2Cvae" in page.url.replace(",", "%2C"), (round_, page.url)
+        page.close()
+
+
 def test_a_bad_upload_in_the_browser_shows_one_message(server, browser, tmp_path):
     page = browser.new_page()
     page.goto(f"{server}/reconstruction")
