@@ -27,9 +27,10 @@ sys.path.insert(0, str(REPO))
 from vaegan_core.checkpoint import load_model  # noqa: E402
 from vaegan_core.config import MODEL_LABELS  # noqa: E402
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
-from vaegan_core.zoo import read_config_json  # noqa: E402
+from vaegan_core.zoo import RECIPE_BY_DATASET, read_config_json  # noqa: E402
 
-# `vaegan train` flags per recipe and model (besides --model, --dataset, --seed, --out, --epochs).
+# `vaegan train` flags per recipe and model (besides --model, --dataset, --seed, --out, --epochs); the new recipe
+# also takes the shipped recipe's flags for the dataset (zoo.RECIPE_BY_DATASET: the VAE's likelihood and KL weight).
 RECIPES = {
     "old": {kind: ["--width", "64", "--batch-size", "64"] for kind in ("gan", "vae", "vaegan")},
     "new": {
@@ -52,6 +53,8 @@ def train_one_epoch(args, kind: str, recipe: str, folder: Path) -> dict:
     if epoch == 1:
         command += ["--model", kind, "--dataset", args.dataset, "--seed", str(args.seed), "--device", "cpu",
                     "--precision", "fp32", *RECIPES[recipe][kind]]
+        if recipe == "new":
+            command += RECIPE_BY_DATASET.get((kind, args.dataset), [])
     else:
         command.append("--resume")
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL,

@@ -489,3 +489,27 @@ def test_time_to_quality_plots_one_panel_per_model(tmp_path):
     module.plot([row for row in rows if row["model"] == "gan"], one, "mnist")
     two_panels, one_panel = Image.open(tmp_path / "figure.png").size, Image.open(one).size
     assert two_panels[1] == one_panel[1] and two_panels[0] > 1.8 * one_panel[0]
+
+
+def test_time_to_quality_trains_the_new_vae_with_the_shipped_recipe_for_its_dataset(tmp_path, monkeypatch):
+    """The benchmark's "new" VAE is the shipped one (zoo.recipe: the likelihood and KL weight follow the dataset);
+    the "old" one keeps the first checkpoints' flags."""
+    import argparse
+    import importlib.util
+
+    from vaegan_core import zoo
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
+    spec = importlib.util.spec_from_file_location("time_to_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    commands = []
+    monkeypatch.setattr(module.subprocess, "run", lambda command, **kwargs: commands.append(command))
+    for dataset in ("mnist", "fashion-mnist"):
+        args = argparse.Namespace(dataset=dataset, seed=0)
+        for recipe in ("old", "new"):
+            module.train_one_epoch(args, "vae", recipe, tmp_path / f"{dataset}-{recipe}")
+    text = [" ".join(command) for command in commands]
+    assert " ".join(zoo.RECIPE_BY_DATASET[("vae", "mnist")]) in text[1]
+    assert " ".join(zoo.RECIPE_BY_DATASET[("vae", "fashion-mnist")]) in text[3]
+    assert "--likelihood" not in text[0] and "--likelihood" not in text[2]
