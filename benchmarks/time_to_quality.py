@@ -41,6 +41,32 @@ RECIPES = {
 }
 
 
+# The width and batch levers (issue 17), at equal CPU time: the new recipe with one setting changed. A batch size
+# other than 64 takes the learning rate scaled by the square root of the batch ratio (the usual rule for Adam), from
+# the model's default rate (models.*.default_lr).
+VARIANTS = {"width16": {"--width": "16"}, "width48": {"--width": "48"}, "width64": {"--width": "64"},
+            "batch32": {"--batch-size": "32"}, "batch128": {"--batch-size": "128"}}
+
+
+def recipe_flags(recipe: str, kind: str, dataset: str) -> list[str]:
+    """The `vaegan train` flags of ``recipe`` (old, new or a VARIANTS name) for ``kind`` on ``dataset``."""
+    if recipe == "old":
+        return list(RECIPES["old"][kind])
+    flags = [*RECIPES["new"][kind], *RECIPE_BY_DATASET.get((kind, dataset), [])]
+    changes = dict(VARIANTS.get(recipe, {}))
+    if "--batch-size" in changes:
+        from vaegan_core.models import MODEL_CLASSES
+
+        base = int(flags[flags.index("--batch-size") + 1])
+        changes["--lr"] = f"{MODEL_CLASSES[kind].default_lr * (int(changes['--batch-size']) / base) ** 0.5:.3g}"
+    for flag, value in changes.items():  # replace the flag's value, or add the flag
+        if flag in flags:
+            flags[flags.index(flag) + 1] = value
+        else:
+            flags += [flag, value]
+    return flags
+
+
 def state_of(folder: Path) -> dict:
     return read_config_json(folder).get("state", {}) if (folder / "config.json").is_file() else {}
 
@@ -52,9 +78,7 @@ def train_one_epoch(args, kind: str, recipe: str, folder: Path) -> dict:
                "--no-progress"]
     if epoch == 1:
         command += ["--model", kind, "--dataset", args.dataset, "--seed", str(args.seed), "--device", "cpu",
-                    "--precision", "fp32", *RECIPES[recipe][kind]]
-        if recipe == "new":
-            command += RECIPE_BY_DATASET.get((kind, args.dataset), [])
+                    "--precision", "fp32", *recipe_flags(recipe, kind, args.dataset)]
     else:
         command.append("--resume")
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL,
@@ -103,12 +127,18 @@ def plot(rows: list[dict], path: Path, dataset: str) -> None:
     figure, axes = plt.subplots(1, max(1, len(kinds)), figsize=(4.6 * max(1, len(kinds)), 4.2), dpi=120,
                                 squeeze=False)
     colours = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}
+    recipes = list(dict.fromkeys(row["recipe"] for row in rows))
+    others = iter(["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"] * 3)
+    looks = {recipe: ("--", "o", None) if recipe == "old" else ("-", "o", None) if recipe == "new"
+             else (":", "s^vDx"[index % 5], next(others)) for index, recipe in enumerate(recipes)}
     for axis, kind in zip(axes[0], kinds):  # one panel per model: their FIDs lie far apart
-        for recipe, style in (("old", "--"), ("new", "-")):
+        for recipe in recipes:  # old dashed and new solid in the model's colour; the variants in colours of their own
+            style, marker, colour = looks[recipe]
             points = sorted((row["cpu_minutes"], row["fid"]) for row in rows
                             if row["model"] == kind and row["recipe"] == recipe)
             if points:
-                axis.plot(*zip(*points), style, marker="o", color=colours[kind], label=f"{recipe} recipe")
+                label = f"{recipe} recipe" if recipe in ("old", "new") else f"new, {recipe}"
+                axis.plot(*zip(*points), style, marker=marker, color=colour or colours[kind], label=label)
         axis.set_yscale("log")
         axis.set_xlabel("minutes of training, one thread")
         axis.set_ylabel("domain FID vs train split (log)")
@@ -134,9 +164,9 @@ def main() -> None:
     args = parser.parse_args()
     args.models = [kind.strip() for kind in args.models.split(",") if kind.strip()]
     args.recipes = [recipe.strip() for recipe in args.recipes.split(",") if recipe.strip()]
-    unknown = [name for name in args.recipes if name not in RECIPES]
+    unknown = [name for name in args.recipes if name not in RECIPES and name not in VARIANTS]
     if unknown or any(kind not in MODEL_LABELS for kind in args.models):
-        sys.exit(f"time_to_quality: recipes are {', '.join(RECIPES)}; models gan, vae, vaegan")
+        sys.exit(f"time_to_quality: recipes are {', '.join([*RECIPES, *VARIANTS])}; models gan, vae, vaegan")
     import torch
 
     torch.set_num_threads(1)

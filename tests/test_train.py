@@ -513,3 +513,22 @@ def test_time_to_quality_trains_the_new_vae_with_the_shipped_recipe_for_its_data
     assert " ".join(zoo.RECIPE_BY_DATASET[("vae", "mnist")]) in text[1]
     assert " ".join(zoo.RECIPE_BY_DATASET[("vae", "fashion-mnist")]) in text[3]
     assert "--likelihood" not in text[0] and "--likelihood" not in text[2]
+
+
+def test_time_to_quality_variants_change_one_setting_of_the_new_recipe():
+    """The width and batch levers: one flag of the new recipe changed; a batch size scales the learning rate by the
+    square root of the batch ratio, from the model's default rate; unknown names are refused."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
+    spec = importlib.util.spec_from_file_location("time_to_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    new = module.recipe_flags("new", "vaegan", "mnist")
+    wide = module.recipe_flags("width64", "vaegan", "mnist")
+    assert wide[wide.index("--width") + 1] == "64" and len(wide) == len(new)
+    assert [flag for flag in wide if flag.startswith("--")] == [flag for flag in new if flag.startswith("--")]
+    big = module.recipe_flags("batch128", "vaegan", "mnist")
+    assert big[big.index("--batch-size") + 1] == "128" and float(big[big.index("--lr") + 1]) == pytest.approx(2.83e-4)
+    small = module.recipe_flags("batch32", "vae", "mnist")
+    assert float(small[small.index("--lr") + 1]) == pytest.approx(7.07e-4) and "--likelihood" in small
