@@ -5,6 +5,9 @@ against CPU-minutes. The recipes take turns epoch by epoch, so a slow spell of t
     OMP_NUM_THREADS=1 python benchmarks/time_to_quality.py --models vaegan --minutes 30 \
         --out runs/time-to-quality [--recipes old,new] [--n 5000] [--plot docs/images/time_to_quality.png]
 
+--recipes also takes variants of the new recipe with one setting changed (VARIANTS below: width16, width48,
+width64, batch32, batch128), for the width and batch levers at equal CPU time.
+
 Each run is a checkpoint folder OUT/DATASET-MODEL-RECIPE, trained one epoch at a time with `vaegan train
 --resume`; stop the script at any time and rerun it to continue. One training thread per run: the minutes are
 CPU-minutes of one core (on a machine shared with other jobs, the wall time of the run's training loop: both

@@ -714,9 +714,9 @@ def linked(name: str, default, parse=str) -> str:
             parse(_as_text(st.session_state[name]))
         except (TypeError, ValueError):
             st.session_state[name] = default
-    # Told to the browser on every run, not only when it changes: a browser that mounts the control afresh (it does
-    # on a page change that interrupts a run) and holds no value for it takes the widget's own default (an empty
-    # multiselect, the first dataset, seed 0) and sends that back on the next click, silently replacing the choice.
+    # Told to the browser on every run, not only when it changes: a browser that mounts the control afresh (it can, on
+    # a page change) and holds no value for it takes the widget's own default (an empty multiselect, the first
+    # dataset, seed 0) and sends that back on the next click, silently replacing the choice.
     st.session_state[name] = st.session_state[name]
     _registry()[name] = default
     return name

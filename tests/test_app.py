@@ -864,7 +864,7 @@ def test_markdown_table_escapes_its_cells(monkeypatch):
 
 
 def test_every_run_tells_the_browser_the_linked_controls_values(tiny_checkpoints, monkeypatch):
-    """A browser that mounts a control afresh and holds no value for it (it does when a page change interrupts a run)
+    """A browser that mounts a control afresh and holds no value for it (it can, on a page change)
     falls back to the widget's own default and sends that on the next click: an emptied Models list, seed 0. So every
     run, not only the first, sends each linked control's value (CI once lost the models this way between two pages)."""
     at = new_app(monkeypatch, tiny_checkpoints, 120)
