@@ -471,17 +471,23 @@ def test_a_compiler_that_fails_is_one_clear_error(tmp_path, monkeypatch):
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
-def test_time_to_quality_plots_one_panel_per_model(tmp_path):
-    """benchmarks/time_to_quality.py's figure: a panel per model (their FIDs lie far apart), old and new recipe in
-    each, written where asked."""
+def _time_to_quality():
+    """benchmarks/time_to_quality.py as a module (benchmarks/ is not a package)."""
     import importlib.util
-
-    from PIL import Image
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
     spec = importlib.util.spec_from_file_location("time_to_quality", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_time_to_quality_plots_one_panel_per_model(tmp_path):
+    """benchmarks/time_to_quality.py's figure: a panel per model (their FIDs lie far apart), old and new recipe in
+    each, written where asked."""
+    from PIL import Image
+
+    module = _time_to_quality()
     rows = [{"model": kind, "recipe": recipe, "epoch": epoch, "cpu_minutes": epoch * (3 if recipe == "old" else 1),
              "fid": 400 / epoch} for kind in ("gan", "vae") for recipe in ("old", "new") for epoch in (1, 2, 3)]
     module.plot(rows, tmp_path / "figure.png", "mnist")
@@ -495,14 +501,10 @@ def test_time_to_quality_trains_the_new_vae_with_the_shipped_recipe_for_its_data
     """The benchmark's "new" VAE is the shipped one (zoo.recipe: the likelihood and KL weight follow the dataset);
     the "old" one keeps the first checkpoints' flags."""
     import argparse
-    import importlib.util
 
     from vaegan_core import zoo
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
-    spec = importlib.util.spec_from_file_location("time_to_quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _time_to_quality()
     commands = []
     monkeypatch.setattr(module.subprocess, "run", lambda command, **kwargs: commands.append(command))
     for dataset in ("mnist", "fashion-mnist"):
@@ -517,13 +519,8 @@ def test_time_to_quality_trains_the_new_vae_with_the_shipped_recipe_for_its_data
 
 def test_time_to_quality_variants_change_one_setting_of_the_new_recipe():
     """The width and batch levers: one flag of the new recipe changed; a batch size scales the learning rate by the
-    square root of the batch ratio, from the model's default rate; unknown names are refused."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
-    spec = importlib.util.spec_from_file_location("time_to_quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    square root of the batch ratio, from the model's default rate."""
+    module = _time_to_quality()
     new = module.recipe_flags("new", "vaegan", "mnist")
     wide = module.recipe_flags("width64", "vaegan", "mnist")
     assert wide[wide.index("--width") + 1] == "64" and len(wide) == len(new)
