@@ -95,6 +95,10 @@ def test_sample_refuses_bad_output(tmp_path):
     one_line_error(changed, "--lr cannot change when resuming")
     changed = run("train", "--out", str(out), "--epochs", "2", "--resume", "--adam-beta1", "0.9", check=False)
     one_line_error(changed, "--adam-beta1 cannot change when resuming")
+    # the run's own values repeated (the command that started it, with --resume) are no change
+    same = run("train", "--out", str(out), "--epochs", "2", "--resume", "--width", "8", "--latent-dim", "8",
+               "--limit", "64", "--batch-size", "32", "--no-progress", "--device", "cpu")
+    assert json.loads((out / "config.json").read_text())["state"]["epoch"] == 2, same.stderr
 
 
 def test_adam_beta1_reaches_every_optimizer_and_the_config(tmp_path):

@@ -359,6 +359,17 @@ def _dataset(value: str) -> str:
     return value
 
 
+def _stored_setting(saved: dict, option: str):
+    """The value a run's config.json holds for the `vaegan train` option ``option`` (None where it holds none)."""
+    if option == "conditional":
+        return saved["model_config"].num_classes > 0
+    name = {"adam_beta1": "beta1"}.get(option, option)
+    for config in (saved["train_config"], saved["model_config"]):
+        if config is not None and hasattr(config, name):
+            return getattr(config, name)
+    return None
+
+
 def _train(args: argparse.Namespace) -> dict:
     if args.nproc > 1:
         return _train_on_processes(args)
@@ -376,7 +387,9 @@ def _train(args: argparse.Namespace) -> dict:
         if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
             raise _UsageError(_KEEP_BEST_NEEDS_FID)
         defaults = build_parser().parse_args(["train", "--epochs", "1", "--out", args.out])
-        changed = {option for option in _SAVED_SETTINGS if getattr(args, option) != getattr(defaults, option)}
+        # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume)
+        changed = {option for option in _SAVED_SETTINGS if getattr(args, option) != getattr(defaults, option)
+                   and getattr(args, option) != _stored_setting(saved, option)}
         # what a resumed run may change: the per-epoch scoring; and, continuing from the weights alone, a moving
         # average of the decoder added
         allowed = {"track_fid", "keep_best"} | ({"ema_decay"} if args.reset_optimizer else set())
