@@ -1,7 +1,9 @@
 """Ship the epoch a run kept in RUN/best/ (`vaegan train --keep-best`) into a checkpoint folder: its weights and
 config, the run's logs and per-epoch sample grids cut at that epoch, and no metrics.json (the old scores belong to
-the old weights: evaluate again, then regenerate the page cache and the results table).
+the old weights: evaluate again, then regenerate the page cache and the results table). A GMM of the codes goes
+with the weights: RUN/best's own (fit it first for a VAE or VAE-GAN), and the checkpoint's old one is removed.
 
+    vaegan fit-gmm RUN/best    # VAE and VAE-GAN
     python scripts/ship_best.py RUN CHECKPOINT
     vaegan eval CHECKPOINT --n 10000 --split test --seed 0
     vaegan eval CHECKPOINT --n 10000 --split test --seed 0 --extractor inception --fid-only
@@ -46,6 +48,13 @@ def ship(run: Path, checkpoint: Path) -> dict:
         if int(grid.stem.split("_")[1]) <= epoch:
             shutil.copy2(grid, samples / grid.name)
     (checkpoint / paths.METRICS_FILE).unlink(missing_ok=True)
+    # the GMM of the old weights' codes does not fit the new ones: best/'s own (`vaegan fit-gmm RUN/best`), or none
+    if (best / paths.LATENT_GMM_FILE).is_file():
+        shutil.copy2(best / paths.LATENT_GMM_FILE, checkpoint / paths.LATENT_GMM_FILE)
+        if (best / paths.SAMPLES_DIR / paths.GMM_GRID_FILE).is_file():  # its samples, written by fit-gmm
+            shutil.copy2(best / paths.SAMPLES_DIR / paths.GMM_GRID_FILE, samples / paths.GMM_GRID_FILE)
+    else:
+        (checkpoint / paths.LATENT_GMM_FILE).unlink(missing_ok=True)
     return state
 
 
@@ -58,8 +67,9 @@ def main() -> None:
         state = ship(args.run, args.checkpoint)
     except (VaeganError, OSError, KeyError, ValueError) as error:
         sys.exit(f"ship_best: {first_line(error) if isinstance(error, VaeganError) else error}")
-    print(f"shipped epoch {state['epoch']} (tracked FID {state.get('fid_domain_train')}) into {args.checkpoint}; "
-          "evaluate it next (see this script's doc)")
+    gmm = "with best/'s GMM" if (args.checkpoint / paths.LATENT_GMM_FILE).is_file() else "without a GMM"
+    print(f"shipped epoch {state['epoch']} (tracked FID {state.get('fid_domain_train')}) into {args.checkpoint}, "
+          f"{gmm}; evaluate it next (see this script's doc)")
 
 
 if __name__ == "__main__":

@@ -380,10 +380,18 @@ def test_keep_best_keeps_the_epoch_with_the_lowest_tracked_fid(tmp_path, monkeyp
     (shipped / "samples").mkdir(parents=True)
     (shipped / "metrics.json").write_text("{}")
     (shipped / "samples" / "epoch_009.png").write_bytes(b"old")
+    (shipped / "latent_gmm.safetensors").write_bytes(b"the old weights' GMM")
     assert ship(tmp_path, shipped)["epoch"] == 2
+    assert not (shipped / "latent_gmm.safetensors").exists()  # best/ has none: the stale one goes
+    (tmp_path / "best" / "latent_gmm.safetensors").write_bytes(b"best's GMM")
+    (tmp_path / "best" / "samples").mkdir()
+    (tmp_path / "best" / "samples" / "gmm.png").write_bytes(b"its samples")
+    ship(tmp_path, shipped)
+    assert (shipped / "latent_gmm.safetensors").read_bytes() == b"best's GMM"
+    assert (shipped / "samples" / "gmm.png").read_bytes() == b"its samples"
     assert all(torch.equal(_weights(shipped)[name], snapshots[2][name]) for name in kept)
     assert [json.loads(line)["epoch"] for line in (shipped / "quality.jsonl").read_text().splitlines()] == [1, 2]
-    assert sorted(path.name for path in (shipped / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert sorted(path.name for path in (shipped / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png", "gmm.png"]
     assert not (shipped / "metrics.json").exists()
     assert max(json.loads(line)["step"] for line in (shipped / "history.jsonl").read_text().splitlines()) <= \
         best["state"]["step"]
