@@ -131,7 +131,12 @@ def test_train_save_load_resume_and_cli(tmp_path, capsys):
     assert main(["sample", str(folder), "--text", "7x", "--out", str(out)]) == 1
     error = capsys.readouterr().err
     assert "class digits" in error and error.count("\n") == 1
-    assert main(["train", "--resume", "--out", str(folder), "--epochs", "3", "--conditional"]) == 2
+    # repeating the run's own --conditional is no change; a different code size is refused
+    assert main(["train", "--resume", "--out", str(folder), "--epochs", "3", "--conditional", "--no-progress"]) == 0
+    assert load_model(folder).conditional
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(folder), "--epochs", "4", "--latent-dim", "4"]) == 2
+    assert "--latent-dim cannot change when resuming" in capsys.readouterr().err
 
 
 def test_label_adherence_intra_fid_and_probe_on_constructed_cases():
