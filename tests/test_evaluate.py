@@ -179,6 +179,35 @@ def test_cli_eval_checks_metrics_json_before_the_work(isolated, tmp_path, monkey
     assert (folder / "metrics.json").read_bytes() == content
 
 
+def test_cli_eval_keeps_what_another_eval_of_the_folder_stored_meanwhile(isolated, tmp_path, monkeypatch):
+    """Two evaluations of one folder at the same time (the two priors of a twenty-minute Inception run, say): each
+    puts its scores into metrics.json as it is when it finishes, so neither loses the other's."""
+    from vaegan_core import cli
+    from vaegan_core.metrics import evaluate as evaluate_module
+
+    folder = tmp_path / "model"
+    shutil.copytree(isolated / "model", folder)
+    other = {"prior": "gmm", "metrics": {"fid": 1.5}, "checkpoint_fingerprint": "0123456789abcdef"}
+    real_evaluate = evaluate_module.evaluate
+
+    def evaluate_while_another_finishes(*args, **kwargs):
+        (folder / "metrics.json").write_text(json.dumps({"inception-test-gmm": other}))
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "evaluate", evaluate_while_another_finishes)
+    assert cli.main(["eval", str(folder), "--n", "200", "--no-progress"]) == 0
+    stored = json.loads((folder / "metrics.json").read_text())
+    assert stored["inception-test-gmm"] == other
+    assert "fid" in stored["lenet-test"]["metrics"] and "diagnostics" in stored
+    # a file spoiled meanwhile: the scores and what the file held when the evaluation began are kept
+    monkeypatch.setattr(evaluate_module, "evaluate", lambda *args, **kwargs: (
+        (folder / "metrics.json").write_text("{not json"), real_evaluate(*args, **kwargs))[1])
+    assert cli.main(["eval", str(folder), "--n", "200", "--seed", "1", "--prior", "normal", "--no-diagnostics",
+                     "--no-progress"]) == 0
+    again = json.loads((folder / "metrics.json").read_text())
+    assert again["inception-test-gmm"] == other and again["lenet-test"]["seed"] == 1
+
+
 def test_cli_eval_with_the_gmm_prior_and_stale_results(isolated, tmp_path):
     from vaegan_core.card import refresh_model_card
     from vaegan_core.cli import main

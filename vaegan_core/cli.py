@@ -571,30 +571,44 @@ def _eval(args: argparse.Namespace) -> dict:
         except KeyboardInterrupt:
             raise _Interrupted(f"{_FEATURES_KEPT}; {METRICS_FILE} is unchanged") from None
     result["checkpoint_fingerprint"] = evaluated_fingerprint(model.checkpoint_dir, args.prior)
-    stored[metrics_key(args.extractor, args.split, args.prior)] = result
-    write_text_atomic(path, json.dumps(stored, indent=2) + "\n")  # the scores are safe before the diagnostics
+    # the scores are safe before the diagnostics
+    stored = _store_results(path, {metrics_key(args.extractor, args.split, args.prior): result}, stored)
     if not args.no_diagnostics:
-        _store_diagnostics(args, model, dataset, stored)
-        write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
-    write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
+        diagnostics = _diagnostics_to_store(args, model, dataset, stored)
+        if diagnostics is not None:
+            _store_results(path, {DIAGNOSTICS_KEY: diagnostics}, stored)
     refresh_model_card(model.checkpoint_dir)  # the card's results table comes from metrics.json
     return result
 
 
-def _store_diagnostics(args: argparse.Namespace, model, dataset: str, stored: dict) -> None:
-    """Put ``vaegan_core.diagnostics`` into ``stored`` unless it holds them for these weights already."""
+def _store_results(path: Path, entries: dict, earlier: dict) -> dict:
+    """Put ``entries`` into ``metrics.json``, read afresh just before: another `vaegan eval` of the same folder (the
+    other prior or extractor, run at the same time) may have stored its scores while this one worked. Where the file
+    can no longer be read, ``earlier`` (its content when this evaluation began) takes its place: the new scores are
+    kept either way."""
+    try:
+        stored = _stored_metrics(path)
+    except CheckpointError:
+        stored = dict(earlier)
+    stored.update(entries)
+    write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
+    return stored
+
+
+def _diagnostics_to_store(args: argparse.Namespace, model, dataset: str, stored: dict) -> dict | None:
+    """``vaegan_core.diagnostics`` of these weights, or None where ``stored`` holds them already."""
     from .diagnostics import run_diagnostics
 
     fingerprint = evaluated_fingerprint(model.checkpoint_dir)
     current = stored.get(DIAGNOSTICS_KEY)
     if isinstance(current, dict) and current.get("checkpoint_fingerprint") == fingerprint:
-        return
+        return None
     with _percent_bar(args.no_progress) as progress:
         try:
             diagnostics = run_diagnostics(model, dataset, data_root=args.data_dir, seed=args.seed, progress=progress)
         except KeyboardInterrupt:
             raise _Interrupted(f"interrupted; the scores are in {METRICS_FILE}, the diagnostics are not") from None
-    stored[DIAGNOSTICS_KEY] = {**diagnostics, "checkpoint_fingerprint": fingerprint}
+    return {**diagnostics, "checkpoint_fingerprint": fingerprint}
 
 
 def _anomaly(args: argparse.Namespace) -> dict:
