@@ -62,6 +62,11 @@ VARIANTS = {
     "beta4+latent16": ["--beta", "4", "--latent-dim", "16"],
     "beta4+gamma0.01": ["--beta", "4", "--gamma", "0.01"],
     "beta4+ema+cosine": ["--beta", "4", "--ema-decay", "0.999", "--lr-schedule", "cosine"],
+    # 2026-12-03: the KL weight schedule, the GAN loss on prior samples and the discriminator's feature layer
+    "klwarmup1": ["--kl-warmup", "1"],  # the KL weight rises from 0 to beta over the first epoch
+    "beta4+klwarmup1": ["--beta", "4", "--kl-warmup", "1"],
+    "priorgan3": ["--prior-gan-weight", "3"],  # the GAN terms on N(0, I) samples weigh 3x the reconstructions'
+    "features2": ["--feature-stage", "2"],  # Dis_l = D's second stage (2w x 7 x 7 on 28 x 28 images)
 }
 
 # variants trained for other than --epochs, as a fraction of it: equal CPU time for a network 3x as costly

@@ -73,6 +73,8 @@ def one_line_error(result, pattern, code=None):
     (["fit-gmm", "x", "--components", "5000"], "up to 1,000"),
     (["train", "--model", "vae", "--dataset", "digits", "--epochs", "1", "--out", "x", "--adam-beta1", "1"],
      "expected a number in [0, 1), got 1"),
+    (["train", "--model", "vaegan", "--dataset", "digits", "--epochs", "1", "--out", "x", "--feature-stage", "4"],
+     "feature_stage must be between 0 and 3"),
 ])
 def test_bad_input_is_one_line(args, pattern, tmp_path):
     one_line_error(run(*args, check=False), pattern)
@@ -159,3 +161,19 @@ def test_info_shows_the_default_learning_rate_as_a_rate(tmp_path, capsys):
     assert main(["info", str(tmp_path)]) == 0
     train = json.loads(capsys.readouterr().out)["train"]
     assert train["lr"] == "0.0002 (default)" and train["lr_discriminator"] == "0.0002 (same as lr)"
+
+
+def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
+    """--prior-gan-weight, --feature-stage and --kl-warmup are stored in config.json, kept by a resumed run and
+    refused when changed on --resume."""
+    out = tmp_path / "run"
+    flags = ["--prior-gan-weight", "3", "--feature-stage", "2", "--kl-warmup", "1"]
+    run("train", "--model", "vaegan", "--dataset", "digits", "--epochs", "1", "--out", str(out), "--width", "8",
+        "--latent-dim", "8", "--limit", "64", "--batch-size", "32", "--no-progress", "--device", "cpu", *flags)
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model"]["prior_gan_weight"], config["model"]["feature_stage"], config["train"]["kl_warmup"]) \
+        == (3.0, 2, 1)
+    run("train", "--out", str(out), "--epochs", "2", "--resume", "--no-progress", *flags)
+    assert json.loads((out / "config.json").read_text())["model"]["feature_stage"] == 2
+    one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--kl-warmup", "2", check=False),
+                   "--kl-warmup cannot change when resuming")

@@ -287,3 +287,46 @@ def test_error_heatmap_and_sharpness_kept():
     blurred = torch.nn.functional.avg_pool2d(image[None], 5, 1, 2)[0]
     assert sharpness_kept(image, image) == pytest.approx(1.0)
     assert sharpness_kept(image, blurred) < 0.5  # blur loses most of the edge energy
+
+
+def _losses_with(model, images, **changes):
+    """The VAE-GAN's training losses with some model settings changed, from the same noise and weights."""
+    import dataclasses
+
+    model.config = dataclasses.replace(model.config, **changes)
+    losses, logs = model.training_losses(images, torch.Generator().manual_seed(0))
+    return {name: float(loss.detach()) for name, loss in losses.items()}
+
+
+def test_the_prior_samples_gan_weight_scales_their_terms_alone(images):
+    """--prior-gan-weight w: D's loss and the decoder's GAN loss take w x their N(0, I) samples' terms; the
+    reconstructions' terms and the encoder's loss do not move (eval mode: spectral norm and BatchNorm fixed)."""
+    torch.manual_seed(0)
+    model = build_model(tiny_model_config("vaegan")).eval()
+    zero, one, two = (_losses_with(model, images, prior_gan_weight=w) for w in (0.0, 1.0, 2.0))
+    for name in ("discriminator", "decoder"):
+        assert abs(one[name] - zero[name]) > 1e-3  # the prior samples' term is there ...
+        assert math.isclose(two[name] - one[name], one[name] - zero[name], rel_tol=1e-4)  # ... and linear in w
+    assert zero["encoder"] == one["encoder"] == two["encoder"]
+
+
+def test_the_feature_stage_picks_the_layer_of_the_reconstruction(images):
+    """--feature-stage: D's features (Dis_l) come from the stage asked for (28 -> 14 -> 7 -> 4), the logit from the
+    last stage whatever the choice; a stage the image does not have is refused."""
+    torch.manual_seed(0)
+    last = build_model(tiny_model_config("vaegan")).eval()
+    shapes = {}
+    for stage in (1, 2, 3):
+        model = build_model(tiny_model_config("vaegan", feature_stage=stage)).eval()
+        model.load_state_dict(last.state_dict())
+        logits, features = model.discriminator(images)
+        shapes[stage] = tuple(features.shape[1:])
+        assert torch.allclose(logits, last.discriminator(images)[0])
+    assert shapes == {1: (8, 14, 14), 2: (16, 7, 7), 3: (32, 4, 4)}
+    assert torch.equal(model.discriminator(images)[1], last.discriminator(images)[1])  # 3 is the default, the last
+    stage2 = build_model(tiny_model_config("vaegan", feature_stage=2)).eval()
+    stage2.load_state_dict(last.state_dict())
+    assert _losses_with(stage2, images)["encoder"] != _losses_with(last, images)["encoder"]
+    with pytest.raises(ConfigError, match="feature_stage must be between 0 and 3"):
+        tiny_model_config("vaegan", feature_stage=4)
+    assert tiny_model_config("vaegan", image_size=32, feature_stage=3).feature_stage == 3

@@ -537,3 +537,24 @@ def test_time_to_quality_variants_change_one_setting_of_the_new_recipe():
     assert big[big.index("--batch-size") + 1] == "128" and float(big[big.index("--lr") + 1]) == pytest.approx(2.83e-4)
     small = module.recipe_flags("batch32", "vae", "mnist")
     assert float(small[small.index("--lr") + 1]) == pytest.approx(7.07e-4) and "--likelihood" in small
+
+
+def test_the_kl_weight_warms_up_over_the_first_epochs(tmp_path):
+    """--kl-warmup E: the KL term's weight rises linearly from 0 to beta over the first E epochs (Bowman et al.),
+    is logged, reaches beta and stays there; the model's own losses take the full beta after training."""
+    import math
+
+    config = tiny_train_config(epochs=3, kl_warmup=2)
+    trainer = Trainer(tiny_model_config("vae", beta=4.0), config, tmp_path, progress=False)
+    steps = trainer.steps_per_epoch
+    assert trainer.kl_weight_factor(0) == 0.0 and math.isclose(trainer.kl_weight_factor(steps), 0.5)
+    assert trainer.kl_weight_factor(2 * steps) == 1.0 == trainer.kl_weight_factor(3 * steps)
+    trainer.fit()
+    weights = [json.loads(line)["kl_weight"] for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert weights[0] < 1.0 and weights == sorted(weights) and weights[-1] == 4.0
+    assert trainer.model.kl_scale == 1.0
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["kl_warmup"] == 2
+    plain = Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path / "plain", progress=False)
+    assert plain.kl_weight_factor(0) == 1.0
+    with pytest.raises(ConfigError, match="kl_warmup"):
+        tiny_train_config(kl_warmup=-1)

@@ -31,7 +31,7 @@ from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 
 # Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
 _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "adam_beta1", "latent_dim", "width", "beta",
-                   "gamma", "equilibrium", "ema_decay", "likelihood", "precision", "grad_clip", "limit", "log_every",
+                   "gamma", "equilibrium", "ema_decay", "prior_gan_weight", "feature_stage", "kl_warmup", "likelihood", "precision", "grad_clip", "limit", "log_every",
                    "track_fid", "keep_best", "image_size", "channels")
 _KEEP_BEST_NEEDS_FID = "--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)"
 MAX_SAMPLE_IMAGES = 10_000  # vaegan sample: one PNG grid (100 x 100 images)
@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
                        help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
     train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
+    train.add_argument("--prior-gan-weight", type=_non_negative_float, default=ModelConfig.prior_gan_weight,
+                       help="VAE-GAN: weight of the GAN terms on N(0, I) samples, for the discriminator and the "
+                            "decoder (default 1, as in Larsen et al.)")
+    train.add_argument("--feature-stage", type=_int_in(0, 16), default=ModelConfig.feature_stage,
+                       help="VAE-GAN: the discriminator's conv stage whose features the reconstruction is measured "
+                            "in, 1 = the first after the image (0, the default: the last)")
+    train.add_argument("--kl-warmup", type=_int_in(0, MAX_EPOCHS), default=TrainConfig.kl_warmup, metavar="EPOCHS",
+                       help="raise the KL weight linearly from 0 to --beta over the first EPOCHS epochs (0: off)")
     train.add_argument("--conditional", action="store_true",
                        help="condition every network on the class label (conditional VAE / GAN / VAE-GAN)")
     train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
@@ -425,11 +433,13 @@ def _train(args: argparse.Namespace) -> dict:
                               "of each class into a sub-folder of its own)")
         model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
                                    gamma=args.gamma, equilibrium=args.equilibrium, ema_decay=args.ema_decay,
+                                   prior_gan_weight=args.prior_gan_weight, feature_stage=args.feature_stage,
                                    likelihood=args.likelihood, num_classes=len(classes) if args.conditional else 0,
                                    image_size=(args.image_size or 32) if folder else 28,
                                    channels=(args.channels or 3) if folder else 1)
         train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
+                                   kl_warmup=args.kl_warmup,
                                    beta1=args.adam_beta1, seed=args.seed, device=args.device, precision=args.precision,
                                    grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
                                    track_fid=args.track_fid, keep_best=args.keep_best)

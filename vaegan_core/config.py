@@ -48,6 +48,16 @@ OTHER_DATASET = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}  # the stan
 MAX_IMPORTANCE_SAMPLES = 1000  # k of the importance-weighted likelihood bound
 
 
+def conv_stages(image_size: int) -> int:
+    """The strided conv stages that take an image of side ``image_size`` down to 4 x 4 (28 -> 14 -> 7 -> 4: 3);
+    ``nets.stage_sizes`` gives the sizes."""
+    stages = 0
+    while image_size > 4:
+        image_size = (image_size + 1) // 2
+        stages += 1
+    return stages
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and loss settings of one model; the three kinds share the networks."""
@@ -70,6 +80,8 @@ class ModelConfig:
     equilibrium_target: float = 0.68  # mean discriminator BCE around which both players train
     equilibrium_margin: float = 0.35  # half width of the band where both players train
     ema_decay: float = 0.0  # decay of a moving average of the decoder's weights used for sampling (Yazici et al. 2019); 0 = off
+    prior_gan_weight: float = 1.0  # VAE-GAN: weight of the GAN terms on prior samples, for D and the decoder (Larsen: 1)
+    feature_stage: int = 0  # VAE-GAN: D's conv stage whose output is Dis_l, 1 = the first after the image; 0 = the last
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, MODEL_KINDS)
@@ -86,6 +98,8 @@ class ModelConfig:
             _check_number(name, getattr(self, name), low=0.0, strict=name in ("gaussian_sigma", "gamma"))
         _check_number("equilibrium_target", self.equilibrium_target, low=-math.inf)
         _check_number("ema_decay", self.ema_decay, low=0.0)
+        _check_number("prior_gan_weight", self.prior_gan_weight, low=0.0)
+        _check_int("feature_stage", self.feature_stage, 0, conv_stages(self.image_size))
         if not self.ema_decay < 1:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not isinstance(self.equilibrium, bool):
@@ -102,6 +116,7 @@ class TrainConfig:
     lr: float = 0.0  # Adam learning rate; 0 = the model's default (VAE 1e-3, GAN / VAE-GAN 2e-4)
     lr_discriminator: float = 0.0  # the discriminator's own rate (two time-scale rule, Heusel et al. 2017); 0 = lr
     lr_schedule: str = "constant"  # constant | cosine: lr * (1 + cos(pi t / T)) / 2 over the run's T steps
+    kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta (Bowman et al. 2016); 0 = off
     beta1: float = 0.5  # Adam beta1 (0.5 as in DCGAN)
     beta2: float = 0.999  # Adam beta2
     grad_clip: float = 0.0  # max gradient norm per network; 0 = no clipping
@@ -124,6 +139,7 @@ class TrainConfig:
                            ("sample_grid", 1024)):
             _check_int(name, getattr(self, name), 1, high)
         _check_int("limit", self.limit, 0, 10**9)
+        _check_int("kl_warmup", self.kl_warmup, 0, MAX_EPOCHS)
         _check_int("track_fid", self.track_fid, 0, 100_000)
         if self.track_fid == 1:
             raise ConfigError("track_fid needs at least 2 samples (0: off)")

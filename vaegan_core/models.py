@@ -55,6 +55,9 @@ class GenerativeModel(nn.Module):
     # noise of the whole global batch from the same generator state and keeps its own rows, so a run on N
     # processes sees the noise a one-process run with the N-times batch sees
     noise_shard = (0, 1)
+    # the share of beta the KL term takes in the training losses: 1, or less while the trainer warms it up
+    # (TrainConfig.kl_warmup)
+    kl_scale = 1.0
 
     def training_noise(self, shape, generator=None, device=None, dtype=None) -> torch.Tensor:
         """N(0, I) noise for training, ``shape[0]`` rows: this process's share of the global batch's noise."""
@@ -290,7 +293,7 @@ class VAE(_EncoderMixin, GenerativeModel):
         logits = self.decoder(z, labels)
         nll = self.reconstruction_nll(logits, images)
         kl = kl_to_standard_normal(mu, logvar)
-        loss = nll + self.config.beta * kl
+        loss = nll + self.config.beta * self.kl_scale * kl
         with torch.no_grad():
             recon_mse = (torch.sigmoid(logits.float()) - images).pow(2).mean()
         logs = {"loss": loss.detach(), "nll": nll.detach(), "kl": kl.detach(), "recon_mse": recon_mse}
@@ -415,10 +418,13 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
         # -L_GAN for the discriminator: BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0)
         loss_real = F.softplus(-real_logits).mean()
         loss_recon = F.softplus(recon_logits).mean()
+        # (the prior samples' terms weighted by prior_gan_weight, 1 in Larsen et al.: more pushes the decoder to make
+        # N(0, I) codes look real, beyond the codes the encoder gives)
+        weight = config.prior_gan_weight
         loss_prior = F.softplus(prior_logits).mean()
-        loss_discriminator = loss_real + loss_recon + loss_prior
+        loss_discriminator = loss_real + loss_recon + weight * loss_prior
         # Decoder side of L_GAN, non-saturating: -log D(x~) - log D(x_p)
-        loss_gan_decoder = F.softplus(-recon_logits).mean() + F.softplus(-prior_logits).mean()
+        loss_gan_decoder = F.softplus(-recon_logits).mean() + weight * F.softplus(-prior_logits).mean()
 
         train_discriminator, train_decoder_gan = True, True
         if config.equilibrium:
@@ -431,7 +437,7 @@ class VAEGAN(_EncoderMixin, GenerativeModel):
             if not (train_discriminator or train_decoder_gan):
                 train_discriminator = train_decoder_gan = True
 
-        loss_encoder = config.beta * kl + feature_nll
+        loss_encoder = config.beta * self.kl_scale * kl + feature_nll
         loss_decoder = config.gamma * feature_nll + (loss_gan_decoder if train_decoder_gan else 0.0)
         losses = {"encoder": loss_encoder, "decoder": loss_decoder}
         if train_discriminator:

@@ -131,13 +131,18 @@ class Decoder(nn.Module):
 class Discriminator(nn.Module):
     """D(x): images B x C x H x W in [0, 1] -> (real/fake logit B, features of layer Dis_l).
 
-    The features are the output of the last conv stage (B x 4w x 4 x 4), the layer
-    Larsen et al. (2016) compare real and reconstructed images in.
+    The features are the output of a conv stage, by default the last (B x 4w x 4 x 4): the layer
+    Larsen et al. (2016) compare real and reconstructed images in. ``config.feature_stage`` picks an
+    earlier one (e.g. 2: B x 2w x 7 x 7 for 28 x 28 images), finer and less abstract; the logit always
+    reads the last stage.
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.body = _ConvStack(config, norm=config.discriminator_norm)  # -> B x 4w x 4 x 4: the Dis_l features
+        self.body = _ConvStack(config, norm=config.discriminator_norm)  # -> B x 4w x 4 x 4
+        stages = len(stage_sizes(config.image_size)) - 1
+        self.feature_stage = config.feature_stage or stages  # the stage whose output is Dis_l
+        self.feature_stage_is_last = self.feature_stage == stages
         self.head = nn.Linear(self.body.out_features, 1)  # -> B x 1
         if config.discriminator_norm == "spectral":
             self.head = nn.utils.parametrizations.spectral_norm(self.head)
@@ -150,8 +155,17 @@ class Discriminator(nn.Module):
                 self.label_embed = nn.utils.parametrizations.spectral_norm(self.label_embed)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.body(images * 2 - 1)
-        flat = features.flatten(1)
+        if self.feature_stage_is_last:
+            hidden = features = self.body(images * 2 - 1)
+        else:
+            hidden, stage = images * 2 - 1, 0
+            for layer in self.body.layers:
+                hidden = layer(hidden)
+                if isinstance(layer, nn.LeakyReLU):  # the end of a stage (the next layers do not write into it)
+                    stage += 1
+                    if stage == self.feature_stage:
+                        features = hidden
+        flat = hidden.flatten(1)
         logits = self.head(flat).squeeze(1)
         if labels is not None:
             logits = logits + (self.label_embed(labels).to(flat.dtype) * flat).sum(1)

@@ -377,6 +377,12 @@ class Trainer:
         total = max(1, self.config.epochs * self.steps_per_epoch)
         return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
+    def kl_weight_factor(self, step: int) -> float:
+        """The share of beta the KL term takes at optimizer step ``step`` (0-based): 1, or with ``kl_warmup`` a
+        linear rise from 0 over the first kl_warmup epochs (Bowman et al. 2016)."""
+        warmup = self.config.kl_warmup * self.steps_per_epoch
+        return 1.0 if warmup <= 0 else min(1.0, step / warmup)
+
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One optimizer step of every network on one batch in [0, 1] (with its labels, for a conditional
         model); returns the step's logs (0-d tensors)."""
@@ -385,6 +391,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             for group in optimizer.param_groups:
                 group["lr"] = self.base_lr[name] * factor
+        self.model.kl_scale = self.kl_weight_factor(self.step)
         with self._autocast(), distributed.use_wrapped(self.model, self.wrapped):
             if labels is None:  # unconditional: the call every model (and every test stand-in) takes
                 losses, logs = self.model.training_losses(images, self.noise)
@@ -402,6 +409,8 @@ class Trainer:
             self.optimizers[name].step()
         self.model.update_ema(self.step + 1)  # the step being taken (self.step counts finished ones)
         logs = dict(logs)
+        if self.config.kl_warmup:
+            logs["kl_weight"] = losses[names[0]].new_tensor(self.model_config.beta * self.model.kl_scale)
         logs["nonfinite"] = distributed.any_true(  # a NaN on any process stops every process
             self.context, (~torch.isfinite(torch.stack([losses[n].detach().float() for n in names]))).any().float())
         return logs
@@ -461,6 +470,7 @@ class Trainer:
             bar.close()
             distributed.stop(self.context)
             torch.set_num_threads(threads_at_start)  # the thread policy holds for the run only
+            self.model.kl_scale = 1.0  # the model's own losses outside training
         return {"out_dir": str(self.out_dir), "epoch": self.epoch, "step": self.step,
                 "train_seconds": round(self.train_seconds, 2), "images_per_second": round(last_rate, 1),
                 "device": str(self.device), "precision": self.precision}
