@@ -165,7 +165,7 @@ def test_info_shows_the_default_learning_rate_as_a_rate(tmp_path, capsys):
 
 def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
     """--prior-gan-weight, --feature-stage and --kl-warmup are stored in config.json, kept by a resumed run and
-    refused when changed on --resume."""
+    refused when changed on --resume (but for --prior-gan-weight with --reset-optimizer)."""
     out = tmp_path / "run"
     flags = ["--prior-gan-weight", "3", "--feature-stage", "2", "--kl-warmup", "1"]
     run("train", "--model", "vaegan", "--dataset", "digits", "--epochs", "1", "--out", str(out), "--width", "8",
@@ -177,3 +177,10 @@ def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
     assert json.loads((out / "config.json").read_text())["model"]["feature_stage"] == 2
     one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--kl-warmup", "2", check=False),
                    "--kl-warmup cannot change when resuming")
+    # the prior samples' GAN weight may change for a continuation from the weights alone (a fine-tuning stage)
+    one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--prior-gan-weight", "2",
+                       check=False), "--prior-gan-weight may change with --reset-optimizer")
+    run("train", "--out", str(out), "--epochs", "3", "--resume", "--reset-optimizer", "--prior-gan-weight", "2",
+        "--no-progress")
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model"]["prior_gan_weight"], config["state"]["epoch"]) == (2.0, 3)

@@ -400,15 +400,17 @@ def _train(args: argparse.Namespace) -> dict:
                    and getattr(args, option) != _stored_setting(saved, option)}
         # what a resumed run may change: the per-epoch scoring; and, continuing from the weights alone, a moving
         # average of the decoder added
-        allowed = {"track_fid", "keep_best"} | ({"ema_decay"} if args.reset_optimizer else set())
+        allowed = {"track_fid", "keep_best"} | ({"ema_decay", "prior_gan_weight"} if args.reset_optimizer else set())
         for option in sorted(changed - allowed):
             flag = "--" + option.replace("_", "-")
             raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
                               f"{args.out}/config.json; drop {flag} or start a new run"
-                              + (" (--ema-decay may be added with --reset-optimizer)" if option == "ema_decay" else ""))
+                              + (f" ({flag} may change with --reset-optimizer)"
+                                 if option in ("ema_decay", "prior_gan_weight") else ""))
         device = args.device if args.device != "auto" else None
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
                                  ema_decay=args.ema_decay if "ema_decay" in changed else None,
+                                 prior_gan_weight=args.prior_gan_weight if "prior_gan_weight" in changed else None,
                                  track_fid=args.track_fid if "track_fid" in changed else None,
                                  keep_best=True if "keep_best" in changed else None,
                                  data_root=args.data_dir, progress=progress, threads=args.threads,

@@ -251,13 +251,14 @@ class Trainer:
     @classmethod
     def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, reset_optimizer: bool = False,
                ema_decay: float | None = None, track_fid: int | None = None, keep_best: bool | None = None,
-               **kwargs) -> "Trainer":
+               prior_gan_weight: float | None = None, **kwargs) -> "Trainer":
         """A Trainer that continues the run in ``out_dir`` exactly where its last complete save ended.
 
         ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
         moments and a reseeded noise stream (for a folder whose trainer state is missing or refused, e.g. a
         shipped checkpoint); reproducible, but not what an uninterrupted run would have done. Such a continuation
-        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights).
+        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights) and change
+        the VAE-GAN's weight of the GAN terms on prior samples (``prior_gan_weight``: a fine-tuning stage).
         ``track_fid``: score the samples after each epoch from now on (or stop: 0); ``keep_best``: from now on,
         keep the epoch with the lowest score in ``best/`` (stopping the scoring stops it too).
         """
@@ -277,6 +278,11 @@ class Trainer:
                 raise ConfigError("a moving average can only be added to a run without one, continued from its "
                                   "weights alone (--reset-optimizer)")
             model_config = dataclasses.replace(model_config, ema_decay=ema_decay)
+        if prior_gan_weight is not None and prior_gan_weight != model_config.prior_gan_weight:
+            if not reset_optimizer:
+                raise ConfigError("the weight of the GAN terms on prior samples can only change for a run continued "
+                                  "from its weights alone (--reset-optimizer)")
+            model_config = dataclasses.replace(model_config, prior_gan_weight=prior_gan_weight)
         trainer = cls(model_config, train_config, out_dir, _resuming=True, **kwargs)
         if reset_optimizer:
             trainer._load_weights_only(saved.get("state") or {})
