@@ -396,8 +396,12 @@ def test_keep_best_keeps_the_epoch_with_the_lowest_tracked_fid(tmp_path, monkeyp
     assert max(json.loads(line)["step"] for line in (shipped / "history.jsonl").read_text().splitlines()) <= \
         best["state"]["step"]
 
+    (tmp_path / "best" / "metrics.json").write_text("{}")  # scores of epoch 2's weights
     Trainer.resume(tmp_path, epochs=5, progress=False).fit()  # 22 does not replace 20; 10 does
     assert json.loads((tmp_path / "best" / "config.json").read_text())["state"]["epoch"] == 5
+    # epoch 2's GMM, its samples and its scores went with its weights (they would pass for epoch 5's)
+    for stale in ("latent_gmm.safetensors", "samples/gmm.png", "metrics.json"):
+        assert not (tmp_path / "best" / stale).exists(), stale
 
     assert main(["train", "--model", "gan", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path / "x"),
                  "--keep-best"]) == 2

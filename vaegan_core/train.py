@@ -575,6 +575,10 @@ class Trainer:
         if self.config.keep_best and row["fid_domain_train"] < best_fid(self.out_dir):
             best = self.out_dir / paths.BEST_DIR
             chosen = {**state, "fid_domain_train": row["fid_domain_train"], "chosen_by": "lowest --track-fid"}
+            # what belonged to the weights being replaced goes with them: a GMM of their codes (vaegan fit-gmm), its
+            # samples and their scores would pass for the new epoch's
+            for stale in (paths.LATENT_GMM_FILE, paths.METRICS_FILE, f"{paths.SAMPLES_DIR}/{paths.GMM_GRID_FILE}"):
+                (best / stale).unlink(missing_ok=True)
             ckpt.save_checkpoint(best, self.model, self.config, chosen)
             write_model_card(best, self.model, self.config, chosen)
 
