@@ -399,7 +399,7 @@ def _train(args: argparse.Namespace) -> dict:
         changed = {option for option in _SAVED_SETTINGS if getattr(args, option) != getattr(defaults, option)
                    and getattr(args, option) != _stored_setting(saved, option)}
         # what a resumed run may change: the per-epoch scoring; and, continuing from the weights alone, a moving
-        # average of the decoder added
+        # average of the decoder added or the VAE-GAN's prior-sample GAN weight (a fine-tuning stage)
         allowed = {"track_fid", "keep_best"} | ({"ema_decay", "prior_gan_weight"} if args.reset_optimizer else set())
         for option in sorted(changed - allowed):
             flag = "--" + option.replace("_", "-")
