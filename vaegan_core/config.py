@@ -48,14 +48,13 @@ OTHER_DATASET = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}  # the stan
 MAX_IMPORTANCE_SAMPLES = 1000  # k of the importance-weighted likelihood bound
 
 
-def conv_stages(image_size: int) -> int:
-    """The strided conv stages that take an image of side ``image_size`` down to 4 x 4 (28 -> 14 -> 7 -> 4: 3);
-    ``nets.stage_sizes`` gives the sizes."""
-    stages = 0
-    while image_size > 4:
-        image_size = (image_size + 1) // 2
-        stages += 1
-    return stages
+def stage_sizes(image_size: int) -> list[int]:
+    """Spatial sizes from the image down to 4, e.g. 28 -> [28, 14, 7, 4]: the strided conv stages of the networks
+    (``vaegan_core.nets``), one fewer than the sizes."""
+    sizes = [image_size]
+    while sizes[-1] > 4:
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ class ModelConfig:
         _check_number("equilibrium_target", self.equilibrium_target, low=-math.inf)
         _check_number("ema_decay", self.ema_decay, low=0.0)
         _check_number("prior_gan_weight", self.prior_gan_weight, low=0.0)
-        _check_int("feature_stage", self.feature_stage, 0, conv_stages(self.image_size))
+        _check_int("feature_stage", self.feature_stage, 0, len(stage_sizes(self.image_size)) - 1)
         if not self.ema_decay < 1:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not isinstance(self.equilibrium, bool):

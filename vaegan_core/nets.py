@@ -11,15 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ModelConfig
-
-
-def stage_sizes(image_size: int) -> list[int]:
-    """Spatial sizes from the image down to 4, e.g. 28 -> [28, 14, 7, 4]."""
-    sizes = [image_size]
-    while sizes[-1] > 4:
-        sizes.append((sizes[-1] + 1) // 2)
-    return sizes
+from .config import ModelConfig, stage_sizes
 
 
 def _kernel(size_in: int) -> int:
