@@ -165,7 +165,8 @@ def test_info_shows_the_default_learning_rate_as_a_rate(tmp_path, capsys):
 
 def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
     """--prior-gan-weight, --feature-stage and --kl-warmup are stored in config.json, kept by a resumed run and
-    refused when changed on --resume (but for --prior-gan-weight with --reset-optimizer)."""
+    refused when changed on --resume, but for --prior-gan-weight: a fine-tuning stage, with the run's own optimizer
+    state or a fresh one, each recorded in the state's "stages"."""
     out = tmp_path / "run"
     flags = ["--prior-gan-weight", "3", "--feature-stage", "2", "--kl-warmup", "1"]
     run("train", "--model", "vaegan", "--dataset", "digits", "--epochs", "1", "--out", str(out), "--width", "8",
@@ -177,10 +178,20 @@ def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
     assert json.loads((out / "config.json").read_text())["model"]["feature_stage"] == 2
     one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--kl-warmup", "2", check=False),
                    "--kl-warmup cannot change when resuming")
-    # the prior samples' GAN weight may change for a continuation from the weights alone (a fine-tuning stage)
-    one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--prior-gan-weight", "2",
-                       check=False), "--prior-gan-weight may change with --reset-optimizer")
-    run("train", "--out", str(out), "--epochs", "3", "--resume", "--reset-optimizer", "--prior-gan-weight", "2",
-        "--no-progress")
+    one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--kl-warmup", "0", check=False),
+                   "--kl-warmup cannot change when resuming")  # the default's value, typed, is a change too
+    assert "stages" not in json.loads((out / "config.json").read_text())["state"]  # a plain resume is no stage
+    # the prior samples' GAN weight may change on a resume that keeps the optimizer state (a fine-tuning stage) ...
+    run("train", "--out", str(out), "--epochs", "3", "--resume", "--prior-gan-weight", "2", "--no-progress")
     config = json.loads((out / "config.json").read_text())
     assert (config["model"]["prior_gan_weight"], config["state"]["epoch"]) == (2.0, 3)
+    assert config["state"]["stages"] == [{"from_epoch": 2, "optimizer": "kept", "changed": {"prior_gan_weight": 2.0}}]
+    # ... or from the weights alone; the record grows, and a moving average may only be added there
+    one_line_error(run("train", "--out", str(out), "--epochs", "4", "--resume", "--ema-decay", "0.99", check=False),
+                   "--ema-decay may change with --reset-optimizer")
+    run("train", "--out", str(out), "--epochs", "4", "--resume", "--reset-optimizer", "--prior-gan-weight", "1",
+        "--no-progress")
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model"]["prior_gan_weight"], config["state"]["epoch"]) == (1.0, 4)
+    assert config["state"]["stages"][1:] == [{"from_epoch": 3, "optimizer": "fresh",
+                                              "changed": {"prior_gan_weight": 1.0}}]

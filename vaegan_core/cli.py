@@ -29,7 +29,8 @@ from .files import JSONFileError, read_json, write_text_atomic
 from .paths import METRICS_FILE
 from .zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 
-# Settings stored in config.json: a resumed run keeps them, so passing them with --resume is an error.
+# Settings stored in config.json: a resumed run keeps them, so changing them with --resume is an error (but for
+# the few a continuation may change: see _train).
 _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "adam_beta1", "latent_dim", "width", "beta",
                    "gamma", "equilibrium", "ema_decay", "prior_gan_weight", "feature_stage", "kl_warmup", "likelihood", "precision", "grad_clip", "limit", "log_every",
                    "track_fid", "keep_best", "image_size", "channels")
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
     train.add_argument("--prior-gan-weight", type=_non_negative_float, default=ModelConfig.prior_gan_weight,
                        help="VAE-GAN: weight of the GAN terms on N(0, I) samples, for the discriminator and the "
-                            "decoder (default 1, as in Larsen et al.)")
+                            "decoder (default 1, as in Larsen et al.; may change on --resume: a fine-tuning stage)")
     train.add_argument("--feature-stage", type=_int_in(0, 16), default=ModelConfig.feature_stage,
                        help="VAE-GAN: the discriminator's conv stage whose features the reconstruction is measured "
                             "in, 1 = the first after the image (0, the default: the last)")
@@ -367,6 +368,12 @@ def _dataset(value: str) -> str:
     return value
 
 
+def _typed(args: argparse.Namespace, option: str) -> bool:
+    """Whether the command line names the option ``option`` itself (the default's value typed counts)."""
+    flag = "--" + option.replace("_", "-")
+    return any(token == flag or token.startswith(flag + "=") for token in getattr(args, "argv", None) or [])
+
+
 def _stored_setting(saved: dict, option: str):
     """The value a run's config.json holds for the `vaegan train` option ``option`` (None where it holds none)."""
     if option == "conditional":
@@ -395,18 +402,20 @@ def _train(args: argparse.Namespace) -> dict:
         if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
             raise _UsageError(_KEEP_BEST_NEEDS_FID)
         defaults = build_parser().parse_args(["train", "--epochs", "1", "--out", args.out])
-        # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume)
-        changed = {option for option in _SAVED_SETTINGS if getattr(args, option) != getattr(defaults, option)
+        # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume);
+        # one typed with its default value is (e.g. --prior-gan-weight 1 on a run at 3)
+        changed = {option for option in _SAVED_SETTINGS
+                   if (getattr(args, option) != getattr(defaults, option) or _typed(args, option))
                    and getattr(args, option) != _stored_setting(saved, option)}
-        # what a resumed run may change: the per-epoch scoring; and, continuing from the weights alone, a moving
-        # average of the decoder added or the VAE-GAN's prior-sample GAN weight (a fine-tuning stage)
-        allowed = {"track_fid", "keep_best"} | ({"ema_decay", "prior_gan_weight"} if args.reset_optimizer else set())
+        # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
+        # fine-tuning stage, with the run's own optimizer state or without); and, continuing from the weights
+        # alone, a moving average of the decoder added
+        allowed = {"track_fid", "keep_best", "prior_gan_weight"} | ({"ema_decay"} if args.reset_optimizer else set())
         for option in sorted(changed - allowed):
             flag = "--" + option.replace("_", "-")
             raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
                               f"{args.out}/config.json; drop {flag} or start a new run"
-                              + (f" ({flag} may change with --reset-optimizer)"
-                                 if option in ("ema_decay", "prior_gan_weight") else ""))
+                              + (f" ({flag} may change with --reset-optimizer)" if option == "ema_decay" else ""))
         device = args.device if args.device != "auto" else None
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
                                  ema_decay=args.ema_decay if "ema_decay" in changed else None,

@@ -148,6 +148,9 @@ class Trainer:
         self.threads = threads  # CPU threads: a number, "auto" (cpu_threads, every epoch) or None (left alone)
         self.compiled = bool(compile)  # torch.compile of the networks for the training step (not a saved setting)
         self.compile_seconds: float | None = None  # the compiling first step's time, once it has run
+        # the run's continuations that were not a plain resume: {"from_epoch", "optimizer": "fresh" | "kept",
+        # "changed": {setting: new value}}, oldest first (config.json's state "stages")
+        self.stages: list[dict[str, Any]] = []
         if not _resuming and ckpt.has_checkpoint(self.out_dir):
             raise CheckpointError(
                 f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
@@ -257,8 +260,11 @@ class Trainer:
         ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
         moments and a reseeded noise stream (for a folder whose trainer state is missing or refused, e.g. a
         shipped checkpoint); reproducible, but not what an uninterrupted run would have done. Such a continuation
-        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights) and change
-        the VAE-GAN's weight of the GAN terms on prior samples (``prior_gan_weight``: a fine-tuning stage).
+        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights).
+        ``prior_gan_weight``: a new weight of the VAE-GAN's GAN terms on prior samples from now on (a fine-tuning
+        stage), with or without the run's own optimizer state. config.json keeps the new settings, and its state's
+        ``stages`` lists each such continuation: the epoch it started from, the optimizer (fresh or kept) and the
+        settings it changed.
         ``track_fid``: score the samples after each epoch from now on (or stop: 0); ``keep_best``: from now on,
         keep the epoch with the lowest score in ``best/`` (stopping the scoring stops it too).
         """
@@ -279,15 +285,22 @@ class Trainer:
                                   "weights alone (--reset-optimizer)")
             model_config = dataclasses.replace(model_config, ema_decay=ema_decay)
         if prior_gan_weight is not None and prior_gan_weight != model_config.prior_gan_weight:
-            if not reset_optimizer:
-                raise ConfigError("the weight of the GAN terms on prior samples can only change for a run continued "
-                                  "from its weights alone (--reset-optimizer)")
+            if model_config.kind != "vaegan":
+                raise ConfigError("the weight of the GAN terms on prior samples is a VAE-GAN setting; this run "
+                                  f"trains a {model_config.kind}")
             model_config = dataclasses.replace(model_config, prior_gan_weight=prior_gan_weight)
+        changed = {name: getattr(model_config, name) for name in ("ema_decay", "prior_gan_weight")
+                   if getattr(model_config, name) != getattr(saved["model_config"], name)}
         trainer = cls(model_config, train_config, out_dir, _resuming=True, **kwargs)
         if reset_optimizer:
             trainer._load_weights_only(saved.get("state") or {})
         else:
             trainer._load_state()
+        stages = (saved.get("state") or {}).get("stages")
+        trainer.stages = [stage for stage in stages if isinstance(stage, dict)] if isinstance(stages, list) else []
+        if reset_optimizer or changed:
+            trainer.stages.append({"from_epoch": trainer.epoch, "optimizer": "fresh" if reset_optimizer else "kept",
+                                   **({"changed": changed} if changed else {})})
         return trainer
 
     def _load_state(self) -> None:
@@ -531,7 +544,7 @@ class Trainer:
         state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
                  "device": str(self.device), "precision": self.precision,
                  "images_per_second": images_per_second, "torch_version": torch.__version__,
-                 **({"compiled": True} if self.compiled else {})}
+                 **({"compiled": True} if self.compiled else {}), **({"stages": self.stages} if self.stages else {})}
         if self.labels is not None:
             state["class_frequencies"] = self.class_frequencies
         # The trainer state goes first and carries the weights: whatever write a kill interrupts, the folder
