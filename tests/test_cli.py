@@ -195,3 +195,5 @@ def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
     assert (config["model"]["prior_gan_weight"], config["state"]["epoch"]) == (1.0, 4)
     assert config["state"]["stages"][1:] == [{"from_epoch": 3, "optimizer": "fresh",
                                               "changed": {"prior_gan_weight": 1.0}}]
+    assert ("- continued: from epoch 2 with a kept optimizer (prior_gan_weight 2.0); from epoch 3 with a fresh "
+            "optimizer (prior_gan_weight 1.0)") in (out / "README.md").read_text()  # the model card says it too

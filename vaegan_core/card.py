@@ -53,6 +53,7 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
         f"- epochs: {state.get('epoch', 0)} of {train_config.epochs}, {state.get('step', 0):,} steps, "
         f"batch size {train_config.batch_size}, seed {train_config.seed}",
         f"- trained on: {state.get('device', '?')} ({state.get('precision', '?')}), {minutes:.1f} minutes",
+        *_stage_lines(state.get("stages")),
         "",
         "Load it with:",
         "",
@@ -139,3 +140,18 @@ def refresh_model_card(directory: str | os.PathLike) -> None:
     if config.get("train_config") is None:
         return
     write_model_card(directory, model, config["train_config"], config.get("state", {}))
+
+
+def _stage_lines(stages) -> list[str]:
+    """The card's line for config.json's state.stages: the continuations that were not a plain resume."""
+    if not isinstance(stages, list) or not stages:
+        return []
+    parts = []
+    for stage in stages:
+        if not isinstance(stage, dict):
+            continue
+        changed = stage.get("changed") if isinstance(stage.get("changed"), dict) else {}
+        what = ", ".join(f"{name} {value}" for name, value in changed.items())
+        parts.append(f"from epoch {stage.get('from_epoch', '?')} with a {stage.get('optimizer', '?')} optimizer"
+                     + (f" ({what})" if what else ""))
+    return [f"- continued: {'; '.join(parts)}"] if parts else []
