@@ -144,7 +144,7 @@ def refresh_model_card(directory: str | os.PathLike) -> None:
 
 def _stage_lines(stages) -> list[str]:
     """The card's line for config.json's state.stages: the continuations that were not a plain resume."""
-    if not isinstance(stages, list) or not stages:
+    if not isinstance(stages, list):
         return []
     parts = []
     for stage in stages:

@@ -368,9 +368,14 @@ def _dataset(value: str) -> str:
     return value
 
 
+def _flag(option: str) -> str:
+    """The command-line flag of the `vaegan train` option ``option`` (prior_gan_weight -> --prior-gan-weight)."""
+    return "--" + option.replace("_", "-")
+
+
 def _typed(args: argparse.Namespace, option: str) -> bool:
     """Whether the command line names the option ``option`` itself (the default's value typed counts)."""
-    flag = "--" + option.replace("_", "-")
+    flag = _flag(option)
     return any(token == flag or token.startswith(flag + "=") for token in getattr(args, "argv", None) or [])
 
 
@@ -412,7 +417,7 @@ def _train(args: argparse.Namespace) -> dict:
         # alone, a moving average of the decoder added
         allowed = {"track_fid", "keep_best", "prior_gan_weight"} | ({"ema_decay"} if args.reset_optimizer else set())
         for option in sorted(changed - allowed):
-            flag = "--" + option.replace("_", "-")
+            flag = _flag(option)
             raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
                               f"{args.out}/config.json; drop {flag} or start a new run"
                               + (f" ({flag} may change with --reset-optimizer)" if option == "ema_decay" else ""))
