@@ -180,6 +180,8 @@ def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
                    "--kl-warmup cannot change when resuming")
     one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--kl-warmup", "0", check=False),
                    "--kl-warmup cannot change when resuming")  # the default's value, typed, is a change too
+    one_line_error(run("train", "--out", str(out), "--epochs", "3", "--resume", "--kl-warm=0", check=False),
+                   "--kl-warmup cannot change when resuming")  # in any spelling argparse accepts
     assert "stages" not in json.loads((out / "config.json").read_text())["state"]  # a plain resume is no stage
     # the prior samples' GAN weight may change on a resume that keeps the optimizer state (a fine-tuning stage) ...
     run("train", "--out", str(out), "--epochs", "3", "--resume", "--prior-gan-weight", "2", "--no-progress")

@@ -375,8 +375,20 @@ def _flag(option: str) -> str:
 
 def _typed(args: argparse.Namespace, option: str) -> bool:
     """Whether the command line names the option ``option`` itself (the default's value typed counts)."""
-    flag = _flag(option)
-    return any(token == flag or token.startswith(flag + "=") for token in getattr(args, "argv", None) or [])
+    return option in (getattr(args, "typed", None) or set())
+
+
+def _typed_options(argv: list[str]) -> set[str]:
+    """The options ``argv`` names itself, in any spelling argparse accepts (``--kl-warm 0`` for ``--kl-warmup 0``,
+    ``--out=DIR``): the same command line parsed again with every default suppressed, so that only what was typed
+    lands in the namespace."""
+    parser = build_parser()
+    parsers = [parser] + [sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                          for sub in action.choices.values()]
+    for each in parsers:
+        for action in each._actions:
+            action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
 
 
 def _stored_setting(saved: dict, option: str):
@@ -751,6 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
+    args.typed = _typed_options(argv)
     rank = int(os.environ.get("RANK", "0")) if os.environ.get("RANK", "0").isdigit() else 0
     who = f"vaegan {args.command}" + (f" [process {rank}]" if rank else "")
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
