@@ -373,11 +373,6 @@ def _flag(option: str) -> str:
     return "--" + option.replace("_", "-")
 
 
-def _typed(args: argparse.Namespace, option: str) -> bool:
-    """Whether the command line names the option ``option`` itself (the default's value typed counts)."""
-    return option in (getattr(args, "typed", None) or set())
-
-
 def _typed_options(argv: list[str]) -> set[str]:
     """The options ``argv`` names itself, in any spelling argparse accepts (``--kl-warm 0`` for ``--kl-warmup 0``,
     ``--out=DIR``): the same command line parsed again with every default suppressed, so that only what was typed
@@ -418,12 +413,11 @@ def _train(args: argparse.Namespace) -> dict:
                 raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
         if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
             raise _UsageError(_KEEP_BEST_NEEDS_FID)
-        defaults = build_parser().parse_args(["train", "--epochs", "1", "--out", args.out])
         # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume);
         # one typed with its default value is (e.g. --prior-gan-weight 1 on a run at 3)
+        typed = _typed_options(args.argv)
         changed = {option for option in _SAVED_SETTINGS
-                   if (getattr(args, option) != getattr(defaults, option) or _typed(args, option))
-                   and getattr(args, option) != _stored_setting(saved, option)}
+                   if option in typed and getattr(args, option) != _stored_setting(saved, option)}
         # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
         # fine-tuning stage, with the run's own optimizer state or without); and, continuing from the weights
         # alone, a moving average of the decoder added
@@ -763,7 +757,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
-    args.typed = _typed_options(argv)
     rank = int(os.environ.get("RANK", "0")) if os.environ.get("RANK", "0").isdigit() else 0
     who = f"vaegan {args.command}" + (f" [process {rank}]" if rank else "")
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
