@@ -199,3 +199,31 @@ def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
                                               "changed": {"prior_gan_weight": 1.0}}]
     assert ("- continued: from epoch 2 with a kept optimizer (prior_gan_weight 2.0); from epoch 3 with a fresh "
             "optimizer (prior_gan_weight 1.0)") in (out / "README.md").read_text()  # the model card says it too
+
+
+def test_a_resumed_constant_rate_run_can_add_a_cosine_decay_stage(tmp_path):
+    """--lr-schedule cosine on --resume of a constant-rate run: the rates keep their values up to the epoch resumed
+    from and fall along a cosine to 0 at the new last epoch, with the run's own optimizer state; config.json and its
+    stages record it. A cosine run cannot go back to a constant rate (one line, nothing written)."""
+    import math
+
+    from vaegan_core.train import Trainer
+
+    out = tmp_path / "run"
+    run("train", "--model", "gan", "--dataset", "digits", "--epochs", "2", "--out", str(out), "--width", "8",
+        "--latent-dim", "8", "--limit", "64", "--batch-size", "32", "--no-progress", "--device", "cpu")
+    run("train", "--out", str(out), "--epochs", "4", "--resume", "--lr-schedule", "cosine", "--no-progress")
+    config = json.loads((out / "config.json").read_text())
+    assert (config["train"]["lr_schedule"], config["train"]["lr_decay_from"], config["state"]["epoch"]) == ("cosine", 2, 4)
+    assert config["state"]["stages"] == [{"from_epoch": 2, "optimizer": "kept", "changed": {"lr_schedule": "cosine"}}]
+    trainer = Trainer.resume(out, epochs=4, progress=False)
+    steps = trainer.steps_per_epoch
+    assert [trainer.learning_rate_factor(epoch * steps) for epoch in (0, 1, 2)] == [1.0, 1.0, 1.0]
+    assert math.isclose(trainer.learning_rate_factor(3 * steps), 0.5) and trainer.learning_rate_factor(4 * steps) == 0.0
+    for name, optimizer in trainer.optimizers.items():  # the rates the last step ran at, kept in the trainer state
+        assert math.isclose(optimizer.param_groups[0]["lr"], trainer.base_lr[name] * trainer.learning_rate_factor(4 * steps - 1))
+    assert trainer.learning_rate_factor(4 * steps - 1) < 0.5
+    before = (out / "config.json").read_text()
+    one_line_error(run("train", "--out", str(out), "--epochs", "5", "--resume", "--lr-schedule", "constant", check=False),
+                   "cannot switch to constant")
+    assert (out / "config.json").read_text() == before

@@ -35,7 +35,10 @@ def history(folder: Path) -> list[dict]:
 
 def test_two_processes_equal_one_process_with_the_global_batch(tmp_path):
     """A GAN without batch norm: the 2-process run (8 images each) is the 1-process run (16 images) up to the
-    order of floating-point sums: every logged number within 1e-4, every weight within 1e-4."""
+    order of floating-point sums: every logged number within 1e-4, every weight within 5e-4 (Adam normalises each
+    step, so a weight whose gradient is about 0 moves by up to the rate, 2e-4, either way on rounding alone: with
+    OMP_NUM_THREADS=1, where the one-process run takes another rounding path, one weight ended 3.8e-4 apart and the
+    mean gap was 1.4e-5), and the weights on the whole within 5e-5 (a tenth of the rate)."""
     done = torchrun(2, str(tmp_path / "two"), "gan", "8", "2", "--decoder-norm", "none")
     assert done.returncode == 0, done.stderr[-2000:]
     Trainer(tiny_model_config("gan", decoder_norm="none"), tiny_train_config(epochs=2, batch_size=16, limit=128),
@@ -47,7 +50,9 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     w1, w2 = load_model(tmp_path / "one").state_dict(), load_model(tmp_path / "two").state_dict()
     assert w1.keys() == w2.keys() and not any(k.startswith("module.") or ".module." in k for k in w2)
-    assert max((w1[k].float() - w2[k].float()).abs().max().item() for k in w1) < 1e-4
+    assert max((w1[k].float() - w2[k].float()).abs().max().item() for k in w1) < 5e-4
+    gaps = torch.cat([(w1[k].float() - w2[k].float()).abs().flatten() for k in w1])
+    assert gaps.mean().item() < 5e-5, gaps.mean().item()
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
 
 

@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--adam-beta1", type=_unit_interval, default=TrainConfig.beta1,
                        help="Adam's beta1, the momentum of every optimizer (default 0.5, as in DCGAN; 0.9 is Adam's own)")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
-                       help="constant, or cosine decay to 0 over the run's epochs")
+                       help="constant, or cosine decay to 0 over the run's epochs (on --resume of a constant-rate "
+                            "run: a decay stage, from the epoch resumed from to the new --epochs)")
     train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim)
     train.add_argument("--width", type=_int_in(1, MAX_WIDTH), default=ModelConfig.width, help="channels of the first conv stage")
     train.add_argument("--beta", type=_non_negative_float, default=ModelConfig.beta, help="weight of the KL term")
@@ -419,9 +420,9 @@ def _train(args: argparse.Namespace) -> dict:
         changed = {option for option in _SAVED_SETTINGS
                    if option in typed and getattr(args, option) != _stored_setting(saved, option)}
         # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
-        # fine-tuning stage, with the run's own optimizer state or without); and, continuing from the weights
-        # alone, a moving average of the decoder added
-        allowed = {"track_fid", "keep_best", "prior_gan_weight"} | ({"ema_decay"} if args.reset_optimizer else set())
+        # fine-tuning stage, with the run's own optimizer state or without); a cosine decay of the rates from here to
+        # the new last epoch; and, continuing from the weights alone, a moving average of the decoder added
+        allowed = {"track_fid", "keep_best", "prior_gan_weight", "lr_schedule"} | ({"ema_decay"} if args.reset_optimizer else set())
         for option in sorted(changed - allowed):
             flag = _flag(option)
             raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
@@ -431,6 +432,7 @@ def _train(args: argparse.Namespace) -> dict:
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
                                  ema_decay=args.ema_decay if "ema_decay" in changed else None,
                                  prior_gan_weight=args.prior_gan_weight if "prior_gan_weight" in changed else None,
+                                 lr_schedule=args.lr_schedule if "lr_schedule" in changed else None,
                                  track_fid=args.track_fid if "track_fid" in changed else None,
                                  keep_best=True if "keep_best" in changed else None,
                                  data_root=args.data_dir, progress=progress, threads=args.threads,

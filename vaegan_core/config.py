@@ -115,6 +115,8 @@ class TrainConfig:
     lr: float = 0.0  # Adam learning rate; 0 = the model's default (VAE 1e-3, GAN / VAE-GAN 2e-4)
     lr_discriminator: float = 0.0  # the discriminator's own rate (two time-scale rule, Heusel et al. 2017); 0 = lr
     lr_schedule: str = "constant"  # constant | cosine: lr * (1 + cos(pi t / T)) / 2 over the run's T steps
+    lr_decay_from: int = 0  # with cosine: the epoch the decay starts at (constant before it); a resumed run switched
+    #                         to cosine starts its decay at the epoch it resumed from
     kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta (Bowman et al. 2016); 0 = off
     beta1: float = 0.5  # Adam beta1 (0.5 as in DCGAN)
     beta2: float = 0.999  # Adam beta2
@@ -139,6 +141,7 @@ class TrainConfig:
             _check_int(name, getattr(self, name), 1, high)
         _check_int("limit", self.limit, 0, 10**9)
         _check_int("kl_warmup", self.kl_warmup, 0, MAX_EPOCHS)
+        _check_int("lr_decay_from", self.lr_decay_from, 0, MAX_EPOCHS)
         _check_int("track_fid", self.track_fid, 0, 100_000)
         if self.track_fid == 1:
             raise ConfigError("track_fid needs at least 2 samples (0: off)")

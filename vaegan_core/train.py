@@ -254,7 +254,7 @@ class Trainer:
     @classmethod
     def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, reset_optimizer: bool = False,
                ema_decay: float | None = None, track_fid: int | None = None, keep_best: bool | None = None,
-               prior_gan_weight: float | None = None, **kwargs) -> "Trainer":
+               prior_gan_weight: float | None = None, lr_schedule: str | None = None, **kwargs) -> "Trainer":
         """A Trainer that continues the run in ``out_dir`` exactly where its last complete save ended.
 
         ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
@@ -265,6 +265,9 @@ class Trainer:
         stage), with or without the run's own optimizer state. config.json keeps the new settings, and its state's
         ``stages`` lists each such continuation: the epoch it started from, the optimizer (fresh or kept) and the
         settings it changed.
+        ``lr_schedule="cosine"`` on a run at a constant rate: a decay stage, the rates falling from their values
+        now to 0 at the new last epoch (``lr_decay_from`` is set to the epoch it resumes from); a cosine run
+        cannot go back to a constant rate.
         ``track_fid``: score the samples after each epoch from now on (or stop: 0); ``keep_best``: from now on,
         keep the epoch with the lowest score in ``best/`` (stopping the scoring stops it too).
         """
@@ -289,6 +292,9 @@ class Trainer:
                 raise ConfigError("the weight of the GAN terms on prior samples is a VAE-GAN setting; this run "
                                   f"trains a {model_config.kind}")
             model_config = dataclasses.replace(model_config, prior_gan_weight=prior_gan_weight)
+        if lr_schedule is not None and lr_schedule != train_config.lr_schedule and lr_schedule != "cosine":
+            raise ConfigError(f"a run on the {train_config.lr_schedule} schedule cannot switch to {lr_schedule}; only "
+                              "a constant rate can become a cosine decay from the epoch resumed from")
         changed = {name: getattr(model_config, name) for name in ("ema_decay", "prior_gan_weight")
                    if getattr(model_config, name) != getattr(saved["model_config"], name)}
         trainer = cls(model_config, train_config, out_dir, _resuming=True, **kwargs)
@@ -296,6 +302,9 @@ class Trainer:
             trainer._load_weights_only(saved.get("state") or {})
         else:
             trainer._load_state()
+        if lr_schedule is not None and lr_schedule != train_config.lr_schedule:
+            trainer.config = dataclasses.replace(trainer.config, lr_schedule=lr_schedule, lr_decay_from=trainer.epoch)
+            changed["lr_schedule"] = lr_schedule
         stages = (saved.get("state") or {}).get("stages")
         trainer.stages = [stage for stage in stages if isinstance(stage, dict)] if isinstance(stages, list) else []
         if reset_optimizer or changed:
@@ -390,11 +399,13 @@ class Trainer:
     def learning_rate_factor(self, step: int) -> float:
         """The schedule's factor on each base rate at optimizer step ``step`` (0-based) of the run's
         ``epochs x steps_per_epoch`` steps: 1 (constant), or (1 + cos(pi t / T)) / 2 (cosine, to 0 at the end;
-        a run resumed with more epochs stretches its curve from that point)."""
+        a run resumed with more epochs stretches its curve from that point). With ``lr_decay_from`` E the cosine
+        runs from epoch E's first step to the end and the factor is 1 before it (a decay stage added on resume)."""
         if self.config.lr_schedule == "constant":
             return 1.0
-        total = max(1, self.config.epochs * self.steps_per_epoch)
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+        start = self.config.lr_decay_from * self.steps_per_epoch
+        length = max(1, self.config.epochs * self.steps_per_epoch - start)
+        return 0.5 * (1.0 + math.cos(math.pi * min(max(step - start, 0), length) / length))
 
     def kl_weight_factor(self, step: int) -> float:
         """The share of beta the KL term takes at optimizer step ``step`` (0-based): 1, or with ``kl_warmup`` a
