@@ -6,6 +6,7 @@ Static checks on the source; no torch needed.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -134,6 +135,30 @@ def test_every_relative_link_in_readme_and_docs_resolves():
     broken = [f"{document.relative_to(ROOT)}: {link}" for document in documents
               for link, target in relative_links(document) if not target.exists()]
     assert broken == []
+
+
+def _absolute_paths(value, where: str = ""):
+    """(where, text) for each string in a JSON value that names a folder of one machine (/home/..., C:\\...)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _absolute_paths(item, f"{where}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _absolute_paths(item, f"{where}[{index}]")
+    elif isinstance(value, str) and (value.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", value)):
+        yield where, value
+
+
+def test_the_shipped_json_files_name_no_folder_of_the_machine_that_wrote_them():
+    """A checkpoint evaluated with an absolute path (`vaegan eval /home/me/repo/checkpoints/...`) records it in
+    metrics.json; what ships names paths from the repository root, as on a visitor's machine."""
+    files = sorted((ROOT / "checkpoints").rglob("*.json"))
+    assert len(files) > 6
+    found = [f"{path.relative_to(ROOT)}: {where} = {text}" for path in files
+             for where, text in _absolute_paths(json.loads(path.read_text(encoding="utf-8")))]
+    assert found == [], "evaluate from the repository root with a relative path (or edit the field)"
+    assert list(_absolute_paths({"a": [{"checkpoint": "/work/x"}], "b": "C:\\x", "c": "checkpoints/x"})) == \
+        [("/a[0]/checkpoint", "/work/x"), ("/b", "C:\\x")]
 
 
 def test_readme_is_short():
