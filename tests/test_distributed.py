@@ -50,9 +50,8 @@ def test_two_processes_equal_one_process_with_the_global_batch(tmp_path):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
     w1, w2 = load_model(tmp_path / "one").state_dict(), load_model(tmp_path / "two").state_dict()
     assert w1.keys() == w2.keys() and not any(k.startswith("module.") or ".module." in k for k in w2)
-    assert max((w1[k].float() - w2[k].float()).abs().max().item() for k in w1) < 5e-4
     gaps = torch.cat([(w1[k].float() - w2[k].float()).abs().flatten() for k in w1])
-    assert gaps.mean().item() < 5e-5, gaps.mean().item()
+    assert gaps.max().item() < 5e-4 and gaps.mean().item() < 5e-5, (gaps.max().item(), gaps.mean().item())
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
 
 
