@@ -8,7 +8,8 @@
 #   VAEGAN_DATA_DIR   folder with the IDX files (see README, "Data")
 #   OUT               where the folders go (default: checkpoints)
 #   DEVICE            auto | cpu | cuda (default auto)
-#   EPOCHS_VAE, EPOCHS_GAN, EPOCHS_VAEGAN   override the epoch counts below
+#   EPOCHS_VAE, EPOCHS_GAN, EPOCHS_VAEGAN   override the epoch counts below (at a constant rate)
+#   DECAY_VAE, DECAY_GAN, DECAY_VAEGAN      override the decay stage's epochs (0: none)
 #   EVAL_N            samples for `vaegan eval` (default 10000)
 #   EXTRACTORS        extractors to evaluate with (default: "lenet"; add inception where time allows)
 #   DRY_RUN=1         print the commands instead of running them
@@ -16,19 +17,24 @@
 # Every run is seeded, so the same command on the same hardware reproduces the same weights.
 # The recipe (flags per model and dataset) and the epoch counts live in vaegan_core.zoo (recipe(), DEFAULT_EPOCHS: what the
 # shipped checkpoints were trained with on the CPU, each model card says where and how long; GPU_EPOCHS with
-# DEVICE=cuda). Every run tracks its domain FID per epoch (--track-fid; the Training page plots it).
+# DEVICE=cuda). Every run tracks its domain FID per epoch (--track-fid; the Training page plots it). After its epochs
+# at a constant rate, each run ends with a decay stage (DECAY_EPOCHS / GPU_DECAY_EPOCHS in vaegan_core.zoo): that many
+# epochs more, the rates falling along a cosine to 0 (`vaegan train --resume --lr-schedule cosine`).
 set -euo pipefail
 OUT=${OUT:-checkpoints}
 DEVICE=${DEVICE:-auto}
 EVAL_N=${EVAL_N:-10000}
 EXTRACTORS=${EXTRACTORS:-lenet}
 # The default epoch counts live in one place, vaegan_core.zoo.DEFAULT_EPOCHS (the apps quote them too).
-epochs_table=DEFAULT_EPOCHS
-[ "$DEVICE" = cuda ] && epochs_table=GPU_EPOCHS
+epochs_table=DEFAULT_EPOCHS decay_table=DECAY_EPOCHS
+[ "$DEVICE" = cuda ] && epochs_table=GPU_EPOCHS decay_table=GPU_DECAY_EPOCHS
 default_epochs() { python -c "from vaegan_core.zoo import $epochs_table as e; print(e['$1'])"; }
+default_decay() { python -c "from vaegan_core.zoo import $decay_table as e; print(e['$1'])"; }
 recipe() { python -c "from vaegan_core.zoo import recipe; print(' '.join(recipe('$1', '$2')))"; }
 declare -A EPOCHS=([vae]=${EPOCHS_VAE:-$(default_epochs vae)} [gan]=${EPOCHS_GAN:-$(default_epochs gan)}
                    [vaegan]=${EPOCHS_VAEGAN:-$(default_epochs vaegan)})
+declare -A DECAY=([vae]=${DECAY_VAE:-$(default_decay vae)} [gan]=${DECAY_GAN:-$(default_decay gan)}
+                  [vaegan]=${DECAY_VAEGAN:-$(default_decay vaegan)})
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
 datasets=("$@")
 [ ${#datasets[@]} -eq 0 ] && datasets=(mnist fashion-mnist)
@@ -48,6 +54,10 @@ for dataset in "${datasets[@]}"; do
       # shellcheck disable=SC2046  # the recipe's flags, split into words on purpose
       run vaegan train --model "$model" --dataset "$dataset" --epochs "${EPOCHS[$model]}" --seed 0 \
         $(recipe "$model" "$dataset") --track-fid 5000 --device "$DEVICE" --out "$dir" --no-progress
+    fi
+    if [ "$trained" = 1 ] && [ "${DECAY[$model]}" -gt 0 ]; then  # the decay stage (continues one that was cut short)
+      run vaegan train --resume --out "$dir" --epochs "$((EPOCHS[$model] + DECAY[$model]))" --lr-schedule cosine \
+        --device "$DEVICE" --no-progress
     fi
     priors=normal
     if [ "$model" != gan ]; then  # the second prior: a GMM of the training codes, fitted to the weights as they are

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vaegan_core.zoo import DEFAULT_EPOCHS
+from vaegan_core.zoo import DECAY_EPOCHS, DEFAULT_EPOCHS
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_all.sh"
 
@@ -23,10 +23,15 @@ def plan(tmp_path, *datasets, **env) -> list[str]:
 def test_plan_uses_the_default_epochs_and_seeds(tmp_path):
     lines = plan(tmp_path, "mnist")
     trains = [line for line in lines if line.startswith("vaegan train")]
-    assert len(trains) == 3
+    assert len(trains) == 6
     for kind in ("vae", "gan", "vaegan"):
         (line,) = [line for line in trains if f"--model {kind} " in line]
         assert f"--epochs {DEFAULT_EPOCHS[kind]} --seed 0" in line and f"--out {tmp_path}/mnist/{kind}" in line
+        # then the decay stage: the same folder resumed, the rates falling to 0 over the recipe's last epochs
+        decay = trains[trains.index(line) + 1]
+        assert decay == (f"vaegan train --resume --out {tmp_path}/mnist/{kind} --epochs "
+                         f"{DEFAULT_EPOCHS[kind] + DECAY_EPOCHS[kind]} --lr-schedule cosine --device auto --no-progress")
+        assert DECAY_EPOCHS[kind] >= 1
     evals = [line for line in lines if line.startswith("vaegan eval")]
     assert len(evals) == 5 and all("--n 10000 --extractor lenet --split test --seed 0 --prior" in line for line in evals)
     fits = [line for line in lines if line.startswith("vaegan fit-gmm")]
@@ -44,6 +49,11 @@ def test_plan_overrides_resumes_and_keeps_shipped_folders(tmp_path):
     lines = plan(tmp_path, "fashion-mnist", EPOCHS_GAN="30", EXTRACTORS="lenet inception")
     assert f"== {shipped} is a shipped checkpoint (no trainer state): not retraining; delete it to start over" in lines
     assert f"vaegan train --resume --out {resumable} --epochs 30 --device auto --no-progress" in lines
+    decay = f"vaegan train --resume --out {resumable} --epochs {30 + DECAY_EPOCHS['gan']} --lr-schedule cosine"
+    assert any(line.startswith(decay) for line in lines)
+    assert not any(line.startswith(f"vaegan train --resume --out {shipped} ") for line in lines)  # shipped: as it is
+    no_decay = plan(tmp_path, "fashion-mnist", EPOCHS_GAN="30", DECAY_GAN="0")
+    assert not any("--lr-schedule cosine" in line and str(resumable) in line for line in no_decay)
     assert sum("--extractor inception" in line for line in lines) == 5  # GAN: N(0, I); VAE, VAE-GAN: both priors
     # the shipped VAE has no GMM yet: fitted; one whose GMM is newer than its weights: kept
     assert f"vaegan fit-gmm {shipped} --seed 0 --device auto --no-progress" in lines
@@ -75,15 +85,17 @@ def test_conditional_plan_matches_the_shipped_conditional_checkpoints(tmp_path):
 
 
 def test_plan_trains_with_the_recipe_and_gpu_epochs(tmp_path):
-    from vaegan_core.zoo import GPU_EPOCHS, RECIPE, recipe
+    from vaegan_core.zoo import GPU_DECAY_EPOCHS, GPU_EPOCHS, RECIPE, recipe
 
-    for device, epochs in (("auto", DEFAULT_EPOCHS), ("cuda", GPU_EPOCHS)):
+    for device, epochs, decays in (("auto", DEFAULT_EPOCHS, DECAY_EPOCHS), ("cuda", GPU_EPOCHS, GPU_DECAY_EPOCHS)):
         for dataset in ("mnist", "fashion-mnist"):
             trains = [line for line in plan(tmp_path, dataset, DEVICE=device) if line.startswith("vaegan train")]
             for kind in ("vae", "gan", "vaegan"):
                 (line,) = [line for line in trains if f"--model {kind} " in line]
                 flags = " ".join(recipe(kind, dataset))
                 assert f"--epochs {epochs[kind]} --seed 0 {flags} --track-fid 5000 --device {device}" in line
+                assert (f"--epochs {epochs[kind] + decays[kind]} --lr-schedule cosine --device {device}"
+                        in trains[trains.index(line) + 1])
                 assert " ".join(RECIPE[kind]) in flags  # the model's flags, and the dataset's after them
     # the VAE's likelihood and KL weight follow the dataset (the ablation's choice on the train split)
     assert "--likelihood calibrated --beta 12" in " ".join(recipe("vae", "mnist"))
