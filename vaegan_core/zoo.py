@@ -23,12 +23,14 @@ from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, QU
 
 # The recipe of issue 17 (benchmarks/README.md has the ablation behind each flag), as scripts/train_all.sh runs it:
 # the `vaegan train` flags per model, the epochs on the 2-core CPU, and the epochs a GPU affords. The GANs shipped
-# are this recipe's runs, continued with a fresh optimizer and --keep-best (their cards say how far); the VAE-GANs shipped are 12 epochs of width 64 and 8 more with the moving average (their
-# cards say so), which this recipe's VAE-GAN line follows from the start. The VAE's likelihood and KL weight
+# are this recipe's runs, continued with a fresh optimizer and --keep-best (their cards say how far); the VAE-GANs
+# shipped began as 12 epochs of width 64 and 8 more with the moving average, which this recipe's VAE-GAN line follows
+# from the start, and were continued from there (their cards list the stages). The VAE's likelihood and KL weight
 # depend on the dataset (RECIPE_BY_DATASET, added to RECIPE): a calibrated Gaussian, whose codes stray from
 # N(0, I) unless a KL weight pulls them back; the weight at which both priors' FIDs fell below the Bernoulli VAE's
 # was 4 on Fashion-MNIST and 12 on MNIST (8 lowered only the GMM row there). The VAEs shipped are these runs,
-# continued (Fashion-MNIST to 80 epochs, MNIST to 140) with a fresh optimizer and --keep-best like the GANs.
+# continued (Fashion-MNIST to 154 epochs, MNIST to 157) with a fresh optimizer and --keep-best like the GANs, then
+# given a decay stage (below) like the MNIST GAN and VAE-GAN; each card lists the parts.
 RECIPE = {"gan": ["--width", "64", "--ema-decay", "0.999"],
           "vae": ["--width", "32"],
           "vaegan": ["--width", "64", "--ema-decay", "0.999"]}
