@@ -28,13 +28,12 @@ EXTRACTORS=${EXTRACTORS:-lenet}
 # The default epoch counts live in one place, vaegan_core.zoo.DEFAULT_EPOCHS (the apps quote them too).
 epochs_table=DEFAULT_EPOCHS decay_table=DECAY_EPOCHS
 [ "$DEVICE" = cuda ] && epochs_table=GPU_EPOCHS decay_table=GPU_DECAY_EPOCHS
-default_epochs() { python -c "from vaegan_core.zoo import $epochs_table as e; print(e['$1'])"; }
-default_decay() { python -c "from vaegan_core.zoo import $decay_table as e; print(e['$1'])"; }
+zoo_value() { python -c "from vaegan_core.zoo import $1 as table; print(table['$2'])"; }  # TABLE KIND
 recipe() { python -c "from vaegan_core.zoo import recipe; print(' '.join(recipe('$1', '$2')))"; }
-declare -A EPOCHS=([vae]=${EPOCHS_VAE:-$(default_epochs vae)} [gan]=${EPOCHS_GAN:-$(default_epochs gan)}
-                   [vaegan]=${EPOCHS_VAEGAN:-$(default_epochs vaegan)})
-declare -A DECAY=([vae]=${DECAY_VAE:-$(default_decay vae)} [gan]=${DECAY_GAN:-$(default_decay gan)}
-                  [vaegan]=${DECAY_VAEGAN:-$(default_decay vaegan)})
+declare -A EPOCHS=([vae]=${EPOCHS_VAE:-$(zoo_value $epochs_table vae)} [gan]=${EPOCHS_GAN:-$(zoo_value $epochs_table gan)}
+                   [vaegan]=${EPOCHS_VAEGAN:-$(zoo_value $epochs_table vaegan)})
+declare -A DECAY=([vae]=${DECAY_VAE:-$(zoo_value $decay_table vae)} [gan]=${DECAY_GAN:-$(zoo_value $decay_table gan)}
+                  [vaegan]=${DECAY_VAEGAN:-$(zoo_value $decay_table vaegan)})
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "$*"; else "$@"; fi; }
 datasets=("$@")
 [ ${#datasets[@]} -eq 0 ] && datasets=(mnist fashion-mnist)
