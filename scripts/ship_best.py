@@ -1,7 +1,9 @@
 """Ship the epoch a run kept in RUN/best/ (`vaegan train --keep-best`) into a checkpoint folder: its weights and
 config, the run's logs and per-epoch sample grids cut at that epoch, and no metrics.json (the old scores belong to
-the old weights: evaluate again, then regenerate the page cache and the results table). A GMM of the codes goes
-with the weights: RUN/best's own (fit it first for a VAE or VAE-GAN), and the checkpoint's old one is removed.
+the old weights: evaluate again, then regenerate the page cache and the results table). The checkpoint's old grids
+go, except where the run went on from the checkpoint's own trainer state (a copy, which holds no grids): the grids
+of the epochs whose training log the two share stay. A GMM of the codes goes with the weights: RUN/best's own (fit
+it first for a VAE or VAE-GAN), and the checkpoint's old one is removed.
 
     vaegan fit-gmm RUN/best    # VAE and VAE-GAN
     python scripts/ship_best.py RUN CHECKPOINT
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -29,11 +32,40 @@ from vaegan_core.checkpoint import read_config  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
 
 
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def _grid_epoch(grid: Path) -> int:
+    try:
+        return int(grid.stem.split("_")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def _shared_epochs(run: Path, old_history: list[dict]) -> set[int]:
+    """The whole epochs over which the run's training log and the checkpoint's (before shipping) are the same rows:
+    the run went on from the checkpoint's trainer state there, so the checkpoint's grids of those epochs are its."""
+    new_history = _rows(run / paths.HISTORY_FILE)
+    same = 0
+    for ours, theirs in zip(new_history, old_history):
+        if ours != theirs:
+            break
+        same += 1
+    if not same:
+        return set()
+    # an epoch is shared when the first row that differs (or that only one log has) lies past its end
+    rest = new_history[same:same + 1] + old_history[same:same + 1]
+    last = min(math.ceil(row["epoch"]) - 1 for row in rest) if rest else math.floor(new_history[-1]["epoch"])
+    return set(range(1, last + 1))
+
+
 def ship(run: Path, checkpoint: Path) -> dict:
     best = run / paths.BEST_DIR
     state = read_config(best)["state"] or {}
     epoch, step = int(state["epoch"]), int(state["step"])
     checkpoint.mkdir(parents=True, exist_ok=True)
+    old_history = _rows(checkpoint / paths.HISTORY_FILE)
     for name in (paths.WEIGHTS_FILE, paths.CONFIG_FILE):
         shutil.copy2(best / name, checkpoint / name)
     for name, until in ((paths.HISTORY_FILE, lambda row: row["step"] <= step),
@@ -42,10 +74,15 @@ def ship(run: Path, checkpoint: Path) -> dict:
             lines = [line for line in (run / name).read_text().splitlines(True) if line.strip()]
             (checkpoint / name).write_text("".join(line for line in lines if until(json.loads(line))))
     samples = checkpoint / paths.SAMPLES_DIR
-    shutil.rmtree(samples, ignore_errors=True)
-    samples.mkdir()
+    # a continuation of the checkpoint's own run (resumed from a copy of its trainer state, which holds no grids)
+    # keeps the checkpoint's grids of the epochs the two runs share; every other grid of the old weights goes
+    shared = _shared_epochs(run, old_history) & set(range(1, epoch + 1))
+    samples.mkdir(exist_ok=True)
+    for stale in samples.iterdir():
+        if not (stale.name.startswith("epoch_") and _grid_epoch(stale) in shared):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     for grid in sorted((run / paths.SAMPLES_DIR).glob("epoch_*.png")):
-        if int(grid.stem.split("_")[1]) <= epoch:
+        if _grid_epoch(grid) <= epoch:
             shutil.copy2(grid, samples / grid.name)
     (checkpoint / paths.METRICS_FILE).unlink(missing_ok=True)
     # the GMM of the old weights' codes does not fit the new ones: best/'s own (`vaegan fit-gmm RUN/best`), or none

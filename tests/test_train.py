@@ -399,6 +399,24 @@ def test_keep_best_keeps_the_epoch_with_the_lowest_tracked_fid(tmp_path, monkeyp
     (tmp_path / "best" / "metrics.json").write_text("{}")  # scores of epoch 2's weights
     Trainer.resume(tmp_path, epochs=5, progress=False).fit()  # 22 does not replace 20; 10 does
     assert json.loads((tmp_path / "best" / "config.json").read_text())["state"]["epoch"] == 5
+
+    # ship_best.py of a run that went on from the shipped epoch's trainer state, copied without its grids: the
+    # checkpoint keeps its own grids of the epochs the two logs share and takes the rest from the run
+    def epoch_grids():
+        return sorted(path.name for path in (shipped / "samples").glob("epoch_*.png"))
+
+    for grid in (tmp_path / "samples").glob("epoch_00[12].png"):
+        grid.unlink()
+    (shipped / "samples" / "epoch_001.png").write_bytes(b"the shipped run's grid")
+    ship(tmp_path, shipped)
+    assert epoch_grids() == [f"epoch_00{epoch}.png" for epoch in range(1, 6)]
+    assert (shipped / "samples" / "epoch_001.png").read_bytes() == b"the shipped run's grid"
+    # a run with another log shares no epoch with the checkpoint: none of the old weights' grids stays
+    rows = [json.loads(line) for line in (shipped / "history.jsonl").read_text().splitlines()]
+    rows[0]["loss_discriminator"] += 1.0
+    (shipped / "history.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ship(tmp_path, shipped)
+    assert epoch_grids() == [f"epoch_00{epoch}.png" for epoch in range(3, 6)]
     # epoch 2's GMM, its samples and its scores went with its weights (they would pass for epoch 5's)
     for stale in ("latent_gmm.safetensors", "samples/gmm.png", "metrics.json"):
         assert not (tmp_path / "best" / stale).exists(), stale
