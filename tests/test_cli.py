@@ -190,7 +190,7 @@ def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):
     assert config["state"]["stages"] == [{"from_epoch": 2, "optimizer": "kept", "changed": {"prior_gan_weight": 2.0}}]
     # ... or from the weights alone; the record grows, and a moving average may only be added there
     one_line_error(run("train", "--out", str(out), "--epochs", "4", "--resume", "--ema-decay", "0.99", check=False),
-                   "--ema-decay may change with --reset-optimizer")
+                   "--ema-decay may add a moving average with --reset-optimizer")
     run("train", "--out", str(out), "--epochs", "4", "--resume", "--reset-optimizer", "--prior-gan-weight", "1",
         "--no-progress")
     config = json.loads((out / "config.json").read_text())

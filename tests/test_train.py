@@ -251,6 +251,33 @@ def test_a_run_continued_from_its_weights_may_add_a_moving_average(tmp_path, cap
     assert load_model(tmp_path).decoder_ema is not None
 
 
+def test_a_resume_may_change_the_decay_of_the_runs_moving_average(tmp_path, capsys):
+    """A last stage with a longer average: --ema-decay on a run that has one goes on from the average it has (with
+    the run's own optimizer state), the stage is recorded, and turning the average off is refused in one line."""
+    from vaegan_core.cli import main
+
+    Trainer(tiny_model_config("gan", ema_decay=0.9), tiny_train_config(epochs=1), tmp_path, progress=False).fit()
+    saved = _weights(tmp_path)
+    trainer = Trainer.resume(tmp_path, epochs=2, ema_decay=0.99, progress=False)
+    assert trainer.model.config.ema_decay == 0.99
+    now = trainer.model.decoder_ema.state_dict()
+    assert all(torch.equal(now[name], saved[f"decoder_ema.{name}"]) for name in now)  # not restarted at the decoder
+    assert not all(torch.equal(now[name], saved[f"decoder.{name}"]) for name in now)
+    trainer.fit()
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"]["ema_decay"] == 0.99
+    assert config["state"]["stages"] == [{"from_epoch": 1, "optimizer": "kept", "changed": {"ema_decay": 0.99}}]
+    assert main(["train", "--resume", "--out", str(tmp_path), "--epochs", "3", "--ema-decay", "0.999",
+                 "--no-progress"]) == 0
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["ema_decay"] == 0.999
+    for flags in ([], ["--reset-optimizer"]):
+        assert main(["train", "--resume", "--out", str(tmp_path), "--epochs", "4", "--ema-decay", "0", *flags,
+                     "--no-progress"]) == (1 if flags else 2)  # a setting refused; a flag refused
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ("cannot be turned off" in err or "--ema-decay cannot change" in err), err
+    assert json.loads((tmp_path / "config.json").read_text())["state"]["epoch"] == 3
+
+
 def test_ema_is_trained_saved_loaded_and_resumed(tmp_path):
     """The average moves with training, both decoders are in model.safetensors, and a resumed run with an
     average equals an uninterrupted one."""

@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="condition every network on the class label (conditional VAE / GAN / VAE-GAN)")
     train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
                        help="sample from a moving average of the decoder's weights with this decay, e.g. 0.999 "
-                            "(0: off; both weights are kept in the checkpoint)")
+                            "(0: off; both weights are kept in the checkpoint; with --resume, a run with one may "
+                            "change its decay, and --reset-optimizer may add one)")
     train.add_argument("--likelihood", choices=LIKELIHOODS, default=ModelConfig.likelihood,
                        help="VAE pixel likelihood")
     train.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the hardware is fast")
@@ -421,13 +422,17 @@ def _train(args: argparse.Namespace) -> dict:
                    if option in typed and getattr(args, option) != _stored_setting(saved, option)}
         # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
         # fine-tuning stage, with the run's own optimizer state or without); a cosine decay of the rates from here to
-        # the new last epoch; and, continuing from the weights alone, a moving average of the decoder added
-        allowed = {"track_fid", "keep_best", "prior_gan_weight", "lr_schedule"} | ({"ema_decay"} if args.reset_optimizer else set())
+        # the new last epoch; the decay of the run's moving average; and, continuing from the weights alone, a moving
+        # average of the decoder added
+        averaged = (_stored_setting(saved, "ema_decay") or 0) > 0 and args.ema_decay > 0
+        allowed = {"track_fid", "keep_best", "prior_gan_weight", "lr_schedule"} | \
+            ({"ema_decay"} if args.reset_optimizer or averaged else set())
         for option in sorted(changed - allowed):
             flag = _flag(option)
             raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
                               f"{args.out}/config.json; drop {flag} or start a new run"
-                              + (f" ({flag} may change with --reset-optimizer)" if option == "ema_decay" else ""))
+                              + (f" ({flag} may add a moving average with --reset-optimizer)" if option == "ema_decay"
+                                 and args.ema_decay > 0 else ""))
         device = args.device if args.device != "auto" else None
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
                                  ema_decay=args.ema_decay if "ema_decay" in changed else None,

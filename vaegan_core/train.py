@@ -260,7 +260,9 @@ class Trainer:
         ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
         moments and a reseeded noise stream (for a folder whose trainer state is missing or refused, e.g. a
         shipped checkpoint); reproducible, but not what an uninterrupted run would have done. Such a continuation
-        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights).
+        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights). A run
+        that has one may change its decay on any resume (e.g. a longer average for a last stage): the average goes
+        on from its weights now.
         ``prior_gan_weight``: a new weight of the VAE-GAN's GAN terms on prior samples from now on (a fine-tuning
         stage), with or without the run's own optimizer state. config.json keeps the new settings, and its state's
         ``stages`` lists each such continuation: the epoch it started from, the optimizer (fresh or kept) and the
@@ -283,7 +285,10 @@ class Trainer:
         if changes:
             train_config = dataclasses.replace(train_config, **changes)
         if ema_decay is not None and ema_decay != model_config.ema_decay:
-            if not reset_optimizer or model_config.ema_decay > 0:
+            if model_config.ema_decay > 0 and ema_decay == 0:
+                raise ConfigError("a run's moving average cannot be turned off on a resume (both weights stay in the "
+                                  "checkpoint; load it with model.use_ema = False to sample the trained ones)")
+            if model_config.ema_decay == 0 and not reset_optimizer:
                 raise ConfigError("a moving average can only be added to a run without one, continued from its "
                                   "weights alone (--reset-optimizer)")
             model_config = dataclasses.replace(model_config, ema_decay=ema_decay)
