@@ -399,6 +399,29 @@ def _stored_setting(saved: dict, option: str):
     return None
 
 
+def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
+    """The saved settings a `vaegan train --resume` command changes; a _UsageError for one a resume may not change."""
+    # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume);
+    # one typed with its default value is (e.g. --prior-gan-weight 1 on a run at 3)
+    typed = _typed_options(args.argv)
+    changed = {option for option in _SAVED_SETTINGS
+               if option in typed and getattr(args, option) != _stored_setting(saved, option)}
+    # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
+    # fine-tuning stage, with the run's own optimizer state or without); a cosine decay of the rates from here to
+    # the new last epoch; the decay of the run's moving average; and, continuing from the weights alone, a moving
+    # average of the decoder added
+    averaged = (_stored_setting(saved, "ema_decay") or 0) > 0 and args.ema_decay > 0
+    allowed = {"track_fid", "keep_best", "prior_gan_weight", "lr_schedule"} | \
+        ({"ema_decay"} if args.reset_optimizer or averaged else set())
+    for option in sorted(changed - allowed):
+        flag = _flag(option)
+        raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
+                          f"{args.out}/config.json; drop {flag} or start a new run"
+                          + (f" ({flag} may add a moving average with --reset-optimizer)" if option == "ema_decay"
+                             and args.ema_decay > 0 else ""))
+    return changed
+
+
 def _train(args: argparse.Namespace) -> dict:
     if args.nproc > 1:
         return _train_on_processes(args)
@@ -415,24 +438,7 @@ def _train(args: argparse.Namespace) -> dict:
                 raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
         if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
             raise _UsageError(_KEEP_BEST_NEEDS_FID)
-        # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume);
-        # one typed with its default value is (e.g. --prior-gan-weight 1 on a run at 3)
-        typed = _typed_options(args.argv)
-        changed = {option for option in _SAVED_SETTINGS
-                   if option in typed and getattr(args, option) != _stored_setting(saved, option)}
-        # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
-        # fine-tuning stage, with the run's own optimizer state or without); a cosine decay of the rates from here to
-        # the new last epoch; the decay of the run's moving average; and, continuing from the weights alone, a moving
-        # average of the decoder added
-        averaged = (_stored_setting(saved, "ema_decay") or 0) > 0 and args.ema_decay > 0
-        allowed = {"track_fid", "keep_best", "prior_gan_weight", "lr_schedule"} | \
-            ({"ema_decay"} if args.reset_optimizer or averaged else set())
-        for option in sorted(changed - allowed):
-            flag = _flag(option)
-            raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
-                              f"{args.out}/config.json; drop {flag} or start a new run"
-                              + (f" ({flag} may add a moving average with --reset-optimizer)" if option == "ema_decay"
-                                 and args.ema_decay > 0 else ""))
+        changed = _resume_changes(args, saved)
         device = args.device if args.device != "auto" else None
         trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
                                  ema_decay=args.ema_decay if "ema_decay" in changed else None,
