@@ -92,6 +92,19 @@ def test_headlines_are_generated_from_current_scores(tmp_path):
     (folder / "metrics.json").write_text(json.dumps(metrics))
     text = results_table.render(tmp_path)
     assert "Lowest Inception FID per dataset: MNIST, VAE-GAN with the GMM prior: 12.0 (target <= 6)." in text
+    # each missed target with its figure, grouped under its reason, from the same scores
+    assert (" Targets missed, and why: MNIST VAE-GAN, Inception FID 40.0 (target <= 10); MNIST VAE-GAN with the GMM "
+            "prior, Inception FID 12.0 (target <= 6): the weight of the GAN loss on prior samples trades") in text
+    assert "MNIST VAE-GAN with the GMM prior, IS (clf) 8.50 (target >= 9.5): see its model card." in text
+    row = next(line for line in text.splitlines() if line.startswith("| MNIST | VAE-GAN (GMM prior) |"))
+    assert "| 8.50 (target >= 9.5: **missed**) |" in row
+    met = {"inception-test": {"n": 10000, "prior": "normal", "metrics": {"fid": 9.0}},
+           "inception-test-gmm": {"n": 10000, "prior": "gmm", "metrics": {"fid": 5.0}},
+           "lenet-test-gmm": {"n": 10000, "prior": "gmm", "metrics": {"is": {"mean": 9.6, "std": 0.1}}}}
+    (folder / "metrics.json").write_text(json.dumps(met))
+    assert "(target <= 6). Every target is met." in results_table.render(tmp_path)
+    assert "| 9.60 (target >= 9.5: met) |" in results_table.render(tmp_path)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
     assert ("our MNIST VAE-GAN: Inception FID 12.0 and IS (clf) 8.50 with the GMM prior, Inception FID 40.0 with "
             "N(0, I).") in text
     metrics["inception-test-gmm"]["checkpoint_fingerprint"] = "f" * 16  # scored other files: left out
