@@ -141,7 +141,7 @@ MISS_REASONS = {
 
 
 def _misses(found: list[dict]) -> str:
-    """' Targets missed: ... (why).' from the current scores, grouped by reason; ' Every target is met.' if none."""
+    """' Targets missed, and why: ...' from the current scores, grouped by reason; ' Every target is met.' if none."""
     groups: dict[str, list[str]] = {}
     for entry in found:
         key = (entry["dataset"], entry["kind"], entry["prior"])
