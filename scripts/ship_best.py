@@ -30,10 +30,7 @@ sys.path.insert(0, str(REPO))
 from vaegan_core import paths  # noqa: E402
 from vaegan_core.checkpoint import read_config  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
-
-
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+from vaegan_core.zoo import read_history  # noqa: E402
 
 
 def _grid_epoch(grid: Path) -> int:
@@ -46,7 +43,7 @@ def _grid_epoch(grid: Path) -> int:
 def _shared_epochs(run: Path, old_history: list[dict]) -> set[int]:
     """The whole epochs over which the run's training log and the checkpoint's (before shipping) are the same rows:
     the run went on from the checkpoint's trainer state there, so the checkpoint's grids of those epochs are its."""
-    new_history = _rows(run / paths.HISTORY_FILE)
+    new_history = read_history(run)
     same = 0
     for ours, theirs in zip(new_history, old_history):
         if ours != theirs:
@@ -65,7 +62,7 @@ def ship(run: Path, checkpoint: Path) -> dict:
     state = read_config(best)["state"] or {}
     epoch, step = int(state["epoch"]), int(state["step"])
     checkpoint.mkdir(parents=True, exist_ok=True)
-    old_history = _rows(checkpoint / paths.HISTORY_FILE)
+    old_history = read_history(checkpoint)
     for name in (paths.WEIGHTS_FILE, paths.CONFIG_FILE):
         shutil.copy2(best / name, checkpoint / name)
     for name, until in ((paths.HISTORY_FILE, lambda row: row["step"] <= step),
