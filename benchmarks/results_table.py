@@ -38,6 +38,15 @@ TARGETS = {("mnist", "gan", "normal"): 8, ("mnist", "vae", "normal"): 16.6, ("mn
 IS_TARGETS = {("mnist", "gan", "normal"): 9.5, ("mnist", "vaegan", "gmm"): 9.5}
 
 
+def _meets(value: float, target: float, at_least: bool) -> bool:
+    """A score against its target: at least it (IS, label adherence) or at most it (FID, probe accuracy)."""
+    return value >= target if at_least else value <= target
+
+
+def _verdict(value: float, target: float, at_least: bool) -> str:
+    return "met" if _meets(value, target, at_least) else "**missed**"
+
+
 def _fmt(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -85,8 +94,7 @@ def _cells(folder: Path, metrics: dict, prior: str, target: float, is_target: fl
         inception_cell = f"stale: re-run (target <= {target:g})"
     elif inception:
         fid = zoo.headline_scores(inception).get("fid")
-        met = "met" if fid is not None and fid <= target else "**missed**"
-        inception_cell = f"{fid:.1f} (n={inception['n']:,}; target <= {target:g}: {met})"
+        inception_cell = f"{fid:.1f} (n={inception['n']:,}; target <= {target:g}: {_verdict(fid, target, False)})"
     else:
         inception_cell = f"not measured (target <= {target:g})"
     if lenet and zoo.is_stale(folder, lenet):
@@ -95,7 +103,7 @@ def _cells(folder: Path, metrics: dict, prior: str, target: float, is_target: fl
     recon = domain.get("reconstruction_mse")
     inception_score = _fmt(domain.get("is"))
     if is_target is not None and domain.get("is") is not None:
-        inception_score += f" (target >= {is_target:g}: {'met' if domain['is'] >= is_target else '**missed**'})"
+        inception_score += f" (target >= {is_target:g}: {_verdict(domain['is'], is_target, True)})"
     return [
         inception_cell, _fmt(domain.get("fid"), 1), inception_score, _fmt(domain.get("kid"), 2),
         _fmt(domain.get("precision")), _fmt(domain.get("recall")), _fmt(domain.get("density")),
@@ -147,7 +155,7 @@ def _misses(found: list[dict]) -> str:
         key = (entry["dataset"], entry["kind"], entry["prior"])
         for measure, value, target, at_least in (("fid", entry["inception_fid"], TARGETS.get(key), False),
                                                  ("is", entry.get("lenet_is"), IS_TARGETS.get(key), True)):
-            if value is None or target is None or (value >= target if at_least else value <= target):
+            if value is None or target is None or _meets(value, target, at_least):
                 continue
             figure = (f"IS (clf) {value:.2f} (target >= {target:g})" if at_least
                       else f"Inception FID {value:.1f} (target <= {target:g})")
@@ -244,8 +252,7 @@ def _against(value, target: float | None, at_least: bool) -> str:
     """``97.7% (>= 99%: missed)``: a share beside its target, or alone when there is none."""
     if not isinstance(value, (int, float)) or target is None:
         return _percent(value)
-    met = value >= target if at_least else value <= target
-    return f"{value:.1%} ({'>=' if at_least else '<='} {target:.0%}: {'met' if met else '**missed**'})"
+    return f"{value:.1%} ({'>=' if at_least else '<='} {target:.0%}: {_verdict(value, target, at_least)})"
 
 
 def conditional_rows(root: Path | None = None) -> list[list[str]]:
