@@ -17,8 +17,9 @@ import ui
 from vaegan_core.config import MODEL_KINDS
 from vaegan_core.errors import VaeganError
 from vaegan_core.experiments.collapse import GaussianCollapseConfig, summarize
+from vaegan_core.experiments.collapse_images import read_strip
 from vaegan_core.experiments.collapse_report import (LOOP_LABELS, PAPER_CLAIM, band, load_studies, signatures,
-                                                       verdict)
+                                                       stale_line, verdict)
 
 MEASURES = [("fid", "domain FID (lower is better)"), ("recall", "recall (diversity)"),
             ("precision", "precision (fidelity)"), ("classes_covered", "classes covered (of 10)"),
@@ -28,37 +29,57 @@ LIVE_TIMES = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "c
 STUDIES_COMMAND = "VAEGAN_DATA_DIR=... scripts/collapse_runs.sh"
 
 
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
 def image_studies() -> None:
     root = ui.checkpoints_root() / "collapse"
-    studies, problems = load_studies(root)
+    found = {name: load_studies(root, name, ui.checkpoints_root()) for name in DATASET_NAMES}
+    offered = [name for name, (studies, _, stale) in found.items() if studies or stale] or ["mnist"]
+    dataset = st.radio("Studies of", offered, format_func=DATASET_NAMES.get, horizontal=True,
+                       key=ui.linked("collapse-dataset", offered[0], ui.one_of(offered)))
+    studies, problems, stale = found[dataset]
     for problem in problems:
         st.warning(problem)
     if not studies:
-        st.info(f"No shipped studies in {root}/mnist. Make them with `{STUDIES_COMMAND}` (`vaegan collapse --help` for "
-                "one study), or run a small live study below.")
+        st.info(f"No current studies in {root}/{dataset}. Make them with `{STUDIES_COMMAND}` (`vaegan collapse --help` "
+                "for one study), or run a small live study below.")
     else:
-        _shipped(studies)
+        _shipped(studies, dataset)
+    _stale(stale, dataset)
     st.divider()
-    _mode_versus_model(root, studies)
+    _mode_versus_model(root, found["mnist"][0])
     st.divider()
     _live()
 
 
-def _shipped(studies: dict) -> None:
+def _stale(stale: list[dict], dataset: str) -> None:
+    """The studies whose generation 0 is not today's checkpoint: shown apart, never in the answer."""
+    if not stale:
+        return
+    with st.expander(f"{len(stale)} older stud{'y' if len(stale) == 1 else 'ies'}, left out of the answer"):
+        st.caption(stale_line(stale, DATASET_NAMES[dataset]))
+        st.dataframe([{"model": ui.LABELS[s["kind"]], "loop": LOOP_LABELS.get(s["loop"], s["loop"]), "seed": s["seed"],
+                       "generations": len(s["generations"]) - 1, "FID at 0": round(s["generations"][0]["fid"], 1),
+                       "FID at last": round(s["generations"][-1]["fid"], 1)} for s in stale], hide_index=True)
+
+
+def _shipped(studies: dict, dataset: str) -> None:
     loops = [loop for loop in LOOP_LABELS if any(key[1] == loop for key in studies)]
     loop = st.radio("Loop", loops, format_func=LOOP_LABELS.get, horizontal=True,
                     key=ui.linked("collapse-loop", loops[0], ui.one_of(loops)))
     runs = {kind: studies[(kind, loop)] for kind in MODEL_KINDS if (kind, loop) in studies}
     first = next(iter(runs.values()))[0]["config"]
     seconds = [row["train_seconds"] for r in runs.values() for study in r for row in study["generations"][1:]
-               if row.get("train_seconds")]
-    start = ("generation 0 is the shipped checkpoint of each family (so it starts from a good model), and each "
-             f"later generation fine-tunes the one before for {first['epochs']} epoch(s) on {first['per_generation']:,} "
-             "images" if first.get("start_from") else
-             f"each generation trains a new model for {first['epochs']} epoch(s) on {first['per_generation']:,} images")
+               if isinstance(row.get("train_seconds"), (int, float))]
+    start = ("generation 0 is today's shipped checkpoint of each family (so it starts from a good model), and each "
+             f"later generation fine-tunes the one before for {first.get('epochs')} epoch(s) on "
+             f"{first.get('per_generation', 0):,} images" if first.get("start_from") else
+             f"each generation trains a new model for {first.get('epochs')} epoch(s) on "
+             f"{first.get('per_generation', 0):,} images")
     st.markdown(
         f"**The studies** ({LOOP_LABELS[loop]}): {start}; measured with the domain LeNet features on "
-        f"{first['eval_n']:,} samples against the MNIST test split. Budget: "
+        f"{first.get('eval_n', 0):,} samples against the {DATASET_NAMES[dataset]} test split. Budget: "
         f"{np.median(seconds) if seconds else 0:.0f} s of training per generation (median, one CPU thread). "
         f"Seeds per family: {', '.join(f'{ui.LABELS[k]} {len(r)}' for k, r in runs.items())}; the band is the "
         f"range over seeds, the line their mean. Made by `{STUDIES_COMMAND}`.")
@@ -67,13 +88,17 @@ def _shipped(studies: dict) -> None:
     for index, (measure, title) in enumerate(MEASURES):
         figure = go.Figure()
         for kind, kind_runs in runs.items():
-            _band_traces(figure, band(kind_runs, measure), kind)
+            values = band(kind_runs, measure)
+            if values:
+                _band_traces(figure, values, kind)
         if measure == "tail_mass":
-            level = float(np.mean([row["tail_mass_real"] for r in runs.values() for s in r for row in s["generations"]]))
-            figure.add_hline(y=level, line_dash="dash", annotation_text="real images")
+            levels = [row["tail_mass_real"] for r in runs.values() for s in r for row in s["generations"]
+                      if isinstance(row.get("tail_mass_real"), (int, float))]
+            if levels:
+                figure.add_hline(y=float(np.mean(levels)), line_dash="dash", annotation_text="real images")
         figure.update_layout(height=280, title=title, xaxis_title="generation", margin={"t": 40, "b": 0},
                              showlegend=index == 0, font={"size": 14})
-        ui.chart(columns[index % 3], figure, f"{loop}-{measure}")
+        ui.chart(columns[index % 3], figure, f"{dataset}-{loop}-{measure}")
     _strips(runs)
     _histograms(runs)
     _two_kinds(runs, studies, loop)
@@ -113,7 +138,11 @@ def _strips(runs: dict) -> None:
         if path is None:
             column.caption("no strip in this study (made before strips were saved)")
             continue
-        strip = np.load(path, allow_pickle=False)  # generations x codes x C x H x W
+        try:
+            strip = read_strip(path)  # generations x codes x C x H x W
+        except ValueError as error:
+            column.caption(str(error))
+            continue
         g, n, c, h, w = strip.shape
         picture = strip.transpose(0, 3, 1, 4, 2).reshape(g * h, n * w, c)
         scale = 4
@@ -128,8 +157,8 @@ def _histograms(runs: dict) -> None:
     for g in range(count):
         bars = []
         for kind, kind_runs in runs.items():
-            histogram = np.asarray(kind_runs[0]["generations"][g]["histogram"], dtype=float)
-            bars.append(go.Bar(x=list(range(10)), y=(histogram / histogram.sum()).tolist(), name=ui.LABELS[kind],
+            histogram = _histogram(kind_runs[0]["generations"][g])
+            bars.append(go.Bar(x=list(range(len(histogram))), y=histogram.tolist(), name=ui.LABELS[kind],
                                marker_color=ui.MODEL_COLOURS[kind]))
         frames.append(go.Frame(name=str(g), data=bars))
     figure = go.Figure(data=frames[0].data, frames=frames)
@@ -142,6 +171,16 @@ def _histograms(runs: dict) -> None:
         sliders=[{"steps": [{"label": f.name, "method": "animate", "args": [[f.name], {"mode": "immediate"}]}
                             for f in frames], "currentvalue": {"prefix": "generation "}}])
     ui.chart(st, figure, "class-histogram")
+
+
+def _histogram(row: dict) -> np.ndarray:
+    """A generation's class shares (zeros when its histogram is missing or malformed)."""
+    try:
+        counts = np.asarray(row.get("histogram"), dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        counts = np.zeros(10)
+    total = counts.sum() if counts.size and np.isfinite(counts).all() and (counts >= 0).all() else 0.0
+    return counts / total if total > 0 else np.zeros(max(counts.size, 10))
 
 
 def _two_kinds(runs: dict, studies: dict, loop: str) -> None:
@@ -167,7 +206,9 @@ def _two_kinds(runs: dict, studies: dict, loop: str) -> None:
     figure = go.Figure()
     for kind, kind_runs in runs.items():
         for measure, dash in (("tail_mass", None), ("recall", "dot")):
-            values = band(kind_runs, measure)["mean"]
+            values = (band(kind_runs, measure) or {}).get("mean")
+            if not values:
+                continue
             figure.add_trace(go.Scatter(x=list(range(len(values))), y=[v / values[0] if values[0] else 0 for v in values],
                                         name=f"{ui.LABELS[kind]} {measure.replace('_', ' ')}",
                                         line={"color": ui.MODEL_COLOURS[kind], "dash": dash}))

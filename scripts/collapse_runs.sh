@@ -1,46 +1,68 @@
 #!/usr/bin/env bash
-# The shipped model-collapse studies, checkpoints/collapse/mnist/<kind>/<loop>-seed<S>/ (results.json, strip.npy,
-# grids/): generation 0 of each is the shipped checkpoint checkpoints/mnist/<kind> (so it starts from a good
-# model), and every later generation fine-tunes the one before on 10,000 images for 2 epochs (312 steps; about
-# 1-2 CPU-minutes per generation on one thread). Loops, per model:
-#   synthetic   only the previous generation's samples         seeds 0, 1, 2 (the spread between seeds)
-#   fresh-real  20 % new real images each generation            seed 0
-#   accumulate  every earlier generation's data kept (synthetic) seed 0
+# The shipped model-collapse studies, checkpoints/collapse/<dataset>/<kind>/<loop>-seed<S>/ (results.json, strip.npy,
+# grids/): generation 0 of each is the shipped checkpoint checkpoints/<dataset>/<kind> (its weights' fingerprint is
+# stored as start_fingerprint), and every later generation fine-tunes the one before on 10,000 images for 2 epochs
+# (312 steps; about 1-2 CPU-minutes per generation on one thread). The plan, per family (VAE-GAN, GAN, VAE):
+#   mnist          synthetic 10 generations, seeds 0 1 2; fresh-real and accumulate 5 generations, seeds 0 1 2
+#   fashion-mnist  synthetic 5 generations, seeds 0 1 2;  fresh-real and accumulate 5 generations, seed 0
+# Loops: synthetic (only the previous generation's samples), fresh-real (20 % new real images each generation),
+# accumulate (every earlier generation's data kept, synthetic). About 255 generations: 6-7 CPU-hours in all.
 #
 #   VAEGAN_DATA_DIR=... scripts/collapse_runs.sh            (run it twice at once for two workers)
 #
-# Environment: GENERATIONS (default 5; raise it and rerun to continue the studies), WORK (the runs in progress,
-# with what a resume needs: default training/collapse), OUT (default checkpoints/collapse), MODELS, SEEDS.
+# A study already in OUT that started from today's checkpoint and has its generations is skipped; a stale one
+# (its generation 0 is other weights than the checkpoint holds now) or a short one is run (again). Environment:
+# WORK (runs in progress, with what a resume needs: default training/collapse), OUT (default
+# checkpoints/collapse), DATASETS, MODELS, LOOPS, SEEDS (narrow the plan), DEVICE, PYTHON.
 # Seeded and resumable: each study is claimed by one worker (a lock folder), and a rerun continues it.
 set -euo pipefail
-GENERATIONS=${GENERATIONS:-5}
 WORK=${WORK:-training/collapse}
 OUT=${OUT:-checkpoints/collapse}
+PYTHON=${PYTHON:-python}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$WORK"
-studies=()
-for seed in ${SEEDS:-0 1 2}; do
-  for model in ${MODELS:-vaegan gan vae}; do
-    studies+=("$model synthetic $seed")
-    [ "$seed" = 0 ] && studies+=("$model fresh-real 0" "$model accumulate 0")
+
+plan() {  # "dataset model loop seed generations", most telling first: every family's synthetic seed 0 before seed 1
+  for seed in 0 1 2; do
+    for dataset in mnist fashion-mnist; do
+      for loop in synthetic fresh-real accumulate; do
+        for model in vaegan gan vae; do
+          generations=5
+          [ "$dataset $loop" = "mnist synthetic" ] && generations=10
+          [ "$dataset" = fashion-mnist ] && [ "$loop" != synthetic ] && [ "$seed" != 0 ] && continue
+          echo "$dataset $model $loop $seed $generations"
+        done
+      done
+    done
   done
-done
-for study in "${studies[@]}"; do
-  read -r model loop seed <<<"$study"
-  name="mnist/$model/$loop-seed$seed"
+}
+
+wanted() { [ -z "$2" ] || [[ " $2 " == *" $1 "* ]]; }
+
+plan | while read -r dataset model loop seed generations; do
+  wanted "$dataset" "${DATASETS:-}" && wanted "$model" "${MODELS:-}" && wanted "$loop" "${LOOPS:-}" \
+    && wanted "$seed" "${SEEDS:-}" || continue
+  name="$dataset/$model/$loop-seed$seed"
+  start="checkpoints/$dataset/$model"
+  state=$("$PYTHON" -m vaegan_core.experiments.collapse_report --state "$OUT/$name" "$start" "$generations" </dev/null)
+  [ "$state" = current ] && continue
   lock="$WORK/$name.lock"
   mkdir -p "$(dirname "$lock")"
   mkdir "$lock" 2>/dev/null || continue   # another worker has it (or had it: remove the .lock folders to rerun)
+  work_state=$("$PYTHON" -m vaegan_core.experiments.collapse_report --state "$WORK/$name" "$start" "$generations" </dev/null)
+  [ "$work_state" = stale ] && rm -rf "${WORK:?}/$name"   # begun from older weights: start it again
   case $loop in
     synthetic)  flags=(--loop synthetic) ;;
     fresh-real) flags=(--loop fresh-real --real-fraction 0.2) ;;
     accumulate) flags=(--loop synthetic --accumulate) ;;
   esac
-  echo "$(date +%T) $name: $GENERATIONS generations"
-  vaegan collapse --model "$model" --dataset mnist --start-from "checkpoints/mnist/$model" --generations "$GENERATIONS" \
-    --per-generation 10000 --epochs 2 --eval-n 5000 --seed "$seed" "${flags[@]}" --out "$WORK/$name" \
-    --device "${DEVICE:-cpu}" --no-progress > /dev/null
+  echo "$(date +%T) $name ($state): $generations generations"
+  "$PYTHON" -m vaegan_core.cli collapse --model "$model" --dataset "$dataset" --start-from "$start" \
+    --generations "$generations" --per-generation 10000 --epochs 2 --eval-n 5000 --seed "$seed" "${flags[@]}" \
+    --out "$WORK/$name" --device "${DEVICE:-cpu}" --no-progress </dev/null >/dev/null
+  rm -rf "${OUT:?}/$name"
   mkdir -p "$OUT/$name"
   cp -r "$WORK/$name/results.json" "$WORK/$name/strip.npy" "$WORK/$name/grids" "$OUT/$name/"
+  echo "$(date +%T) $name: done"
   rmdir "$lock"
 done

@@ -293,7 +293,7 @@ def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
     at = new_app(monkeypatch, tmp_path, 60)
     at.run()
     for page in PAGES:
-        open_page(at, page, ("collapse-tab", "Images (MNIST)") if page == "collapse" else None)
+        open_page(at, page, ("collapse-tab", "Images") if page == "collapse" else None)
         assert not at.exception
         if page == "lesson":  # text and links only: nothing to train
             continue
@@ -302,8 +302,9 @@ def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
 
 
 def _tiny_studies(root):
-    """A real (tiny) VAE study on digits in two seeds and a GAN study derived from it: the page's layout."""
-    from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run
+    """A real (tiny) VAE study on digits in two seeds, GAN studies derived from it, all marked as started from the
+    tiny checkpoints' weights, and one stale VAE-GAN study (from other weights): the page's layout."""
+    from vaegan_core.experiments.collapse_images import ImageCollapseConfig, run, start_fingerprint
 
     base = root / "collapse" / "mnist"
     study = base / "vae" / "synthetic-seed0"
@@ -311,9 +312,11 @@ def _tiny_studies(root):
         run(ImageCollapseConfig(model="vae", dataset="digits", generations=2, per_generation=256, epochs=1, width=8,
                                 eval_n=300, device="cpu"), study)
         results = json.loads((study / "results.json").read_text())
-        for kind, seed, factor in (("vae", 1, 1.1), ("gan", 0, 1.5), ("gan", 1, 1.6)):
+        for kind, seed, factor in (("vae", 0, 1.0), ("vae", 1, 1.1), ("gan", 0, 1.5), ("gan", 1, 1.6),
+                                   ("vaegan", 0, 3.0)):
             for row in results["generations"]:
                 row["fid"] *= factor ** row["generation"]
+            results["start_fingerprint"] = start_fingerprint(root / "mnist" / kind) if kind != "vaegan" else "0" * 16
             (base / kind / f"synthetic-seed{seed}").mkdir(parents=True, exist_ok=True)
             (base / kind / f"synthetic-seed{seed}" / "results.json").write_text(json.dumps(results))
     return base
@@ -323,12 +326,16 @@ def test_collapse_page_shows_the_shipped_studies(app, tiny_checkpoints):
     _tiny_studies(tiny_checkpoints)
     at = open_page(app, "collapse")
     assert_clean(at)
-    at.session_state["collapse-tab"] = "Images (MNIST)"
+    at.session_state["collapse-tab"] = "Images"
     at.run()
     assert_clean(at)
     assert any("The studies" in m.value for m in at.markdown)
     answer = [m.value for m in at.success] + [m.value for m in at.info]
     assert any("VAE" in text and "seed" in text for text in answer), answer
+    # the stale VAE-GAN study (x3 a generation) is shown apart, never in the answer
+    assert not any("VAE-GAN" in text for text in answer), answer
+    assert any("left out of the answer" in e.label for e in at.expander)
+    assert any("started from weights that no longer ship" in c.value for c in at.caption)
     assert any("One fixed set of codes" in m.value for m in at.markdown)
     assert any("Mode collapse or model collapse" in m.value for m in at.markdown)
 
@@ -338,7 +345,7 @@ def test_collapse_page_gaussian_controls_and_live_study(app, tiny_checkpoints):
     assert_clean(at)
     at.radio[0].set_value("mle").run()  # the estimator: the plots are recomputed
     assert_clean(at)
-    at.session_state["collapse-tab"] = "Images (MNIST)"
+    at.session_state["collapse-tab"] = "Images"
     at.run()
     at.slider(key="collapse-live-generations").set_value(2).run()
     at.selectbox(key="collapse-live-model").set_value("vae").run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -67,6 +68,24 @@ def test_start_from_a_checkpoint_fine_tunes_each_generation(tmp_path):
     with torch.no_grad():
         assert np.array_equal(strip[0], to_uint8(model.decode(noise)[:STRIP]).numpy())
     assert not np.array_equal(strip[1], strip[2])  # later generations were trained
+    from vaegan_core.experiments.collapse_images import start_fingerprint
+
+    assert results["start_fingerprint"] == start_fingerprint(start)
+    # a corrupt strip is said before the next generation trains (its work would be lost), in one line
+    (tmp_path / "study" / "strip.npy").write_bytes(b"\x93NUMPY garbage")
+    before = (tmp_path / "study" / "results.json").read_bytes()
+    with pytest.raises(ConfigError, match="strip.npy is not a readable strip"):
+        run(replace(config, generations=3), tmp_path / "study")
+    assert (tmp_path / "study" / "results.json").read_bytes() == before
+    np.save(tmp_path / "study" / "strip.npy", strip.astype(np.float32))
+    with pytest.raises(ConfigError, match="not the study's strip"):
+        run(replace(config, generations=3), tmp_path / "study")
+    # the start checkpoint retrained since: the study cannot go on from other weights
+    np.save(tmp_path / "study" / "strip.npy", strip)
+    weights = start / "model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b" ")
+    with pytest.raises(ConfigError, match="other weights than"):
+        run(replace(config, generations=3), tmp_path / "study")
 
 
 def test_start_from_another_kind_is_refused(tmp_path, tiny_checkpoints):
@@ -108,9 +127,10 @@ def test_bad_settings(tmp_path, changes, match):
         run(ImageCollapseConfig(**{**dict(dataset="digits"), **changes}), tmp_path / "x")
 
 
-def _study(fids, recall=(0.8, 0.5)):
-    rows = [{"generation": g, "fid": fid, "recall": recall[0] if g == 0 else recall[1]} for g, fid in enumerate(fids)]
-    return {"generations": rows}
+def _study(fids, recall=(0.8, 0.5), start=None):
+    rows = [{"generation": g, "fid": fid, "recall": recall[0] if g == 0 else recall[1], "precision": 0.7}
+            for g, fid in enumerate(fids)]
+    return {"config": {}, "generations": rows, **({"start_fingerprint": start} if start else {})}
 
 
 def test_verdict_ranks_families_only_beyond_the_seed_spread():
@@ -148,16 +168,69 @@ def test_signatures_give_trends_per_family():
     assert result["gan"]["recall"]["trend"] == "stays about level"
 
 
-def test_load_studies_skips_bad_files(tmp_path):
-    from vaegan_core.experiments.collapse_report import load_studies
+def _shipped(root, dataset, kind, weights=b"weights"):
+    """A stand-in shipped checkpoint (only its weights' bytes matter to a study's fingerprint)."""
+    from vaegan_core.experiments.collapse_images import start_fingerprint
 
-    good = tmp_path / "mnist" / "gan" / "synthetic-seed2"
-    good.mkdir(parents=True)
-    (good / "results.json").write_text(json.dumps(_study([1, 2])))
-    bad = tmp_path / "mnist" / "vae" / "synthetic-seed0"
-    bad.mkdir(parents=True)
-    (bad / "results.json").write_text("{not json")
-    (tmp_path / "mnist" / "vae" / "notes").mkdir()
-    studies, problems = load_studies(tmp_path)
+    folder = root / dataset / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.safetensors").write_bytes(weights)
+    return start_fingerprint(folder)
+
+
+def _write_study(root, dataset, kind, name, study):
+    folder = root / "collapse" / dataset / kind / name
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(study))
+    return folder
+
+
+@pytest.mark.parametrize("content", [
+    "{not json", "[]", '{"config": {}, "generations": {}}', '{"config": {}, "generations": [7]}',
+    '{"config": {}, "generations": [{"generation": 0, "fid": 0, "precision": 1, "recall": 1}]}',
+    '{"config": {}, "generations": [{"generation": 0, "fid": null, "precision": 1, "recall": 1}]}',
+    '{"config": {}, "generations": [{"generation": 0, "fid": "9", "precision": 1, "recall": 1}]}',
+    '{"config": {}, "generations": [{"generation": 1, "fid": 9, "precision": 1, "recall": 1}]}',
+    '{"config": {}, "generations": []}'])
+def test_load_studies_skips_bad_files(tmp_path, content):
+    from vaegan_core.experiments.collapse_report import load_studies, markdown
+
+    start = _shipped(tmp_path, "mnist", "gan")
+    _shipped(tmp_path, "mnist", "vae")
+    _write_study(tmp_path, "mnist", "gan", "synthetic-seed2", _study([1, 2], start=start))
+    bad = _write_study(tmp_path, "mnist", "vae", "synthetic-seed0", {})
+    (bad / "results.json").write_text(content)
+    (tmp_path / "collapse" / "mnist" / "vae" / "notes").mkdir()
+    studies, problems, stale = load_studies(tmp_path / "collapse", checkpoints=tmp_path)
     assert list(studies) == [("gan", "synthetic")] and studies[("gan", "synthetic")][0]["seed"] == 2
-    assert len(problems) == 1 and "skipped" in problems[0]
+    assert len(problems) == 1 and "skipped" in problems[0] and "\n" not in problems[0] and not stale
+    markdown(studies)  # and the report over what is left does not fail
+
+
+def test_a_stale_study_is_kept_out_of_the_answer_on_both_datasets(tmp_path):
+    from vaegan_core.experiments.collapse_report import load_studies, stale_line, study_state, verdict
+
+    for dataset in ("mnist", "fashion-mnist"):
+        gan, vaegan = _shipped(tmp_path, dataset, "gan"), _shipped(tmp_path, dataset, "vaegan", b"hybrid")
+        for seed in (0, 1):
+            _write_study(tmp_path, dataset, "gan", f"synthetic-seed{seed}", _study([20, 40 + seed], start=gan))
+            _write_study(tmp_path, dataset, "vaegan", f"synthetic-seed{seed}", _study([30, 33 + seed], start=vaegan))
+        # made from the VAE-GAN's earlier weights (and one from before fingerprints were stored): both stale
+        _write_study(tmp_path, dataset, "vaegan", "synthetic-seed2", _study([30, 300], start="0" * 16))
+        _write_study(tmp_path, dataset, "vaegan", "fresh-real-seed0", _study([30, 31]))
+    for dataset in ("mnist", "fashion-mnist"):
+        studies, problems, stale = load_studies(tmp_path / "collapse", dataset, checkpoints=tmp_path)
+        assert not problems and sorted((s["loop"], s["seed"]) for s in stale) == [("fresh-real", 0), ("synthetic", 2)]
+        assert [s["seed"] for s in studies[("vaegan", "synthetic")]] == [0, 1]  # the x10 seed is not mixed in
+        result = verdict(studies)
+        assert result["slowest"] == "vaegan" and result["separated"]
+        assert "2 " + dataset + " studies" in stale_line(stale, dataset) and stale_line([], dataset) is None
+    folder = tmp_path / "collapse" / "mnist" / "vaegan"
+    assert study_state(folder / "synthetic-seed0", tmp_path / "mnist" / "vaegan", 1) == "current"
+    assert study_state(folder / "synthetic-seed0", tmp_path / "mnist" / "vaegan", 2) == "short"
+    assert study_state(folder / "synthetic-seed2", tmp_path / "mnist" / "vaegan", 1) == "stale"
+    assert study_state(folder / "nothing-seed0", tmp_path / "mnist" / "vaegan", 1) == "missing"
+    # the shipped weights change: every study of that family turns stale
+    _shipped(tmp_path, "mnist", "vaegan", b"retrained")
+    studies, _, stale = load_studies(tmp_path / "collapse", "mnist", checkpoints=tmp_path)
+    assert ("vaegan", "synthetic") not in studies and len(stale) == 4 and verdict(studies) is None

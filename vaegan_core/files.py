@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,11 +69,38 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def read_json(path: str | os.PathLike, expect: type | None = None) -> Any:
-    """The JSON value in ``path``, read strictly: UTF-8, no NaN or Infinity, and (with ``expect``) of that
-    type (dict, list). Anything else is a ``JSONFileError`` with the reason in one line; a missing or
-    unreadable file is the ``OSError`` open() raises."""
-    data = Path(path).read_bytes()
+JSON_LIMIT = 64 * 2**20  # no JSON file the project writes comes near this (the largest, a page cache's, is ~1 MB)
+
+
+class FileKindError(OSError):
+    """A path that is not a regular file (a FIFO, a device, a folder) or is larger than its reader's limit."""
+
+
+def read_bounded(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; otherwise ``FileKindError``
+    (an ``OSError``) saying which. Opened without blocking, so a FIFO is refused instead of waiting for a
+    writer, and read only up to ``limit + 1`` bytes, so a file that grows (or ``/dev/zero``) cannot fill memory."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileKindError(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise FileKindError(f"{path} is {info.st_size:,} bytes, over the {limit:,} its reader takes")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileKindError(f"{path} grew past the {limit:,} bytes its reader takes")
+    return data
+
+
+def read_json(path: str | os.PathLike, expect: type | None = None, limit: int = JSON_LIMIT) -> Any:
+    """The JSON value in ``path``, read strictly: a regular file of at most ``limit`` bytes, UTF-8, no NaN or
+    Infinity, and (with ``expect``) of that type (dict, list). Anything else is a ``JSONFileError`` with the
+    reason in one line; a missing or unreadable file is the ``OSError`` open() raises."""
+    try:
+        data = read_bounded(path, limit)
+    except FileKindError as error:
+        raise JSONFileError(str(error)) from None
     try:
         value = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError

@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import IDX_DATASETS, MODEL_KINDS, MODEL_LABELS
 from .errors import VaeganError
-from .files import JSONFileError, read_json
+from .files import JSONFileError, read_bounded, read_json
 from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, QUALITY_FILE, SAMPLES_DIR,
                     WEIGHTS_FILE, SHIPPED_CHECKPOINTS, default_checkpoints_dir)
 
@@ -245,11 +245,18 @@ def read_quality(directory: str | os.PathLike) -> list[dict[str, Any]]:
                    for key in ("epoch", "step", "train_seconds", "fid_domain_train"))]
 
 
+JSONL_LIMIT = 256 * 2**20  # a training log: about 100 bytes a logged step
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
+    """The JSON objects of a ``.jsonl`` file, torn or foreign lines skipped; a file that is not a regular file
+    or is over ``JSONL_LIMIT`` bytes is read as empty (a log is a view, never a reason to stop)."""
+    try:
+        data = read_bounded(path, JSONL_LIMIT)
+    except OSError:  # missing, unreadable, a FIFO or device, or too large
         return []
     rows = []
-    for line in path.read_bytes().splitlines():
+    for line in data.splitlines():
         try:
             row = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):

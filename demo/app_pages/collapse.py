@@ -18,7 +18,7 @@ ui.page_header(
     "generations is model collapse; fresh real data slows it.",
     needs_models=False,
 )
-gaussian_tab, image_tab = ui.tabs("collapse-tab", ["Gaussian toy", "Images (MNIST)"])
+gaussian_tab, image_tab = ui.tabs("collapse-tab", ["Gaussian toy", "Images"])
 
 if gaussian_tab.open:
     with gaussian_tab:

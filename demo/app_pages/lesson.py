@@ -46,7 +46,7 @@ STEPS = [
      r"\text{precision} = P(\text{sample looks real}),\quad \text{recall} = P(\text{real image is covered})",
      "If every sample is a perfect 1, is the generator good? What number would show the problem?",
      "app_pages/collapse.py", "Open Collapse (mode vs model collapse)",
-     {"collapse-tab": "Images (MNIST)", "collapse-loop": "synthetic"}),
+     {"collapse-tab": "Images", "collapse-loop": "synthetic"}),
     ("The VAE-GAN's idea", 7,
      "Larsen et al. (2016) keep the VAE's encoder and prior but measure the reconstruction in the discriminator's "
      "features instead of pixels, and add the GAN loss. The codes stay meaningful and the images stay sharp.",
@@ -69,7 +69,7 @@ STEPS = [
      r"\ \Rightarrow\ \sigma_n \to 0",
      "Which family lost its rare digits fastest? Is the difference bigger than the spread between seeds?",
      "app_pages/collapse.py", "Open Collapse (studies across generations)",
-     {"collapse-tab": "Images (MNIST)", "collapse-loop": "synthetic"}),
+     {"collapse-tab": "Images", "collapse-loop": "synthetic"}),
 ]
 
 total = sum(step[1] for step in STEPS)

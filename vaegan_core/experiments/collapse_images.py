@@ -41,11 +41,12 @@ from ..checkpoint import load_model, read_config
 from ..config import COLLAPSE_LOOPS, MODEL_KINDS, ModelConfig, TrainConfig
 from ..data import load_dataset
 from ..errors import ConfigError
-from ..files import save_npy_atomic, write_text_atomic
+from ..files import JSONFileError, read_json, save_npy_atomic, write_text_atomic
 from ..images import save_grid, to_uint8
 from ..metrics.scores import CONFIDENT
 from ..metrics.evaluate import evaluate
 from ..train import Trainer
+from ..zoo import WEIGHTS_FILE, fingerprint
 
 RESULTS_FILE = "results.json"
 STRIP_FILE = "strip.npy"
@@ -125,6 +126,11 @@ def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress
     total = config.generations + 1
     previous, accumulated = None, []
     done = len(results["generations"])
+    if done and (out / STRIP_FILE).is_file():
+        try:  # a corrupt strip is said now, not after the next generation has trained
+            read_strip(out / STRIP_FILE)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     if done:  # resume from the kept checkpoint of the last finished generation (and the data it saw)
         previous = load_model(out / "last", device="cpu")
         if config.accumulate:
@@ -168,23 +174,77 @@ def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress
 def _append_strip(out: Path, generation: int, row: np.ndarray) -> None:
     """Row ``generation`` of strip.npy: the fixed codes decoded by this generation (rows after it dropped)."""
     path = out / STRIP_FILE
-    rows = np.load(path, allow_pickle=False)[:generation] if path.is_file() else np.zeros((0,) + row.shape, np.uint8)
+    rows = read_strip(path)[:generation] if path.is_file() else np.zeros((0,) + row.shape, np.uint8)
     if rows.shape[0] != generation or rows.shape[1:] != row.shape:  # an older study without a strip: none
         return
     save_npy_atomic(path, np.concatenate([rows, row[None]]))
 
 
+RESULTS_LIMIT = 8 * 2**20  # a study of 100 generations is about 100 KB
+MEASURES = ("fid", "precision", "recall")  # what every generation must hold, as finite numbers (fid > 0)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_results(path: str | Path) -> dict:
+    """A study's results.json, checked: a JSON object with a ``config`` object and a ``generations`` list whose
+    entries are objects numbered 0, 1, ... with a finite positive ``fid`` and finite precision and recall.
+    Anything else is a ``JSONFileError`` (a ``ValueError``) naming the file and the fault in one line."""
+    results = read_json(path, dict, limit=RESULTS_LIMIT)
+    if not isinstance(results.get("config"), dict) or not isinstance(results.get("generations"), list):
+        raise JSONFileError(f"{path} is not a study's results (no config object or generations list)")
+    for index, entry in enumerate(results["generations"]):
+        if not isinstance(entry, dict) or entry.get("generation") != index:
+            raise JSONFileError(f"{path}: entry {index} of generations is not generation {index}")
+        bad = [key for key in MEASURES if not _number(entry.get(key))]
+        if bad or entry["fid"] <= 0:
+            raise JSONFileError(f"{path}: generation {index} has no finite positive {', '.join(bad) or 'fid'}")
+    return results
+
+
+def read_strip(path: str | Path, rows: int | None = None) -> np.ndarray:
+    """A study's strip.npy, checked: uint8, generations x STRIP x C x H x W (``rows`` rows when given), no pickle.
+    A bad file is a ``ValueError`` naming it."""
+    try:
+        strip = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"{path} is not a readable strip ({error}); remove it, and its study goes on without one") from None
+    if strip.dtype != np.uint8 or strip.ndim != 5 or strip.shape[1] != STRIP or (rows is not None and strip.shape[0] != rows):
+        raise ValueError(f"{path} holds a {strip.dtype} array of shape {strip.shape}, not the study's strip "
+                         f"(generations x {STRIP} x C x H x W, uint8); remove it")
+    return strip
+
+
+def start_fingerprint(checkpoint: str | Path) -> str:
+    """The fingerprint of a start checkpoint's weights (model.safetensors alone, so a rewritten card or config
+    does not count as another start): what a study's generation 0 was."""
+    return fingerprint(checkpoint, names=(WEIGHTS_FILE,))
+
+
 def _open_results(config: ImageCollapseConfig, out: Path) -> dict:
-    """The results of the study in ``out`` so far (refused when made with other settings), or a new record."""
+    """The results of the study in ``out`` so far (refused when made with other settings or from other
+    start weights), or a new record."""
     results_path = out / RESULTS_FILE
+    start = start_fingerprint(config.start_from) if config.start_from else None
     if not results_path.is_file():
-        return {"config": asdict(config), "generations": [], "created_by": "vaegan collapse"}
-    results = json.loads(results_path.read_text(encoding="utf-8"))
+        return {"config": asdict(config), "generations": [], "created_by": "vaegan collapse",
+                **({"start_fingerprint": start} if start else {})}
+    try:
+        results = read_results(results_path)
+    except ValueError as error:
+        raise ConfigError(f"{error}; remove the folder to start the study again") from None
     stored = {key: value for key, value in results["config"].items() if key != "generations"}
     if stored != {key: value for key, value in asdict(config).items() if key != "generations"}:
         raise ConfigError(f"{out} holds a study with other settings; rerun it with the same settings "
                           "(--generations may grow) or choose another --out")
+    if start and results["generations"] and results.get("start_fingerprint") != start:
+        raise ConfigError(f"{out} holds a study whose generation 0 was other weights than {config.start_from} "
+                          "holds now; remove the folder to start it again, or choose another --out")
     results["config"] = asdict(config)
+    if start:
+        results["start_fingerprint"] = start
     return results
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import MODEL_KINDS, MODEL_LABELS
-from .collapse_images import RESULTS_FILE, STRIP_FILE
+from ..zoo import checkpoint_dir
+from .collapse_images import RESULTS_FILE, STRIP_FILE, read_results, start_fingerprint
 
 STUDY_NAME = re.compile(r"^(?P<loop>[a-z-]+)-seed(?P<seed>\d+)$")
 LOOP_LABELS = {"synthetic": "fully synthetic", "fresh-real": "20 % fresh real data",
@@ -26,34 +27,66 @@ PAPER_CLAIM = ("The study paper behind this page argues that the VAE-GAN resists
                "the VAE and the GAN, from FID across generations on MNIST and Fashion-MNIST.")
 
 
-def load_studies(root: str | Path, dataset: str = "mnist") -> tuple[dict, list[str]]:
-    """``({(kind, loop): [study, ...] by seed}, problems)``; a study is its results.json as a dict plus
-    ``seed``, ``folder`` and ``strip`` (the path of strip.npy or None). Unreadable files are skipped and
-    said in ``problems`` (one line each)."""
+def study_state(folder: str | Path, checkpoint: str | Path, generations: int) -> str:
+    """``missing`` (no readable results), ``stale`` (its generation 0 is not the weights ``checkpoint`` holds now,
+    or it recorded none), ``short`` (fewer than ``generations`` generations after generation 0) or ``current``."""
+    try:
+        study = read_results(Path(folder) / RESULTS_FILE)
+    except (OSError, ValueError):
+        return "missing"
+    if not study["generations"]:
+        return "missing"
+    if not (Path(checkpoint) / "model.safetensors").is_file() or \
+            study.get("start_fingerprint") != start_fingerprint(checkpoint):
+        return "stale"
+    return "current" if len(study["generations"]) > generations else "short"
+
+
+def load_studies(root: str | Path, dataset: str = "mnist",
+                 checkpoints: str | Path | None = None) -> tuple[dict, list[str], list[dict]]:
+    """``({(kind, loop): [study, ...] by seed}, problems, stale)``; a study is its results.json as a dict plus
+    ``seed``, ``folder`` and ``strip`` (the path of strip.npy or None). Unreadable files are skipped and said in
+    ``problems`` (one line each). A study whose generation 0 is not the checkpoint that ships now
+    (``checkpoints/<dataset>/<kind>``, under ``checkpoints``: default the apps' root) goes to ``stale`` instead,
+    so no answer mixes it in."""
     studies: dict = {}
-    problems = []
+    problems, stale = [], []
     for kind in MODEL_KINDS:
         base = Path(root) / dataset / kind
         if not base.is_dir():
             continue
+        shipped = checkpoint_dir(dataset, kind, checkpoints)
+        current = start_fingerprint(shipped) if (shipped / "model.safetensors").is_file() else None
         for folder in sorted(base.iterdir()):
             match = STUDY_NAME.match(folder.name)
             path = folder / RESULTS_FILE
             if not match or not path.is_file():
                 continue
             try:
-                study = json.loads(path.read_text(encoding="utf-8"))
-                if not study.get("generations"):
-                    raise ValueError("no generation finished")
-            except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
-                problems.append(f"{path}: {error}; skipped")
+                study = read_results(path)
+                if not study["generations"]:
+                    raise ValueError(f"{path}: no generation finished")
+            except (OSError, ValueError) as error:  # JSONFileError is a ValueError and names the file
+                problems.append(f"{error}; skipped")
                 continue
-            study.update(seed=int(match["seed"]), folder=str(folder),
+            study.update(seed=int(match["seed"]), folder=str(folder), kind=kind, loop=match["loop"],
                          strip=str(folder / STRIP_FILE) if (folder / STRIP_FILE).is_file() else None)
+            if current is None or study.get("start_fingerprint") != current:
+                stale.append(study)
+                continue
             studies.setdefault((kind, match["loop"]), []).append(study)
     for runs in studies.values():
         runs.sort(key=lambda study: study["seed"])
-    return studies, problems
+    return studies, problems, stale
+
+
+def stale_line(stale: list[dict], dataset: str = "mnist") -> str | None:
+    """One sentence on the studies kept out of the answer because their generation 0 is not today's checkpoint."""
+    if not stale:
+        return None
+    names = ", ".join(f"{MODEL_LABELS[s['kind']]} {s['loop']} seed {s['seed']}" for s in stale)
+    return (f"{len(stale)} {dataset} stud{'y' if len(stale) == 1 else 'ies'} started from weights that no longer "
+            f"ship ({names}) and are left out of the answer; `scripts/collapse_runs.sh` runs them again.")
 
 
 def common_generations(runs: list[dict]) -> int:
@@ -61,12 +94,18 @@ def common_generations(runs: list[dict]) -> int:
     return min(len(study["generations"]) for study in runs)
 
 
-def band(runs: list[dict], measure: str) -> dict:
-    """``measure`` per generation over the seeds of ``runs``: generation, mean, low, high (lists)."""
+def band(runs: list[dict], measure: str) -> dict | None:
+    """``measure`` per generation over the seeds of ``runs``: generation, mean, low, high (lists); the runs that
+    lack it as a finite number at some generation are left out, and None when none has it."""
     count = common_generations(runs)
-    values = np.array([[study["generations"][g][measure] for g in range(count)] for study in runs], dtype=float)
+    rows = [[study["generations"][g].get(measure) for g in range(count)] for study in runs]
+    rows = [row for row in rows if all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                                       for v in row)]
+    if not rows:
+        return None
+    values = np.array(rows, dtype=float)
     return {"generation": list(range(count)), "mean": values.mean(axis=0).tolist(),
-            "low": values.min(axis=0).tolist(), "high": values.max(axis=0).tolist(), "seeds": len(runs)}
+            "low": values.min(axis=0).tolist(), "high": values.max(axis=0).tolist(), "seeds": len(rows)}
 
 
 def verdict(studies: dict, loop: str = "synthetic") -> dict | None:
@@ -167,5 +206,9 @@ def markdown(studies: dict) -> str:
 if __name__ == "__main__":
     import sys
 
-    found, problems = load_studies(sys.argv[1] if len(sys.argv) > 1 else "checkpoints/collapse")
-    print("\n".join(problems + [markdown(found)]))
+    if sys.argv[1:2] == ["--state"]:  # scripts/collapse_runs.sh: --state STUDY CHECKPOINT GENERATIONS
+        print(study_state(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        sys.exit(0)
+    for name in ("mnist", "fashion-mnist"):
+        found, problems, old = load_studies(sys.argv[1] if len(sys.argv) > 1 else "checkpoints/collapse", name)
+        print("\n".join([f"## {name}"] + problems + [line for line in [stale_line(old, name)] if line] + [markdown(found)]))
