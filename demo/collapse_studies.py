@@ -236,7 +236,8 @@ def _mode_versus_model(root: Path, studies: dict) -> None:
                            f"(missing: {', '.join(missing) or 'none'}).")
                 grid = root / "mode-collapse" / "grid.png"
                 if grid.is_file():
-                    st.image(str(grid), width=360)
+                    with st.container(width=360):
+                        ui.static_picture(grid, "one under-trained GAN's samples")
     with right:
         st.markdown("*Model collapse*: a slope across generations of models trained on their predecessors' samples. "
                     "Signature: FID rises while recall and the class entropy fall; in theory (Shumailov et al. 2024) "

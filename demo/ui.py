@@ -116,8 +116,12 @@ def _one_thread_per_request() -> int:
     busy, so one thread each serves a class better (benchmarks/load_test.py)."""
     import torch
 
-    threads = int(os.environ.get("VAEGAN_APP_THREADS", "1") or 1)
-    torch.set_num_threads(max(1, threads))
+    text = os.environ.get("VAEGAN_APP_THREADS", "1").strip() or "1"
+    threads = int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= 256 else 1
+    if str(threads) != text:  # a typo in the server's settings must not take every page down
+        print(f"vaegan app: VAEGAN_APP_THREADS={text[:20]!r} is not a thread count from 1 to 256; using 1",
+              file=sys.stderr)
+    torch.set_num_threads(threads)
     return threads
 
 
@@ -504,19 +508,22 @@ def markdown_table(rows: list[dict]) -> str:
 
 def static_picture(path, caption: str, where=None, fraction: float = 1.0) -> None:
     """A picture file (a sample grid a run wrote) as wide as its column, pixels kept sharp (nearest neighbour);
-    ``fraction``: only its top share (half a grid of 8 rows: its first 4 rows)."""
+    ``fraction``: only its top share (half a grid of 8 rows: its first 4 rows). A damaged, oversized or foreign
+    file shows a one-line note in its place, never an error page."""
     from PIL import Image
+
+    from vaegan_core.images import open_picture
 
     where = where or st
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            if fraction < 1:
-                image = image.crop((0, 0, image.width, max(1, round(image.height * fraction))))
-            scale = max(1, 480 // max(image.size))
-            image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-    except (OSError, ValueError, SyntaxError):  # a damaged file: no picture, no error page
+        image = open_picture(path)
+    except ValueError as error:
+        where.caption(f"{caption}: no picture ({zoo.shown(str(error), checkpoints_root())})")
         return
+    if fraction < 1:
+        image = image.crop((0, 0, image.width, max(1, round(image.height * fraction))))
+    scale = max(1, 480 // max(image.size))
+    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     where.image(image, caption=caption, width="stretch")
 
 

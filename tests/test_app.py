@@ -885,3 +885,42 @@ def test_every_run_tells_the_browser_the_linked_controls_values(tiny_checkpoints
         assert models.proto.set_value and list(models.proto.raw_values) == ["GAN", "VAE"], page
         assert seed.proto.set_value and seed.proto.value == 7, page
         assert at.query_params["seed"] in ("7", ["7"])
+
+
+def test_a_bad_thread_count_in_the_servers_settings_does_not_take_pages_down(tiny_checkpoints, monkeypatch, capfd):
+    monkeypatch.setenv("VAEGAN_APP_THREADS", "abc")
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    import ui
+
+    ui._one_thread_per_request.clear()  # read the variable again in this process
+    at.session_state["projection"] = "pca"
+    at.run()
+    assert_clean(open_page(at, "reconstruction"))
+    assert "VAEGAN_APP_THREADS='abc' is not a thread count" in capfd.readouterr().err
+    ui._one_thread_per_request.clear()
+
+
+def test_a_bomb_among_the_sample_grids_is_a_note_not_an_error_page(tiny_checkpoints, monkeypatch, tmp_path):
+    """A decompression bomb (a tiny file that claims 20000 x 20000 pixels) as a checkpoint's newest grid: the
+    Training page and the Overview card show a note in its place; the rest of the page stays."""
+    from PIL import Image
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, root, symlinks=True)
+    samples = root / "mnist" / "gan" / "samples"
+    last = sorted(samples.glob("epoch_*.png"))[-1]
+    Image.new("1", (20000, 20000)).save(last)  # 1 bit a pixel: about 50 KB on disk, 400 M pixels decoded
+    (root / "mnist" / "vae" / "samples" / "epoch_099.png").write_bytes(b"\x89PNG\r\n\x1a\n torn")
+    at = new_app(monkeypatch, root, 120)
+    at.session_state["projection"] = "pca"
+    at.run()
+    assert_clean(at)
+    assert any("no picture" in c.value and "more pixels than" in c.value for c in at.caption), [c.value[-80:] for c in at.caption]
+    at.session_state["training-model"] = "gan"
+    assert_clean(open_page(at, "training"))
+    assert any("no picture" in c.value and "more pixels than" in c.value for c in at.caption)
+    assert any("Samples from the same noise" in m.value for m in at.markdown)
+    at.session_state["training-model"] = "vae"
+    at.run()
+    assert_clean(at)
+    assert any("could not be read as a picture" in c.value for c in at.caption)

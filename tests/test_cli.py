@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -227,3 +228,51 @@ def test_a_resumed_constant_rate_run_can_add_a_cosine_decay_stage(tmp_path):
     one_line_error(run("train", "--out", str(out), "--epochs", "5", "--resume", "--lr-schedule", "constant", check=False),
                    "cannot switch to constant")
     assert (out / "config.json").read_text() == before
+
+
+def test_a_model_trained_on_a_folder_runs_anomaly_and_fit_gmm_without_flags_it_lacks(tmp_path, capsys):
+    """anomaly and fit-gmm take the image size and channels from the model (they have no flags for them), and
+    --track-fid / --keep-best on a folder are refused before any work, not turned off after an epoch."""
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for index in range(24):
+            Image.fromarray(np.random.default_rng(index).integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(
+                tmp_path / "photos" / name / f"{index}.png")
+    data = f"folder:{tmp_path / 'photos'}"
+    common = ["--model", "vae", "--dataset", data, "--image-size", "16", "--channels", "3", "--width", "8",
+              "--batch-size", "8", "--epochs", "1", "--device", "cpu", "--no-progress"]
+    assert main(["train", "--out", str(tmp_path / "kept"), "--track-fid", "100", "--keep-best"] + common) == 1
+    assert "leave them out for an image folder" in capsys.readouterr().err
+    assert not (tmp_path / "kept").exists()
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run)] + common) == 0
+    capsys.readouterr()
+    assert main(["anomaly", str(run), "--against", "noise", "--n", "10"]) == 0
+    assert "auc" in capsys.readouterr().out
+    assert main(["anomaly", str(run), "--against", "mnist", "--n", "10"]) == 2
+    assert "use a corruption" in capsys.readouterr().err
+    assert main(["fit-gmm", str(run), "--components", "2", "--no-progress"]) == 0
+    assert (run / "latent_gmm.safetensors").is_file()
+
+
+def test_ctrl_c_while_a_folder_is_decoded_is_one_line(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    from vaegan_core import folder_cache
+
+    (tmp_path / "photos").mkdir()
+    for index in range(12):
+        Image.new("RGB", (20, 20), (index * 20, 0, 0)).save(tmp_path / "photos" / f"{index}.png")
+    monkeypatch.setenv("VAEGAN_FOLDER_CACHE", str(tmp_path / "cache"))
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(folder_cache, "decode", interrupted)
+    code = main(["train", "--model", "vae", "--dataset", f"folder:{tmp_path / 'photos'}", "--image-size", "16",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"])
+    error = capsys.readouterr().err
+    assert code == 130 and "interrupted" in error and error.count("\n") == 1 and "Traceback" not in error
+    assert not (tmp_path / "run").exists()

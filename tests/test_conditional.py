@@ -94,10 +94,17 @@ def test_labels_for_an_unconditional_model_are_refused():
 
 @pytest.mark.parametrize("text, message", [
     ("20a6", "only the class digits"), ("", "empty"), ("   ", "empty"), ("1" * 200, "at most 40"),
+    ("2²", "only the class digits"), ("\u0663", "only the class digits"),  # superscript two, Arabic-Indic three
 ])
 def test_bad_text_is_one_line(text, message):
     with pytest.raises(ConfigError, match=message):
         conditional.parse_text(text, 10)
+
+
+@pytest.mark.parametrize("text", ["²", "1,\u0663", "-", "1,-²"])
+def test_labels_that_only_look_like_digits_are_one_line(text):
+    with pytest.raises(ConfigError, match="not a class index"):
+        conditional.parse_labels(text, 10)
 
 
 def test_write_and_style_grid_share_one_style():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vaegan_core import folders
+from vaegan_core import folder_cache, folders
 from vaegan_core.cli import main
 from vaegan_core.data import load_dataset
 from vaegan_core.errors import DatasetError
@@ -73,7 +73,7 @@ def test_the_cache_is_used_then_renewed_when_the_folder_changes(tmp_path, cache,
     assert tuple(first.shape[1:]) == (1, 16, 16)
     calls = []
     real_decode = folders.decode
-    monkeypatch.setattr(folders, "decode", lambda *a: calls.append(a) or real_decode(*a))
+    monkeypatch.setattr(folder_cache, "decode", lambda *a: calls.append(a) or real_decode(*a))
     again, _ = load_dataset(name, "train", image_size=16, channels=1)
     assert calls == [] and torch.equal(first, again)  # read from the cache, nothing decoded
     assert len(list(next(cache.iterdir()).glob("*-16px-1ch*"))) == 3

@@ -251,3 +251,178 @@ def test_parse_hub_id(spec, parsed):
 def test_a_malformed_hub_address_is_refused():
     with pytest.raises(CheckpointError, match="not a Hub address"):
         load_model("hf://not-a-repo")
+
+
+# ---------------------------------------------------------------- paths from the cache and the folder stay inside
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    """A tiny untrained checkpoint (config.json, model.safetensors, samples/), made in milliseconds."""
+    from vaegan_core.models import build_model
+
+    folder = tmp_path / "tiny-checkpoint"
+    save_checkpoint(folder, build_model(tiny_model_config("vae")).eval())
+    (folder / "samples").mkdir()
+    (folder / "samples" / "epoch_001.png").write_bytes(b"\x89PNG not really")
+    return folder
+
+
+@pytest.fixture
+def offline_cache(tmp_path, monkeypatch, tiny_checkpoint):
+    """A Hugging Face cache laid out as huggingface_hub writes it (refs/main -> snapshots/SHA/* -> ../../blobs/*),
+    holding the tiny checkpoint as user/tiny, with offline mode on; and ``outside``, a checkpoint folder beside
+    the cache that no cache entry may lead to."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    storage = cache / "models--user--tiny"
+    (storage / "refs").mkdir(parents=True)
+    (storage / "refs" / "main").write_text(SHA)
+    snapshot = storage / "snapshots" / SHA
+    for name in ("config.json", "model.safetensors", "samples/epoch_001.png"):
+        blob = storage / "blobs" / git_blob_name(name)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tiny_checkpoint / name, blob)
+        (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / name).symlink_to(os.path.relpath(blob, (snapshot / name).parent))
+    outside = tmp_path / "outside"
+    shutil.copytree(tiny_checkpoint, outside)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return SimpleNamespace(storage=storage, snapshot=snapshot, outside=outside, tmp_path=tmp_path)
+
+
+def git_blob_name(name: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(name.encode()).hexdigest()
+
+
+def test_a_well_formed_cache_loads_offline(offline_cache):
+    from vaegan_core.hub import download
+
+    assert download(REPO_ID) == offline_cache.snapshot
+    assert download(REPO_ID, SHA) == offline_cache.snapshot
+    assert load_model(f"hf://{REPO_ID}").checkpoint_dir == str(offline_cache.snapshot)
+
+
+def _point_ref_outside(cache, absolute):
+    target = cache.outside if absolute else os.path.relpath(cache.outside, cache.storage / "snapshots")
+    (cache.storage / "refs" / "main").write_text(str(target))
+
+
+def _link_weights_outside(cache):
+    (cache.snapshot / "model.safetensors").unlink()
+    (cache.snapshot / "model.safetensors").symlink_to(cache.outside / "model.safetensors")
+
+
+def _link_snapshot_outside(cache):
+    shutil.rmtree(cache.snapshot)
+    cache.snapshot.symlink_to(cache.outside, target_is_directory=True)
+
+
+def _link_samples_outside(cache):
+    shutil.rmtree(cache.snapshot / "samples")
+    (cache.snapshot / "samples").symlink_to(cache.outside / "samples", target_is_directory=True)
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda cache: _point_ref_outside(cache, absolute=False),
+    lambda cache: _point_ref_outside(cache, absolute=True),
+    _link_weights_outside,
+    _link_snapshot_outside,
+    _link_samples_outside,
+], ids=["ref-relative", "ref-absolute", "weights-link", "snapshot-link", "samples-folder-link"])
+def test_a_cache_entry_leading_outside_the_repo_folder_is_refused(offline_cache, tamper):
+    tamper(offline_cache)
+    with pytest.raises(CheckpointError) as caught:
+        load_model(f"hf://{REPO_ID}")
+    message = str(caught.value)
+    assert REPO_ID in message and str(offline_cache.storage) in message and "delete" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("revision", ["../refs/main", "/etc", "main/../main", "a\\b", "a\0b", "./main", "dev/"])
+def test_a_revision_that_could_leave_the_refs_folder_is_refused(offline_cache, revision):
+    (offline_cache.storage / "main").write_text(SHA)  # what "../main" would reach from refs/
+    with pytest.raises(CheckpointError, match="is not a branch, tag or commit name") as caught:
+        load_model(f"hf://{REPO_ID}@{revision}")
+    assert REPO_ID in str(caught.value) and "\n" not in str(caught.value)
+
+
+# Runs download() offline with the cache in argv[1], under a memory cap so that an unbounded read fails fast.
+DOWNLOAD_CAPPED = r"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+from huggingface_hub import constants
+constants.HF_HUB_CACHE = sys.argv[1]
+from vaegan_core.errors import CheckpointError
+from vaegan_core.hub import download
+try:
+    print("RESULT loaded", download("user/tiny"))
+except CheckpointError as error:
+    print("RESULT", error)
+"""
+
+
+@pytest.mark.parametrize("make_ref", [
+    lambda ref: os.mkfifo(ref),  # huggingface_hub's open().read() would wait for a writer forever
+    lambda ref: ref.symlink_to("/dev/zero"),  # ... and read this until memory runs out
+    lambda ref: ref.write_text(SHA + "\n" * 5000),  # a regular file, but far larger than a commit hash
+], ids=["fifo", "dev-zero", "oversized"])
+def test_a_ref_is_read_bounded(offline_cache, make_ref):
+    ref = offline_cache.storage / "refs" / "main"
+    ref.unlink()
+    make_ref(ref)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    try:
+        result = python(["-c", DOWNLOAD_CAPPED, str(offline_cache.storage.parent)], env, offline_cache.tmp_path,
+                        timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("reading the ref hung")
+    line = next((line for line in result.stdout.splitlines() if line.startswith("RESULT ")), result.stderr[-2000:])
+    assert REPO_ID in line and str(ref) in line and ("not a regular file" in line or "over the" in line), line
+
+
+def test_push_sends_only_the_folders_own_regular_files(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    """A link to a file outside (here a stand-in for a system file) and files in a linked sub-folder are left
+    out, named in one warning line; the rest is pushed."""
+    from huggingface_hub import constants
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the Hub")
+    (tiny_checkpoint / "metrics.json").symlink_to(secret)
+    (tiny_checkpoint / "README.md").symlink_to(tiny_checkpoint / "config.json")  # even a link inside the folder
+    linked_samples = tmp_path / "elsewhere"
+    linked_samples.mkdir()
+    (linked_samples / "epoch_002.png").write_bytes(b"elsewhere")
+    shutil.rmtree(tiny_checkpoint / "samples")
+    (tiny_checkpoint / "samples").symlink_to(linked_samples, target_is_directory=True)
+    (tiny_checkpoint / "history.jsonl").write_text('{"step": 1}\n')
+
+    with HubStandIn(tokens=[TOKEN]) as hub:
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        # online, whatever an earlier test left: huggingface_hub reads HF_HUB_OFFLINE once, at its import
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        with pytest.warns(UserWarning, match="left out of the push") as caught:
+            code = main(["push", str(tiny_checkpoint), "--repo", "user/links", "--token", TOKEN])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        remote = hub.files("user/links")
+    assert set(remote) == {".gitattributes", "config.json", "model.safetensors", "history.jsonl"}
+    assert json.loads(captured.out)["left_out"] == ["README.md", "metrics.json", "samples/epoch_002.png"]
+    (warning,) = [str(record.message) for record in caught]
+    assert "metrics.json" in warning and "samples/epoch_002.png" in warning and "\n" not in warning
+
+
+def test_push_refuses_weights_that_are_a_link(tiny_checkpoint, tmp_path, capsys):
+    moved = tmp_path / "weights.safetensors"
+    (tiny_checkpoint / "model.safetensors").rename(moved)
+    (tiny_checkpoint / "model.safetensors").symlink_to(moved)
+    code = main(["push", str(tiny_checkpoint), "--repo", REPO_ID, "--token", TOKEN])
+    error = capsys.readouterr().err
+    assert code == 1 and "is a link" in error and "cp --dereference" in error and error.count("\n") == 1

@@ -190,7 +190,8 @@ def standard_pairs(model, dataset: str, n: int = 2000, k: int = 1, data_root=Non
     from .errors import DatasetError
 
     generator = torch.Generator().manual_seed(seed)
-    test, _ = load_dataset(dataset, "test", data_root)
+    test, _ = load_dataset(dataset, "test", data_root, image_size=model.config.image_size,
+                           channels=model.config.channels)  # the model's shape: what a folder dataset needs
     pick = torch.randperm(test.shape[0], generator=generator)[:n]
     normal_images = _as_floats(test[pick])
     normal = anomaly_scores(model, normal_images, k=k, seed=seed)

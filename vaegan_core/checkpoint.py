@@ -15,9 +15,12 @@ temporary name and renamed into place, so an interrupted save never leaves half 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +31,10 @@ from safetensors.torch import save_file
 from . import __version__
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, ConfigError, VaeganError, first_line
-from .files import JSONFileError, atomic_write, read_json, write_text_atomic
+from .files import FileKindError, JSONFileError, atomic_write, copy_bounded, read_json, write_text_atomic
 from .hub import HUB_PREFIX, download, parse_hub_id
 from .models import MODEL_CLASSES, GenerativeModel, build_model, count_parameters
-from .paths import CONFIG_FILE, METRICS_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE
+from .paths import CONFIG_FILE, LATENT_GMM_FILE, METRICS_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE
 from .prior import LatentGMM
 from .zoo import read_history
 
@@ -198,6 +201,61 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     if torch.device(device).type in ("cpu", "cuda"):  # NHWC convolutions: ~30 % faster sampling on CPU
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+SNAPSHOT_FILES = (CONFIG_FILE, WEIGHTS_FILE, LATENT_GMM_FILE)
+SNAPSHOT_LIMIT = 4 * 2**30  # far above any model this package builds (MAX_WIDTH at MAX_IMAGE_SIZE)
+
+
+def _saved_epoch(folder: Path) -> tuple[str | None, str | None]:
+    """(epoch in config.json's state, epoch in the weights' metadata) of a folder, as text; None where unknown."""
+    try:
+        state = read_json(folder / CONFIG_FILE, dict).get("state")
+        config_epoch = str(state.get("epoch")) if isinstance(state, dict) and "epoch" in state else None
+    except (OSError, JSONFileError):
+        config_epoch = None
+    try:
+        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as handle:
+            weights_epoch = (handle.metadata() or {}).get("epoch")
+    except Exception:  # noqa: BLE001 - a missing or torn file: load_model says why
+        weights_epoch = None
+    return config_epoch, weights_epoch
+
+
+@contextlib.contextmanager
+def snapshot(path_or_repo_id: str | os.PathLike, attempts: int = 5):
+    """``with snapshot(folder) as frozen:`` a private copy of a checkpoint's config, weights and latent GMM, all of
+    one save: what ``vaegan eval`` scores and fingerprints, whatever a training run writes into the folder meanwhile.
+
+    Each file is copied whole (a save replaces files by renaming, so an open file stays one version); the config's
+    epoch and the weights' are compared, and the copy is taken again while they differ (a save between the two
+    copies). Raises ``CheckpointError`` when the folder keeps changing. The copy is removed on leaving."""
+    directory = resolve_checkpoint(path_or_repo_id)
+    read_config(directory)  # a folder that is not a checkpoint is said in its own words, not the copy's
+    with tempfile.TemporaryDirectory(prefix="vaegan-snapshot-") as temporary:
+        frozen = Path(temporary)
+        for attempt in range(attempts):
+            for name in SNAPSHOT_FILES:
+                (frozen / name).unlink(missing_ok=True)
+                try:
+                    copy_bounded(directory / name, frozen / name, SNAPSHOT_LIMIT)
+                except FileNotFoundError:
+                    continue
+                except FileKindError as error:
+                    raise CheckpointError(f"{error}; a checkpoint holds regular files only") from None
+            config_epoch, weights_epoch = _saved_epoch(frozen)
+            if config_epoch is None or weights_epoch is None or config_epoch == weights_epoch:
+                break
+            time.sleep(0.1 * (attempt + 1))
+        else:
+            raise CheckpointError(f"{directory} changed on every read (a training run is saving into it); "
+                                  "evaluate it when the run has ended, or a copy of it")
+        try:
+            yield frozen
+        except VaeganError as error:  # a fault of a copied file is named as the folder's file
+            if str(frozen) not in str(error):
+                raise
+            raise type(error)(str(error).replace(str(frozen), str(directory))) from None
 
 
 def save_trainer_state(directory: str | os.PathLike, state: dict[str, Any]) -> None:

@@ -587,13 +587,18 @@ def _info(args: argparse.Namespace) -> dict:
 
 def _eval(args: argparse.Namespace) -> dict:
     from .card import refresh_model_card
-    from .checkpoint import load_model, read_config
+    from .checkpoint import load_model, read_config, resolve_checkpoint, snapshot
     from .metrics.evaluate import WITHOUT_REAL_FEATURES, evaluate
     from .train import resolve_device
 
     device = resolve_device(args.device)
-    model = load_model(args.checkpoint, device=device)
-    config = read_config(model.checkpoint_dir)
+    # the weights scored and the fingerprint stored are of one snapshot, whatever a training run saves meanwhile
+    with snapshot(args.checkpoint) as frozen:
+        model = load_model(frozen, device=device)
+        config = read_config(frozen)
+        fingerprints = {prior: evaluated_fingerprint(frozen, prior) for prior in ("normal", "gmm")}
+    model.checkpoint_dir = str(resolve_checkpoint(args.checkpoint))
+    model.snapshot_fingerprints = fingerprints
     dataset = config["train_config"].dataset if config["train_config"] else None
     if dataset is None:
         raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
@@ -615,7 +620,7 @@ def _eval(args: argparse.Namespace) -> dict:
                               force=args.force, device=device, prior=args.prior, **kwargs)
         except KeyboardInterrupt:
             raise _Interrupted(f"{_FEATURES_KEPT}; {METRICS_FILE} is unchanged") from None
-    result["checkpoint_fingerprint"] = evaluated_fingerprint(model.checkpoint_dir, args.prior)
+    result["checkpoint_fingerprint"] = fingerprints[args.prior]
     # the scores are safe before the diagnostics
     stored = _store_results(path, {metrics_key(args.extractor, args.split, args.prior): result}, stored)
     if not args.no_diagnostics:
@@ -644,7 +649,7 @@ def _diagnostics_to_store(args: argparse.Namespace, model, dataset: str, stored:
     """``vaegan_core.diagnostics`` of these weights, or None where ``stored`` holds them already."""
     from .diagnostics import run_diagnostics
 
-    fingerprint = evaluated_fingerprint(model.checkpoint_dir)
+    fingerprint = model.snapshot_fingerprints["normal"]
     current = stored.get(DIAGNOSTICS_KEY)
     if isinstance(current, dict) and current.get("checkpoint_fingerprint") == fingerprint:
         return None
@@ -675,11 +680,16 @@ def _anomaly(args: argparse.Namespace) -> dict:
         raise _UsageError(f"--against {dataset} is the model's own data; pick another dataset or a corruption "
                           f"({', '.join(CORRUPTIONS)})")
     generator = torch.Generator().manual_seed(args.seed)
-    test, _ = load_dataset(dataset, "test", args.data_dir)
+    shape = {"image_size": model.config.image_size, "channels": model.config.channels}  # what a folder needs
+    test, _ = load_dataset(dataset, "test", args.data_dir, **shape)
     normal_images = test[torch.randperm(test.shape[0], generator=generator)[:args.n]]
     if args.against in CORRUPTIONS:
         anomalous_images = corrupt(normal_images, args.against, args.seed)
     else:
+        if (model.config.image_size, model.config.channels) != (28, 1):
+            raise _UsageError(f"--against {args.against} holds 28x28 grey images; this model draws "
+                              f"{model.config.image_size}x{model.config.image_size}x{model.config.channels}: use a "
+                              f"corruption ({', '.join(CORRUPTIONS)})")
         other, _ = load_dataset(args.against, "test", args.data_dir)
         anomalous_images = other[torch.randperm(other.shape[0], generator=generator)[:args.n]]
     normal = anomaly_scores(model, normal_images, k=args.k, seed=args.seed)
@@ -728,7 +738,8 @@ def _fit_gmm(args: argparse.Namespace) -> dict:
     dataset = config["train_config"].dataset if config["train_config"] else None
     if dataset is None:
         raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
-    images, _ = load_dataset(dataset, "train", args.data_dir)
+    images, _ = load_dataset(dataset, "train", args.data_dir, image_size=model.config.image_size,
+                             channels=model.config.channels)  # the model's shape: what a folder dataset needs
     with _percent_bar(args.no_progress) as progress:
         mixture = fit_latent_gmm(model, images, components=args.components, seed=args.seed, progress=progress)
     mixture.metadata.update(dataset=dataset, split="train")
@@ -784,6 +795,9 @@ def main(argv: list[str] | None = None) -> int:
     except (_UsageError, VaeganError, _Interrupted, OSError) as error:
         print(f"{who}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, _UsageError) else 130 if isinstance(error, _Interrupted) else 1
+    except KeyboardInterrupt:  # Ctrl-C outside the steps that say what they kept (decoding a folder, loading)
+        print(f"{who}: interrupted before any result was written", file=sys.stderr)
+        return 130
     finally:
         warnings.formatwarning = formatter
     if rank or os.environ.get("VAEGAN_LAUNCHED_BY_NPROC"):  # under torchrun, process 0 (or the launcher) speaks

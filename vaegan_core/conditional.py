@@ -16,6 +16,7 @@ from .errors import ConfigError, DatasetError
 from .folders import folder_classes, is_folder
 
 MAX_TEXT = 40  # glyphs in one written line
+ASCII_DIGITS = "0123456789"
 
 
 def parse_labels(text: str, num_classes: int) -> list[int]:
@@ -27,7 +28,7 @@ def parse_labels(text: str, num_classes: int) -> list[int]:
         raise ConfigError(f"--labels has {len(parts):,} labels; at most 10,000 images at once")
     labels = []
     for part in parts:
-        if not part.lstrip("-").isdigit():
+        if not (part.lstrip("-") and set(part.lstrip("-")) <= set(ASCII_DIGITS)):  # "²".isdigit() is True
             raise ConfigError(f"--labels: {part[:20]!r} is not a class index (0 to {num_classes - 1})")
         value = int(part)
         if not 0 <= value < num_classes:
@@ -45,7 +46,8 @@ def parse_text(text: str, num_classes: int) -> list[int]:
         raise ConfigError(f"the text is empty; type class digits, e.g. 2026 (0 to {num_classes - 1})")
     if len(glyphs) > MAX_TEXT:
         raise ConfigError(f"the text has {len(glyphs)} characters; at most {MAX_TEXT} fit in one line")
-    bad = sorted({character for character in glyphs if not (character.isdigit() and int(character) < num_classes)})
+    bad = sorted({character for character in glyphs
+                  if not (character in ASCII_DIGITS and int(character) < num_classes)})  # "²".isdigit() is True
     if bad:
         raise ConfigError(f"the text may hold only the class digits 0 to {num_classes - 1}; "
                           f"{''.join(bad)[:10]!r} {'is' if len(bad) == 1 else 'are'} not")

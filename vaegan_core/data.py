@@ -21,7 +21,8 @@ import torch
 
 from .config import DATASETS, SPLITS
 from .errors import DatasetError
-from .folders import is_folder, load_folder
+from .folder_cache import load_folder
+from .folders import is_folder
 from .paths import bundled_data_dir, user_cache_dir  # noqa: F401  (user_cache_dir: its old home, still imported)
 
 CLASS_NAMES = {

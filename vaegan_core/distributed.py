@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 
 
 LAUNCHED_ENV = "VAEGAN_LAUNCHED_BY_NPROC"
+JOIN_TIMEOUT_ENV = "VAEGAN_JOIN_TIMEOUT"  # seconds the processes of a launch without torchrun wait for each other
+LEFTOVER = ("unset WORLD_SIZE, RANK and LOCAL_RANK if they are left over from an earlier torchrun, or start the "
+            "processes with torchrun (vaegan train --nproc N)")
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,25 @@ def start(context: Context, device: torch.device) -> None:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend)
+    if os.environ.get("TORCHELASTIC_RUN_ID"):  # torchrun: its agent holds the rendezvous and watches the processes
+        dist.init_process_group(backend)
+        return
+    # Not started by torchrun: WORLD_SIZE may be a leftover in the shell, so a missing address is said at once and
+    # a rendezvous the other processes never join ends after a timeout, instead of a traceback or a silent hang.
+    address, port = os.environ.get("MASTER_ADDR"), os.environ.get("MASTER_PORT", "29500")
+    if not address:
+        raise ConfigError(f"WORLD_SIZE={context.world} asks for {context.world} processes, but MASTER_ADDR is not set; "
+                          + LEFTOVER)
+    try:
+        seconds = float(os.environ.get(JOIN_TIMEOUT_ENV, "60"))
+        store = dist.TCPStore(address, int(port), context.world, is_master=context.rank == 0,
+                              timeout=timedelta(seconds=seconds), wait_for_workers=True)
+    except ValueError:
+        raise ConfigError(f"MASTER_PORT ({port}) and {JOIN_TIMEOUT_ENV} must be numbers") from None
+    except RuntimeError as error:  # DistStoreError, DistNetworkError: a timeout or an address that does not answer
+        raise ConfigError(f"the {context.world} processes of WORLD_SIZE={context.world} did not meet at "
+                          f"{address}:{port} ({first_line(error)[:120]}); " + LEFTOVER) from None
+    dist.init_process_group(backend, store=store, rank=context.rank, world_size=context.world)
 
 
 def stop(context: Context) -> None:

@@ -29,6 +29,11 @@ class MetricError(VaeganError, ValueError):
     """Input to a metric is malformed (shape, range, dtype) or too small for a sound estimate."""
 
 
+class WriteError(VaeganError, OSError):
+    """A file could not be written (a full disk, no permission, a writer's own error); the previous version of
+    the file, if any, is untouched. The message names the file and the fix."""
+
+
 def first_line(error: BaseException) -> str:
     """The first non-empty line of an error's message, or its type's name when the message is empty:
     what a one-line report shows of an exception raised by a library."""

@@ -4,13 +4,17 @@ is imported only to write .npy)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
+import shutil
 import stat
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import first_line
+from .errors import WriteError, first_line
 
 
 def _file_mode() -> int:
@@ -24,18 +28,79 @@ def _file_mode() -> int:
 FILE_MODE = _file_mode()
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a zombie counts as alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def clean_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files ``atomic_write`` left beside ``path`` in runs that were killed before they could
+    (``.NAME.tmpPID`` of a process that no longer runs); returns what was removed."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp(\d+)$")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and int(match[1]) != os.getpid() and not pid_alive(int(match[1])):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:
+                pass
+    return removed
+
+
+def write_error(path: str | os.PathLike, error: BaseException) -> WriteError:
+    """One line for a write that failed: the file, the reason (a full disk said as such, whatever error type the
+    writer used: torch.save's RuntimeError, safetensors' own) and the fix."""
+    full = getattr(error, "errno", None) == errno.ENOSPC
+    if not full:
+        try:
+            full = shutil.disk_usage(Path(path).parent).free < 1 << 20
+        except OSError:
+            pass
+    if full:
+        return WriteError(f"could not write {path}: the disk is full; free some space and run the command again "
+                          "(the previous version of the file is kept)")
+    reason = getattr(error, "strerror", None) or first_line(error)
+    return WriteError(f"could not write {path}: {reason} (the previous version of the file is kept)")
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(temporary_path)``, then rename the result onto ``path`` in one step.
 
     The file gets the mode of any new file (``FILE_MODE``), whatever the writer chose: safetensors writes
-    0600, which would make the weights the one file of a folder others cannot read.
+    0600, which would make the weights the one file of a folder others cannot read. Any failure of the writer
+    (a full disk above all) is a ``WriteError`` naming ``path``, the temporary file is removed and ``path``
+    keeps its previous content; temporaries of killed earlier runs are removed first.
     """
     path = Path(path)
+    clean_temporaries(path)
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         write(str(temporary))
         os.chmod(temporary, FILE_MODE)
         os.replace(temporary, path)
+    except WriteError:
+        raise
+    except Exception as error:
+        # what writers raise on a full disk or a lost folder: OSError, torch.save's RuntimeError, safetensors' own
+        # SafetensorError; anything else is a bug and stays a traceback
+        if not isinstance(error, (OSError, RuntimeError)) and type(error).__name__ != "SafetensorError":
+            raise
+        raise write_error(path, error) from None
     finally:
         if temporary.exists():
             temporary.unlink()
@@ -76,10 +141,12 @@ class FileKindError(OSError):
     """A path that is not a regular file (a FIFO, a device, a folder) or is larger than its reader's limit."""
 
 
-def read_bounded(path: str | os.PathLike, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; otherwise ``FileKindError``
-    (an ``OSError``) saying which. Opened without blocking, so a FIFO is refused instead of waiting for a
-    writer, and read only up to ``limit + 1`` bytes, so a file that grows (or ``/dev/zero``) cannot fill memory."""
+@contextlib.contextmanager
+def open_bounded(path: str | os.PathLike, limit: int):
+    """``with open_bounded(path, limit) as handle:`` ``path`` opened for reading if it is a regular file of at most
+    ``limit`` bytes; otherwise ``FileKindError`` (an ``OSError``) saying which. Opened without blocking, so a FIFO
+    is refused instead of waiting for a writer; the handle reads one version of the file, whatever renames replace
+    it meanwhile."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
@@ -87,10 +154,23 @@ def read_bounded(path: str | os.PathLike, limit: int) -> bytes:
             raise FileKindError(f"{path} is not a regular file")
         if info.st_size > limit:
             raise FileKindError(f"{path} is {info.st_size:,} bytes, over the {limit:,} its reader takes")
+        yield handle
+
+
+def read_bounded(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of ``path`` through ``open_bounded``, read only up to ``limit + 1`` bytes, so a file that grows (or
+    ``/dev/zero``) cannot fill memory."""
+    with open_bounded(path, limit) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise FileKindError(f"{path} grew past the {limit:,} bytes its reader takes")
     return data
+
+
+def copy_bounded(source: str | os.PathLike, target: str | os.PathLike, limit: int) -> None:
+    """Copy ``source`` (through ``open_bounded``) to ``target``."""
+    with open_bounded(source, limit) as handle, open(target, "wb") as out:
+        shutil.copyfileobj(handle, out, 1 << 20)
 
 
 def read_json(path: str | os.PathLike, expect: type | None = None, limit: int = JSON_LIMIT) -> Any:

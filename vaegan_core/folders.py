@@ -6,36 +6,46 @@ resized with antialiasing (PIL's ``ImageOps.fit``, Lanczos) to ``image_size``, i
 RGB (3), into a compact uint8 cache under ``$XDG_CACHE_HOME/vaegan-folders`` (or ``~/.cache``). Later
 runs read the cache memory-mapped, so epochs never decode a JPEG again and a dataset larger than
 memory is paged in from disk as batches ask for it instead of being loaded whole. The cache is keyed
-by the folder's listing (names, sizes, modification times), the size and the channels: a changed
-folder is decoded again and the stale cache removed.
+by the folder's listing (names, sizes, modification times, classes), the size and the channels: a changed
+folder is decoded again and the stale cache removed; a damaged cache is noticed, said and rebuilt.
 
-Files that cannot be used (not an image, truncated, 0 bytes, CMYK, 16-bit) are skipped: the count and
-the first few names with the reason go to a warning, never a crash. The split is fixed per file: an
-image belongs to the test split when the CRC-32 of its path inside the folder is 0 modulo 10 (about
-10 %), so adding images never moves old ones between the splits.
+Nothing outside the folder is read: the walk follows a link only to a place inside the folder, enters
+each real folder once and never a link back into a folder above it, so a link loop cannot make it endless.
+Only regular files are opened (never a FIFO or a device), each under a size limit, and an image is refused
+from its header when it has more pixels than ``MAX_MEGAPIXELS``. Every class sub-folder is a class, an
+empty one too, so that labels do not shift when a folder is empty. Files that cannot be used (not an
+image, truncated, 0 bytes, CMYK, 16-bit, too large) and links not followed are skipped: the count and the
+first few names with the reason go to a warning, never a crash. The split is fixed per file: an image
+belongs to the test split when the CRC-32 of its path inside the folder is 0 modulo 10 (about 10 %), so
+adding images never moves old ones between the splits.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import stat
 import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .errors import DatasetError
-from .paths import user_cache_dir
+from .errors import DatasetError, first_line
 
 PREFIX = "folder:"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's list
 TEST_SHARE = 10  # one image in TEST_SHARE (by the CRC-32 of its path) is a test image
 SHOWN_SKIPS = 5  # names of skipped files in the warning
-CACHE_VERSION = 1  # bump when the decoding changes, so that old caches are not reused
+CACHE_VERSION = 2  # bump when the decoding changes, so that old caches are not reused (2: empty classes, limits)
+SPLITS = ("train", "test")
+# Pixels an image may have (after a JPEG's reduced decoding, Image.draft). Higher than uploads' 8: a folder
+# holds camera photos (12-24 megapixels in PNG, WebP or TIFF are common) and one image is decoded at a time;
+# 40 megapixels of RGBA are 160 MB, where a 13000 x 13000 palette PNG took 1.5-2.7 GB.
+MAX_MEGAPIXELS = 40.0
+MAX_FILE_BYTES = 256 * 2**20  # no usable image under MAX_MEGAPIXELS is larger (40 MP of RGBA, uncompressed: 160 MB)
+NOT_REGULAR = "not a regular file (a FIFO, socket or device)"
 
 
 def is_folder(name: str) -> bool:
@@ -75,11 +85,110 @@ def storage_name(name: str, image_shape: tuple[int, ...] | None = None) -> str:
 
 @dataclass(frozen=True)
 class Listing:
-    files: tuple[str, ...]  # image files, relative to the root, sorted
+    files: tuple[str, ...]  # image files, relative to the root, in walk order (each folder's entries sorted)
     labels: tuple[int, ...]  # class index per file (0 everywhere when the folder has no class sub-folders)
-    classes: tuple[str, ...]  # class sub-folder names, sorted; () for a flat folder
+    classes: tuple[str, ...]  # class sub-folder names, sorted, empty ones included; () for a flat folder
     ignored_top_level: int  # files directly in the root of a folder with class sub-folders (ImageFolder skips them)
-    fingerprint: str  # of the names, sizes and modification times
+    fingerprint: str  # of the names, sizes and modification times, the classes and what was left out
+    skipped: tuple[tuple[str, str], ...] = ()  # (file, why) of image files not listed: FIFOs, links out, twins
+    not_followed: tuple[tuple[str, str], ...] = ()  # (folder, why) of folders not entered: loops, links out
+
+
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+class _Walk:
+    """A finite walk of one dataset folder. Each real folder is entered at most once (keyed by st_dev and
+    st_ino), so a link loop ends; a link is followed only to a place inside the root (nothing is read outside
+    the folder it belongs to); each file is listed once, so one image cannot land in both splits under two
+    names. Only ``os.stat`` is called: listing opens no file, so a FIFO cannot make it wait."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.real_root = os.path.realpath(root)
+        self.folders: dict[object, str] = {}  # real folder -> the relative path it was entered under
+        self.seen_files: dict[object, str] = {}  # real file -> the relative path it was listed under
+        self.files, self.labels, self.stats = [], [], []  # per listed file: path, label, "path size mtime"
+        self.skipped: list[tuple[str, str]] = []
+        self.not_followed: list[tuple[str, str]] = []
+        self.enter(os.stat(root), "", "")
+
+    @staticmethod
+    def _key(info: os.stat_result, path: str) -> object:
+        # st_ino is 0 on file systems that have none: the resolved path is the next best identity
+        return (info.st_dev, info.st_ino) if info.st_ino else os.path.realpath(path)
+
+    def enter(self, info: os.stat_result, relative: str, parent: str) -> bool:
+        """Whether to walk into the folder at ``relative`` (found in ``parent``); noted when not."""
+        key = self._key(info, os.path.join(self.root, relative))
+        owner = self.folders.get(key)
+        if owner is None:
+            self.folders[key] = relative
+            return True
+        above = owner == "" or parent == owner or parent.startswith(owner + "/")
+        self.not_followed.append((relative, "a link back to a folder above it (a loop)" if above
+                                  else f"the same folder as {owner}"))
+        return False
+
+    def entries(self, current: str) -> tuple[list[str], list[tuple[str, os.stat_result]]]:
+        """(the sub-folders to walk into, the image files with their stat) of one folder, names sorted."""
+        path = os.path.join(self.root, current)
+        try:
+            with os.scandir(path) as found:
+                listed = sorted(found, key=lambda entry: entry.name)
+        except OSError as error:
+            self.not_followed.append((current or ".", f"could not be listed ({error.strerror or first_line(error)})"))
+            return [], []
+        folders, images = [], []
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            relative = f"{current}/{entry.name}" if current else entry.name
+            is_image = entry.name.lower().endswith(IMAGE_SUFFIXES)
+            notes = self.skipped if is_image else self.not_followed
+            try:
+                info = os.stat(entry.path)  # follows a link (raises for a broken one or a link to itself)
+            except OSError:
+                if entry.is_symlink():
+                    notes.append((relative, "a broken link"))
+                continue
+            if entry.is_symlink() and not _inside(os.path.realpath(entry.path), self.real_root):
+                if is_image or stat.S_ISDIR(info.st_mode):
+                    notes.append((relative, "a link to a place outside the folder"))
+            elif stat.S_ISDIR(info.st_mode):
+                if self.enter(info, relative, current):
+                    folders.append(relative)
+            elif is_image:
+                images.append((relative, info))
+        return folders, images
+
+    def add(self, relative: str, info: os.stat_result, label: int) -> None:
+        if not stat.S_ISREG(info.st_mode):
+            self.skipped.append((relative, NOT_REGULAR))
+            return
+        key = self._key(info, os.path.join(self.root, relative))
+        if key in self.seen_files:
+            self.skipped.append((relative, f"the same file as {self.seen_files[key]}"))
+            return
+        self.seen_files[key] = relative
+        if info.st_size > MAX_FILE_BYTES:
+            self.skipped.append((relative, f"over the {MAX_FILE_BYTES:,}-byte limit ({info.st_size:,} bytes)"))
+            return
+        self.files.append(relative)
+        self.labels.append(label)
+        self.stats.append(f"{relative}\t{info.st_size}\t{info.st_mtime_ns}")
+
+    def walk(self, start: str, label: int) -> None:
+        """Every image under ``start`` (already entered), depth first, as ``os.walk`` goes, without recursion:
+        a deep tree cannot reach Python's recursion limit."""
+        stack = [start]
+        while stack:
+            current = stack.pop()
+            folders, images = self.entries(current)
+            for relative, info in images:
+                self.add(relative, info, label)
+            stack.extend(reversed(folders))
 
 
 def scan(root: Path) -> Listing:
@@ -87,49 +196,60 @@ def scan(root: Path) -> Listing:
     if not root.is_dir():
         raise DatasetError(f"image folder {root} not found (or not a folder); pass --dataset folder:PATH with a "
                            "folder of images, optionally one sub-folder per class")
-    visible = lambda entry: not entry.name.startswith(".")  # noqa: E731
-    class_dirs = sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and visible(entry))
-    files, labels, stats = [], [], []
-
-    def walk(folder: Path, label: int) -> None:
-        for current, dirs, names in os.walk(folder, followlinks=True):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                if name.startswith(".") or not name.lower().endswith(IMAGE_SUFFIXES):
-                    continue
-                path = Path(current) / name
-                try:
-                    stat = path.stat()
-                except OSError:
-                    continue
-                files.append(path.relative_to(root).as_posix())
-                labels.append(label)
-                stats.append(f"{files[-1]}\t{stat.st_size}\t{stat.st_mtime_ns}")
-
-    ignored = 0
-    with_images = [name for name in class_dirs if _has_images(root / name)]
-    if with_images:
-        for label, name in enumerate(with_images):
-            walk(root / name, label)
-        ignored = sum(1 for entry in os.scandir(root) if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES))
-    else:
-        walk(root, 0)
-    if not files:
+    walk = _Walk(root)
+    class_dirs, top_images = walk.entries("")
+    for label, name in enumerate(class_dirs):
+        walk.walk(name, label)
+    ignored = sum(1 for _, info in top_images if stat.S_ISREG(info.st_mode))
+    if not walk.files:  # no class sub-folder holds an image: a flat folder, walked again from the top
+        walk, class_dirs, ignored = _Walk(root), [], 0
+        walk.walk("", 0)
+    if not walk.files:
         raise DatasetError(f"{root} holds no images ({', '.join(IMAGE_SUFFIXES)}); put the images there, or one "
                            "sub-folder of images per class")
-    digest = hashlib.sha1("\n".join(stats).encode("utf-8")).hexdigest()[:16]
-    return Listing(tuple(files), tuple(labels), tuple(with_images), ignored, digest)
-
-
-def _has_images(folder: Path) -> bool:
-    for _, _, names in os.walk(folder, followlinks=True):
-        if any(name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith(".") for name in names):
-            return True
-    return False
+    # The classes and what was left out are in the fingerprint: an empty class folder added or a link changed
+    # moves labels or the report without touching any listed file.
+    lines = walk.stats + ["classes\t" + "\t".join(class_dirs)] + [f"left out\t{p}\t{w}" for p, w in
+                                                                  walk.skipped + walk.not_followed]
+    digest = hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+    return Listing(tuple(walk.files), tuple(walk.labels), tuple(class_dirs), ignored, digest,
+                   tuple(walk.skipped), tuple(walk.not_followed))
 
 
 def split_of(relative_path: str) -> str:
     return "test" if zlib.crc32(relative_path.encode("utf-8")) % TEST_SHARE == 0 else "train"
+
+
+def _open_regular(path: Path):
+    """``(binary file, "")`` for a regular file of 1 to MAX_FILE_BYTES bytes, else ``(None, why)``. Opened
+    without blocking, so a FIFO is refused at once instead of waiting for a writer."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(fd)
+    why = (NOT_REGULAR if not stat.S_ISREG(info.st_mode) else "empty file" if info.st_size == 0
+           else f"over the {MAX_FILE_BYTES:,}-byte limit ({info.st_size:,} bytes)" if info.st_size > MAX_FILE_BYTES
+           else "")
+    if why:
+        os.close(fd)
+        return None, why
+    return os.fdopen(fd, "rb"), ""
+
+
+def _open_image(handle, image_size: int):
+    """``(image, "")`` with its header read and no pixel decoded, or ``(None, why)`` when it has too many
+    pixels: over MAX_MEGAPIXELS, or over what PIL's decompression-bomb check warns about or refuses."""
+    from PIL import Image
+
+    with warnings.catch_warnings(record=True) as caught:  # PIL warns above its limit: a refusal here
+        warnings.simplefilter("always", Image.DecompressionBombWarning)
+        image = Image.open(handle)
+    bomb = any(issubclass(item.category, Image.DecompressionBombWarning) for item in caught)
+    image.draft(None, (2 * image_size, 2 * image_size))  # JPEG only: decoded at 1/2 to 1/8 scale, still >= 2x
+    width, height = image.size
+    if bomb or width * height > MAX_MEGAPIXELS * 1e6:
+        image.close()
+        return None, (f"{width} x {height} pixels ({width * height / 1e6:.0f} megapixels), over the limit of "
+                      f"{MAX_MEGAPIXELS:g}: downscale it")
+    return image, ""
 
 
 def decode(path: Path, image_size: int, channels: int) -> tuple[np.ndarray | None, str]:
@@ -137,131 +257,36 @@ def decode(path: Path, image_size: int, channels: int) -> tuple[np.ndarray | Non
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        if path.stat().st_size == 0:
-            return None, "empty file"
-        with Image.open(path) as image:
-            if image.mode == "CMYK":
-                return None, "CMYK colour (save it as RGB)"
-            if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-                return None, f"{'16' if image.mode.startswith('I;16') else '32'}-bit pixels (save it as 8-bit)"
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "P", "PA"):  # transparency: composite over white, not black
-                rgba = image.convert("RGBA")
-                image = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image.alpha_composite(rgba)
-            image = image.convert("RGB" if channels == 3 else "L")
-            image = ImageOps.fit(image, (image_size, image_size), method=Image.Resampling.LANCZOS)
-            array = np.asarray(image, dtype=np.uint8)
+        handle, why = _open_regular(path)
+        if handle is None:
+            return None, why
+        with handle:
+            image, why = _open_image(handle, image_size)
+            if image is None:
+                return None, why
+            with image:
+                if image.mode == "CMYK":
+                    return None, "CMYK colour (save it as RGB)"
+                if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+                    return None, f"{'16' if image.mode.startswith('I;16') else '32'}-bit pixels (save it as 8-bit)"
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                if image.mode in ("RGBA", "LA", "P", "PA"):  # transparency: composite over white, not black
+                    rgba = image.convert("RGBA")
+                    image = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    image.alpha_composite(rgba)
+                image = image.convert("RGB" if channels == 3 else "L")
+                image = ImageOps.fit(image, (image_size, image_size), method=Image.Resampling.LANCZOS)
+                array = np.asarray(image, dtype=np.uint8)
     except UnidentifiedImageError:
         return None, "not an image"
     except Image.DecompressionBombError:
-        return None, "too many pixels"
+        return None, "too many pixels (over PIL's decompression-bomb limit): downscale it"
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         return None, "truncated" if "truncated" in str(error).lower() else "unreadable"
     return (array[None] if channels == 1 else array.transpose(2, 0, 1)).copy(), ""
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("VAEGAN_FOLDER_CACHE") or user_cache_dir() / "vaegan-folders")
-
-
-def load_folder(name: str, split: str, image_size: int | None, channels: int | None,
-                progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(images uint8 N x C x S x S, labels int64 N)`` of one split of an image folder (memory-mapped)."""
-    if image_size is None or channels is None:
-        raise DatasetError(f"{name}: an image folder needs the image size and channels of the model "
-                           "(--image-size, --channels)")
-    root = folder_path(name).resolve()
-    listing = scan(root)
-    meta = _ensure_cache(root, listing, image_size, channels, progress)
-    count = meta["counts"][split]
-    if count == 0:
-        raise DatasetError(f"{root} has no {split} images after decoding (the test split is one image in "
-                           f"{TEST_SHARE}); add images")
-    stem = _cache_dir(root) / _stem(listing, image_size, channels)
-    shape = (count, channels, image_size, image_size)
-    images = np.memmap(f"{stem}-{split}.u8", dtype=np.uint8, mode="c", shape=shape)  # copy-on-write: paged in
-    labels = np.asarray(meta["labels"][split], dtype=np.int64)
-    return torch.from_numpy(images), torch.from_numpy(labels)
-
-
 def folder_classes(name: str) -> list[str]:
-    """The class names of an image folder (its sub-folders), [] for a flat one."""
+    """The class names of an image folder (its sub-folders, empty ones included), [] for a flat one."""
     return list(scan(folder_path(name).resolve()).classes)
-
-
-def _cache_dir(root: Path) -> Path:
-    return cache_root() / hashlib.sha1(str(root).encode("utf-8")).hexdigest()[:16]
-
-
-def _stem(listing: Listing, image_size: int, channels: int) -> str:
-    return f"v{CACHE_VERSION}-{listing.fingerprint}-{image_size}px-{channels}ch"
-
-
-def _ensure_cache(root: Path, listing: Listing, image_size: int, channels: int, progress: bool) -> dict:
-    folder = _cache_dir(root)
-    stem = _stem(listing, image_size, channels)
-    meta_path = folder / f"{stem}.json"
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if all((folder / f"{stem}-{s}.u8").is_file() for s in ("train", "test")):
-                return meta
-        except (OSError, ValueError):
-            pass
-    folder.mkdir(parents=True, exist_ok=True)
-    from tqdm.auto import tqdm
-
-    outputs = {s: open(folder / f"{stem}-{s}.u8.tmp{os.getpid()}", "wb") for s in ("train", "test")}
-    labels: dict[str, list[int]] = {"train": [], "test": []}
-    skipped: list[tuple[str, str]] = []
-    try:
-        for relative, label in tqdm(list(zip(listing.files, listing.labels)), disable=not progress, unit="image",
-                                    desc=f"decoding {root.name}"):
-            array, why = decode(root / relative, image_size, channels)
-            if array is None:
-                skipped.append((relative, why))
-                continue
-            split = split_of(relative)
-            outputs[split].write(array.tobytes())
-            labels[split].append(label)
-    finally:
-        for handle in outputs.values():
-            handle.close()
-    for split in ("train", "test"):
-        os.replace(folder / f"{stem}-{split}.u8.tmp{os.getpid()}", folder / f"{stem}-{split}.u8")
-    meta = {"root": str(root), "image_size": image_size, "channels": channels, "classes": list(listing.classes),
-            "counts": {s: len(labels[s]) for s in labels}, "labels": labels,
-            "skipped": [{"file": f, "why": w} for f, w in skipped], "ignored_top_level": listing.ignored_top_level}
-    tmp = meta_path.with_name(meta_path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(meta), encoding="utf-8")
-    os.replace(tmp, meta_path)
-    for stale in folder.iterdir():  # caches of an earlier state of the folder, at this size
-        if stale.name.endswith((f"-{image_size}px-{channels}ch.json", f"-{image_size}px-{channels}ch-train.u8",
-                                f"-{image_size}px-{channels}ch-test.u8")) and not stale.name.startswith(stem):
-            stale.unlink(missing_ok=True)
-    report_skips(root, meta)
-    return meta
-
-
-def report_skips(root: Path, meta: dict) -> None:
-    skipped = meta.get("skipped", [])
-    notes = []
-    if skipped:
-        shown = "; ".join(f"{item['file']}: {item['why']}" for item in skipped[:SHOWN_SKIPS])
-        more = f" and {len(skipped) - SHOWN_SKIPS} more" if len(skipped) > SHOWN_SKIPS else ""
-        notes.append(f"skipped {len(skipped)} of {len(skipped) + sum(meta['counts'].values())} files: {shown}{more}")
-    if meta.get("ignored_top_level"):
-        notes.append(f"ignored {meta['ignored_top_level']} image(s) directly in the folder: with class sub-folders, "
-                     "only their images are used")
-    if notes:
-        warnings.warn(f"{root}: " + "; ".join(notes), stacklevel=3)
-
-
-def summary(name: str, image_size: int, channels: int) -> dict:
-    """What a decoded folder holds (after ``load_folder`` built its cache): counts, classes, skipped files."""
-    root = folder_path(name).resolve()
-    listing = scan(root)
-    meta = _ensure_cache(root, listing, image_size, channels, progress=False)
-    return {key: meta[key] for key in ("root", "image_size", "channels", "classes", "counts", "skipped")}

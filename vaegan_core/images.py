@@ -9,7 +9,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .files import atomic_write
+from .files import atomic_write, read_bounded
+
+PICTURE_BYTES = 32 * 2**20  # a sample grid the package writes is a few KB to a few MB
+PICTURE_PIXELS = 16_000_000  # ... and a few megapixels at most; a decompression bomb is far above
 
 
 def check_image_batch(images, shape: tuple[int, ...] | None, error: type[Exception]) -> None:
@@ -68,6 +71,28 @@ def grid_image(images: torch.Tensor, nrow: int | None = None, scale: int = 1) ->
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     return image
+
+
+def open_picture(path: str | os.PathLike, max_pixels: int = PICTURE_PIXELS) -> Image.Image:
+    """A picture file the package wrote (a sample grid), decoded only when it is a regular file of at most
+    ``PICTURE_BYTES`` bytes whose header says at most ``max_pixels`` pixels; anything else (missing, a FIFO, a
+    bomb, a torn file) is a ``ValueError`` with the reason in one line. Returns a loaded RGB or L image."""
+    import io
+
+    try:
+        data = read_bounded(path, PICTURE_BYTES)
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size  # from the header: nothing decoded yet
+            if width * height > max_pixels:
+                raise ValueError(f"{path} is {width}x{height} pixels, over the {max_pixels:,} a picture may have")
+            image.load()
+            return image.convert("L" if image.mode in ("1", "L", "I;16") else "RGB")
+    except ValueError:
+        raise
+    except Image.DecompressionBombError:  # PIL refuses at open above twice its own pixel limit
+        raise ValueError(f"{path} claims more pixels than a picture may have ({max_pixels:,})") from None
+    except Exception as error:  # OSError, PIL's UnidentifiedImageError, SyntaxError
+        raise ValueError(f"{path} could not be read as a picture ({type(error).__name__})") from None
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> None:

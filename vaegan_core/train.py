@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -27,6 +28,7 @@ from .config import ModelConfig, TrainConfig
 from .data import load_dataset
 from .errors import CheckpointError, ConfigError, TrainingDiverged, VaeganError, first_line
 from .files import write_text_atomic
+from .lock import LOCK_FILE, FolderLock
 from .images import save_grid
 from .models import GenerativeModel, build_model
 from .zoo import read_history, read_quality
@@ -151,11 +153,42 @@ class Trainer:
         # the run's continuations that were not a plain resume: {"from_epoch", "optimizer": "fresh" | "kept",
         # "changed": {setting: new value}}, oldest first (config.json's state "stages")
         self.stages: list[dict[str, Any]] = []
-        if not _resuming and ckpt.has_checkpoint(self.out_dir):
-            raise CheckpointError(
-                f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
-            )
         self.context = distributed.from_environment()
+        # one writer per folder, taken before anything is checked or written (process 0 writes for all)
+        self._created = created = not self.out_dir.exists()
+        self._lock = FolderLock(self.out_dir).acquire() if self.context.main else None
+        try:
+            if not _resuming and ckpt.has_checkpoint(self.out_dir):
+                raise CheckpointError(
+                    f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
+                )
+            self._build(model_config, train_config, data, data_root)
+        except BaseException:
+            self.release(remove_if_empty=created)
+            raise
+
+    def release(self, remove_if_empty: bool = False) -> None:
+        """Give the folder's lock back (``fit`` does at its end); ``remove_if_empty``: remove the folder too when
+        the lock file is all it holds (a run refused before it wrote anything leaves nothing behind)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if remove_if_empty and self.out_dir.is_dir() and \
+                {entry.name for entry in self.out_dir.iterdir()} <= {LOCK_FILE}:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+
+    def _remove_unsaved(self, made: list[Path]) -> None:
+        """What a new run that failed before its first save had made (an empty grid folder, its log)."""
+        for path in made:
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+            elif path.is_file():
+                path.unlink()
+
+    def _build(self, model_config: ModelConfig, train_config: TrainConfig, data, data_root) -> None:
+        if train_config.track_fid and train_config.dataset.startswith("folder:"):  # said now, not after an epoch
+            raise ConfigError("--track-fid and --keep-best score with the domain LeNet features, which exist for "
+                              "mnist, fashion-mnist and digits only; leave them out for an image folder")
         self.device = resolve_device(train_config.device)
         if self.context.active and self.device.type == "cuda":
             self.device = torch.device("cuda", self.context.local_rank)
@@ -184,6 +217,10 @@ class Trainer:
         if self._channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.model.noise_shard = (self.context.rank, self.context.world)
+        if train_config.batch_size < 2 and any(isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+                                               for module in self.model.modules()):
+            raise ConfigError(f"--batch-size {train_config.batch_size} cannot train the {model_config.kind}: its "
+                              "BatchNorm layers need at least 2 images per step; use --batch-size 2 or more")
         self.wrapped = distributed.wrap_networks(self.model, self.context, self.device) if self.context.active else {}
         if self.compiled:
             self.wrapped = compile_networks(self.model, self.wrapped)
@@ -454,6 +491,11 @@ class Trainer:
         """Train until ``config.epochs``; checkpoint every epoch. Returns a summary of the run."""
         config = self.config
         main = self.context.main  # process 0 alone writes (the others hold the same weights)
+        if main and self._lock is None:  # a Trainer whose fit has ended once: the folder is taken again
+            self._lock = FolderLock(self.out_dir).acquire()
+        fresh = main and not ckpt.has_checkpoint(self.out_dir)  # nothing saved yet: nothing to keep on a failure
+        made = [path for path in (self.out_dir / paths.SAMPLES_DIR, self.out_dir / paths.HISTORY_FILE)
+                if fresh and not path.exists()]
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / paths.SAMPLES_DIR).mkdir(exist_ok=True)
@@ -464,6 +506,7 @@ class Trainer:
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
         last_rate, epoch_at_start, threads_at_start = 0.0, self.epoch, torch.get_num_threads()
+        failed = True
         try:
             self.model.train()
             while self.epoch < config.epochs:
@@ -499,10 +542,14 @@ class Trainer:
                 if main:
                     self._end_of_epoch(last_rate)
                 distributed.barrier(self.context)
+            failed = False
         finally:
             if history is not None:
                 history.close()
             bar.close()
+            if failed and fresh and not ckpt.has_checkpoint(self.out_dir):
+                self._remove_unsaved(made)
+            self.release(remove_if_empty=failed and self._created)
             distributed.stop(self.context)
             torch.set_num_threads(threads_at_start)  # the thread policy holds for the run only
             self.model.kl_scale = 1.0  # the model's own losses outside training
@@ -593,7 +640,8 @@ class Trainer:
                               split="train", seed=self.config.seed, device=str(self.device), data_root=self.data_root)
         except (VaeganError, OSError) as error:
             self._quality_off = True
-            warnings.warn(f"--track-fid is off for this run: {first_line(error)}", stacklevel=2)
+            off = "--track-fid and --keep-best are" if self.config.keep_best else "--track-fid is"
+            warnings.warn(f"{off} off for this run: {first_line(error)}", stacklevel=2)
             return
         finally:
             self.model.train()

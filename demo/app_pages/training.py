@@ -72,4 +72,5 @@ grids = zoo.sample_grids(folder)
 if grids:
     st.markdown("**Samples from the same noise after each epoch**")
     epoch = st.slider("Epoch", 1, len(grids), len(grids)) if len(grids) > 1 else 1
-    st.image(str(grids[epoch - 1]), caption=grids[epoch - 1].name, width=420)
+    with st.container(width=420):  # one damaged grid is a note in its place, not an error page
+        ui.static_picture(grids[epoch - 1], grids[epoch - 1].name)

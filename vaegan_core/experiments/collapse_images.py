@@ -40,8 +40,8 @@ import torch
 from ..checkpoint import load_model, read_config
 from ..config import COLLAPSE_LOOPS, MODEL_KINDS, ModelConfig, TrainConfig
 from ..data import load_dataset
-from ..errors import ConfigError
-from ..files import JSONFileError, read_json, save_npy_atomic, write_text_atomic
+from ..errors import ConfigError, first_line
+from ..files import JSONFileError, read_bounded, read_json, save_npy_atomic, write_text_atomic
 from ..images import save_grid, to_uint8
 from ..metrics.scores import CONFIDENT
 from ..metrics.evaluate import evaluate
@@ -126,7 +126,7 @@ def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress
     total = config.generations + 1
     previous, accumulated = None, []
     done = len(results["generations"])
-    if done and (out / STRIP_FILE).is_file():
+    if done and ((out / STRIP_FILE).exists() or (out / STRIP_FILE).is_symlink()):
         try:  # a corrupt strip is said now, not after the next generation has trained
             read_strip(out / STRIP_FILE)
         except ValueError as error:
@@ -180,6 +180,7 @@ def _append_strip(out: Path, generation: int, row: np.ndarray) -> None:
     save_npy_atomic(path, np.concatenate([rows, row[None]]))
 
 
+STRIP_LIMIT = 64 * 2**20  # 100 generations of 10 colour 64x64 codes: 12 MB
 RESULTS_LIMIT = 8 * 2**20  # a study of 100 generations is about 100 KB
 MEASURES = ("fid", "precision", "recall")  # what every generation must hold, as finite numbers (fid > 0)
 
@@ -207,10 +208,13 @@ def read_results(path: str | Path) -> dict:
 def read_strip(path: str | Path, rows: int | None = None) -> np.ndarray:
     """A study's strip.npy, checked: uint8, generations x STRIP x C x H x W (``rows`` rows when given), no pickle.
     A bad file is a ``ValueError`` naming it."""
+    import io
+
     try:
-        strip = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f"{path} is not a readable strip ({error}); remove it, and its study goes on without one") from None
+        strip = np.load(io.BytesIO(read_bounded(path, STRIP_LIMIT)), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:  # FileKindError is an OSError: a FIFO, a device, too large
+        raise ValueError(f"{path} is not a readable strip ({first_line(error)}); remove it, and its study goes on "
+                         "without one") from None
     if strip.dtype != np.uint8 or strip.ndim != 5 or strip.shape[1] != STRIP or (rows is not None and strip.shape[0] != rows):
         raise ValueError(f"{path} holds a {strip.dtype} array of shape {strip.shape}, not the study's strip "
                          f"(generations x {STRIP} x C x H x W, uint8); remove it")
@@ -228,7 +232,7 @@ def _open_results(config: ImageCollapseConfig, out: Path) -> dict:
     start weights), or a new record."""
     results_path = out / RESULTS_FILE
     start = start_fingerprint(config.start_from) if config.start_from else None
-    if not results_path.is_file():
+    if not (results_path.exists() or results_path.is_symlink()):  # a FIFO or a link is read (and refused) below
         return {"config": asdict(config), "generations": [], "created_by": "vaegan collapse",
                 **({"start_fingerprint": start} if start else {})}
     try:
