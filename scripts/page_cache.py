@@ -2,7 +2,7 @@
 ``page_cache/`` folder (vaegan_core.page_cache): the UMAP map of 5,000 test codes (Latent map), the latent
 diagnostics of the test split (Latent space), the reconstruction errors of the first 1,000 test images
 (Reconstruction's worst-first gallery), the anomaly scores of 2,000 test images and of 2,000 images of the
-other dataset (Anomalies); and the 64 samples of each GMM prior the Overview shows (``samples/gmm.png``). The app
+other dataset, picked as `vaegan eval`'s diagnostics pick them (Anomalies); and the 64 samples of each GMM prior the Overview shows (``samples/gmm.png``). The app
 then opens those pages without computing them.
 
     python scripts/page_cache.py [--checkpoints DIR] [DATASET ...]      default: mnist fashion-mnist
@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from vaegan_core import page_cache, zoo  # noqa: E402
 from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.anomaly import detection_sets  # noqa: E402
 from vaegan_core.config import OTHER_DATASET  # noqa: E402
 from vaegan_core.data import load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
@@ -49,10 +50,11 @@ def ship(dataset: str, root: Path) -> None:
             page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=out)
             page_cache.latent_usage(model, test, write_to=out)
             page_cache.reconstruction_errors(model, test[:WORST_POOL], write_to=out)
-        page_cache.anomaly_scores(model, test[:ANOMALY_IMAGES], dataset, write_to=out)
+        normal, sets, _ = detection_sets(dataset, ANOMALY_IMAGES, seed=0)  # the Anomalies page's images
+        page_cache.anomaly_scores(model, normal, dataset, write_to=out)
         other = OTHER_DATASET.get(dataset)
-        if other:
-            page_cache.anomaly_scores(model, load_dataset(other, "test")[0][:ANOMALY_IMAGES], other, write_to=out)
+        if other in sets:
+            page_cache.anomaly_scores(model, sets[other], other, write_to=out)
         size = sum(path.stat().st_size for path in out.glob("*"))
         print(f"{dataset}/{kind}: {len(list(out.glob('*')))} files, {size / 1e3:.0f} kB, "
               f"{time.perf_counter() - started:.0f} s")

@@ -96,7 +96,7 @@ def test_the_page_functions_store_what_the_core_computes(tmp_path):
     np.testing.assert_allclose(errors, reconstruct_with_error(model, images)[1].numpy(), rtol=1e-5)
     assert errors.shape == (40,)
     assert {path.name for path in page_cache.user_folder(model.fingerprint).iterdir()} == {
-        "usage-test-40.json", "scores-noise-40.safetensors", "map-pca-40-seed0.safetensors",
+        "usage-test-40.json", "scores-noise-40-seed0.safetensors", "map-pca-40-seed0.safetensors",
         "recon-errors-40.safetensors"}
 
 

@@ -180,22 +180,21 @@ def percentile(score: float, reference: np.ndarray) -> float:
     return float(100.0 * np.mean(reference <= score))
 
 
-def standard_pairs(model, dataset: str, n: int = 2000, k: int = 1, data_root=None, seed: int = 0,
-                   with_curves: bool = False) -> dict:
-    """The standard detection tasks for a model trained on ``dataset``: its test split (normal) against the
-    other dataset's test split and against each corruption of its own test images (anomalous), ``n`` images
-    each. Returns ``{"n", "k", "pairs": {name: {score: detection}}, "skipped": {name: reason}}`` (the ROC
-    curves only with ``with_curves``). A missing second dataset is skipped with its reason, not an error."""
+def detection_sets(dataset: str, n: int = 2000, seed: int = 0, data_root=None, image_size: int = 28,
+                   channels: int = 1) -> tuple[torch.Tensor, dict, dict]:
+    """The images of the standard detection tasks: ``(normal, sets, skipped)``. ``normal``: ``n`` test images of
+    ``dataset`` picked by a seeded permutation (floats in [0, 1]); ``sets``: the other dataset's ``n`` test images
+    (the same generator, drawn next; uint8) and each corruption of ``normal``; ``skipped``: {name: reason} for a
+    second dataset that is not there. The one choice of images behind ``vaegan eval``'s diagnostics (the
+    Overview's AUCs), ``vaegan anomaly`` and the Anomalies page: the first k of them are the same images for
+    every k <= n."""
     from .data import load_dataset
     from .errors import DatasetError
 
     generator = torch.Generator().manual_seed(seed)
-    test, _ = load_dataset(dataset, "test", data_root, image_size=model.config.image_size,
-                           channels=model.config.channels)  # the model's shape: what a folder dataset needs
-    pick = torch.randperm(test.shape[0], generator=generator)[:n]
-    normal_images = _as_floats(test[pick])
-    normal = anomaly_scores(model, normal_images, k=k, seed=seed)
-    sets, skipped = {kind: corrupt(normal_images, kind, seed) for kind in CORRUPTIONS}, {}
+    test, _ = load_dataset(dataset, "test", data_root, image_size=image_size, channels=channels)
+    normal = _as_floats(test[torch.randperm(test.shape[0], generator=generator)[:n]])
+    sets, skipped = {kind: corrupt(normal, kind, seed) for kind in CORRUPTIONS}, {}
     other = OTHER_DATASET.get(dataset)
     if other is not None:
         try:
@@ -203,6 +202,18 @@ def standard_pairs(model, dataset: str, n: int = 2000, k: int = 1, data_root=Non
             sets = {other: other_test[torch.randperm(other_test.shape[0], generator=generator)[:n]], **sets}
         except DatasetError as error:
             skipped[other] = str(error).splitlines()[0]
+    return normal, sets, skipped
+
+
+def standard_pairs(model, dataset: str, n: int = 2000, k: int = 1, data_root=None, seed: int = 0,
+                   with_curves: bool = False) -> dict:
+    """The standard detection tasks for a model trained on ``dataset``: its test split (normal) against the
+    other dataset's test split and against each corruption of its own test images (anomalous), ``n`` images
+    each (``detection_sets``). Returns ``{"n", "k", "pairs": {name: {score: detection}}, "skipped": {name:
+    reason}}`` (the ROC curves only with ``with_curves``). A missing second dataset is skipped with its reason."""
+    normal_images, sets, skipped = detection_sets(dataset, n, seed, data_root, model.config.image_size,
+                                                  model.config.channels)
+    normal = anomaly_scores(model, normal_images, k=k, seed=seed)
     pairs = {}
     for name, images in sets.items():
         anomalous = anomaly_scores(model, images, k=k, seed=seed)

@@ -664,7 +664,9 @@ def _diagnostics_to_store(args: argparse.Namespace, model, dataset: str, stored:
 def _anomaly(args: argparse.Namespace) -> dict:
     import torch
 
-    from .anomaly import anomaly_scores, corrupt, detection
+    from .anomaly import anomaly_scores, detection, detection_sets
+    from .config import OTHER_DATASET
+    from .errors import DatasetError
     from .checkpoint import load_model, read_config
     from .data import load_dataset
     from .train import resolve_device
@@ -679,17 +681,21 @@ def _anomaly(args: argparse.Namespace) -> dict:
     if args.against == dataset:
         raise _UsageError(f"--against {dataset} is the model's own data; pick another dataset or a corruption "
                           f"({', '.join(CORRUPTIONS)})")
-    generator = torch.Generator().manual_seed(args.seed)
-    shape = {"image_size": model.config.image_size, "channels": model.config.channels}  # what a folder needs
-    test, _ = load_dataset(dataset, "test", args.data_dir, **shape)
-    normal_images = test[torch.randperm(test.shape[0], generator=generator)[:args.n]]
-    if args.against in CORRUPTIONS:
-        anomalous_images = corrupt(normal_images, args.against, args.seed)
-    else:
-        if (model.config.image_size, model.config.channels) != (28, 1):
-            raise _UsageError(f"--against {args.against} holds 28x28 grey images; this model draws "
-                              f"{model.config.image_size}x{model.config.image_size}x{model.config.channels}: use a "
-                              f"corruption ({', '.join(CORRUPTIONS)})")
+    if args.against not in CORRUPTIONS and (model.config.image_size, model.config.channels) != (28, 1):
+        raise _UsageError(f"--against {args.against} holds 28x28 grey images; this model draws "
+                          f"{model.config.image_size}x{model.config.image_size}x{model.config.channels}: use a "
+                          f"corruption ({', '.join(CORRUPTIONS)})")
+    if args.against in CORRUPTIONS or args.against == OTHER_DATASET.get(dataset):
+        # the images of `vaegan eval`'s diagnostics and the Anomalies page (the first --n of the same seeded pick)
+        normal_images, sets, skipped = detection_sets(dataset, args.n, args.seed, args.data_dir,
+                                                      model.config.image_size, model.config.channels)
+        if args.against in skipped:
+            raise DatasetError(skipped[args.against])
+        anomalous_images = sets[args.against]
+    else:  # a third dataset: picked the same way, after the model's own test images
+        generator = torch.Generator().manual_seed(args.seed)
+        test, _ = load_dataset(dataset, "test", args.data_dir)
+        normal_images = test[torch.randperm(test.shape[0], generator=generator)[:args.n]]
         other, _ = load_dataset(args.against, "test", args.data_dir)
         anomalous_images = other[torch.randperm(other.shape[0], generator=generator)[:args.n]]
     normal = anomaly_scores(model, normal_images, k=args.k, seed=args.seed)

@@ -255,8 +255,9 @@ def latent_usage(model, images, split: str = "test", write_to=None) -> dict:
 
 
 def anomaly_scores(model, images, against: str, write_to=None) -> dict[str, np.ndarray]:
-    """``vaegan_core.anomaly.anomaly_scores`` of ``images``: the test images (``against`` = the model's dataset),
-    another dataset's or a corruption of them, as ``against`` names."""
+    """``vaegan_core.anomaly.anomaly_scores`` of ``images``: ``anomaly.detection_sets``' test images (``against`` =
+    the model's dataset), another dataset's or a corruption of them, as ``against`` names (seed 0: the images of
+    the stored diagnostics)."""
     from . import anomaly
 
     def compute() -> dict:
@@ -264,7 +265,7 @@ def anomaly_scores(model, images, against: str, write_to=None) -> dict[str, np.n
 
         return anomaly.anomaly_scores(model, torch.as_tensor(images))
     check = expect_arrays({name: (len(images),) for name in anomaly.available_scores(model)}, np.float64)
-    return arrays(f"scores-{against}-{len(images)}", model.fingerprint, compute, getattr(model, "folder", None),
+    return arrays(f"scores-{against}-{len(images)}-seed0", model.fingerprint, compute, getattr(model, "folder", None),
                   write_to, check)
 
 

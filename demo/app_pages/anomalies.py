@@ -27,22 +27,19 @@ REFERENCE_IMAGES = 2000  # test images each score is ranked against
 
 @st.cache_data(show_spinner="Scoring the test images...", max_entries=24)
 def _scores(_model, fingerprint: str, dataset: str, against: str) -> dict:
-    from vaegan_core.data import load_dataset
-
-    n = REFERENCE_IMAGES
-    own = torch.from_numpy(ui.test_split(dataset)[0][:n])
-    if against == dataset:
-        images = own
-    elif against in CORRUPTIONS:
-        images = anomaly.corrupt(own, against)
-    else:
-        images = load_dataset(against, "test")[0][:n]
+    # the images of `vaegan eval`'s diagnostics (the Overview's AUCs): the same seeded pick, the first n of them
+    normal, sets, skipped = anomaly.detection_sets(dataset, REFERENCE_IMAGES, seed=0,
+                                                   image_size=_model.config.image_size, channels=_model.config.channels)
+    if against in skipped:
+        raise DatasetError(skipped[against])
+    images = normal if against == dataset else sets[against]
     return page_cache.anomaly_scores(_model, images, against)  # shipped for the shipped checkpoints
 
 
 def scores_of(model, dataset: str, against: str, n: int) -> dict:
-    """Scores of the first n (<= REFERENCE_IMAGES) images: the model's own test split (against = dataset),
-    another dataset's, or a corruption of its own; one scoring of REFERENCE_IMAGES serves every n."""
+    """Scores of the first n (<= REFERENCE_IMAGES) images of ``anomaly.detection_sets``: the model's own test split
+    (against = dataset), another dataset's, or a corruption of its own; one scoring of REFERENCE_IMAGES serves every
+    n, and at n = REFERENCE_IMAGES they are the images of the Overview's stored AUCs."""
     return {score: values[:n] for score, values in _scores(model, model.fingerprint, dataset, against).items()}
 
 
