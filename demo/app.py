@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import lesson_nav
 import ui
 from vaegan_core import zoo
 from vaegan_core.errors import first_line
@@ -40,6 +41,7 @@ PAGES = {
     ],
 }
 navigation = st.navigation(PAGES)
+lesson_nav.arrive(navigation.url_path)  # before the sidebar: a step's page or leaving it sets the sidebar's values
 ui.start_warm_up()
 
 with st.sidebar:
@@ -60,6 +62,7 @@ ui.apply_presenter_mode()
 
 ui.start_exports()
 try:
+    lesson_nav.banner()
     navigation.run()  # a page that stops early (ui.stop) writes its link itself
     ui.page_zip()
     ui.link_to_this_view()

@@ -48,9 +48,13 @@ def image_studies() -> None:
         _shipped(studies, dataset)
     _stale(stale, dataset)
     st.divider()
-    _mode_versus_model(root, found["mnist"][0])
-    st.divider()
     _live()
+
+
+def mode_versus_model() -> None:
+    """The Collapse page's third tab: the two failures' signatures side by side, measured."""
+    root = ui.checkpoints_root() / "collapse"
+    _mode_versus_model(root, load_studies(root, "mnist", ui.checkpoints_root())[0])
 
 
 def _stale(stale: list[dict], dataset: str) -> None:

@@ -755,8 +755,15 @@ def _link_params() -> dict[str, str]:
 def write_link() -> None:
     """After a run: the linked controls that differ from their defaults, and presenter mode, into the URL; the
     other parameters out of it."""
-    wanted = _link_params()
-    if dict(st.query_params) != wanted:
+    import lesson_nav
+
+    wanted = {**_link_params(), **lesson_nav.link_params()}  # a Lesson step's page keeps its step in the link
+    registry = st.session_state.get("_linked", {})
+    # a link that says what the page shows, only with some defaults spelled out (a Lesson step's, a pasted one), is
+    # left as it is: rewriting it would add a browser history entry, and Back would take two presses
+    meaningful = {name: text for name, text in st.query_params.to_dict().items()
+                  if not (name in registry and text == _as_text(registry[name]))}
+    if meaningful != wanted:
         st.query_params.from_dict(wanted)
     st.session_state["_written"] = dict(wanted)  # what the link says now came from this session
     st.session_state["_linked"] = {}

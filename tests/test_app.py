@@ -337,6 +337,9 @@ def test_collapse_page_shows_the_shipped_studies(app, tiny_checkpoints):
     assert any("left out of the answer" in e.label for e in at.expander)
     assert any("started from weights that no longer ship" in c.value for c in at.caption)
     assert any("One fixed set of codes" in m.value for m in at.markdown)
+    at.session_state["collapse-tab"] = "Mode vs model collapse"
+    at.run()
+    assert_clean(at)
     assert any("Mode collapse or model collapse" in m.value for m in at.markdown)
 
 
@@ -564,7 +567,7 @@ def test_the_lesson_links_open_pages_with_their_settings(app):
     assert_clean(at)
     assert len([h for h in at.subheader]) == 7 and len(at.latex) == 7
     assert sum("Ask the class" in m.value for m in at.markdown) == 7
-    spec = importlib.util.spec_from_file_location("lesson_steps", REPO / "demo" / "app_pages" / "lesson.py")
+    spec = importlib.util.spec_from_file_location("lesson_steps", REPO / "demo" / "lesson_steps.py")
     source = spec.loader.get_source("lesson_steps")
     for page in ("reconstruction", "compare", "interpolation", "fid", "collapse"):
         assert f"app_pages/{page}.py" in source
@@ -580,7 +583,7 @@ def lesson_steps() -> list:
     """The Lesson's STEPS, read from its source (importing the page would run it)."""
     import ast
 
-    tree = ast.parse((REPO / "demo" / "app_pages" / "lesson.py").read_text())
+    tree = ast.parse((REPO / "demo" / "lesson_steps.py").read_text())
     node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "STEPS")
     return ast.literal_eval(node.value)
 
@@ -602,6 +605,42 @@ def test_each_lesson_step_opens_a_view_its_page_reads(tiny_checkpoints, monkeypa
         return ",".join(map(str, value)) if isinstance(value, list) else None if value is None else ui_text(value)
     assert {name: shown(name) for name in params} == params, page  # every setting reached its control
     assert not at.toast, [t.value for t in at.toast]  # none fell back to a default
+
+
+def test_no_two_lesson_steps_open_the_same_view():
+    views = [(page, tuple(sorted(params.items()))) for *_, page, _, params in lesson_steps()]
+    assert len(set(views)) == len(views), views
+
+
+def test_a_lesson_walk_shows_its_step_and_gives_the_sidebar_back(tiny_checkpoints, monkeypatch):
+    """A step's page says "step k of 7" with the way back and on; leaving it restores the visitor's own sidebar."""
+    at = new_app(monkeypatch, tiny_checkpoints, 180)
+    at.session_state["projection"] = "pca"
+    at.run()
+    at.sidebar.multiselect[0].set_value(["gan"]).run()  # the visitor's own choice, before the lesson
+    at.sidebar.number_input[0].set_value(5).run()
+    *_, page, _, params = lesson_steps()[1]  # step 2: Reconstruction, VAE against VAE-GAN
+    at.switch_page(page)
+    at.query_params.update({**params, "lesson": "2"})
+    at.run()
+    assert_clean(at)
+    assert any("step 2 of 7" in m.value for m in at.markdown)
+    assert at.sidebar.multiselect[0].value == ["vae", "vaegan"]  # the step's models
+    links = [str(link.proto) for link in at.get("page_link")]
+    assert any("Back to the Lesson" in link for link in links)
+    assert any("Next: step 3" in link and "lesson=3" in link for link in links), links
+    at.slider[0].set_value(4).run()  # working on the step's page keeps the step
+    assert any("step 2 of 7" in m.value for m in at.markdown) and at.query_params["lesson"] in ("2", ["2"])
+    at.switch_page("app_pages/compare.py")  # left the step: the sidebar is the visitor's again, no banner
+    at.query_params.clear()
+    at.run()
+    assert_clean(at)
+    assert at.sidebar.multiselect[0].value == ["gan"] and at.sidebar.number_input[0].value == 5
+    assert not any("of 7" in m.value for m in at.markdown) and "lesson" not in at.query_params
+    at.query_params.update({"lesson": "99"})  # a bad step: the page opens on its own, with a notice
+    at.run()
+    assert_clean(at)
+    assert any("lesson step" in t.value for t in at.toast)
 
 
 def test_presenter_mode_from_the_link_enlarges_and_hides_paths(tiny_checkpoints, monkeypatch):

@@ -18,7 +18,7 @@ ui.page_header(
     "generations is model collapse; fresh real data slows it.",
     needs_models=False,
 )
-gaussian_tab, image_tab = ui.tabs("collapse-tab", ["Gaussian toy", "Images"])
+gaussian_tab, image_tab, modes_tab = ui.tabs("collapse-tab", ["Gaussian toy", "Images", "Mode vs model collapse"])
 
 if gaussian_tab.open:
     with gaussian_tab:
@@ -125,3 +125,7 @@ if gaussian_tab.open:
 if image_tab.open:
     with image_tab:
         collapse_studies.image_studies()
+
+if modes_tab.open:
+    with modes_tab:
+        collapse_studies.mode_versus_model()
