@@ -72,3 +72,18 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     for shipped in ("classifiers", "reference_stats"):
         (root / shipped).symlink_to(Path(__file__).resolve().parents[1] / "checkpoints" / shipped)
     return root
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright (never `playwright install`), one per test module."""
+    import sys
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
+    from local_server import CHROMIUM_ARGS
+
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

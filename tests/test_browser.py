@@ -14,7 +14,7 @@ import pytest
 from conftest import require_tools  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
-from local_server import CHROMIUM, CHROMIUM_ARGS, READY, rerun_finished, streamlit_server  # noqa: E402
+from local_server import READY, rerun_finished, streamlit_server  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -27,15 +27,6 @@ def server(tiny_checkpoints):
             yield url
     except RuntimeError as error:
         pytest.fail(str(error))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def shown(page, server, locator, timeout: int = 60_000) -> None:

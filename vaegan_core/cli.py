@@ -1,5 +1,5 @@
-"""`vaegan train | sample | info | eval | anomaly | fit-gmm | push | collapse | train-classifier | reference-stats`:
-argument parsing only; the library does the work.
+"""`vaegan train | sample | info | eval | anomaly | fit-gmm | push | collapse | export-web | web | train-classifier |
+reference-stats`: argument parsing only; the library does the work.
 
 Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
 run) ends in one line on stderr and a non-zero exit code, never a traceback.
@@ -305,6 +305,25 @@ def build_parser() -> argparse.ArgumentParser:
     reference.add_argument("--out", help="folder (default: checkpoints/reference_stats)")
     reference.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     reference.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    export_web = commands.add_parser(
+        "export-web", help="export models for the in-browser explorer (ONNX decoders and encoders, test images)",
+        description="Write a static folder the browser explorer runs from: each model's decoder (and encoder) as "
+                    "ONNX, checked against torch, its GMM prior, codes of the first test images, the scores of "
+                    "metrics.json, and the explorer's HTML/JS with ONNX Runtime Web (`npm ci --prefix web` first).")
+    export_web.add_argument("checkpoints", nargs="*", metavar="CHECKPOINT",
+                            help="checkpoint folders (default: the shipped mnist and fashion-mnist models)")
+    export_web.add_argument("--out", required=True, help="folder to write (new, empty, or an earlier export)")
+    export_web.add_argument("--images", type=_int_in(1, 10_000), default=300,
+                            help="test images (and their codes) per dataset (default 300)")
+    export_web.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    web = commands.add_parser("web", help="serve an exported explorer folder on a local web server",
+                              description="Serve the folder `vaegan export-web` wrote (Ctrl-C stops); "
+                                          "`python -m http.server` in the folder works too.")
+    web.add_argument("folder", metavar="DIR", help="the folder of `vaegan export-web --out DIR`")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    web.add_argument("--port", type=_int_in(0, 65535), default=8000, help="port (default 8000; 0: any free port)")
     return parser
 
 
@@ -774,6 +793,36 @@ def _train_classifier(args: argparse.Namespace) -> dict:
                             progress=not args.no_progress)
 
 
+def _export_web(args: argparse.Namespace) -> dict:
+    from .web_export import export_web
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    return export_web(args.out, args.checkpoints, n_images=args.images, progress=progress)
+
+
+def _web(args: argparse.Namespace) -> dict:
+    from .web_export import make_server
+
+    try:
+        server = make_server(args.folder, args.host, args.port)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        raise _UsageError(f"cannot listen on {args.host}:{args.port} ({error.strerror or error}); pass another "
+                          "--port (0: any free port) or --host") from None
+    host, port = server.server_address[:2]
+    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/"
+    print(f"vaegan web: serving {args.folder} at {url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return {"served": args.folder, "url": url}
+
+
 class _UsageError(Exception):
     """A flag combination argparse cannot check by itself."""
 
@@ -791,7 +840,7 @@ def main(argv: list[str] | None = None) -> int:
     who = f"vaegan {args.command}" + (f" [process {rank}]" if rank else "")
     handlers = {"train": _train, "sample": _sample, "info": _info, "eval": _eval, "push": _push, "collapse": _collapse,
                 "train-classifier": _train_classifier, "reference-stats": _reference_stats,
-                "fit-gmm": _fit_gmm, "anomaly": _anomaly}
+                "fit-gmm": _fit_gmm, "anomaly": _anomaly, "export-web": _export_web, "web": _web}
 
     formatter = warnings.formatwarning  # warnings are one line for the user, like errors: no source path
     warnings.formatwarning = lambda message, *rest, **named: f"{who}: warning: {message}\n"

@@ -1,0 +1,213 @@
+"""ONNX export (vaegan_core.export) and `vaegan export-web` (vaegan_core.web_export): every exported network
+computes what the model does (onnxruntime against torch, max abs diff <= 1e-3), and the folder holds what the
+browser explorer reads. No browser here (tests/test_web_explorer.py drives one)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_model_config, tiny_train_config
+from vaegan_core.checkpoint import load_model, save_checkpoint
+from vaegan_core.cli import main
+from vaegan_core.export import PARITY_TOLERANCE, ExportError, check_parity, export_onnx, onnx_session
+from vaegan_core.models import build_model
+from vaegan_core.prior import LatentGMM
+from vaegan_core import web_export
+
+pytest.importorskip("onnxruntime")
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "checkpoints"
+
+
+def _tiny(kind: str, **changes):
+    """A tiny model whose moving-average decoder differs from the trained one, in eval mode and channels_last, as
+    load_model gives it: the export must take the moving average and the model's own output transform."""
+    torch.manual_seed(0)
+    model = build_model(tiny_model_config(kind, ema_decay=0.9, **changes))
+    with torch.no_grad():
+        for parameter in model.decoder.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+        for buffer_name, buffer in model.decoder_ema.named_buffers():
+            if buffer_name.endswith("running_var"):
+                buffer.uniform_(0.5, 2.0)  # BatchNorm statistics that matter in eval mode
+    return model.eval().to(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae", "vaegan"])
+def test_every_network_of_a_tiny_model_matches_torch(kind, tmp_path):
+    model = _tiny(kind)
+    parts = ["decoder"] + ([] if kind == "gan" else ["encoder"])
+    for part in parts:
+        path = export_onnx(model, part, tmp_path / f"{part}.onnx")
+        result = check_parity(model, part, path, n=9)
+        assert result["max_abs_diff"] <= PARITY_TOLERANCE, result
+    # the batch axis is dynamic: one code and 33 codes go through the same file
+    session = onnx_session(tmp_path / "decoder.onnx")
+    for n in (1, 33):
+        z = torch.randn(n, model.config.latent_dim)
+        found = session.run(None, {"z": z.numpy()})[0]
+        assert found.shape == (n, 1, 28, 28) and np.abs(found - model.decode(z).numpy()).max() <= PARITY_TOLERANCE
+    assert model.use_ema and next(model.parameters()).device.type == "cpu"  # the model is left as it was
+
+
+def test_the_export_takes_the_decoder_the_model_samples_with(tmp_path):
+    model = _tiny("vaegan")
+    path = export_onnx(model, "decoder", tmp_path / "decoder.onnx")
+    model.use_ema = False  # now torch decodes with the trained weights: the file (moving average) differs
+    with pytest.raises(ExportError, match="differ by up to"):
+        check_parity(model, "decoder", path)
+
+
+def test_a_conditional_model_exports_with_a_labels_input(tmp_path):
+    model = _tiny("vaegan", num_classes=10)
+    for part in ("decoder", "encoder"):
+        path = export_onnx(model, part, tmp_path / f"{part}.onnx")
+        assert [entry.name for entry in onnx_session(path).get_inputs()][1] == "labels"
+        assert check_parity(model, part, path)["max_abs_diff"] <= PARITY_TOLERANCE
+
+
+def test_a_gan_has_no_encoder_to_export_and_unknown_parts_are_refused(tmp_path):
+    with pytest.raises(ExportError, match="GAN has no encoder"):
+        export_onnx(_tiny("gan"), "encoder", tmp_path / "encoder.onnx")
+    with pytest.raises(ExportError, match="unknown network 'discriminator'"):
+        export_onnx(_tiny("gan"), "discriminator", tmp_path / "d.onnx")
+
+
+def test_without_onnx_the_export_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
+    with pytest.raises(ExportError, match="needs the onnx and onnxruntime packages .*pip install onnx onnxruntime"):
+        export_onnx(_tiny("vae"), "decoder", tmp_path / "decoder.onnx")
+
+
+def test_a_broken_onnx_file_is_one_line(tmp_path):
+    path = tmp_path / "decoder.onnx"
+    path.write_bytes(b"not an onnx file")
+    with pytest.raises(ExportError, match="is not a readable ONNX file.*export it again"):
+        check_parity(_tiny("vae"), "decoder", path)
+
+
+SHIPPED_NETWORKS = [(dataset, kind, part) for dataset in ("mnist", "fashion-mnist") for kind in ("gan", "vae", "vaegan")
+                    for part in ("decoder", "encoder") if not (kind == "gan" and part == "encoder")]
+
+
+@pytest.mark.parametrize("dataset,kind,part", SHIPPED_NETWORKS)
+def test_every_shipped_network_exports_within_tolerance(dataset, kind, part, tmp_path):
+    folder = SHIPPED / dataset / kind
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"{folder} is not shipped here")
+    model = load_model(folder)
+    path = export_onnx(model, part, tmp_path / f"{part}.onnx")
+    assert check_parity(model, part, path, n=32)["max_abs_diff"] <= PARITY_TOLERANCE
+
+
+# ---- vaegan export-web --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def web_dir(tmp_path) -> Path:
+    """web/'s static files with stand-ins for the ONNX Runtime Web files (this test never runs them)."""
+    folder = tmp_path / "web"
+    folder.mkdir()
+    for name in web_export.STATIC:
+        source = ROOT / "web" / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
+    dist = folder / web_export.ORT_DIST
+    dist.mkdir(parents=True)
+    for name in web_export.ORT_FILES:
+        (dist / name).write_text("// stand-in\n")
+    return folder
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path) -> dict[str, Path]:
+    """A tiny untrained GAN, VAE (with a GMM prior) and VAE-GAN on digits, saved as checkpoint folders."""
+    folders = {}
+    for kind in ("gan", "vae", "vaegan"):
+        folders[kind] = tmp_path / "zoo" / kind
+        save_checkpoint(folders[kind], _tiny(kind), tiny_train_config())
+    generator = torch.Generator().manual_seed(1)
+    means = torch.randn(3, 8, generator=generator)
+    LatentGMM(torch.tensor([0.2, 0.3, 0.5]), means, torch.eye(8).repeat(3, 1, 1) * 0.5).save(folders["vae"])
+    return folders
+
+
+def test_export_web_writes_what_the_explorer_reads(tiny_zoo, web_dir, tmp_path):
+    out = tmp_path / "site"
+    summary = web_export.export_web(out, [str(folder) for folder in tiny_zoo.values()], n_images=12, web_dir=web_dir)
+    assert summary["datasets"] == {"digits": ["gan", "vae", "vaegan"]}
+    index = json.loads((out / "explorer.json").read_text())
+    assert index["datasets"][0]["manifest"] == "digits/manifest.json"
+    for name in ("index.html", "style.css", "js/main.js", "ort/ort.wasm.min.mjs", "ort/ort-wasm-simd-threaded.wasm"):
+        assert (out / name).is_file(), name
+    manifest = json.loads((out / "digits" / "manifest.json").read_text())
+    assert (manifest["count"], manifest["channels"], manifest["height"]) == (12, 1, 28)
+    assert len(manifest["labels"]) == 12 and manifest["class_names"][3] == "3"
+    assert (out / "digits" / "images.bin").stat().st_size == 12 * 28 * 28
+    models = manifest["models"]
+    assert models["gan"]["encoder"] is None and models["gan"]["codes"] is None and "no encoder" in models["gan"]["gmm_note"]
+    assert set(models["vae"]["parity"]) == {"decoder", "encoder"}
+    assert all(value <= PARITY_TOLERANCE for model in models.values() for value in model["parity"].values())
+    # the codes are the encoder's mu of the exported test images
+    from vaegan_core.data import load_dataset
+
+    images = load_dataset("digits", "test")[0][:12].float() / 255
+    vae = load_model(tiny_zoo["vae"])
+    codes = np.fromfile(out / "digits" / "vae" / "codes.bin", dtype="<f4").reshape(12, 8)
+    np.testing.assert_allclose(codes, vae.encode(images)[0].numpy(), atol=1e-6)
+    # the GMM: weights K, means K x d, Cholesky K x d x d
+    assert models["vae"]["gmm"] == {"file": "vae/gmm.bin", "components": 3}
+    gmm = np.fromfile(out / "digits" / "vae" / "gmm.bin", dtype="<f4")
+    assert gmm.size == 3 + 3 * 8 + 3 * 8 * 8 and np.allclose(gmm[:3], [0.2, 0.3, 0.5])
+    assert models["vaegan"]["gmm"] is None and "vaegan" in models and "fit-gmm" in models["vaegan"]["gmm_note"]
+    # a second export into the same folder is fine; a folder of other things is refused
+    web_export.export_web(out, [str(tiny_zoo["gan"])], n_images=4, web_dir=web_dir)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(ExportError, match="not empty and holds no earlier export"):
+        web_export.export_web(tmp_path / "other", [str(tiny_zoo["gan"])], web_dir=web_dir)
+
+
+def test_export_web_refuses_two_of_a_kind_and_conditional_models(tiny_zoo, web_dir, tmp_path):
+    twin = tmp_path / "twin"
+    shutil.copytree(tiny_zoo["gan"], twin)
+    with pytest.raises(ExportError, match="two GAN checkpoints for digits"):
+        web_export.export_web(tmp_path / "a", [str(tiny_zoo["gan"]), str(twin)], web_dir=web_dir)
+    conditional = tmp_path / "conditional"
+    save_checkpoint(conditional, _tiny("vae", num_classes=10), tiny_train_config())
+    with pytest.raises(ExportError, match="conditional model"):
+        web_export.export_web(tmp_path / "b", [str(conditional)], web_dir=web_dir)
+
+
+def test_export_web_without_node_modules_says_to_run_npm_ci(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(web_export, "WEB_SOURCE", tmp_path / "web")
+    assert main(["export-web", "--out", str(tmp_path / "site")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "npm ci --prefix" in error and "ONNX Runtime Web is not installed" in error
+    assert not (tmp_path / "site").exists()  # nothing written before the check
+
+
+def test_vaegan_web_serves_the_folder_with_module_and_wasm_types(tiny_zoo, web_dir, tmp_path):
+    with pytest.raises(ExportError, match="holds no explorer.*vaegan export-web --out"):
+        web_export.make_server(tmp_path, port=0)
+    out = tmp_path / "site"
+    web_export.export_web(out, [str(tiny_zoo["gan"])], n_images=4, web_dir=web_dir)
+    server = web_export.make_server(out, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        for name, kind in [("ort/ort.wasm.min.mjs", "text/javascript"), ("js/main.js", "text/javascript"),
+                           ("ort/ort-wasm-simd-threaded.wasm", "application/wasm"), ("explorer.json", "application/json")]:
+            with urllib.request.urlopen(base + name) as response:
+                assert response.headers["Content-Type"].startswith(kind), name
+                assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,271 @@
+"""`vaegan export-web`: a folder the browser explorer (``web/``) runs from, with no server-side code.
+
+    vaegan export-web --out site                      # the shipped zoo: mnist and fashion-mnist, gan / vae / vaegan
+    vaegan export-web runs/a runs/b --out site        # chosen checkpoints, grouped by the dataset they were trained on
+    vaegan web site                                   # or: cd site && python -m http.server
+
+What the folder holds (every path relative to it; numbers little-endian)::
+
+    index.html style.css js/        the explorer, copied from web/
+    ort/                            ONNX Runtime Web's wasm-only build (from web/node_modules: `npm ci --prefix web`)
+    explorer.json                   the datasets and where their manifests are
+    <dataset>/manifest.json         image shape, class names, the test images' labels, per model: latent size, files,
+                                    scores (metrics.json), the parity measured at export
+    <dataset>/images.bin            the first N test images, uint8 N x C x H x W
+    <dataset>/<kind>/decoder.onnx   codes B x d -> images B x C x H x W in [0, 1] (vaegan_core.export)
+    <dataset>/<kind>/encoder.onnx   VAE and VAE-GAN: images -> (mu, logvar)
+    <dataset>/<kind>/codes.bin      VAE and VAE-GAN: mu of the N test images, float32 N x d
+    <dataset>/<kind>/gmm.bin        when the checkpoint has a GMM prior: float32 weights K, means K x d, Cholesky
+                                    factors K x d x d (lower, row-major)
+
+The first N test images are exported (not a sample), so an image index means the same image here as in the
+Streamlit app (its ``interp-a`` and ``interp-b``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from .config import DATASET_LABELS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS
+from .errors import ConfigError
+from .export import ExportError, check_parity, export_onnx, has_part, require_onnx
+from .files import write_text_atomic
+
+WEB_SOURCE = Path(__file__).resolve().parents[1] / "web"  # the explorer's HTML, CSS and JavaScript
+STATIC = ("index.html", "style.css", "js")  # what of web/ is copied (not package.json, not node_modules)
+ORT_VERSION = "1.30.0"  # web/package.json pins it; web/package-lock.json locks its files
+ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
+# The wasm-only build: the default ort.min.js also wants the JSEP/WebGPU files (DESIGN.md, section 4)
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+INDEX_FILE = "explorer.json"
+FORMAT = "vaegan-web-1"
+TEST_IMAGES = 300  # test images (and their codes) per dataset: the explorer's pickers
+MAX_TEST_IMAGES = 10_000
+
+
+def ort_files(web_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The ONNX Runtime Web files the explorer needs, from the node_modules of ``web_dir`` (default ``WEB_SOURCE``);
+    an ExportError in one line when they are not installed."""
+    web_dir = WEB_SOURCE if web_dir is None else web_dir
+    dist = Path(web_dir) / ORT_DIST
+    files = [dist / name for name in ORT_FILES]
+    missing = [path.name for path in files if not path.is_file()]
+    if missing:
+        raise ExportError(f"ONNX Runtime Web is not installed in {Path(web_dir) / 'node_modules'} (missing "
+                          f"{', '.join(missing)}); run `npm ci --prefix {_shown(web_dir)}` first")
+    return files
+
+
+def _shown(path: str | os.PathLike) -> str:
+    """``path`` relative to the working directory when it lies below it (``web``), else as it is."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def models_to_export(checkpoints=None, root: str | os.PathLike | None = None) -> dict[str, dict[str, Path]]:
+    """``{dataset: {kind: folder}}``: the given checkpoint folders grouped by the dataset they were trained on, or,
+    without any, every shipped (dataset, kind) of the zoo under ``root`` that is there."""
+    from .checkpoint import read_config
+    from .zoo import checkpoint_dir, is_available
+
+    chosen: dict[str, dict[str, Path]] = {}
+    if not checkpoints:
+        for dataset in IDX_DATASETS:
+            for kind in MODEL_KINDS:
+                if is_available(dataset, kind, root):
+                    chosen.setdefault(dataset, {})[kind] = checkpoint_dir(dataset, kind, root)
+        if not chosen:
+            raise ExportError("no shipped checkpoint found to export; name checkpoint folders: "
+                              "`vaegan export-web DIR [DIR ...] --out SITE`")
+        return chosen
+    for folder in map(Path, checkpoints):
+        config = read_config(folder)
+        model, train = config["model_config"], config["train_config"]
+        if model.num_classes:
+            raise ExportError(f"{folder} is a conditional model; the browser explorer shows unconditional ones only")
+        if train is None or train.dataset not in ("mnist", "fashion-mnist", "digits"):
+            raise ExportError(f"{folder}: the browser explorer needs a model trained on mnist, fashion-mnist or digits "
+                              f"(its test images ship with it), not {getattr(train, 'dataset', 'an unknown dataset')}")
+        if model.kind in chosen.get(train.dataset, {}):
+            raise ExportError(f"two {MODEL_LABELS[model.kind]} checkpoints for {train.dataset}: "
+                              f"{chosen[train.dataset][model.kind]} and {folder}; the explorer shows one of each")
+        chosen.setdefault(train.dataset, {})[model.kind] = folder
+    return chosen
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to write into a folder that holds other things than an earlier export."""
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} is a file; --out names a folder for the explorer")
+    if out.is_dir() and any(out.iterdir()) and not (out / INDEX_FILE).is_file():
+        raise ExportError(f"{out} is not empty and holds no earlier export ({INDEX_FILE}); choose a new or empty "
+                          "folder")
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    from .files import atomic_write
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+
+    atomic_write(path, write)
+
+
+def _scores(folder: Path) -> list[dict]:
+    """metrics.json's headline figures as ``zoo.scores_table`` rows (measure, then one value per column)."""
+    from .zoo import read_metrics, scores_table
+
+    return scores_table(read_metrics(folder))
+
+
+def _export_model(model, folder: Path, target: Path, images, progress) -> dict:
+    """One model's files under ``target`` and its manifest entry."""
+    from .zoo import read_config_json
+
+    target.mkdir(parents=True, exist_ok=True)
+    entry = {"kind": model.kind, "label": MODEL_LABELS[model.kind], "latent_dim": model.config.latent_dim,
+             "decoder": f"{target.name}/decoder.onnx", "encoder": None, "codes": None, "gmm": None, "gmm_note": None,
+             "parity": {}, "scores": _scores(folder), "epochs": (read_config_json(folder).get("state") or {}).get("epoch")}
+    for part in ("decoder", "encoder"):
+        if not has_part(model, part):
+            continue
+        path = export_onnx(model, part, target / f"{part}.onnx")
+        entry[part] = f"{target.name}/{part}.onnx"
+        entry["parity"][part] = check_parity(model, part, path)["max_abs_diff"]
+        progress(f"  {target.parent.name}/{target.name}/{part}.onnx ({path.stat().st_size / 2**20:.1f} MB, onnxruntime "
+                 f"vs torch max abs diff {entry['parity'][part]:.1e})")
+    if has_part(model, "encoder"):
+        codes = model.encode(images.float() / 255)[0].numpy().astype("<f4")
+        _write_bytes(target / "codes.bin", codes.tobytes())
+        entry["codes"] = f"{target.name}/codes.bin"
+        if model.latent_gmm is not None and model.latent_gmm.dim == model.config.latent_dim:
+            gmm = model.latent_gmm
+            parts = [gmm.weights.numpy(), gmm.means.numpy(), gmm.cholesky.numpy()]
+            _write_bytes(target / "gmm.bin", b"".join(part.astype("<f4").tobytes() for part in parts))
+            entry["gmm"] = {"file": f"{target.name}/gmm.bin", "components": gmm.components}
+        else:
+            entry["gmm_note"] = model.prior("gmm", fallback=True).note or "no GMM prior"
+    else:
+        entry["gmm_note"] = "a GAN has no encoder, so no GMM of training codes"
+    return entry
+
+
+def export_dataset(dataset: str, folders: dict[str, Path], out: Path, n_images: int = TEST_IMAGES,
+                   progress: Callable[[str], None] = lambda message: None) -> dict:
+    """``out/<dataset>/``: the test images and every model of ``folders`` ({kind: checkpoint folder}); returns
+    the manifest (also written as ``manifest.json``)."""
+    from .checkpoint import load_model
+    from .data import CLASS_NAMES, load_dataset
+
+    target = out / dataset
+    target.mkdir(parents=True, exist_ok=True)
+    models = {kind: load_model(folders[kind]) for kind in MODEL_KINDS if kind in folders}
+    shapes = {(m.config.channels, m.config.image_size) for m in models.values()}
+    if len(shapes) > 1:
+        raise ExportError(f"the {dataset} models make images of different shapes ({sorted(shapes)}); export them "
+                          "apart")
+    channels, size = shapes.pop()
+    images, labels = load_dataset(dataset, "test", image_size=size, channels=channels)
+    images, labels = images[:n_images].contiguous(), labels[:n_images]
+    _write_bytes(target / "images.bin", images.numpy().tobytes())
+    progress(f"{dataset}: {len(labels)} test images")
+    manifest = {"format": FORMAT, "dataset": dataset, "label": DATASET_LABELS.get(dataset, dataset),
+                "channels": channels, "height": size, "width": size, "class_names": CLASS_NAMES.get(dataset),
+                "images": "images.bin", "count": len(labels), "labels": [int(label) for label in labels],
+                "priors": dict(PRIOR_LABELS), "models": {}}
+    for kind, model in models.items():
+        manifest["models"][kind] = _export_model(model, folders[kind], target / kind, images, progress)
+    write_text_atomic(target / "manifest.json", json.dumps(manifest, indent=1))
+    return manifest
+
+
+def copy_static(out: Path, web_dir: str | os.PathLike | None = None) -> None:
+    """The explorer's own files (``STATIC`` of ``web_dir``, default ``WEB_SOURCE``) and ONNX Runtime Web (``ort/``)
+    into ``out``."""
+    web_dir = WEB_SOURCE if web_dir is None else web_dir
+    runtime = ort_files(web_dir)
+    for name in STATIC:
+        source, target = Path(web_dir) / name, out / name
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
+    (out / "ort").mkdir(exist_ok=True)
+    for path in runtime:
+        shutil.copy2(path, out / "ort" / path.name)
+    (out / "ort" / "NOTICE.txt").write_text(
+        f"ONNX Runtime Web {ORT_VERSION} (https://github.com/microsoft/onnxruntime), MIT License, "
+        "Copyright (c) Microsoft Corporation; installed from npm by `npm ci --prefix web`.\n", encoding="utf-8")
+
+
+def export_web(out: str | os.PathLike, checkpoints=None, n_images: int = TEST_IMAGES,
+               web_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
+               progress: Callable[[str], None] = lambda message: None) -> dict:
+    """Build the explorer's folder ``out`` from ``checkpoints`` (folders; default: the shipped zoo under ``root``).
+    Every exported network passes ``export.check_parity`` (onnxruntime against torch, max abs diff <= 1e-3) or the
+    export stops with an ExportError. Returns a summary: the folder, the datasets and models, the total size."""
+    if not 1 <= n_images <= MAX_TEST_IMAGES:
+        raise ConfigError(f"--images must lie from 1 to {MAX_TEST_IMAGES:,}, got {n_images}")
+    out = Path(out)
+    ort_files(web_dir)  # before any work: the one step that needs npm
+    require_onnx()
+    _check_out(out)
+    chosen = models_to_export(checkpoints, root)
+    out.mkdir(parents=True, exist_ok=True)
+    copy_static(out, web_dir)
+    datasets = []
+    for dataset, folders in chosen.items():
+        manifest = export_dataset(dataset, folders, out, n_images, progress)
+        datasets.append({"name": dataset, "label": manifest["label"], "manifest": f"{dataset}/manifest.json",
+                         "models": list(manifest["models"])})
+    from . import __version__
+
+    index = {"format": FORMAT, "vaegan_version": __version__, "onnxruntime_web": ORT_VERSION, "datasets": datasets}
+    write_text_atomic(out / INDEX_FILE, json.dumps(index, indent=1))
+    size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    return {"out": str(out), "datasets": {entry["name"]: entry["models"] for entry in datasets},
+            "megabytes": round(size / 2**20, 1), "serve": f"vaegan web {out}"}
+
+
+# ---- `vaegan web DIR`: the folder on a local server ------------------------------------------------------------
+MIME_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
+              ".onnx": "application/octet-stream", ".bin": "application/octet-stream", ".json": "application/json"}
+
+
+def check_site(folder: str | os.PathLike) -> Path:
+    """``folder`` if it holds an export (``explorer.json``), else an ExportError saying how to make one."""
+    folder = Path(folder)
+    if not (folder / INDEX_FILE).is_file():
+        raise ExportError(f"{folder} holds no explorer ({INDEX_FILE} is missing); make one with "
+                          f"`vaegan export-web --out {folder}`")
+    return folder
+
+
+def make_server(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8000):
+    """A threading HTTP server of ``folder`` (not started; ``serve_forever`` it). Beyond ``python -m http.server``
+    it names the MIME types of .mjs and .wasm on every Python, tells the browser to revalidate (a new export is seen
+    at once) and isolates the page (COOP/COEP), which lets ONNX Runtime Web use several threads."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(SimpleHTTPRequestHandler):
+        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+
+        def end_headers(self) -> None:
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            super().end_headers()
+
+        def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's name
+            pass  # quiet: the command prints its address once
+
+    handler = functools.partial(Handler, directory=str(check_site(folder)))
+    return ThreadingHTTPServer((host, port), handler)

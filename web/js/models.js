@@ -1,0 +1,91 @@
+// The exported files: explorer.json, a dataset's manifest, test images, and each model's decoder (ONNX Runtime
+// Web, wasm) with its codes and GMM prior. A model whose files are missing or broken carries `error` (one sentence)
+// and the others work on.
+import * as ort from "../ort/ort.wasm.min.mjs";
+
+ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
+// ONNX Runtime uses one thread unless the page is cross-origin isolated (`vaegan web` sends COOP/COEP); then it
+// picks its own number. Without isolation, asking for more only logs a warning.
+if (!self.crossOriginIsolated) ort.env.wasm.numThreads = 1;
+ort.env.logLevel = "error";
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export async function fetchJSON(url) {
+  const bytes = await fetchBytes(url);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new Error(`${url} is not valid JSON`);
+  }
+}
+
+function floats(bytes, count, url) {
+  if (bytes.byteLength !== count * 4) {
+    throw new Error(`${url} holds ${bytes.byteLength} bytes, expected ${count * 4}`);
+  }
+  return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+}
+
+/** One model: {kind, label, d, session, codes (Float32Array count x d or null), gmm, gmmNote, scores, error}. */
+async function loadModel(base, entry, count) {
+  const model = { kind: entry.kind, label: entry.label, d: entry.latent_dim, session: null, codes: null,
+                  gmm: null, gmmNote: entry.gmm_note, scores: entry.scores || [], epochs: entry.epochs, error: null };
+  let current = entry.decoder;
+  try {
+    const decoder = await fetchBytes(base + entry.decoder);
+    try {
+      model.session = await ort.InferenceSession.create(decoder, { executionProviders: ["wasm"] });
+    } catch (error) {
+      throw new Error(`${base + entry.decoder} is not a readable ONNX model (${String(error.message || error).slice(0, 120)})`);
+    }
+    if (entry.codes) {
+      current = entry.codes;
+      model.codes = floats(await fetchBytes(base + entry.codes), count * model.d, base + entry.codes);
+    }
+    if (entry.gmm) {
+      current = entry.gmm.file;
+      const K = entry.gmm.components, d = model.d;
+      const all = floats(await fetchBytes(base + entry.gmm.file), K + K * d + K * d * d, base + entry.gmm.file);
+      model.gmm = { weights: all.subarray(0, K), means: all.subarray(K, K + K * d), cholesky: all.subarray(K + K * d) };
+    }
+  } catch (error) {
+    model.session = null;
+    model.error = `${entry.label}: ${error.message || error}; the other models work on. Run \`vaegan export-web\` ` +
+      `again to repair ${current}.`;
+  }
+  return model;
+}
+
+/** A dataset: {manifest, images (Uint8Array count x C x H x W), models: {kind: model}}. */
+export async function loadDataset(entry) {
+  const base = new URL(entry.manifest, document.baseURI).href.replace(/manifest\.json$/, "");
+  const manifest = await fetchJSON(entry.manifest);
+  const { count, channels, height, width } = manifest;
+  const images = await fetchBytes(base + manifest.images);
+  if (images.byteLength !== count * channels * height * width) {
+    throw new Error(`${base + manifest.images} holds ${images.byteLength} bytes, expected ${count * channels * height * width}`);
+  }
+  const models = {};
+  // one after the other: sessions are created by one wasm instance anyway, and the first model is usable sooner
+  for (const [kind, model] of Object.entries(manifest.models)) models[kind] = await loadModel(base, model, count);
+  return { manifest, images, models };
+}
+
+// Runs are queued: a session serves one run at a time, and the wasm backend is one instance.
+let queue = Promise.resolve();
+
+/** Decode n codes (Float32Array n x d) with a model: Float32Array n x C x H x W in [0, 1]. */
+export function decode(model, codes, n) {
+  const run = queue.then(async () => {
+    const feeds = { [model.session.inputNames[0]]: new ort.Tensor("float32", codes, [n, model.d]) };
+    const output = await model.session.run(feeds);
+    return output[model.session.outputNames[0]].data;
+  });
+  queue = run.catch(() => {});
+  return run;
+}
