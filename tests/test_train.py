@@ -57,7 +57,7 @@ def test_outputs_of_a_run(tmp_path):
 
 def test_refuses_to_overwrite_a_checkpoint(tmp_path):
     Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path, progress=False).fit()
-    with pytest.raises(CheckpointError, match="already holds a checkpoint; pass --resume"):
+    with pytest.raises(CheckpointError, match="already holds a checkpoint; continue it"):
         Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path, progress=False)
 
 

@@ -1,10 +1,17 @@
 """vaegan_core: train, load and measure VAE, GAN and VAE-GAN models (Larsen et al. 2016).
 
-    import vaegan_core
-    model = vaegan_core.load_model("checkpoints/mnist/vaegan")
-    images = model.sample(16)            # 16 x 1 x 28 x 28, float in [0, 1]
-    model = vaegan_core.load_model("hf://USER/NAME@main")   # a checkpoint pushed with `vaegan push`
+    import torch, vaegan_core
+    model = vaegan_core.load_model("checkpoints/mnist/vaegan")       # or "hf://USER/NAME@main"; device="cuda"
+    images = model.sample(16)            # 16 x 1 x 28 x 28, float in [0, 1], on the CPU
+    mu, logvar = model.encode(images)    # 16 x latent_dim each; grad=True keeps autograd and the device
+    run = vaegan_core.train_model({"kind": "vae"}, {"dataset": "digits", "epochs": 2},
+                                  on_epoch=lambda epoch, model: print(epoch))
+    vaegan_core.save_grid(run.model.sample(64), "samples.png")
+
+docs/api.md lists the public names below, with their shapes, ranges and devices.
 """
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -14,12 +21,29 @@ _EXPORTS = {
     "load_model": "checkpoint", "save_checkpoint": "checkpoint", "push_to_hub": "hub",
     "ModelConfig": "config", "TrainConfig": "config", "load_dataset": "data",
     "VaeganError": "errors", "ConfigError": "errors", "DatasetError": "errors", "CheckpointError": "errors",
-    "TrainingDiverged": "errors", "VAE": "models", "GAN": "models", "VAEGAN": "models", "build_model": "models",
+    "TrainingDiverged": "errors", "MetricError": "errors", "WriteError": "errors",
+    "VAE": "models", "GAN": "models", "VAEGAN": "models", "GenerativeModel": "models", "build_model": "models",
+    "train_model": "api", "TrainResult": "api", "StopTraining": "api", "Trainer": "train",
+    "evaluate": "metrics.evaluate", "interpolate": "latent", "save_grid": "images",
 }
 __all__ = ["__version__", *_EXPORTS]
 
+if TYPE_CHECKING:  # what type checkers and IDEs read (py.typed); never run, so nothing is imported at start
+    from .api import StopTraining, TrainResult, train_model  # noqa: F401
+    from .checkpoint import load_model, save_checkpoint  # noqa: F401
+    from .config import ModelConfig, TrainConfig  # noqa: F401
+    from .data import load_dataset  # noqa: F401
+    from .errors import (  # noqa: F401
+        CheckpointError, ConfigError, DatasetError, MetricError, TrainingDiverged, VaeganError, WriteError)
+    from .hub import push_to_hub  # noqa: F401
+    from .images import save_grid  # noqa: F401
+    from .latent import interpolate  # noqa: F401
+    from .metrics.evaluate import evaluate  # noqa: F401
+    from .models import GAN, VAE, VAEGAN, GenerativeModel, build_model  # noqa: F401
+    from .train import Trainer  # noqa: F401
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         import importlib
 
@@ -29,5 +53,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'vaegan_core' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(list(globals()) + list(_EXPORTS))

@@ -182,8 +182,46 @@ def _class_frequencies(state: dict, num_classes: int) -> list[float] | None:
     return [float(share) for share in shares]
 
 
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def _checked_device(device: str | torch.device) -> torch.device:
+    """The torch device ``load_model`` puts a model on: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (a CUDA
+    GPU, then Apple's MPS, then the CPU). A misspelt name or a device this machine lacks is a one-line ConfigError
+    that names the fix, said before anything is read."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={str(device)!r} asks for a CUDA GPU, but no CUDA device is available on this "
+                              "machine; use device='cpu' (or device='auto': a GPU when there is one)")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ConfigError(f"device={str(device)!r}: this machine has {count} CUDA device(s), numbered from 0 to "
+                              f"{count - 1}; use device='cuda:0' (or 'cpu')")
+    elif resolved.type == "mps" and not _mps_available():
+        raise ConfigError(f"device={str(device)!r} asks for Apple's MPS backend, which is not available on this "
+                          "machine; use device='cpu' (or device='auto')")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device={str(device)!r} is not one vaegan_core runs on; use 'cpu', 'cuda', 'mps' or "
+                          "'auto'")
+    return resolved
+
+
 def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = "cpu") -> GenerativeModel:
-    """A model from a checkpoint folder or a Hub repo (see ``resolve_checkpoint``), on ``device``, in eval mode."""
+    """A model from a checkpoint folder or a Hub repo (see ``resolve_checkpoint``) on ``device`` (``cpu``, ``cuda``,
+    ``cuda:N``, ``mps`` or ``auto``: see ``_checked_device``), in eval mode.
+
+    The model's ``sample``, ``decode``, ``encode`` and ``reconstruct`` take and give images B x C x H x W, float in
+    [0, 1], returned on the CPU (``grad=True``: on the input's device, differentiable); its parameters live on
+    ``device``. Raises CheckpointError for a missing, corrupt or mismatched checkpoint, ConfigError for a device
+    this machine lacks."""
+    device = _checked_device(device)
     directory = resolve_checkpoint(path_or_repo_id)
     config = read_config(directory)
     try:  # refused from the config's numbers alone when its networks would be too large to build
@@ -198,7 +236,7 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     except CheckpointError as error:  # an optional file: the model still loads, prior="gmm" says why not
         model.latent_gmm_error = str(error)
     model = model.to(device).eval()
-    if torch.device(device).type in ("cpu", "cuda"):  # NHWC convolutions: ~30 % faster sampling on CPU
+    if device.type in ("cpu", "cuda"):  # NHWC convolutions: ~30 % faster sampling on CPU
         model = model.to(memory_format=torch.channels_last)
     return model
 

@@ -1,7 +1,8 @@
 """Datasets as tensors: MNIST and Fashion-MNIST from IDX files, and scikit-learn's digits.
 
 ``load_dataset(name, split)`` returns ``(images, labels)``: a ``uint8`` tensor
-``N x 1 x 28 x 28`` and an ``int64`` tensor ``N``. IDX files are read by the small
+``N x 1 x 28 x 28`` and an ``int64`` tensor ``N`` (``dtype=torch.float32``: images float in
+[0, 1], what every model takes). IDX files are read by the small
 parser below, which checks magic numbers and sizes so that a truncated or corrupt
 file is an error naming that file, never a silently short dataset.
 """
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from .config import DATASETS, SPLITS
-from .errors import DatasetError
+from .errors import ConfigError, DatasetError
 from .folder_cache import load_folder
 from .folders import is_folder
 from .paths import bundled_data_dir, user_cache_dir  # noqa: F401  (user_cache_dir: its old home, still imported)
@@ -50,8 +51,13 @@ def default_cache_dir() -> Path:
 
 
 def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None = None,
-                 image_size: int | None = None, channels: int | None = None, progress: bool = False):
-    """Load a dataset split as ``(images uint8 N x 1 x 28 x 28, labels int64 N)``.
+                 image_size: int | None = None, channels: int | None = None, progress: bool = False, *,
+                 dtype: torch.dtype = torch.uint8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load a dataset split as ``(images N x 1 x 28 x 28, labels int64 N)``, CPU tensors.
+
+    ``dtype``: ``torch.uint8`` (the default) gives the pixels 0-255 as stored; a float dtype (``torch.float32``,
+    ``float16``, ``bfloat16``, ``float64``) gives them divided by 255, in [0, 1]: what ``encode``, ``reconstruct``
+    and the Trainer take (four times the memory of uint8 for float32).
 
     ``folder:PATH`` is an image folder (``vaegan_core.folders``): N x channels x image_size x image_size,
     memory-mapped from its decoded cache (``root`` plays no part; ``progress``: a bar while decoding).
@@ -61,6 +67,17 @@ def load_dataset(name: str, split: str = "train", root: str | os.PathLike | None
     then a torchvision download into the cache when online.
     ``digits`` (scikit-learn's 1,797 8x8 digits, scaled to 28x28) needs no files at all.
     """
+    if dtype != torch.uint8 and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ConfigError(f"dtype must be torch.uint8 (pixels 0-255) or a float dtype such as torch.float32 (images "
+                          f"in [0, 1]), got {dtype!r}")
+    images, labels = _load_uint8(name, split, root, image_size, channels, progress)
+    if dtype != torch.uint8:
+        images = images.to(dtype).div_(255.0)
+    return images, labels
+
+
+def _load_uint8(name: str, split: str, root, image_size, channels, progress) -> tuple[torch.Tensor, torch.Tensor]:
+    """``load_dataset`` as stored: uint8 images and int64 labels."""
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; choose 'train' or 'test'")
     if is_folder(name):

@@ -7,10 +7,13 @@ the encoder and the discriminator step out of the decoder.
 
 Inference entry points (``encode``, ``decode``, ``sample``, ``reconstruct``) run under
 ``torch.inference_mode``, take a ``torch.Generator`` for reproducibility and return CPU
-tensors; images are float in [0, 1].
+tensors; images are float in [0, 1]. ``encode``, ``decode`` and ``reconstruct`` take ``grad=True``
+for use inside a larger model: then they keep autograd and the input's device.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +39,12 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
 def _per_image_sum(values: torch.Tensor) -> torch.Tensor:
     """Sum over every dim but the batch, then average over the batch."""
     return values.flatten(1).sum(dim=1).mean()
+
+
+def _inference_unless(grad: bool):
+    """``torch.inference_mode()`` for the inference helpers, or (``grad=True``) nothing: the caller's autograd
+    mode holds, so that the outputs can be saved for backward (a probe or a larger model on top)."""
+    return contextlib.nullcontext() if grad else torch.inference_mode()
 
 
 def _discriminator_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -165,7 +174,8 @@ class GenerativeModel(nn.Module):
         if not classes:
             if labels is not None:
                 raise ConfigError(f"this {MODEL_LABELS[self.kind]} is unconditional: it takes no labels; drop "
-                                  "labels= (or train a conditional model with --conditional)")
+                                  "labels= (or train a conditional model: ModelConfig(num_classes=N), "
+                                  "`vaegan train --conditional`)")
             return None
         if labels is None:
             raise ConfigError(f"this {MODEL_LABELS[self.kind]} is conditional on {classes} classes: pass labels=, "
@@ -184,38 +194,50 @@ class GenerativeModel(nn.Module):
                               f"{int(values.max())}")
         return values
 
-    @torch.inference_mode()
-    def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
-        """Codes B x latent_dim (and, for a conditional model, B labels) -> images B x C x H x W in [0, 1], on the
-        CPU."""
-        if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
-            raise ConfigError(f"z must have shape B x {self.config.latent_dim}, got {tuple(z.shape)}")
+    def decode(self, z: torch.Tensor, labels=None, *, grad: bool = False) -> torch.Tensor:
+        """Codes B x latent_dim (any device; and, for a conditional model, B labels) -> images B x C x H x W,
+        float32 in [0, 1].
+
+        By default under ``torch.inference_mode``, returned on the CPU. ``grad=True``: in the caller's autograd
+        mode and returned on ``z``'s device, so a loss on the images back-propagates into ``z`` and the decoder.
+        Decoding uses ``sampling_decoder``: the moving average of the weights when the model has one, which is not
+        trained; set ``use_ema = False`` to back-propagate into the trained decoder."""
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.config.latent_dim:
+            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ConfigError(f"z must be a tensor of shape B x {self.config.latent_dim}, got {got}")
         labels = self.check_labels(labels, z.shape[0])
-        chunks = []
-        for start in range(0, z.shape[0], INFERENCE_BATCH):
-            part = z[start:start + INFERENCE_BATCH].to(self.device, torch.float32)
-            part_labels = None if labels is None else labels[start:start + INFERENCE_BATCH].to(self.device)
-            chunks.append(torch.sigmoid(self.sampling_decoder(part, part_labels)).float().cpu())
-        return torch.cat(chunks) if chunks else torch.zeros(0, self.config.channels, self.config.image_size,
-                                                             self.config.image_size)
+        home = z.device if grad else torch.device("cpu")
+        with _inference_unless(grad):
+            chunks = []
+            for start in range(0, z.shape[0], INFERENCE_BATCH):
+                part = z[start:start + INFERENCE_BATCH].to(self.device, torch.float32)
+                part_labels = None if labels is None else labels[start:start + INFERENCE_BATCH].to(self.device)
+                chunks.append(torch.sigmoid(self.sampling_decoder(part, part_labels)).float().to(home))
+            if not chunks:
+                return torch.zeros(0, self.config.channels, self.config.image_size, self.config.image_size,
+                                   device=home)
+            return torch.cat(chunks)
 
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
                prior: str = "normal", labels=None) -> torch.Tensor:
-        """n images n x C x H x W in [0, 1] decoded from codes of the prior ``prior`` (see ``prior``); same
-        seed, same images. A conditional model needs ``labels``, one class per image."""
+        """n images n x C x H x W, float32 in [0, 1] on the CPU (under inference mode), decoded from codes of the
+        prior ``prior`` (see ``prior``) scaled by ``temperature``; same ``generator`` seed, same images. A
+        conditional model needs ``labels``, one class per image."""
         labels = self.check_labels(labels, n)  # before drawing: a wrong call costs nothing
         return self.decode(self.prior(prior).sample(n, generator, temperature), labels)
 
-    def encode(self, images: torch.Tensor, labels=None):
+    def encode(self, images: torch.Tensor, labels=None, *, grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of images: see VAE.encode; a GAN has none."""
         raise ConfigError(
             f"a {self.kind.upper()} has no encoder, so it cannot encode or reconstruct images; use a VAE or VAE-GAN"
         )
 
-    def reconstruct(self, images: torch.Tensor, labels=None) -> torch.Tensor:
+    def reconstruct(self, images: torch.Tensor, labels=None, *, grad: bool = False) -> torch.Tensor:
         """Images B x C x H x W in [0, 1] (with their labels, for a conditional model) -> their reconstructions
-        decode(mu), same shape, on the CPU."""
-        mu, _ = self.encode(images, labels)
-        return self.decode(mu, labels)
+        decode(mu), same shape, float32 in [0, 1]: on the CPU, or with ``grad=True`` on the images' device and
+        differentiable (see ``encode`` and ``decode``)."""
+        mu, _ = self.encode(images, labels, grad=grad)
+        return self.decode(mu, labels, grad=grad)
 
     def check_images(self, images: torch.Tensor) -> None:
         """Refuse (with a clear message) anything that is not a float batch in [0, 1] of this model's shape."""
@@ -235,20 +257,29 @@ class GenerativeModel(nn.Module):
 class _EncoderMixin:
     """encode() for the models that have an encoder."""
 
-    @torch.inference_mode()
-    def encode(self, images: torch.Tensor, labels=None):
-        """Images B x C x H x W in [0, 1] (and B labels, for a conditional model) -> (mu, logvar), each
-        B x latent_dim, on the CPU."""
+    def encode(self, images: torch.Tensor, labels=None, *, grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images B x C x H x W, float in [0, 1] on any device (and B labels, for a conditional model) -> the
+        posterior q(z|x) as (mu, logvar), each B x latent_dim float32.
+
+        By default under ``torch.inference_mode``, returned on the CPU. ``grad=True``: in the caller's autograd
+        mode and returned on the images' device, so that a probe or a larger model can train on the codes (and,
+        unless the encoder is frozen with ``model.encoder.requires_grad_(False)``, back-propagate into it).
+        BatchNorm follows ``model.train()`` / ``model.eval()``."""
         self.check_images(images)
         labels = self.check_labels(labels, images.shape[0])
+        home = images.device if grad else torch.device("cpu")
         mus, logvars = [], []
-        for start in range(0, images.shape[0], INFERENCE_BATCH):
-            part = images[start:start + INFERENCE_BATCH].to(self.device, torch.float32)
-            part_labels = None if labels is None else labels[start:start + INFERENCE_BATCH].to(self.device)
-            mu, logvar = self.encoder(part, part_labels)
-            mus.append(mu.float().cpu())
-            logvars.append(logvar.float().cpu())
-        return torch.cat(mus), torch.cat(logvars)
+        with _inference_unless(grad):
+            for start in range(0, images.shape[0], INFERENCE_BATCH):
+                part = images[start:start + INFERENCE_BATCH].to(self.device, torch.float32)
+                part_labels = None if labels is None else labels[start:start + INFERENCE_BATCH].to(self.device)
+                mu, logvar = self.encoder(part, part_labels)
+                mus.append(mu.float().to(home))
+                logvars.append(logvar.float().to(home))
+            if not mus:
+                empty = torch.zeros(0, self.config.latent_dim, device=home)
+                return empty, empty.clone()
+            return torch.cat(mus), torch.cat(logvars)
 
 
 class VAE(_EncoderMixin, GenerativeModel):

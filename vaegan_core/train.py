@@ -141,12 +141,17 @@ class Trainer:
         callback: Callable[[dict[str, Any]], None] | None = None,
         threads: str | int | None = None,
         compile: bool = False,
+        on_step: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
+        on_epoch_end: Callable[[int, GenerativeModel], None] | None = None,
         _resuming: bool = False,
     ):
         self.model_config = model_config
         self.config = train_config
         self.out_dir = Path(out_dir)
         self.progress, self.callback = progress, callback
+        # hooks for Python callers (vaegan_core.train_model): after each optimizer step (steps so far, that step's
+        # loss tensors) and after each epoch's save (epochs so far, the model in eval mode meanwhile)
+        self.on_step, self.on_epoch_end = on_step, on_epoch_end
         self.threads = threads  # CPU threads: a number, "auto" (cpu_threads, every epoch) or None (left alone)
         self.compiled = bool(compile)  # torch.compile of the networks for the training step (not a saved setting)
         self.compile_seconds: float | None = None  # the compiling first step's time, once it has run
@@ -160,7 +165,8 @@ class Trainer:
         try:
             if not _resuming and ckpt.has_checkpoint(self.out_dir):
                 raise CheckpointError(
-                    f"{self.out_dir} already holds a checkpoint; pass --resume to continue it or choose another --out"
+                    f"{self.out_dir} already holds a checkpoint; continue it (vaegan train --resume, Trainer.resume) or "
+                "choose another folder (--out, out_dir)"
                 )
             self._build(model_config, train_config, data, data_root)
         except BaseException:
@@ -270,6 +276,9 @@ class Trainer:
             distributed.barrier(self.context)
         if config.limit:
             images, labels = images[: config.limit], labels[: config.limit]
+        if images.dtype != torch.uint8:  # batches are divided by 255: floats would train on near-black images
+            raise ConfigError(f"training images must be uint8 pixels (0-255) as load_dataset gives them, got "
+                              f"{images.dtype}; vaegan_core.train_model takes float images in [0, 1]")
         expected = (model_config.channels, model_config.image_size, model_config.image_size)
         if tuple(images.shape[1:]) != expected:
             raise ConfigError(
@@ -519,6 +528,8 @@ class Trainer:
                         self.train_step
                     logs = step(self._batch(order, index), self._batch_labels(order, index))
                     self.step += 1
+                    if self.on_step is not None:
+                        self.on_step(self.step, logs)
                     window_steps += 1
                     for key, value in logs.items():
                         window[key] = window.get(key, 0.0) + value.detach().float()
@@ -623,6 +634,12 @@ class Trainer:
         ckpt.save_checkpoint(self.out_dir, self.model, self.config, state)
         write_model_card(self.out_dir, self.model, self.config, state)
         self._track_quality(state)
+        if self.on_epoch_end is not None:
+            self.model.eval()
+            try:
+                self.on_epoch_end(self.epoch, self.model)
+            finally:
+                self.model.train()
 
     def _track_quality(self, state: dict[str, Any]) -> None:
         """With ``track_fid``: the domain FID of fresh samples against the train split (the test split plays no
