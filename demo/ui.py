@@ -196,6 +196,10 @@ def class_names(dataset: str) -> list[str]:
     from vaegan_core.folders import folder_classes, is_folder
     from vaegan_core.errors import DatasetError
 
+    for kind in MODEL_KINDS:  # the names a model recorded when it was trained win over the folder as it is now
+        stored = (zoo.read_config_json(zoo.checkpoint_dir(dataset, kind, checkpoints_root())).get("state") or {})
+        if isinstance(stored.get("class_names"), list) and all(isinstance(n, str) for n in stored["class_names"]):
+            return list(stored["class_names"])
     name = zoo.data_of(dataset, checkpoints_root())[0]
     try:
         names = folder_classes(name) if is_folder(name) else []

@@ -276,3 +276,28 @@ def test_ctrl_c_while_a_folder_is_decoded_is_one_line(tmp_path, capsys, monkeypa
     error = capsys.readouterr().err
     assert code == 130 and "interrupted" in error and error.count("\n") == 1 and "Traceback" not in error
     assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_models_class_names_are_stored_as_trained(tmp_path, capsys, monkeypatch):
+    """The labels of a conditional model trained on a folder keep their names when the folder changes later (a
+    class added before the others, an empty class removed): the names are in the checkpoint."""
+    from PIL import Image
+
+    from vaegan_core.checkpoint import load_model
+
+    monkeypatch.setenv("VAEGAN_FOLDER_CACHE", str(tmp_path / "cache"))
+    for name, value in (("bees", 60), ("cows", 200)):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for index in range(20):
+            Image.new("L", (16, 16), value + index).save(tmp_path / "photos" / name / f"{index}.png")
+    (tmp_path / "photos" / "empty").mkdir()
+    run = tmp_path / "run"
+    assert main(["train", "--model", "vae", "--conditional", "--dataset", f"folder:{tmp_path / 'photos'}",
+                 "--image-size", "16", "--channels", "1", "--width", "8", "--batch-size", "8", "--epochs", "1",
+                 "--out", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert load_model(run).class_names == ["bees", "cows", "empty"]
+    (tmp_path / "photos" / "ants").mkdir()  # sorts first: read from the folder, every label would shift
+    Image.new("L", (16, 16), 9).save(tmp_path / "photos" / "ants" / "0.png")
+    assert main(["sample", str(run), "--labels", "0,1", "--out", str(tmp_path / "s.png")]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"] == ["bees", "cows"]

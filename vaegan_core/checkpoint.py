@@ -231,6 +231,9 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     load_weights(model, directory)
     model.checkpoint_dir = str(directory)
     model.class_frequencies = _class_frequencies(config.get("state", {}), model.config.num_classes)
+    names = (config.get("state") or {}).get("class_names")
+    model.class_names = ([str(name) for name in names] if isinstance(names, list) and names
+                         and all(isinstance(name, str) for name in names) else None)  # an image folder's, as trained
     try:
         model.latent_gmm = LatentGMM.load(directory)
     except CheckpointError as error:  # an optional file: the model still loads, prior="gmm" says why not

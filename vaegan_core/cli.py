@@ -591,7 +591,7 @@ def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
         codes = (style.expand(len(glyphs), -1) if style is not None
                  else model.prior("normal").sample(len(glyphs), generator, args.temperature))
         save_grid(model.decode(codes.contiguous(), glyphs), out)
-    names = conditional.class_names(dataset, classes)
+    names = conditional.class_names(dataset, classes, getattr(model, "class_names", None))
     result = {"out": str(out), "classes": [names[glyph] for glyph in glyphs], "seed": args.seed}
     if read_as is not None:
         result["style_from"] = {"image": args.style_from, "read_as": names[read_as]}

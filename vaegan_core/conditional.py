@@ -110,11 +110,14 @@ def style_grid(model, z: torch.Tensor) -> torch.Tensor:
     return model.decode(z.reshape(1, -1).expand(classes, -1).contiguous(), list(range(classes)))
 
 
-def class_names(dataset: str | None, num_classes: int) -> list[str]:
+def class_names(dataset: str | None, num_classes: int, stored: list[str] | None = None) -> list[str]:
     """The names of a dataset's classes (Fashion-MNIST's garments, an image folder's sub-folders), or their
-    indices."""
+    indices. ``stored``: the names a checkpoint recorded when it was trained (``model.class_names``), which win
+    over the folder as it is now."""
     names = CLASS_NAMES.get(dataset or "", [])
-    if is_folder(dataset or ""):
+    if stored:
+        names = stored
+    elif is_folder(dataset or ""):
         try:
             names = folder_classes(dataset)
         except DatasetError:  # the folder is not on this machine: the indices

@@ -28,6 +28,7 @@ from .config import ModelConfig, TrainConfig
 from .data import load_dataset
 from .errors import CheckpointError, ConfigError, TrainingDiverged, VaeganError, first_line
 from .files import write_text_atomic
+from .folders import folder_classes, is_folder
 from .lock import LOCK_FILE, FolderLock
 from .images import save_grid
 from .models import GenerativeModel, build_model
@@ -205,6 +206,8 @@ class Trainer:
         distributed.start(self.context, self.device)
 
         images, labels = self._training_data(model_config, data, data_root)
+        self.class_names = (folder_classes(train_config.dataset) if data is None and is_folder(train_config.dataset)
+                            else [])
         global_batch = train_config.batch_size * self.context.world
         if images.shape[0] < global_batch:
             raise ConfigError(
@@ -621,6 +624,8 @@ class Trainer:
                  **({"compiled": True} if self.compiled else {}), **({"stages": self.stages} if self.stages else {})}
         if self.labels is not None:
             state["class_frequencies"] = self.class_frequencies
+        if self.class_names:  # an image folder's classes as trained: the folder may change later, the labels may not
+            state["class_names"] = self.class_names
         # The trainer state goes first and carries the weights: whatever write a kill interrupts, the folder
         # holds one complete (weights, optimizers, noise, counters) to resume from (see _load_state).
         trainer_state = {

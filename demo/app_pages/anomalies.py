@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import anomaly, memorisation, page_cache
+from vaegan_core import anomaly, memorisation, page_cache, zoo
 from vaegan_core.config import ANOMALY_SCORE_LABELS, CORRUPTIONS, DATASET_LABELS, OTHER_DATASET
 from vaegan_core.errors import DatasetError
 
@@ -28,7 +28,8 @@ REFERENCE_IMAGES = 2000  # test images each score is ranked against
 @st.cache_data(show_spinner="Scoring the test images...", max_entries=24)
 def _scores(_model, fingerprint: str, dataset: str, against: str) -> dict:
     # the images of `vaegan eval`'s diagnostics (the Overview's AUCs): the same seeded pick, the first n of them
-    normal, sets, skipped = anomaly.detection_sets(dataset, REFERENCE_IMAGES, seed=0,
+    data = zoo.data_of(dataset, ui.checkpoints_root())[0]  # an image folder's zoo name -> its folder:PATH
+    normal, sets, skipped = anomaly.detection_sets(data, REFERENCE_IMAGES, seed=0,
                                                    image_size=_model.config.image_size, channels=_model.config.channels)
     if against in skipped:
         raise DatasetError(skipped[against])
