@@ -1,0 +1,230 @@
+"""`vaegan train`: a new run, a resumed one (what a resume may change), or one on several processes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..config import (DATASETS, DEVICES, LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_LATENT_DIM, MAX_WIDTH,
+                      MODEL_KINDS, PRECISIONS, ModelConfig, TrainConfig)
+from ..errors import VaeganError
+from .common import (_Interrupted, _UsageError, _dataset, _int_in, _non_negative_float, _positive_int, _seed, _threads,
+                     _unit_interval)
+
+
+# Settings stored in config.json: a resumed run keeps them, so changing them with --resume is an error (but for
+# the few a continuation may change: see _train).
+_SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "adam_beta1", "latent_dim", "width", "beta",
+                   "gamma", "equilibrium", "ema_decay", "prior_gan_weight", "feature_stage", "kl_warmup", "likelihood", "precision", "grad_clip", "limit", "log_every",
+                   "track_fid", "keep_best", "image_size", "channels")
+_KEEP_BEST_NEEDS_FID = "--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)"
+
+
+def add_parsers(commands) -> dict:
+    """The sub-commands of this group; returns {command: handler}."""
+    train = commands.add_parser("train", help="train a model into a checkpoint folder")
+    train.add_argument("--model", choices=MODEL_KINDS, help="model family (required unless --resume)")
+    train.add_argument("--dataset", type=_dataset, metavar="{" + ",".join(DATASETS) + ",folder:PATH}",
+                       help="training data (required unless --resume): a built-in dataset or a folder of images, "
+                            "optionally one sub-folder per class")
+    train.add_argument("--image-size", type=_int_in(8, 256), default=None,
+                       help="image folders: side of the square images, centre-cropped and resized (default 32; "
+                            "the built-in datasets are 28)")
+    train.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                       help="image folders: 1 (grey) or 3 (RGB, the default); the built-in datasets are grey")
+    train.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), required=True, help="total epochs (with --resume: the new total)")
+    train.add_argument("--out", required=True, help="checkpoint folder to write")
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    train.add_argument("--device", choices=DEVICES, default="auto", help="default auto: cuda, then mps, then cpu")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    train.add_argument("--reset-optimizer", action="store_true",
+                       help="with --resume: continue from the weights alone, with a fresh optimizer (for a folder "
+                            "without a usable trainer_state.pt, e.g. a shipped checkpoint)")
+    train.add_argument("--batch-size", type=_int_in(1, MAX_BATCH), default=TrainConfig.batch_size)
+    train.add_argument("--lr", type=_non_negative_float, default=0.0, help="Adam learning rate (0: model default)")
+    train.add_argument("--lr-discriminator", type=_non_negative_float, default=0.0,
+                       help="the discriminator's own learning rate (two time-scale update rule; 0: --lr)")
+    train.add_argument("--adam-beta1", type=_unit_interval, default=TrainConfig.beta1,
+                       help="Adam's beta1, the momentum of every optimizer (default 0.5, as in DCGAN; 0.9 is Adam's own)")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                       help="constant, or cosine decay to 0 over the run's epochs (on --resume of a constant-rate "
+                            "run: a decay stage, from the epoch resumed from to the new --epochs)")
+    train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim)
+    train.add_argument("--width", type=_int_in(1, MAX_WIDTH), default=ModelConfig.width, help="channels of the first conv stage")
+    train.add_argument("--beta", type=_non_negative_float, default=ModelConfig.beta, help="weight of the KL term")
+    train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
+                       help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
+    train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
+    train.add_argument("--prior-gan-weight", type=_non_negative_float, default=ModelConfig.prior_gan_weight,
+                       help="VAE-GAN: weight of the GAN terms on N(0, I) samples, for the discriminator and the "
+                            "decoder (default 1, as in Larsen et al.; may change on --resume: a fine-tuning stage)")
+    train.add_argument("--feature-stage", type=_int_in(0, 16), default=ModelConfig.feature_stage,
+                       help="VAE-GAN: the discriminator's conv stage whose features the reconstruction is measured "
+                            "in, 1 = the first after the image (0, the default: the last)")
+    train.add_argument("--kl-warmup", type=_int_in(0, MAX_EPOCHS), default=TrainConfig.kl_warmup, metavar="EPOCHS",
+                       help="raise the KL weight linearly from 0 to --beta over the first EPOCHS epochs (0: off)")
+    train.add_argument("--conditional", action="store_true",
+                       help="condition every network on the class label (conditional VAE / GAN / VAE-GAN)")
+    train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
+                       help="sample from a moving average of the decoder's weights with this decay, e.g. 0.999 "
+                            "(0: off; both weights are kept in the checkpoint; with --resume, a run with one may "
+                            "change its decay, and --reset-optimizer may add one)")
+    train.add_argument("--likelihood", choices=LIKELIHOODS, default=ModelConfig.likelihood,
+                       help="VAE pixel likelihood")
+    train.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the hardware is fast")
+    train.add_argument("--grad-clip", type=_non_negative_float, default=0.0, help="max gradient norm (0: off)")
+    train.add_argument("--limit", type=_int_in(0, 10**9), default=0, help="train on the first N images only (0: all)")
+    train.add_argument("--log-every", type=_positive_int, default=TrainConfig.log_every, help="steps per history line")
+    train.add_argument("--track-fid", type=_int_in(0, 100_000), default=0, metavar="N",
+                       help="after each epoch, the domain FID of N samples against the train split, in quality.jsonl "
+                            "(e.g. 5000; 0: off)")
+    train.add_argument("--keep-best", action="store_true",
+                       help="with --track-fid: also keep the epoch with the lowest tracked FID in OUT/best/ (a GAN's "
+                            "quality moves from epoch to epoch; the folder itself always holds the last epoch)")
+    train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--compile", action="store_true",
+                       help="torch.compile the networks for training (the first step compiles, about 20 s on a "
+                            "CPU; on a 2-core CPU the compiled step was slower: benchmarks/README.md)")
+    train.add_argument("--threads", type=_threads, default="auto",
+                       help="CPU threads: a number, or auto (the default): the cores other work leaves free, checked "
+                            "every epoch; OMP_NUM_THREADS, when set, wins")
+    train.add_argument("--nproc", type=_int_in(1, 1024), default=1,
+                       help="train on N processes (starts torchrun; one per GPU, or CPU processes with gloo); "
+                            "--batch-size is per process, so the global batch is N x --batch-size")
+
+    return HANDLERS
+
+
+def _flag(option: str) -> str:
+    """The command-line flag of the `vaegan train` option ``option`` (prior_gan_weight -> --prior-gan-weight)."""
+    return "--" + option.replace("_", "-")
+
+
+def _stored_setting(saved: dict, option: str):
+    """The value a run's config.json holds for the `vaegan train` option ``option`` (None where it holds none)."""
+    if option == "conditional":
+        return saved["model_config"].num_classes > 0
+    name = {"adam_beta1": "beta1"}.get(option, option)
+    for config in (saved["train_config"], saved["model_config"]):
+        if config is not None and hasattr(config, name):
+            return getattr(config, name)
+    return None
+
+
+def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
+    """The saved settings a `vaegan train --resume` command changes; a _UsageError for one a resume may not change."""
+    # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume);
+    # one typed with its default value is (e.g. --prior-gan-weight 1 on a run at 3)
+    typed = args.typed
+    changed = {option for option in _SAVED_SETTINGS
+               if option in typed and getattr(args, option) != _stored_setting(saved, option)}
+    # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
+    # fine-tuning stage, with the run's own optimizer state or without); a cosine decay of the rates from here to
+    # the new last epoch; the decay of the run's moving average; and, continuing from the weights alone, a moving
+    # average of the decoder added
+    averaged = (_stored_setting(saved, "ema_decay") or 0) > 0 and args.ema_decay > 0
+    allowed = {"track_fid", "keep_best", "prior_gan_weight", "lr_schedule"} | \
+        ({"ema_decay"} if args.reset_optimizer or averaged else set())
+    for option in sorted(changed - allowed):
+        flag = _flag(option)
+        raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
+                          f"{args.out}/config.json; drop {flag} or start a new run"
+                          + (f" ({flag} may add a moving average with --reset-optimizer)" if option == "ema_decay"
+                             and args.ema_decay > 0 else ""))
+    return changed
+
+
+def _train(args: argparse.Namespace) -> dict:
+    if args.nproc > 1:
+        return _train_on_processes(args)
+    from ..train import Trainer
+
+    progress = not args.no_progress
+    if args.resume:
+        from ..checkpoint import read_config
+
+        saved = read_config(args.out)
+        for flag, value, stored in (("--model", args.model, saved["model_config"].kind),
+                                    ("--dataset", args.dataset, saved["train_config"] and saved["train_config"].dataset)):
+            if value is not None and value != stored:
+                raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
+        if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
+            raise _UsageError(_KEEP_BEST_NEEDS_FID)
+        changed = _resume_changes(args, saved)
+        device = args.device if args.device != "auto" else None
+        trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
+                                 ema_decay=args.ema_decay if "ema_decay" in changed else None,
+                                 prior_gan_weight=args.prior_gan_weight if "prior_gan_weight" in changed else None,
+                                 lr_schedule=args.lr_schedule if "lr_schedule" in changed else None,
+                                 track_fid=args.track_fid if "track_fid" in changed else None,
+                                 keep_best=True if "keep_best" in changed else None,
+                                 data_root=args.data_dir, progress=progress, threads=args.threads,
+                                 compile=args.compile)
+    else:
+        if args.model is None or args.dataset is None:
+            raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
+        if args.reset_optimizer:
+            raise _UsageError("--reset-optimizer only goes with --resume")
+        if args.keep_best and not args.track_fid:
+            raise _UsageError(_KEEP_BEST_NEEDS_FID)
+        from ..data import CLASS_NAMES
+        from ..folders import folder_classes, is_folder
+
+        folder = is_folder(args.dataset)
+        if not folder and (args.image_size not in (None, 28) or args.channels not in (None, 1)):
+            raise _UsageError(f"{args.dataset} images are 28x28 grey: --image-size and --channels are for image "
+                              "folders (--dataset folder:PATH)")
+        classes = folder_classes(args.dataset) if folder else CLASS_NAMES[args.dataset]
+        if args.conditional and len(classes) < 2:
+            raise _UsageError(f"--conditional needs labels: {args.dataset} has no class sub-folders (put the images "
+                              "of each class into a sub-folder of its own)")
+        model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
+                                   gamma=args.gamma, equilibrium=args.equilibrium, ema_decay=args.ema_decay,
+                                   prior_gan_weight=args.prior_gan_weight, feature_stage=args.feature_stage,
+                                   likelihood=args.likelihood, num_classes=len(classes) if args.conditional else 0,
+                                   image_size=(args.image_size or 32) if folder else 28,
+                                   channels=(args.channels or 3) if folder else 1)
+        train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                   lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
+                                   kl_warmup=args.kl_warmup,
+                                   beta1=args.adam_beta1, seed=args.seed, device=args.device, precision=args.precision,
+                                   grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
+                                   track_fid=args.track_fid, keep_best=args.keep_best)
+        trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress,
+                          threads=args.threads, compile=args.compile)
+    if trainer.epoch >= trainer.config.epochs:
+        print(f"vaegan: {args.out} is already trained for {trainer.epoch} epochs; raise --epochs to train more",
+              file=sys.stderr)
+    try:
+        return trainer.fit()
+    except KeyboardInterrupt:
+        raise _Interrupted(f"interrupted; the last checkpoint (epoch {trainer.epoch}) is in {args.out}: "
+                           f"continue with `vaegan train --out {args.out} --epochs {trainer.config.epochs} --resume`")
+
+
+def _train_on_processes(args: argparse.Namespace) -> dict:
+    """``--nproc N``: the same command under ``torchrun --standalone --nproc_per_node N`` (one machine)."""
+    from ..checkpoint import read_config
+    from ..distributed import launch
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise _UsageError("--nproc starts torchrun; under torchrun (WORLD_SIZE is set) leave --nproc out")
+    argv, skip = [], False
+    for item in args.argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            argv.append(item)
+    code = launch(args.nproc, argv)
+    if code != 0:
+        raise VaeganError(f"training on {args.nproc} processes stopped (exit code {code}); the messages above say why")
+    state = read_config(args.out).get("state") or {}
+    return {"out_dir": args.out, "processes": args.nproc, **{k: state.get(k) for k in
+            ("epoch", "step", "train_seconds", "images_per_second", "device", "precision")}}
+
+
+HANDLERS = {"train": _train}
