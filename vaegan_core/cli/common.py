@@ -7,7 +7,7 @@ import argparse
 import contextlib
 import math
 
-from ..config import DATASETS, MAX_SEED
+from ..config import DATASETS, DEVICES, MAX_SEED
 from ..errors import DatasetError
 
 MAX_EVAL_IMAGES = 100_000  # vaegan eval: ten times the usual 10,000
@@ -128,3 +128,18 @@ def _typed_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]
         for action in each._actions:
             action.default = argparse.SUPPRESS
     return set(vars(parser.parse_args(argv)))
+
+
+def shared(data_dir: bool = False, no_progress: bool = False, device: str | None = None) -> list:
+    """Parent parsers of the options several commands share, declared once: ``--data-dir``, ``--no-progress`` and
+    ``--device`` (with the command's default: ``auto`` where it trains, ``cpu`` where it only reads a model)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    if device is not None:
+        parent.add_argument("--device", choices=DEVICES, default=device,
+                            help="cuda, mps or cpu" + (" (default auto: cuda, then mps, then cpu)" if device == "auto"
+                                                       else f" (default {device})"))
+    if data_dir:
+        parent.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
+    if no_progress:
+        parent.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return [parent]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import COLLAPSE_LOOPS, DATASETS, DEVICES, MAX_WIDTH, MODEL_KINDS
-from .common import MAX_EVAL_IMAGES, _Interrupted, _UsageError, _int_in, _non_negative_float, _percent_bar, _seed
+from ..config import COLLAPSE_LOOPS, DATASETS, MAX_WIDTH, MODEL_KINDS
+from .common import shared, MAX_EVAL_IMAGES, _Interrupted, _UsageError, _int_in, _non_negative_float, _percent_bar, _seed
 
 
 
@@ -14,7 +14,8 @@ from .common import MAX_EVAL_IMAGES, _Interrupted, _UsageError, _int_in, _non_ne
 
 def add_parsers(commands) -> dict:
     """The sub-commands of this group; returns {command: handler}."""
-    collapse = commands.add_parser("collapse", help="model collapse: train each generation on the last one's samples")
+    collapse = commands.add_parser("collapse", parents=shared(data_dir=True, no_progress=True, device="auto"),
+                                   help="model collapse: train each generation on the last one's samples")
     collapse.add_argument("--model", choices=MODEL_KINDS, default="vaegan")
     collapse.add_argument("--dataset", choices=DATASETS, default="mnist")
     collapse.add_argument("--generations", type=_int_in(1, 100), default=5, help="generations after generation 0")
@@ -32,10 +33,7 @@ def add_parsers(commands) -> dict:
     collapse.add_argument("--start-from", metavar="DIR", default="",
                           help="a trained checkpoint as generation 0 (its width and latent size); each later "
                                "generation fine-tunes the one before (cheap, and it starts from a good model)")
-    collapse.add_argument("--device", choices=DEVICES, default="auto")
     collapse.add_argument("--out", required=True, help="study folder (results.json, grids/); rerun to resume")
-    collapse.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
-    collapse.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     export_web = commands.add_parser(
         "export-web", help="export models for the in-browser explorer (ONNX decoders and encoders, test images)",

@@ -6,62 +6,60 @@ import argparse
 import json
 from pathlib import Path
 
-from ..config import (CORRUPTIONS, DATASETS, DEVICES, EXTRACTOR_FEATURES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS,
+from ..config import (CORRUPTIONS, DATASETS, EXTRACTOR_FEATURES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS,
                       MAX_IMPORTANCE_SAMPLES, PRIORS, SPLITS)
 from ..errors import CheckpointError
 from ..files import JSONFileError, read_json, write_text_atomic
 from ..paths import METRICS_FILE
 from ..zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
-from .common import MAX_EVAL_IMAGES, _FEATURES_KEPT, _Interrupted, _UsageError, _int_in, _percent_bar, _seed
+from .common import shared, MAX_EVAL_IMAGES, _FEATURES_KEPT, _Interrupted, _UsageError, _int_in, _percent_bar, _seed
 
 
 
 
 def add_parsers(commands) -> dict:
     """The sub-commands of this group; returns {command: handler}."""
-    evaluate = commands.add_parser("eval", help="score a checkpoint (FID, KID, IS, precision/recall, ...)")
+    evaluate = commands.add_parser("eval", parents=shared(data_dir=True, no_progress=True, device="cpu"),
+        help="score a checkpoint (FID, KID, IS, precision/recall, ...)")
     evaluate.add_argument("checkpoint", metavar="DIR", help="checkpoint folder; DIR/metrics.json is updated")
     evaluate.add_argument("--n", type=_int_in(2, MAX_EVAL_IMAGES), default=10_000, help="generated images (default 10000)")
     evaluate.add_argument("--extractor", choices=EXTRACTORS, default=None,
-                          help="lenet (default for the built-in datasets): the shipped domain classifier (seconds); "
+        help="lenet (default for the built-in datasets): the shipped domain classifier (seconds); "
                                "inception (default for image folders): TF-Inception (slow on CPU)")
     evaluate.add_argument("--split", choices=SPLITS, default="test", help="real images to compare with")
     evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the generated images and subsets")
     evaluate.add_argument("--prior", choices=PRIORS, default="normal",
-                          help="sample from N(0, I) (default) or from the GMM of the training codes (see fit-gmm); "
+        help="sample from N(0, I) (default) or from the GMM of the training codes (see fit-gmm); "
                                "stored in metrics.json under EXTRACTOR-SPLIT or EXTRACTOR-SPLIT-gmm")
     evaluate.add_argument("--batch-size", type=_int_in(1, 10_000), default=500)
-    evaluate.add_argument("--device", choices=DEVICES, default="cpu")
-    evaluate.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
     evaluate.add_argument("--force", action="store_true", help="compute FID even when n <= feature dimension")
     evaluate.add_argument("--fid-only", action="store_true",
-                          help="only the scores that need no features of real images (FID, IS, modes, reconstruction): "
+        help="only the scores that need no features of real images (FID, IS, modes, reconstruction): "
                                "the FID then uses the shipped statistics of the real images, which halves an "
                                "Inception evaluation on a CPU where the real features are not cached yet")
     evaluate.add_argument("--no-diagnostics", action="store_true",
-                          help="skip the diagnostics stored beside the scores (latent usage, anomaly AUCs, "
+        help="skip the diagnostics stored beside the scores (latent usage, anomaly AUCs, "
                                "memorisation; computed when missing or stale, about half a minute)")
-    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     anomaly = commands.add_parser(
-        "anomaly", help="how well each anomaly score tells another dataset (or corrupted images) from the model's own",
+        "anomaly", parents=shared(data_dir=True, device="cpu"),
+        help="how well each anomaly score tells another dataset (or corrupted images) from the model's own",
         description="Score the model's own test images (normal) and those of --against (anomalous) with every "
                     "anomaly score the model has (negative ELBO, pixel and feature reconstruction error, "
                     "discriminator logit) and print ROC AUC and average precision per score.")
     anomaly.add_argument("checkpoint", metavar="DIR", help="checkpoint folder, or Hub repo USER/NAME")
     anomaly.add_argument("--against", required=True, choices=DATASETS + CORRUPTIONS,
-                         help="anomalous images: another dataset's test split, or a corruption of the model's own "
+        help="anomalous images: another dataset's test split, or a corruption of the model's own "
                               "test images")
     anomaly.add_argument("--n", type=_int_in(1, 70_000), default=2000, help="images per side (default 2000)")
     anomaly.add_argument("--k", type=_int_in(1, MAX_IMPORTANCE_SAMPLES), default=1,
-                         help="importance samples of the VAE's likelihood bound (1: the ELBO)")
+        help="importance samples of the VAE's likelihood bound (1: the ELBO)")
     anomaly.add_argument("--seed", type=_seed, default=0)
     anomaly.add_argument("--csv", help="also write every image's scores to this CSV file")
-    anomaly.add_argument("--device", choices=DEVICES, default="cpu")
-    anomaly.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
 
     gmm = commands.add_parser(
-        "fit-gmm", help="fit a Gaussian mixture to the training codes of a VAE or VAE-GAN (a second prior)",
+        "fit-gmm", parents=shared(data_dir=True, no_progress=True, device="cpu"),
+        help="fit a Gaussian mixture to the training codes of a VAE or VAE-GAN (a second prior)",
         description="Encode the train split, fit a full-covariance Gaussian mixture to the codes and store it as "
                     "DIR/latent_gmm.safetensors; then sample, eval and the apps can draw codes from it "
                     "(--prior gmm) instead of N(0, I).")
@@ -69,28 +67,23 @@ def add_parsers(commands) -> dict:
     gmm.add_argument("--components", type=_int_in(1, 1000), default=GMM_COMPONENTS,
                      help=f"mixture components (default {GMM_COMPONENTS})")
     gmm.add_argument("--seed", type=_seed, default=0, help="seed of the mixture's initialisation (default 0)")
-    gmm.add_argument("--device", choices=DEVICES, default="cpu")
-    gmm.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
-    gmm.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    classifier = commands.add_parser("train-classifier", help="train the domain classifier used by `vaegan eval`")
+    classifier = commands.add_parser("train-classifier", parents=shared(data_dir=True, no_progress=True),
+        help="train the domain classifier used by `vaegan eval`")
     classifier.add_argument("--dataset", choices=DATASETS, required=True)
     classifier.add_argument("--out", required=True, help="folder to write, e.g. checkpoints/classifiers/mnist")
     classifier.add_argument("--epochs", type=_int_in(1, 1000), default=10)
     classifier.add_argument("--seed", type=_seed, default=0)
-    classifier.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
-    classifier.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     reference = commands.add_parser(
-        "reference-stats", help="compute the .npz statistics of a real dataset split",
+        "reference-stats", parents=shared(data_dir=True, no_progress=True),
+        help="compute the .npz statistics of a real dataset split",
         description="Features of every image of the split -> mean and covariance (.npz). The features are "
                     "saved 1,000 images at a time, so an interrupted run continues where it stopped.")
     reference.add_argument("--dataset", choices=IDX_DATASETS, required=True)
     reference.add_argument("--split", choices=SPLITS, default="test")
     reference.add_argument("--extractor", choices=EXTRACTORS, default="lenet")
     reference.add_argument("--out", help="folder (default: checkpoints/reference_stats)")
-    reference.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
-    reference.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     return HANDLERS
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import DEVICES, PRIORS
-from .common import MAX_SAMPLE_IMAGES, _UsageError, _int_in, _non_negative_float, _seed
+from ..config import PRIORS
+from .common import shared, MAX_SAMPLE_IMAGES, _UsageError, _int_in, _non_negative_float, _seed
 
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
@@ -14,7 +14,7 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 
 def add_parsers(commands) -> dict:
     """The sub-commands of this group; returns {command: handler}."""
-    sample = commands.add_parser("sample", help="decode random codes into a PNG grid")
+    sample = commands.add_parser("sample", parents=shared(device="cpu"), help="decode random codes into a PNG grid")
     sample.add_argument("checkpoint", metavar="DIR",
                         help="checkpoint folder, or Hub repo USER/NAME or hf://USER/NAME[@REVISION]")
     sample.add_argument("--n", type=_int_in(1, MAX_SAMPLE_IMAGES), default=64, help="number of images (default 64)")
@@ -31,7 +31,6 @@ def add_parsers(commands) -> dict:
     sample.add_argument("--style-from", metavar="IMAGE",
                         help="conditional models: take the style z from this image (its class read by the domain "
                              "classifier) for --text or --labels")
-    sample.add_argument("--device", choices=DEVICES, default="cpu")
 
     info = commands.add_parser("info", help="print a JSON summary of a checkpoint")
     info.add_argument("checkpoint", metavar="DIR",

@@ -6,10 +6,10 @@ import argparse
 import os
 import sys
 
-from ..config import (DATASETS, DEVICES, LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_LATENT_DIM, MAX_WIDTH,
+from ..config import (DATASETS, LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_LATENT_DIM, MAX_WIDTH,
                       MODEL_KINDS, PRECISIONS, ModelConfig, TrainConfig)
 from ..errors import VaeganError
-from .common import (_Interrupted, _UsageError, _dataset, _int_in, _non_negative_float, _positive_int, _seed, _threads,
+from .common import (shared, _Interrupted, _UsageError, _dataset, _int_in, _non_negative_float, _positive_int, _seed, _threads,
                      _unit_interval)
 
 
@@ -23,7 +23,8 @@ _KEEP_BEST_NEEDS_FID = "--keep-best needs --track-fid N: the tracked FID picks t
 
 def add_parsers(commands) -> dict:
     """The sub-commands of this group; returns {command: handler}."""
-    train = commands.add_parser("train", help="train a model into a checkpoint folder")
+    train = commands.add_parser("train", parents=shared(data_dir=True, no_progress=True, device="auto"),
+                                help="train a model into a checkpoint folder")
     train.add_argument("--model", choices=MODEL_KINDS, help="model family (required unless --resume)")
     train.add_argument("--dataset", type=_dataset, metavar="{" + ",".join(DATASETS) + ",folder:PATH}",
                        help="training data (required unless --resume): a built-in dataset or a folder of images, "
@@ -36,7 +37,6 @@ def add_parsers(commands) -> dict:
     train.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), required=True, help="total epochs (with --resume: the new total)")
     train.add_argument("--out", required=True, help="checkpoint folder to write")
     train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    train.add_argument("--device", choices=DEVICES, default="auto", help="default auto: cuda, then mps, then cpu")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     train.add_argument("--reset-optimizer", action="store_true",
                        help="with --resume: continue from the weights alone, with a fresh optimizer (for a folder "
@@ -82,8 +82,6 @@ def add_parsers(commands) -> dict:
     train.add_argument("--keep-best", action="store_true",
                        help="with --track-fid: also keep the epoch with the lowest tracked FID in OUT/best/ (a GAN's "
                             "quality moves from epoch to epoch; the folder itself always holds the last epoch)")
-    train.add_argument("--data-dir", help="folder holding mnist/ or fashion-mnist/ (default: $VAEGAN_DATA_DIR)")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--compile", action="store_true",
                        help="torch.compile the networks for training (the first step compiles, about 20 s on a "
                             "CPU; on a 2-core CPU the compiled step was slower: benchmarks/README.md)")
