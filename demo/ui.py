@@ -653,7 +653,10 @@ def page_header(title: str, explanation: str, needs_models: bool = True) -> dict
 def in_range(cast, low, high):
     """A link parser: ``cast(text)`` within [low, high]."""
     def parse(text: str):
-        value = cast(text)
+        try:
+            value = cast(text)
+        except (TypeError, ValueError):  # Python's own text ("invalid literal for int()...") is not for a visitor
+            raise ValueError("not a whole number" if cast is int else "not a number") from None
         if not low <= value <= high:
             raise ValueError(f"not in {low}-{high}")
         return value

@@ -530,6 +530,7 @@ def test_a_bad_link_falls_back_to_the_default_with_a_notice(tiny_checkpoints, mo
     at.run()
     assert_clean(at)
     assert any(notice in toast.value and "showing the default" in toast.value for toast in at.toast)
+    assert not any("invalid literal" in toast.value or "base 10" in toast.value for toast in at.toast)  # a person reads it
     assert at.sidebar.number_input[0].value == 0 and at.sidebar.selectbox[0].value == "mnist"
 
 

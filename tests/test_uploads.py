@@ -141,3 +141,11 @@ def test_preview_keeps_colour_and_shape_and_refuses_what_read_upload_refuses():
     assert preview(encode(clear, "PNG")).shape == (40, 40, 3)  # transparency over grey, never enlarged
     with pytest.raises(ImageInputError, match="not an image"):
         preview(b"%PDF-1.4 hello")
+
+
+def test_a_valid_image_far_over_the_limit_says_its_size_not_that_it_cannot_be_read():
+    """A 20000 x 20000 PNG (400 megapixels; PIL refuses it when opening) is a size problem, and says so."""
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buffer, format="PNG")
+    with pytest.raises(ImageInputError, match=r"too large \(400 megapixels\); the limit is 8 megapixels"):
+        read_upload(buffer.getvalue())

@@ -7,6 +7,7 @@ with one sentence a user can act on. Nothing here raises anything else for bad b
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 import numpy as np
@@ -61,7 +62,13 @@ def _open(data: bytes, notes: list[str]) -> Image.Image:
             return _decode_small(Image.open(io.BytesIO(data)), notes)
     except ImageInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # a valid image that is too large: say so (PIL refuses it at open, before _decode_small can measure it)
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f" ({int(found.group(1)) / 1e6:.0f} megapixels)" if found else ""
+        raise ImageInputError(f"the image is too large{size}; the limit is {MAX_MEGAPIXELS:g} megapixels: "
+                              "downscale it first") from None
+    except UnidentifiedImageError:
         raise ImageInputError("this file is not an image that can be read; choose a PNG, JPEG, GIF, BMP, TIFF or "
                               "WebP image") from None
     except (OSError, ValueError, SyntaxError, EOFError):
