@@ -244,8 +244,8 @@ def write(dataset: str, seed: float, text: str, style_index: float | None = None
                                                                  steps=200)[0]
         lines[kind] = picture(conditional.write(model, glyphs, code, seed=int(seed)), scale=ROW_SCALE)
     names = CLASS_NAMES[dataset]
-    notes.append("Written: " + " ".join(names[glyph] for glyph in glyphs) + (f" (seed {int(seed)})" if image is None
-                                                                            else ""))
+    notes.append("Written: " + " ".join(conditional.glyph_names(glyphs, names))
+                 + (f" (seed {int(seed)})" if image is None else ""))
     return lines["gan"], lines["vae"], lines["vaegan"], status(notes)
 
 

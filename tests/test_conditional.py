@@ -225,3 +225,16 @@ def test_a_new_decoder_leans_on_z_or_on_the_label_by_family(kind):
         assert by_code > 3 * by_label
     else:
         assert by_label > 3 * by_code
+
+
+def test_a_space_in_the_text_is_a_gap_not_dropped():
+    """'3 14' is written as 3, a gap, 14, not as 314; runs of spaces are one gap, and the ends are trimmed."""
+    assert conditional.parse_text("3 14", 10) == [3, conditional.SPACE, 1, 4]
+    assert conditional.parse_text("  3    14 ", 10) == [3, conditional.SPACE, 1, 4]
+    assert conditional.parse_text("314", 10) == [3, 1, 4]
+    model = conditional_model("vae").eval()
+    spaced = conditional.write(model, [3, conditional.SPACE, 1, 4], seed=1)
+    joined = conditional.write(model, [3, 1, 4], seed=1)
+    assert spaced.shape[2] == joined.shape[2] + 14 and float(spaced[:, :, 28:42].abs().max()) == 0.0
+    assert torch.equal(spaced[:, :, 42:], joined[:, :, 28:])  # the same glyphs, in the same style
+    assert conditional.glyph_names([3, conditional.SPACE, 1], [str(i) for i in range(10)]) == ["3", " ", "1"]

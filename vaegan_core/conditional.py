@@ -37,11 +37,16 @@ def parse_labels(text: str, num_classes: int) -> list[int]:
     return labels
 
 
+SPACE = -1  # a gap between words in a written line (parse_text keeps "3 14" as 3, SPACE, 1, 4)
+
+
 def parse_text(text: str, num_classes: int) -> list[int]:
-    """A string of class digits, ``"2026"`` -> [2, 0, 2, 6] (spaces ignored); one-line errors otherwise."""
+    """A string of class digits, ``"2026"`` -> [2, 0, 2, 6]; a run of spaces between digits is one gap (``SPACE``),
+    spaces at the ends are dropped; one-line errors otherwise."""
     if num_classes > 10:
         raise ConfigError(f"text needs a model of at most 10 classes (one digit each); this one has {num_classes}")
-    glyphs = [character for character in str(text) if not character.isspace()]
+    words = str(text).split()
+    glyphs = [character for character in "".join(words)]
     if not glyphs:
         raise ConfigError(f"the text is empty; type class digits, e.g. 2026 (0 to {num_classes - 1})")
     if len(glyphs) > MAX_TEXT:
@@ -51,7 +56,15 @@ def parse_text(text: str, num_classes: int) -> list[int]:
     if bad:
         raise ConfigError(f"the text may hold only the class digits 0 to {num_classes - 1}; "
                           f"{''.join(bad)[:10]!r} {'is' if len(bad) == 1 else 'are'} not")
-    return [int(character) for character in glyphs]
+    line: list[int] = []
+    for word in words:
+        line += ([SPACE] if line else []) + [int(character) for character in word]
+    return line
+
+
+def glyph_names(glyphs: list[int], names: list[str]) -> list[str]:
+    """The class names of a written line's glyphs, " " for a gap."""
+    return [" " if glyph == SPACE else names[glyph] for glyph in glyphs]
 
 
 def _require_conditional(model) -> None:
@@ -92,15 +105,28 @@ def style_code(model, image: torch.Tensor, label: int | None = None, dataset: st
 
 
 def write(model, glyphs: list[int], z: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
-    """The glyphs (class indices) side by side as one image C x H x (W * len), each decoded from the same z
-    (``z``, 1 x d, or one drawn from N(0, I) with ``seed``): one style, many classes."""
+    """The glyphs (class indices; ``SPACE`` a gap half a glyph wide) side by side as one image C x H x W', each
+    decoded from the same z (``z``, 1 x d, or one drawn from N(0, I) with ``seed``): one style, many classes."""
     _require_conditional(model)
     if not glyphs:
         raise ConfigError("nothing to write: give at least one class")
     if z is None:
         z = torch.randn(1, model.config.latent_dim, generator=torch.Generator().manual_seed(seed))
-    images = model.decode(z.reshape(1, -1).expand(len(glyphs), -1).contiguous(), glyphs)
-    return torch.cat(list(images), dim=2)
+    classes = [glyph for glyph in glyphs if glyph != SPACE]
+    if not classes:
+        raise ConfigError("nothing to write: give at least one class")
+    images = iter(model.decode(z.reshape(1, -1).expand(len(classes), -1).contiguous(), classes))
+    first = next(images)
+    drawn = [first] + list(images)
+    gap = torch.zeros_like(first[:, :, : first.shape[2] // 2])  # a word gap: half a glyph of background
+    pictures, index = [], 0
+    for glyph in glyphs:
+        if glyph == SPACE:
+            pictures.append(gap)
+        else:
+            pictures.append(drawn[index])
+            index += 1
+    return torch.cat(pictures, dim=2)
 
 
 def style_grid(model, z: torch.Tensor) -> torch.Tensor:

@@ -102,13 +102,13 @@ def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
     if args.text is not None:
         picture = conditional.write(model, glyphs, style, seed=args.seed)
         save_grid(picture.unsqueeze(0), out, nrow=1)
-    else:
+    else:  # --labels: one image each, no gaps
         generator = torch.Generator().manual_seed(args.seed)
         codes = (style.expand(len(glyphs), -1) if style is not None
                  else model.prior("normal").sample(len(glyphs), generator, args.temperature))
         save_grid(model.decode(codes.contiguous(), glyphs), out)
     names = conditional.class_names(dataset, classes, getattr(model, "class_names", None))
-    result = {"out": str(out), "classes": [names[glyph] for glyph in glyphs], "seed": args.seed}
+    result = {"out": str(out), "classes": conditional.glyph_names(glyphs, names), "seed": args.seed}
     if read_as is not None:
         result["style_from"] = {"image": args.style_from, "read_as": names[read_as]}
     return result
