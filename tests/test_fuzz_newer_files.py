@@ -279,3 +279,27 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+# --- a checkpoint folder whose files are not regular files: never a hang, never a huge read -----------------------
+
+@pytest.mark.timeout(300)
+def test_special_files_in_a_checkpoint_folder_are_one_line_or_ignored(study_root, tmp_path, capsys):
+    import shutil as _shutil
+
+    source = study_root[0] / "mnist" / "gan"
+    names = ["config.json", "model.safetensors", "trainer_state.pt", "history.jsonl", "README.md"]
+    for name in names:
+        for kind in ("a FIFO", "a link to /dev/zero", "a folder"):
+            folder = tmp_path / f"{name}-{kind.replace(' ', '-').replace('/', '')}"
+            _shutil.copytree(source, folder)
+            target = folder / name
+            target.unlink()
+            _special_files(target)[kind]()
+            for command in (["info", str(folder)], ["sample", str(folder), "--n", "4", "--out", str(tmp_path / "g.png")],
+                            ["train", "--resume", "--out", str(folder), "--epochs", "2", "--no-progress"]):
+                code = _bounded(lambda: main(command))
+                err = capsys.readouterr().err
+                label = f"{name} as {kind}, {command[0]}"
+                assert code in (0, 1), (label, code, err)
+                assert "Traceback" not in err and len(err.strip().splitlines()) == (code == 1), (label, err)
