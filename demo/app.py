@@ -38,6 +38,7 @@ PAGES = {
     "Learn": [
         st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
         st.Page("app_pages/collapse.py", title="Collapse", icon=":material/trending_down:"),
+        st.Page("app_pages/train_live.py", title="Train live", icon=":material/model_training:"),
     ],
 }
 navigation = st.navigation(PAGES)

@@ -71,6 +71,9 @@ def start_warm_up() -> bool:
         for module in ("torch", "pandas", "vaegan_core.images", "vaegan_core.anomaly", "vaegan_core.conditional",
                        "vaegan_core.latent_usage", "vaegan_core.page_cache", "vaegan_core.metrics.evaluate"):
             importlib.import_module(module)
+        from vaegan_core.live import warm_up as warm_up_live
+
+        warm_up_live("digits")  # Train live: its data read and torch's optimizer imported before the first Start
         for kind in MODEL_KINDS:  # the default view's models, into the cache every session shares
             zoo.open_model("mnist", kind, _load, root)  # a missing or broken one is the page's to explain
         from vaegan_core.errors import VaeganError
