@@ -78,8 +78,7 @@ def banner() -> None:
     with st.container(border=True, key="lesson-banner"):
         left, middle, right = st.columns([3, 2, 2], vertical_alignment="center")
         left.markdown(f"**Lesson, step {step} of {len(STEPS)}:** {STEPS[step - 1][0]}")
-        middle.page_link(LESSON_PAGE, label="Back to the Lesson", icon=":material/arrow_back:",
-                         query_params={"dataset": st.session_state.get("dataset", "mnist")})
+        middle.page_link(LESSON_PAGE, label="Back to the Lesson", icon=":material/arrow_back:")
         if step < len(STEPS):
             following = STEPS[step]
             right.page_link(following[5], label=f"Next: step {step + 1}, {following[0]}",

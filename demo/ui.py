@@ -775,7 +775,8 @@ def write_link() -> None:
                   if not (name in registry and text == _as_text(registry[name]))}
     if meaningful != wanted:
         st.query_params.from_dict(wanted)
-    st.session_state["_written"] = dict(wanted)  # what the link says now came from this session
+    # what the link says now came from this session (a default left spelled out in it too: not a link from outside)
+    st.session_state["_written"] = st.query_params.to_dict() if meaningful == wanted else dict(wanted)
     st.session_state["_linked"] = {}
 
 

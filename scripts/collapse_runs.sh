@@ -49,6 +49,9 @@ plan | while read -r dataset model loop seed generations; do
   lock="$WORK/$name.lock"
   mkdir -p "$(dirname "$lock")"
   mkdir "$lock" 2>/dev/null || continue   # another worker has it (or had it: remove the .lock folders to rerun)
+  trap 'rmdir "$lock" 2>/dev/null' EXIT   # a failed study is not skipped forever by its leftover lock
+  state=$("$PYTHON" -m vaegan_core.experiments.collapse_report --state "$OUT/$name" "$start" "$generations" </dev/null)
+  if [ "$state" = current ]; then rmdir "$lock"; continue; fi   # finished by another worker meanwhile
   work_state=$("$PYTHON" -m vaegan_core.experiments.collapse_report --state "$WORK/$name" "$start" "$generations" </dev/null)
   [ "$work_state" = stale ] && rm -rf "${WORK:?}/$name"   # begun from older weights: start it again
   case $loop in

@@ -608,6 +608,18 @@ def test_each_lesson_step_opens_a_view_its_page_reads(tiny_checkpoints, monkeypa
     assert not at.toast, [t.value for t in at.toast]  # none fell back to a default
 
 
+def test_a_link_that_spells_out_defaults_still_lets_the_visitor_change_them(tiny_checkpoints, monkeypatch):
+    """A Lesson link carries dataset=mnist (the default): the link is left as it is (no extra history entry), and
+    the visitor's own change of the seed or dataset afterwards holds on the next run."""
+    at = new_app(monkeypatch, tiny_checkpoints, 120)
+    at.query_params.update({"dataset": "mnist", "seed": "0"})
+    at.run()
+    assert_clean(at)
+    at.sidebar.number_input[0].set_value(5).run()
+    at.run()
+    assert at.sidebar.number_input[0].value == 5 and at.query_params["seed"] in ("5", ["5"])
+
+
 def test_no_two_lesson_steps_open_the_same_view():
     views = [(page, tuple(sorted(params.items()))) for *_, page, _, params in lesson_steps()]
     assert len(set(views)) == len(views), views

@@ -196,3 +196,29 @@ def test_a_leftover_world_size_is_one_line_not_a_traceback_or_a_hang(tmp_path, c
     error = capsys.readouterr().err
     assert "did not meet at 127.0.0.1" in error and error.count("\n") == 1, error
     assert time.perf_counter() - started < 30
+
+
+def test_a_refused_resume_gives_the_folder_back_at_once(tmp_path):
+    """A resume whose trainer state is refused (in a notebook, the process goes on) leaves the folder free."""
+    folder = tmp_path / "run"
+    Trainer(tiny_model_config("gan"), tiny_train_config(epochs=1), folder, progress=False).fit()
+    (folder / "trainer_state.pt").write_bytes(b"not a trainer state")
+    with pytest.raises(CheckpointError, match="trainer state"):
+        Trainer.resume(folder, epochs=2, progress=False)
+    with FolderLock(folder) as lock:  # nothing holds it any more
+        assert lock.held
+    Trainer.resume(folder, epochs=2, progress=False, reset_optimizer=True).fit()
+    assert read_config(folder)["state"]["epoch"] == 2
+
+
+def test_port_and_timeout_that_are_not_numbers_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    for port, timeout in (("70000", "5"), ("29500", "inf"), ("abc", "5")):
+        monkeypatch.setenv("WORLD_SIZE", "2")
+        monkeypatch.setenv("RANK", "0")
+        monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+        monkeypatch.setenv("MASTER_PORT", port)
+        monkeypatch.setenv("VAEGAN_JOIN_TIMEOUT", timeout)
+        assert main(["train", "--out", str(tmp_path / port), "--epochs", "1"] + TINY_TRAIN) == 1
+        error = capsys.readouterr().err
+        assert "MASTER_PORT must be a port" in error and error.count("\n") == 1, error

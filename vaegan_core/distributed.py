@@ -83,11 +83,15 @@ def start(context: Context, device: torch.device) -> None:
         raise ConfigError(f"WORLD_SIZE={context.world} asks for {context.world} processes, but MASTER_ADDR is not set; "
                           + LEFTOVER)
     try:
-        seconds = float(os.environ.get(JOIN_TIMEOUT_ENV, "60"))
-        store = dist.TCPStore(address, int(port), context.world, is_master=context.rank == 0,
-                              timeout=timedelta(seconds=seconds), wait_for_workers=True)
+        seconds, port_number = float(os.environ.get(JOIN_TIMEOUT_ENV, "60")), int(port)
     except ValueError:
-        raise ConfigError(f"MASTER_PORT ({port}) and {JOIN_TIMEOUT_ENV} must be numbers") from None
+        seconds = port_number = -1
+    if not (0 < port_number < 65536 and 0 < seconds <= 86400):
+        raise ConfigError(f"MASTER_PORT must be a port (1-65535) and {JOIN_TIMEOUT_ENV} a number of seconds (up to "
+                          f"86400); got {port!r} and {os.environ.get(JOIN_TIMEOUT_ENV, '60')!r}")
+    try:
+        store = dist.TCPStore(address, port_number, context.world, is_master=context.rank == 0,
+                              timeout=timedelta(seconds=seconds), wait_for_workers=True)
     except RuntimeError as error:  # DistStoreError, DistNetworkError: a timeout or an address that does not answer
         raise ConfigError(f"the {context.world} processes of WORLD_SIZE={context.world} did not meet at "
                           f"{address}:{port} ({first_line(error)[:120]}); " + LEFTOVER) from None

@@ -170,7 +170,12 @@ def read_bounded(path: str | os.PathLike, limit: int) -> bytes:
 def copy_bounded(source: str | os.PathLike, target: str | os.PathLike, limit: int) -> None:
     """Copy ``source`` (through ``open_bounded``) to ``target``."""
     with open_bounded(source, limit) as handle, open(target, "wb") as out:
-        shutil.copyfileobj(handle, out, 1 << 20)
+        copied = 0
+        while block := handle.read(min(1 << 20, limit + 1 - copied)):
+            out.write(block)
+            copied += len(block)
+            if copied > limit:
+                raise FileKindError(f"{source} grew past the {limit:,} bytes its reader takes")
 
 
 def read_json(path: str | os.PathLike, expect: type | None = None, limit: int = JSON_LIMIT) -> Any:

@@ -41,14 +41,25 @@ class FolderLock:
         self.folder.mkdir(parents=True, exist_ok=True)
         if fcntl is None:  # pragma: no cover - Windows
             return self._acquire_pid_file()
-        handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip()
+        for _ in range(3):
+            handle = open(self.path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                holder = handle.read().strip()
+                handle.close()
+                raise self._busy(holder) from None
+            try:  # the file locked must still be the folder's (not one its last holder removed meanwhile)
+                same = os.stat(self.path).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             handle.close()
-            raise self._busy(holder) from None
+            self.folder.mkdir(parents=True, exist_ok=True)
+        else:
+            raise self._busy("")
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")

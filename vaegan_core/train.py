@@ -177,12 +177,14 @@ class Trainer:
     def release(self, remove_if_empty: bool = False) -> None:
         """Give the folder's lock back (``fit`` does at its end); ``remove_if_empty``: remove the folder too when
         the lock file is all it holds (a run refused before it wrote anything leaves nothing behind)."""
+        # the folder goes while its lock is still held (another run may take it the moment it is released), and
+        # only by process 0, the one that holds it
+        if remove_if_empty and self._lock is not None and self.out_dir.is_dir() and \
+                {entry.name for entry in self.out_dir.iterdir()} <= {LOCK_FILE}:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-        if remove_if_empty and self.out_dir.is_dir() and \
-                {entry.name for entry in self.out_dir.iterdir()} <= {LOCK_FILE}:
-            shutil.rmtree(self.out_dir, ignore_errors=True)
 
     def _remove_unsaved(self, made: list[Path]) -> None:
         """What a new run that failed before its first save had made (an empty grid folder, its log)."""
@@ -352,10 +354,15 @@ class Trainer:
         changed = {name: getattr(model_config, name) for name in ("ema_decay", "prior_gan_weight")
                    if getattr(model_config, name) != getattr(saved["model_config"], name)}
         trainer = cls(model_config, train_config, out_dir, _resuming=True, **kwargs)
-        if reset_optimizer:
-            trainer._load_weights_only(saved.get("state") or {})
-        else:
-            trainer._load_state()
+        try:
+            if reset_optimizer:
+                trainer._load_weights_only(saved.get("state") or {})
+            else:
+                trainer._load_state()
+        except BaseException:  # a refused state: the folder and the process group are given back at once
+            trainer.release()
+            distributed.stop(trainer.context)
+            raise
         if lr_schedule is not None and lr_schedule != train_config.lr_schedule:
             trainer.config = dataclasses.replace(trainer.config, lr_schedule=lr_schedule, lr_decay_from=trainer.epoch)
             changed["lr_schedule"] = lr_schedule

@@ -101,6 +101,8 @@ def _eval(args: argparse.Namespace) -> dict:
         config = read_config(frozen)
         fingerprints = {prior: evaluated_fingerprint(frozen, prior) for prior in ("normal", "gmm")}
     model.checkpoint_dir = str(resolve_checkpoint(args.checkpoint))
+    if getattr(model, "latent_gmm_error", None):  # kept, not raised: it names the copy, which is gone now
+        model.latent_gmm_error = model.latent_gmm_error.replace(str(frozen), model.checkpoint_dir)
     model.snapshot_fingerprints = fingerprints
     dataset = config["train_config"].dataset if config["train_config"] else None
     if dataset is None:

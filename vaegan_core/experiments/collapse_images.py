@@ -174,7 +174,12 @@ def run(config: ImageCollapseConfig, out_dir, data_root=None, progress: Progress
 def _append_strip(out: Path, generation: int, row: np.ndarray) -> None:
     """Row ``generation`` of strip.npy: the fixed codes decoded by this generation (rows after it dropped)."""
     path = out / STRIP_FILE
-    rows = read_strip(path)[:generation] if path.is_file() else np.zeros((0,) + row.shape, np.uint8)
+    try:
+        rows = read_strip(path)[:generation] if path.is_file() else np.zeros((0,) + row.shape, np.uint8)
+    except ValueError as error:
+        if generation:  # rows of finished generations would be lost: said, not replaced
+            raise ConfigError(str(error)) from None
+        rows = np.zeros((0,) + row.shape, np.uint8)  # a new study: the damaged file is replaced
     if rows.shape[0] != generation or rows.shape[1:] != row.shape:  # an older study without a strip: none
         return
     save_npy_atomic(path, np.concatenate([rows, row[None]]))
