@@ -178,7 +178,9 @@ def test_each_lesson_button_opens_its_page_with_its_settings(server, browser):
     assert len(hrefs) == 7 and all("?" in href for href in hrefs)
     for number, href in enumerate(hrefs):
         _ready(page, f"{server}/lesson")
-        page.locator("[data-testid='stPageLink'] a").nth(number).click(timeout=60_000)
+        page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)  # all seven steps drawn
+        link = page.locator(f"[data-testid='stPageLink'] a[href='{href}']")  # this step's own link, by its address
+        link.click(timeout=60_000)
         page.wait_for_function("() => !location.pathname.endsWith('/lesson')", timeout=60_000)
         page.wait_for_selector(READY, timeout=90_000)
         assert page.locator("[data-testid='stException']").count() == 0, href
