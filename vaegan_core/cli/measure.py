@@ -88,6 +88,14 @@ def add_parsers(commands) -> dict:
     return HANDLERS
 
 
+def _trained_on(args: argparse.Namespace, config: dict) -> str:
+    """The dataset a checkpoint's config.json says its model was trained on; a usage error when it says none."""
+    dataset = config["train_config"].dataset if config["train_config"] else None
+    if dataset is None:
+        raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    return dataset
+
+
 def _eval(args: argparse.Namespace) -> dict:
     from ..card import refresh_model_card
     from ..checkpoint import load_model, read_config, resolve_checkpoint, snapshot
@@ -104,9 +112,7 @@ def _eval(args: argparse.Namespace) -> dict:
     if getattr(model, "latent_gmm_error", None):  # kept, not raised: it names the copy, which is gone now
         model.latent_gmm_error = model.latent_gmm_error.replace(str(frozen), model.checkpoint_dir)
     model.snapshot_fingerprints = fingerprints
-    dataset = config["train_config"].dataset if config["train_config"] else None
-    if dataset is None:
-        raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    dataset = _trained_on(args, config)
     if args.extractor is None:
         from ..folders import is_folder
 
@@ -196,9 +202,7 @@ def _anomaly(args: argparse.Namespace) -> dict:
         raise _UsageError(f"the folder of --csv {args.csv} does not exist; create it first")
     model = load_model(args.checkpoint, device=resolve_device(args.device))
     config = read_config(model.checkpoint_dir)
-    dataset = config["train_config"].dataset if config["train_config"] else None
-    if dataset is None:
-        raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    dataset = _trained_on(args, config)
     if args.against == dataset:
         raise _UsageError(f"--against {dataset} is the model's own data; pick another dataset or a corruption "
                           f"({', '.join(CORRUPTIONS)})")
@@ -246,9 +250,7 @@ def _fit_gmm(args: argparse.Namespace) -> dict:
         raise _UsageError(f"{args.checkpoint} is not a checkpoint folder here; fit-gmm writes into the folder")
     model = load_model(args.checkpoint, device=resolve_device(args.device))
     config = read_config(args.checkpoint)
-    dataset = config["train_config"].dataset if config["train_config"] else None
-    if dataset is None:
-        raise _UsageError(f"{args.checkpoint}/config.json does not say which dataset the model was trained on")
+    dataset = _trained_on(args, config)
     images, _ = load_dataset(dataset, "train", args.data_dir, image_size=model.config.image_size,
                              channels=model.config.channels)  # the model's shape: what a folder dataset needs
     with _percent_bar(args.no_progress) as progress:
