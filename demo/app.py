@@ -13,7 +13,6 @@ import streamlit as st
 
 import lesson_nav
 import ui
-from vaegan_core import zoo
 from vaegan_core.errors import first_line
 
 ICON = Path(__file__).resolve().parent / "icon.png"  # shipped: a :material: icon would be fetched from a font CDN
@@ -58,7 +57,7 @@ with st.sidebar:
     st.radio("Chart pictures as", ["png", "svg"], format_func=str.upper, horizontal=True,
              key=ui.linked("chart-format", "png", ui.one_of(["png", "svg"])),
              help="What the camera in a chart's toolbar saves: PNG for slides, SVG to scale or edit.")
-    st.caption(f"Checkpoints: {zoo.root_description(ui.checkpoints_root())}")
+    st.caption(f"Checkpoints: {ui.explorer().description()}")
 ui.apply_presenter_mode()
 
 ui.start_exports()

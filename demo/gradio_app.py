@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # demo machines are often offline: no telemetry calls
 
@@ -23,15 +22,14 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from vaegan_core import zoo  # noqa: E402
-from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.app import FID_METRICS, FID_METRICS_WITHOUT_PR, explorer, upload_style  # noqa: E402
 from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, EXTRACTOR_LABELS, EXTRACTORS, IDX_DATASETS,  # noqa: E402
                                 MAX_SEED, MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS, PRIORS)
-from vaegan_core.data import CLASS_NAMES, load_dataset  # noqa: E402
+from vaegan_core.data import CLASS_NAMES  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
 from vaegan_core.latent import (interpolate, interpolation_ends, reconstruct_with_error,  # noqa: E402
                                 sample_side_by_side)
-from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
 
 DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
 LABELS = MODEL_LABELS
@@ -45,26 +43,17 @@ FID_SIZES = (1000, 2000, 5000, 10000)
 FID_COLUMNS = ["model", "prior", "FID", "precision", "recall", "IS (classifier)", "classes covered", "n", "features",
                "seconds"]
 
-_model_lock = threading.Lock()
-_fid_lock = threading.Lock()  # one FID at a time per process: two would only halve each other's speed
-_fid_results: dict[tuple, dict] = {}  # (fingerprint, dataset, n, extractor, seed, metrics, prior) -> evaluate() result
-
-
 # ---------------------------------------------------------------------- shared helpers (no math)
-
-@functools.lru_cache(maxsize=24)
-def _load(path: str, fingerprint: str):
-    return load_model(path)
-
+# Models, test images and FID results come from the app layer (vaegan_core.app), as in the Streamlit app: loaded or
+# computed once per process and shared by every visitor.
 
 def load(dataset: str, kind: str, notes: list[str], conditional: bool = False):
-    """The model of ``kind`` for ``dataset`` (its class-conditional twin with ``conditional``), loaded once per
-    process; None (with a note saying how to get it) when its checkpoint is missing or broken."""
-    with _model_lock:
-        model, message = zoo.open_model(dataset, kind, _load, zoo.checkpoints_root(), conditional)
-    if message:
-        notes.append(message)
-    return model
+    """The model of ``kind`` for ``dataset`` (its class-conditional twin with ``conditional``); None (with a note
+    saying how to get it) when its checkpoint is missing or broken."""
+    opened = explorer().open(dataset, kind, conditional)
+    if opened.message:
+        notes.append(opened.message)
+    return opened.model
 
 
 def load_all(dataset: str, kinds, notes: list[str]) -> dict:
@@ -72,20 +61,16 @@ def load_all(dataset: str, kinds, notes: list[str]) -> dict:
     return {kind: model for kind, model in loaded.items() if model is not None}
 
 
-@functools.lru_cache(maxsize=2)
 def test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The test split (uint8 N x 1 x 28 x 28, labels N): from VAEGAN_DATA_DIR or the copy shipped with the app."""
-    return load_dataset(dataset, "test")
+    view = explorer().dataset(dataset)
+    return torch.from_numpy(view.images), torch.from_numpy(view.labels)
 
 
 def test_images(dataset: str, indices) -> tuple[torch.Tensor, list[str]]:
-    images, labels = test_split(dataset)
-    for index in indices:
-        if not 0 <= int(index) < len(labels):
-            raise gr.Error(f"image index {int(index)} is outside 0..{len(labels) - 1}")
-    names = CLASS_NAMES[dataset]
-    chosen = torch.as_tensor(np.asarray(indices, dtype=np.int64))
-    return images[chosen].float() / 255, [f"#{int(i)} {names[int(labels[i])]}" for i in chosen]
+    view = explorer().dataset(dataset)
+    images = view.floats(indices)  # an index outside the split: one line (DatasetError)
+    return images, [f"#{int(i)} {view.class_names[int(view.labels[int(i)])]}" for i in indices]
 
 
 def picture(image: torch.Tensor, scale: int = SCALE) -> Image.Image:
@@ -147,13 +132,13 @@ def reconstruct(dataset: str, seed: float, source: str, count: float, start: flo
         ink = _drawing(sketch)
         if ink is None:
             raise gr.Error("Draw a digit or a garment on the sketchpad first (the pad is empty).")
-        originals, drawing_notes = read_drawing(ink, style="mnist" if dataset == "mnist" else "fashion")
+        originals, drawing_notes = read_drawing(ink, style=upload_style(dataset))
         captions = ["drawing, after preprocessing"]
         notes += drawing_notes
     elif source == "upload":
         if not upload:
             raise gr.Error("Choose an image file to upload first (PNG, JPEG, GIF, BMP, TIFF or WebP).")
-        originals, upload_notes = read_upload(upload, style="mnist" if dataset == "mnist" else "fashion",
+        originals, upload_notes = read_upload(upload, style=upload_style(dataset),
                                               invert=invert)
         captions = ["upload, after preprocessing"]
         notes += upload_notes
@@ -232,7 +217,7 @@ def write(dataset: str, seed: float, text: str, style_index: float | None = None
     image = label = None
     if style_index is not None and str(style_index).strip() not in ("", "None") and int(style_index) >= 0:
         image, captions = test_images(dataset, [int(style_index)])
-        label = int(test_split(dataset)[1][int(style_index)])
+        label = int(explorer().dataset(dataset).labels[int(style_index)])
         notes.append(f"Style from test image {captions[0]}.")
     lines = {}
     for kind in KINDS:
@@ -277,34 +262,31 @@ def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, w
     reference statistics, unless the real features are cached already (see ``evaluate``)."""
     notes: list[str] = []
     seed, n = int(seed), int(n)
-    metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
+    metrics = FID_METRICS if with_pr else FID_METRICS_WITHOUT_PR
     if not kinds:
         raise gr.Error("Choose at least one model.")
     models = load_all(dataset, [kind for kind in KINDS if kind in kinds], notes)
     rows, sides = [], set()
-    with _fid_lock:
-        for number, (kind, model) in enumerate(models.items()):
-            used = model.prior(prior, fallback=True).name
-            key = (model.fingerprint, dataset, n, extractor, seed, metrics, used)
-            if key not in _fid_results:
-                def report(fraction: float, message: str, number=number, kind=kind) -> None:
-                    progress((number + min(max(fraction, 0.0), 1.0)) / len(models), desc=f"{LABELS[kind]}: {message}")
+    results = explorer().results  # one FID at a time per process, kept for every visitor
+    for number, (kind, model) in enumerate(models.items()):
+        used = model.prior(prior, fallback=True).name
 
-                try:
-                    _fid_results[key] = evaluate(model, dataset, n=n, extractor=extractor, seed=seed, metrics=metrics,
-                                                 prior=used, progress=report)
-                except VaeganError as error:
-                    notes.append(f"{LABELS[kind]}: {error}")
-                    continue
-            result = _fid_results[key]
-            sides.add(result.get("real_side", "features"))
-            scores = zoo.headline_scores(result)
+        def report(fraction: float, message: str, number=number, kind=kind) -> None:
+            progress((number + min(max(fraction, 0.0), 1.0)) / len(models), desc=f"{LABELS[kind]}: {message}")
 
-            def score(name: str, digits: int = 3):
-                return round(scores[name], digits) if name in scores else None
+        try:
+            result = results.compute(model, dataset, n, extractor, seed, metrics, used, progress=report)
+        except VaeganError as error:
+            notes.append(f"{LABELS[kind]}: {error}")
+            continue
+        sides.add(result.get("real_side", "features"))
+        scores = zoo.headline_scores(result)
 
-            rows.append([LABELS[kind], PRIOR_LABELS[used], score("fid"), score("precision"), score("recall"), score("is"),
-                         scores.get("classes_covered"), result["n"], result["extractor"], result["wall_seconds"]])
+        def score(name: str, digits: int = 3):
+            return round(scores[name], digits) if name in scores else None
+
+        rows.append([LABELS[kind], PRIOR_LABELS[used], score("fid"), score("precision"), score("recall"), score("is"),
+                     scores.get("classes_covered"), result["n"], result["extractor"], result["wall_seconds"]])
     if rows:
         notes.append(f"Against the {dataset} test split (real side: {', '.join(sorted(sides))}), seed {seed}. FID is biased "
                      "upward for small n: compare numbers at the same n only.")
@@ -312,9 +294,8 @@ def fid(dataset: str, seed: float, kinds: list[str], n: float, extractor: str, w
 
 
 def describe(dataset: str) -> str:
-    root = zoo.checkpoints_root()
-    found = [LABELS[kind] for kind in KINDS if zoo.is_available(dataset, kind, root)]
-    return (f"Checkpoints: {zoo.root_description(root)} - {DATASET_LABELS[dataset]}: "
+    found = [LABELS[kind] for kind in KINDS if explorer().is_available(dataset, kind)]
+    return (f"Checkpoints: {explorer().description()} - {DATASET_LABELS[dataset]}: "
             f"{', '.join(found) if found else 'none yet (each tab says how to train them)'}")
 
 

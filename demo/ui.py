@@ -21,6 +21,8 @@ import numpy as np
 import streamlit as st
 
 from vaegan_core import zoo
+from vaegan_core.app import dataset_label, upload_style  # noqa: F401 (ui.dataset_label: for the pages)
+from vaegan_core.app import explorer as explorer_of
 # DATASET_LABELS and MAX_SEED are for the pages and app.py (ui.DATASET_LABELS, ui.MAX_SEED)
 from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, IDX_DATASETS, MAX_SEED, MODEL_KINDS,  # noqa: F401
                                 MODEL_LABELS, PRIOR_LABELS, PRIORS)
@@ -75,12 +77,12 @@ def start_warm_up() -> bool:
 
         warm_up_live("digits")  # Train live: its data read and torch's optimizer imported before the first Start
         for kind in MODEL_KINDS:  # the default view's models, into the cache every session shares
-            zoo.open_model("mnist", kind, _load, root)  # a missing or broken one is the page's to explain
+            explorer_of(root).open("mnist", kind)  # a missing or broken one is the page's to explain
+        from vaegan_core.app import FID_METRICS
         from vaegan_core.errors import VaeganError
-        from vaegan_core.metrics.evaluate import estimate_seconds
 
         try:  # the FID page's default estimate (the domain features' speed): timed once per process
-            estimate_seconds("lenet", 5000, "mnist")
+            explorer_of(root).results.estimate_seconds("lenet", 5000, "mnist", FID_METRICS)
         except VaeganError:  # no classifier shipped: the page says so
             pass
         from vaegan_core.latent import warm_up_umap
@@ -104,39 +106,24 @@ def settings() -> dict:
     }
 
 
-@st.cache_resource(show_spinner="Loading the model...", max_entries=24)
-def _load(path: str, fingerprint: str):
-    from vaegan_core.checkpoint import load_model
-
-    _one_thread_per_request()
-    return load_model(path)
-
-
-@st.cache_resource
-def _one_thread_per_request() -> int:
-    """Once per process: torch's intra-op threads for the app, VAEGAN_APP_THREADS (default 1). The server
-    runs many sessions' scripts at once; two threads per request spin-wait on each other when every core is
-    busy, so one thread each serves a class better (benchmarks/load_test.py)."""
-    import torch
-
-    text = os.environ.get("VAEGAN_APP_THREADS", "1").strip() or "1"
-    threads = int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= 256 else 1
-    if str(threads) != text:  # a typo in the server's settings must not take every page down
-        print(f"vaegan app: VAEGAN_APP_THREADS={text[:20]!r} is not a thread count from 1 to 256; using 1",
-              file=sys.stderr)
-    torch.set_num_threads(threads)
-    return threads
+def explorer():
+    """The app layer (``vaegan_core.app``) over this app's checkpoints folder: every model, dataset view, result
+    and page computation the pages show comes from it, shared by every session of the process."""
+    return explorer_of(checkpoints_root())
 
 
 def load(dataset: str, kind: str, conditional: bool = False):
     """The model (the class-conditional one with ``conditional``), or None (after saying how to get it) when its
     checkpoint is missing or broken."""
-    root = checkpoints_root()
-    # paths in the message relative to the checkpoints folder
-    model, message = zoo.open_model(dataset, kind, _load, root, conditional)
-    if message:
-        (st.info if not zoo.is_available(dataset, kind, root, conditional) else st.error)(message)
-    return model
+    found = explorer()
+    if found.is_open(dataset, kind, conditional):
+        opened = found.open(dataset, kind, conditional)
+    else:
+        with st.spinner("Loading the model..."):
+            opened = found.open(dataset, kind, conditional)
+    if opened.message:
+        (st.info if opened.missing else st.error)(opened.message)
+    return opened.model
 
 
 def models(dataset: str, kinds, need_encoder: bool = False) -> dict:
@@ -154,64 +141,37 @@ def models(dataset: str, kinds, need_encoder: bool = False) -> dict:
 def datasets() -> list[str]:
     """The sidebar's datasets: MNIST and Fashion-MNIST, then every image folder with models in the checkpoints
     folder (``--checkpoints DIR``)."""
-    return zoo.available_datasets(checkpoints_root())
+    return explorer().datasets()
 
 
-def dataset_label(dataset: str) -> str:
-    return DATASET_LABELS.get(dataset) or f"{dataset} (image folder)"
-
-
-def test_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """The test split (uint8 N x C x S x S, labels N): from VAEGAN_DATA_DIR or the copy shipped with the app; an
-    image folder's from the folder its models were trained on. A folder that is not on this machine stops the
-    page with one line that says so."""
+def dataset_view(dataset: str):
+    """The test split of ``dataset`` with its class names (``vaegan_core.app.DatasetView``): from VAEGAN_DATA_DIR or
+    the copy shipped with the app; an image folder's from the folder its models were trained on. A folder that is
+    not on this machine stops the page with one line that says so."""
     from vaegan_core.errors import DatasetError
 
-    name, size, channels = zoo.data_of(dataset, checkpoints_root())
     try:
-        return _test_split(name, size, channels)
+        with st.spinner("Reading the test images..."):
+            return explorer().dataset(dataset)
     except DatasetError as error:
         st.error(f"The test images of {dataset_label(dataset)} are not here: {error}")
         stop()
 
 
-@st.cache_data(show_spinner="Reading the test images...", max_entries=4)
-def _test_split(name: str, image_size: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    from vaegan_core.data import load_dataset
-
-    images, labels = load_dataset(name, "test", image_size=image_size, channels=channels)
-    return np.array(images.numpy()), labels.numpy()
+def test_split(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(images uint8 N x C x S x S, labels N)`` of ``dataset_view``."""
+    view = dataset_view(dataset)
+    return view.images, view.labels
 
 
 def test_images(dataset: str, indices):
-    """Test images by index as a float tensor B x 1 x 28 x 28 in [0, 1]."""
-    import torch
-
-    images, _ = test_split(dataset)
-    return torch.from_numpy(images[np.asarray(indices)]).float() / 255.0
+    """Test images by index as a float tensor B x C x S x S in [0, 1]."""
+    return dataset_view(dataset).floats(indices)
 
 
 def class_names(dataset: str) -> list[str]:
-    from vaegan_core.data import CLASS_NAMES
-
-    if dataset in CLASS_NAMES:
-        return CLASS_NAMES[dataset]
-    from vaegan_core.folders import folder_classes, is_folder
-    from vaegan_core.errors import DatasetError
-
-    for kind in MODEL_KINDS:  # the names a model recorded when it was trained win over the folder as it is now
-        stored = (zoo.read_config_json(zoo.checkpoint_dir(dataset, kind, checkpoints_root())).get("state") or {})
-        if isinstance(stored.get("class_names"), list) and all(isinstance(n, str) for n in stored["class_names"]):
-            return list(stored["class_names"])
-    name = zoo.data_of(dataset, checkpoints_root())[0]
-    try:
-        names = folder_classes(name) if is_folder(name) else []
-    except DatasetError:  # the folder is not here (the page says so where it needs the images): the indices
-        names = []
-    if not names:
-        labels = test_split(dataset)[1]
-        names = [str(index) for index in range(int(labels.max()) + 1)] if len(labels) else []
-    return names or ["all"]
+    names = explorer()._class_names(dataset, explorer().data_of(dataset))
+    return names if names is not None else dataset_view(dataset).class_names
 
 
 def progress_callback(bar):
@@ -266,6 +226,12 @@ def _heavy_work(name: str) -> _HeavyWork:
     return _HeavyWork()
 
 
+def busy_message(ahead: int, name: str) -> str:
+    """What a visitor reads while ``ahead`` runs of heavy work ``name`` of other visitors go first."""
+    return (f"Busy: {ahead} {name} of other visitors {'is' if ahead == 1 else 'are'} ahead of yours; it starts as soon "
+            "as they finish (keep this page open).")
+
+
 @contextlib.contextmanager
 def one_at_a_time(name: str):
     """Run the block when no other session of this process is running work called ``name``; meanwhile say
@@ -276,8 +242,7 @@ def one_at_a_time(name: str):
         work.queued += 1
     notice = st.empty()
     if ahead:
-        notice.info(f"Busy: {ahead} {name} of other visitors {'is' if ahead == 1 else 'are'} ahead of yours; it starts "
-                    "as soon as they finish (keep this page open).")
+        notice.info(busy_message(ahead, name))
     try:
         with work.lock:
             notice.empty()
@@ -307,16 +272,6 @@ def prior_choice(container) -> str:
     return value
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def test_codes(_model, fingerprint: str, dataset: str, n: int = 10_000) -> np.ndarray:
-    """Posterior means of the first ``n`` test images (n x latent_dim), cached by the checkpoint's fingerprint."""
-    import torch
-
-    from vaegan_core.latent import encode_images
-
-    return encode_images(_model, torch.from_numpy(test_split(dataset)[0][:n])).numpy()
-
-
 def image_source(key: str, dataset: str, label: str = "Image", allow_upload: bool = True):
     """Pick one image: a test image by index, a drawing or an upload. Returns (1 x 1 x 28 x 28 tensor, caption,
     its test index or None), or (None, None, None) while nothing is chosen yet (a hint is shown)."""
@@ -339,7 +294,7 @@ def image_source(key: str, dataset: str, label: str = "Image", allow_upload: boo
         st.info("Upload an image: it is converted to 28 x 28 grayscale the way the dataset was made.")
         return None, None, None
     try:
-        image, notes = read_upload(upload.getvalue(), style="mnist" if dataset == "mnist" else "fashion")
+        image, notes = read_upload(upload.getvalue(), style=upload_style(dataset))
     except ImageInputError as error:
         error_message(error)
         return None, None, None
@@ -615,7 +570,7 @@ def drawing_pad(key: str, dataset: str):
                 "models make of it.")
         return None
     try:
-        drawing, notes = read_drawing(pixels, style="mnist" if dataset == "mnist" else "fashion")
+        drawing, notes = read_drawing(pixels, style=upload_style(dataset))
     except ImageInputError as error:
         error_message(error)
         return None

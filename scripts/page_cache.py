@@ -41,11 +41,11 @@ def ship(dataset: str, root: Path) -> None:
         if model is None:
             print(f"{dataset}/{kind}: skipped ({message})")
             continue
-        out = Path(model.folder) / page_cache.FOLDER
+        out = model.checkpoint.page_cache_dir
         page_cache.prune(out, model.fingerprint)  # results of an earlier checkpoint; current ones are kept
         started = time.perf_counter()
         if model.latent_gmm is not None:  # the Overview's picture of the GMM prior (vaegan fit-gmm writes it too)
-            save_gmm_grid(model, model.folder)
+            save_gmm_grid(model, model.checkpoint_dir)
         if hasattr(model, "encoder"):
             page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=out)
             page_cache.latent_usage(model, test, write_to=out)

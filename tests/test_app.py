@@ -813,9 +813,9 @@ def test_reconstruction_reads_shipped_errors_for_its_worst_first_gallery(tiny_ch
     made_up[7], made_up[3] = 0.9, 0.8
     page_cache.arrays("recon-errors-1000", zoo.fingerprint(folder), lambda: {"errors": made_up},
                       write_to=folder / page_cache.FOLDER)
-    import streamlit as st
+    from vaegan_core.app import clear_caches
 
-    st.cache_data.clear()  # errors an earlier test's visit computed for this checkpoint are kept per process
+    clear_caches()  # errors an earlier test's visit computed for this checkpoint are kept per process
     try:
         at = new_app(monkeypatch, tiny_checkpoints, 120)
         at.session_state["kinds"] = ["vae"]
@@ -942,15 +942,15 @@ def test_every_run_tells_the_browser_the_linked_controls_values(tiny_checkpoints
 def test_a_bad_thread_count_in_the_servers_settings_does_not_take_pages_down(tiny_checkpoints, monkeypatch, capfd):
     monkeypatch.setenv("VAEGAN_APP_THREADS", "abc")
     at = new_app(monkeypatch, tiny_checkpoints, 120)
-    import ui
+    from vaegan_core.app import app_threads
 
-    ui._one_thread_per_request.clear()  # read the variable again in this process
-    assert ui._one_thread_per_request() == 1  # what a page's first model load calls (models cached by earlier tests
+    app_threads.cache_clear()  # read the variable again in this process
+    assert app_threads() == 1  # what a page's first model load calls (models cached by earlier tests
     assert "VAEGAN_APP_THREADS='abc' is not a thread count" in capfd.readouterr().err  # may skip it in the app)
     at.session_state["projection"] = "pca"
     at.run()
     assert_clean(open_page(at, "reconstruction"))
-    ui._one_thread_per_request.clear()
+    app_threads.cache_clear()
 
 
 def test_a_bomb_among_the_sample_grids_is_a_note_not_an_error_page(tiny_checkpoints, monkeypatch, tmp_path):

@@ -62,9 +62,9 @@ def test_a_missing_folder_is_one_line_not_a_traceback(folder_root, monkeypatch, 
     moved = tmp_path / "moved"
     images.rename(moved)
     try:
-        import streamlit as st
+        from vaegan_core.app import clear_caches
 
-        st.cache_data.clear()  # the split read by the tests before, while the folder was there
+        clear_caches()  # the split read by the tests before, while the folder was there
         at = new_app(monkeypatch, root)
         at.session_state["dataset"] = "shapes"
         at.run()

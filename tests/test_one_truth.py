@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_the_page_the_cli_and_the_diagnostics_score_the_same_images(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     model = load_model(REPO / "checkpoints" / "mnist" / "vae")
-    model.fingerprint, model.folder = "test", None
+    model.fingerprint, model.checkpoint = "test", None
     stored = anomaly.standard_pairs(model, "mnist", n=300, seed=0)
     normal, sets, skipped = anomaly.detection_sets("mnist", 300, seed=0)
     assert not skipped and set(sets) == set(stored["pairs"])

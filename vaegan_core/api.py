@@ -98,7 +98,7 @@ def train_model(model_config: ModelConfig | dict, train_config: TrainConfig | di
             with contextlib.suppress(OSError):
                 folder.parent.rmdir()
     model = trainer.model.eval()
-    model.checkpoint_dir = str(folder)
+    ckpt.bind(model, folder)  # model.checkpoint, checkpoint_dir and fingerprint, as load_model gives them
     model.class_frequencies = getattr(trainer, "class_frequencies", None)
     return TrainResult(model=model, out_dir=folder, summary=summary, stopped=stopped)
 

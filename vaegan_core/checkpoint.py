@@ -29,6 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from . import __version__
+from .checkpoint_folder import CheckpointFolder
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, ConfigError, VaeganError, first_line
 from .files import FileKindError, JSONFileError, atomic_write, copy_bounded, read_json, write_text_atomic
@@ -36,7 +37,6 @@ from .hub import HUB_PREFIX, download, parse_hub_id
 from .models import MODEL_CLASSES, GenerativeModel, build_model, count_parameters
 from .paths import CONFIG_FILE, LATENT_GMM_FILE, METRICS_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE
 from .prior import LatentGMM
-from .zoo import read_history
 
 FORMAT_VERSION = 1
 
@@ -213,6 +213,18 @@ def _checked_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def bind(model, directory: str | os.PathLike, fingerprint: str | None = None):
+    """Give ``model`` the checkpoint folder it came from: ``model.checkpoint`` (a ``CheckpointFolder``, owner of the
+    folder's files: where derived results are shipped, metrics.json), ``model.checkpoint_dir`` (its path) and
+    ``model.fingerprint`` (the key of every cache of work derived from the model; ``fingerprint`` when the weights
+    were read from a snapshot of the folder, else the folder's own). Returns the model."""
+    folder = CheckpointFolder(directory)
+    model.checkpoint = folder
+    model.checkpoint_dir = str(folder.path)
+    model.fingerprint = fingerprint if fingerprint is not None else folder.fingerprint()
+    return model
+
+
 def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = "cpu") -> GenerativeModel:
     """A model from a checkpoint folder or a Hub repo (see ``resolve_checkpoint``) on ``device`` (``cpu``, ``cuda``,
     ``cuda:N``, ``mps`` or ``auto``: see ``_checked_device``), in eval mode.
@@ -229,7 +241,7 @@ def load_model(path_or_repo_id: str | os.PathLike, device: str | torch.device = 
     except ConfigError as error:
         raise CheckpointError(f"{Path(directory) / CONFIG_FILE}: {error}") from None
     load_weights(model, directory)
-    model.checkpoint_dir = str(directory)
+    bind(model, directory)
     model.class_frequencies = _class_frequencies(config.get("state", {}), model.config.num_classes)
     names = (config.get("state") or {}).get("class_names")
     model.class_names = ([str(name) for name in names] if isinstance(names, list) and names
@@ -370,7 +382,7 @@ def info(path_or_repo_id: str | os.PathLike) -> dict[str, Any]:
         "latent_gmm": model.latent_gmm.metadata if model.latent_gmm is not None else model.latent_gmm_error,
         "classes": _classes(model, config),
     }
-    history = read_history(directory)  # the one reader: a torn last line (a kill mid-write) is skipped
+    history = CheckpointFolder(directory).history()  # the one reader: a torn last line (a kill mid-write) is skipped
     if history:
         summary["last_log"] = history[-1]
     metrics = directory / METRICS_FILE

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import socket
 import struct
 import warnings
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from .config import DATASETS, SPLITS
-from .errors import ConfigError, DatasetError
+from .errors import ConfigError, DatasetError, first_line
 from .folder_cache import load_folder
 from .folders import is_folder
 from .paths import bundled_data_dir, user_cache_dir  # noqa: F401  (user_cache_dir: its old home, still imported)
@@ -199,6 +200,58 @@ def _download_with_torchvision(name: str, cache: Path) -> None:
             dataset_class(root=str(cache), train=train, download=True)
     except Exception as error:  # network errors come in many types; the caller reports the missing files
         warnings.warn(f"torchvision download of {name} failed: {error}", stacklevel=2)
+
+
+def splits_missing(name: str, root: str | os.PathLike) -> str | None:
+    """None when both splits of ``name`` (mnist or fashion-mnist) load from ``root`` (and only there), else why
+    not: the first split's error."""
+    for split in SPLITS:
+        try:
+            _load_uint8(name, split, Path(root), None, None, False)
+        except DatasetError as error:
+            return str(error)
+    return None
+
+
+def download(name: str, root: str | os.PathLike) -> Path:
+    """Download both splits of ``name`` (mnist or fashion-mnist) with torchvision and move its four IDX files into
+    ``root/<name>/`` (the layout ``fetch-datasets`` writes and ``$VAEGAN_DATA_DIR`` holds); returns that folder.
+    A failed download (no internet, ``VAEGAN_OFFLINE``) is one DatasetError saying where to put the files."""
+    if name not in _FOLDERS:
+        raise DatasetError(f"cannot download {name!r}; choose one of {', '.join(_FOLDERS)}")
+    root = Path(root)
+    folder = root / _FOLDERS[name][0]
+    staging = root / f".download-{name}"  # torchvision's MNIST/raw layout, on the same disk: moves are renames
+    try:
+        reason = _torchvision_reason(name, staging)
+        pairs = [_find_idx_pair(staging, name, split) for split in SPLITS]
+        if None in pairs:
+            files = ", ".join(f"{stem}.gz" for split in SPLITS for stem in _file_names(split))
+            raise DatasetError(f"{name} could not be downloaded into {root} ({reason}): put its IDX "
+                               f"files ({files}) into {folder}/, or point VAEGAN_DATA_DIR at a folder holding "
+                               f"{_FOLDERS[name][0]}/ (see docs/data.md)")
+        for pair in pairs:
+            _read_pair(*pair)  # a damaged download is an error naming the file, before it replaces anything
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in (path for pair in pairs for path in pair):
+            os.replace(path, folder / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _torchvision_reason(name: str, staging: Path) -> str:
+    """Run torchvision's download of ``name`` into ``staging``; what went wrong, in one line, if anything did."""
+    if os.environ.get("VAEGAN_OFFLINE") or os.environ.get("HF_HUB_OFFLINE"):
+        return "downloads are off: VAEGAN_OFFLINE or HF_HUB_OFFLINE is set"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            _download_with_torchvision(name, staging)
+        except Exception as error:  # torchvision missing or broken: the caller's message says what to do instead
+            return f"torchvision: {first_line(error)}"
+    lines = [line.strip() for warning in caught for line in str(warning.message).splitlines() if line.strip()]
+    return f"torchvision: {lines[-1]}; no internet?" if lines else "torchvision left no files"
 
 
 def _load_digits(split: str):

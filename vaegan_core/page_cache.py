@@ -27,9 +27,10 @@ import numpy as np
 
 from .errors import first_line
 from .files import JSONFileError, atomic_write, read_bounded, read_json
+from .checkpoint_folder import PAGE_CACHE_DIR
 from .paths import user_cache_dir
 
-FOLDER = "page_cache"  # in a checkpoint folder
+FOLDER = PAGE_CACHE_DIR  # in a checkpoint folder
 # The most bytes a stored page result may have: the largest shipped one is 40 kB, so a larger file is not ours
 # (and a link to /dev/zero or a FIFO is refused before it is read).
 LIMIT = 16 * 2**20
@@ -229,6 +230,12 @@ def _not_written(path: Path, error: BaseException) -> None:
 
 # The pages' slow computations, named so that the app and scripts/page_cache.py store and find the same results.
 
+def _shipped_in(model) -> Path | None:
+    """The checkpoint folder the model was loaded from (``model.checkpoint``), where its results may be shipped."""
+    folder = getattr(model, "checkpoint", None)
+    return folder.path if folder is not None else None
+
+
 def latent_map(model, images, method: str = "umap", seed: int = 0, write_to=None) -> np.ndarray:
     """The test codes of ``images`` (the first n test images, uint8) projected to 2-D: n x 2 float32."""
     from .latent import encode_images, project
@@ -239,7 +246,7 @@ def latent_map(model, images, method: str = "umap", seed: int = 0, write_to=None
         return {"points": project(encode_images(model, torch.as_tensor(images)).numpy(), method, seed=seed)}
     name = f"map-{method}-{len(images)}-seed{seed}"
     check = expect_arrays({"points": (len(images), 2)}, np.float32)
-    return arrays(name, model.fingerprint, compute, getattr(model, "folder", None), write_to, check)["points"]
+    return arrays(name, model.fingerprint, compute, _shipped_in(model), write_to, check)["points"]
 
 
 def latent_usage(model, images, split: str = "test", write_to=None) -> dict:
@@ -250,7 +257,7 @@ def latent_usage(model, images, split: str = "test", write_to=None) -> dict:
         import torch
 
         return usage.latent_usage(model, torch.as_tensor(images))
-    return document(f"usage-{split}-{len(images)}", model.fingerprint, compute, getattr(model, "folder", None),
+    return document(f"usage-{split}-{len(images)}", model.fingerprint, compute, _shipped_in(model),
                     write_to, _expect_usage(len(images), model.config.latent_dim))
 
 
@@ -265,7 +272,7 @@ def anomaly_scores(model, images, against: str, write_to=None) -> dict[str, np.n
 
         return anomaly.anomaly_scores(model, torch.as_tensor(images))
     check = expect_arrays({name: (len(images),) for name in anomaly.available_scores(model)}, np.float64)
-    return arrays(f"scores-{against}-{len(images)}-seed0", model.fingerprint, compute, getattr(model, "folder", None),
+    return arrays(f"scores-{against}-{len(images)}-seed0", model.fingerprint, compute, _shipped_in(model),
                   write_to, check)
 
 
@@ -279,7 +286,7 @@ def reconstruction_errors(model, images, write_to=None) -> np.ndarray:
 
         return {"errors": reconstruct_with_error(model, torch.as_tensor(images))[1].numpy()}
     check = expect_arrays({"errors": (len(images),)}, np.float32)
-    return arrays(f"recon-errors-{len(images)}", model.fingerprint, compute, getattr(model, "folder", None),
+    return arrays(f"recon-errors-{len(images)}", model.fingerprint, compute, _shipped_in(model),
                   write_to, check)["errors"]
 
 

@@ -8,18 +8,15 @@ Layout under the checkpoints root (``$VAEGAN_CHECKPOINTS_DIR`` or the repo's ``c
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from .config import IDX_DATASETS, MODEL_KINDS, MODEL_LABELS
+# DIAGNOSTICS_KEY and metrics_key: names of the catalogue too (zoo.metrics_key, ...)
+from .checkpoint_folder import DIAGNOSTICS_KEY, CheckpointFolder, metrics_key  # noqa: F401
 from .errors import VaeganError
-from .files import JSONFileError, read_bounded, read_json
-from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, QUALITY_FILE, SAMPLES_DIR,
-                    WEIGHTS_FILE, SHIPPED_CHECKPOINTS, default_checkpoints_dir)
+from .paths import CONFIG_FILE, LATENT_GMM_FILE, WEIGHTS_FILE, SHIPPED_CHECKPOINTS, default_checkpoints_dir
 
 # The recipe of issue 17 (benchmarks/README.md has the ablation behind each flag), as scripts/train_all.sh runs it:
 # the `vaegan train` flags per model, the epochs on the 2-core CPU, and the epochs a GPU affords. The GANs shipped
@@ -145,152 +142,65 @@ def open_model(dataset: str, kind: str, loader, root: str | os.PathLike | None =
     """``(model, None)``, or ``(None, one sentence for the user)`` when the checkpoint is missing or broken.
 
     ``loader(folder, fingerprint)`` does the loading, so each app keeps its own cache; the fingerprint
-    changes when the files do, so a retrained checkpoint is loaded afresh. The model carries it as
-    ``model.fingerprint``: the key of every cache of work derived from the model.
+    changes when the files do, so a retrained checkpoint is loaded afresh. ``load_model`` gives the model its
+    folder (``checkpoint.bind``): ``model.fingerprint`` is the key of every cache of work derived from it.
     """
     if not is_available(dataset, kind, root, conditional):
         return None, missing_message(dataset, kind, root, conditional)
     folder = checkpoint_dir(dataset, kind, root, conditional)
     try:
-        key = fingerprint(folder)
-        model = loader(str(folder), key)
-        model.fingerprint = key
-        model.folder = str(folder)  # where derived results may be shipped (vaegan_core.page_cache)
+        model = loader(str(folder), fingerprint(folder))  # the loaded model carries its folder and fingerprint
         return model, None
     except VaeganError as error:
         return None, f"{MODEL_LABELS.get(kind, kind)}: {shown(str(error), root)}"
 
 
-def fingerprint(directory: str | os.PathLike, names=(CONFIG_FILE, WEIGHTS_FILE, LATENT_GMM_FILE)) -> str:
-    """sha256 (first 16 hex digits) of the config, weights and latent GMM (those of ``names`` that
-    exist): a cache key that changes with the content.
+# The readers of a checkpoint folder's files, by path: kept for callers of the catalogue; the object that owns the
+# files is vaegan_core.checkpoint_folder.CheckpointFolder.
 
-    Hashed once per (file size, modification time), so asking on every page rerun costs a ``stat``.
-    """
-    stamps = []
-    for name in names:
-        path = Path(directory) / name
-        if path.is_file():
-            stat = path.stat()
-            stamps.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
-    return _hash_files(tuple(stamps))
+def fingerprint(directory: str | os.PathLike, names=(CONFIG_FILE, WEIGHTS_FILE, LATENT_GMM_FILE)) -> str:
+    """``CheckpointFolder(directory).fingerprint(names)``: a cache key that changes with the content."""
+    return CheckpointFolder(directory).fingerprint(names)
 
 
 def evaluated_fingerprint(directory: str | os.PathLike, prior: str = "normal") -> str:
-    """The fingerprint of what a ``vaegan eval`` with this prior scored: config and weights, and the
-    latent GMM when it sampled from it. Stored in metrics.json; a mismatch later means a stale score."""
-    names = (CONFIG_FILE, WEIGHTS_FILE) + ((LATENT_GMM_FILE,) if prior == "gmm" else ())
-    return fingerprint(directory, names)
-
-
-def metrics_key(extractor: str, split: str = "test", prior: str = "normal") -> str:
-    """Where ``vaegan eval`` stores a result in metrics.json: ``lenet-test``, ``inception-test-gmm``, ..."""
-    return f"{extractor}-{split}" + ("" if prior == "normal" else f"-{prior}")
+    """``CheckpointFolder(directory).evaluated_fingerprint(prior)``: what a ``vaegan eval`` with this prior scored."""
+    return CheckpointFolder(directory).evaluated_fingerprint(prior)
 
 
 def is_stale(directory: str | os.PathLike, result: dict[str, Any]) -> bool:
-    """Whether a stored ``vaegan eval`` result scored other files than the folder holds now (results
-    written before fingerprints were stored cannot tell, and count as current)."""
-    stored = result.get("checkpoint_fingerprint")
-    return stored is not None and stored != evaluated_fingerprint(directory, result.get("prior", "normal"))
-
-
-@functools.lru_cache(maxsize=256)
-def _hash_files(stamps: tuple) -> str:
-    digest = hashlib.sha256()
-    for path, _, _ in stamps:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    """``CheckpointFolder(directory).is_stale(result)``."""
+    return CheckpointFolder(directory).is_stale(result)
 
 
 def read_config_json(directory: str | os.PathLike) -> dict[str, Any]:
-    """``config.json`` as plain JSON (no checking, no torch): for listings; ``checkpoint.read_config`` checks it."""
-    try:
-        return read_json(Path(directory) / CONFIG_FILE, dict)
-    except (OSError, JSONFileError):
-        return {}
+    """``CheckpointFolder(directory).config_json()``: config.json unchecked, {} when unreadable."""
+    return CheckpointFolder(directory).config_json()
 
 
 def stored_values(directory: str | os.PathLike) -> int:
-    """Number of values in ``model.safetensors`` (parameters and buffers), read from its JSON header alone."""
-    with open(Path(directory) / WEIGHTS_FILE, "rb") as handle:
-        size = int.from_bytes(handle.read(8), "little")
-        if not 0 < size < 100_000_000:
-            return 0
-        header = json.loads(handle.read(size))
-    total = 0
-    for name, entry in header.items():
-        if name != "__metadata__":
-            count = 1
-            for dimension in entry.get("shape", []):
-                count *= dimension
-            total += count
-    return total
+    """``CheckpointFolder(directory).stored_values()``."""
+    return CheckpointFolder(directory).stored_values()
 
 
 def read_history(directory: str | os.PathLike) -> list[dict[str, Any]]:
-    """The lines of ``history.jsonl`` as dicts: the one reader of the file (the apps, ``vaegan info`` and
-    ``train --resume``). A line that is not a JSON object (a torn last line from a run killed mid-write,
-    bytes that are not UTF-8) is skipped."""
-    return _read_jsonl(Path(directory) / HISTORY_FILE)
+    """``CheckpointFolder(directory).history()``."""
+    return CheckpointFolder(directory).history()
 
 
 def read_quality(directory: str | os.PathLike) -> list[dict[str, Any]]:
-    """The lines of ``quality.jsonl`` (``vaegan train --track-fid``): per epoch the training seconds so far and
-    the domain FID against the train split. Lines without those numbers are skipped like torn ones."""
-    return [row for row in _read_jsonl(Path(directory) / QUALITY_FILE)
-            if all(isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool)
-                   for key in ("epoch", "step", "train_seconds", "fid_domain_train"))]
-
-
-JSONL_LIMIT = 256 * 2**20  # a training log: about 100 bytes a logged step
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a ``.jsonl`` file, torn or foreign lines skipped; a file that is not a regular file
-    or is over ``JSONL_LIMIT`` bytes is read as empty (a log is a view, never a reason to stop)."""
-    try:
-        data = read_bounded(path, JSONL_LIMIT)
-    except OSError:  # missing, unreadable, a FIFO or device, or too large
-        return []
-    rows = []
-    for line in data.splitlines():
-        try:
-            row = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    """``CheckpointFolder(directory).quality()``."""
+    return CheckpointFolder(directory).quality()
 
 
 def read_metrics(directory: str | os.PathLike) -> dict[str, Any]:
-    """``metrics.json`` (written by ``vaegan eval``) or {} when there is none or it is unreadable; entries that
-    are not results (not JSON objects) are left out."""
-    path = Path(directory) / METRICS_FILE
-    try:
-        metrics = read_json(path, dict) if path.is_file() else {}
-    except (OSError, JSONFileError):
-        return {}
-    return {key: result for key, result in metrics.items()
-            if isinstance(result, dict) and key != DIAGNOSTICS_KEY}  # results only
-
-
-DIAGNOSTICS_KEY = "diagnostics"  # metrics.json's entry for vaegan_core.diagnostics, beside the scores
+    """``CheckpointFolder(directory).metrics()``: the results of ``vaegan eval``, {} when none or unreadable."""
+    return CheckpointFolder(directory).metrics()
 
 
 def read_diagnostics(directory: str | os.PathLike) -> dict[str, Any]:
-    """The diagnostics ``vaegan eval`` stored in ``metrics.json`` (latent usage, anomaly AUCs, memorisation;
-    see ``vaegan_core.diagnostics``), or {} when there are none or the file is unreadable."""
-    path = Path(directory) / METRICS_FILE
-    try:
-        metrics = read_json(path, dict) if path.is_file() else {}
-    except (OSError, JSONFileError):
-        return {}
-    found = metrics.get(DIAGNOSTICS_KEY)
-    return found if isinstance(found, dict) else {}
+    """``CheckpointFolder(directory).diagnostics()``."""
+    return CheckpointFolder(directory).diagnostics()
 
 
 def diagnostics_summary(diagnostics: dict[str, Any]) -> list[str]:
@@ -320,8 +230,8 @@ def diagnostics_summary(diagnostics: dict[str, Any]) -> list[str]:
 
 
 def sample_grids(directory: str | os.PathLike) -> list[Path]:
-    """The per-epoch sample grids ``samples/epoch_NNN.png``, in epoch order."""
-    return sorted((Path(directory) / SAMPLES_DIR).glob("epoch_*.png"))
+    """``CheckpointFolder(directory).sample_grids()``."""
+    return CheckpointFolder(directory).sample_grids()
 
 
 HEADLINE = ("fid", "is", "kid", "precision", "recall", "density", "coverage", "classes_covered",

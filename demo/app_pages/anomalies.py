@@ -7,7 +7,8 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import anomaly, memorisation, page_cache, zoo
+from vaegan_core import anomaly, memorisation
+from vaegan_core.app import REFERENCE_IMAGES
 from vaegan_core.config import ANOMALY_SCORE_LABELS, CORRUPTIONS, DATASET_LABELS, OTHER_DATASET
 from vaegan_core.errors import DatasetError
 
@@ -22,48 +23,18 @@ names = ui.class_names(dataset)
 models = ui.models(dataset, choice["kinds"])
 if not models:
     ui.stop()
-REFERENCE_IMAGES = 2000  # test images each score is ranked against
-
-
-@st.cache_data(show_spinner="Scoring the test images...", max_entries=24)
-def _scores(_model, fingerprint: str, dataset: str, against: str) -> dict:
-    # the images of `vaegan eval`'s diagnostics (the Overview's AUCs): the same seeded pick, the first n of them
-    data = zoo.data_of(dataset, ui.checkpoints_root())[0]  # an image folder's zoo name -> its folder:PATH
-    normal, sets, skipped = anomaly.detection_sets(data, REFERENCE_IMAGES, seed=0,
-                                                   image_size=_model.config.image_size, channels=_model.config.channels)
-    if against in skipped:
-        raise DatasetError(skipped[against])
-    images = normal if against == dataset else sets[against]
-    return page_cache.anomaly_scores(_model, images, against)  # shipped for the shipped checkpoints
-
-
 def scores_of(model, dataset: str, against: str, n: int) -> dict:
-    """Scores of the first n (<= REFERENCE_IMAGES) images of ``anomaly.detection_sets``: the model's own test split
-    (against = dataset), another dataset's, or a corruption of its own; one scoring of REFERENCE_IMAGES serves every
-    n, and at n = REFERENCE_IMAGES they are the images of the Overview's stored AUCs."""
-    return {score: values[:n] for score, values in _scores(model, model.fingerprint, dataset, against).items()}
+    """Scores of the first n (<= REFERENCE_IMAGES) images of ``anomaly.detection_sets`` (``Explorer.anomaly_scores``):
+    at n = REFERENCE_IMAGES, the images of the Overview's stored AUCs and of `vaegan anomaly`."""
+    with st.spinner("Scoring the test images..."):
+        return ui.explorer().anomaly_scores(model, dataset, against, n)
 
 
-@st.cache_data(show_spinner="Reading the training images...", max_entries=2)
-def train_split(dataset: str) -> np.ndarray:
-    from vaegan_core.data import load_dataset
-
-    return load_dataset(dataset, "train")[0].numpy()
-
-
-@st.cache_resource(show_spinner="Reading the training images...", max_entries=2)
-def train_pixels(dataset: str) -> torch.Tensor:
-    """The training split as one float matrix (images x pixels, in [0, 1]), kept once per process and never
-    copied: the nearest-image search of every rerun reads it as it is."""
-    images = train_split(dataset)
-    return torch.from_numpy(images.reshape(images.shape[0], -1)).float() / 255
-
-
-@st.cache_data(show_spinner=False, max_entries=2)
-def train_labels(dataset: str) -> np.ndarray:
-    from vaegan_core.data import load_dataset
-
-    return load_dataset(dataset, "train")[1].numpy()
+def training_images(dataset: str):
+    """``(images uint8, pixels as one float matrix, labels)`` of the training split, kept once per process."""
+    with st.spinner("Reading the training images..."):
+        images, pixels = ui.explorer().train_split(dataset)
+        return images, pixels, ui.explorer().train_labels(dataset)
 
 
 image_tab, detection_tab, memory_tab = ui.tabs("anomaly-tab", ["Your image", "Detecting other data", "Memorisation"])
@@ -97,13 +68,13 @@ if image_tab.open:
                          help="Searches all training images, in pixels: about a second the first time (reading them), "
                               "then a few hundredths."):
                 try:
-                    train = train_pixels(dataset)
+                    _, train, train_labels = training_images(dataset)
                 except DatasetError as error:
                     st.info("Its nearest training images need the training split: " + str(error).splitlines()[0])
                 else:
                     distances, indices = memorisation.nearest_k(image.numpy(), train, 8)
                     ui.show_row(train[indices].reshape(-1, *image.shape[-3:]), "**Its nearest training images** (pixels)",
-                                width=84, captions=[f"{names[train_labels(dataset)[i]]}, {d:.2f}"
+                                width=84, captions=[f"{names[train_labels[i]]}, {d:.2f}"
                                                     for i, d in zip(indices, distances)], slots=8)
 
 if detection_tab.open:
@@ -162,11 +133,6 @@ if detection_tab.open:
             st.info(str(error).splitlines()[0])
 
 
-@st.cache_data(show_spinner="Finding the nearest training image of each sample...", max_entries=8)
-def memorisation_of(_model, fingerprint: str, dataset: str, n: int, seed: int) -> dict:
-    return memorisation.check_model(_model, dataset, n=n, seed=seed)
-
-
 if memory_tab.open:
     with memory_tab:
         st.markdown(
@@ -177,8 +143,9 @@ if memory_tab.open:
         kind = st.selectbox("Model", list(models), format_func=ui.LABELS.get, key="memory-model")
         model = models[kind]
         try:
-            result = memorisation_of(model, model.fingerprint, dataset, 1000, choice["seed"])
-            train = train_split(dataset)
+            with st.spinner("Finding the nearest training image of each sample..."):
+                result = ui.explorer().memorisation(model, dataset, 1000, choice["seed"])
+            train = training_images(dataset)[0]
         except DatasetError as error:
             st.info("The memorisation check needs the training images: " + str(error).splitlines()[0])
             ui.stop()

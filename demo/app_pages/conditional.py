@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import conditional, zoo
+from vaegan_core import conditional
 from vaegan_core.errors import VaeganError
 from vaegan_core.images import png_bytes
 
@@ -20,11 +20,11 @@ choice = ui.page_header(
 )
 dataset = choice["dataset"]
 names = ui.class_names(dataset)
-root = ui.checkpoints_root()
-available = [kind for kind in choice["kinds"] if zoo.is_available(dataset, kind, root, conditional=True)]
+explorer = ui.explorer()
+available = [kind for kind in choice["kinds"] if explorer.is_available(dataset, kind, conditional=True)]
 for kind in choice["kinds"]:
     if kind not in available:
-        st.info(zoo.missing_message(dataset, kind, root, conditional=True))
+        st.info(explorer.missing_message(dataset, kind, conditional=True))
 models = {kind: model for kind in available if (model := ui.load(dataset, kind, conditional=True)) is not None}
 if not models:
     ui.stop()
@@ -144,12 +144,11 @@ else:
     measured.subheader("Measured")
 rows = []
 for kind in models:
-    folder = zoo.checkpoint_dir(dataset, kind, root, conditional=True)
-    metrics = zoo.read_metrics(folder)
-    result = metrics.get("lenet-test", {}).get("metrics", {})
-    inception = metrics.get("inception-test", {}).get("metrics", {})
-    probe = zoo.read_diagnostics(folder).get("label_probe", {})
-    twin = zoo.read_diagnostics(zoo.checkpoint_dir(dataset, kind, root)).get("label_probe", {})
+    folder = explorer.folder(dataset, kind, conditional=True)
+    result = (folder.result("lenet") or {}).get("metrics", {})
+    inception = (folder.result("inception") or {}).get("metrics", {})
+    probe = folder.diagnostics().get("label_probe", {})
+    twin = explorer.folder(dataset, kind).diagnostics().get("label_probe", {})
     rows.append({"model": f"conditional {ui.LABELS[kind]}",
                  "label adherence": result.get("label_adherence"), "per-class FID (domain)": result.get("intra_fid"),
                  "per-class FID (Inception)": inception.get("intra_fid"), "FID (domain)": result.get("fid"),

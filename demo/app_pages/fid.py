@@ -5,9 +5,9 @@ import streamlit as st
 
 import ui
 from vaegan_core import zoo
+from vaegan_core.app import FID_METRICS, FID_METRICS_WITHOUT_PR
 from vaegan_core.config import EXTRACTOR_LABELS, EXTRACTORS, PRIOR_LABELS
 from vaegan_core.errors import VaeganError
-from vaegan_core.metrics.evaluate import estimate_seconds, evaluate
 from vaegan_core.metrics.features_cache import real_features_cached
 
 choice = ui.page_header(
@@ -22,7 +22,7 @@ models = ui.models(dataset, choice["kinds"])
 if not models:
     ui.stop()
 
-data = zoo.data_of(dataset, ui.checkpoints_root())[0]  # an image folder's models name the folder they learnt
+data = ui.explorer().data_of(dataset)  # an image folder's models name the folder they learnt
 left, middle, right = st.columns(3)
 n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000],
                        key=ui.linked("fid-n", 5000, ui.one_of([1000, 2000, 5000, 10000], int)),
@@ -36,30 +36,18 @@ with_pr = st.checkbox(
     "Precision and recall", value=extractor == "lenet" or real_features_cached(extractor, data),
     help="They need the features of all 10,000 real test images: computed once on this machine, then cached "
          "(minutes with Inception on a CPU). Without them, FID uses the real statistics shipped with the app.")
-metrics = ("fid", "is", "modes", "pr") if with_pr else ("fid", "is", "modes")
+metrics = FID_METRICS if with_pr else FID_METRICS_WITHOUT_PR
 prior = ui.prior_choice(st)
 priors = {kind: models[kind].prior(prior, fallback=True).name for kind in kinds}
 
 
-@st.cache_resource
-def results_store() -> dict:
-    """FID results of this process, shared by every session: (fingerprint, dataset, n, extractor, seed, metrics,
-    prior) -> result."""
-    return {}
-
-
-@st.cache_data(show_spinner="Timing the feature extractor...", max_entries=16)
-def estimate(extractor: str, n: int, dataset: str, models_count: int, metrics: tuple) -> float:
-    return estimate_seconds(extractor, n, dataset, metrics=metrics) * models_count
-
-
-store = results_store()
-keys = {kind: (models[kind].fingerprint, dataset, n, extractor, choice["seed"], metrics, priors[kind])
-        for kind in kinds}
+store = ui.explorer().results  # this process's FID results, shared by every session (and kept for it)
+keys = {kind: store.key(models[kind], data, n, extractor, choice["seed"], metrics, priors[kind]) for kind in kinds}
 todo = [kind for kind in kinds if keys[kind] not in store]
 if todo:
     try:
-        seconds = estimate(extractor, n, data, len(todo), metrics)
+        with st.spinner("Timing the feature extractor..."):
+            seconds = store.estimate_seconds(extractor, n, data, metrics) * len(todo)
         st.caption(f"Estimated time on this machine: about {seconds / 60:.1f} minutes for {len(todo)} model(s)"
                    if seconds > 90 else f"Estimated time on this machine: about {seconds:.0f} s")
     except VaeganError as error:
@@ -67,22 +55,26 @@ if todo:
         ui.stop()
 failed = False
 if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''})", type="primary"):
-    with ui.one_at_a_time("FID computations"):
-        for number, kind in enumerate(todo):
-            bar = st.progress(0.0, text=f"{ui.LABELS[kind]}: starting")
-            report = ui.progress_callback(bar)
-            try:
-                store[keys[kind]] = evaluate(
-                    models[kind], data, n=n, extractor=extractor, seed=choice["seed"], metrics=metrics,
-                    prior=priors[kind], progress=lambda fraction, message, kind=kind: report(fraction, f"{ui.LABELS[kind]}: {message}"))
-            except VaeganError as error:
-                st.error(f"{ui.LABELS[kind]}: {error}")
-                failed = True
-            bar.empty()
+    notice = st.empty()  # "busy" while other visitors' FIDs run first (one at a time per process)
+    for kind in todo:
+        bar = st.progress(0.0, text=f"{ui.LABELS[kind]}: starting")
+        report = ui.progress_callback(bar)
+
+        def progress(fraction: float, message: str, kind=kind) -> None:
+            notice.empty()
+            report(fraction, f"{ui.LABELS[kind]}: {message}")
+        try:
+            store.compute(models[kind], data, n, extractor, choice["seed"], metrics, priors[kind], progress=progress,
+                          waiting=lambda ahead: notice.info(ui.busy_message(ahead, "FID computations")))
+        except VaeganError as error:
+            st.error(f"{ui.LABELS[kind]}: {error}")
+            failed = True
+        bar.empty()
+    notice.empty()
     if not failed:
         st.rerun()  # the results alone: no button and no estimate of work already done
 
-done = {kind: store[keys[kind]] for kind in kinds if keys[kind] in store}
+done = {kind: store.get(keys[kind]) for kind in kinds if keys[kind] in store}
 if not done:
     st.info("Press *Compute*. Results stay cached for this app process, for every visitor.")
     ui.stop()

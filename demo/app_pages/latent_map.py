@@ -6,8 +6,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import page_cache
-from vaegan_core.latent import PROJECTIONS, code_at, nearest_neighbours, project
+from vaegan_core.latent import PROJECTIONS, code_at, nearest_neighbours
 
 choice = ui.page_header(
     "Latent map",
@@ -31,22 +30,12 @@ method = right.selectbox("Projection", PROJECTIONS, format_func=str.upper,
                          key=ui.linked("projection", PROJECTIONS[0], ui.one_of(PROJECTIONS)),
                          help="UMAP keeps neighbourhoods and clusters; PCA is linear and instant; t-SNE is slow.")
 model = encoders[kind]
-
-
-# Keyed by the checkpoint's fingerprint; the model itself (_model) is not hashed.
-@st.cache_data(show_spinner=False, max_entries=16)
-def map_of(_model, fingerprint: str, dataset: str, n: int, method: str) -> np.ndarray:
-    """The map, seeded with 0 (not the sidebar's seed: the map stays put while samples change); PCA is instant,
-    UMAP and t-SNE are kept on disk (shipped for the shipped checkpoints' default map)."""
-    if method == "pca":
-        return project(ui.test_codes(_model, fingerprint, dataset, n), method, seed=0)
-    return page_cache.latent_map(_model, ui.test_split(dataset)[0][:n], method, seed=0)
-
-
 with st.spinner(f"Encoding {n:,} images and projecting with {method.upper()} (UMAP: up to half a minute the "
                 "first time; instant afterwards)..."):
-    codes = ui.test_codes(model, model.fingerprint, dataset, n)
-    points = map_of(model, model.fingerprint, dataset, n, method)
+    codes = ui.explorer().test_codes(model, dataset, n)
+    # seeded with 0, not the sidebar's seed: the map stays put while samples change; UMAP and t-SNE maps are kept on
+    # disk (shipped for the shipped checkpoints' default map), PCA is instant
+    points = ui.explorer().latent_map(model, dataset, n, method)
 labels = ui.test_split(dataset)[1][:n]
 low, high = points.min(0), points.max(0)
 centre = (low + high) / 2

@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import directions, page_cache
+from vaegan_core import directions
 from vaegan_core.images import gif_bytes, png_bytes
 from vaegan_core.latent_usage import explain
 
@@ -23,9 +23,10 @@ if not models:
 encoders = {kind: model for kind, model in models.items() if hasattr(model, "encoder")}
 
 
-@st.cache_data(show_spinner="Encoding the test split...", max_entries=8)
-def usage_of(_model, fingerprint: str, dataset: str) -> dict:
-    return page_cache.latent_usage(_model, ui.test_split(dataset)[0])  # shipped for the shipped checkpoints
+def usage_of(model, dataset: str) -> dict:
+    with st.spinner("Encoding the test split..."):
+        return ui.explorer().latent_usage(model, dataset)  # shipped for the shipped checkpoints
+
 
 
 usage_tab, traversal_tab, arithmetic_tab = ui.tabs("latent-tab", ["Used dimensions", "Traversals", "Class arithmetic"])
@@ -43,7 +44,7 @@ if usage_tab.open:
             st.info("Only the VAE and the VAE-GAN have an encoder, hence a posterior: choose one in the sidebar.")
         columns = st.columns(max(1, len(encoders)))
         for column, (kind, model) in zip(columns, encoders.items()):
-            usage = usage_of(model, model.fingerprint, dataset)
+            usage = usage_of(model, dataset)
             with column:
                 st.metric(f"{ui.LABELS[kind]}: active units", f"{usage['active_units']} / {usage['latent_dim']}")
                 order = usage["order"]
@@ -78,7 +79,7 @@ if traversal_tab.open:
             for kind, model in models.items():
                 dim = model.config.latent_dim
                 if kind in encoders:
-                    codes = ui.test_codes(model, model.fingerprint, dataset)
+                    codes = ui.explorer().test_codes(model, dataset)
                     start = model.encode(image)[0][0]
                     if kind_of_direction == "principal direction":
                         vectors, sigmas = directions.principal_directions(codes, number + 1)
@@ -117,7 +118,7 @@ if arithmetic_tab.open:
             image = ui.test_images(dataset, [index])
             ui.show_row(image, f"**Image:** #{index} ({names[labels[index]]})", width=112)
             for kind, model in encoders.items():
-                codes = ui.test_codes(model, model.fingerprint, dataset)
+                codes = ui.explorer().test_codes(model, dataset)
                 means = directions.class_means(codes, labels[: codes.shape[0]], len(names))
                 path = directions.arithmetic(model.encode(image)[0][0], means[target], means[origin], steps)
                 frames = model.decode(path)

@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from vaegan_core import zoo
 from vaegan_core.config import GMM_COMPONENTS
-from vaegan_core.paths import GMM_GRID_FILE, LATENT_GMM_FILE, SAMPLES_DIR
+from vaegan_core.paths import GMM_GRID_FILE, SAMPLES_DIR
 
 choice = ui.page_header(
     "VAE-GAN Explorer",
@@ -54,27 +54,29 @@ with st.expander("Where samples come from: the prior, and the holes in it"):
         "**Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
 
 
-def model_card(kind: str, root, fraction: float = 1.0, short: bool = False) -> None:
+def model_card(kind: str, fraction: float = 1.0, short: bool = False) -> None:
     """What a loaded checkpoint draws (``fraction``: the top share of its sample grid; ``short``: a one-line
     caption) and its numbers."""
-    if not zoo.is_available(choice["dataset"], kind, root):
-        st.info(zoo.missing_message(choice["dataset"], kind, root))
+    explorer = ui.explorer()
+    if not explorer.is_available(choice["dataset"], kind):
+        st.info(explorer.missing_message(choice["dataset"], kind))
         return
     # Cards come from config.json and metrics.json alone: no weights are loaded (nor torch imported) here
-    folder = zoo.checkpoint_dir(choice["dataset"], kind, root)
-    config = zoo.read_config_json(folder)
+    checkpoint = explorer.folder(choice["dataset"], kind)
+    folder = checkpoint.path
+    config = checkpoint.config_json()
     state = config.get("state", {})
     train = config.get("train") or {}
     model = config.get("model") or {}
     minutes = state.get("train_seconds", 0) / 60
     parameters = (config.get("parameters") or {}).get("total")
     size = (f"parameters: **{parameters:,}**" if parameters else
-            f"stored values: **{zoo.stored_values(folder):,}**")
+            f"stored values: **{checkpoint.stored_values():,}**")
     # pictures written with the checkpoint (no weights loaded, so the landing page stays instant): the GMM
     # prior's samples where the model has one (Compare's default), else the training run's last epoch grid
-    has_gmm = (folder / LATENT_GMM_FILE).is_file()
+    has_gmm = checkpoint.gmm_file.is_file()
     gmm_grid = folder / SAMPLES_DIR / GMM_GRID_FILE
-    grids = sorted((folder / SAMPLES_DIR).glob("epoch_*.png"))
+    grids = checkpoint.sample_grids()
     if gmm_grid.is_file() and has_gmm:
         ui.static_picture(gmm_grid, f"GMM prior samples, epoch {state.get('epoch', '?')}" if short else
                           f"samples of the GMM prior, as Compare shows them (epoch {state.get('epoch', '?')})",
@@ -90,7 +92,7 @@ def model_card(kind: str, root, fraction: float = 1.0, short: bool = False) -> N
         f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
         + ("\n- second prior: GMM of the training codes" if has_gmm else "")
     )
-    metrics = zoo.read_metrics(folder)
+    metrics = checkpoint.metrics()
     rows = zoo.scores_table(metrics)
     if rows:
         # a Markdown table: it wraps in a third of the page (an interactive one cut off its value columns), its
@@ -104,18 +106,17 @@ def model_card(kind: str, root, fraction: float = 1.0, short: bool = False) -> N
         details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
                         "domain: the LeNet features of the dataset.")
     else:
-        details.caption(f"No metrics.json yet: `vaegan eval {zoo.shown_path(folder, root)}` writes it.")
-    diagnostics = zoo.diagnostics_summary(zoo.read_diagnostics(folder))
+        details.caption(f"No metrics.json yet: `vaegan eval {explorer.shown_path(folder)}` writes it.")
+    diagnostics = zoo.diagnostics_summary(checkpoint.diagnostics())
     if diagnostics:
         details.markdown("\n".join(f"- {line}" for line in diagnostics))
 
 
-root = ui.checkpoints_root()
 if ui.presenting():  # on a projector: each model's samples under its idea, 3 rows of 8 each, on one screen
     for column, kind in ((left, "vae"), (middle, "gan"), (right, "vaegan")):
         if kind in choice["kinds"]:
             with column:
-                model_card(kind, root, fraction=3 / 8, short=True)
+                model_card(kind, fraction=3 / 8, short=True)
 else:
     st.divider()
     st.subheader(f"Loaded models: {ui.dataset_label(choice['dataset'])}")
@@ -123,4 +124,4 @@ else:
     for column, kind in zip(columns, choice["kinds"]):
         with column:
             st.markdown(f"#### {ui.LABELS[kind]}")
-            model_card(kind, root)
+            model_card(kind)

@@ -54,7 +54,7 @@ elif source == "Draw":
 else:
     upload = st.file_uploader("An image of a digit or a garment (PNG, JPEG, GIF, BMP, TIFF, WebP)",
                               type=["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"])
-    style = "mnist" if dataset == "mnist" else "fashion"
+    style = ui.upload_style(dataset)
     invert = st.radio("Invert colours", ["auto", "yes", "no"], horizontal=True,
                       help="The models expect a light object on a dark background, as in the datasets.")
     if upload is None:
@@ -123,16 +123,14 @@ pool = st.select_slider("Among the first N test images", pools, 1000 if 1000 in 
     if len(pools) > 1 else pools[0]
 
 
-# Keyed by the checkpoint's fingerprint; the model itself (_model) is not hashed. The shipped checkpoints carry
-# the default pool's errors (scripts/page_cache.py); other pools are computed once and kept in the user's cache.
-@st.cache_data(show_spinner="Reconstructing the test images...", max_entries=8)
-def errors_of(_model, fingerprint: str, dataset: str, pool: int) -> np.ndarray:
-    from vaegan_core import page_cache
-
-    return page_cache.reconstruction_errors(_model, ui.test_split(dataset)[0][:pool])
+# The shipped checkpoints carry the default pool's errors (scripts/page_cache.py); other pools are computed once and
+# kept in the user's cache.
+def errors_of(model, dataset: str, pool: int):
+    with st.spinner("Reconstructing the test images..."):
+        return ui.explorer().reconstruction_errors(model, dataset, pool)
 
 
-errors = errors_of(encoders[worst_kind], encoders[worst_kind].fingerprint, dataset, pool)
+errors = errors_of(encoders[worst_kind], dataset, pool)
 order = np.argsort(-errors)[:min(16, len(errors))]
 worst = ui.test_images(dataset, order)
 reconstructed = encoders[worst_kind].reconstruct(worst)

@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 import ui
 from vaegan_core import live
+from vaegan_core.app import app_threads
 from vaegan_core.config import MODEL_KINDS
 from vaegan_core.errors import VaeganError, first_line
 
@@ -454,7 +455,7 @@ ui.page_header(
 current = st.session_state.get(RUN)
 knobs(locked=current is not None)
 shown = st.session_state[SHOWN] = current.state if current is not None else "none"
-ui._one_thread_per_request()  # torch's threads, as every page that runs a model sets them (one by default)
+app_threads()  # torch's threads, as every page that runs a model sets them (one by default)
 live.warm_up(st.session_state["live-dataset"])
 st.toggle("Interactive charts", key="live-interactive", disabled=shown in ("stopped", "failed"),
           help="Hover, zoom and a CSV of each chart. While the run goes on the charts are pictures, which keep the "

@@ -4,7 +4,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from vaegan_core import zoo
 
 choice = ui.page_header(
     "Training",
@@ -12,14 +11,14 @@ choice = ui.page_header(
     "the generator is losing; near 0.5, a balanced game) and samples from one fixed noise batch after each epoch.",
 )
 dataset = choice["dataset"]
-root = ui.checkpoints_root()
-available = [kind for kind in choice["kinds"] if zoo.is_available(dataset, kind, root)]
+explorer = ui.explorer()
+available = [kind for kind in choice["kinds"] if explorer.is_available(dataset, kind)]
 if not available:
     for kind in choice["kinds"]:
-        st.info(zoo.missing_message(dataset, kind, root))
+        st.info(explorer.missing_message(dataset, kind))
     ui.stop()
 
-quality = {kind: zoo.read_quality(zoo.checkpoint_dir(dataset, kind, root)) for kind in available}
+quality = {kind: explorer.folder(dataset, kind).quality() for kind in available}
 if any(quality.values()):
     st.markdown("**Quality against training time**")
     figure = go.Figure()
@@ -39,10 +38,10 @@ if any(quality.values()):
                "trained without tracking.")
 kind = st.selectbox("Model", available, format_func=ui.LABELS.get,
                     key=ui.linked("training-model", available[0], ui.one_of(available)))
-folder = zoo.checkpoint_dir(dataset, kind, root)
-history = zoo.read_history(folder)
+folder = explorer.folder(dataset, kind)
+history = folder.history()
 if not history:
-    st.info(f"{zoo.shown_path(folder, root)} has no history.jsonl.")
+    st.info(f"{explorer.shown_path(folder.path)} has no history.jsonl.")
 else:
     skip = {"step", "epoch", "images_per_second"}
     terms = sorted({key for row in history for key, value in row.items()
@@ -68,7 +67,7 @@ else:
     st.caption(f"{len(history):,} log lines; last: step {history[-1].get('step')}, "
                f"{history[-1].get('images_per_second', 0):.0f} images/s.")
 
-grids = zoo.sample_grids(folder)
+grids = folder.sample_grids()
 if grids:
     st.markdown("**Samples from the same noise after each epoch**")
     epoch = st.slider("Epoch", 1, len(grids), len(grids)) if len(grids) > 1 else 1

@@ -18,10 +18,10 @@ import warnings
 
 from .. import __version__
 from ..errors import VaeganError
-from . import experiments, measure, models, train
+from . import data, experiments, measure, models, train
 from .common import _Interrupted, _Parser, _UsageError, _typed_options
 
-GROUPS = (train, models, measure, experiments)  # one module per command group
+GROUPS = (train, models, measure, experiments, data)  # one module per command group
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..config import (CORRUPTIONS, DATASETS, EXTRACTOR_FEATURES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS,
                       MAX_IMPORTANCE_SAMPLES, PRIORS, SPLITS)
-from ..errors import CheckpointError
-from ..files import JSONFileError, read_json, write_text_atomic
+from ..checkpoint_folder import DIAGNOSTICS_KEY, CheckpointFolder, metrics_key
+from ..files import write_text_atomic
 from ..paths import METRICS_FILE
-from ..zoo import DIAGNOSTICS_KEY, evaluated_fingerprint, metrics_key
 from .common import shared, MAX_EVAL_IMAGES, _FEATURES_KEPT, _Interrupted, _UsageError, _int_in, _percent_bar, _seed
 
 
@@ -98,7 +96,7 @@ def _trained_on(args: argparse.Namespace, config: dict) -> str:
 
 def _eval(args: argparse.Namespace) -> dict:
     from ..card import refresh_model_card
-    from ..checkpoint import load_model, read_config, resolve_checkpoint, snapshot
+    from ..checkpoint import bind, load_model, read_config, resolve_checkpoint, snapshot
     from ..metrics.evaluate import WITHOUT_REAL_FEATURES, evaluate
     from ..train import resolve_device
 
@@ -107,8 +105,9 @@ def _eval(args: argparse.Namespace) -> dict:
     with snapshot(args.checkpoint) as frozen:
         model = load_model(frozen, device=device)
         config = read_config(frozen)
-        fingerprints = {prior: evaluated_fingerprint(frozen, prior) for prior in ("normal", "gmm")}
-    model.checkpoint_dir = str(resolve_checkpoint(args.checkpoint))
+        fingerprints = {prior: CheckpointFolder(frozen).evaluated_fingerprint(prior) for prior in ("normal", "gmm")}
+    # the model belongs to the folder (its fingerprint stays the snapshot's: what was scored)
+    bind(model, resolve_checkpoint(args.checkpoint), fingerprint=model.fingerprint)
     if getattr(model, "latent_gmm_error", None):  # kept, not raised: it names the copy, which is gone now
         model.latent_gmm_error = model.latent_gmm_error.replace(str(frozen), model.checkpoint_dir)
     model.snapshot_fingerprints = fingerprints
@@ -121,8 +120,8 @@ def _eval(args: argparse.Namespace) -> dict:
     if args.n <= features and not args.force:  # before the progress bar and any work
         raise _UsageError(f"FID needs more generated images than the {features} features of {args.extractor}: "
                           f"--n {args.n}; pass --n {features + 1} or more (10,000 is customary), or --force")
-    path = Path(model.checkpoint_dir) / METRICS_FILE
-    stored = _stored_metrics(path)  # checked before the work, which can take twenty minutes
+    folder = CheckpointFolder(model.checkpoint_dir)
+    stored = folder.stored_results()  # checked before the work, which can take twenty minutes
     with _percent_bar(args.no_progress) as progress:
         try:
             kwargs = {"metrics": WITHOUT_REAL_FEATURES} if args.fid_only else {}
@@ -133,27 +132,13 @@ def _eval(args: argparse.Namespace) -> dict:
             raise _Interrupted(f"{_FEATURES_KEPT}; {METRICS_FILE} is unchanged") from None
     result["checkpoint_fingerprint"] = fingerprints[args.prior]
     # the scores are safe before the diagnostics
-    stored = _store_results(path, {metrics_key(args.extractor, args.split, args.prior): result}, stored)
+    stored = folder.store_results({metrics_key(args.extractor, args.split, args.prior): result}, stored)
     if not args.no_diagnostics:
         diagnostics = _diagnostics_to_store(args, model, dataset, stored)
         if diagnostics is not None:
-            _store_results(path, {DIAGNOSTICS_KEY: diagnostics}, stored)
+            folder.store_results({DIAGNOSTICS_KEY: diagnostics}, stored)
     refresh_model_card(model.checkpoint_dir)  # the card's results table comes from metrics.json
     return result
-
-
-def _store_results(path: Path, entries: dict, earlier: dict) -> dict:
-    """Put ``entries`` into ``metrics.json``, read afresh just before: another `vaegan eval` of the same folder (the
-    other prior or extractor, run at the same time) may have stored its scores while this one worked. Where the file
-    can no longer be read, ``earlier`` (its content when this evaluation began) takes its place: the new scores are
-    kept either way."""
-    try:
-        stored = _stored_metrics(path)
-    except CheckpointError:
-        stored = dict(earlier)
-    stored.update(entries)
-    write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
-    return stored
 
 
 def _diagnostics_to_store(args: argparse.Namespace, model, dataset: str, stored: dict) -> dict | None:
@@ -170,22 +155,6 @@ def _diagnostics_to_store(args: argparse.Namespace, model, dataset: str, stored:
         except KeyboardInterrupt:
             raise _Interrupted(f"interrupted; the scores are in {METRICS_FILE}, the diagnostics are not") from None
     return {**diagnostics, "checkpoint_fingerprint": fingerprint}
-
-
-def _stored_metrics(path: Path) -> dict:
-    """The results already in ``metrics.json`` (a JSON object of results by key), or {} when there is none."""
-    if not path.is_file():
-        return {}
-    try:
-        stored = read_json(path, dict)
-    except JSONFileError as error:
-        raise CheckpointError(f"{path} is not the results `vaegan eval` writes ({error}); move it away and run "
-                              "again") from None
-    malformed = sorted(str(key) for key, result in stored.items() if not isinstance(result, dict))
-    if malformed:
-        raise CheckpointError(f"{path}: the entries {', '.join(malformed)[:80]} are not results; move the file away "
-                              "and run again")
-    return stored
 
 
 def _anomaly(args: argparse.Namespace) -> dict:
