@@ -31,7 +31,7 @@ BATCH = 500
 
 def available_scores(model) -> tuple[str, ...]:
     """The scores ``model`` can give, in ``SCORES`` order."""
-    has = {"elbo": model.kind == "vae", "pixel_error": hasattr(model, "encoder"),
+    has = {"elbo": model.kind == "vae", "pixel_error": model.has_encoder,
            "feature_error": model.kind == "vaegan", "discriminator": hasattr(model, "discriminator")}
     return tuple(name for name in SCORES if has[name])
 
@@ -83,7 +83,7 @@ def _batch_scores(model, images: torch.Tensor, names, k: int, generator, labels=
     result = {}
     recon = None
     twice = None if labels is None else torch.cat([labels, labels])
-    if hasattr(model, "encoder") and any(name in names for name in ("elbo", "pixel_error", "feature_error")):
+    if model.has_encoder and any(name in names for name in ("elbo", "pixel_error", "feature_error")):
         mu, logvar = (tensor.float() for tensor in model.encoder(images, labels))
         if "elbo" in names and k == 1:  # one decoder pass for decode(mu) and decode(z)
             z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator).to(mu.device)

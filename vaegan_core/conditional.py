@@ -95,7 +95,7 @@ def style_code(model, image: torch.Tensor, label: int | None = None, dataset: st
             raise ConfigError("the image's label is unknown: pass label= or the dataset whose classifier reads it")
         label = predicted_label(image, dataset)
     labels = model.check_labels([label], 1)
-    if hasattr(model, "encoder"):
+    if model.has_encoder:
         mu, _ = model.encode(image, labels)
         return mu, int(label)
     from .latent import invert_generator

@@ -30,7 +30,7 @@ def run_diagnostics(model, dataset: str, data_root=None, seed: int = 0, progress
     """Every diagnostic of ``model`` (trained on ``dataset``) as a JSON-ready dict."""
     report = progress or (lambda fraction, message: None)
     result: dict = {"dataset": dataset, "seed": seed, "skipped": {}}
-    if hasattr(model, "encoder"):
+    if model.has_encoder:
         report(0.0, "latent usage and the label probe on the test split")
         try:
             _encoder_diagnostics(model, dataset, data_root, seed, result)

@@ -133,6 +133,27 @@ def mean_over_processes(context: Context, values: torch.Tensor) -> torch.Tensor:
     return values / context.world
 
 
+class Shard:
+    """A model's share of a global batch on one of ``world`` processes (``model.shard``): every process draws the
+    noise of the whole global batch from the same generator state and keeps its own rows, so a run on N processes
+    sees the noise a one-process run with the N-times batch sees; ``mean`` averages a scalar over the processes."""
+
+    def __init__(self, rank: int, world: int):
+        self.rank, self.world = rank, world
+
+    def noise(self, shape, generator=None, device=None, dtype=None) -> torch.Tensor:
+        full = torch.randn((shape[0] * self.world, *shape[1:]), generator=generator, device=device, dtype=dtype)
+        return full[self.rank * shape[0]:(self.rank + 1) * shape[0]]
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean of a per-process scalar over the processes (no gradient)."""
+        import torch.distributed as dist
+
+        value = value.detach().clone()
+        dist.all_reduce(value)
+        return value / self.world
+
+
 def wrap_networks(model, context: Context, device: torch.device) -> dict:
     """One DistributedDataParallel per network of ``model`` (converted to SyncBatchNorm on GPUs)."""
     from torch.nn.parallel import DistributedDataParallel

@@ -76,7 +76,7 @@ class _EncoderGraph(nn.Module):
 def has_part(model, part: str) -> bool:
     """Whether ``model`` has the network ``part`` (every model a decoder; VAE and VAE-GAN an encoder)."""
     _check_part(part)
-    return part == "decoder" or hasattr(model, "encoder")
+    return part == "decoder" or model.has_encoder
 
 
 def _check_part(part: str) -> None:

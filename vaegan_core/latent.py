@@ -103,7 +103,7 @@ def interpolation_ends(model, images: torch.Tensor | None = None, seed: int = 0,
     dim = model.config.latent_dim
     if images is None:
         return shared_codes([dim], 1, seed)[dim][0], shared_codes([dim], 1, seed + 1)[dim][0]
-    if hasattr(model, "encoder"):
+    if model.has_encoder:
         codes = encode_images(model, images)
     elif invert:
         codes, _ = invert_generator(model, images, steps=200, seed=seed)

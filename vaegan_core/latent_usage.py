@@ -40,7 +40,7 @@ def latent_usage(model, images: torch.Tensor, threshold: float = ACTIVITY_THRESH
     ``order`` (dimensions by KL, largest first), ``threshold`` and ``n``. A conditional model encodes with the
     images' ``labels``.
     """
-    if not hasattr(model, "encoder"):
+    if not model.has_encoder:
         raise ConfigError(f"a {model.kind.upper()} has no encoder, so it has no posterior to diagnose; "
                           "use a VAE or VAE-GAN")
     floats = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()

@@ -81,7 +81,7 @@ def quality_reading(model, settings: Any, real: torch.Tensor, interrupted: Calla
     reading = {"fid": round(scores["fid"], 2), "histogram": counts.tolist(),
                "classes_covered": int((counts >= COVERED_SHARE * counts.sum() / len(counts)).sum()),
                "sharpness": round(sharpness(samples) / max(sharpness(images), 1e-9), 3)}
-    if hasattr(model, "encoder"):
+    if model.has_encoder:
         reading["active_units"] = usage_of_codes(*model.encode(images))["active_units"]
     return reading
 

@@ -52,6 +52,22 @@ def _discriminator_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor
     return correct / (real_logits.numel() + fake_logits.numel())
 
 
+class OneProcess:
+    """Training on one process: the noise of the batch, and means as they are (``distributed.Shard`` is the
+    several-process twin)."""
+
+    rank, world = 0, 1
+
+    def noise(self, shape, generator=None, device=None, dtype=None) -> torch.Tensor:
+        return torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        return value
+
+
+ONE_PROCESS = OneProcess()
+
+
 class GenerativeModel(nn.Module):
     """What every model offers: a decoder from N(0, I) codes to images, and the inference helpers."""
 
@@ -60,29 +76,21 @@ class GenerativeModel(nn.Module):
     latent_gmm = None  # a vaegan_core.prior.LatentGMM, set by load_model when the checkpoint has one
     class_frequencies = None  # a conditional model's share of each class in its training data (load_model)
     latent_gmm_error = None  # why a checkpoint's latent GMM could not be read
-    # (rank, world size) when training on several processes (vaegan_core.distributed): every process draws the
-    # noise of the whole global batch from the same generator state and keeps its own rows, so a run on N
-    # processes sees the noise a one-process run with the N-times batch sees
-    noise_shard = (0, 1)
+    # how the model shares a global batch: one process here; on several, the trainer gives it a
+    # vaegan_core.distributed.Shard (noise drawn for the whole global batch, means taken over the processes)
+    shard = ONE_PROCESS
     # the share of beta the KL term takes in the training losses: 1, or less while the trainer warms it up
     # (TrainConfig.kl_warmup)
     kl_scale = 1.0
+    has_encoder = False  # True for the VAE and the VAE-GAN: encode, reconstruct and the posterior exist
 
     def training_noise(self, shape, generator=None, device=None, dtype=None) -> torch.Tensor:
         """N(0, I) noise for training, ``shape[0]`` rows: this process's share of the global batch's noise."""
-        rank, world = self.noise_shard
-        full = torch.randn((shape[0] * world, *shape[1:]), generator=generator, device=device, dtype=dtype)
-        return full if world == 1 else full[rank * shape[0]:(rank + 1) * shape[0]]
+        return self.shard.noise(shape, generator, device, dtype)
 
     def global_mean(self, value: torch.Tensor) -> torch.Tensor:
-        """The mean of a per-process scalar over the processes (itself on one process; no gradient)."""
-        if self.noise_shard[1] == 1:
-            return value
-        import torch.distributed as dist
-
-        value = value.detach().clone()
-        dist.all_reduce(value)
-        return value / self.noise_shard[1]
+        """The mean of a per-process scalar over the processes (itself on one process)."""
+        return self.shard.mean(value)
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -256,6 +264,8 @@ class GenerativeModel(nn.Module):
 
 class _EncoderMixin:
     """encode() for the models that have an encoder."""
+
+    has_encoder = True
 
     def encode(self, images: torch.Tensor, labels=None, *, grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Images B x C x H x W, float in [0, 1] on any device (and B labels, for a conditional model) -> the

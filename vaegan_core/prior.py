@@ -158,7 +158,7 @@ class LatentGMM(Prior):
 
 
 def _require_encoder(model) -> None:
-    if not hasattr(model, "encoder"):
+    if not model.has_encoder:
         raise ConfigError(f"a {model.kind.upper()} has no encoder, so there are no codes to fit a GMM to; "
                           "use a VAE or VAE-GAN")
 

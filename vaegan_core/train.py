@@ -227,7 +227,8 @@ class Trainer:
         self.model: GenerativeModel = build_model(model_config).to(self.device)
         if self._channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.model.noise_shard = (self.context.rank, self.context.world)
+        if self.context.active:  # the noise and means of the global batch (one process: the model's own)
+            self.model.shard = distributed.Shard(self.context.rank, self.context.world)
         if train_config.batch_size < 2 and any(isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
                                                for module in self.model.modules()):
             raise ConfigError(f"--batch-size {train_config.batch_size} cannot train the {model_config.kind}: its "

@@ -61,7 +61,7 @@ def inverted_ends(model, first: int, second: int, seed: int):
 
 rows = {}
 for kind, model in models.items():
-    if mode == "two test images" and invert_gan and not hasattr(model, "encoder"):
+    if mode == "two test images" and invert_gan and not model.has_encoder:
         codes = inverted_ends(model, int(first), int(second), choice["seed"])
     else:
         codes = interpolation_ends(model, ends if mode == "two test images" else None, choice["seed"], invert_gan)

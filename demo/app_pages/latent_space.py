@@ -20,7 +20,7 @@ names = ui.class_names(dataset)
 models = ui.models(dataset, choice["kinds"])
 if not models:
     ui.stop()
-encoders = {kind: model for kind, model in models.items() if hasattr(model, "encoder")}
+encoders = {kind: model for kind, model in models.items() if model.has_encoder}
 
 
 def usage_of(model, dataset: str) -> dict:

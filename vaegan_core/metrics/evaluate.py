@@ -101,7 +101,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     scores, real_subset = _scores(real, fake, probabilities, metrics, seed, force, real_labels)
     if conditional and classifier is not None:
         scores.update(_conditional_scores(model, real, real_labels, fake, probabilities, fake_labels, metrics))
-    if "reconstruction" in metrics and hasattr(model, "encoder"):
+    if "reconstruction" in metrics and model.has_encoder:
         labels = real_labels[:n] if model.config.num_classes else None  # a conditional encoder reads y too
         scores.update(reconstruction_error(model, real_images[:n].float() / 255, labels))
     report(1.0, "done")
