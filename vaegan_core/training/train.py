@@ -1,0 +1,706 @@
+"""The Trainer: optimizers, device, mixed precision, the loop, logging, samples, checkpoints, resume.
+
+The whole training split lives in one uint8 tensor on the training device and is batched
+by a seeded random permutation per epoch (no DataLoader workers): on a GPU this keeps the
+device busy, on a CPU it costs nothing. Each network group of the model has its own Adam
+optimizer; each loss is back-propagated into its own group only (see models.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from ..storage import checkpoint as ckpt
+from . import distributed
+from ..storage import paths
+from ..storage.card import write_model_card
+from ..config import ModelConfig, TrainConfig
+from .data import load_dataset
+from ..errors import CheckpointError, ConfigError, TrainingDiverged, VaeganError, first_line
+from ..storage.files import write_text_atomic
+from .folders import folder_classes, is_folder
+from ..storage.lock import LOCK_FILE, FolderLock
+from ..images import save_grid
+from ..models import GenerativeModel, build_model
+from ..storage.zoo import read_history, read_quality
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto -> cuda, then mps, then cpu; an explicit device that is absent is an error."""
+    mps_available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if mps_available else torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
+    if name == "mps" and not mps_available:
+        raise ConfigError("--device mps was asked for but Apple's MPS backend is not available; use --device auto or cpu")
+    return torch.device(name)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU multiplies bf16 matrices in hardware (AMX or AVX512-BF16); else bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """auto -> bf16 on a CUDA GPU that supports it and on CPUs with bf16 hardware, else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return "fp32"
+
+
+def cpu_threads(requested: str | int = "auto", ours: int = 0) -> int | None:
+    """Intra-op threads for training on the CPU: ``requested`` as a number, or for "auto" the cores not busy with
+    other work: the cores less the 1-minute load average that is not ours (``ours``: the threads this run has kept
+    busy over the last minute; 0 before it starts), at least one. With other work on the machine, torch's threads
+    spin-wait on each other and one thread runs faster than two (benchmarks/train_speed.py --shared). None (leave
+    torch's setting alone) where OMP_NUM_THREADS is set: the user's choice stands."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested != "auto":
+        return max(1, min(int(requested), cores))
+    try:
+        others = max(0.0, os.getloadavg()[0] - ours)
+    except OSError:  # no load average on this system: torch's default
+        return None
+    return max(1, min(cores, round(cores - others)))
+
+
+def backward_per_group(losses: dict[str, torch.Tensor], groups: dict[str, list[torch.nn.Parameter]]) -> None:
+    """Back-propagate each loss into its own parameter group only.
+
+    ``backward(inputs=...)`` leaves every other parameter's ``.grad`` alone: this is what keeps
+    L_GAN out of the VAE-GAN encoder and the discriminator loss out of the decoder. All losses
+    come from one forward pass, so no parameter may change before the last backward: the
+    caller steps the optimizers afterwards.
+    """
+    names = list(losses)
+    for index, name in enumerate(names):
+        losses[name].backward(inputs=groups[name], retain_graph=index < len(names) - 1)
+
+
+def compile_networks(model: GenerativeModel, wrapped: dict) -> dict:
+    """``torch.compile`` of each network (its DDP wrapper in a run on several processes) for the training step;
+    the plain networks stay the model's for sampling, the moving average and saving (``distributed.use_wrapped``
+    swaps them in for the step). The parameters are shared, so the optimizers need no change."""
+    import torch._functorch.config as functorch_config
+
+    # the losses back-propagate through shared parts of one graph (backward_per_group retains it), which the
+    # compiled backward's donated buffers forbid
+    functorch_config.donated_buffer = False
+    compiled = {}
+    for name in ("encoder", "decoder", "discriminator"):
+        network = wrapped.get(name, getattr(model, name, None))
+        if network is not None:
+            compiled[name] = torch.compile(network)
+    return compiled
+
+
+def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The batch order of one epoch: a function of (seed, epoch) only, so a resumed run sees the same order."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator)
+
+
+class Trainer:
+    """Trains one model into a checkpoint folder.
+
+    ``Trainer(model_config, train_config, out_dir)`` starts a new run (the folder must not hold
+    a checkpoint yet); ``Trainer.resume(out_dir, epochs=...)`` continues one from its last epoch.
+    """
+
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        out_dir: str | os.PathLike,
+        data: tuple[torch.Tensor, torch.Tensor] | None = None,
+        data_root: str | os.PathLike | None = None,
+        progress: bool = True,
+        callback: Callable[[dict[str, Any]], None] | None = None,
+        threads: str | int | None = None,
+        compile: bool = False,
+        on_step: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
+        on_epoch_end: Callable[[int, GenerativeModel], None] | None = None,
+        _resuming: bool = False,
+    ):
+        self.model_config = model_config
+        self.config = train_config
+        self.out_dir = Path(out_dir)
+        self.progress, self.callback = progress, callback
+        # hooks for Python callers (vaegan_core.train_model): after each optimizer step (steps so far, that step's
+        # loss tensors) and after each epoch's save (epochs so far, the model in eval mode meanwhile)
+        self.on_step, self.on_epoch_end = on_step, on_epoch_end
+        self.threads = threads  # CPU threads: a number, "auto" (cpu_threads, every epoch) or None (left alone)
+        self.compiled = bool(compile)  # torch.compile of the networks for the training step (not a saved setting)
+        self.compile_seconds: float | None = None  # the compiling first step's time, once it has run
+        # the run's continuations that were not a plain resume: {"from_epoch", "optimizer": "fresh" | "kept",
+        # "changed": {setting: new value}}, oldest first (config.json's state "stages")
+        self.stages: list[dict[str, Any]] = []
+        self.context = distributed.from_environment()
+        # one writer per folder, taken before anything is checked or written (process 0 writes for all)
+        self._created = created = not self.out_dir.exists()
+        self._lock = FolderLock(self.out_dir).acquire() if self.context.main else None
+        try:
+            if not _resuming and ckpt.has_checkpoint(self.out_dir):
+                raise CheckpointError(
+                    f"{self.out_dir} already holds a checkpoint; continue it (vaegan train --resume, Trainer.resume) or "
+                "choose another folder (--out, out_dir)"
+                )
+            self._build(model_config, train_config, data, data_root)
+        except BaseException:
+            self.release(remove_if_empty=created)
+            raise
+
+    def release(self, remove_if_empty: bool = False) -> None:
+        """Give the folder's lock back (``fit`` does at its end); ``remove_if_empty``: remove the folder too when
+        the lock file is all it holds (a run refused before it wrote anything leaves nothing behind)."""
+        # the folder goes while its lock is still held (another run may take it the moment it is released), and
+        # only by process 0, the one that holds it
+        if remove_if_empty and self._lock is not None and self.out_dir.is_dir() and \
+                {entry.name for entry in self.out_dir.iterdir()} <= {LOCK_FILE}:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _remove_unsaved(self, made: list[Path]) -> None:
+        """What a new run that failed before its first save had made (an empty grid folder, its log)."""
+        for path in made:
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+            elif path.is_file():
+                path.unlink()
+
+    def _build(self, model_config: ModelConfig, train_config: TrainConfig, data, data_root) -> None:
+        if train_config.track_fid and train_config.dataset.startswith("folder:"):  # said now, not after an epoch
+            raise ConfigError("--track-fid and --keep-best score with the domain LeNet features, which exist for "
+                              "mnist, fashion-mnist and digits only; leave them out for an image folder")
+        self.device = resolve_device(train_config.device)
+        if self.context.active and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.context.local_rank)
+        self.precision = resolve_precision(train_config.precision, self.device)
+        if self.context.active and model_config.equilibrium:
+            raise ConfigError("the equilibrium trick (--equilibrium) decides per step whether to train each player, "
+                              "which processes could decide differently: train it on one process")
+        distributed.start(self.context, self.device)
+
+        images, labels = self._training_data(model_config, data, data_root)
+        self.class_names = (folder_classes(train_config.dataset) if data is None and is_folder(train_config.dataset)
+                            else [])
+        global_batch = train_config.batch_size * self.context.world
+        if images.shape[0] < global_batch:
+            raise ConfigError(
+                f"{train_config.dataset} has {images.shape[0]} training images, fewer than one batch of "
+                f"{global_batch}" + (f" ({train_config.batch_size} per process x {self.context.world})"
+                                     if self.context.active else "") + "; lower --batch-size or raise --limit"
+            )
+        # uint8 on the device, batches converted as they are drawn; a dataset too large for the accelerator's
+        # memory stays in (memory-mapped) host memory and goes over batch by batch
+        self.images = images.to(self.device) if self._fits_on_device(images) else images
+        self.labels = self._conditional_labels(model_config, labels, images.shape[0])
+        self.steps_per_epoch = images.shape[0] // global_batch
+
+        torch.manual_seed(train_config.seed)  # initial weights
+        self.model: GenerativeModel = build_model(model_config).to(self.device)
+        if self._channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if self.context.active:  # the noise and means of the global batch (one process: the model's own)
+            self.model.shard = distributed.Shard(self.context.rank, self.context.world)
+        if train_config.batch_size < 2 and any(isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+                                               for module in self.model.modules()):
+            raise ConfigError(f"--batch-size {train_config.batch_size} cannot train the {model_config.kind}: its "
+                              "BatchNorm layers need at least 2 images per step; use --batch-size 2 or more")
+        self.wrapped = distributed.wrap_networks(self.model, self.context, self.device) if self.context.active else {}
+        if self.compiled:
+            self.wrapped = compile_networks(self.model, self.wrapped)
+        lr = train_config.lr or self.model.default_lr
+        self.base_lr = {name: (train_config.lr_discriminator or lr) if name == "discriminator" else lr
+                        for name in self.model.parameter_groups()}
+        self.optimizers = {
+            name: torch.optim.Adam(params, lr=self.base_lr[name], betas=(train_config.beta1, train_config.beta2))
+            for name, params in self.model.parameter_groups().items()
+        }
+        self.noise = torch.Generator(device=self.device).manual_seed(train_config.seed + 1)
+        self.fixed_z = self.model.prior().sample(train_config.sample_grid, torch.Generator().manual_seed(train_config.seed))
+        # a conditional model's grid: the classes in turn, so each row of 8 walks through them
+        self.fixed_labels = (torch.arange(train_config.sample_grid) % model_config.num_classes
+                             if model_config.num_classes else None)
+        self.epoch = 0
+        self.step = 0
+        self.train_seconds = 0.0
+        self.data_root = data_root
+        self._quality_off = False
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    def _conditional_labels(self, model_config: ModelConfig, labels, count: int) -> torch.Tensor | None:
+        """The class of each training image on the device, for a conditional model (None otherwise); sets
+        ``class_frequencies``, the share of each class, from which samples for evaluation draw their labels."""
+        if not model_config.num_classes:
+            return None
+        labels = torch.as_tensor(labels).long()
+        if labels.numel() != count or labels.min() < 0 or labels.max() >= model_config.num_classes:
+            raise ConfigError(f"a conditional model of {model_config.num_classes} classes needs one label from 0 "
+                              f"to {model_config.num_classes - 1} per training image; {self.config.dataset} "
+                              f"has labels from {int(labels.min())} to {int(labels.max())}")
+        counts = torch.bincount(labels, minlength=model_config.num_classes).double()
+        self.class_frequencies = [round(float(share), 6) for share in counts / counts.sum()]
+        return labels.to(self.device)
+
+    def _training_data(self, model_config: ModelConfig, data, data_root) -> tuple[torch.Tensor, Any]:
+        """The training split (``data`` when given), cut to ``limit``; process 0 decodes an image folder first."""
+        config = self.config
+        if not self.context.main:
+            distributed.barrier(self.context)
+        images, labels = data if data is not None else load_dataset(
+            config.dataset, "train", data_root, image_size=model_config.image_size, channels=model_config.channels,
+            progress=self.progress)
+        if self.context.main:
+            distributed.barrier(self.context)
+        if config.limit:
+            images, labels = images[: config.limit], labels[: config.limit]
+        if images.dtype != torch.uint8:  # batches are divided by 255: floats would train on near-black images
+            raise ConfigError(f"training images must be uint8 pixels (0-255) as load_dataset gives them, got "
+                              f"{images.dtype}; vaegan_core.train_model takes float images in [0, 1]")
+        expected = (model_config.channels, model_config.image_size, model_config.image_size)
+        if tuple(images.shape[1:]) != expected:
+            raise ConfigError(
+                f"{config.dataset} images are {'x'.join(map(str, images.shape[1:]))} but the model expects "
+                f"{'x'.join(map(str, expected))}; set image_size / channels to match the data"
+            )
+        return images, labels
+
+    def _fits_on_device(self, images: torch.Tensor) -> bool:
+        if self.device.type != "cuda":
+            return self.device.type == "cpu" or images.numel() < 2**30
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return images.numel() * images.element_size() < free // 4
+
+    @property
+    def _channels_last(self) -> bool:
+        return self.config.channels_last and self.device.type in ("cpu", "cuda")
+
+    @classmethod
+    def resume(cls, out_dir, epochs: int | None = None, device: str | None = None, reset_optimizer: bool = False,
+               ema_decay: float | None = None, track_fid: int | None = None, keep_best: bool | None = None,
+               prior_gan_weight: float | None = None, lr_schedule: str | None = None, **kwargs) -> "Trainer":
+        """A Trainer that continues the run in ``out_dir`` exactly where its last complete save ended.
+
+        ``reset_optimizer``: continue from the weights in ``model.safetensors`` alone, with fresh Adam
+        moments and a reseeded noise stream (for a folder whose trainer state is missing or refused, e.g. a
+        shipped checkpoint); reproducible, but not what an uninterrupted run would have done. Such a continuation
+        may also add a moving average of the decoder (``ema_decay``; it starts at the decoder's weights). A run
+        that has one may change its decay on any resume (e.g. a longer average for a last stage): the average goes
+        on from its weights now.
+        ``prior_gan_weight``: a new weight of the VAE-GAN's GAN terms on prior samples from now on (a fine-tuning
+        stage), with or without the run's own optimizer state. config.json keeps the new settings, and its state's
+        ``stages`` lists each such continuation: the epoch it started from, the optimizer (fresh or kept) and the
+        settings it changed.
+        ``lr_schedule="cosine"`` on a run at a constant rate: a decay stage, the rates falling from their values
+        now to 0 at the new last epoch (``lr_decay_from`` is set to the epoch it resumes from); a cosine run
+        cannot go back to a constant rate.
+        ``track_fid``: score the samples after each epoch from now on (or stop: 0); ``keep_best``: from now on,
+        keep the epoch with the lowest score in ``best/`` (stopping the scoring stops it too).
+        """
+        saved = ckpt.read_config(out_dir)
+        train_config: TrainConfig = saved["train_config"]
+        model_config: ModelConfig = saved["model_config"]
+        if train_config is None:
+            raise CheckpointError(f"{Path(out_dir) / paths.CONFIG_FILE} has no training config, so it cannot be resumed")
+        changes = {name: value for name, value in (("epochs", epochs), ("device", device), ("track_fid", track_fid),
+                                                   ("keep_best", keep_best)) if value is not None}
+        if changes.get("track_fid", train_config.track_fid) == 0:
+            changes["keep_best"] = False
+        if changes:
+            train_config = dataclasses.replace(train_config, **changes)
+        if ema_decay is not None and ema_decay != model_config.ema_decay:
+            if model_config.ema_decay > 0 and ema_decay == 0:
+                raise ConfigError("a run's moving average cannot be turned off on a resume (both weights stay in the "
+                                  "checkpoint; load it with model.use_ema = False to sample the trained ones)")
+            if model_config.ema_decay == 0 and not reset_optimizer:
+                raise ConfigError("a moving average can only be added to a run without one, continued from its "
+                                  "weights alone (--reset-optimizer)")
+            model_config = dataclasses.replace(model_config, ema_decay=ema_decay)
+        if prior_gan_weight is not None and prior_gan_weight != model_config.prior_gan_weight:
+            if model_config.kind != "vaegan":
+                raise ConfigError("the weight of the GAN terms on prior samples is a VAE-GAN setting; this run "
+                                  f"trains a {model_config.kind}")
+            model_config = dataclasses.replace(model_config, prior_gan_weight=prior_gan_weight)
+        if lr_schedule is not None and lr_schedule != train_config.lr_schedule and lr_schedule != "cosine":
+            raise ConfigError(f"a run on the {train_config.lr_schedule} schedule cannot switch to {lr_schedule}; only "
+                              "a constant rate can become a cosine decay from the epoch resumed from")
+        changed = {name: getattr(model_config, name) for name in ("ema_decay", "prior_gan_weight")
+                   if getattr(model_config, name) != getattr(saved["model_config"], name)}
+        trainer = cls(model_config, train_config, out_dir, _resuming=True, **kwargs)
+        try:
+            if reset_optimizer:
+                trainer._load_weights_only(saved.get("state") or {})
+            else:
+                trainer._load_state()
+        except BaseException:  # a refused state: the folder and the process group are given back at once
+            trainer.release()
+            distributed.stop(trainer.context)
+            raise
+        if lr_schedule is not None and lr_schedule != train_config.lr_schedule:
+            trainer.config = dataclasses.replace(trainer.config, lr_schedule=lr_schedule, lr_decay_from=trainer.epoch)
+            changed["lr_schedule"] = lr_schedule
+        stages = (saved.get("state") or {}).get("stages")
+        trainer.stages = [stage for stage in stages if isinstance(stage, dict)] if isinstance(stages, list) else []
+        if reset_optimizer or changed:
+            trainer.stages.append({"from_epoch": trainer.epoch, "optimizer": "fresh" if reset_optimizer else "kept",
+                                   **({"changed": changed} if changed else {})})
+        return trainer
+
+    def _load_state(self) -> None:
+        """Model, optimizers, noise and counters from ``trainer_state.pt``.
+
+        The trainer state carries the model's weights too and is written first at each save, in one atomic
+        rename: a run killed between the files of a save resumes from whichever state is complete, equal to
+        an uninterrupted run. (A state written before it carried the weights needs model.safetensors of its
+        own epoch.)"""
+        state = ckpt.load_trainer_state(self.out_dir)
+        state_file = self.out_dir / paths.TRAINER_STATE_FILE
+        try:
+            if "model" in state:
+                self.model.load_state_dict(state["model"], strict=True)
+            else:
+                metadata = ckpt.load_weights(self.model, self.out_dir)
+                if metadata.get("epoch") != str(int(state["epoch"])):
+                    raise CheckpointError(
+                        f"{self.out_dir}: model.safetensors is from epoch {metadata.get('epoch')} but "
+                        f"trainer_state.pt from epoch {int(state['epoch'])}; continue from the weights alone with "
+                        f"`vaegan train --resume --reset-optimizer --out {self.out_dir} --epochs N`")
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            if state.get("noise_device", "cpu") == self.device.type:
+                self.noise.set_state(state["noise_rng"])
+            else:  # a CUDA generator's state means nothing to a CPU one: reseed, deterministically
+                self._reseed_noise(f"resuming on {self.device.type} a run trained on {state.get('noise_device')}")
+            self.train_seconds = float(state["train_seconds"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as error:
+            raise CheckpointError(f"{state_file} does not match the model ({first_line(error)}); continue from the "
+                                  f"weights alone with `vaegan train --resume --reset-optimizer --out {self.out_dir} "
+                                  "--epochs N`") from None
+        self._truncate_history()
+
+    def _load_weights_only(self, state: dict) -> None:
+        """Weights from model.safetensors, counters from config.json's state, fresh optimizers (see ``resume``)."""
+        metadata = ckpt.load_weights(self.model, self.out_dir, start_average=True)
+        try:
+            self.epoch = int(metadata.get("epoch", state.get("epoch", 0)))
+            self.step = int(state.get("step", self.epoch * self.steps_per_epoch))
+            self.train_seconds = float(state.get("train_seconds", 0.0))
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{self.out_dir / paths.CONFIG_FILE} has no usable epoch and step in its state; "
+                                  "start a new run") from None
+        self._reseed_noise("resuming from the weights alone (--reset-optimizer)")
+        self._truncate_history()
+
+    def _reseed_noise(self, why: str) -> None:
+        self.noise.manual_seed(self.config.seed + 1 + self.step)
+        warnings.warn(f"{why}: the noise stream is reseeded, so the run is reproducible but not identical to an "
+                      "uninterrupted one", stacklevel=3)
+
+    def _truncate_history(self) -> None:
+        """Drop history lines logged after the checkpoint we resume from (they will be logged again)."""
+        path = self.out_dir / paths.HISTORY_FILE
+        if not path.exists() or not self.context.main:
+            return
+        kept = [row for row in read_history(self.out_dir)  # a torn last line is dropped too
+                if isinstance(row.get("step", 0), int) and row.get("step", 0) <= self.step]
+        write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in kept))
+        quality = self.out_dir / paths.QUALITY_FILE
+        if quality.exists():
+            kept = [row for row in read_quality(self.out_dir) if row["step"] <= self.step]
+            write_text_atomic(quality, "".join(json.dumps(row) + "\n" for row in kept))
+
+    def _autocast(self):
+        enabled = self.precision == "bf16"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _batch(self, order: torch.Tensor, index: int) -> torch.Tensor:
+        size = self.config.batch_size
+        start = (index * self.context.world + self.context.rank) * size  # this process's share of the global batch
+        rows = order[start:start + size]
+        batch = self.images[rows.to(self.images.device)].to(self.device, non_blocking=True).float().div_(255.0)
+        if self._channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def _batch_labels(self, order: torch.Tensor, index: int) -> torch.Tensor | None:
+        if self.labels is None:
+            return None
+        size = self.config.batch_size
+        start = (index * self.context.world + self.context.rank) * size
+        return self.labels[order[start:start + size]]
+
+    def learning_rate_factor(self, step: int) -> float:
+        """The schedule's factor on each base rate at optimizer step ``step`` (0-based) of the run's
+        ``epochs x steps_per_epoch`` steps: 1 (constant), or (1 + cos(pi t / T)) / 2 (cosine, to 0 at the end;
+        a run resumed with more epochs stretches its curve from that point). With ``lr_decay_from`` E the cosine
+        runs from epoch E's first step to the end and the factor is 1 before it (a decay stage added on resume)."""
+        if self.config.lr_schedule == "constant":
+            return 1.0
+        start = self.config.lr_decay_from * self.steps_per_epoch
+        length = max(1, self.config.epochs * self.steps_per_epoch - start)
+        return 0.5 * (1.0 + math.cos(math.pi * min(max(step - start, 0), length) / length))
+
+    def kl_weight_factor(self, step: int) -> float:
+        """The share of beta the KL term takes at optimizer step ``step`` (0-based): 1, or with ``kl_warmup`` a
+        linear rise from 0 over the first kl_warmup epochs (Bowman et al. 2016)."""
+        warmup = self.config.kl_warmup * self.steps_per_epoch
+        return 1.0 if warmup <= 0 else min(1.0, step / warmup)
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One optimizer step of every network on one batch in [0, 1] (with its labels, for a conditional
+        model); returns the step's logs (0-d tensors)."""
+        factor = self.learning_rate_factor(self.step)
+        for name, optimizer in self.optimizers.items():
+            optimizer.zero_grad(set_to_none=True)
+            for group in optimizer.param_groups:
+                group["lr"] = self.base_lr[name] * factor
+        self.model.kl_scale = self.kl_weight_factor(self.step)
+        with self._autocast(), distributed.use_wrapped(self.model, self.wrapped):
+            if labels is None:  # unconditional: the call every model (and every test stand-in) takes
+                losses, logs = self.model.training_losses(images, self.noise)
+            else:
+                losses, logs = self.model.training_losses(images, self.noise, labels=labels)
+        groups = self.model.parameter_groups()
+        backward_per_group(losses, groups)
+        names = list(losses)
+        if self.config.grad_clip:
+            for name in names:
+                torch.nn.utils.clip_grad_norm_(groups[name], self.config.grad_clip)
+        # (1) update D  (2) update the encoder  (3) update the decoder  (or the VAE as one group);
+        # a group missing from `losses` (the equilibrium trick pausing it) is not stepped.
+        for name in names:
+            self.optimizers[name].step()
+        self.model.update_ema(self.step + 1)  # the step being taken (self.step counts finished ones)
+        logs = dict(logs)
+        if self.config.kl_warmup:
+            logs["kl_weight"] = losses[names[0]].new_tensor(self.model_config.beta * self.model.kl_scale)
+        logs["nonfinite"] = distributed.any_true(  # a NaN on any process stops every process
+            self.context, (~torch.isfinite(torch.stack([losses[n].detach().float() for n in names]))).any().float())
+        return logs
+
+    def fit(self) -> dict[str, Any]:
+        """Train until ``config.epochs``; checkpoint every epoch. Returns a summary of the run."""
+        config = self.config
+        main = self.context.main  # process 0 alone writes (the others hold the same weights)
+        if main and self._lock is None:  # a Trainer whose fit has ended once: the folder is taken again
+            self._lock = FolderLock(self.out_dir).acquire()
+        fresh = main and not ckpt.has_checkpoint(self.out_dir)  # nothing saved yet: nothing to keep on a failure
+        made = [path for path in (self.out_dir / paths.SAMPLES_DIR, self.out_dir / paths.HISTORY_FILE)
+                if fresh and not path.exists()]
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / paths.SAMPLES_DIR).mkdir(exist_ok=True)
+        check_every = 1 if self.device.type == "cpu" else config.log_every  # a check is free on the CPU
+        total_steps = (config.epochs - self.epoch) * self.steps_per_epoch
+        bar = tqdm(total=total_steps, disable=not (self.progress and main), unit="step", dynamic_ncols=True)
+        history = open(self.out_dir / paths.HISTORY_FILE, "a", encoding="utf-8") if main else None
+        window: dict[str, torch.Tensor] = {}
+        window_steps, window_start = 0, time.perf_counter()
+        last_rate, epoch_at_start, threads_at_start = 0.0, self.epoch, torch.get_num_threads()
+        failed = True
+        try:
+            self.model.train()
+            while self.epoch < config.epochs:
+                bar.set_description(f"epoch {self.epoch + 1}/{config.epochs}")
+                self._choose_threads(first=self.epoch == epoch_at_start)
+                order = _epoch_permutation(config.seed, self.epoch, self.images.shape[0]).to(self.device)
+                epoch_start = time.perf_counter()
+                for index in range(self.steps_per_epoch):
+                    step = self._first_compiled_step if self.compiled and self.compile_seconds is None else \
+                        self.train_step
+                    logs = step(self._batch(order, index), self._batch_labels(order, index))
+                    self.step += 1
+                    if self.on_step is not None:
+                        self.on_step(self.step, logs)
+                    window_steps += 1
+                    for key, value in logs.items():
+                        window[key] = window.get(key, 0.0) + value.detach().float()
+                    if window_steps % check_every == 0 and float(window["nonfinite"]) > 0:
+                        self._diverged(logs)
+                    if window_steps == config.log_every or index == self.steps_per_epoch - 1:
+                        record = self._log_record(window, window_steps, time.perf_counter() - window_start, index)
+                        if record.pop("nonfinite"):
+                            self._diverged(logs)
+                        last_rate = record["images_per_second"]
+                        if history is not None:
+                            history.write(json.dumps(record) + "\n")
+                            history.flush()
+                        bar.set_postfix(_short_postfix(record), refresh=False)
+                        if self.callback is not None:
+                            self.callback(record)
+                        window, window_steps, window_start = {}, 0, time.perf_counter()
+                    bar.update(1)
+                self.train_seconds += time.perf_counter() - epoch_start
+                self.epoch += 1
+                if main:
+                    self._end_of_epoch(last_rate)
+                distributed.barrier(self.context)
+            failed = False
+        finally:
+            if history is not None:
+                history.close()
+            bar.close()
+            if failed and fresh and not ckpt.has_checkpoint(self.out_dir):
+                self._remove_unsaved(made)
+            self.release(remove_if_empty=failed and self._created)
+            distributed.stop(self.context)
+            torch.set_num_threads(threads_at_start)  # the thread policy holds for the run only
+            self.model.kl_scale = 1.0  # the model's own losses outside training
+        return {"out_dir": str(self.out_dir), "epoch": self.epoch, "step": self.step,
+                "train_seconds": round(self.train_seconds, 2), "images_per_second": round(last_rate, 1),
+                "device": str(self.device), "precision": self.precision}
+
+    def _first_compiled_step(self, images: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The first step of a compiled run, which compiles the networks (about 20 s on a CPU) and is timed
+        (``compile_seconds``): a compiler that fails on this machine is one clear error, the run's last checkpoint
+        untouched."""
+        start = time.perf_counter()
+        try:
+            logs = self.train_step(images, labels)
+        except (ConfigError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - torch's compiler stack raises many kinds
+            raise ConfigError(f"torch.compile failed on this machine ({type(error).__name__}: "
+                              f"{first_line(error)}); train without --compile") from None
+        self.compile_seconds = time.perf_counter() - start
+        return logs
+
+    def _choose_threads(self, first: bool) -> None:
+        """On the CPU, set torch's threads for the next epoch (``cpu_threads``): after the first epoch the load
+        average holds this run's own threads, which are not counted as other work."""
+        if self.device.type != "cpu" or self.threads is None:  # None: a library caller's threads are its own
+            return
+        threads = cpu_threads(self.threads, ours=0 if first else torch.get_num_threads())
+        if threads is not None and threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+
+    def _log_record(self, window: dict[str, torch.Tensor], steps: int, seconds: float, index: int) -> dict[str, Any]:
+        keys = list(window)
+        # the mean over this window and over every process; one device sync per log line
+        means = distributed.mean_over_processes(self.context, torch.stack([window[k] for k in keys]) / steps).tolist()
+        record: dict[str, Any] = {"step": self.step, "epoch": round(self.epoch + (index + 1) / self.steps_per_epoch, 4)}
+        record.update({k: round(v, 6) for k, v in zip(keys, means)})
+        record["images_per_second"] = round(steps * self.config.batch_size * self.context.world / max(seconds, 1e-9), 1)
+        return record
+
+    def _diverged(self, logs: dict[str, torch.Tensor]) -> None:
+        bad = sorted(k for k, v in logs.items() if k != "nonfinite" and not torch.isfinite(v).all())
+        kept = (f"the last good checkpoint (epoch {self.epoch}) is kept in {self.out_dir}" if self.epoch
+                else "no checkpoint was written yet")
+        raise TrainingDiverged(
+            f"training stopped at step {self.step} (epoch {self.epoch + 1}): {', '.join(bad) or 'a loss'} became "
+            f"NaN or infinite; {kept}; try a lower --lr or --grad-clip 1"
+        )
+
+    def _end_of_epoch(self, images_per_second: float) -> None:
+        """Sample grid, weights, config, trainer state and model card for the epoch just finished."""
+        self.model.eval()
+        save_grid(self.model.decode(self.fixed_z, self.fixed_labels), self.out_dir / paths.SAMPLES_DIR / f"epoch_{self.epoch:03d}.png")
+        self.model.train()
+        state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
+                 "device": str(self.device), "precision": self.precision,
+                 "images_per_second": images_per_second, "torch_version": torch.__version__,
+                 **({"compiled": True} if self.compiled else {}), **({"stages": self.stages} if self.stages else {})}
+        if self.labels is not None:
+            state["class_frequencies"] = self.class_frequencies
+        if self.class_names:  # an image folder's classes as trained: the folder may change later, the labels may not
+            state["class_names"] = self.class_names
+        # The trainer state goes first and carries the weights: whatever write a kill interrupts, the folder
+        # holds one complete (weights, optimizers, noise, counters) to resume from (see _load_state).
+        trainer_state = {
+            "model": {name: tensor.detach().cpu().clone() for name, tensor in self.model.state_dict().items()},
+            "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
+            "noise_rng": self.noise.get_state(),
+            "noise_device": self.device.type,
+            "epoch": self.epoch, "step": self.step, "train_seconds": self.train_seconds,
+        }
+        ckpt.save_trainer_state(self.out_dir, trainer_state)
+        ckpt.save_checkpoint(self.out_dir, self.model, self.config, state)
+        write_model_card(self.out_dir, self.model, self.config, state)
+        self._track_quality(state)
+        if self.on_epoch_end is not None:
+            self.model.eval()
+            try:
+                self.on_epoch_end(self.epoch, self.model)
+            finally:
+                self.model.train()
+
+    def _track_quality(self, state: dict[str, Any]) -> None:
+        """With ``track_fid``: the domain FID of fresh samples against the train split (the test split plays no
+        part in training choices), one line per epoch in quality.jsonl beside the CPU time so far: the run's
+        quality against its training time. The evaluation's own time is not training time. With ``keep_best``,
+        an epoch that scores lower than the one in ``best/`` replaces it there."""
+        n = self.config.track_fid
+        if not n or self._quality_off:
+            return
+        from ..metrics.evaluate import evaluate  # heavy imports, only when asked for
+
+        self.model.eval()
+        try:
+            result = evaluate(self.model, self.config.dataset, n=n, extractor="lenet", metrics=("fid",),
+                              split="train", seed=self.config.seed, device=str(self.device), data_root=self.data_root)
+        except (VaeganError, OSError) as error:
+            self._quality_off = True
+            off = "--track-fid and --keep-best are" if self.config.keep_best else "--track-fid is"
+            warnings.warn(f"{off} off for this run: {first_line(error)}", stacklevel=2)
+            return
+        finally:
+            self.model.train()
+        row = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
+               "fid_domain_train": round(float(result["metrics"]["fid"]), 3), "n": n}
+        with open(self.out_dir / paths.QUALITY_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        if self.config.keep_best and row["fid_domain_train"] < best_fid(self.out_dir):
+            best = self.out_dir / paths.BEST_DIR
+            chosen = {**state, "fid_domain_train": row["fid_domain_train"], "chosen_by": "lowest --track-fid"}
+            # what belonged to the weights being replaced goes with them: a GMM of their codes (vaegan fit-gmm), its
+            # samples and their scores would pass for the new epoch's
+            for stale in (paths.LATENT_GMM_FILE, paths.METRICS_FILE, f"{paths.SAMPLES_DIR}/{paths.GMM_GRID_FILE}"):
+                (best / stale).unlink(missing_ok=True)
+            ckpt.save_checkpoint(best, self.model, self.config, chosen)
+            write_model_card(best, self.model, self.config, chosen)
+
+
+def best_fid(out_dir: Path) -> float:
+    """The tracked FID of the epoch kept in ``out_dir/best/`` (infinity when none is kept or it cannot be read)."""
+    try:
+        value = (ckpt.read_config(Path(out_dir) / paths.BEST_DIR).get("state") or {}).get("fid_domain_train")
+    except VaeganError:
+        return float("inf")
+    return float(value) if isinstance(value, (int, float)) else float("inf")
+
+
+def _short_postfix(record: dict[str, Any]) -> dict[str, str]:
+    keys = ("loss", "loss_discriminator", "loss_decoder", "loss_generator", "kl", "d_accuracy")
+    return {key.replace("loss_", ""): f"{record[key]:.3g}" for key in keys if key in record}
+
