@@ -60,7 +60,7 @@ def live(generations: int = 2) -> None:
     import torch
 
     from vaegan_core.experiments.collapse_images import live_config, run
-    from vaegan_core.zoo import checkpoint_dir
+    from vaegan_core.storage.zoo import checkpoint_dir
 
     out = Path(__file__).resolve().parent / "results" / "collapse_live.json"
     times = {}

@@ -25,12 +25,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vaegan_core import zoo  # noqa: E402
+from vaegan_core.storage import zoo  # noqa: E402
 from vaegan_core.config import IDX_DATASETS, MODEL_KINDS  # noqa: E402
-from vaegan_core.checkpoint import load_model  # noqa: E402
-from vaegan_core.data import load_dataset  # noqa: E402
+from vaegan_core.storage.checkpoint import load_model  # noqa: E402
+from vaegan_core.training.data import load_dataset  # noqa: E402
 from vaegan_core.images import gif_bytes, png_bytes  # noqa: E402
-from vaegan_core.latent import encode_images, interpolate, project, sample_side_by_side  # noqa: E402
+from vaegan_core.analysis.latent import encode_images, interpolate, project, sample_side_by_side  # noqa: E402
 
 ROWS: list[tuple[str, str, str, str]] = []
 

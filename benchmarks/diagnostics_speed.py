@@ -22,10 +22,11 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from vaegan_core import anomaly, directions, latent_usage, memorisation, zoo  # noqa: E402
-from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.analysis import anomaly, directions, latent_usage, memorisation  # noqa: E402
+from vaegan_core.storage import zoo
+from vaegan_core.storage.checkpoint import load_model  # noqa: E402
 from vaegan_core.config import MODEL_KINDS, MODEL_LABELS  # noqa: E402
-from vaegan_core.data import load_dataset  # noqa: E402
+from vaegan_core.training.data import load_dataset  # noqa: E402
 from vaegan_core.metrics.extractors import LeNetExtractor  # noqa: E402
 from vaegan_core.metrics.features_cache import real_features  # noqa: E402
 

@@ -22,11 +22,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaegan_core import load_model  # noqa: E402
-from vaegan_core.checkpoint import read_config  # noqa: E402
-from vaegan_core.data import load_dataset  # noqa: E402
+from vaegan_core.storage.checkpoint import read_config  # noqa: E402
+from vaegan_core.training.data import load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError  # noqa: E402
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
-from vaegan_core.prior import gmm_of_codes, posterior_means  # noqa: E402
+from vaegan_core.models.prior import gmm_of_codes, posterior_means  # noqa: E402
 
 
 def _sizes(text: str) -> list[int]:

@@ -23,12 +23,12 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.storage.checkpoint import load_model  # noqa: E402
 from vaegan_core.config import ModelConfig, TrainConfig  # noqa: E402
-from vaegan_core.data import load_dataset  # noqa: E402
+from vaegan_core.training.data import load_dataset  # noqa: E402
 from vaegan_core.metrics.conditional_scores import label_probe  # noqa: E402
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
-from vaegan_core.train import Trainer  # noqa: E402
+from vaegan_core.training.train import Trainer  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "label_init.jsonl"
 

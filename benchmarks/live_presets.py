@@ -1,5 +1,5 @@
 """Do the Train live page's presets make their phenomena happen on this CPU within their time? Each preset runs
-over several seeds, as the page runs it (``vaegan_core.live.LiveRun``, one thread, the machine as it is), for the
+over several seeds, as the page runs it (``vaegan_core.training.live.LiveRun``, one thread, the machine as it is), for the
 preset's wall-clock seconds; then one more quality reading, and the check below says whether the phenomenon
 appeared. The goal: 4 of 5 seeds for every preset.
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from vaegan_core.live import PRESETS, LiveRegistry, LiveRun, LiveSettings  # noqa: E402
+from vaegan_core.training.live import PRESETS, LiveRegistry, LiveRun, LiveSettings  # noqa: E402
 
 
 def _last(model: dict, key: str):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vaegan_core import ModelConfig, build_model, load_model
-from vaegan_core.data import load_dataset
+from vaegan_core.training.data import load_dataset
 from vaegan_core.metrics.extractors import InceptionExtractor, LeNetExtractor
 from vaegan_core.metrics.fid import fid_from_stats, frechet_distance, sqrtm_frechet_distance
 from vaegan_core.metrics.stats import FeatureStats

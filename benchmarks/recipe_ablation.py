@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vaegan_core.checkpoint import load_model, read_config  # noqa: E402
+from vaegan_core.storage.checkpoint import load_model, read_config  # noqa: E402
 from vaegan_core.errors import VaeganError  # noqa: E402
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
 

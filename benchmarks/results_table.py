@@ -18,10 +18,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vaegan_core import zoo  # noqa: E402
-from vaegan_core.checkpoint import read_config  # noqa: E402
+from vaegan_core.storage import zoo  # noqa: E402
+from vaegan_core.storage.checkpoint import read_config  # noqa: E402
 from vaegan_core.config import DATASET_LABELS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS, PRIORS  # noqa: E402
-from vaegan_core.paths import LATENT_GMM_FILE  # noqa: E402
+from vaegan_core.storage.paths import LATENT_GMM_FILE  # noqa: E402
 
 START, END = "<!-- results-table:start -->", "<!-- results-table:end -->"
 DATASETS = {name: DATASET_LABELS[name] for name in IDX_DATASETS}  # the datasets with shipped checkpoints

@@ -27,10 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vaegan_core.checkpoint import load_model  # noqa: E402
+from vaegan_core.storage.checkpoint import load_model  # noqa: E402
 from vaegan_core.config import MODEL_LABELS  # noqa: E402
 from vaegan_core.metrics.evaluate import evaluate  # noqa: E402
-from vaegan_core.zoo import RECIPE_BY_DATASET, read_config_json  # noqa: E402
+from vaegan_core.storage.zoo import RECIPE_BY_DATASET, read_config_json  # noqa: E402
 
 # `vaegan train` flags per recipe and model (besides --model, --dataset, --seed, --out, --epochs); the new recipe
 # also takes the shipped recipe's flags for the dataset (zoo.RECIPE_BY_DATASET: the VAE's likelihood and KL weight).

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from vaegan_core.config import ModelConfig, TrainConfig
 from vaegan_core.models import build_model
-from vaegan_core.train import Trainer, cpu_has_fast_bf16, resolve_device
+from vaegan_core.training.train import Trainer, cpu_has_fast_bf16, resolve_device
 
 MNIST_TRAIN_IMAGES = 60_000
 

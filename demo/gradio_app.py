@@ -3,7 +3,7 @@ vaegan_core functions as the Streamlit app (demo/app.py).
 
     python demo/gradio_app.py        # http://127.0.0.1:7860; GRADIO_SERVER_PORT and GRADIO_SERVER_NAME change it
 
-Checkpoints: $VAEGAN_CHECKPOINTS_DIR, else checkpoints/ (vaegan_core.zoo, as in the Streamlit app). Every
+Checkpoints: $VAEGAN_CHECKPOINTS_DIR, else checkpoints/ (vaegan_core.storage.zoo, as in the Streamlit app). Every
 event has an api_name (reconstruct, interpolate, compare, fid), so gradio_client can call it. Models are
 loaded once per process and shared by every visitor (eval mode, forward passes only: safe across threads).
 No model math here: every number and image comes from vaegan_core.
@@ -21,14 +21,14 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from vaegan_core import zoo  # noqa: E402
+from vaegan_core.storage import zoo  # noqa: E402
 from vaegan_core.app import FID_METRICS, FID_METRICS_WITHOUT_PR, explorer, upload_style  # noqa: E402
 from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, EXTRACTOR_LABELS, EXTRACTORS, IDX_DATASETS,  # noqa: E402
                                 MAX_SEED, MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS, PRIORS)
-from vaegan_core.data import CLASS_NAMES  # noqa: E402
+from vaegan_core.training.data import CLASS_NAMES  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
-from vaegan_core.latent import (interpolate, interpolation_ends, reconstruct_with_error,  # noqa: E402
+from vaegan_core.analysis.latent import (interpolate, interpolation_ends, reconstruct_with_error,  # noqa: E402
                                 sample_side_by_side)
 
 DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
@@ -210,7 +210,7 @@ def interpolation(dataset: str, seed: float, mode: str, first: float, second: fl
 def write(dataset: str, seed: float, text: str, style_index: float | None = None):
     """The conditional GAN, VAE and VAE-GAN write ``text`` (class digits) in one style: a random z of ``seed``, or
     the style of test image ``style_index`` (read with its label; the GAN by inversion)."""
-    from vaegan_core import conditional
+    from vaegan_core.models import conditional
 
     notes: list[str] = []
     glyphs = conditional.parse_text(text, len(CLASS_NAMES[dataset]))

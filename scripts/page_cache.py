@@ -1,5 +1,5 @@
 """Compute what the app's slow pages show by default for the shipped checkpoints, into each checkpoint's
-``page_cache/`` folder (vaegan_core.page_cache): the UMAP map of 5,000 test codes (Latent map), the latent
+``page_cache/`` folder (vaegan_core.storage.page_cache): the UMAP map of 5,000 test codes (Latent map), the latent
 diagnostics of the test split (Latent space), the reconstruction errors of the first 1,000 test images
 (Reconstruction's worst-first gallery), the anomaly scores of 2,000 test images and of 2,000 images of the
 other dataset, picked as `vaegan eval`'s diagnostics pick them (Anomalies); and the 64 samples of each GMM prior the Overview shows (``samples/gmm.png``). The app
@@ -21,13 +21,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vaegan_core import page_cache, zoo  # noqa: E402
-from vaegan_core.checkpoint import load_model  # noqa: E402
-from vaegan_core.anomaly import detection_sets  # noqa: E402
+from vaegan_core.storage import page_cache, zoo  # noqa: E402
+from vaegan_core.storage.checkpoint import load_model  # noqa: E402
+from vaegan_core.analysis.anomaly import detection_sets  # noqa: E402
 from vaegan_core.config import OTHER_DATASET  # noqa: E402
-from vaegan_core.data import load_dataset  # noqa: E402
+from vaegan_core.training.data import load_dataset  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
-from vaegan_core.prior import save_gmm_grid  # noqa: E402
+from vaegan_core.models.prior import save_gmm_grid  # noqa: E402
 
 MAP_IMAGES = 5000  # the Latent map's default
 ANOMALY_IMAGES = 2000  # the Anomalies page's reference images (REFERENCE_IMAGES there)

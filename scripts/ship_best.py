@@ -27,10 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vaegan_core import paths  # noqa: E402
-from vaegan_core.checkpoint import read_config  # noqa: E402
+from vaegan_core.storage import paths  # noqa: E402
+from vaegan_core.storage.checkpoint import read_config  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
-from vaegan_core.zoo import read_history  # noqa: E402
+from vaegan_core.storage.zoo import read_history  # noqa: E402
 
 
 def _grid_epoch(grid: Path) -> int:

@@ -15,21 +15,21 @@
 #   DRY_RUN=1         print the commands instead of running them
 #
 # Every run is seeded, so the same command on the same hardware reproduces the same weights.
-# The recipe (flags per model and dataset) and the epoch counts live in vaegan_core.zoo (recipe(), DEFAULT_EPOCHS: what the
+# The recipe (flags per model and dataset) and the epoch counts live in vaegan_core.storage.zoo (recipe(), DEFAULT_EPOCHS: what the
 # shipped checkpoints were trained with on the CPU, each model card says where and how long; GPU_EPOCHS with
 # DEVICE=cuda). Every run tracks its domain FID per epoch (--track-fid; the Training page plots it). After its epochs
-# at a constant rate, each run ends with a decay stage (DECAY_EPOCHS / GPU_DECAY_EPOCHS in vaegan_core.zoo): that many
+# at a constant rate, each run ends with a decay stage (DECAY_EPOCHS / GPU_DECAY_EPOCHS in vaegan_core.storage.zoo): that many
 # epochs more, the rates falling along a cosine to 0 (`vaegan train --resume --lr-schedule cosine`).
 set -euo pipefail
 OUT=${OUT:-checkpoints}
 DEVICE=${DEVICE:-auto}
 EVAL_N=${EVAL_N:-10000}
 EXTRACTORS=${EXTRACTORS:-lenet}
-# The default epoch counts live in one place, vaegan_core.zoo.DEFAULT_EPOCHS (the apps quote them too).
+# The default epoch counts live in one place, vaegan_core.storage.zoo.DEFAULT_EPOCHS (the apps quote them too).
 epochs_table=DEFAULT_EPOCHS decay_table=DECAY_EPOCHS
 [ "$DEVICE" = cuda ] && epochs_table=GPU_EPOCHS decay_table=GPU_DECAY_EPOCHS
-zoo_value() { python -c "from vaegan_core.zoo import $1 as table; print(table['$2'])"; }  # TABLE KIND
-recipe() { python -c "from vaegan_core.zoo import recipe; print(' '.join(recipe('$1', '$2')))"; }
+zoo_value() { python -c "from vaegan_core.storage.zoo import $1 as table; print(table['$2'])"; }  # TABLE KIND
+recipe() { python -c "from vaegan_core.storage.zoo import recipe; print(' '.join(recipe('$1', '$2')))"; }
 declare -A EPOCHS=([vae]=${EPOCHS_VAE:-$(zoo_value $epochs_table vae)} [gan]=${EPOCHS_GAN:-$(zoo_value $epochs_table gan)}
                    [vaegan]=${EPOCHS_VAEGAN:-$(zoo_value $epochs_table vaegan)})
 declare -A DECAY=([vae]=${DECAY_VAE:-$(zoo_value $decay_table vae)} [gan]=${DECAY_GAN:-$(zoo_value $decay_table gan)}

@@ -15,7 +15,7 @@
 # The networks are width 32 (three times the steps of width 64 per CPU-minute; benchmarks/recipe_ablation.py)
 # the VAE-GAN's KL weight is 4 (its N(0, I) samples: the same ablation), and the GAN and the VAE-GAN sample from a
 # moving average of the decoder's weights: the first recipe of issue 17, which the shipped conditional models were
-# trained with (the unconditional VAE-GAN's recipe, vaegan_core.zoo.RECIPE, has since moved to width 64 and a KL
+# trained with (the unconditional VAE-GAN's recipe, vaegan_core.storage.zoo.RECIPE, has since moved to width 64 and a KL
 # weight of 1). Every run is seeded; a folder that already holds a run is resumed to the epochs asked for.
 set -euo pipefail
 OUT=${OUT:-checkpoints}

@@ -62,7 +62,7 @@ def data_dir() -> str:
 def tiny_checkpoints(tmp_path_factory) -> Path:
     """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan}, their conditional twins in
     mnist/conditional/, and the shipped classifiers."""
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     root = tmp_path_factory.mktemp("checkpoints")
     for kind in ("gan", "vae", "vaegan"):

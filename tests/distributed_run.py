@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import tiny_model_config, tiny_train_config  # noqa: E402
 
 from vaegan_core.errors import VaeganError  # noqa: E402
-from vaegan_core.train import Trainer  # noqa: E402
+from vaegan_core.training.train import Trainer  # noqa: E402
 
 
 def main() -> int:

@@ -15,8 +15,8 @@ import torch
 
 import vaegan_core
 from vaegan_core.api import _python_words
-from vaegan_core.checkpoint import load_model, save_checkpoint
-from vaegan_core.data import load_dataset
+from vaegan_core.storage.checkpoint import load_model, save_checkpoint
+from vaegan_core.training.data import load_dataset
 from vaegan_core.errors import CheckpointError, ConfigError
 from vaegan_core.models import build_model
 

@@ -232,8 +232,8 @@ def gmm_app(tiny_checkpoints, tmp_path, monkeypatch):
 
     import torch
 
-    from vaegan_core.checkpoint import load_model
-    from vaegan_core.prior import fit_latent_gmm
+    from vaegan_core.storage.checkpoint import load_model
+    from vaegan_core.models.prior import fit_latent_gmm
 
     root = tmp_path / "checkpoints"
     shutil.copytree(tiny_checkpoints, root, symlinks=True)
@@ -364,15 +364,15 @@ def test_first_render_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys; sys.path.insert(0, 'demo'); import ui, vaegan_core, vaegan_core.zoo, vaegan_core.errors; "
+    code = ("import sys; sys.path.insert(0, 'demo'); import ui, vaegan_core, vaegan_core.storage.zoo, vaegan_core.errors; "
             "assert 'torch' not in sys.modules, 'torch imported'; "
             "assert callable(vaegan_core.load_model) and 'torch' in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_overview_cards_need_no_weights(tiny_checkpoints):
-    from vaegan_core import zoo
-    from vaegan_core.checkpoint import load_model
+    from vaegan_core.storage import zoo
+    from vaegan_core.storage.checkpoint import load_model
     from vaegan_core.models import count_parameters
 
     folder = tiny_checkpoints / "mnist" / "vaegan"
@@ -782,7 +782,7 @@ def plotly_array(value) -> np.ndarray:
 
 
 def test_latent_map_reads_a_shipped_map_instead_of_computing_it(tiny_checkpoints, monkeypatch, tmp_path):
-    from vaegan_core import page_cache, zoo
+    from vaegan_core.storage import page_cache, zoo
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     folder = tiny_checkpoints / "mnist" / "vae"
@@ -805,7 +805,7 @@ def test_latent_map_reads_a_shipped_map_instead_of_computing_it(tiny_checkpoints
 def test_reconstruction_reads_shipped_errors_for_its_worst_first_gallery(tiny_checkpoints, monkeypatch, tmp_path):
     """The worst-first gallery orders by the errors shipped in the page cache (here made up: image #7 worst, then
     #3) instead of reconstructing the pool on the first visit."""
-    from vaegan_core import page_cache, zoo
+    from vaegan_core.storage import page_cache, zoo
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     folder = tiny_checkpoints / "mnist" / "vae"
@@ -891,7 +891,7 @@ def test_a_page_with_several_figures_offers_them_in_one_zip(app):
 def test_overview_tables_are_text_when_a_score_is_missing(monkeypatch, tmp_path):
     """A score that was not computed (`vaegan eval --fid-only` stores the FID alone) shows as "-" in a column of
     numbers: the cells are text, so Streamlit need not convert a mixed column (it logged a traceback doing so)."""
-    from vaegan_core import zoo
+    from vaegan_core.storage import zoo
 
     root = tmp_path / "checkpoints"
     shipped = zoo.checkpoints_root(None) / "mnist" / "gan"

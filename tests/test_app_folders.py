@@ -17,7 +17,7 @@ def folder_root(tmp_path_factory):
     """A checkpoints root with shapes/{gan,vae,vaegan} (32 x 32 RGB, two classes) and shapes/conditional/vaegan."""
     import os
 
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     base = tmp_path_factory.mktemp("folder-zoo")
     os.environ["VAEGAN_FOLDER_CACHE"] = str(base / "cache")

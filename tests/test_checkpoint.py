@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from vaegan_core.checkpoint import info, load_model, load_trainer_state, save_checkpoint
+from vaegan_core.storage.checkpoint import info, load_model, load_trainer_state, save_checkpoint
 from vaegan_core.errors import CheckpointError
 from vaegan_core.models import build_model
 
@@ -141,7 +141,7 @@ def test_info_summary(saved):
 
 
 def test_model_card_carries_notes_and_metrics(tmp_path):
-    from vaegan_core.card import refresh_model_card
+    from vaegan_core.storage.card import refresh_model_card
 
     folder = tmp_path / "run"
     save_checkpoint(folder, build_model(tiny_model_config("vae")), tiny_train_config(), {"epoch": 1})
@@ -156,7 +156,7 @@ def test_model_card_carries_notes_and_metrics(tmp_path):
 
 def test_zoo_open_model_loads_or_says_why(tmp_path):
     """What both apps show: the model, the command that trains a missing one, or one line on a broken one."""
-    from vaegan_core import zoo
+    from vaegan_core.storage import zoo
 
     calls = []
 
@@ -187,8 +187,8 @@ def test_every_file_of_a_folder_gets_the_same_mode(tmp_path):
     import os
     import stat
 
-    from vaegan_core.files import FILE_MODE
-    from vaegan_core.train import Trainer
+    from vaegan_core.storage.files import FILE_MODE
+    from vaegan_core.training.train import Trainer
 
     Trainer(tiny_model_config("vae"), tiny_train_config(), tmp_path, progress=False).fit()
     modes = {path.name: stat.S_IMODE(os.stat(path).st_mode) for path in tmp_path.iterdir() if path.is_file()}

@@ -112,7 +112,7 @@ def test_adam_beta1_reaches_every_optimizer_and_the_config(tmp_path):
         "--latent-dim", "8", "--limit", "64", "--batch-size", "32", "--no-progress", "--device", "cpu",
         "--adam-beta1", "0.9")
     assert json.loads((out / "config.json").read_text())["train"]["beta1"] == 0.9
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     trainer = Trainer.resume(out, epochs=2)
     assert {group["betas"][0] for optimizer in trainer.optimizers.values() for group in optimizer.param_groups} == {0.9}
@@ -154,7 +154,7 @@ def test_a_mistyped_command_or_choice_gets_a_suggestion(capsys):
 
 def test_info_shows_the_default_learning_rate_as_a_rate(tmp_path, capsys):
     from vaegan_core.cli import main
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     from conftest import tiny_model_config, tiny_train_config
 
@@ -208,7 +208,7 @@ def test_a_resumed_constant_rate_run_can_add_a_cosine_decay_stage(tmp_path):
     stages record it. A cosine run cannot go back to a constant rate (one line, nothing written)."""
     import math
 
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     out = tmp_path / "run"
     run("train", "--model", "gan", "--dataset", "digits", "--epochs", "2", "--out", str(out), "--width", "8",
@@ -260,7 +260,7 @@ def test_a_model_trained_on_a_folder_runs_anomaly_and_fit_gmm_without_flags_it_l
 def test_ctrl_c_while_a_folder_is_decoded_is_one_line(tmp_path, capsys, monkeypatch):
     from PIL import Image
 
-    from vaegan_core import folder_cache
+    from vaegan_core.training import folder_cache
 
     (tmp_path / "photos").mkdir()
     for index in range(12):
@@ -283,7 +283,7 @@ def test_a_folder_models_class_names_are_stored_as_trained(tmp_path, capsys, mon
     class added before the others, an empty class removed): the names are in the checkpoint."""
     from PIL import Image
 
-    from vaegan_core.checkpoint import load_model
+    from vaegan_core.storage.checkpoint import load_model
 
     monkeypatch.setenv("VAEGAN_FOLDER_CACHE", str(tmp_path / "cache"))
     for name, value in (("bees", 60), ("cows", 200)):

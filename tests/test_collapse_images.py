@@ -12,7 +12,7 @@ import torch
 
 from vaegan_core.cli import main
 from vaegan_core.errors import ConfigError
-from vaegan_core.checkpoint import load_model
+from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.experiments.collapse_images import STRIP, ImageCollapseConfig, _budget, run
 from vaegan_core.images import to_uint8
 
@@ -45,7 +45,7 @@ def test_cli_runs_generations_and_resumes(tmp_path, capsys):
 
 def test_start_from_a_checkpoint_fine_tunes_each_generation(tmp_path):
     from vaegan_core.config import ModelConfig, TrainConfig
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     start = tmp_path / "start"
     Trainer(ModelConfig(kind="gan", width=8, latent_dim=8, ema_decay=0.9),

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_model_config, tiny_train_config
-from vaegan_core.checkpoint import load_model, read_config, snapshot
+from vaegan_core.storage.checkpoint import load_model, read_config, snapshot
 from vaegan_core.cli import main
 from vaegan_core.errors import CheckpointError, ConfigError, WriteError
-from vaegan_core.files import atomic_write, clean_temporaries
-from vaegan_core.lock import LOCK_FILE, FolderLock
-from vaegan_core.train import Trainer
-from vaegan_core.zoo import evaluated_fingerprint
+from vaegan_core.storage.files import atomic_write, clean_temporaries
+from vaegan_core.storage.lock import LOCK_FILE, FolderLock
+from vaegan_core.training.train import Trainer
+from vaegan_core.storage.zoo import evaluated_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_TRAIN = ["--model", "gan", "--dataset", "digits", "--width", "8", "--latent-dim", "8", "--batch-size", "16",
@@ -46,7 +46,7 @@ def test_a_refused_new_run_leaves_nothing_behind(tmp_path):
 
 
 def _hold_lock_then(folder: Path, action: str) -> subprocess.Popen:
-    code = (f"import os, signal, sys, time; sys.path.insert(0, {str(REPO)!r}); from vaegan_core.lock import FolderLock; "
+    code = (f"import os, signal, sys, time; sys.path.insert(0, {str(REPO)!r}); from vaegan_core.storage.lock import FolderLock; "
             f"lock = FolderLock({str(folder)!r}).acquire(); print('held', flush=True); "
             + ("os.kill(os.getpid(), signal.SIGKILL)" if action == "crash" else "time.sleep(60)"))
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -102,7 +102,7 @@ def test_eval_stores_the_fingerprint_of_the_weights_it_scored(tmp_path, monkeypa
 
 def test_a_snapshot_is_of_one_save(tmp_path, monkeypatch):
     """A save that lands between copying the config and the weights: the snapshot is taken again."""
-    import vaegan_core.checkpoint as checkpoint_module
+    import vaegan_core.storage.checkpoint as checkpoint_module
 
     folder = tmp_path / "run"
     trainer = Trainer(tiny_model_config("gan"), tiny_train_config(epochs=1), folder, progress=False)
@@ -127,7 +127,7 @@ def test_a_snapshot_is_of_one_save(tmp_path, monkeypatch):
 @pytest.mark.parametrize("error", [RuntimeError("PytorchStreamWriter failed writing file data/3: file write failed"),
                                    OSError(errno.ENOSPC, "No space left on device")])
 def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_last_epoch(tmp_path, monkeypatch, capsys, error):
-    import vaegan_core.checkpoint as checkpoint_module
+    import vaegan_core.storage.checkpoint as checkpoint_module
 
     folder = tmp_path / "run"
     assert main(["train", "--out", str(folder), "--epochs", "1"] + TINY_TRAIN) == 0
@@ -139,7 +139,7 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_last_epoch(tmp_path
 
     monkeypatch.setattr(checkpoint_module.torch, "save", full)
     monkeypatch.setattr(checkpoint_module, "save_file", full)
-    monkeypatch.setattr("vaegan_core.files.shutil.disk_usage", lambda path: type("usage", (), {"free": 0})())
+    monkeypatch.setattr("vaegan_core.storage.files.shutil.disk_usage", lambda path: type("usage", (), {"free": 0})())
     assert main(["train", "--resume", "--out", str(folder), "--epochs", "2", "--no-progress"]) == 1
     message = capsys.readouterr().err.strip()
     assert "\n" not in message and "could not write" in message and "the disk is full" in message, message

@@ -9,12 +9,12 @@ import torch
 from PIL import Image
 
 from conftest import tiny_model_config, tiny_train_config
-from vaegan_core import conditional
-from vaegan_core.checkpoint import load_model
+from vaegan_core.models import conditional
+from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.cli import main
 from vaegan_core.errors import ConfigError
 from vaegan_core.models import build_model
-from vaegan_core.train import Trainer, backward_per_group
+from vaegan_core.training.train import Trainer, backward_per_group
 
 KINDS = ("vae", "gan", "vaegan")
 LABELS = torch.arange(16) % 10
@@ -175,7 +175,7 @@ def test_label_adherence_intra_fid_and_probe_on_constructed_cases():
 
 
 def test_eval_of_a_conditional_checkpoint_stores_its_scores(tmp_path):
-    from vaegan_core.zoo import read_diagnostics, read_metrics
+    from vaegan_core.storage.zoo import read_diagnostics, read_metrics
 
     folder = tmp_path / "cvae"
     Trainer(tiny_model_config("vae", num_classes=10), tiny_train_config(), folder, progress=False).fit()
@@ -193,7 +193,7 @@ def test_eval_of_a_conditional_checkpoint_stores_its_scores(tmp_path):
 
 
 def test_class_shares_come_from_the_training_record_else_the_real_split(tmp_path):
-    from vaegan_core.checkpoint import _class_frequencies
+    from vaegan_core.storage.checkpoint import _class_frequencies
     from vaegan_core.metrics.evaluate import label_shares
 
     model = conditional_model("vae")

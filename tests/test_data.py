@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaegan_core.data import load_dataset, read_idx
+from vaegan_core.training.data import load_dataset, read_idx
 from vaegan_core.errors import DatasetError
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import tiny_model_config, tiny_train_config
-from vaegan_core import anomaly, latent_usage, memorisation
+from vaegan_core.analysis import anomaly, latent_usage, memorisation
 from vaegan_core.cli import main
 from vaegan_core.errors import ConfigError
 from vaegan_core.models import build_model, kl_to_standard_normal
@@ -154,8 +154,8 @@ def test_memorisation_summary_of_a_generalising_model():
 
 
 def test_eval_stores_diagnostics_and_anomaly_cli(tmp_path, capsys):
-    from vaegan_core.train import Trainer
-    from vaegan_core.zoo import read_diagnostics, read_metrics
+    from vaegan_core.training.train import Trainer
+    from vaegan_core.storage.zoo import read_diagnostics, read_metrics
 
     folder = tmp_path / "vae"
     Trainer(tiny_model_config("vae"), tiny_train_config(), folder, progress=False).fit()
@@ -176,7 +176,7 @@ def test_eval_stores_diagnostics_and_anomaly_cli(tmp_path, capsys):
 
 
 def test_principal_directions_traversal_and_arithmetic():
-    from vaegan_core import directions
+    from vaegan_core.analysis import directions
 
     generator = torch.Generator().manual_seed(0)
     codes = torch.randn(2000, 3, generator=generator) * torch.tensor([3.0, 1.0, 0.1])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaegan_core.checkpoint import load_model
+from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.cli import main
-from vaegan_core.train import Trainer
+from vaegan_core.training.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
 

@@ -13,7 +13,7 @@ from vaegan_core.metrics.classifier import load_classifier, train_classifier
 from vaegan_core.metrics.evaluate import evaluate
 from vaegan_core.metrics.extractors import InceptionExtractor, LeNetExtractor
 from vaegan_core.metrics.fid import frechet_distance
-from vaegan_core.train import Trainer
+from vaegan_core.training.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
 
@@ -209,9 +209,9 @@ def test_cli_eval_keeps_what_another_eval_of_the_folder_stored_meanwhile(isolate
 
 
 def test_cli_eval_with_the_gmm_prior_and_stale_results(isolated, tmp_path):
-    from vaegan_core.card import refresh_model_card
+    from vaegan_core.storage.card import refresh_model_card
     from vaegan_core.cli import main
-    from vaegan_core.zoo import is_stale
+    from vaegan_core.storage.zoo import is_stale
 
     folder = tmp_path / "model"
     shutil.copytree(isolated / "model", folder)
@@ -302,7 +302,7 @@ def test_inception_bad_backend():
 def test_domain_fid_real_vs_real_is_small_and_grows_with_noise(data_dir, tmp_path, monkeypatch):
     """MNIST train vs test through the shipped MNIST classifier; noise raises FID monotonically."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    from vaegan_core.data import load_dataset
+    from vaegan_core.training.data import load_dataset
     from vaegan_core.metrics.fid import fid_from_stats
     from vaegan_core.metrics.stats import FeatureStats
 
@@ -412,7 +412,7 @@ def test_real_features_drop_a_bad_part_and_what_follows(isolated, monkeypatch):
 
 
 def load_dataset_images():
-    from vaegan_core.data import load_dataset
+    from vaegan_core.training.data import load_dataset
 
     return load_dataset("digits", "test")[0].numpy()
 
@@ -459,7 +459,7 @@ def test_shipped_classifiers_and_reference_stats(monkeypatch):
 @pytest.mark.slow
 def test_classifier_inception_score_of_real_mnist_is_near_ten(data_dir):
     """A confident, accurate classifier gives the real MNIST test split an IS close to 10 (about 9.9)."""
-    from vaegan_core.data import load_dataset
+    from vaegan_core.training.data import load_dataset
     from vaegan_core.metrics.scores import inception_score, mode_metrics
 
     images, labels = load_dataset("mnist", "test", data_dir)

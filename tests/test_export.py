@@ -16,11 +16,11 @@ import pytest
 import torch
 
 from conftest import tiny_model_config, tiny_train_config
-from vaegan_core.checkpoint import load_model, save_checkpoint
+from vaegan_core.storage.checkpoint import load_model, save_checkpoint
 from vaegan_core.cli import main
 from vaegan_core.export import PARITY_TOLERANCE, ExportError, check_parity, export_onnx, onnx_session
 from vaegan_core.models import build_model
-from vaegan_core.prior import LatentGMM
+from vaegan_core.models.prior import LatentGMM
 from vaegan_core import web_export
 
 pytest.importorskip("onnxruntime")
@@ -156,7 +156,7 @@ def test_export_web_writes_what_the_explorer_reads(tiny_zoo, web_dir, tmp_path):
     assert set(models["vae"]["parity"]) == {"decoder", "encoder"}
     assert all(value <= PARITY_TOLERANCE for model in models.values() for value in model["parity"].values())
     # the codes are the encoder's mu of the exported test images
-    from vaegan_core.data import load_dataset
+    from vaegan_core.training.data import load_dataset
 
     images = load_dataset("digits", "test")[0][:12].float() / 255
     vae = load_model(tiny_zoo["vae"])

@@ -1,4 +1,4 @@
-"""Image folders as datasets (vaegan_core.folders): decoding, the cache, bad files, splits, and the CLI on them."""
+"""Image folders as datasets (vaegan_core.training.folders): decoding, the cache, bad files, splits, and the CLI on them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from vaegan_core import folder_cache, folders
+from vaegan_core.training import folder_cache, folders
 from vaegan_core.cli import main
-from vaegan_core.data import load_dataset
+from vaegan_core.training.data import load_dataset
 from vaegan_core.errors import DatasetError
 
 BAD_FILES = {"circles/bad.png": "not an image", "circles/empty.jpg": "empty file", "squares/trunc.png": "truncated",
@@ -160,7 +160,7 @@ def test_the_command_line_says_a_warning_in_one_line(tmp_path, cache):
 
 @pytest.mark.slow
 def test_eval_of_a_colour_folder_model_with_inception(tmp_path, cache):
-    from vaegan_core.checkpoint import load_model
+    from vaegan_core.storage.checkpoint import load_model
     from vaegan_core.metrics.evaluate import evaluate
 
     root = make_folder(tmp_path / "images", per_class=30, bad=False)

@@ -1,4 +1,4 @@
-"""Image folders that fight back (vaegan_core.folders): link loops, links out of the folder, FIFOs, huge images,
+"""Image folders that fight back (vaegan_core.training.folders): link loops, links out of the folder, FIFOs, huge images,
 empty classes, and a cache that is damaged, interrupted or cannot be written."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vaegan_core import folder_cache, folders
-from vaegan_core.data import load_dataset
+from vaegan_core.training import folder_cache, folders
+from vaegan_core.training.data import load_dataset
 from vaegan_core.errors import DatasetError
 
 needs_links = pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32",

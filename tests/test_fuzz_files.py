@@ -23,15 +23,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaegan_core import zoo
-from vaegan_core.checkpoint import load_model
+from vaegan_core.storage import zoo
+from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.cli import main
 from vaegan_core.errors import VaeganError
 from vaegan_core.metrics.evaluate import evaluate
 from vaegan_core.metrics.classifier import train_classifier
 from vaegan_core.metrics.reference import compute_reference_stats
-from vaegan_core.prior import fit_latent_gmm
-from vaegan_core.train import Trainer
+from vaegan_core.models.prior import fit_latent_gmm
+from vaegan_core.training.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
 

@@ -73,7 +73,7 @@ def _strip_variants(path: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def study_root(tmp_path_factory):
     """A checkpoints root with a tiny GAN and a two-generation study that started from it."""
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     root = tmp_path_factory.mktemp("studies")
     Trainer(tiny_model_config("gan"), tiny_train_config(epochs=1), root / "mnist" / "gan", progress=False).fit()
@@ -179,7 +179,7 @@ def _byte_variants(data: bytes) -> dict[str, bytes]:
 def test_every_corrupt_page_cache_entry_is_computed_again(tmp_path, monkeypatch):
     import torch
 
-    from vaegan_core import page_cache
+    from vaegan_core.storage import page_cache
     from vaegan_core.models import build_model
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -226,7 +226,7 @@ def test_every_corrupt_folder_cache_is_rebuilt(tmp_path, monkeypatch):
 
     from PIL import Image
 
-    from vaegan_core.data import load_dataset
+    from vaegan_core.training.data import load_dataset
 
     monkeypatch.setenv("VAEGAN_FOLDER_CACHE", str(tmp_path / "cache"))
     for name, colour in (("a", 40), ("b", 200)):

@@ -5,8 +5,8 @@ cosine schedule, torch.compile) train, save, load on the CPU and resume equal to
 import pytest
 import torch
 
-from vaegan_core.checkpoint import load_model
-from vaegan_core.train import Trainer
+from vaegan_core.storage.checkpoint import load_model
+from vaegan_core.training.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "vaegan_core"
+DEMO = ROOT / "demo"
 MAX_FUNCTION_LINES = 80
+MAX_FILE_LINES = 500
 # Declarative builders (argument parsers, page layouts) may be long: they are lists, not logic.
-DECLARATIVE = set()  # none left: each command group declares its own sub-commands (vaegan_core/cli/)
+DECLARATIVE = {("demo/gradio_app.py", "build_app")}  # the Gradio page's layout: one block per tab
 
 
 def _module_name(path: Path) -> str:
@@ -100,9 +102,14 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+def house_files() -> list[Path]:
+    """The code the house rules cover: the package and the apps (demo/)."""
+    return sorted(PACKAGE.rglob("*.py")) + sorted(DEMO.rglob("*.py"))
+
+
 def long_functions() -> list[str]:
     found = []
-    for path in sorted(PACKAGE.rglob("*.py")):
+    for path in house_files():
         relative = path.relative_to(ROOT).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -112,8 +119,46 @@ def long_functions() -> list[str]:
     return found
 
 
-def test_no_long_functions_in_vaegan_core():
+def test_no_long_functions_in_vaegan_core_or_the_apps():
     assert long_functions() == []
+
+
+def test_no_file_over_500_lines_in_vaegan_core_or_the_apps():
+    long = [f"{path.relative_to(ROOT)} ({count} lines)" for path in house_files()
+            if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES]
+    assert long == [], "split the file by job"
+
+
+def demo_import_graph() -> dict[str, set[str]]:
+    """The apps' modules (demo/*.py, demo/app_pages/*.py; demo/ is on sys.path, so they import each other by bare
+    name: ``import ui``) and which of them each one imports."""
+    modules = {path.stem: path for path in sorted(DEMO.glob("*.py"))}
+    graph = {}
+    for path in sorted(DEMO.rglob("*.py")):
+        name = path.stem if path.parent == DEMO else f"app_pages.{path.stem}"
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names if alias.name in modules)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module in modules:
+                found.add(node.module)
+        graph[name] = found - {name}
+    return graph
+
+
+def test_no_import_cycle_in_the_apps():
+    graph = demo_import_graph()
+    assert "ui" in graph and "ui" in graph["app_pages.fid"], "the graph sees the pages' `import ui`"
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_apps_compute_through_the_app_layer():
+    """No front end loads a model or a dataset itself: vaegan_core.app does (issue 47)."""
+    found = [f"{path.relative_to(ROOT)}: {name}" for path in sorted(DEMO.rglob("*.py"))
+             for name in ("load_model", "load_dataset", "zoo.open_model")
+             if re.search(rf"\b{re.escape(name)}\b", path.read_text(encoding="utf-8"))]
+    assert found == []
 
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

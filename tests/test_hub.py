@@ -21,11 +21,11 @@ import torch
 
 from conftest import tiny_model_config, tiny_train_config
 from hub_standin import HubStandIn
-from vaegan_core.checkpoint import load_model, read_config, save_checkpoint
+from vaegan_core.storage.checkpoint import load_model, read_config, save_checkpoint
 from vaegan_core.cli import main
 from vaegan_core.errors import CheckpointError
-from vaegan_core.hub import parse_hub_id
-from vaegan_core.prior import LatentGMM
+from vaegan_core.storage.hub import parse_hub_id
+from vaegan_core.models.prior import LatentGMM
 
 TOKEN = "hf_test_token"
 REPO_ID = "user/tiny"
@@ -86,7 +86,7 @@ def reference_samples(folder) -> torch.Tensor:
 def pushed(tmp_path_factory):
     """A tiny trained checkpoint pushed (private) to main of the stand-in, and a variant with other weights
     pushed to the branch ``dev``."""
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.train import Trainer
 
     root = tmp_path_factory.mktemp("hub")
     checkpoint = root / "checkpoint"
@@ -302,7 +302,7 @@ def git_blob_name(name: str) -> str:
 
 
 def test_a_well_formed_cache_loads_offline(offline_cache):
-    from vaegan_core.hub import download
+    from vaegan_core.storage.hub import download
 
     assert download(REPO_ID) == offline_cache.snapshot
     assert download(REPO_ID, SHA) == offline_cache.snapshot
@@ -360,7 +360,7 @@ resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 from huggingface_hub import constants
 constants.HF_HUB_CACHE = sys.argv[1]
 from vaegan_core.errors import CheckpointError
-from vaegan_core.hub import download
+from vaegan_core.storage.hub import download
 try:
     print("RESULT loaded", download("user/tiny"))
 except CheckpointError as error:

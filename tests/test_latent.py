@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import tiny_model_config
 from vaegan_core.errors import ConfigError
 from vaegan_core.images import gif_bytes, png_bytes
-from vaegan_core.latent import (code_at, encode_images, interpolate, invert_generator, nearest_neighbours, project,
+from vaegan_core.analysis.latent import (code_at, encode_images, interpolate, invert_generator, nearest_neighbours, project,
                                 reconstruct_with_error, sample_side_by_side, shared_codes)
 from vaegan_core.models import build_model
 
@@ -100,7 +100,7 @@ def test_side_by_side_models_decode_the_same_codes():
 
 
 def test_side_by_side_with_the_gmm_prior():
-    from vaegan_core.prior import LatentGMM
+    from vaegan_core.models.prior import LatentGMM
 
     gan = build_model(tiny_model_config("gan")).eval()
     vae = build_model(tiny_model_config("vae")).eval()
@@ -160,7 +160,7 @@ def test_reconstruct_with_error_gives_one_mse_per_image():
 
 
 def test_interpolation_ends(images):
-    from vaegan_core.latent import interpolation_ends
+    from vaegan_core.analysis.latent import interpolation_ends
 
     vae = build_model(tiny_model_config("vae")).eval()
     gan = build_model(tiny_model_config("gan")).eval()

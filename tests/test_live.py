@@ -1,4 +1,4 @@
-"""Train live: the background run (vaegan_core.live) with tiny configs, and its page through AppTest."""
+"""Train live: the background run (vaegan_core.training.live) with tiny configs, and its page through AppTest."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vaegan_core.errors import ConfigError
-from vaegan_core.live import PRESETS, REGISTRY, LiveRegistry, LiveRun, LiveSettings
+from vaegan_core.training.live import PRESETS, REGISTRY, LiveRegistry, LiveRun, LiveSettings
 
 TINY = dict(width=8, latent_dim=4, batch_size=16, reading_every=0)
 
@@ -117,7 +117,7 @@ def test_minimax_loss_gives_the_generator_a_vanishing_gradient_when_d_wins(runs)
 
 
 def test_download_is_a_checkpoint_folder_vaegan_reads(runs, tmp_path):
-    from vaegan_core.checkpoint import load_model
+    from vaegan_core.storage.checkpoint import load_model
 
     run = tiny_run(runs, kinds=("vae",))
     run.step()
@@ -131,7 +131,7 @@ def test_download_is_a_checkpoint_folder_vaegan_reads(runs, tmp_path):
 
 
 def test_a_run_without_its_data_fails_with_one_line_and_frees_its_place(runs, monkeypatch):
-    from vaegan_core import live
+    from vaegan_core.training import live
     from vaegan_core.errors import DatasetError
 
     def missing(name):
@@ -157,7 +157,7 @@ def test_second_run_waits_for_the_first_and_starts_when_it_ends(runs):
 
 
 def test_runs_stop_when_nobody_looks_when_the_session_ends_or_at_the_time_limit(runs, monkeypatch):
-    from vaegan_core import live
+    from vaegan_core.training import live
 
     unwatched = tiny_run(runs, idle_seconds=0.5)
     unwatched.start()

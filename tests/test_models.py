@@ -6,7 +6,7 @@ import torch
 
 from vaegan_core.errors import ConfigError
 from vaegan_core.models import build_model, kl_to_standard_normal
-from vaegan_core.train import backward_per_group
+from vaegan_core.training.train import backward_per_group
 
 from conftest import tiny_model_config
 
@@ -55,8 +55,8 @@ def test_the_calibrated_likelihood_is_the_gaussian_at_the_optimal_sigma(images):
 
 
 def test_a_calibrated_vae_saves_and_loads_its_sigma(tmp_path, images):
-    from vaegan_core.anomaly import anomaly_scores
-    from vaegan_core.checkpoint import load_model, save_checkpoint
+    from vaegan_core.analysis.anomaly import anomaly_scores
+    from vaegan_core.storage.checkpoint import load_model, save_checkpoint
 
     model = build_model(tiny_model_config("vae", likelihood="calibrated"))
     model.pixel_sigma.fill_(0.05)
@@ -184,8 +184,8 @@ def test_gan_discriminator_step_leaves_the_decoder_untouched(images):
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_few_steps_on_one_batch_lower_the_loss(kind):
     """Overfit one batch of real digits: the loss each model descends must go down."""
-    from vaegan_core.data import load_dataset
-    from vaegan_core.train import Trainer
+    from vaegan_core.training.data import load_dataset
+    from vaegan_core.training.train import Trainer
     from conftest import tiny_train_config
 
     images, labels = load_dataset("digits")

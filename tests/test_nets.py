@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from vaegan_core.nets import Decoder, Discriminator, Encoder, stage_sizes
+from vaegan_core.models.nets import Decoder, Discriminator, Encoder, stage_sizes
 
 from conftest import tiny_model_config
 

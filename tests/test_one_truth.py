@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from vaegan_core import anomaly, page_cache
-from vaegan_core.checkpoint import load_model
+from vaegan_core.analysis import anomaly
+from vaegan_core.storage import page_cache
+from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Stored page results (vaegan_core.page_cache): found by fingerprint, recomputed when stale or unreadable, never
+"""Stored page results (vaegan_core.storage.page_cache): found by fingerprint, recomputed when stale or unreadable, never
 a crash on a folder that cannot be written, and the app's pages read the shipped ones."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from conftest import tiny_model_config
-from vaegan_core import page_cache
+from vaegan_core.storage import page_cache
 from vaegan_core.models import build_model
 
 
@@ -75,9 +75,9 @@ def test_names_with_path_characters_stay_in_their_folder(tmp_path):
 
 
 def test_the_page_functions_store_what_the_core_computes(tmp_path):
-    from vaegan_core.anomaly import anomaly_scores
-    from vaegan_core.latent import reconstruct_with_error
-    from vaegan_core.latent_usage import latent_usage
+    from vaegan_core.analysis.anomaly import anomaly_scores
+    from vaegan_core.analysis.latent import reconstruct_with_error
+    from vaegan_core.analysis.latent_usage import latent_usage
 
     model = build_model(tiny_model_config("vaegan"))
     model.eval()
@@ -139,7 +139,7 @@ IMAGES = (torch.arange(5 * 28 * 28) % 251).to(torch.uint8).reshape(5, 1, 28, 28)
     {"errors": np.zeros(5, np.float32), "extra": np.zeros(5, np.float32)},
 ], ids=["length", "dtype", "nan", "ndim", "keys"])
 def test_a_wrong_stored_array_is_recomputed_and_rewritten(stored):
-    from vaegan_core.latent import reconstruct_with_error
+    from vaegan_core.analysis.latent import reconstruct_with_error
 
     model = tiny_vae()
     path = page_cache.user_folder(model.fingerprint) / "recon-errors-5.safetensors"
@@ -169,7 +169,7 @@ def test_wrong_stored_maps_and_scores_are_recomputed():
     lambda usage: usage.update(kl_total="1.0"),
 ], ids=["n", "short-list", "order", "active", "kl-total"])
 def test_a_wrong_stored_usage_is_recomputed(tamper):
-    from vaegan_core.latent_usage import latent_usage
+    from vaegan_core.analysis.latent_usage import latent_usage
 
     model = tiny_vae()
     expected = json.loads(json.dumps(latent_usage(model, IMAGES)))
@@ -218,7 +218,7 @@ def test_a_stored_file_that_is_not_a_small_regular_file_is_not_read(tmp_path, ma
 FULL_DISK = r"""
 import resource, signal, sys
 import numpy as np
-from vaegan_core import page_cache
+from vaegan_core.storage import page_cache
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, like ENOSPC
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 for _ in range(2):

@@ -1,4 +1,4 @@
-"""The second prior: a Gaussian mixture of the training codes (vaegan_core.prior, vaegan fit-gmm)."""
+"""The second prior: a Gaussian mixture of the training codes (vaegan_core.models.prior, vaegan fit-gmm)."""
 
 import json
 import math
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from vaegan_core.checkpoint import info, load_model
+from vaegan_core.storage.checkpoint import info, load_model
 from vaegan_core.cli import main
 from vaegan_core.errors import CheckpointError, ConfigError
-from vaegan_core.paths import LATENT_GMM_FILE, MODEL_CARD_FILE
-from vaegan_core.prior import LatentGMM, fit_latent_gmm, gmm_of_codes
-from vaegan_core.train import Trainer
+from vaegan_core.storage.paths import LATENT_GMM_FILE, MODEL_CARD_FILE
+from vaegan_core.models.prior import LatentGMM, fit_latent_gmm, gmm_of_codes
+from vaegan_core.training.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
 
@@ -75,7 +75,7 @@ def test_bad_mixtures_are_refused():
 
 def test_the_model_owns_its_priors_behind_one_interface():
     from vaegan_core.models import build_model
-    from vaegan_core.prior import NormalPrior, Prior
+    from vaegan_core.models.prior import NormalPrior, Prior
 
     vae, gan = (build_model(tiny_model_config(kind)).eval() for kind in ("vae", "gan"))
     normal = vae.prior()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vaegan_core.checkpoint import load_model
+from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.cli import main
 from vaegan_core.metrics.evaluate import evaluate
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from conftest import tiny_model_config, tiny_train_config
-from vaegan_core.checkpoint import save_checkpoint
+from vaegan_core.storage.checkpoint import save_checkpoint
 from vaegan_core.models import build_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_table_figures_come_from_metrics_json(tmp_path):
 
 
 def test_gmm_rows_and_stale_scores(tmp_path):
-    from vaegan_core.zoo import evaluated_fingerprint
+    from vaegan_core.storage.zoo import evaluated_fingerprint
 
     folder = tmp_path / "mnist" / "vae"
     save_checkpoint(folder, build_model(tiny_model_config("vae")), tiny_train_config(dataset="mnist"),
@@ -68,7 +68,7 @@ def test_gmm_rows_and_stale_scores(tmp_path):
 def test_shipped_scores_are_not_stale():
     """Every shipped metrics.json entry scored the files its folder holds (entries from before fingerprints
     were stored cannot tell)."""
-    from vaegan_core import zoo
+    from vaegan_core.storage import zoo
     from vaegan_core.config import MODEL_KINDS
 
     for dataset in results_table.DATASETS:
@@ -79,7 +79,7 @@ def test_shipped_scores_are_not_stale():
 
 
 def test_headlines_are_generated_from_current_scores(tmp_path):
-    from vaegan_core.zoo import evaluated_fingerprint
+    from vaegan_core.storage.zoo import evaluated_fingerprint
 
     folder = tmp_path / "mnist" / "vaegan"
     save_checkpoint(folder, build_model(tiny_model_config("vaegan")), tiny_train_config(dataset="mnist"),
@@ -114,7 +114,7 @@ def test_headlines_are_generated_from_current_scores(tmp_path):
 
 
 def test_scores_table_names_measures_and_columns_for_people():
-    from vaegan_core.zoo import scores_table
+    from vaegan_core.storage.zoo import scores_table
 
     metrics = {"lenet-test": {"metrics": {"fid": 12.3456, "is": {"mean": 9.1, "std": 0.1}}},
                "inception-test-gmm": {"metrics": {"fid": 8.4}},
@@ -127,7 +127,7 @@ def test_scores_table_names_measures_and_columns_for_people():
 
 
 def test_conditional_rows_set_each_measure_beside_its_target(tmp_path):
-    from vaegan_core.zoo import evaluated_fingerprint
+    from vaegan_core.storage.zoo import evaluated_fingerprint
 
     folder = tmp_path / "mnist" / "conditional" / "vaegan"
     save_checkpoint(folder, build_model(tiny_model_config("vaegan", num_classes=10)), tiny_train_config(dataset="mnist"),

@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from vaegan_core import data as data_module
+from vaegan_core.training import data as data_module
 from vaegan_core.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaegan_core.checkpoint import load_model
+from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.errors import CheckpointError, ConfigError, TrainingDiverged
-from vaegan_core.train import Trainer
+from vaegan_core.training.train import Trainer
 
 from conftest import tiny_model_config, tiny_train_config
 
@@ -92,7 +92,7 @@ def test_wrong_image_shape_and_tiny_dataset(tmp_path):
 
 
 def test_device_errors():
-    from vaegan_core.train import resolve_device
+    from vaegan_core.training.train import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     if not torch.cuda.is_available():
@@ -141,7 +141,7 @@ def test_equilibrium_pause_skips_the_discriminator_step(images):
 
 def test_a_torn_last_history_line_does_not_block_resume_or_info(tmp_path):
     """A kill during a history write leaves half a line: resume drops it and goes on, info skips it."""
-    from vaegan_core.checkpoint import info
+    from vaegan_core.storage.checkpoint import info
 
     Trainer(tiny_model_config("vae"), tiny_train_config(epochs=1), tmp_path, progress=False).fit()
     history = tmp_path / "history.jsonl"
@@ -162,7 +162,7 @@ class _Killed(BaseException):
 
 def _writes_of_a_save(tmp_path) -> int:
     """How many files one per-epoch save renames into place (samples, trainer state, weights, config, card)."""
-    import vaegan_core.files as files
+    import vaegan_core.storage.files as files
 
     Trainer(tiny_model_config("vae"), tiny_train_config(epochs=1), tmp_path / "count", progress=False).fit()
     calls = []
@@ -179,7 +179,7 @@ def _writes_of_a_save(tmp_path) -> int:
 def test_a_kill_at_any_write_of_a_save_leaves_a_resumable_run(tmp_path, monkeypatch, kind):
     """Kill the run at each file write of the second epoch's save (before each rename, after the last), then
     resume: every time the result equals the uninterrupted run, weights and history alike."""
-    import vaegan_core.files as files
+    import vaegan_core.storage.files as files
 
     writes = _writes_of_a_save(tmp_path)
     assert writes >= 4
@@ -339,7 +339,7 @@ def test_ema_gain_benchmark_scores_both_decoders(tmp_path):
 
 
 def test_track_fid_writes_quality_per_epoch_and_resumes_it(tmp_path):
-    from vaegan_core.zoo import read_quality
+    from vaegan_core.storage.zoo import read_quality
 
     config = tiny_train_config(epochs=2, track_fid=150)
     Trainer(tiny_model_config("vae"), config, tmp_path / "straight", progress=False).fit()
@@ -456,7 +456,7 @@ def test_keep_best_keeps_the_epoch_with_the_lowest_tracked_fid(tmp_path, monkeyp
 
 
 def test_cpu_threads_leave_the_busy_cores_to_the_other_work(monkeypatch):
-    from vaegan_core.train import cpu_threads
+    from vaegan_core.training.train import cpu_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
@@ -476,7 +476,7 @@ def test_cpu_threads_leave_the_busy_cores_to_the_other_work(monkeypatch):
 
 
 def test_a_training_run_follows_the_thread_policy(tmp_path, monkeypatch):
-    import vaegan_core.train as train
+    import vaegan_core.training.train as train
 
     before = torch.get_num_threads()
     Trainer(tiny_model_config("gan"), tiny_train_config(epochs=1), tmp_path / "one", progress=False, threads=1).fit()
@@ -559,7 +559,7 @@ def test_time_to_quality_trains_the_new_vae_with_the_shipped_recipe_for_its_data
     the "old" one keeps the first checkpoints' flags."""
     import argparse
 
-    from vaegan_core import zoo
+    from vaegan_core.storage import zoo
 
     module = _time_to_quality()
     commands = []

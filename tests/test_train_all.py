@@ -1,4 +1,4 @@
-"""scripts/train_all.sh: the commands it runs (DRY_RUN=1), with the epoch counts from vaegan_core.zoo."""
+"""scripts/train_all.sh: the commands it runs (DRY_RUN=1), with the epoch counts from vaegan_core.storage.zoo."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vaegan_core.zoo import DECAY_EPOCHS, DEFAULT_EPOCHS
+from vaegan_core.storage.zoo import DECAY_EPOCHS, DEFAULT_EPOCHS
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_all.sh"
 
@@ -85,7 +85,7 @@ def test_conditional_plan_matches_the_shipped_conditional_checkpoints(tmp_path):
 
 
 def test_plan_trains_with_the_recipe_and_gpu_epochs(tmp_path):
-    from vaegan_core.zoo import GPU_DECAY_EPOCHS, GPU_EPOCHS, RECIPE, recipe
+    from vaegan_core.storage.zoo import GPU_DECAY_EPOCHS, GPU_EPOCHS, RECIPE, recipe
 
     for device, epochs, decays in (("auto", DEFAULT_EPOCHS, DECAY_EPOCHS), ("cuda", GPU_EPOCHS, GPU_DECAY_EPOCHS)):
         for dataset in ("mnist", "fashion-mnist"):

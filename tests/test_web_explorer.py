@@ -162,8 +162,8 @@ def test_the_explorer_loads_offline_and_every_view_renders(url, browser):
 
 
 def test_the_browser_draws_what_torch_decodes_for_every_model(site, url, browser):
-    from vaegan_core.checkpoint import load_model
-    from vaegan_core.latent import interpolate
+    from vaegan_core.storage.checkpoint import load_model
+    from vaegan_core.analysis.latent import interpolate
 
     with page_of(browser, url) as page:
         for dataset in DATASETS:
@@ -182,7 +182,7 @@ def test_the_browser_draws_what_torch_decodes_for_every_model(site, url, browser
                 drawn = np.array(page.evaluate(f"Array.from(explorer.lastCodes['{kind}'])"), dtype=np.float32)
                 found = pixels(page, f"#view-compare canvas.grid[data-kind={kind}]").astype(int)
                 assert np.abs(found - torch_grid(model, drawn.reshape(9, d), 3)).max() <= 1, (dataset, kind)
-            # Interpolation: the page's slerp is vaegan_core.latent.interpolate's
+            # Interpolation: the page's slerp is vaegan_core.analysis.latent.interpolate's
             open_page(page, url, f"?dataset={dataset}&view=interpolation&interp-a=2&interp-b=5&interp-steps=6")
             drawn = np.array(page.evaluate("Array.from(explorer.lastCodes['vae'])"), dtype=np.float32).reshape(7, d)
             expected = interpolate(torch.from_numpy(codes["vae"][2]), torch.from_numpy(codes["vae"][5]), 6).numpy()

@@ -18,29 +18,35 @@ __version__ = "0.1.0"
 # The public names load lazily (PEP 562): `from vaegan_core import zoo` or `errors` does not import torch,
 # which keeps the Streamlit app's first render fast; `vaegan_core.load_model` imports it on first use.
 _EXPORTS = {
-    "load_model": "checkpoint", "save_checkpoint": "checkpoint", "push_to_hub": "hub",
-    "ModelConfig": "config", "TrainConfig": "config", "load_dataset": "data",
+    "load_model": "storage.checkpoint", "save_checkpoint": "storage.checkpoint", "push_to_hub": "storage.hub",
+    "ModelConfig": "config", "TrainConfig": "config", "load_dataset": "training.data",
     "VaeganError": "errors", "ConfigError": "errors", "DatasetError": "errors", "CheckpointError": "errors",
     "TrainingDiverged": "errors", "MetricError": "errors", "WriteError": "errors",
     "VAE": "models", "GAN": "models", "VAEGAN": "models", "GenerativeModel": "models", "build_model": "models",
-    "train_model": "api", "TrainResult": "api", "StopTraining": "api", "Trainer": "train",
-    "evaluate": "metrics.evaluate", "interpolate": "latent", "save_grid": "images",
+    "train_model": "api", "TrainResult": "api", "StopTraining": "api", "Trainer": "training.train",
+    "evaluate": "metrics.evaluate", "interpolate": "analysis.latent", "save_grid": "images",
 }
 __all__ = ["__version__", *_EXPORTS]
 
+# The package's parts (storage, models, training, analysis, metrics, experiments, app, cli): a module's earlier flat
+# place (vaegan_core.zoo, vaegan_core.train, ...) still imports it (vaegan_core/_moved.py).
+from . import _moved  # noqa: E402
+
+_moved.install()
+
 if TYPE_CHECKING:  # what type checkers and IDEs read (py.typed); never run, so nothing is imported at start
     from .api import StopTraining, TrainResult, train_model  # noqa: F401
-    from .checkpoint import load_model, save_checkpoint  # noqa: F401
+    from .storage.checkpoint import load_model, save_checkpoint  # noqa: F401
     from .config import ModelConfig, TrainConfig  # noqa: F401
-    from .data import load_dataset  # noqa: F401
+    from .training.data import load_dataset  # noqa: F401
     from .errors import (  # noqa: F401
         CheckpointError, ConfigError, DatasetError, MetricError, TrainingDiverged, VaeganError, WriteError)
-    from .hub import push_to_hub  # noqa: F401
+    from .storage.hub import push_to_hub  # noqa: F401
     from .images import save_grid  # noqa: F401
-    from .latent import interpolate  # noqa: F401
+    from .analysis.latent import interpolate  # noqa: F401
     from .metrics.evaluate import evaluate  # noqa: F401
     from .models import GAN, VAE, VAEGAN, GenerativeModel, build_model  # noqa: F401
-    from .train import Trainer  # noqa: F401
+    from .training.train import Trainer  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -26,12 +26,12 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from . import checkpoint as ckpt
+from .storage import checkpoint as ckpt
 from .config import ModelConfig, TrainConfig, from_dict
 from .errors import CheckpointError, ConfigError, VaeganError
 from .models import GenerativeModel
-from .train import Trainer
-from .zoo import read_history
+from .training.train import Trainer
+from .storage.zoo import read_history
 
 StepHook = Callable[[int, dict[str, float]], Any]  # (optimizer steps taken so far, this step's losses as floats)
 EpochHook = Callable[[int, GenerativeModel], Any]  # (epochs finished, the model in eval mode)

@@ -22,7 +22,7 @@ IDX_DATASETS = ("mnist", "fashion-mnist")  # 60,000 + 10,000 IDX images: shipped
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "digits": "digits (scikit-learn)"}
 SPLITS = ("train", "test")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRIORS = ("normal", "gmm")  # where sample() draws codes from: N(0, I), or the GMM of vaegan_core.prior
+PRIORS = ("normal", "gmm")  # where sample() draws codes from: N(0, I), or the GMM of vaegan_core.models.prior
 PRIOR_LABELS = {"normal": "N(0, I)", "gmm": "GMM of the training codes"}
 GMM_COMPONENTS = 100  # default size of the GMM prior; chosen by benchmarks/gmm_components.py
 EXTRACTORS = ("lenet", "inception")  # feature networks of the metrics: the domain classifier, TF-Inception
@@ -40,7 +40,7 @@ MAX_SEED = 2**31 - 1  # seeds go into torch generators with offsets added; the a
 MAX_CLASSES = 1000  # classes of a conditional model
 MAX_NETWORK_WEIGHTS = 50_000_000  # per network (200 MB in fp32); the shipped ones have about 0.7 million
 COLLAPSE_LOOPS = ("synthetic", "fixed-real", "fresh-real")  # what a collapse generation trains on besides samples
-ANOMALY_SCORES = ("elbo", "pixel_error", "feature_error", "discriminator")  # vaegan_core.anomaly; higher = stranger
+ANOMALY_SCORES = ("elbo", "pixel_error", "feature_error", "discriminator")  # vaegan_core.analysis.anomaly; higher = stranger
 ANOMALY_SCORE_LABELS = {"elbo": "negative ELBO (nats)", "pixel_error": "reconstruction error, pixels",
                         "feature_error": "reconstruction error, D features", "discriminator": "minus D's logit"}
 CORRUPTIONS = ("noise", "rotation", "inversion")  # corrupted test images as anomalies
@@ -50,7 +50,7 @@ MAX_IMPORTANCE_SAMPLES = 1000  # k of the importance-weighted likelihood bound
 
 def stage_sizes(image_size: int) -> list[int]:
     """Spatial sizes from the image down to 4, e.g. 28 -> [28, 14, 7, 4]: the strided conv stages of the networks
-    (``vaegan_core.nets``), one fewer than the sizes."""
+    (``vaegan_core.models.nets``), one fewer than the sizes."""
     sizes = [image_size]
     while sizes[-1] > 4:
         sizes.append((sizes[-1] + 1) // 2)
@@ -109,7 +109,7 @@ class ModelConfig:
 class TrainConfig:
     """How a model is trained: data, schedule, optimizer, device and logging cadence."""
 
-    dataset: str = "mnist"  # mnist | fashion-mnist | digits | folder:PATH (vaegan_core.folders)
+    dataset: str = "mnist"  # mnist | fashion-mnist | digits | folder:PATH (vaegan_core.training.folders)
     epochs: int = 10  # total number of passes over the training split
     batch_size: int = 64  # images per optimizer step (the last incomplete batch is dropped)
     lr: float = 0.0  # Adam learning rate; 0 = the model's default (VAE 1e-3, GAN / VAE-GAN 2e-4)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .errors import VaeganError
-from .files import atomic_write
+from .storage.files import atomic_write
 
 PARTS = ("decoder", "encoder")
 OPSET = 17  # every op of the networks (ConvTranspose, BatchNorm folded, LeakyReLU, Sigmoid) is in opset 17; ORT Web runs it

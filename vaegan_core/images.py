@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .files import atomic_write, read_bounded
+from .storage.files import atomic_write, read_bounded
 
 PICTURE_BYTES = 32 * 2**20  # a sample grid the package writes is a few KB to a few MB
 PICTURE_PIXELS = 16_000_000  # ... and a few megapixels at most; a decompression bomb is far above

@@ -33,7 +33,7 @@ from typing import Callable
 from .config import DATASET_LABELS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS, PRIOR_LABELS
 from .errors import ConfigError
 from .export import ExportError, check_parity, export_onnx, has_part, require_onnx
-from .files import write_text_atomic
+from .storage.files import write_text_atomic
 
 WEB_SOURCE = Path(__file__).resolve().parents[1] / "web"  # the explorer's HTML, CSS and JavaScript
 STATIC = ("index.html", "style.css", "js")  # what of web/ is copied (not package.json, not node_modules)
@@ -71,8 +71,8 @@ def _shown(path: str | os.PathLike) -> str:
 def models_to_export(checkpoints=None, root: str | os.PathLike | None = None) -> dict[str, dict[str, Path]]:
     """``{dataset: {kind: folder}}``: the given checkpoint folders grouped by the dataset they were trained on, or,
     without any, every shipped (dataset, kind) of the zoo under ``root`` that is there."""
-    from .checkpoint import read_config
-    from .zoo import checkpoint_dir, is_available
+    from .storage.checkpoint import read_config
+    from .storage.zoo import checkpoint_dir, is_available
 
     chosen: dict[str, dict[str, Path]] = {}
     if not checkpoints:
@@ -109,7 +109,7 @@ def _check_out(out: Path) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    from .files import atomic_write
+    from .storage.files import atomic_write
 
     def write(temporary: str) -> None:
         with open(temporary, "wb") as handle:
@@ -120,14 +120,14 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 def _scores(folder: Path) -> list[dict]:
     """metrics.json's headline figures as ``zoo.scores_table`` rows (measure, then one value per column)."""
-    from .zoo import read_metrics, scores_table
+    from .storage.zoo import read_metrics, scores_table
 
     return scores_table(read_metrics(folder))
 
 
 def _export_model(model, folder: Path, target: Path, images, progress) -> dict:
     """One model's files under ``target`` and its manifest entry."""
-    from .zoo import read_config_json
+    from .storage.zoo import read_config_json
 
     target.mkdir(parents=True, exist_ok=True)
     entry = {"kind": model.kind, "label": MODEL_LABELS[model.kind], "latent_dim": model.config.latent_dim,
@@ -161,8 +161,8 @@ def export_dataset(dataset: str, folders: dict[str, Path], out: Path, n_images: 
                    progress: Callable[[str], None] = lambda message: None) -> dict:
     """``out/<dataset>/``: the test images and every model of ``folders`` ({kind: checkpoint folder}); returns
     the manifest (also written as ``manifest.json``)."""
-    from .checkpoint import load_model
-    from .data import CLASS_NAMES, load_dataset
+    from .storage.checkpoint import load_model
+    from .training.data import CLASS_NAMES, load_dataset
 
     target = out / dataset
     target.mkdir(parents=True, exist_ok=True)

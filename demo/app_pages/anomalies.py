@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import anomaly, memorisation
+from vaegan_core.analysis import anomaly, memorisation
 from vaegan_core.app import REFERENCE_IMAGES
 from vaegan_core.config import ANOMALY_SCORE_LABELS, CORRUPTIONS, DATASET_LABELS, OTHER_DATASET
 from vaegan_core.errors import DatasetError

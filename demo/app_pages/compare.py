@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui
 from vaegan_core.images import png_bytes
-from vaegan_core.latent import sample_side_by_side
+from vaegan_core.analysis.latent import sample_side_by_side
 from vaegan_core.metrics.evaluate import class_histogram
 
 choice = ui.page_header(

@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import conditional
+from vaegan_core.models import conditional
 from vaegan_core.errors import VaeganError
 from vaegan_core.images import png_bytes
 

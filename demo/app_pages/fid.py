@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from vaegan_core import zoo
+from vaegan_core.storage import zoo
 from vaegan_core.app import FID_METRICS, FID_METRICS_WITHOUT_PR
 from vaegan_core.config import EXTRACTOR_LABELS, EXTRACTORS, PRIOR_LABELS
 from vaegan_core.errors import VaeganError

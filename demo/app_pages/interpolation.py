@@ -5,7 +5,7 @@ import torch
 
 import ui
 from vaegan_core.images import gif_bytes, png_bytes
-from vaegan_core.latent import interpolate, interpolation_ends, invert_generator
+from vaegan_core.analysis.latent import interpolate, interpolation_ends, invert_generator
 
 choice = ui.page_header(
     "Interpolation",

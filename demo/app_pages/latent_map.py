@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core.latent import PROJECTIONS, code_at, nearest_neighbours
+from vaegan_core.analysis.latent import PROJECTIONS, code_at, nearest_neighbours
 
 choice = ui.page_header(
     "Latent map",

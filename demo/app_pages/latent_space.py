@@ -6,9 +6,9 @@ import streamlit as st
 import torch
 
 import ui
-from vaegan_core import directions
+from vaegan_core.analysis import directions
 from vaegan_core.images import gif_bytes, png_bytes
-from vaegan_core.latent_usage import explain
+from vaegan_core.analysis.latent_usage import explain
 
 choice = ui.page_header(
     "Latent space",

@@ -3,9 +3,9 @@
 import streamlit as st
 
 import ui
-from vaegan_core import zoo
+from vaegan_core.storage import zoo
 from vaegan_core.config import GMM_COMPONENTS
-from vaegan_core.paths import GMM_GRID_FILE, SAMPLES_DIR
+from vaegan_core.storage.paths import GMM_GRID_FILE, SAMPLES_DIR
 
 choice = ui.page_header(
     "VAE-GAN Explorer",

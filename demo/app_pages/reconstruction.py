@@ -6,7 +6,7 @@ import torch
 
 import ui
 from vaegan_core.images import error_heatmap, sharpness_kept
-from vaegan_core.latent import invert_generator, reconstruct_with_error
+from vaegan_core.analysis.latent import invert_generator, reconstruct_with_error
 from vaegan_core.uploads import ImageInputError, read_upload
 
 choice = ui.page_header(

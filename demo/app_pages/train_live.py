@@ -1,6 +1,6 @@
 """Train live: one model, or all three side by side at equal CPU time, trained in front of the class.
 
-The training runs in a background thread owned by ``vaegan_core.live.LiveRun`` (one per session, kept in
+The training runs in a background thread owned by ``vaegan_core.training.live.LiveRun`` (one per session, kept in
 session_state); the controls call its methods from their callbacks, and a fragment redraws what it has seen once
 a second without blocking them. The run is forgotten with the session; its models can be downloaded as checkpoint
 folders (zip)."""
@@ -16,7 +16,7 @@ import torch
 from plotly.subplots import make_subplots
 
 import ui
-from vaegan_core import live
+from vaegan_core.training import live
 from vaegan_core.app import app_threads
 from vaegan_core.config import MODEL_KINDS
 from vaegan_core.errors import VaeganError, first_line

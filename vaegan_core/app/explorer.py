@@ -19,8 +19,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .. import zoo
-from ..checkpoint_folder import CheckpointFolder
+from ..storage import zoo
+from ..storage.checkpoint_folder import CheckpointFolder
 from ..config import DATASET_LABELS, ENCODER_KINDS, MODEL_KINDS
 from ..errors import DatasetError
 from .memo import Memo
@@ -150,7 +150,7 @@ class Explorer:
         """The model of ``kind`` for ``dataset`` (its class-conditional twin with ``conditional``), loaded once per
         process and shared; or None with one sentence saying how to get it (missing) or what is wrong (broken)."""
         def load(path: str, fingerprint: str):
-            from ..checkpoint import load_model
+            from ..storage.checkpoint import load_model
 
             app_threads()
             return self._models.get((path, fingerprint), lambda: load_model(path))
@@ -181,7 +181,7 @@ class Explorer:
         name, size, channels = zoo.data_of(dataset, self.root)
 
         def read() -> DatasetView:
-            from ..data import load_dataset
+            from ..training.data import load_dataset
 
             images, labels = load_dataset(name, "test", image_size=size, channels=channels)
             images, labels = np.array(images.numpy()), np.array(labels.numpy())
@@ -198,7 +198,7 @@ class Explorer:
         """None when only the test labels can tell and ``labels`` is not given."""
         if dataset in _builtin_names():
             return list(_builtin_names()[dataset])
-        from ..folders import folder_classes, is_folder
+        from ..training.folders import folder_classes, is_folder
 
         for kind in MODEL_KINDS:  # the names a model recorded when it was trained win over the folder as it is now
             stored = self.folder(dataset, kind).class_names()
@@ -224,7 +224,7 @@ class Explorer:
         def compute():
             import torch
 
-            from ..latent import encode_images
+            from ..analysis.latent import encode_images
 
             return encode_images(model, torch.from_numpy(self.dataset(dataset).images[:n])).numpy()
 
@@ -234,8 +234,8 @@ class Explorer:
         """The codes of the first ``n`` test images in 2-D (PCA, t-SNE or UMAP; shipped for the shipped
         checkpoints, else computed once and kept in the user's cache)."""
         def compute():
-            from .. import page_cache
-            from ..latent import project
+            from ..storage import page_cache
+            from ..analysis.latent import project
 
             if method == "pca":  # instant: from the codes, not worth a file
                 return _frozen(project(self.test_codes(model, dataset, n), method, seed=0))
@@ -246,7 +246,7 @@ class Explorer:
     def latent_usage(self, model, dataset: str) -> dict:
         """``latent_usage`` of the whole test split (the Latent space page's active units)."""
         def compute():
-            from .. import page_cache
+            from ..storage import page_cache
 
             return page_cache.latent_usage(model, self.dataset(dataset).images)
 
@@ -255,7 +255,7 @@ class Explorer:
     def reconstruction_errors(self, model, dataset: str, pool: int) -> np.ndarray:
         """The per-pixel MSE of each of the first ``pool`` test images' reconstruction."""
         def compute():
-            from .. import page_cache
+            from ..storage import page_cache
 
             return _frozen(page_cache.reconstruction_errors(model, self.dataset(dataset).images[:pool]))
 
@@ -268,7 +268,8 @@ class Explorer:
         Overview's, ``vaegan eval``'s diagnostics and ``vaegan anomaly``). A missing second dataset raises
         DatasetError."""
         def compute():
-            from .. import anomaly, page_cache
+            from ..analysis import anomaly
+            from ..storage import page_cache
 
             normal, sets, skipped = anomaly.detection_sets(
                 self.data_of(dataset), REFERENCE_IMAGES, seed=0, image_size=model.config.image_size,
@@ -284,7 +285,7 @@ class Explorer:
     def memorisation(self, model, dataset: str, n: int, seed: int) -> dict:
         """``memorisation.check_model``: how near each of ``n`` samples comes to a training image."""
         def compute():
-            from .. import memorisation
+            from ..analysis import memorisation
 
             return memorisation.check_model(model, dataset, n=n, seed=seed)
 
@@ -297,7 +298,7 @@ class Explorer:
         def read():
             import torch
 
-            from ..data import load_dataset
+            from ..training.data import load_dataset
 
             images, labels = load_dataset(self.data_of(dataset), "train")
             images = np.array(images.numpy())
@@ -313,7 +314,7 @@ class Explorer:
 
 
 def _builtin_names() -> dict[str, list[str]]:
-    from ..data import CLASS_NAMES
+    from ..training.data import CLASS_NAMES
 
     return CLASS_NAMES
 

@@ -98,7 +98,7 @@ def _percent_bar(disabled: bool, remaining: bool = False):
 
 def _dataset(value: str) -> str:
     """A built-in dataset name, or folder:PATH made absolute (config.json stores it, so runs resume anywhere)."""
-    from ..folders import canonical, is_folder
+    from ..training.folders import canonical, is_folder
 
     if is_folder(value):
         try:

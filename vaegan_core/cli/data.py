@@ -26,7 +26,7 @@ def add_parsers(commands) -> dict:
 
 
 def _data(args: argparse.Namespace) -> dict:
-    from ..data import default_cache_dir, download, splits_missing
+    from ..training.data import default_cache_dir, download, splits_missing
 
     root = Path(args.data_dir or os.environ.get("VAEGAN_DATA_DIR") or default_cache_dir())
     result: dict = {"data_dir": str(root)}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from ..config import (CORRUPTIONS, DATASETS, EXTRACTOR_FEATURES, EXTRACTORS, GMM_COMPONENTS, IDX_DATASETS,
                       MAX_IMPORTANCE_SAMPLES, PRIORS, SPLITS)
-from ..checkpoint_folder import DIAGNOSTICS_KEY, CheckpointFolder, metrics_key
-from ..files import write_text_atomic
-from ..paths import METRICS_FILE
+from ..storage.checkpoint_folder import DIAGNOSTICS_KEY, CheckpointFolder, metrics_key
+from ..storage.files import write_text_atomic
+from ..storage.paths import METRICS_FILE
 from .common import shared, MAX_EVAL_IMAGES, _FEATURES_KEPT, _Interrupted, _UsageError, _int_in, _percent_bar, _seed
 
 
@@ -95,10 +95,10 @@ def _trained_on(args: argparse.Namespace, config: dict) -> str:
 
 
 def _eval(args: argparse.Namespace) -> dict:
-    from ..card import refresh_model_card
-    from ..checkpoint import bind, load_model, read_config, resolve_checkpoint, snapshot
+    from ..storage.card import refresh_model_card
+    from ..storage.checkpoint import bind, load_model, read_config, resolve_checkpoint, snapshot
     from ..metrics.evaluate import WITHOUT_REAL_FEATURES, evaluate
-    from ..train import resolve_device
+    from ..training.train import resolve_device
 
     device = resolve_device(args.device)
     # the weights scored and the fingerprint stored are of one snapshot, whatever a training run saves meanwhile
@@ -113,7 +113,7 @@ def _eval(args: argparse.Namespace) -> dict:
     model.snapshot_fingerprints = fingerprints
     dataset = _trained_on(args, config)
     if args.extractor is None:
-        from ..folders import is_folder
+        from ..training.folders import is_folder
 
         args.extractor = "inception" if is_folder(dataset) else "lenet"
     features = EXTRACTOR_FEATURES[args.extractor]
@@ -142,8 +142,8 @@ def _eval(args: argparse.Namespace) -> dict:
 
 
 def _diagnostics_to_store(args: argparse.Namespace, model, dataset: str, stored: dict) -> dict | None:
-    """``vaegan_core.diagnostics`` of these weights, or None where ``stored`` holds them already."""
-    from ..diagnostics import run_diagnostics
+    """``vaegan_core.analysis.diagnostics`` of these weights, or None where ``stored`` holds them already."""
+    from ..analysis.diagnostics import run_diagnostics
 
     fingerprint = model.snapshot_fingerprints["normal"]
     current = stored.get(DIAGNOSTICS_KEY)
@@ -160,12 +160,12 @@ def _diagnostics_to_store(args: argparse.Namespace, model, dataset: str, stored:
 def _anomaly(args: argparse.Namespace) -> dict:
     import torch
 
-    from ..anomaly import anomaly_scores, detection, detection_sets
+    from ..analysis.anomaly import anomaly_scores, detection, detection_sets
     from ..config import OTHER_DATASET
     from ..errors import DatasetError
-    from ..checkpoint import load_model, read_config
-    from ..data import load_dataset
-    from ..train import resolve_device
+    from ..storage.checkpoint import load_model, read_config
+    from ..training.data import load_dataset
+    from ..training.train import resolve_device
 
     if args.csv and not Path(args.csv).parent.is_dir():
         raise _UsageError(f"the folder of --csv {args.csv} does not exist; create it first")
@@ -209,11 +209,11 @@ def _anomaly(args: argparse.Namespace) -> dict:
 
 
 def _fit_gmm(args: argparse.Namespace) -> dict:
-    from ..card import refresh_model_card
-    from ..checkpoint import load_model, read_config
-    from ..data import load_dataset
-    from ..prior import fit_latent_gmm, save_gmm_grid
-    from ..train import resolve_device
+    from ..storage.card import refresh_model_card
+    from ..storage.checkpoint import load_model, read_config
+    from ..training.data import load_dataset
+    from ..models.prior import fit_latent_gmm, save_gmm_grid
+    from ..training.train import resolve_device
 
     if not Path(args.checkpoint).is_dir():
         raise _UsageError(f"{args.checkpoint} is not a checkpoint folder here; fit-gmm writes into the folder")

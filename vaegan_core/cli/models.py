@@ -51,9 +51,9 @@ def add_parsers(commands) -> dict:
 def _sample(args: argparse.Namespace) -> dict:
     import torch
 
-    from ..checkpoint import load_model
+    from ..storage.checkpoint import load_model
     from ..images import save_grid
-    from ..train import resolve_device
+    from ..training.train import resolve_device
 
     out = Path(args.out)
     if out.suffix.lower() not in _IMAGE_SUFFIXES:
@@ -79,8 +79,8 @@ def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
     """``vaegan sample --labels / --text / --style-from``: classes chosen by the user, one style or seeded ones."""
     import torch
 
-    from .. import conditional
-    from ..checkpoint import read_config
+    from ..models import conditional
+    from ..storage.checkpoint import read_config
     from ..images import save_grid
     from ..uploads import read_upload
 
@@ -115,14 +115,14 @@ def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
 
 
 def _info(args: argparse.Namespace) -> dict:
-    from ..checkpoint import info
+    from ..storage.checkpoint import info
 
     return info(args.checkpoint)
 
 
 def _push(args: argparse.Namespace) -> dict:
-    from ..checkpoint import load_model, read_config
-    from ..hub import push_to_hub
+    from ..storage.checkpoint import load_model, read_config
+    from ..storage.hub import push_to_hub
 
     # Never publish a broken model: a folder that is not a checkpoint, or whose weights are truncated or do
     # not match config.json, fails here with the reason, before anything is sent.

@@ -137,11 +137,11 @@ def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
 def _train(args: argparse.Namespace) -> dict:
     if args.nproc > 1:
         return _train_on_processes(args)
-    from ..train import Trainer
+    from ..training.train import Trainer
 
     progress = not args.no_progress
     if args.resume:
-        from ..checkpoint import read_config
+        from ..storage.checkpoint import read_config
 
         saved = read_config(args.out)
         for flag, value, stored in (("--model", args.model, saved["model_config"].kind),
@@ -167,8 +167,8 @@ def _train(args: argparse.Namespace) -> dict:
             raise _UsageError("--reset-optimizer only goes with --resume")
         if args.keep_best and not args.track_fid:
             raise _UsageError(_KEEP_BEST_NEEDS_FID)
-        from ..data import CLASS_NAMES
-        from ..folders import folder_classes, is_folder
+        from ..training.data import CLASS_NAMES
+        from ..training.folders import folder_classes, is_folder
 
         folder = is_folder(args.dataset)
         if not folder and (args.image_size not in (None, 28) or args.channels not in (None, 1)):
@@ -204,8 +204,8 @@ def _train(args: argparse.Namespace) -> dict:
 
 def _train_on_processes(args: argparse.Namespace) -> dict:
     """``--nproc N``: the same command under ``torchrun --standalone --nproc_per_node N`` (one machine)."""
-    from ..checkpoint import read_config
-    from ..distributed import launch
+    from ..storage.checkpoint import read_config
+    from ..training.distributed import launch
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise _UsageError("--nproc starts torchrun; under torchrun (WORLD_SIZE is set) leave --nproc out")

@@ -37,16 +37,16 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..checkpoint import load_model, read_config
+from ..storage.checkpoint import load_model, read_config
 from ..config import COLLAPSE_LOOPS, MODEL_KINDS, ModelConfig, TrainConfig
-from ..data import load_dataset
+from ..training.data import load_dataset
 from ..errors import ConfigError, first_line
-from ..files import JSONFileError, read_bounded, read_json, save_npy_atomic, write_text_atomic
+from ..storage.files import JSONFileError, read_bounded, read_json, save_npy_atomic, write_text_atomic
 from ..images import save_grid, to_uint8
 from ..metrics.scores import CONFIDENT
 from ..metrics.evaluate import evaluate
-from ..train import Trainer
-from ..zoo import WEIGHTS_FILE, fingerprint
+from ..training.train import Trainer
+from ..storage.zoo import WEIGHTS_FILE, fingerprint
 
 RESULTS_FILE = "results.json"
 STRIP_FILE = "strip.npy"

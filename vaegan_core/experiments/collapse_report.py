@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import MODEL_KINDS, MODEL_LABELS
-from ..zoo import checkpoint_dir
+from ..storage.zoo import checkpoint_dir
 from .collapse_images import RESULTS_FILE, STRIP_FILE, read_results, start_fingerprint
 
 STUDY_NAME = re.compile(r"^(?P<loop>[a-z-]+)-seed(?P<seed>\d+)$")

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import load_dataset
+from ..training.data import load_dataset
 from ..errors import CheckpointError, first_line
-from ..files import atomic_write, write_text_atomic
+from ..storage.files import atomic_write, write_text_atomic
 
 FEATURE_DIM = 128
 ARCHITECTURE = "lenet-bn-v1"

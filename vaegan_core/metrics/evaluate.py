@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..data import load_dataset
+from ..training.data import load_dataset
 from ..errors import MetricError
-from ..folders import is_folder
+from ..training.folders import is_folder
 from .extractors import LeNetExtractor, load_extractor
 from .conditional_scores import intra_class_fid, label_adherence
 from .features_cache import real_features, real_features_path
@@ -53,7 +53,7 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
     """Score ``model`` against the ``split`` of ``dataset`` on ``n`` generated images.
 
     The images are ``model.sample(..., prior=prior)``: codes from N(0, I), or (``gmm``) from the
-    mixture fitted to the training codes of a VAE or VAE-GAN (``vaegan_core.prior``).
+    mixture fitted to the training codes of a VAE or VAE-GAN (``vaegan_core.models.prior``).
 
     Returns a JSON-ready dict: the scores under ``metrics`` and, beside them, n, the number of
     real images, extractor, preprocessing, weights hashes, seed, split and wall time.

@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from ..config import EXTRACTORS
-from ..data import user_cache_dir
+from ..training.data import user_cache_dir
 from ..errors import MetricError
-from ..folders import is_folder
-from ..files import atomic_write
-from ..paths import default_checkpoints_dir
+from ..training.folders import is_folder
+from ..storage.files import atomic_write
+from ..storage.paths import default_checkpoints_dir
 from ..images import check_image_batch
 from .classifier import load_classifier
 

@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..data import load_dataset, user_cache_dir
+from ..training.data import load_dataset, user_cache_dir
 from ..errors import MetricError
-from ..files import save_npy_atomic
-from ..folders import storage_name
+from ..storage.files import save_npy_atomic
+from ..training.folders import storage_name
 from .extractors import extractor_identity
 
 Progress = Callable[[float, str], None]

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MetricError, first_line
-from ..files import atomic_write
-from ..paths import default_checkpoints_dir
+from ..storage.files import atomic_write
+from ..storage.paths import default_checkpoints_dir
 from .extractors import load_extractor
 from .features_cache import real_features
 from .stats import FeatureStats

@@ -20,7 +20,7 @@ NOTES_FILE = "notes.md"           # optional prose for the model card (how it wa
 BEST_DIR = "best"                 # optional: the epoch with the lowest tracked FID (vaegan train --keep-best)
 
 
-SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"  # beside the package
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"  # beside the package (vaegan_core/storage/)
 
 
 def default_checkpoints_dir() -> Path:
