@@ -34,11 +34,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "demo"))
+sys.path[:0] = [str(REPO / "tools"), str(REPO / "demo")]  # local_server; page_list
 from local_server import CHROMIUM, CHROMIUM_ARGS, READY, rerun_finished, streamlit_server  # noqa: E402
+import page_list  # noqa: E402
+from page_list import url_path  # noqa: E402
 
-PAGES = ["", "compare", "reconstruction", "interpolation", "latent_map", "latent_space", "conditional", "fid",
-         "training", "anomalies", "lesson", "collapse"]
+PAGES = [url_path(name) for name in page_list.PAGES if name != "train_live"]
 CHANGED = ["reconstruction", "interpolation", "compare"]
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/load_test.py [--sessions 1,5,10,20] [--pages reconstruction,compare,latent_map]
 
-Serves the app with the shipped checkpoints (demo/local_server.py, UMAP warm-up on, as in production), then
+Serves the app with the shipped checkpoints (tools/local_server.py, UMAP warm-up on, as in production), then
 for each N opens N sessions (one Chromium, one context per session, so each is its own Streamlit session)
 on each page at the same moment and measures, per page: the time until every session has rendered (the
 script finished and the page's marker is visible), errors (exceptions shown, timeouts), the worst health-check
@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "demo"))
+sys.path.insert(0, str(REPO / "tools"))
 from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
 
 MARKERS = {  # what each page shows once it has rendered

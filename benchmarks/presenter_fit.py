@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "demo"))
+sys.path[:0] = [str(REPO / "tools"), str(REPO / "demo")]  # local_server; page_list
 from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
+import page_list  # noqa: E402
+from page_list import url_path  # noqa: E402
 
-PAGES = ["", "compare", "reconstruction", "interpolation", "latent_map?projection=pca", "latent_space",
-         "conditional", "fid", "training", "anomalies", "lesson", "collapse"]
+PAGES = [{"latent_map": "latent_map?projection=pca"}.get(name, url_path(name)) for name in page_list.PAGES
+         if name != "train_live"]
 SCREEN = (1920, 1080)
 HEIGHT = """() => {
   const main = document.querySelector("[data-testid='stMain']") || document.scrollingElement;

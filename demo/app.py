@@ -12,34 +12,16 @@ from pathlib import Path
 import streamlit as st
 
 import lesson_nav
+import page_list
 import ui
 from vaegan_core.errors import first_line
 
 ICON = Path(__file__).resolve().parent / "icon.png"  # shipped: a :material: icon would be fetched from a font CDN
 st.set_page_config(page_title="VAE-GAN Explorer", page_icon=str(ICON), layout="wide")
 
-# Pages in sections, as Streamlit's multipage apps group them: look at the models, measure them, learn the ideas.
-PAGES = {
-    "Explore": [
-        st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
-        st.Page("app_pages/compare.py", title="Compare", icon=":material/view_column:"),
-        st.Page("app_pages/reconstruction.py", title="Reconstruction", icon=":material/compare:"),
-        st.Page("app_pages/interpolation.py", title="Interpolation", icon=":material/linear_scale:"),
-        st.Page("app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
-        st.Page("app_pages/latent_space.py", title="Latent space", icon=":material/tune:"),
-        st.Page("app_pages/conditional.py", title="Conditional", icon=":material/draw:"),
-    ],
-    "Measure": [
-        st.Page("app_pages/fid.py", title="FID", icon=":material/analytics:"),
-        st.Page("app_pages/training.py", title="Training", icon=":material/show_chart:"),
-        st.Page("app_pages/anomalies.py", title="Anomalies", icon=":material/report:"),
-    ],
-    "Learn": [
-        st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
-        st.Page("app_pages/collapse.py", title="Collapse", icon=":material/trending_down:"),
-        st.Page("app_pages/train_live.py", title="Train live", icon=":material/model_training:"),
-    ],
-}
+# Pages in sections (demo/page_list.py: the one list of them)
+PAGES = {section: [st.Page(f"app_pages/{name}.py", title=title, icon=icon, default=name == page_list.DEFAULT)
+                   for name, title, icon in pages] for section, pages in page_list.SECTIONS.items()}
 navigation = st.navigation(PAGES)
 lesson_nav.arrive(navigation.url_path)  # before the sidebar: a step's page or leaving it sets the sidebar's values
 ui.start_warm_up()

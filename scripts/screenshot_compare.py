@@ -2,7 +2,7 @@
 
     python scripts/screenshot_compare.py [--out docs/images/compare.png]
 
-Serves the app with the shipped checkpoints on a free local port (demo/local_server.py), opens the
+Serves the app with the shipped checkpoints on a free local port (tools/local_server.py), opens the
 Compare page in Debian's Chromium (Playwright, never `playwright install`) and saves a screenshot.
 """
 
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "demo"))
+sys.path.insert(0, str(REPO / "tools"))
 from local_server import CHROMIUM, CHROMIUM_ARGS, READY, streamlit_server  # noqa: E402
 
 

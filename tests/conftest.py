@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,13 @@ import torch
 
 from vaegan_core.config import ModelConfig, TrainConfig
 
+REPO = Path(__file__).resolve().parents[1]  # the repository root, for every test (`from conftest import REPO`)
+# the apps' modules (demo/: ui, page_list, ...) and the test tools (tools/: local_server, network_audit) import by name
+for _folder in (REPO / "tools", REPO / "demo"):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package (demo/local_server.py drives it; never `playwright install`)
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (tools/local_server.py drives it; never `playwright install`)
 
 
 def require_tools(tools=(), files=(CHROMIUM,), install: str = "chromium") -> None:
@@ -77,10 +83,7 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium through Playwright (never `playwright install`), one per test module."""
-    import sys
-
     playwright = pytest.importorskip("playwright.sync_api")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
     from local_server import CHROMIUM_ARGS
 
     with playwright.sync_playwright() as p:

@@ -3,7 +3,7 @@
     unshare -n sh -c 'ip link set lo up && exec python tests/offline_visit.py RESULT.json'
     python tests/offline_visit.py RESULT.json http://127.0.0.1:7860     # a server already running: its pages
 
-Starts `streamlit run demo/app.py` on 127.0.0.1 under demo/network_audit.py (every attempt of the server to
+Starts `streamlit run demo/app.py` on 127.0.0.1 under tools/network_audit.py (every attempt of the server to
 reach another host is logged), drives Debian's Chromium through each page with Playwright, records every
 request the pages make, then does the same for the Gradio app (demo/gradio_app.py), and writes RESULT.json: pages visited (with any error shown), requests to other hosts,
 the server's attempts, and whether the namespace really had no route out.
@@ -20,13 +20,15 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "demo"))
+sys.path[:0] = [str(REPO / "tools"), str(REPO / "demo")]  # local_server; page_list
 from local_server import CHROMIUM, CHROMIUM_ARGS, READY, gradio_server, streamlit_server  # noqa: E402
+import page_list  # noqa: E402
+from page_list import url_path  # noqa: E402
 
 # the Latent map by PCA (its link says so): UMAP's first run compiles for minutes on a busy 2-core machine, and
 # what is checked here is the page, offline; tests/test_app.py renders the UMAP map
-PAGES = ["", "compare", "reconstruction", "interpolation", "latent_map?projection=pca", "latent_space", "conditional",
-         "fid", "training", "anomalies", "lesson", "collapse"]
+PAGES = [{"latent_map": "latent_map?projection=pca"}.get(name, url_path(name)) for name in page_list.PAGES
+         if name != "train_live"]
 
 
 def no_route_out() -> bool:

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +21,7 @@ from vaegan_core.models import build_model
 
 from conftest import tiny_model_config, tiny_train_config
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO as ROOT  # noqa: E402
 
 
 def _example() -> str:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 APP = str(REPO / "demo" / "app.py")
-PAGES = ["overview", "reconstruction", "interpolation", "latent_map", "latent_space", "conditional", "compare", "fid",
-         "training", "anomalies", "lesson", "collapse", "train_live"]
+from page_list import PAGES  # noqa: E402 (demo/page_list.py: app_pages/NAME.py in the sidebar's order)
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -865,7 +863,6 @@ def test_reconstruction_shows_one_image_large_with_error_maps(app):
 
 
 def test_a_page_with_several_figures_offers_them_in_one_zip(app):
-    import sys
     import zipfile
 
     at = open_page(app, "interpolation")
@@ -875,7 +872,6 @@ def test_a_page_with_several_figures_offers_them_in_one_zip(app):
     offered = at.session_state["_exports"]
     assert len(offered) >= 3 and any(name.endswith(".gif") for name in offered)  # the rows' PNG and each GIF
     assert f"({len(offered)} files, zip)" in str(buttons[0].proto.label)
-    sys.path.insert(0, str(REPO / "demo"))
     import ui
 
     archive = zipfile.ZipFile(io.BytesIO(ui.zip_of(offered)))

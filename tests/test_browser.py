@@ -5,15 +5,12 @@ Marked e2e (it starts a server and a browser, ~30 s); CI installs chromium and r
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import require_tools  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
 from local_server import READY, rerun_finished, streamlit_server  # noqa: E402
 
 pytestmark = pytest.mark.e2e

@@ -4,9 +4,8 @@ shipped studies' files: a re-run study or a retrained checkpoint fails this test
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 
 
 def _script():

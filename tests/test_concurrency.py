@@ -22,7 +22,7 @@ from vaegan_core.storage.lock import LOCK_FILE, FolderLock
 from vaegan_core.training.train import Trainer
 from vaegan_core.storage.zoo import evaluated_fingerprint
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 TINY_TRAIN = ["--model", "gan", "--dataset", "digits", "--width", "8", "--latent-dim", "8", "--batch-size", "16",
               "--device", "cpu", "--no-progress"]
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
 yaml = pytest.importorskip("yaml")
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 
 
 def instructions() -> list[tuple[str, str]]:

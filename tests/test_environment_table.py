@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO as ROOT  # noqa: E402
 SCANNED = ("vaegan_core", "demo", "scripts", "benchmarks")
 
 

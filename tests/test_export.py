@@ -24,7 +24,7 @@ from vaegan_core.models.prior import LatentGMM
 from vaegan_core import web_export
 
 pytest.importorskip("onnxruntime")
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO as ROOT  # noqa: E402
 SHIPPED = ROOT / "checkpoints"
 
 

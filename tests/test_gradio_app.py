@@ -7,7 +7,6 @@ Marked e2e: it starts a server and computes FID for three models (about a minute
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,6 @@ from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.e2e
 gradio_client = pytest.importorskip("gradio_client")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "demo"))
 from local_server import gradio_server  # noqa: E402
 
 STARTUP_SECONDS = 180

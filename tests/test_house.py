@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO as ROOT  # noqa: E402
 PACKAGE = ROOT / "vaegan_core"
 DEMO = ROOT / "demo"
 MAX_FUNCTION_LINES = 80

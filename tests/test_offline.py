@@ -1,6 +1,6 @@
 """Offline, proven: the app served and browsed inside a network namespace with only loopback (`unshare -n`),
 every page visited (and the Gradio app), and nothing may try the network: no request of the pages to another host (fonts, CDNs,
-icons), no attempt of the server (telemetry, the Hub), each caught by demo/network_audit.py's audit hook."""
+icons), no attempt of the server (telemetry, the Hub), each caught by tools/network_audit.py's audit hook."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import require_tools
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 

@@ -4,7 +4,6 @@ Anomalies page score the same images, so they show the same figures."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from vaegan_core.storage import page_cache
 from vaegan_core.storage.checkpoint import load_model
 from vaegan_core.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 
 
 def test_the_page_the_cli_and_the_diagnostics_score_the_same_images(tmp_path, capsys, monkeypatch):

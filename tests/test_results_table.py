@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 from conftest import tiny_model_config, tiny_train_config
 from vaegan_core.storage.checkpoint import save_checkpoint
 from vaegan_core.models import build_model
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 spec = importlib.util.spec_from_file_location("results_table", REPO / "benchmarks" / "results_table.py")
 results_table = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(results_table)

@@ -14,7 +14,7 @@ from pathlib import Path
 from vaegan_core.training import data as data_module
 from vaegan_core.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO as ROOT  # noqa: E402
 DEV = ROOT / "scripts" / "dev"
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from conftest import require_tools
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import REPO  # noqa: E402
 BASE = "localhost/vaegan-base:bookworm"
 IMAGE = "localhost/vaegan-explorer:test"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -1,12 +1,9 @@
 """The apps' queue for heavy work: one FID (or live study) at a time per process, the others told their place."""
 
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "demo"))
-import ui  # noqa: E402
+import ui
 
 
 class _Notice:

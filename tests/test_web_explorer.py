@@ -21,7 +21,7 @@ from conftest import require_tools
 from vaegan_core import web_export
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO as ROOT  # noqa: E402
 SHIPPED = ROOT / "checkpoints"
 DATASETS = ("mnist", "fashion-mnist")
 KINDS = ("gan", "vae", "vaegan")

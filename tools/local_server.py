@@ -91,7 +91,7 @@ def _serve(arguments: list[str], port: int, health: str, env: dict, timeout: flo
     """Start ``python [network audit] ARGUMENTS`` in the repository root with ``env`` added, wait until
     ``health`` answers, yield the URL, and stop the server afterwards."""
     environment = {**os.environ, **env}
-    audit = [str(REPO / "demo" / "network_audit.py"), network_log] if network_log else []
+    audit = [str(REPO / "tools" / "network_audit.py"), network_log] if network_log else []
     with tempfile.TemporaryFile() as output:
         # through this file's main: SIGUSR1 makes the server write its threads' stacks (Server.report)
         process = subprocess.Popen([sys.executable, __file__, *audit, *arguments], cwd=root, env=environment,
@@ -124,7 +124,7 @@ def _wait_until_healthy(url: str, health: str, process: subprocess.Popen, output
     raise RuntimeError(f"the server {state}:\n" + output.read().decode(errors="replace")[-2000:])
 
 
-if __name__ == "__main__":  # python demo/local_server.py (-m MODULE | SCRIPT) ARGS...: run it, stacks on SIGUSR1
+if __name__ == "__main__":  # python tools/local_server.py (-m MODULE | SCRIPT) ARGS...: run it, stacks on SIGUSR1
     import faulthandler
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)

@@ -1,8 +1,8 @@
 """Run a Python module (``streamlit`` by default) with an audit hook that writes every attempt to reach a host
 other than this machine to a file, one line each: the offline test's proof that the app never tries the network.
 
-    python demo/network_audit.py LOG -m streamlit run demo/app.py ...
-    python demo/network_audit.py LOG demo/gradio_app.py
+    python tools/network_audit.py LOG -m streamlit run demo/app.py ...
+    python tools/network_audit.py LOG demo/gradio_app.py
 
 Python raises the audit events ``socket.connect``, ``socket.sendto`` and ``socket.getaddrinfo`` for every
 socket of the interpreter (sys.addaudithook, PEP 578), so a telemetry call, a font or CDN fetch or a Hub
