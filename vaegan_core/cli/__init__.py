@@ -19,7 +19,7 @@ import warnings
 from .. import __version__
 from ..errors import VaeganError
 from . import data, experiments, measure, models, train
-from .common import _Interrupted, _Parser, _UsageError, _typed_options
+from .common import _Interrupted, _Parser, _UsageError
 
 GROUPS = (train, models, measure, experiments, data)  # one module per command group
 
@@ -38,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
-    args.typed = _typed_options(parser, argv)  # what the command line said itself (a resume compares those)
     rank = int(os.environ.get("RANK", "0")) if os.environ.get("RANK", "0").isdigit() else 0
     who = f"vaegan {args.command}" + (f" [process {rank}]" if rank else "")
     handlers = {command: handler for group in GROUPS for command, handler in group.HANDLERS.items()}

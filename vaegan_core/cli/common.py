@@ -118,18 +118,6 @@ class _Interrupted(Exception):
     pass
 
 
-def _typed_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
-    """The options ``argv`` names itself, in any spelling argparse accepts (``--kl-warm 0`` for ``--kl-warmup 0``,
-    ``--out=DIR``): the same command line parsed again with every default suppressed, so that only what was typed
-    lands in the namespace. ``parser`` is spent: its defaults are suppressed."""
-    parsers = [parser] + [sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-                          for sub in action.choices.values()]
-    for each in parsers:
-        for action in each._actions:
-            action.default = argparse.SUPPRESS
-    return set(vars(parser.parse_args(argv)))
-
-
 def shared(data_dir: bool = False, no_progress: bool = False, device: str | None = None) -> list:
     """Parent parsers of the options several commands share, declared once: ``--data-dir``, ``--no-progress`` and
     ``--device`` (with the command's default: ``auto`` where it trains, ``cpu`` where it only reads a model)."""

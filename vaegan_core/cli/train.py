@@ -91,8 +91,26 @@ def add_parsers(commands) -> dict:
     train.add_argument("--nproc", type=_int_in(1, 1024), default=1,
                        help="train on N processes (starts torchrun; one per GPU, or CPU processes with gloo); "
                             "--batch-size is per process, so the global batch is N x --batch-size")
-
+    # A resume compares only the settings the command line gives itself (a value typed equal to the default counts, e.g.
+    # --prior-gan-weight 1 on a run at 3): so they parse to None when not given, and their defaults are filled in
+    # afterwards (_given_settings), from the values declared above.
+    _DEFAULTS.update({option: train.get_default(option) for option in _SAVED_SETTINGS})
+    train.set_defaults(**dict.fromkeys(_SAVED_SETTINGS))
     return HANDLERS
+
+
+_DEFAULTS: dict = {}  # the saved settings' defaults, as declared in add_parsers
+
+
+def _given_settings(args: argparse.Namespace) -> set[str]:
+    """The saved settings ``args`` was given (not None: see add_parsers), then the others set to their defaults."""
+    if hasattr(args, "given"):  # filled already
+        return args.given
+    given = {option for option in _SAVED_SETTINGS if getattr(args, option) is not None}
+    for option in set(_SAVED_SETTINGS) - given:
+        setattr(args, option, _DEFAULTS[option])
+    args.given = given
+    return given
 
 
 def _flag(option: str) -> str:
@@ -115,9 +133,9 @@ def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
     """The saved settings a `vaegan train --resume` command changes; a _UsageError for one a resume may not change."""
     # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume);
     # one typed with its default value is (e.g. --prior-gan-weight 1 on a run at 3)
-    typed = args.typed
+    given = _given_settings(args)
     changed = {option for option in _SAVED_SETTINGS
-               if option in typed and getattr(args, option) != _stored_setting(saved, option)}
+               if option in given and getattr(args, option) != _stored_setting(saved, option)}
     # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
     # fine-tuning stage, with the run's own optimizer state or without); a cosine decay of the rates from here to
     # the new last epoch; the decay of the run's moving average; and, continuing from the weights alone, a moving
@@ -135,6 +153,7 @@ def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
 
 
 def _train(args: argparse.Namespace) -> dict:
+    _given_settings(args)
     if args.nproc > 1:
         return _train_on_processes(args)
     from ..training.train import Trainer

@@ -1,6 +1,9 @@
-"""VAE, GAN and VAE-GAN: the math only (encode, decode, sample, losses).
+"""What the VAE, the GAN and the VAE-GAN share: ``GenerativeModel`` (decode, sample, the priors, the labels, the
+moving average of the decoder), the encoder's ``encode`` (``_EncoderMixin``, for the VAE and the VAE-GAN), how a
+model shares a batch over processes (``OneProcess``) and the helpers of their losses. The models themselves are in
+``vae``, ``gan`` and ``vaegan``; ``registry`` builds one from its config.
 
-Models hold no optimizer and pick no device. ``training_losses`` returns one loss per
+Models are the math only (encode, decode, sample, losses): they hold no optimizer and pick no device. ``training_losses`` returns one loss per
 network group (``parameter_groups`` names them), and the Trainer back-propagates each
 loss into its own group only, which is how the VAE-GAN keeps the GAN gradient out of
 the encoder and the discriminator step out of the decoder.
@@ -16,13 +19,12 @@ from __future__ import annotations
 import contextlib
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..config import MAX_NETWORK_WEIGHTS, MODEL_LABELS, ModelConfig
+from ..config import MODEL_LABELS, ModelConfig
 from ..errors import ConfigError
 from ..images import check_image_batch
-from .nets import Decoder, Discriminator, Encoder, init_weights, largest_network_weights
+from .nets import Decoder
 from .prior import NormalPrior, Prior, check_prior_name
 
 INFERENCE_BATCH = 512  # images per forward pass in the inference helpers (bounds memory)
@@ -292,237 +294,6 @@ class _EncoderMixin:
             return torch.cat(mus), torch.cat(logvars)
 
 
-class VAE(_EncoderMixin, GenerativeModel):
-    """Variational autoencoder (Kingma & Welling 2013) with a Bernoulli or Gaussian pixel likelihood."""
-
-    kind = "vae"
-    default_lr = 1e-3
-
-    def __init__(self, config: ModelConfig):
-        super().__init__(config)
-        self.encoder = Encoder(config)
-        self.apply(init_weights)
-        if config.likelihood == "calibrated":  # the pixel sigma the ELBO of new images uses (a moving average)
-            self.register_buffer("pixel_sigma", torch.tensor(float(config.gaussian_sigma)))
-
-    def parameter_groups(self):
-        return {"vae": list(self.encoder.parameters()) + list(self.decoder.parameters())}
-
-    def reconstruction_nll(self, logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """-log p(x|z) summed over pixels, averaged over the batch (constants dropped)."""
-        if self.config.likelihood == "bernoulli":
-            return _per_image_sum(F.binary_cross_entropy_with_logits(logits.float(), images, reduction="none"))
-        squared = (torch.sigmoid(logits.float()) - images).pow(2)
-        if self.config.likelihood == "calibrated":
-            # sigma-VAE (Rybkin et al. 2021): the sigma that maximises the likelihood of this batch, sigma^2 = MSE,
-            # so -log p(x|z) = D/2 log sigma^2 + D/2 per image: the reconstruction weighs against the KL as a
-            # learnt variance would make it (Dai & Wipf 2019), without a parameter to tune
-            variance = self.global_mean(squared.mean()).detach().clamp_min(1e-6)
-            if self.training:
-                with torch.no_grad():
-                    self.pixel_sigma.mul_(0.99).add_(0.01 * variance.sqrt())
-            pixels = squared[0].numel()
-            return _per_image_sum(squared) / (2 * variance) + 0.5 * pixels * torch.log(variance)
-        sigma = self.config.gaussian_sigma  # Gaussian: ||x - x_hat||^2 / (2 sigma^2)
-        return _per_image_sum(squared) / (2 * sigma**2)
-
-    def training_losses(self, images, generator=None, labels=None):
-        # ELBO (Kingma & Welling 2013): L = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I));
-        # conditional (Sohn et al. 2015): q(z|x, y), p(x|z, y), the same bound given y
-        mu, logvar = self.encoder(images, labels)
-        z = self.reparameterize(mu, logvar, generator)
-        logits = self.decoder(z, labels)
-        nll = self.reconstruction_nll(logits, images)
-        kl = kl_to_standard_normal(mu, logvar)
-        loss = nll + self.config.beta * self.kl_scale * kl
-        with torch.no_grad():
-            recon_mse = (torch.sigmoid(logits.float()) - images).pow(2).mean()
-        logs = {"loss": loss.detach(), "nll": nll.detach(), "kl": kl.detach(), "recon_mse": recon_mse}
-        return {"vae": loss}, logs
-
-
-class GAN(GenerativeModel):
-    """DCGAN (Radford et al. 2015) with the non-saturating generator loss (Goodfellow et al. 2014)."""
-
-    kind = "gan"
-
-    def __init__(self, config: ModelConfig):
-        super().__init__(config)
-        self.discriminator = Discriminator(config)
-        self.apply(init_weights)
-
-    def parameter_groups(self):
-        return {"discriminator": list(self.discriminator.parameters()), "decoder": list(self.decoder.parameters())}
-
-    def training_losses(self, images, generator=None, labels=None):
-        batch = images.shape[0]
-        z = self.training_noise((batch, self.config.latent_dim), generator, images.device)
-        # conditional (Mirza & Osindero 2014): the fakes are drawn for the real batch's labels, so y follows the
-        # data's class frequencies, and D judges each image with its label (projection, see nets.Discriminator)
-        fakes = torch.sigmoid(self.decoder(z, labels)).to(images.dtype)
-        # One discriminator pass over real and fake images together. The discriminator loss is
-        # back-propagated into the discriminator only, which equals detaching the fakes.
-        logits, _ = self.discriminator(torch.cat([images, fakes]),
-                                       None if labels is None else torch.cat([labels, labels]))
-        real_logits, fake_logits = logits.float().split(batch)
-        # Goodfellow et al. 2014: D maximises log D(x) + log(1 - D(G(z))), i.e. minimises the two BCEs;
-        # G minimises -log D(G(z)) (the non-saturating form) instead of log(1 - D(G(z))).
-        loss_real = F.softplus(-real_logits).mean()
-        loss_fake = F.softplus(fake_logits).mean()
-        loss_discriminator = loss_real + loss_fake
-        loss_generator = F.softplus(-fake_logits).mean()
-        logs = {
-            "loss_discriminator": loss_discriminator.detach(),
-            "loss_generator": loss_generator.detach(),
-            "d_real": torch.sigmoid(real_logits).mean().detach(),
-            "d_fake": torch.sigmoid(fake_logits).mean().detach(),
-            "d_accuracy": _discriminator_accuracy(real_logits, fake_logits).detach(),
-        }
-        return {"discriminator": loss_discriminator, "decoder": loss_generator}, logs
-
-
-class VAEGAN(_EncoderMixin, GenerativeModel):
-    """VAE-GAN of Larsen et al. 2016 (arXiv 1512.09300): a VAE whose reconstruction error is
-    measured in the feature space of a GAN discriminator.
-
-    L = L_prior + L_llike^Dis_l + L_GAN, split over the three networks (their eq. 9):
-      encoder:       beta * KL(q(z|x) || N(0, I)) + L_llike^Dis_l          (no L_GAN gradient)
-      decoder:       gamma * L_llike^Dis_l - L_GAN  (in the non-saturating form)
-      discriminator: -L_GAN, with real images against reconstructions and prior samples
-    where L_llike^Dis_l = 1/2 ||Dis_l(x) - Dis_l(x~)||^2, summed over the feature map
-    (a unit-variance Gaussian in feature space). Because it is a sum over 4w x 4 x 4 features,
-    gamma is small (default 0.05) to keep the decoder's GAN term from being drowned.
-    """
-
-    kind = "vaegan"
-
-    def __init__(self, config: ModelConfig):
-        super().__init__(config)
-        self.encoder = Encoder(config)
-        self.discriminator = Discriminator(config)
-        self.apply(init_weights)
-
-    # One discriminator pass over real | reconstructed | sampled images (True), or one over the real images and one
-    # over the generated ones (False): then the encoder's and the decoder's losses back-propagate through the
-    # discriminator over the generated rows only, not over the real ones as well (benchmarks/train_speed.py).
-    # The two give the same losses and gradients; a discriminator with BatchNorm (whose statistics would differ)
-    # and a DistributedDataParallel one (one forward per step) always take the single pass.
-    fused_discriminator = False
-
-    def parameter_groups(self):
-        return {
-            "discriminator": list(self.discriminator.parameters()),
-            "encoder": list(self.encoder.parameters()),
-            "decoder": list(self.decoder.parameters()),
-        }
-
-    def _discriminate(self, images, decoded, labels, twice):
-        """(real logits, reconstructed logits, prior logits, real features, reconstructed features), in float."""
-        batch = images.shape[0]
-        fused = (self.fused_discriminator or self.config.discriminator_norm == "batch"
-                 or isinstance(self.discriminator, nn.parallel.DistributedDataParallel))
-        if fused:
-            logits, features = self.discriminator(torch.cat([images, decoded]),
-                                                  None if labels is None else torch.cat([labels, twice]))
-            real_logits, recon_logits, prior_logits = logits.float().split(batch)
-            real_features, recon_features, _ = features.float().split(batch)
-            return real_logits, recon_logits, prior_logits, real_features, recon_features
-        real_logits, real_features = self.discriminator(images, labels)
-        logits, features = self.discriminator(decoded, twice)
-        recon_logits, prior_logits = logits.float().split(batch)
-        return real_logits.float(), recon_logits, prior_logits, real_features.float(), features[:batch].float()
-
-    def training_losses(self, images, generator=None, labels=None):
-        config = self.config
-        batch = images.shape[0]
-        # conditional (the CVAE-GAN of Bao et al. 2017, in Larsen et al.'s losses): y goes to the encoder, the
-        # decoder and the (projection) discriminator; the prior samples take the real batch's labels
-        mu, logvar = self.encoder(images, labels)
-        z = self.reparameterize(mu, logvar, generator)
-        z_prior = self.training_noise(z.shape, generator, z.device, z.dtype)
-        # One decoder pass for the reconstructions and the prior samples (larger matrix products, fewer launches;
-        # its BatchNorm sees both), then the discriminator (_discriminate: one pass or two).
-        twice = None if labels is None else torch.cat([labels, labels])
-        decoded = torch.sigmoid(self.decoder(torch.cat([z, z_prior]), twice)).to(images.dtype)
-        real_logits, recon_logits, prior_logits, real_features, recon_features = self._discriminate(
-            images, decoded, labels, twice)
-
-        # L_prior = KL(q(z|x) || p(z)) (Kingma & Welling 2013)
-        kl = kl_to_standard_normal(mu, logvar)
-        # L_llike^Dis_l = -log N(Dis_l(x) | Dis_l(x~), s^2 I) = ||Dis_l(x) - Dis_l(x~)||^2 / (2 s^2) + const.
-        # Larsen et al. fix s = 1; we set s^2 to the mean power of the real features (no gradient),
-        # which makes the term independent of the discriminator's feature scale (spectral norm
-        # shrinks it ~20x), so that KL and feature likelihood keep their balance as D trains.
-        real_features = real_features.detach()
-        feature_power = self.global_mean(real_features.pow(2).mean()).clamp_min(1e-8)
-        feature_nll = 0.5 * _per_image_sum((recon_features - real_features).pow(2)) / feature_power
-        # -L_GAN for the discriminator: BCE(D(x), 1) + BCE(D(x~), 0) + BCE(D(x_p), 0)
-        loss_real = F.softplus(-real_logits).mean()
-        loss_recon = F.softplus(recon_logits).mean()
-        # (the prior samples' terms weighted by prior_gan_weight, 1 in Larsen et al.: more pushes the decoder to make
-        # N(0, I) codes look real, beyond the codes the encoder gives)
-        weight = config.prior_gan_weight
-        loss_prior = F.softplus(prior_logits).mean()
-        loss_discriminator = loss_real + loss_recon + weight * loss_prior
-        # Decoder side of L_GAN, non-saturating: -log D(x~) - log D(x_p)
-        loss_gan_decoder = F.softplus(-recon_logits).mean() + weight * F.softplus(-prior_logits).mean()
-
-        train_discriminator, train_decoder_gan = True, True
-        if config.equilibrium:
-            # Larsen et al.'s equilibrium trick: pause the player that is too far ahead.
-            low = config.equilibrium_target - config.equilibrium_margin
-            high = config.equilibrium_target + config.equilibrium_margin
-            real_bce, fake_bce = float(loss_real.detach()), 0.5 * float((loss_recon + loss_prior).detach())
-            train_discriminator = not (real_bce < low or fake_bce < low)
-            train_decoder_gan = not (real_bce > high or fake_bce > high)
-            if not (train_discriminator or train_decoder_gan):
-                train_discriminator = train_decoder_gan = True
-
-        loss_encoder = config.beta * self.kl_scale * kl + feature_nll
-        loss_decoder = config.gamma * feature_nll + (loss_gan_decoder if train_decoder_gan else 0.0)
-        losses = {"encoder": loss_encoder, "decoder": loss_decoder}
-        if train_discriminator:
-            losses = {"discriminator": loss_discriminator, **losses}
-
-        with torch.no_grad():
-            recon_mse = (decoded[:batch].float() - images.float()).pow(2).mean()
-            fake_logits = torch.cat([recon_logits, prior_logits])
-        logs = {
-            "loss_discriminator": loss_discriminator.detach(),
-            "loss_encoder": loss_encoder.detach(),
-            "loss_decoder": loss_decoder.detach(),
-            "loss_gan_decoder": loss_gan_decoder.detach(),
-            "kl": kl.detach(),
-            "feature_nll": feature_nll.detach(),
-            "recon_mse": recon_mse,
-            "d_real": torch.sigmoid(real_logits).mean().detach(),
-            "d_fake": torch.sigmoid(prior_logits).mean().detach(),
-            "d_recon": torch.sigmoid(recon_logits).mean().detach(),
-            "d_accuracy": _discriminator_accuracy(real_logits, fake_logits),
-        }
-        if config.equilibrium:
-            # on the loss's device: the Trainer stacks all logs into one tensor
-            logs["train_discriminator"] = loss_real.new_tensor(float(train_discriminator))
-            logs["train_decoder_gan"] = loss_real.new_tensor(float(train_decoder_gan))
-        return losses, logs
-
-
-MODEL_CLASSES = {"vae": VAE, "gan": GAN, "vaegan": VAEGAN}
-
-
-def build_model(config: ModelConfig) -> GenerativeModel:
-    """A freshly initialised model of ``config.kind``; refused (before any allocation) when one of its
-    networks would exceed ``MAX_NETWORK_WEIGHTS``."""
-    weights = largest_network_weights(config)
-    if weights > MAX_NETWORK_WEIGHTS:
-        raise ConfigError(f"this config asks for networks of about {weights:,} weights, more than the "
-                          f"{MAX_NETWORK_WEIGHTS:,} this package builds; lower width, latent_dim or image_size")
-    model = MODEL_CLASSES[config.kind](config)
-    model.reset_ema()
-    return model
-
-
 def count_parameters(module: nn.Module) -> int:
     """Trainable parameters (the moving average of the decoder's weights is not trained, so not counted)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-

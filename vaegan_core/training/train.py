@@ -1,20 +1,21 @@
-"""The Trainer: optimizers, device, mixed precision, the loop, logging, samples, checkpoints, resume.
+"""The Trainer: optimizers, the loop, the training step, logging. Its other jobs live beside it: the device,
+precision, threads and torch.compile (``devices``), the training split (``training_split``), what each epoch
+saves and the tracked quality (``epoch_end``), and resuming a run (``resume``). Their public names (resolve_device,
+cpu_threads, best_fid, ...) stay importable from here.
 
 The whole training split lives in one uint8 tensor on the training device and is batched
 by a seeded random permutation per epoch (no DataLoader workers): on a GPU this keeps the
 device busy, on a CPU it costs nothing. Each network group of the model has its own Adam
-optimizer; each loss is back-propagated into its own group only (see models.py).
+optimizer; each loss is back-propagated into its own group only (see models/generative.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import shutil
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,69 +25,19 @@ from tqdm.auto import tqdm
 from ..storage import checkpoint as ckpt
 from . import distributed
 from ..storage import paths
-from ..storage.card import write_model_card
 from ..config import ModelConfig, TrainConfig
-from .data import load_dataset
-from ..errors import CheckpointError, ConfigError, TrainingDiverged, VaeganError, first_line
-from ..storage.files import write_text_atomic
+from ..errors import CheckpointError, ConfigError, TrainingDiverged, first_line
 from .folders import folder_classes, is_folder
 from ..storage.lock import LOCK_FILE, FolderLock
-from ..images import save_grid
 from ..models import GenerativeModel, build_model
-from ..storage.zoo import read_history, read_quality
+# the Trainer calls these by their names here (a test may replace train.cpu_threads); importable from here as before
+from .devices import compile_networks, cpu_has_fast_bf16, cpu_threads, resolve_device, resolve_precision
+from .epoch_end import best_fid, end_of_epoch, track_quality
+from .resume import load_state, load_weights_only, record_stages, resume_settings
+from .training_split import conditional_labels, fits_on_device, training_data
 
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """auto -> cuda, then mps, then cpu; an explicit device that is absent is an error."""
-    mps_available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps") if mps_available else torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device auto or cpu")
-    if name == "mps" and not mps_available:
-        raise ConfigError("--device mps was asked for but Apple's MPS backend is not available; use --device auto or cpu")
-    return torch.device(name)
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True where the CPU multiplies bf16 matrices in hardware (AMX or AVX512-BF16); else bf16 is emulated and slow."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """auto -> bf16 on a CUDA GPU that supports it and on CPUs with bf16 hardware, else fp32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu":
-        return "bf16" if cpu_has_fast_bf16() else "fp32"
-    return "fp32"
-
-
-def cpu_threads(requested: str | int = "auto", ours: int = 0) -> int | None:
-    """Intra-op threads for training on the CPU: ``requested`` as a number, or for "auto" the cores not busy with
-    other work: the cores less the 1-minute load average that is not ours (``ours``: the threads this run has kept
-    busy over the last minute; 0 before it starts), at least one. With other work on the machine, torch's threads
-    spin-wait on each other and one thread runs faster than two (benchmarks/train_speed.py --shared). None (leave
-    torch's setting alone) where OMP_NUM_THREADS is set: the user's choice stands."""
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if requested != "auto":
-        return max(1, min(int(requested), cores))
-    try:
-        others = max(0.0, os.getloadavg()[0] - ours)
-    except OSError:  # no load average on this system: torch's default
-        return None
-    return max(1, min(cores, round(cores - others)))
+__all__ = ["Trainer", "backward_per_group", "best_fid", "compile_networks", "cpu_has_fast_bf16", "cpu_threads",
+           "resolve_device", "resolve_precision"]
 
 
 def backward_per_group(losses: dict[str, torch.Tensor], groups: dict[str, list[torch.nn.Parameter]]) -> None:
@@ -100,23 +51,6 @@ def backward_per_group(losses: dict[str, torch.Tensor], groups: dict[str, list[t
     names = list(losses)
     for index, name in enumerate(names):
         losses[name].backward(inputs=groups[name], retain_graph=index < len(names) - 1)
-
-
-def compile_networks(model: GenerativeModel, wrapped: dict) -> dict:
-    """``torch.compile`` of each network (its DDP wrapper in a run on several processes) for the training step;
-    the plain networks stay the model's for sampling, the moving average and saving (``distributed.use_wrapped``
-    swaps them in for the step). The parameters are shared, so the optimizers need no change."""
-    import torch._functorch.config as functorch_config
-
-    # the losses back-propagate through shared parts of one graph (backward_per_group retains it), which the
-    # compiled backward's donated buffers forbid
-    functorch_config.donated_buffer = False
-    compiled = {}
-    for name in ("encoder", "decoder", "discriminator"):
-        network = wrapped.get(name, getattr(model, name, None))
-        if network is not None:
-            compiled[name] = torch.compile(network)
-    return compiled
 
 
 def _epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -208,7 +142,7 @@ class Trainer:
                               "which processes could decide differently: train it on one process")
         distributed.start(self.context, self.device)
 
-        images, labels = self._training_data(model_config, data, data_root)
+        images, labels = training_data(self, model_config, data, data_root)
         self.class_names = (folder_classes(train_config.dataset) if data is None and is_folder(train_config.dataset)
                             else [])
         global_batch = train_config.batch_size * self.context.world
@@ -220,8 +154,8 @@ class Trainer:
             )
         # uint8 on the device, batches converted as they are drawn; a dataset too large for the accelerator's
         # memory stays in (memory-mapped) host memory and goes over batch by batch
-        self.images = images.to(self.device) if self._fits_on_device(images) else images
-        self.labels = self._conditional_labels(model_config, labels, images.shape[0])
+        self.images = images.to(self.device) if fits_on_device(self.device, images) else images
+        self.labels = conditional_labels(self, model_config, labels, images.shape[0])
         self.steps_per_epoch = images.shape[0] // global_batch
 
         torch.manual_seed(train_config.seed)  # initial weights
@@ -257,49 +191,6 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
-    def _conditional_labels(self, model_config: ModelConfig, labels, count: int) -> torch.Tensor | None:
-        """The class of each training image on the device, for a conditional model (None otherwise); sets
-        ``class_frequencies``, the share of each class, from which samples for evaluation draw their labels."""
-        if not model_config.num_classes:
-            return None
-        labels = torch.as_tensor(labels).long()
-        if labels.numel() != count or labels.min() < 0 or labels.max() >= model_config.num_classes:
-            raise ConfigError(f"a conditional model of {model_config.num_classes} classes needs one label from 0 "
-                              f"to {model_config.num_classes - 1} per training image; {self.config.dataset} "
-                              f"has labels from {int(labels.min())} to {int(labels.max())}")
-        counts = torch.bincount(labels, minlength=model_config.num_classes).double()
-        self.class_frequencies = [round(float(share), 6) for share in counts / counts.sum()]
-        return labels.to(self.device)
-
-    def _training_data(self, model_config: ModelConfig, data, data_root) -> tuple[torch.Tensor, Any]:
-        """The training split (``data`` when given), cut to ``limit``; process 0 decodes an image folder first."""
-        config = self.config
-        if not self.context.main:
-            distributed.barrier(self.context)
-        images, labels = data if data is not None else load_dataset(
-            config.dataset, "train", data_root, image_size=model_config.image_size, channels=model_config.channels,
-            progress=self.progress)
-        if self.context.main:
-            distributed.barrier(self.context)
-        if config.limit:
-            images, labels = images[: config.limit], labels[: config.limit]
-        if images.dtype != torch.uint8:  # batches are divided by 255: floats would train on near-black images
-            raise ConfigError(f"training images must be uint8 pixels (0-255) as load_dataset gives them, got "
-                              f"{images.dtype}; vaegan_core.train_model takes float images in [0, 1]")
-        expected = (model_config.channels, model_config.image_size, model_config.image_size)
-        if tuple(images.shape[1:]) != expected:
-            raise ConfigError(
-                f"{config.dataset} images are {'x'.join(map(str, images.shape[1:]))} but the model expects "
-                f"{'x'.join(map(str, expected))}; set image_size / channels to match the data"
-            )
-        return images, labels
-
-    def _fits_on_device(self, images: torch.Tensor) -> bool:
-        if self.device.type != "cuda":
-            return self.device.type == "cpu" or images.numel() < 2**30
-        free, _ = torch.cuda.mem_get_info(self.device)
-        return images.numel() * images.element_size() < free // 4
-
     @property
     def _channels_last(self) -> bool:
         return self.config.channels_last and self.device.type in ("cpu", "cuda")
@@ -327,117 +218,21 @@ class Trainer:
         keep the epoch with the lowest score in ``best/`` (stopping the scoring stops it too).
         """
         saved = ckpt.read_config(out_dir)
-        train_config: TrainConfig = saved["train_config"]
-        model_config: ModelConfig = saved["model_config"]
-        if train_config is None:
-            raise CheckpointError(f"{Path(out_dir) / paths.CONFIG_FILE} has no training config, so it cannot be resumed")
-        changes = {name: value for name, value in (("epochs", epochs), ("device", device), ("track_fid", track_fid),
-                                                   ("keep_best", keep_best)) if value is not None}
-        if changes.get("track_fid", train_config.track_fid) == 0:
-            changes["keep_best"] = False
-        if changes:
-            train_config = dataclasses.replace(train_config, **changes)
-        if ema_decay is not None and ema_decay != model_config.ema_decay:
-            if model_config.ema_decay > 0 and ema_decay == 0:
-                raise ConfigError("a run's moving average cannot be turned off on a resume (both weights stay in the "
-                                  "checkpoint; load it with model.use_ema = False to sample the trained ones)")
-            if model_config.ema_decay == 0 and not reset_optimizer:
-                raise ConfigError("a moving average can only be added to a run without one, continued from its "
-                                  "weights alone (--reset-optimizer)")
-            model_config = dataclasses.replace(model_config, ema_decay=ema_decay)
-        if prior_gan_weight is not None and prior_gan_weight != model_config.prior_gan_weight:
-            if model_config.kind != "vaegan":
-                raise ConfigError("the weight of the GAN terms on prior samples is a VAE-GAN setting; this run "
-                                  f"trains a {model_config.kind}")
-            model_config = dataclasses.replace(model_config, prior_gan_weight=prior_gan_weight)
-        if lr_schedule is not None and lr_schedule != train_config.lr_schedule and lr_schedule != "cosine":
-            raise ConfigError(f"a run on the {train_config.lr_schedule} schedule cannot switch to {lr_schedule}; only "
-                              "a constant rate can become a cosine decay from the epoch resumed from")
-        changed = {name: getattr(model_config, name) for name in ("ema_decay", "prior_gan_weight")
-                   if getattr(model_config, name) != getattr(saved["model_config"], name)}
+        model_config, train_config, changed = resume_settings(
+            saved, out_dir, epochs=epochs, device=device, reset_optimizer=reset_optimizer, ema_decay=ema_decay,
+            track_fid=track_fid, keep_best=keep_best, prior_gan_weight=prior_gan_weight, lr_schedule=lr_schedule)
         trainer = cls(model_config, train_config, out_dir, _resuming=True, **kwargs)
         try:
             if reset_optimizer:
-                trainer._load_weights_only(saved.get("state") or {})
+                load_weights_only(trainer, saved.get("state") or {})
             else:
-                trainer._load_state()
+                load_state(trainer)
         except BaseException:  # a refused state: the folder and the process group are given back at once
             trainer.release()
             distributed.stop(trainer.context)
             raise
-        if lr_schedule is not None and lr_schedule != train_config.lr_schedule:
-            trainer.config = dataclasses.replace(trainer.config, lr_schedule=lr_schedule, lr_decay_from=trainer.epoch)
-            changed["lr_schedule"] = lr_schedule
-        stages = (saved.get("state") or {}).get("stages")
-        trainer.stages = [stage for stage in stages if isinstance(stage, dict)] if isinstance(stages, list) else []
-        if reset_optimizer or changed:
-            trainer.stages.append({"from_epoch": trainer.epoch, "optimizer": "fresh" if reset_optimizer else "kept",
-                                   **({"changed": changed} if changed else {})})
+        record_stages(trainer, saved, reset_optimizer, lr_schedule, changed)
         return trainer
-
-    def _load_state(self) -> None:
-        """Model, optimizers, noise and counters from ``trainer_state.pt``.
-
-        The trainer state carries the model's weights too and is written first at each save, in one atomic
-        rename: a run killed between the files of a save resumes from whichever state is complete, equal to
-        an uninterrupted run. (A state written before it carried the weights needs model.safetensors of its
-        own epoch.)"""
-        state = ckpt.load_trainer_state(self.out_dir)
-        state_file = self.out_dir / paths.TRAINER_STATE_FILE
-        try:
-            if "model" in state:
-                self.model.load_state_dict(state["model"], strict=True)
-            else:
-                metadata = ckpt.load_weights(self.model, self.out_dir)
-                if metadata.get("epoch") != str(int(state["epoch"])):
-                    raise CheckpointError(
-                        f"{self.out_dir}: model.safetensors is from epoch {metadata.get('epoch')} but "
-                        f"trainer_state.pt from epoch {int(state['epoch'])}; continue from the weights alone with "
-                        f"`vaegan train --resume --reset-optimizer --out {self.out_dir} --epochs N`")
-            for name, optimizer in self.optimizers.items():
-                optimizer.load_state_dict(state["optimizers"][name])
-            self.epoch, self.step = int(state["epoch"]), int(state["step"])
-            if state.get("noise_device", "cpu") == self.device.type:
-                self.noise.set_state(state["noise_rng"])
-            else:  # a CUDA generator's state means nothing to a CPU one: reseed, deterministically
-                self._reseed_noise(f"resuming on {self.device.type} a run trained on {state.get('noise_device')}")
-            self.train_seconds = float(state["train_seconds"])
-        except (KeyError, ValueError, RuntimeError, TypeError) as error:
-            raise CheckpointError(f"{state_file} does not match the model ({first_line(error)}); continue from the "
-                                  f"weights alone with `vaegan train --resume --reset-optimizer --out {self.out_dir} "
-                                  "--epochs N`") from None
-        self._truncate_history()
-
-    def _load_weights_only(self, state: dict) -> None:
-        """Weights from model.safetensors, counters from config.json's state, fresh optimizers (see ``resume``)."""
-        metadata = ckpt.load_weights(self.model, self.out_dir, start_average=True)
-        try:
-            self.epoch = int(metadata.get("epoch", state.get("epoch", 0)))
-            self.step = int(state.get("step", self.epoch * self.steps_per_epoch))
-            self.train_seconds = float(state.get("train_seconds", 0.0))
-        except (TypeError, ValueError):
-            raise CheckpointError(f"{self.out_dir / paths.CONFIG_FILE} has no usable epoch and step in its state; "
-                                  "start a new run") from None
-        self._reseed_noise("resuming from the weights alone (--reset-optimizer)")
-        self._truncate_history()
-
-    def _reseed_noise(self, why: str) -> None:
-        self.noise.manual_seed(self.config.seed + 1 + self.step)
-        warnings.warn(f"{why}: the noise stream is reseeded, so the run is reproducible but not identical to an "
-                      "uninterrupted one", stacklevel=3)
-
-    def _truncate_history(self) -> None:
-        """Drop history lines logged after the checkpoint we resume from (they will be logged again)."""
-        path = self.out_dir / paths.HISTORY_FILE
-        if not path.exists() or not self.context.main:
-            return
-        kept = [row for row in read_history(self.out_dir)  # a torn last line is dropped too
-                if isinstance(row.get("step", 0), int) and row.get("step", 0) <= self.step]
-        write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in kept))
-        quality = self.out_dir / paths.QUALITY_FILE
-        if quality.exists():
-            kept = [row for row in read_quality(self.out_dir) if row["step"] <= self.step]
-            write_text_atomic(quality, "".join(json.dumps(row) + "\n" for row in kept))
 
     def _autocast(self):
         enabled = self.precision == "bf16"
@@ -623,81 +418,13 @@ class Trainer:
         )
 
     def _end_of_epoch(self, images_per_second: float) -> None:
-        """Sample grid, weights, config, trainer state and model card for the epoch just finished."""
-        self.model.eval()
-        save_grid(self.model.decode(self.fixed_z, self.fixed_labels), self.out_dir / paths.SAMPLES_DIR / f"epoch_{self.epoch:03d}.png")
-        self.model.train()
-        state = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
-                 "device": str(self.device), "precision": self.precision,
-                 "images_per_second": images_per_second, "torch_version": torch.__version__,
-                 **({"compiled": True} if self.compiled else {}), **({"stages": self.stages} if self.stages else {})}
-        if self.labels is not None:
-            state["class_frequencies"] = self.class_frequencies
-        if self.class_names:  # an image folder's classes as trained: the folder may change later, the labels may not
-            state["class_names"] = self.class_names
-        # The trainer state goes first and carries the weights: whatever write a kill interrupts, the folder
-        # holds one complete (weights, optimizers, noise, counters) to resume from (see _load_state).
-        trainer_state = {
-            "model": {name: tensor.detach().cpu().clone() for name, tensor in self.model.state_dict().items()},
-            "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
-            "noise_rng": self.noise.get_state(),
-            "noise_device": self.device.type,
-            "epoch": self.epoch, "step": self.step, "train_seconds": self.train_seconds,
-        }
-        ckpt.save_trainer_state(self.out_dir, trainer_state)
-        ckpt.save_checkpoint(self.out_dir, self.model, self.config, state)
-        write_model_card(self.out_dir, self.model, self.config, state)
-        self._track_quality(state)
-        if self.on_epoch_end is not None:
-            self.model.eval()
-            try:
-                self.on_epoch_end(self.epoch, self.model)
-            finally:
-                self.model.train()
+        """Sample grid, weights, config, trainer state and model card for the epoch just finished (``epoch_end``)."""
+        end_of_epoch(self, images_per_second)
 
     def _track_quality(self, state: dict[str, Any]) -> None:
-        """With ``track_fid``: the domain FID of fresh samples against the train split (the test split plays no
-        part in training choices), one line per epoch in quality.jsonl beside the CPU time so far: the run's
-        quality against its training time. The evaluation's own time is not training time. With ``keep_best``,
-        an epoch that scores lower than the one in ``best/`` replaces it there."""
-        n = self.config.track_fid
-        if not n or self._quality_off:
-            return
-        from ..metrics.evaluate import evaluate  # heavy imports, only when asked for
+        """The tracked FID of the epoch and, with ``keep_best``, ``best/`` (``epoch_end.track_quality``)."""
+        track_quality(self, state)
 
-        self.model.eval()
-        try:
-            result = evaluate(self.model, self.config.dataset, n=n, extractor="lenet", metrics=("fid",),
-                              split="train", seed=self.config.seed, device=str(self.device), data_root=self.data_root)
-        except (VaeganError, OSError) as error:
-            self._quality_off = True
-            off = "--track-fid and --keep-best are" if self.config.keep_best else "--track-fid is"
-            warnings.warn(f"{off} off for this run: {first_line(error)}", stacklevel=2)
-            return
-        finally:
-            self.model.train()
-        row = {"epoch": self.epoch, "step": self.step, "train_seconds": round(self.train_seconds, 2),
-               "fid_domain_train": round(float(result["metrics"]["fid"]), 3), "n": n}
-        with open(self.out_dir / paths.QUALITY_FILE, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
-        if self.config.keep_best and row["fid_domain_train"] < best_fid(self.out_dir):
-            best = self.out_dir / paths.BEST_DIR
-            chosen = {**state, "fid_domain_train": row["fid_domain_train"], "chosen_by": "lowest --track-fid"}
-            # what belonged to the weights being replaced goes with them: a GMM of their codes (vaegan fit-gmm), its
-            # samples and their scores would pass for the new epoch's
-            for stale in (paths.LATENT_GMM_FILE, paths.METRICS_FILE, f"{paths.SAMPLES_DIR}/{paths.GMM_GRID_FILE}"):
-                (best / stale).unlink(missing_ok=True)
-            ckpt.save_checkpoint(best, self.model, self.config, chosen)
-            write_model_card(best, self.model, self.config, chosen)
-
-
-def best_fid(out_dir: Path) -> float:
-    """The tracked FID of the epoch kept in ``out_dir/best/`` (infinity when none is kept or it cannot be read)."""
-    try:
-        value = (ckpt.read_config(Path(out_dir) / paths.BEST_DIR).get("state") or {}).get("fid_domain_train")
-    except VaeganError:
-        return float("inf")
-    return float(value) if isinstance(value, (int, float)) else float("inf")
 
 
 def _short_postfix(record: dict[str, Any]) -> dict[str, str]:
