@@ -39,7 +39,7 @@ COPY --chown=user vaegan_core ./vaegan_core
 COPY --chown=user demo ./demo
 COPY --chown=user checkpoints ./checkpoints
 COPY --chown=user .streamlit ./.streamlit
-RUN pip install $PIP_OPTIONS -e .
+RUN pip install $PIP_OPTIONS -e ".[app]"
 
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

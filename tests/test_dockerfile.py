@@ -76,7 +76,7 @@ def test_cpu_only_torch_is_installed_before_the_project():
     assert ("ARG", "TORCH_INDEX=https://download.pytorch.org/whl/cpu") in steps and ("ARG", "BASE_IMAGE=python:3.11-slim") in steps
     runs = [args for keyword, args in steps if keyword == "RUN"]
     torch_step = next(i for i, args in enumerate(runs) if "--index-url ${TORCH_INDEX} ${TORCH_SPEC}" in args)
-    project_step = next(i for i, args in enumerate(runs) if re.search(r"pip install .*-e \.", args))
+    project_step = next(i for i, args in enumerate(runs) if re.search(r'pip install .*-e "?\.', args))
     assert torch_step < project_step
 
 

@@ -1,6 +1,7 @@
-"""ONNX export (vaegan_core.export) and `vaegan export-web` (vaegan_core.web_export): every exported network
-computes what the model does (onnxruntime against torch, max abs diff <= 1e-3), and the folder holds what the
-browser explorer reads. No browser here (tests/test_web_explorer.py drives one)."""
+"""ONNX and TorchScript export (vaegan_core.export, `vaegan export`) and `vaegan export-web`
+(vaegan_core.web_export): every exported network computes what the model does (onnxruntime or torch.jit.load against
+torch, max abs diff <= 1e-3) at any batch size, and the folder holds what the browser explorer reads. No browser here
+(tests/test_web_explorer.py drives one)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 import sys
 import threading
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,8 @@ import torch
 from conftest import tiny_model_config, tiny_train_config
 from vaegan_core.storage.checkpoint import load_model, save_checkpoint
 from vaegan_core.cli import main
-from vaegan_core.export import PARITY_TOLERANCE, ExportError, check_parity, export_onnx, onnx_session
+from vaegan_core.export import (PARITY_TOLERANCE, TRACE_BATCH, ExportError, check_parity, check_parity_torchscript,
+                                 example_inputs, export_onnx, export_torchscript, onnx_session)
 from vaegan_core.models import build_model
 from vaegan_core.models.prior import LatentGMM
 from vaegan_core import web_export
@@ -107,6 +110,170 @@ def test_every_shipped_network_exports_within_tolerance(dataset, kind, part, tmp
     model = load_model(folder)
     path = export_onnx(model, part, tmp_path / f"{part}.onnx")
     assert check_parity(model, part, path, n=32)["max_abs_diff"] <= PARITY_TOLERANCE
+
+
+# ---- TorchScript, and every file at batch sizes other than the one it was made at ----------------------------------
+
+BATCHES = (1, 7)  # neither is the batch the files are traced at (TRACE_BATCH) nor example_inputs' default
+MODELS = [("vaegan", 0), ("vaegan", 10), ("vae", 10)]
+
+
+def _jit_load(path: Path):
+    """torch.jit.load, as a user of the file calls it (without its deprecation notice)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path))
+
+
+def _expected(model, part: str, inputs) -> list[np.ndarray]:
+    """What the model itself returns on ``inputs``: decode's images, or encode's (mu, logvar)."""
+    labels = inputs[1] if len(inputs) > 1 else None
+    outputs = [model.decode(inputs[0], labels)] if part == "decoder" else list(model.encode(inputs[0], labels))
+    return [output.numpy() for output in outputs]
+
+
+def _assert_matches(found, expected, n: int) -> None:
+    assert [a.shape for a in found] == [b.shape for b in expected] and found[0].shape[0] == n
+    assert max(float(np.abs(a - b).max()) for a, b in zip(found, expected)) <= PARITY_TOLERANCE
+
+
+@pytest.mark.parametrize("kind,classes", MODELS)
+def test_torchscript_files_run_at_batch_1_and_7_as_the_model_does(kind, classes, tmp_path):
+    assert TRACE_BATCH not in BATCHES
+    model = _tiny(kind, num_classes=classes)
+    for part in ("decoder", "encoder"):
+        path = export_torchscript(model, part, tmp_path / f"{part}.torchscript.pt")
+        module = _jit_load(path)
+        for n in BATCHES:
+            inputs = example_inputs(model, part, n, seed=5)
+            with torch.no_grad():
+                outputs = module(*inputs)
+            outputs = [outputs] if part == "decoder" else list(outputs)
+            _assert_matches([output.numpy() for output in outputs], _expected(model, part, inputs), n)
+        result = check_parity_torchscript(model, part, path)
+        assert set(result["by_batch"]) == {"1", "16"} and result["max_abs_diff"] <= PARITY_TOLERANCE
+    trained = [*model.encoder.parameters(), *model.decoder.parameters()]
+    assert model.use_ema and all(p.requires_grad for p in trained)  # the model is left as it was
+    images = _jit_load(tmp_path / "decoder.torchscript.pt")(*example_inputs(model, "decoder", 3))
+    assert images.shape[0] == 3 and not images.requires_grad  # no autograd in the file: .numpy() works as is
+
+
+@pytest.mark.parametrize("kind,classes", MODELS)
+def test_onnx_files_run_at_batch_1_and_7_as_the_model_does(kind, classes, tmp_path):
+    model = _tiny(kind, num_classes=classes)
+    for part in ("decoder", "encoder"):
+        session = onnx_session(export_onnx(model, part, tmp_path / f"{part}.onnx"))
+        names = [entry.name for entry in session.get_inputs()]
+        assert all(entry.shape[0] == "batch" for entry in session.get_inputs() + session.get_outputs())
+        for n in BATCHES:
+            inputs = example_inputs(model, part, n, seed=5)
+            found = session.run(None, {name: value.numpy() for name, value in zip(names, inputs)})
+            _assert_matches(found, _expected(model, part, inputs), n)
+
+
+class _FixedBatch(torch.nn.Module):
+    """A decoder graph that keeps at most two rows: what a batch fixed at export looks like from outside."""
+
+    def __init__(self, graph):
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, z):
+        return self.graph(z)[:2]
+
+
+def test_the_parity_check_runs_two_batch_sizes_and_catches_a_fixed_batch(tmp_path):
+    from vaegan_core import export
+
+    model = _tiny("vae")
+    path = tmp_path / "decoder.torchscript.pt"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notices
+        torch.jit.save(torch.jit.trace(_FixedBatch(export._graph(model, "decoder")), example_inputs(model, "decoder")),
+                       str(path))
+    with pytest.raises(ExportError, match="gives outputs of shapes"):  # batch 1 passes, batch 16 does not
+        check_parity_torchscript(model, "decoder", path)
+    assert check_parity_torchscript(model, "decoder", path, n=1)["by_batch"].keys() == {"1"}
+    export_torchscript(model, "decoder", path)
+    model.use_ema = False  # torch now decodes with the trained weights: the file (moving average) differs
+    with pytest.raises(ExportError, match="TorchScript and torch differ by up to"):
+        check_parity_torchscript(model, "decoder", path)
+    path.write_bytes(b"not a TorchScript file")
+    with pytest.raises(ExportError, match="is not a readable TorchScript file.*export it again"):
+        check_parity_torchscript(model, "decoder", path)
+    with pytest.raises(ExportError, match="unknown format 'tflite'"):
+        check_parity(model, "decoder", path, file_format="tflite")
+
+
+# ---- vaegan export onnx|torchscript ---------------------------------------------------------------------------
+
+def _run_cli(argv, capsys) -> tuple[int, dict | None, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if code == 0 else None, captured.err.strip()
+
+
+def _run_file(path: Path, file_format: str, inputs) -> list[np.ndarray]:
+    if file_format == "torchscript":
+        with torch.no_grad():
+            outputs = _jit_load(path)(*inputs)
+        return [output.numpy() for output in (outputs if isinstance(outputs, tuple) else [outputs])]
+    session = onnx_session(path)
+    return session.run(None, {entry.name: value.numpy() for entry, value in zip(session.get_inputs(), inputs)})
+
+
+@pytest.mark.parametrize("file_format,suffix", [("onnx", ".onnx"), ("torchscript", ".torchscript.pt")])
+def test_vaegan_export_writes_checked_files_and_export_json(file_format, suffix, tmp_path, capsys):
+    folder = tmp_path / "conditional"
+    save_checkpoint(folder, _tiny("vaegan", num_classes=10), tiny_train_config())
+    out = tmp_path / "new" / "export"  # created, parents too
+    code, summary, error = _run_cli(["export", file_format, str(folder), "--out", str(out)], capsys)
+    assert code == 0, error
+    model = load_model(folder)
+    manifest = json.loads((out / "export.json").read_text())
+    assert summary["fingerprint"] == manifest["fingerprint"] == model.fingerprint
+    assert manifest["format"] == file_format and manifest["checkpoint"] == str(folder)
+    assert set(manifest["networks"]) == {"decoder", "encoder"} and summary["parity"].keys() == {"decoder", "encoder"}
+    for part, entry in manifest["networks"].items():
+        assert entry["file"] == part + suffix and str(out / entry["file"]) in summary["files"]
+        assert [item["name"] for item in entry["inputs"]] == ["z" if part == "decoder" else "images", "labels"]
+        assert entry["inputs"][1] == {"name": "labels", "dtype": "int64", "shape": ["batch"], "range": [0, 9]}
+        assert entry["outputs"][0]["shape"][0] == "batch"
+        by_batch = entry["parity"]["max_abs_diff"]
+        assert by_batch == summary["parity"][part] and set(by_batch) == {"1", "16"}
+        assert all(0 <= value <= PARITY_TOLERANCE for value in by_batch.values())
+        for n in BATCHES:  # the files compute what the checkpoint does
+            inputs = example_inputs(model, part, n, seed=2)
+            _assert_matches(_run_file(out / entry["file"], file_format, inputs), _expected(model, part, inputs), n)
+    assert manifest["networks"]["decoder"]["outputs"][0] == {"name": "images", "dtype": "float32",
+                                                            "shape": ["batch", 1, 28, 28], "range": [0.0, 1.0]}
+
+
+def test_vaegan_export_of_a_gan_exports_its_decoder_and_refuses_its_encoder(tiny_zoo, tmp_path, capsys):
+    out = tmp_path / "gan"
+    code, summary, error = _run_cli(["export", "torchscript", str(tiny_zoo["gan"]), "--out", str(out), "--no-check"],
+                                    capsys)
+    assert code == 0, error
+    assert summary["parity"] == {"decoder": None} and sorted(path.name for path in out.iterdir()) == [
+        "decoder.torchscript.pt", "export.json"]
+    for file_format in ("onnx", "torchscript"):
+        code, _, error = _run_cli(["export", file_format, str(tiny_zoo["gan"]), "--out", str(tmp_path / "e"),
+                                   "--part", "encoder"], capsys)
+        assert code == 2 and len(error.splitlines()) == 1 and "Traceback" not in error
+        assert "GAN, which has no encoder" in error and not (tmp_path / "e").exists()
+
+
+def test_vaegan_export_refuses_an_out_that_is_a_file_and_says_what_to_install(tiny_zoo, tmp_path, capsys, monkeypatch):
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    code, _, error = _run_cli(["export", "onnx", str(tiny_zoo["vae"]), "--out", str(target)], capsys)
+    assert code == 2 and len(error.splitlines()) == 1 and "is a file" in error and target.read_text() == "mine"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    code, _, error = _run_cli(["export", "onnx", str(tiny_zoo["vae"]), "--out", str(tmp_path / "o")], capsys)
+    assert code == 1 and len(error.splitlines()) == 1 and "pip install onnx onnxruntime" in error
+    code, summary, error = _run_cli(["export", "torchscript", str(tiny_zoo["vae"]), "--out", str(tmp_path / "t"),
+                                     "--part", "encoder"], capsys)  # TorchScript needs torch alone
+    assert code == 0 and list(summary["parity"]) == ["encoder"], error
 
 
 # ---- vaegan export-web --------------------------------------------------------------------------------------------

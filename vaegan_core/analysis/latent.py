@@ -135,7 +135,11 @@ def project(codes, method: str = "umap", seed: int = 0, progress: Progress | Non
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # umap warns that a seed disables its parallelism: intended
-            import umap
+            try:
+                import umap
+            except ImportError:  # an extra of the apps: the library alone maps with PCA or t-SNE
+                raise ConfigError('a UMAP map needs umap-learn: pip install "vaegan[app]" (or use method="pca" or '
+                                  '"tsne")') from None
 
             neighbours = int(min(15, points.shape[0] - 1))
             knn = _exact_neighbours(points, neighbours)

@@ -1,5 +1,5 @@
-"""`vaegan train | sample | info | eval | anomaly | fit-gmm | push | collapse | export-web | web | train-classifier |
-reference-stats`: argument parsing only; the library does the work.
+"""`vaegan train | sample | info | eval | anomaly | fit-gmm | push | collapse | export | export-web | web | data |
+train-classifier | reference-stats`: argument parsing only; the library does the work.
 
 Every failure a user can cause (a wrong flag, a missing folder, a corrupt file, a diverged
 run) ends in one line on stderr and a non-zero exit code, never a traceback.
@@ -18,10 +18,10 @@ import warnings
 
 from .. import __version__
 from ..errors import VaeganError
-from . import data, experiments, measure, models, train
+from . import data, experiments, export, measure, models, train
 from .common import _Interrupted, _Parser, _UsageError
 
-GROUPS = (train, models, measure, experiments, data)  # one module per command group
+GROUPS = (train, models, measure, experiments, data, export)  # one module per command group
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,9 @@ def add_parsers(commands) -> dict:
     info = commands.add_parser("info", help="print a JSON summary of a checkpoint")
     info.add_argument("checkpoint", metavar="DIR",
                       help="checkpoint folder, or Hub repo USER/NAME or hf://USER/NAME[@REVISION]")
+    info.add_argument("--config", metavar="FILE.toml",
+                      help="also write the run's settings to FILE.toml, the file `vaegan train --config` reads: "
+                           "`vaegan train --config FILE.toml --out NEW` trains the run again")
 
     push = commands.add_parser("push", help="upload a checkpoint folder to a Hugging Face Hub model repo")
     push.add_argument("checkpoint", metavar="DIR", help="checkpoint folder (config.json, model.safetensors, ...)")
@@ -115,9 +118,23 @@ def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
 
 
 def _info(args: argparse.Namespace) -> dict:
-    from ..storage.checkpoint import info
+    from ..storage.checkpoint import info, read_config
 
-    return info(args.checkpoint)
+    if args.config is not None:  # checked before the weights are loaded
+        out = Path(args.config)
+        if out.suffix.lower() != ".toml":  # nor config.json overwritten by a slip
+            raise _UsageError(f"--config {args.config} must end in .toml (the settings are written as TOML)")
+        if not out.parent.is_dir():
+            raise _UsageError(f"the folder of --config {args.config} does not exist; create it first")
+    summary = info(args.checkpoint)
+    if args.config is not None:
+        from ..training.config_file import checkpoint_toml
+        from .train import _SAVED_SETTINGS
+
+        text = checkpoint_toml(read_config(summary["path"]), _SAVED_SETTINGS, source=args.checkpoint)
+        out.write_text(text, encoding="utf-8")
+        summary["config_file"] = str(out)
+    return summary
 
 
 def _push(args: argparse.Namespace) -> dict:

@@ -8,9 +8,11 @@ import sys
 
 from ..config import (DATASETS, LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_LATENT_DIM, MAX_WIDTH,
                       MODEL_KINDS, PRECISIONS, ModelConfig, TrainConfig)
-from ..errors import VaeganError
-from .common import (shared, _Interrupted, _UsageError, _dataset, _int_in, _non_negative_float, _positive_int, _seed, _threads,
-                     _unit_interval)
+from ..errors import ConfigError, VaeganError
+from ..training import config_file
+from ..training.config_file import stored_setting as _stored_setting
+from .common import (shared, _Interrupted, _Parser, _UsageError, _dataset, _int_in, _non_negative_float, _positive_int, _seed,
+                     _threads, _unit_interval)
 
 
 # Settings stored in config.json: a resumed run keeps them, so changing them with --resume is an error (but for
@@ -91,15 +93,80 @@ def add_parsers(commands) -> dict:
     train.add_argument("--nproc", type=_int_in(1, 1024), default=1,
                        help="train on N processes (starts torchrun; one per GPU, or CPU processes with gloo); "
                             "--batch-size is per process, so the global batch is N x --batch-size")
+    _finish(train)
+    return HANDLERS
+
+
+def _finish(train: argparse.ArgumentParser) -> None:
+    """--config FILE, and the saved settings' defaults of None (read by _given_settings)."""
+    train.add_argument("--config", metavar="FILE.toml",
+                       help="the settings of a TOML file (a [train] table of these options, with underscores: "
+                            "docs/training.md); the flags given here win over the file's")
+    train.__class__ = _TrainParser  # the group's parser class, reading --config before it parses (see _TrainParser)
     # A resume compares only the settings the command line gives itself (a value typed equal to the default counts, e.g.
     # --prior-gan-weight 1 on a run at 3): so they parse to None when not given, and their defaults are filled in
     # afterwards (_given_settings), from the values declared above.
     _DEFAULTS.update({option: train.get_default(option) for option in _SAVED_SETTINGS})
     train.set_defaults(**dict.fromkeys(_SAVED_SETTINGS))
-    return HANDLERS
 
 
 _DEFAULTS: dict = {}  # the saved settings' defaults, as declared in add_parsers
+_PLACEHOLDERS = ("--epochs", "1", "--out", "-")  # the required options, for a parse of a file's flags alone
+
+
+class _TrainParser(_Parser):
+    """The `vaegan train` parser: ``--config FILE`` stands for the file's flags, placed before the command line's (so
+    a flag typed wins, and a file's value counts as given, as typed: _given_settings); every value of the file goes
+    through its flag's own check first, an error naming the file and the key."""
+
+    config_source = None  # the file whose flags are being checked: error() names it and the key
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        path, rest = self._config_option(args)
+        if path is None or "-h" in rest or "--help" in rest:
+            return super().parse_known_args(args, namespace)
+        expanded = [*self._file_argv(path), *rest]
+        parsed, extras = super().parse_known_args(expanded, namespace)
+        parsed.config, parsed.config_argv = path, expanded  # config_argv: what --nproc hands its processes
+        return parsed, extras
+
+    def _config_option(self, args: list[str]) -> tuple[str | None, list[str]]:
+        """(the FILE of --config FILE, in any spelling argparse accepts, or None; the other arguments)."""
+        found, rest, index = [], [], 0
+        while index < len(args):
+            item = args[index]
+            name, equals, value = item.partition("=")
+            if item == "--":
+                rest += args[index:]
+                break
+            if len(name) >= len("--conf") and "--config".startswith(name) and (equals or index + 1 < len(args)):
+                found.append(value if equals else args[index + 1])
+                index += 1 if equals else 2
+                continue
+            rest.append(item)
+            index += 1
+        if len(found) > 1:
+            self.error("give --config once (put the settings of both files into one)")
+        return (found[0] if found else None), rest
+
+    def _file_argv(self, path: str) -> list[str]:
+        """The flags of the config file ``path``, each value checked as its flag's (an error naming the key)."""
+        defaults = vars(super().parse_known_args(list(_PLACEHOLDERS))[0])
+        defaults.update((option, _DEFAULTS[option]) for option in _SAVED_SETTINGS)  # their declared defaults
+        try:
+            argv = config_file.to_argv(config_file.read(path), defaults, path)
+        except ConfigError as error:
+            self.error(str(error))
+        self.config_source = path
+        try:
+            super().parse_known_args([*_PLACEHOLDERS, *argv])  # the file's values alone: an error is the file's
+        finally:
+            self.config_source = None
+        return argv
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        super().error(config_file.name_key(message, self.config_source) if self.config_source else message)
 
 
 def _given_settings(args: argparse.Namespace) -> set[str]:
@@ -116,17 +183,6 @@ def _given_settings(args: argparse.Namespace) -> set[str]:
 def _flag(option: str) -> str:
     """The command-line flag of the `vaegan train` option ``option`` (prior_gan_weight -> --prior-gan-weight)."""
     return "--" + option.replace("_", "-")
-
-
-def _stored_setting(saved: dict, option: str):
-    """The value a run's config.json holds for the `vaegan train` option ``option`` (None where it holds none)."""
-    if option == "conditional":
-        return saved["model_config"].num_classes > 0
-    name = {"adam_beta1": "beta1"}.get(option, option)
-    for config in (saved["train_config"], saved["model_config"]):
-        if config is not None and hasattr(config, name):
-            return getattr(config, name)
-    return None
 
 
 def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
@@ -229,7 +285,8 @@ def _train_on_processes(args: argparse.Namespace) -> dict:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise _UsageError("--nproc starts torchrun; under torchrun (WORLD_SIZE is set) leave --nproc out")
     argv, skip = [], False
-    for item in args.argv:
+    # a --config file's flags travel as flags (its --nproc dropped like a typed one)
+    for item in (["train", *args.config_argv] if getattr(args, "config_argv", None) else args.argv):
         if skip:
             skip = False
         elif item == "--nproc":
