@@ -88,7 +88,8 @@ except Exception as error:  # a missing domain classifier: say so, keep the samp
     ui.stop()
 figure = go.Figure()
 for kind, result in histograms.items():
-    figure.add_trace(go.Bar(x=names, y=[c / n_histogram for c in result["histogram"]], name=ui.LABELS[kind]))
+    figure.add_trace(go.Bar(x=names, y=[c / n_histogram for c in result["histogram"]], name=ui.LABELS[kind],
+                            marker_color=ui.MODEL_COLOURS[kind]))  # the model's colour on every page
 figure.add_hline(y=0.1, line_dash="dot", annotation_text="uniform (test set)")
 figure.update_layout(barmode="group", height=360, yaxis_title="share of samples", margin={"t": 20})
 ui.chart(st, figure, "class-histogram")
