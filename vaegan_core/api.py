@@ -10,6 +10,9 @@ tensors or a dataset object, calls back at each step and each epoch's end, and s
                                   (images, labels), on_epoch=lambda epoch, model: print(epoch))
     run.model.sample(16)  # 16 x 1 x 28 x 28, float in [0, 1], on the CPU
 
+``loggers=[vaegan_core.loggers.TensorBoardLogger("runs/tb")]`` sends the losses, a sample grid per epoch and the
+tracked FID to TensorBoard (or any object with the same three methods: W&B, MLflow; see ``vaegan_core.loggers``).
+
 A run writes its checkpoint folder as ``vaegan train`` does (``out_dir``, a fresh temporary folder by default):
 ``load_model(run.out_dir)`` gives the last finished epoch.
 """
@@ -29,6 +32,7 @@ import torch
 from .storage import checkpoint as ckpt
 from .config import ModelConfig, TrainConfig, from_dict
 from .errors import CheckpointError, ConfigError, VaeganError
+from .loggers import Logger, LoggerHooks, check_loggers
 from .models import GenerativeModel
 from .training.train import Trainer
 from .storage.zoo import read_history
@@ -61,7 +65,7 @@ class TrainResult:
 def train_model(model_config: ModelConfig | dict, train_config: TrainConfig | dict | None = None, data: Any = None,
                 *, out_dir: str | Path | None = None, on_step: StepHook | None = None,
                 on_epoch: EpochHook | None = None, on_log: LogHook | None = None,
-                progress: bool = True) -> TrainResult:
+                loggers: list[Logger] | None = None, progress: bool = True) -> TrainResult:
     """Train a new model of ``model_config`` with ``train_config`` (dataclasses, or dicts of their fields).
 
     ``data``: None (the split ``train_config.dataset`` names, as ``vaegan train`` loads it); images, an
@@ -76,31 +80,64 @@ def train_model(model_config: ModelConfig | dict, train_config: TrainConfig | di
     Hooks, all optional: ``on_step(step, logs)`` after every optimizer step (``logs``: that step's losses as
     floats), ``on_epoch(epoch, model)`` after each epoch's checkpoint is saved (the model in eval mode meanwhile),
     ``on_log(record)`` with each history line. A hook may raise ``StopTraining`` to end the run early.
+    ``loggers``: objects with ``log_scalars``, ``log_images`` and ``close`` (``vaegan_core.loggers``, e.g.
+    ``TensorBoardLogger(log_dir)``), sent each history line's numbers, a grid of fixed-code samples per epoch and the
+    tracked FID (``track_fid``) before the hooks run; closed when the run ends, however it ends.
     ``progress``: a tqdm bar (a widget in Jupyter). Errors are ``vaegan_core.errors`` ones (ConfigError,
     DatasetError, CheckpointError, TrainingDiverged), one line each.
     """
-    model_config = _as_config(ModelConfig, model_config, "model_config")
-    train_config = _as_config(TrainConfig, TrainConfig() if train_config is None else train_config, "train_config")
-    ckpt._checked_device(train_config.device)  # an absent GPU said in Python's words, before any data is read
-    tensors = _training_tensors(data, model_config)
-    temporary = out_dir is None
-    folder = _output_folder(out_dir)
-    try:
-        with _python_errors():
-            trainer = Trainer(model_config, train_config, folder, data=tensors, progress=progress, callback=on_log,
-                              on_step=_step_hook(on_step), on_epoch_end=on_epoch)
-            try:
-                summary, stopped = trainer.fit(), False
-            except StopTraining:
-                summary, stopped = _summary(trainer), True
-    finally:
-        if temporary:  # the temporary folder goes when the run left nothing in it (it failed before a save)
-            with contextlib.suppress(OSError):
-                folder.parent.rmdir()
+    logged = LoggerHooks(check_loggers(loggers))
+    with _closing(logged):  # the loggers are closed however the run ends: a refused setting, a stop, an error
+        model_config = _as_config(ModelConfig, model_config, "model_config")
+        train_config = _as_config(TrainConfig, TrainConfig() if train_config is None else train_config,
+                                  "train_config")
+        ckpt._checked_device(train_config.device)  # an absent GPU said in Python's words, before any data is read
+        tensors = _training_tensors(data, model_config)
+        temporary = out_dir is None
+        folder = _output_folder(out_dir)
+        logged.out_dir, logged.seed = folder, train_config.seed  # quality.jsonl's folder; the samples' codes
+        try:
+            with _python_errors():
+                trainer = Trainer(model_config, train_config, folder, data=tensors, progress=progress,
+                                  callback=_both(logged.on_log if logged.loggers else None, on_log),
+                                  on_step=_step_hook(on_step),
+                                  on_epoch_end=_both(logged.on_epoch if logged.loggers else None, on_epoch))
+                try:
+                    summary, stopped = trainer.fit(), False
+                except StopTraining:
+                    summary, stopped = _summary(trainer), True
+        finally:
+            if temporary:  # the temporary folder goes when the run left nothing in it (it failed before a save)
+                with contextlib.suppress(OSError):
+                    folder.parent.rmdir()
     model = trainer.model.eval()
     ckpt.bind(model, folder)  # model.checkpoint, checkpoint_dir and fingerprint, as load_model gives them
     model.class_frequencies = getattr(trainer, "class_frequencies", None)
     return TrainResult(model=model, out_dir=folder, summary=summary, stopped=stopped)
+
+
+def _both(first: Callable | None, second: Callable | None) -> Callable | None:
+    """One hook that calls ``first`` then ``second`` with the same arguments (either may be None)."""
+    if first is None or second is None:
+        return first or second
+
+    def hook(*args: Any) -> None:
+        first(*args)
+        second(*args)
+    return hook
+
+
+@contextlib.contextmanager
+def _closing(logged: LoggerHooks) -> Iterator[None]:
+    """Close the loggers when the block ends; when it failed, its error is the one raised (a logger that also fails
+    to close is not let hide it)."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            logged.close()
+        raise
+    logged.close()
 
 
 def _step_hook(on_step: StepHook | None):
