@@ -19,11 +19,11 @@ from __future__ import annotations
 import streamlit as st
 
 # for the pages and app.py: ui.DATASET_LABELS, ui.MAX_SEED, ui.MODEL_KINDS, ui.dataset_label, ui.upload_style
-from vaegan_core.app import dataset_label, upload_style  # noqa: F401
+from vaegan_core.app import LIVE, dataset_label, upload_style  # noqa: F401
 from vaegan_core.config import DATASET_LABELS, MAX_SEED, MODEL_KINDS, PRIOR_LABELS, PRIORS  # noqa: F401
 
-from ui_data import (checkpoints_root, class_names, dataset_view, datasets, explorer, load, models,  # noqa: F401
-                     start_warm_up, static_picture, test_images, test_split)
+from ui_data import (LIVE_ROOT, checkpoints_root, class_names, dataset_view, datasets, explorer, live_root,  # noqa: F401
+                     load, models, start_warm_up, static_picture, test_images, test_split)
 from ui_exports import (chart, download, download_grid, export_name, figure_csv, page_zip, start_exports,  # noqa: F401
                         zip_of)
 from ui_inputs import drawing_pad, image_source, show_upload  # noqa: F401

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from ui_links import stop
-from vaegan_core.app import dataset_label
+from vaegan_core.app import LIVE, dataset_label
 from vaegan_core.app import explorer as explorer_of
 from vaegan_core.config import ENCODER_KINDS, MODEL_KINDS
 from vaegan_core.storage import zoo
@@ -76,9 +76,22 @@ def start_warm_up() -> bool:
     return True
 
 
+LIVE_ROOT = "_live-root"  # session_state: the checkpoints root of this session's live models (Train live)
+
+
+def live_root() -> Path | None:
+    """The checkpoints root of the models this session trained live and opened (``Train live``), while it exists."""
+    root = st.session_state.get(LIVE_ROOT)
+    return Path(root) if root and (Path(root) / LIVE).is_dir() else None
+
+
 def explorer():
-    """The app layer (``vaegan_core.app``) over this app's checkpoints folder: every model, dataset view, result
-    and page computation the pages show comes from it, shared by every session of the process."""
+    """The app layer (``vaegan_core.app``) over this app's checkpoints folder, or over this session's live models
+    when the sidebar's dataset is theirs: every model, dataset view, result and page computation the pages show
+    comes from it, shared by every session of the process."""
+    root = live_root()
+    if root is not None and st.session_state.get("dataset") == LIVE:
+        return explorer_of(root)
     return explorer_of(checkpoints_root())
 
 
@@ -110,8 +123,9 @@ def models(dataset: str, kinds, need_encoder: bool = False) -> dict:
 
 def datasets() -> list[str]:
     """The sidebar's datasets: MNIST and Fashion-MNIST, then every image folder with models in the checkpoints
-    folder (``--checkpoints DIR``)."""
-    return explorer().datasets()
+    folder (``--checkpoints DIR``), then this session's live models when it opened them."""
+    found = explorer_of(checkpoints_root()).datasets()
+    return found + [LIVE] if live_root() is not None else found
 
 
 def dataset_view(dataset: str):

@@ -7,6 +7,7 @@ import time
 import zipfile
 
 import pytest
+from pathlib import Path
 import torch
 
 from vaegan_core.errors import ConfigError
@@ -233,6 +234,34 @@ def test_page_start_pause_step_stop(page):
     assert any(download.label.startswith("Download the models") for download in page.get("download_button"))
     button(page, "Reset").click().run()
     assert "_live-run" not in page.session_state
+
+
+def test_page_opens_the_live_models_in_the_other_pages(page):
+    """After a run, "Open them in the other pages": the sidebar gains the dataset "Your live models" (this session
+    only) and Compare draws the live models; the shipped datasets stay; after Reset the live dataset goes."""
+    from test_app import assert_clean, open_page
+
+    button(page, "Start").click().run()
+    run = run_of(page)
+    wait_for(lambda: min(steps(run) or [0]) >= 4, what="training")
+    button(page, "Stop").click().run()
+    wait_for(lambda: run.state == "stopped", what="the stop")
+    page.run()
+    button(page, "Open them in the other pages").click().run()
+    assert_clean(page)
+    assert page.session_state["dataset"] == "live" and page.session_state["kinds"] == ["gan", "vae"]
+    options = page.sidebar.selectbox[0].options
+    assert "Your live models (this session)" in options and "MNIST" in options
+    shown = [image for image in page.get("image")] + [image for image in page.get("imgs")]
+    assert len(shown) >= 2, "Compare draws a grid per live model"
+    root = Path(page.session_state["_live-root"])
+    assert sorted(path.name for path in (root / "live").iterdir()) == ["gan", "vae"]
+    open_page(page, "interpolation")
+    assert_clean(page)
+    open_page(page, "train_live")
+    button(page, "Reset").click().run()
+    page.run()
+    assert "Your live models (this session)" not in page.sidebar.selectbox[0].options
 
 
 def test_page_preset_sets_the_knobs_and_says_what_to_watch(page):

@@ -374,6 +374,26 @@ def download(run, models: list) -> None:
                 key="live-zip")
     st.caption("Each model as an ordinary checkpoint folder: unzip it and `vaegan info`, `vaegan sample` or `vaegan "
                "train --resume` read it. This server forgets the run when you leave or Reset.")
+    st.button("Open them in the other pages", icon=":material/open_in_new:", key="live-open",
+              on_click=open_in_other_pages, args=(run, models),
+              help="Compare, Reconstruction, Interpolation, the latent maps... show these models as they are now, under "
+                   "the dataset *Your live models* in the sidebar, for this session.")
+    if st.session_state.pop("_live-opened", False):
+        st.switch_page("app_pages/compare.py")
+
+
+def open_in_other_pages(run, models: list) -> None:
+    """(The button's callback, which runs before the sidebar's widgets.) The run's models as they are now become the
+    sidebar's dataset "Your live models" (this session only), and Compare opens with them."""
+    try:
+        root = run.open_as_checkpoints()
+    except OSError as error:  # a full disk: the run and its download stay
+        st.session_state[ERROR] = f"the models could not be copied for the other pages: {error}"
+        return
+    st.session_state[ui.LIVE_ROOT] = str(root)
+    st.session_state["dataset"] = ui.LIVE
+    st.session_state["kinds"] = [kind for kind in ui.MODEL_KINDS if kind in {model["kind"] for model in models}]
+    st.session_state["_live-opened"] = True
 
 
 def guarded(part):

@@ -35,8 +35,13 @@ def upload_style(dataset: str) -> str:
     return "mnist" if dataset == "mnist" else "fashion"
 
 
+LIVE = "live"  # the models of a session's live run (vaegan_core.training.live: LiveRun.open_as_checkpoints)
+
+
 def dataset_label(dataset: str) -> str:
-    """A dataset's name for people: "MNIST", "Fashion-MNIST", or "NAME (image folder)"."""
+    """A dataset's name for people: "MNIST", "Fashion-MNIST", "Your live models", or "NAME (image folder)"."""
+    if dataset == LIVE:
+        return "Your live models (this session)"
     return DATASET_LABELS.get(dataset) or f"{dataset} (image folder)"
 
 
@@ -375,6 +380,8 @@ def explorer(root: str | os.PathLike | None = None) -> Explorer:
     """The process's Explorer of a checkpoints folder (one per folder, shared by every visitor and front end)."""
     key = str(Path(zoo.checkpoints_root(root)).absolute())
     with _explorers_lock:
+        for gone in [known for known in _explorers if known != key and not Path(known).is_dir()]:
+            del _explorers[gone]  # a folder that went (a live run's, with its session): its models go too
         if key not in _explorers:
             _explorers[key] = Explorer(key)
         return _explorers[key]

@@ -47,6 +47,9 @@ GENERATOR_LOSSES = ("non-saturating", "minimax")
 SESSION_GRACE = 10.0  # seconds a run outlives its session's connection (a browser that reconnects keeps it)
 
 
+LIVE_DATASET = "live"  # the dataset name of a live run's models in the apps (``LiveRun.open_as_checkpoints``)
+
+
 @dataclass(frozen=True)
 class LiveSettings:
     """What a live run trains: the knobs of the Train live page."""
@@ -413,6 +416,20 @@ class LiveRun:
                     if path.is_file() and not path.name.startswith("."):  # not the folder's lock
                         archive.write(path, f"live-{self.settings.dataset}-{member.kind}/{path.relative_to(folder)}")
         return buffer.getvalue()
+
+    def open_as_checkpoints(self) -> Path:
+        """Every model as it is now, copied into ``ROOT/live/KIND/`` (ordinary checkpoint folders): ``ROOT`` is a
+        checkpoints root the apps open like any other (its dataset ``live``: what the run trained on), so the models
+        of this session's run can be looked at in every page. A new call replaces the copies (a run going on has
+        moved on); the folder goes with the run."""
+        root = self._folder / "checkpoints"
+        with self._step_lock:
+            for member in self._members:
+                folder = self._save(member)
+                copy = root / LIVE_DATASET / member.kind
+                shutil.rmtree(copy, ignore_errors=True)
+                shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".*", "trainer_state.pt"))
+        return root
 
     def _save(self, member: _Member) -> Path:
         trainer = member.trainer
