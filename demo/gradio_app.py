@@ -4,7 +4,8 @@ vaegan_core functions as the Streamlit app (demo/app.py).
     python demo/gradio_app.py        # http://127.0.0.1:7860; GRADIO_SERVER_PORT and GRADIO_SERVER_NAME change it
 
 Checkpoints: $VAEGAN_CHECKPOINTS_DIR, else checkpoints/ (vaegan_core.storage.zoo, as in the Streamlit app). Every
-event has an api_name (reconstruct, interpolate, compare, fid), so gradio_client can call it. Models are
+tab has one API endpoint (reconstruct, interpolate, compare, write, fid), so gradio_client can call it; inputs only
+some choices need (the upload, the sketch) may be left out. Models are
 loaded once per process and shared by every visitor (eval mode, forward passes only: safe across threads).
 No model math here: every number and image comes from vaegan_core.
 """
@@ -40,6 +41,12 @@ SOURCES = ("random test images", "by index", "upload", "drawing")
 MODES = ("two test images", "two random codes")
 GRID_SIDES = (3, 4, 5, 6, 8, 10)
 FID_SIZES = (1000, 2000, 5000, 10000)
+DEFAULT_PRIOR = "gmm"  # Compare and FID: each model at its best (the GAN, without an encoder, keeps N(0, I))
+INTRO = ("# VAE-GAN Explorer\nVAE, GAN and VAE-GAN (Larsen et al. 2016) side by side: reconstructions, latent "
+         "interpolations, samples from the same seeded noise, and FID. Samples by default: the VAE and the VAE-GAN "
+         f"draw their codes from the {PRIOR_LABELS[DEFAULT_PRIOR]} of each model (the GMM prior, fitted by "
+         "`vaegan fit-gmm`; N(0, I) for a model without one), the GAN from N(0, I). Choose N(0, I) on the Compare "
+         "and FID tabs to give all three the same codes.")
 FID_COLUMNS = ["model", "prior", "FID", "precision", "recall", "IS (classifier)", "classes covered", "n", "features",
                "seconds"]
 
@@ -122,9 +129,10 @@ def _drawing(sketch) -> np.ndarray | None:
 
 
 @guarded
-def reconstruct(dataset: str, seed: float, source: str, count: float, start: float, upload: bytes | None,
-                invert: str, sketch=None):
-    """Originals and their VAE and VAE-GAN reconstructions, with the mean squared error per image."""
+def reconstruct(dataset: str, seed: float, source: str, count: float, start: float, upload: bytes | None = None,
+                invert: str = "auto", sketch=None):
+    """Originals and their VAE and VAE-GAN reconstructions, with the mean squared error per image. ``upload``,
+    ``invert`` and ``sketch`` are optional (None defaults: optional for gradio_client too): test images need none."""
     from vaegan_core.uploads import read_drawing, read_upload
 
     notes: list[str] = []
@@ -166,19 +174,11 @@ def reconstruct(dataset: str, seed: float, source: str, count: float, start: flo
 
 
 GALLERY_COLUMNS = 8
-GALLERY_ROW_PX = 190  # one row of 8 pictures at the page's usual width, captions included
-
-
-def gallery_height(source: str, count: float) -> int:
-    """Pixels for a gallery of the images the reconstruction will show: as tall as their rows (Gradio's "auto"
-    left ~200 px of empty space under one row)."""
-    shown = 1 if source in ("upload", "drawing") else max(1, int(count or 1))
-    return -(-shown // GALLERY_COLUMNS) * GALLERY_ROW_PX + 20
-
-
-def fitted_galleries(source: str, count: float) -> tuple[dict, ...]:
-    height = gallery_height(source, count)
-    return tuple(gr.update(height=height) for _ in range(3))  # the height only: the pictures stay
+# Every picture whole with its caption (the MSE) at its foot: "contain", never cropped; the gallery as tall as its
+# rows at any page width ("fit-content": the browser measures the square cells; a height in pixels cut the bottom
+# row, captions included, once the page was wider than ~1300 px, and Gradio's "auto" keeps a 450 px minimum);
+# 8 columns however few the pictures (fit_columns would stretch one upload over the whole row).
+GALLERY = dict(columns=GALLERY_COLUMNS, height="fit-content", object_fit="contain", fit_columns=False, format="png")
 
 
 @guarded
@@ -235,11 +235,12 @@ def write(dataset: str, seed: float, text: str, style_index: float | None = None
 
 
 @guarded
-def compare(dataset: str, seed: float, side: float, temperature: float, prior: str = "normal"):
-    """GAN, VAE and VAE-GAN sample grids decoded from the same seeded codes z ~ N(0, T^2 I), or (``prior``
-    gmm) for the VAE and VAE-GAN, the same noise through the GMM of each one's training codes."""
+def compare(dataset: str, seed: float | None, side: float, temperature: float, prior: str = DEFAULT_PRIOR):
+    """GAN, VAE and VAE-GAN sample grids decoded from the same seeded noise z ~ N(0, T^2 I): for the VAE and
+    VAE-GAN with ``prior`` gmm (the default), that noise through the GMM of each one's training codes. An empty
+    seed box (while a new seed is typed) counts as seed 0, and the notes say so."""
     notes: list[str] = []
-    side = int(side)
+    side, seed = int(side), 0 if seed is None or str(seed).strip() == "" else int(seed)
     models = load_all(dataset, KINDS, notes)
     samples = sample_side_by_side(models, side * side, seed=int(seed), temperature=float(temperature),
                                   prior=prior) if models else {}
@@ -302,7 +303,7 @@ def describe(dataset: str) -> str:
 # ---------------------------------------------------------------------- layout
 
 def prior_choice() -> gr.Radio:
-    return gr.Radio([(PRIOR_LABELS[prior], prior) for prior in PRIORS], value="gmm",  # each model at its best
+    return gr.Radio([(PRIOR_LABELS[prior], prior) for prior in PRIORS], value=DEFAULT_PRIOR,  # as INTRO says
                     label="Codes of the VAE and VAE-GAN from",
                     info="GMM: a Gaussian mixture fitted to the codes of the training images (vaegan fit-gmm). "
                          "The GAN has no encoder and keeps N(0, I).")
@@ -323,8 +324,7 @@ def offline_theme():
 
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="VAE-GAN Explorer", analytics_enabled=False) as app:
-        gr.Markdown("# VAE-GAN Explorer\nVAE, GAN and VAE-GAN (Larsen et al. 2016) side by side: reconstructions, "
-                    "latent interpolations, samples from the same codes, and FID.")
+        gr.Markdown(INTRO)
         with gr.Row():
             dataset = gr.Dropdown([(DATASET_LABELS[name], name) for name in DATASETS], value="mnist", label="Dataset")
             seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED,
@@ -347,13 +347,9 @@ def build_app() -> gr.Blocks:
             sketch = gr.Sketchpad(label="Or draw (source: drawing)", type="numpy", canvas_size=(280, 280),
                                   brush=gr.Brush(default_size=20, colors=["#000000"], color_mode="fixed"))
             run_reconstruction = gr.Button("Reconstruct", variant="primary")
-            originals, vae_gallery, vaegan_gallery = (
-                gr.Gallery(label=name, columns=GALLERY_COLUMNS, format="png", height=gallery_height(SOURCES[0], 8))
-                for name in ("Original", "VAE", "VAE-GAN"))
+            originals, vae_gallery, vaegan_gallery = (gr.Gallery(label=name, **GALLERY)
+                                                      for name in ("Original", "VAE", "VAE-GAN"))
             reconstruction_notes = gr.Markdown()
-            for control in (source, count):  # the galleries as tall as the rows they will hold
-                control.change(fitted_galleries, [source, count], [originals, vae_gallery, vaegan_gallery],
-                               api_visibility="private")
             run_reconstruction.click(reconstruct, [dataset, seed, source, count, start, upload, invert, sketch],
                                      [originals, vae_gallery, vaegan_gallery, reconstruction_notes],
                                      api_name="reconstruct")
@@ -380,9 +376,11 @@ def build_app() -> gr.Blocks:
                                     [ends, *interpolation_rows, interpolation_notes], api_name="interpolate")
 
         with gr.Tab("Compare"):
-            gr.Markdown("Every model decodes the same codes z ~ N(0, T^2 I) (same seed, same latent size), so "
-                        "differences come from the models alone. Temperature T < 1 trades variety for "
-                        "typical-looking samples.")
+            gr.Markdown("Every model decodes the same seeded noise z ~ N(0, T^2 I): the GAN as it is; by default "
+                        "the VAE and the VAE-GAN through the GMM of their own training codes (each model at its "
+                        "best). With N(0, I) all three decode the same codes, so differences come from the models "
+                        "alone. Temperature T < 1 trades variety for typical-looking samples. A new seed, grid, "
+                        "temperature or prior samples at once.")
             with gr.Row():
                 side = gr.Dropdown(list(GRID_SIDES), value=6, label="Grid (side x side)")
                 temperature = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature T")
@@ -394,8 +392,10 @@ def build_app() -> gr.Blocks:
                     with gr.Column():
                         compare_grids.append(labelled_image(LABELS[kind]))
             compare_notes = gr.Markdown()
-            run_compare.click(compare, [dataset, seed, side, temperature, compare_prior], [*compare_grids, compare_notes],
-                              api_name="compare")
+            gr.on([run_compare.click, *(control.change for control in (dataset, seed, side, temperature,
+                                                                       compare_prior))],
+                  compare, [dataset, seed, side, temperature, compare_prior], [*compare_grids, compare_notes],
+                  api_name="compare", trigger_mode="always_last")  # one event, so one /compare endpoint
 
         with gr.Tab("Conditional"):
             gr.Markdown("The class-conditional models are given the class y: z is left to hold the style. Type class "

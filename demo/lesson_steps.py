@@ -31,11 +31,13 @@ STEPS = [
     ("Mode collapse", 5,
      "A generator can win by drawing only what fools the discriminator best: a few kinds of digit, always. That is "
      "mode collapse, inside one training run: samples look fine (high precision) but cover little (low recall, "
-     "missing classes).",
+     "missing classes). Train one live with a setting that makes it happen, and watch the classes covered fall "
+     "within two minutes.",
      r"\text{precision} = P(\text{sample looks real}),\quad \text{recall} = P(\text{real image is covered})",
      "If every sample is a perfect 1, is the generator good? What number would show the problem?",
-     "app_pages/collapse.py", "Open Collapse (mode vs model collapse)",
-     {"collapse-tab": "Mode vs model collapse"}),
+     "app_pages/train_live.py", "Open Train live (press Start: watch a GAN collapse)",
+     # the preset and the knobs it sets, spelled out: the page's link says the same, so it adds no history entry
+     {"live-preset": "mode-collapse", "live-models": "gan", "live-lr": "0.002", "live-norm": "none"}),
     ("The VAE-GAN's idea", 7,
      "Larsen et al. (2016) keep the VAE's encoder and prior but measure the reconstruction in the discriminator's "
      "features instead of pixels, and add the GAN loss. The codes stay meaningful and the images stay sharp.",

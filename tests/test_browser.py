@@ -236,11 +236,11 @@ def test_presenter_mode_shows_no_style_sheet_text(server, browser):
 def test_a_lesson_step_guides_and_one_back_returns_to_the_lesson(server, browser):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     _ready(page, f"{server}/lesson")
-    page.locator("[data-testid='stPageLink'] a").nth(3).click(timeout=60_000)  # step 4: mode collapse
-    page.wait_for_function("() => location.pathname.endsWith('/collapse')", timeout=60_000)
+    page.locator("[data-testid='stPageLink'] a").nth(3).click(timeout=60_000)  # step 4: mode collapse, live
+    page.wait_for_function("() => location.pathname.endsWith('/train_live')", timeout=60_000)
     page.wait_for_selector(READY, timeout=90_000)
     page.get_by_text("step 4 of 7").wait_for(timeout=60_000)
-    assert page.get_by_text("Mode collapse or model collapse?").count() >= 1  # the step's own part of the page
+    page.get_by_text("What to watch").wait_for(timeout=30_000)  # the step's preset (mode collapse), ready to Start
     assert page.get_by_role("link", name="Next: step 5").count() == 1
     page.wait_for_timeout(2000)  # the page's own runs after arriving: none may add a history entry
     page.go_back()

@@ -1,12 +1,16 @@
 """The Gradio app (demo/gradio_app.py) as a user's program sees it: `python demo/gradio_app.py` on a free
 localhost port (GRADIO_SERVER_PORT / GRADIO_SERVER_NAME), each tab's event called through gradio_client.
 
-Marked e2e: it starts a server and computes FID for three models (about a minute on a busy 2-core CPU).
+Marked e2e: it starts a server over tiny models (one more over the shipped ones, for samples that depend on the
+seed) and computes FID for three models (about a minute on a busy 2-core CPU). The layout's promises (galleries,
+Compare's triggers, the intro) are checked on build_app() or the served /config.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +23,7 @@ from local_server import gradio_server  # noqa: E402
 
 STARTUP_SECONDS = 180
 CALL_SECONDS = 600
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"  # the models shipped with the app
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +41,18 @@ def client(server, tmp_path_factory):
     return gradio_client.Client(server, verbose=False, analytics_enabled=False,
                                 download_files=str(tmp_path_factory.mktemp("downloads")),
                                 httpx_kwargs={"timeout": CALL_SECONDS})
+
+
+@pytest.fixture(scope="module")
+def shipped_client(tmp_path_factory):
+    """The app over the shipped checkpoints: the tiny models' samples are near-black whatever the seed."""
+    try:
+        with gradio_server({"VAEGAN_CHECKPOINTS_DIR": str(SHIPPED)}, timeout=STARTUP_SECONDS) as url:
+            yield gradio_client.Client(url, verbose=False, analytics_enabled=False,
+                                       download_files=str(tmp_path_factory.mktemp("shipped")),
+                                       httpx_kwargs={"timeout": CALL_SECONDS})
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 def call(client, *args, api_name: str):
@@ -81,6 +98,30 @@ def test_reconstruction_of_test_images_with_error_per_image(client):
 
     originals, vae, _, _ = call(client, "mnist", 0, "by index", 3, 10, None, "auto", api_name="/reconstruct")
     assert [item["caption"].split()[0] for item in originals] == ["#10", "#11", "#12"] and len(vae) == 3
+
+
+def test_reconstruction_of_test_images_needs_no_upload_argument(client):
+    """An API caller of /reconstruct gives only what test images need: upload, invert and sketch are optional."""
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/reconstruct"]
+    optional = {parameter["parameter_name"]: parameter["parameter_has_default"] for parameter in endpoint["parameters"]}
+    assert optional["upload"] and optional["invert"] and optional["sketch"], optional
+    originals, vae, vaegan, notes = client.predict("mnist", 0, "random test images", 3, 0, api_name="/reconstruct")
+    assert len(originals) == len(vae) == len(vaegan) == 3 and "mean error" in notes
+    assert image_size(vae[0]["image"]) == (112, 112) and vae[0]["caption"].startswith("MSE ")
+    originals, _, _, _ = call(client, "mnist", 0, "by index", 2, 5, api_name="/reconstruct")
+    assert [item["caption"].split()[0] for item in originals] == ["#5", "#6"]
+
+
+def test_reconstruction_galleries_show_whole_pictures_with_their_captions(server):
+    """As served (/config): no cropping ("contain"), as tall as their rows at any page width (a height in pixels
+    cut the bottom row and its captions on wide pages), one column per picture even for one upload."""
+    with urllib.request.urlopen(f"{server}/config", timeout=60) as answer:
+        config = json.load(answer)
+    galleries = {c["props"]["label"]: c["props"] for c in config["components"] if c.get("type") == "gallery"}
+    assert set(galleries) == {"Original", "VAE", "VAE-GAN"}
+    for props in galleries.values():
+        assert props["object_fit"] == "contain" and props["height"] == "fit-content", props
+        assert props["columns"] == 8 and props["fit_columns"] is False, props
 
 
 def test_reconstruction_of_an_upload(client, tmp_path):
@@ -158,6 +199,16 @@ def test_compare_is_reproducible_and_explains_missing_checkpoints(client):
     assert "VAE: no GMM fitted" in notes and "VAE-GAN: no GMM fitted" in notes and "vaegan fit-gmm" in notes
 
 
+def test_compare_samples_each_seed_and_names_it(shipped_client):
+    first, again, second = (call(shipped_client, "mnist", seed, 3, 1.0, api_name="/compare") for seed in (3, 3, 4))
+    for grid, repeat, other in zip(first[:3], again[:3], second[:3]):
+        pixels = [np.asarray(Image.open(path), dtype=np.int16) for path in (grid, repeat, other)]
+        assert (pixels[0] == pixels[1]).all() and np.abs(pixels[0] - pixels[2]).mean() > 5  # new seed, new samples
+    assert "from seed 3," in first[3] and "from seed 4," in second[3]
+    *_, notes = call(shipped_client, "mnist", None, 3, 1.0, api_name="/compare")  # an emptied seed box: seed 0
+    assert "from seed 0," in notes
+
+
 def test_fid_table_has_a_finite_row_per_model(client):
     table, notes = call(client, "mnist", 0, ["gan", "vae", "vaegan"], 1000, "lenet", True, api_name="/fid")
     headers, rows = table["headers"], table["data"]
@@ -173,17 +224,47 @@ def test_fid_table_has_a_finite_row_per_model(client):
     assert row[headers.index("precision")] is None and float(row[fid_column]) == pytest.approx(float(rows[2][fid_column]))
 
 
-def test_the_quick_tabs_show_a_result_on_opening_and_galleries_fit_their_rows():
+def test_the_quick_tabs_show_a_result_on_opening_with_one_endpoint_per_tab():
     import gradio_app
 
     app = gradio_app.build_app()
     on_load = {fn.fn.__name__ for fn in app.fns.values() if any(event == "load" for _, event in fn.targets)}
     assert on_load == {"reconstruct", "compare", "write"}  # FID and the interpolation wait for their buttons
-    public = client_free_endpoints(app)
-    assert "fitted_galleries" not in public and "reconstruct_1" not in public  # UI plumbing, not API
-    one_row, two_rows = gradio_app.gallery_height("random test images", 8), gradio_app.gallery_height("by index", 9)
-    assert two_rows - one_row == gradio_app.GALLERY_ROW_PX
-    assert gradio_app.gallery_height("upload", 16) == one_row  # an upload is one picture
+    public = client_free_endpoints(app)  # one each, no "compare_1": UI plumbing is not API
+    assert public == {"reconstruct", "interpolate", "compare", "write", "fid"}, public
+
+
+def test_compare_samples_again_when_a_setting_changes():
+    """Seed, grid side, temperature, prior (and dataset) changes run the /compare event itself, like Sample."""
+    import gradio_app
+
+    app = gradio_app.build_app()
+    (event,) = [fn for fn in app.fns.values() if fn.api_name == "compare"]
+    triggers = {(labelled(app, block_id), name) for block_id, name in event.targets if name != "load"}
+    assert triggers == {("Sample", "click"), ("Seed", "change"), ("Grid (side x side)", "change"),
+                        ("Temperature T", "change"), ("Codes of the VAE and VAE-GAN from", "change"),
+                        ("Dataset", "change")}, triggers
+
+
+def test_the_intro_says_what_is_sampled_by_default():
+    import gradio as gr
+    import gradio_app
+
+    app = gradio_app.build_app()
+    texts = [block.value or "" for block in app.blocks.values() if isinstance(block, gr.Markdown)]
+    intro = texts[0]
+    assert intro.startswith("# VAE-GAN Explorer")
+    assert "by default" in intro.lower() and "GMM prior" in intro and "the GAN from N(0, I)" in intro, intro
+    priors = [block.value for block in app.blocks.values() if isinstance(block, gr.Radio)
+              and block.label == "Codes of the VAE and VAE-GAN from"]
+    assert priors == ["gmm", "gmm"]  # Compare and FID: what the intro says
+    compare_text = next(text for text in texts if text.startswith("Every model decodes"))
+    assert "by default the VAE and the VAE-GAN through the GMM" in compare_text, compare_text
+
+
+def labelled(app, block_id: int) -> str:
+    block = app.blocks[block_id]
+    return getattr(block, "label", None) or getattr(block, "value", None)
 
 
 def client_free_endpoints(app) -> set[str]:

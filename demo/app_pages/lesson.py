@@ -25,6 +25,6 @@ for number, (title, minutes, text, equation, question, page, label, params) in e
             st.latex(equation)
         st.markdown(f"**Ask the class:** {question}")
         st.page_link(page, label=label, icon=":material/arrow_forward:", query_params=lesson_nav.step_link(number))
-st.markdown("**After the lesson**, or in place of step 4: open *Train live* (in the sidebar, under Learn) and pick a "
-            "preset: the class watches a GAN collapse to one digit, a VAE switch its codes off, or the VAE's blur "
-            "beside the VAE-GAN's sharpness, trained in front of them in a minute or two.")
+st.markdown("**After the lesson**: *Train live* (in the sidebar, under Learn) has more presets: a VAE that switches its "
+            "codes off, the VAE's blur beside the VAE-GAN's sharpness, a discriminator that wins, each trained in "
+            "front of the class in a minute or two; *Collapse* compares mode collapse with model collapse.")
