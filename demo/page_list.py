@@ -21,6 +21,7 @@ SECTIONS = {
         ("lesson", "Lesson", ":material/school:"),
         ("collapse", "Collapse", ":material/trending_down:"),
         ("train_live", "Train live", ":material/model_training:"),
+        ("glossary", "Glossary", ":material/menu_book:"),
     ],
 }
 DEFAULT = "overview"  # the page at the app's address

@@ -11,8 +11,9 @@ from vaegan_core.experiments.collapse import GaussianCollapseConfig, collapse_ti
 
 ui.page_header(
     "Collapse",
-    "Two different failures. **Mode collapse** happens inside one training run: the generator covers only part of "
-    "the data (low recall, missing classes) already at generation 0. **Model collapse** happens across generations, "
+    "Two different failures. **" + ui.term("mode-collapse") + "** happens inside one training run: the generator "
+    "covers only part of the data (low " + ui.term("precision-recall", "recall") + ", missing classes) already at "
+    "generation 0. **" + ui.term("model-collapse") + "** happens across generations, "
     "when each model is trained on the previous model's samples: the tails go first, then the variance "
     "(Shumailov et al., Nature 2024). A gap between models at generation 0 is mode collapse; a slope across "
     "generations is model collapse; fresh real data slows it.",

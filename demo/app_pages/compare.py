@@ -11,7 +11,8 @@ from vaegan_core.metrics.evaluate import class_histogram
 choice = ui.page_header(
     "Compare",
     "Each model at its best, from the same seeded noise: the GAN decodes z ~ N(0, T^2 I); the VAE and the VAE-GAN "
-    "send that noise through a Gaussian mixture fitted to the codes of their training images (GMM prior), where "
+    "send that noise through a Gaussian mixture fitted to the codes of their training images (" + ui.term("gmm-prior")
+    + "), where "
     "their decoders were trained, instead of the parts of N(0, I) no image was encoded to. Switch to N(0, I) to "
     "see all three decode the very same codes: differences then come from the models alone. Temperature T < 1 "
     "trades variety for typical-looking samples.",
