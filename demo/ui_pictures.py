@@ -28,8 +28,12 @@ def presenting() -> bool:
     return bool(st.session_state.get("present", False))
 
 
-# Pictures are pixels: a picture stretched to its column (a row of pictures, ui.picture) stays sharp, never smoothed
-SHARP_CSS = '[data-testid="stImage"] img { image-rendering: pixelated; }'
+# Pictures are pixels: a picture stretched to its column (a row of pictures, ui.picture) stays sharp, never smoothed.
+# Nothing runs off its column (tests/test_layout.py): a picture of a fixed width shrinks to a narrower column (the
+# Reconstruction's close-up in presenter mode at 1366 px), a Markdown table wider than its place scrolls in its own box
+SHARP_CSS = ('[data-testid="stImage"] img { image-rendering: pixelated; }'
+             '[data-testid="stImageContainer"] { max-width: 100%; }'
+             '[data-testid="stMarkdownContainer"]:has(> table) { overflow-x: auto; }')
 
 
 def apply_presenter_mode() -> None:

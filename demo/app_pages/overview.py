@@ -54,12 +54,13 @@ with st.expander("Where samples come from: the prior, and the holes in it"):
         "**Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
 
 
-def model_card(kind: str, fraction: float = 1.0, short: bool = False) -> None:
+def model_card(kind: str, fraction: float = 1.0, short: bool = False, samples=None, numbers=None) -> None:
     """What a loaded checkpoint draws (``fraction``: the top share of its sample grid; ``short``: a one-line
-    caption) and its numbers."""
+    caption) and its numbers; ``samples`` and ``numbers``: where each goes (default: one under the other here)."""
     explorer = ui.explorer()
+    samples = st if samples is None else samples
     if not explorer.is_available(choice["dataset"], kind):
-        st.info(explorer.missing_message(choice["dataset"], kind))
+        samples.info(explorer.missing_message(choice["dataset"], kind))
         return
     # Cards come from config.json and metrics.json alone: no weights are loaded (nor torch imported) here
     checkpoint = explorer.folder(choice["dataset"], kind)
@@ -80,12 +81,14 @@ def model_card(kind: str, fraction: float = 1.0, short: bool = False) -> None:
     if gmm_grid.is_file() and has_gmm:
         ui.static_picture(gmm_grid, f"GMM prior samples, epoch {state.get('epoch', '?')}" if short else
                           f"samples of the GMM prior, as Compare shows them (epoch {state.get('epoch', '?')})",
-                          fraction=fraction)
+                          where=samples, fraction=fraction)
     elif grids:
         ui.static_picture(grids[-1], f"N(0, I) samples, epoch {state.get('epoch', '?')}" if short else
-                          f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)", fraction=fraction)
+                          f"samples after epoch {state.get('epoch', '?')} (N(0, I) codes)", where=samples,
+                          fraction=fraction)
     # on a projector the samples speak; the numbers are one click away (the page keeps to fewer screens)
-    details = st.expander("The model's numbers") if ui.presenting() else st.container()
+    numbers = st if numbers is None else numbers
+    details = numbers.expander("The model's numbers") if ui.presenting() else numbers
     details.markdown(
         f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
         f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
@@ -95,10 +98,10 @@ def model_card(kind: str, fraction: float = 1.0, short: bool = False) -> None:
     metrics = checkpoint.metrics()
     rows = zoo.scores_table(metrics)
     if rows:
-        # a Markdown table: it wraps in a third of the page (an interactive one cut off its value columns), its
-        # cells are text ("-" for a score not computed, e.g. by `vaegan eval --fid-only`, which in a column of
-        # numbers Streamlit could not convert), and it needs no pandas, whose import was 0.44 s of the first page
-        # a freshly started server renders
+        # a Markdown table: it wraps (an interactive one cut off its value columns), and scrolls in its own box
+        # where it is still wider than its place (ui.SHARP_CSS); its cells are text ("-" for a score not computed,
+        # e.g. by `vaegan eval --fid-only`, which in a column of numbers Streamlit could not convert), and it needs
+        # no pandas, whose import was 0.44 s of the first page a freshly started server renders
         details.markdown(ui.markdown_table([{name: ("-" if value is None else value if isinstance(value, str)
                                                      else f"{value:g}") for name, value in row.items()}
                                             for row in rows]))
@@ -117,11 +120,11 @@ if ui.presenting():  # on a projector: each model's samples under its idea, 3 ro
         if kind in choice["kinds"]:
             with column:
                 model_card(kind, fraction=3 / 8, short=True)
-else:
+else:  # a row per model, its samples beside its numbers: a score table of five columns is wider than a third of
+    # a laptop's page (at 1366 x 768 the VAE's and the VAE-GAN's ran into each other and off the window)
     st.divider()
     st.subheader(f"Loaded models: {ui.dataset_label(choice['dataset'])}")
-    columns = st.columns(max(1, len(choice["kinds"])))
-    for column, kind in zip(columns, choice["kinds"]):
-        with column:
-            st.markdown(f"#### {ui.LABELS[kind]}")
-            model_card(kind)
+    for kind in choice["kinds"]:
+        st.markdown(f"#### {ui.LABELS[kind]}")
+        samples, numbers = st.columns([2, 3])
+        model_card(kind, samples=samples, numbers=numbers)
