@@ -373,7 +373,8 @@ def test_in_a_browser_start_shows_a_grid_and_pause_holds(browser):
         page.get_by_role("button", name="Reset").click()  # the knobs come back unlocked
         page.get_by_text("Choose a preset or the settings").wait_for(timeout=10_000)
         page.wait_for_selector(READY, timeout=30_000)
-        assert page.get_by_text("The settings hold for this run").count() == 0
+        # the knobs unlock with the page's own rerun, which follows the buttons' (later on a busy machine)
+        page.get_by_text("The settings hold for this run").wait_for(state="detached", timeout=30_000)
         assert page.locator("[data-testid='stException']").count() == 0
         page.close()
     assert first_grid < 30.0 and paused < 5.0, (first_grid, paused)
