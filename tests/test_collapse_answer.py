@@ -43,3 +43,27 @@ def test_the_claim_follows_the_bands(tmp_path):
                    ("vae", "synthetic"): runs(3.0, 3.2)}
     assert "contradicts it" in claim_line(contradicts, "Fashion-MNIST")
     assert claim_line({("gan", "synthetic"): runs(2.0)}, "MNIST") is None
+
+
+def test_every_shipped_study_starts_from_the_shipped_checkpoint_and_agrees_with_its_score():
+    """Issue 51's done-when, from the files: no stale study ships, the plan's studies are there (MNIST: 3 families x 3
+    loops x 3 seeds; Fashion-MNIST: 3 seeds of the synthetic loop, one of each other loop), and each study's
+    generation-0 domain FID is within 1.5x of the domain FID its checkpoint's metrics.json holds."""
+    import json
+
+    from vaegan_core.experiments.collapse_report import load_studies
+
+    root, checkpoints = REPO / "checkpoints" / "collapse", REPO / "checkpoints"
+    for dataset, seeds_by_loop in (("mnist", {"synthetic": 3, "fresh-real": 3, "accumulate": 3}),
+                                   ("fashion-mnist", {"synthetic": 3, "fresh-real": 1, "accumulate": 1})):
+        studies, problems, stale = load_studies(root, dataset, checkpoints)
+        assert problems == [] and stale == [], (dataset, problems, [study["folder"] for study in stale])
+        for kind in ("gan", "vae", "vaegan"):
+            metrics = json.loads((checkpoints / dataset / kind / "metrics.json").read_text(encoding="utf-8"))
+            shipped = metrics["lenet-test"]["metrics"]["fid"]
+            for loop, seeds in seeds_by_loop.items():
+                runs = studies.get((kind, loop), [])
+                assert len(runs) >= seeds, (dataset, kind, loop, len(runs))
+                for run in runs:
+                    first = run["generations"][0]["fid"]
+                    assert 1 / 1.5 <= first / shipped <= 1.5, (dataset, kind, loop, run["seed"], first, shipped)
