@@ -8,6 +8,7 @@ CI, whose .ci/run installs both.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -65,10 +66,10 @@ def url(site):
 
 
 @contextlib.contextmanager
-def page_of(browser, address: str):
+def page_of(browser, address: str, touch: bool = False):
     """A page that may reach ``address``'s host only: any other request is aborted and recorded in page.outside;
-    console errors and uncaught exceptions are recorded in page.problems."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    console errors and uncaught exceptions are recorded in page.problems. touch: a touch screen (page.touchscreen)."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, has_touch=touch)
     host = urlparse(address).netloc
     outside, problems = [], []
 
@@ -260,3 +261,144 @@ def test_python_http_server_serves_it_too(site, browser):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _click_map_at(page, x: float, y: float) -> None:
+    """Click the Latent map at PCA coordinates (x, y) (through its data-bounds) and wait for the redraw."""
+    low_x, high_x, low_y, high_y = map(float, page.get_attribute("#view-map canvas.map", "data-bounds").split(","))
+    box = page.locator("#view-map canvas.map").bounding_box()
+    left = box["x"] + (x - low_x) / (high_x - low_x) * box["width"]
+    top = box["y"] + (high_y - y) / (high_y - low_y) * box["height"]
+    redrawn(page, lambda: page.mouse.click(left, top))
+
+
+def test_a_point_on_the_latent_map_decodes_as_torch_decodes_the_pca_inverse(site, url, browser):
+    from vaegan_core.storage.checkpoint import load_model
+
+    with page_of(browser, url) as page:
+        for dataset in DATASETS:
+            manifest = json.loads((site / dataset / "manifest.json").read_text())
+            assert manifest["class_colours"][:2] == ["#1f3c88", "#d7191c"]  # demo/ui_settings.py CLASS_COLOURS
+            pca = manifest["models"]["vaegan"]["pca"]
+            mean, axes = np.array(pca["mean"]), np.array(pca["components"])
+            codes = np.fromfile(site / dataset / "vaegan" / "codes.bin", dtype="<f4").reshape(IMAGES, -1)
+            # the two axes are the leading eigenvectors of the codes' covariance (up to sign)
+            _, vectors = np.linalg.eigh(np.cov(codes.T.astype(np.float64)))
+            for k in range(2):
+                assert abs(abs(vectors[:, -1 - k] @ axes[k]) - 1) < 1e-6
+            open_page(page, url, f"?dataset={dataset}&view=map")
+            assert page.evaluate("explorer.settings['map-model']") == "vaegan"
+            target = (codes[5] - mean) @ axes.T  # test image 5 on the map
+            _click_map_at(page, *target)
+            x, y = page.evaluate("[explorer.settings['map-x'], explorer.settings['map-y']]")
+            bounds = [float(v) for v in page.get_attribute("#view-map canvas.map", "data-bounds").split(",")]
+            assert abs(x - target[0]) <= (bounds[1] - bounds[0]) / 100  # within a few of the map's pixels
+            assert abs(y - target[1]) <= (bounds[3] - bounds[2]) / 100
+            z = (mean + x * axes[0] + y * axes[1]).astype(np.float32)[None]
+            for kind in KINDS:
+                model = load_model(SHIPPED / dataset / kind)
+                found = pixels(page, f"#view-map canvas.single[data-kind={kind}]").astype(int)
+                assert np.abs(found - torch_grid(model, z, 1)).max() <= 1, (dataset, kind)
+            # the keyboard moves the point: the focused map takes the arrow keys
+            page.focus("#view-map canvas.map")
+            redrawn(page, lambda: page.keyboard.press("ArrowRight"))
+            assert page.evaluate("explorer.settings['map-x']") > x
+            page.wait_for_function("location.search.includes('map-x=')", timeout=5_000)
+        assert page.outside == [] and page.problems == [], (page.outside, page.problems)
+
+
+def _ink_samples() -> list[np.ndarray]:
+    """Drawings as a pad makes them (280 x 280, uint8): strokes of several shapes, sizes and places."""
+    from PIL import Image, ImageDraw
+
+    samples = []
+    for shape in range(4):
+        image = Image.new("L", (280, 280))
+        pen = ImageDraw.Draw(image)
+        if shape == 0:
+            pen.line([(60, 50), (150, 200), (220, 90)], fill=255, width=18)
+        elif shape == 1:
+            pen.ellipse([30, 20, 90, 250], outline=255, width=14)  # tall and thin, off centre
+        elif shape == 2:
+            pen.line([(10, 140), (270, 150)], fill=255, width=9)  # wide
+            pen.line([(120, 60), (125, 80)], fill=180, width=5)
+        else:
+            pen.rectangle([200, 200, 260, 275], fill=255)
+        samples.append(np.asarray(image))
+    return samples
+
+
+def test_the_pages_drawing_preprocessing_is_read_drawings(url, browser):
+    from vaegan_core.uploads import read_drawing
+
+    with page_of(browser, url) as page:
+        open_page(page, url, "?view=draw")
+        for ink in _ink_samples():
+            for style in ("mnist", "fashion"):
+                found = page.evaluate("([ink, style]) => Array.from(explorer.preprocess(ink.map((v) => v / 255), "
+                                      "280, 280, style))", [ink.ravel().tolist(), style])
+                expected = read_drawing(ink, style)[0].numpy().reshape(-1)
+                assert np.abs(np.array(found) - expected).max() <= 1 / 255 + 1e-6, style
+        assert page.evaluate("explorer.preprocess(new Float32Array(100), 10, 10, 'mnist')") is None  # empty
+
+
+def test_drawing_a_stroke_reconstructs_it_with_each_encoder(url, browser):
+    from vaegan_core.storage.checkpoint import load_model
+    from vaegan_core.uploads import read_drawing
+
+    with page_of(browser, url) as page:
+        open_page(page, url)
+        redrawn(page, lambda: page.keyboard.press("5"))
+        assert page.evaluate("explorer.settings.view") == "draw"
+        assert "empty" in page.locator("#view-draw").inner_text()
+        box = page.locator("#view-draw canvas.pad").bounding_box()
+        before = page.evaluate("explorer.started")
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.2 * box["height"])
+        page.mouse.down()
+        for step in range(1, 11):  # a stroke down the pad, then a hook
+            page.mouse.move(box["x"] + (0.5 - 0.01 * step) * box["width"],
+                            box["y"] + (0.2 + 0.06 * step) * box["height"])
+        page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.75 * box["height"])
+        page.mouse.up()
+        page.wait_for_timeout(100)  # the last animation frame's redraw
+        page.wait_for_function(f"explorer.finished > {before} && document.body.dataset.busy === 'false'",
+                               timeout=30_000)
+        rgba = np.array(page.evaluate("""() => Array.from(document.querySelector('#view-draw canvas.pad')
+            .getContext('2d').getImageData(0, 0, 280, 280).data)"""), dtype=np.uint8).reshape(280, 280, 4)
+        expected = read_drawing(rgba, "mnist")[0]
+        found = np.array(page.evaluate("Array.from(explorer.lastInput)"), dtype=np.float32)
+        assert np.abs(found - expected.numpy().reshape(-1)).max() <= 1 / 255 + 1e-6
+        for kind in ("vae", "vaegan"):
+            model = load_model(SHIPPED / "mnist" / kind)
+            with torch.no_grad():
+                mu = model.encode(torch.from_numpy(found).reshape(1, 1, 28, 28))[0]
+            drawn = pixels(page, f"#view-draw canvas.single[data-kind={kind}]").astype(int)
+            assert drawn.max() > 100, kind
+            assert np.abs(drawn - torch_grid(model, mu.numpy(), 1)).max() <= 1, kind
+        assert page.locator("#view-draw canvas[data-kind=gan]").count() == 0  # no encoder
+        redrawn(page, lambda: page.get_by_role("button", name="Clear").click())
+        assert page.evaluate("explorer.lastInput === null")
+        assert page.outside == [] and page.problems == [], (page.outside, page.problems)
+
+
+def test_the_map_and_the_pad_take_a_finger_and_the_keyboard(url, browser):
+    with page_of(browser, url, touch=True) as page:
+        open_page(page, url, "?view=map&dataset=fashion-mnist")
+        box = page.locator("#view-map canvas.map").bounding_box()
+        redrawn(page, lambda: page.touchscreen.tap(box["x"] + 0.8 * box["width"], box["y"] + 0.2 * box["height"]))
+        x, y = page.evaluate("[explorer.settings['map-x'], explorer.settings['map-y']]")
+        assert x > 0 and y > 0  # right of and above the mean
+        assert pixels(page, "#view-map canvas.single[data-kind=vae]").max() > 100
+        redrawn(page, lambda: page.keyboard.press("5"))
+        box = page.locator("#view-draw canvas.pad").bounding_box()
+        redrawn(page, lambda: page.touchscreen.tap(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"]))
+        assert page.evaluate("explorer.lastInput !== null")  # a dot is a drawing
+        redrawn(page, lambda: page.get_by_role("button", name="Clear").click())
+        page.focus("#view-draw canvas.pad")  # the keyboard: Space lowers the pen, the arrows draw
+        for key in ["Space"] + ["ArrowDown"] * 8 + ["ArrowRight"] * 4:
+            page.keyboard.press(key)
+        page.wait_for_function("explorer.lastInput !== null && document.body.dataset.busy === 'false'",
+                               timeout=30_000)
+        assert "Pen down" in page.locator("#view-draw").inner_text()
+        assert pixels(page, "#view-draw canvas.single[data-kind=vaegan]").max() > 100
+        assert page.outside == [] and page.problems == [], (page.outside, page.problems)

@@ -18,6 +18,11 @@ What the folder holds (every path relative to it; numbers little-endian)::
     <dataset>/<kind>/gmm.bin        when the checkpoint has a GMM prior: float32 weights K, means K x d, Cholesky
                                     factors K x d x d (lower, row-major)
 
+The manifest also holds, per model with an encoder, ``pca``: the mean (d) and the two leading principal axes (2 x d)
+of its exported codes (the Latent map view: a point x, y maps back to mean + x * axis 1 + y * axis 2), and
+``class_colours``: the app's fixed palette (demo/ui_settings.py CLASS_COLOURS, copied here: vaegan_core does not
+import demo/).
+
 The first N test images are exported (not a sample), so an image index means the same image here as in the
 Streamlit app (its ``interp-a`` and ``interp-b``).
 """
@@ -43,6 +48,9 @@ ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 INDEX_FILE = "explorer.json"
 FORMAT = "vaegan-web-1"
+# demo/ui_settings.py CLASS_COLOURS (the Streamlit app's latent map), one per class
+CLASS_COLOURS = ["#1f3c88", "#d7191c", "#1a9641", "#ff7f00", "#6a3d9a", "#000000", "#e7298a", "#8c510a",
+                 "#01858f", "#b8a000"]
 TEST_IMAGES = 300  # test images (and their codes) per dataset: the explorer's pickers
 MAX_TEST_IMAGES = 10_000
 
@@ -131,8 +139,9 @@ def _export_model(model, folder: Path, target: Path, images, progress) -> dict:
 
     target.mkdir(parents=True, exist_ok=True)
     entry = {"kind": model.kind, "label": MODEL_LABELS[model.kind], "latent_dim": model.config.latent_dim,
-             "decoder": f"{target.name}/decoder.onnx", "encoder": None, "codes": None, "gmm": None, "gmm_note": None,
-             "parity": {}, "scores": _scores(folder), "epochs": (read_config_json(folder).get("state") or {}).get("epoch")}
+             "decoder": f"{target.name}/decoder.onnx", "encoder": None, "codes": None, "pca": None, "gmm": None,
+             "gmm_note": None, "parity": {}, "scores": _scores(folder),
+             "epochs": (read_config_json(folder).get("state") or {}).get("epoch")}
     for part in ("decoder", "encoder"):
         if not has_part(model, part):
             continue
@@ -145,6 +154,7 @@ def _export_model(model, folder: Path, target: Path, images, progress) -> dict:
         codes = model.encode(images.float() / 255)[0].numpy().astype("<f4")
         _write_bytes(target / "codes.bin", codes.tobytes())
         entry["codes"] = f"{target.name}/codes.bin"
+        entry["pca"] = code_pca(codes)
         if model.latent_gmm is not None and model.latent_gmm.dim == model.config.latent_dim:
             gmm = model.latent_gmm
             parts = [gmm.weights.numpy(), gmm.means.numpy(), gmm.cholesky.numpy()]
@@ -155,6 +165,24 @@ def _export_model(model, folder: Path, target: Path, images, progress) -> dict:
     else:
         entry["gmm_note"] = "a GAN has no encoder, so no GMM of training codes"
     return entry
+
+
+def code_pca(codes) -> dict:
+    """The 2-D PCA of codes (N x d): {"mean": d, "components": 2 x d (unit rows), "explained": the 2 variance
+    fractions}. Each axis's sign is fixed (its largest entry positive), so an export is reproducible."""
+    import numpy as np
+
+    values = np.asarray(codes, dtype=np.float64)
+    mean = values.mean(axis=0)
+    _, singular, axes = np.linalg.svd(values - mean, full_matrices=False)
+    axes = axes[:2] if len(axes) >= 2 else np.vstack([axes, np.zeros((2 - len(axes), values.shape[1]))])
+    for row in axes:
+        if row[np.argmax(np.abs(row))] < 0:
+            row *= -1
+    variance = singular ** 2
+    explained = (variance[:2] / variance.sum()).tolist() if variance.sum() > 0 else [0.0, 0.0]
+    return {"mean": [float(v) for v in mean], "components": [[float(v) for v in row] for row in axes],
+            "explained": [float(v) for v in explained] + [0.0] * (2 - len(explained))}
 
 
 def export_dataset(dataset: str, folders: dict[str, Path], out: Path, n_images: int = TEST_IMAGES,
@@ -179,7 +207,7 @@ def export_dataset(dataset: str, folders: dict[str, Path], out: Path, n_images: 
     manifest = {"format": FORMAT, "dataset": dataset, "label": DATASET_LABELS.get(dataset, dataset),
                 "channels": channels, "height": size, "width": size, "class_names": CLASS_NAMES.get(dataset),
                 "images": "images.bin", "count": len(labels), "labels": [int(label) for label in labels],
-                "priors": dict(PRIOR_LABELS), "models": {}}
+                "priors": dict(PRIOR_LABELS), "class_colours": CLASS_COLOURS, "models": {}}
     for kind, model in models.items():
         manifest["models"][kind] = _export_model(model, folders[kind], target / kind, images, progress)
     write_text_atomic(target / "manifest.json", json.dumps(manifest, indent=1))

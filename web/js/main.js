@@ -7,10 +7,15 @@ import { MAX_SEED, VIEWS, query, readSettings, specs } from "./params.js";
 import * as compare from "./compare.js";
 import * as latent from "./latent.js";
 import * as interpolation from "./interpolation.js";
+import * as map from "./map.js";
+import * as draw from "./sketch.js";
+import { preprocess } from "./preprocess.js";
 
-const views = { compare, latent, interpolation };
-const VIEW_LABELS = { compare: "Compare", latent: "Latent sliders", interpolation: "Interpolation" };
-const REBUILD = new Set(["kinds", "interp-between", "latent-source", "latent-model"]);  // controls that change the layout
+const views = { compare, latent, interpolation, map, draw };
+const VIEW_LABELS = { compare: "Compare", latent: "Latent sliders", interpolation: "Interpolation", map: "Latent map",
+                      draw: "Draw" };
+// controls that change the layout
+const REBUILD = new Set(["kinds", "interp-between", "latent-source", "latent-model", "map-model"]);
 
 const app = {
   catalogue: [], datasets: {}, dataset: null, spec: null, settings: {}, lastCodes: {},
@@ -37,6 +42,8 @@ const app = {
     return new Promise((resolve) => this.waiters.push({ after, resolve }));
   },
 };
+app.redraw = () => requestRender();  // the Draw view's strokes (no setting changes)
+app.preprocess = preprocess;  // read_drawing's preprocessing, reachable for tests: explorer.preprocess(ink, w, h, style)
 window.explorer = app;
 
 const $ = (selector) => document.querySelector(selector);
@@ -153,7 +160,7 @@ function keyboard(event) {
   const target = event.target;
   const typing = target.matches?.("input[type=number], input[type=text], select, textarea");
   if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
-  const index = ["1", "2", "3"].indexOf(event.key);
+  const index = ["1", "2", "3", "4", "5"].indexOf(event.key);
   if (index >= 0) {
     app.set("view", VIEWS[index]);
     $(`#tab-${VIEWS[index]}`).focus();

@@ -34,6 +34,7 @@ function floats(bytes, count, url) {
 /** One model: {kind, label, d, session, codes (Float32Array count x d or null), gmm, gmmNote, scores, error}. */
 async function loadModel(base, entry, count) {
   const model = { kind: entry.kind, label: entry.label, d: entry.latent_dim, session: null, codes: null,
+                  pca: entry.pca || null, encoderFile: entry.encoder ? base + entry.encoder : null, encoder: null,
                   gmm: null, gmmNote: entry.gmm_note, scores: entry.scores || [], epochs: entry.epochs, error: null };
   let current = entry.decoder;
   try {
@@ -85,6 +86,31 @@ export function decode(model, codes, n) {
     const feeds = { [model.session.inputNames[0]]: new ort.Tensor("float32", codes, [n, model.d]) };
     const output = await model.session.run(feeds);
     return output[model.session.outputNames[0]].data;
+  });
+  queue = run.catch(() => {});
+  return run;
+}
+
+/** The model's encoder session, loaded on first use (the Draw view): null when the model has none; an Error with
+ * one sentence when its file is missing or broken. */
+export async function encoderOf(model) {
+  if (!model.encoderFile) return null;
+  model.encoder ??= fetchBytes(model.encoderFile).then((bytes) => ort.InferenceSession.create(bytes,
+    { executionProviders: ["wasm"] })).catch((error) => {
+    throw new Error(`${model.label}: ${model.encoderFile} could not be loaded (${String(error.message || error)
+      .slice(0, 120)}); run \`vaegan export-web\` again to repair it`);
+  });
+  return model.encoder;
+}
+
+/** Encode n images (Float32Array n x C x H x W in [0, 1]) with a model's encoder: mu, Float32Array n x d. */
+export async function encode(model, images, n, shape) {
+  const session = await encoderOf(model);
+  const run = queue.then(async () => {
+    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", images, [n, shape.channels, shape.height,
+                                                                              shape.width]) };
+    const output = await session.run(feeds);
+    return output[session.outputNames[0]].data;
   });
   queue = run.catch(() => {});
   return run;

@@ -3,7 +3,8 @@
 // back to the default with a notice, as the app does.
 
 export const MAX_SEED = 2 ** 31 - 1;
-export const VIEWS = ["compare", "latent", "interpolation"];
+export const VIEWS = ["compare", "latent", "interpolation", "map", "draw"];
+export const MAP_LIMIT = 1000;  // map-x and map-y: PCA coordinates
 export const GRID_SIDES = [3, 4, 5, 6, 8, 10];
 export const BETWEEN = ["two test images", "two random codes"];
 export const LATENT_LIMIT = 4;  // the sliders' range: +-4 standard deviations
@@ -63,6 +64,9 @@ export function specs(catalogue, manifest) {
     "interp-a": [0, number(0, last, true)],
     "interp-b": [Math.min(1, last), number(0, last, true)],
     "interp-t": [0.5, number(0, 1, false)],
+    "map-model": [encoders[encoders.length - 1] ?? "", oneOf(encoders.length ? encoders : [""])],
+    "map-x": [0, number(-MAP_LIMIT, MAP_LIMIT, false)],
+    "map-y": [0, number(-MAP_LIMIT, MAP_LIMIT, false)],
   };
 }
 
