@@ -86,7 +86,7 @@ def test_sample_refuses_bad_output(tmp_path):
     run("train", "--model", "gan", "--dataset", "digits", "--epochs", "1", "--out", str(out), "--width", "8",
         "--latent-dim", "8", "--limit", "64", "--batch-size", "32", "--no-progress", "--device", "cpu")
     one_line_error(run("sample", str(out), "--out", str(tmp_path / "x.txt"), check=False), "must end in one of")
-    one_line_error(run("sample", str(out), "--out", str(tmp_path / "no" / "x.png"), check=False), "does not exist")
+    one_line_error(run("sample", str(out), "--out", str(tmp_path), check=False), "is a folder")
     # an existing checkpoint is never overwritten by a new run
     again = run("train", "--model", "gan", "--dataset", "digits", "--epochs", "1", "--out", str(out), check=False)
     one_line_error(again, "already holds a checkpoint")

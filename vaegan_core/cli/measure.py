@@ -97,7 +97,9 @@ def _trained_on(args: argparse.Namespace, config: dict) -> str:
 def _eval(args: argparse.Namespace) -> dict:
     from ..storage.card import refresh_model_card
     from ..storage.checkpoint import bind, load_model, read_config, resolve_checkpoint, snapshot
-    from ..metrics.evaluate import WITHOUT_REAL_FEATURES, evaluate
+    from ..metrics.evaluate import METRICS, WITHOUT_REAL_FEATURES, check_real_count, evaluate
+    from ..metrics.extractors import check_extractor_for
+    from ..training.folders import is_folder, listed_split_size
     from ..training.train import resolve_device
 
     device = resolve_device(args.device)
@@ -113,13 +115,15 @@ def _eval(args: argparse.Namespace) -> dict:
     model.snapshot_fingerprints = fingerprints
     dataset = _trained_on(args, config)
     if args.extractor is None:
-        from ..training.folders import is_folder
-
         args.extractor = "inception" if is_folder(dataset) else "lenet"
     features = EXTRACTOR_FEATURES[args.extractor]
     if args.n <= features and not args.force:  # before the progress bar and any work
         raise _UsageError(f"FID needs more generated images than the {features} features of {args.extractor}: "
                           f"--n {args.n}; pass --n {features + 1} or more (10,000 is customary), or --force")
+    if is_folder(dataset):  # too few test images of a folder: said before the bar (evaluate checks the decoded ones)
+        check_extractor_for(args.extractor, dataset)  # the wrong features first: more images would not help
+        check_real_count(listed_split_size(dataset, args.split), args.n, args.extractor,
+                         WITHOUT_REAL_FEATURES if args.fid_only else METRICS, args.force, dataset, args.split)
     folder = CheckpointFolder(model.checkpoint_dir)
     stored = folder.stored_results()  # checked before the work, which can take twenty minutes
     with _percent_bar(args.no_progress) as progress:

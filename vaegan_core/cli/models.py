@@ -55,14 +55,16 @@ def _sample(args: argparse.Namespace) -> dict:
     import torch
 
     from ..storage.checkpoint import load_model
-    from ..images import save_grid
     from ..training.train import resolve_device
 
     out = Path(args.out)
+    if out.is_dir():
+        raise _UsageError(f"--out {args.out} is a folder; give the image file to write, e.g. {out / 'samples.png'}")
     if out.suffix.lower() not in _IMAGE_SUFFIXES:
         raise _UsageError(f"--out {args.out} must end in one of {', '.join(sorted(_IMAGE_SUFFIXES))}")
-    if not out.parent.is_dir():
-        raise _UsageError(f"the folder of --out {args.out} does not exist; create it first")
+    blocker = next((folder for folder in reversed(out.parents) if folder.exists() and not folder.is_dir()), None)
+    if blocker is not None:
+        raise _UsageError(f"--out {args.out} cannot be written: {blocker} is a file, not a folder")
     if args.text is not None and args.labels is not None:
         raise _UsageError("give --text or --labels, not both")
     if args.style_from and args.text is None and args.labels is None:
@@ -74,7 +76,7 @@ def _sample(args: argparse.Namespace) -> dict:
     labels = torch.arange(args.n) % model.config.num_classes if model.config.num_classes else None
     images = model.sample(args.n, generator=torch.Generator().manual_seed(args.seed), temperature=args.temperature,
                           prior=args.prior, labels=labels)
-    save_grid(images, out)
+    _save_grid(images, out)
     return {"out": str(out), "n": args.n, "seed": args.seed, "temperature": args.temperature, "prior": args.prior}
 
 
@@ -84,7 +86,6 @@ def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
 
     from ..models import conditional
     from ..storage.checkpoint import read_config
-    from ..images import save_grid
     from ..uploads import read_upload
 
     classes = model.config.num_classes
@@ -104,17 +105,25 @@ def _sample_conditional(args: argparse.Namespace, model, out: Path) -> dict:
         style, read_as = conditional.style_code(model, image, dataset=dataset, seed=args.seed)
     if args.text is not None:
         picture = conditional.write(model, glyphs, style, seed=args.seed)
-        save_grid(picture.unsqueeze(0), out, nrow=1)
+        _save_grid(picture.unsqueeze(0), out, nrow=1)
     else:  # --labels: one image each, no gaps
         generator = torch.Generator().manual_seed(args.seed)
         codes = (style.expand(len(glyphs), -1) if style is not None
                  else model.prior("normal").sample(len(glyphs), generator, args.temperature))
-        save_grid(model.decode(codes.contiguous(), glyphs), out)
+        _save_grid(model.decode(codes.contiguous(), glyphs), out)
     names = conditional.class_names(dataset, classes, getattr(model, "class_names", None))
     result = {"out": str(out), "classes": conditional.glyph_names(glyphs, names), "seed": args.seed}
     if read_as is not None:
         result["style_from"] = {"image": args.style_from, "read_as": names[read_as]}
     return result
+
+
+def _save_grid(images, out: Path, **options) -> None:
+    """The grid into ``out``, its folders created first, as `vaegan train` creates its --out."""
+    from ..images import save_grid
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(images, out, **options)
 
 
 def _info(args: argparse.Namespace) -> dict:

@@ -23,6 +23,15 @@ _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator"
 _KEEP_BEST_NEEDS_FID = "--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)"
 
 
+FOLDER_IMAGE_SIZE, FOLDER_CHANNELS = 32, 3  # an image folder's images unless --image-size / --channels say
+
+
+def _default(value, note: str = "") -> str:
+    """``(default 64)``, ``(default 0: off)``: a default in a help text, from the value the option takes."""
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"(default {shown}{': ' + note if note else ''})"
+
+
 def add_parsers(commands) -> dict:
     """The sub-commands of this group; returns {command: handler}."""
     train = commands.add_parser("train", parents=shared(data_dir=True, no_progress=True, device="auto"),
@@ -32,55 +41,44 @@ def add_parsers(commands) -> dict:
                        help="training data (required unless --resume): a built-in dataset or a folder of images, "
                             "optionally one sub-folder per class")
     train.add_argument("--image-size", type=_int_in(8, 256), default=None,
-                       help="image folders: side of the square images, centre-cropped and resized (default 32; "
-                            "the built-in datasets are 28)")
+                       help=f"image folders: side of the square images, centre-cropped and resized "
+                            f"{_default(FOLDER_IMAGE_SIZE)}; the built-in datasets are 28")
     train.add_argument("--channels", type=int, choices=(1, 3), default=None,
-                       help="image folders: 1 (grey) or 3 (RGB, the default); the built-in datasets are grey")
+                       help=f"image folders: 1 (grey) or 3 (RGB) {_default(FOLDER_CHANNELS)}; the built-in datasets "
+                            "are grey")
     train.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), required=True, help="total epochs (with --resume: the new total)")
     train.add_argument("--out", required=True, help="checkpoint folder to write")
-    train.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=_seed, default=TrainConfig.seed, help=f"random seed {_default(TrainConfig.seed)}")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     train.add_argument("--reset-optimizer", action="store_true",
                        help="with --resume: continue from the weights alone, with a fresh optimizer (for a folder "
                             "without a usable trainer_state.pt, e.g. a shipped checkpoint)")
-    train.add_argument("--batch-size", type=_int_in(1, MAX_BATCH), default=TrainConfig.batch_size)
-    train.add_argument("--lr", type=_non_negative_float, default=0.0, help="Adam learning rate (0: model default)")
-    train.add_argument("--lr-discriminator", type=_non_negative_float, default=0.0,
-                       help="the discriminator's own learning rate (two time-scale update rule; 0: --lr)")
+    train.add_argument("--batch-size", type=_int_in(1, MAX_BATCH), default=TrainConfig.batch_size,
+                       help=f"images per optimizer step, per process with --nproc {_default(TrainConfig.batch_size)}")
+    train.add_argument("--lr", type=_non_negative_float, default=TrainConfig.lr,
+                       help=f"Adam learning rate {_default(TrainConfig.lr, 'the model default')}")
+    train.add_argument("--lr-discriminator", type=_non_negative_float, default=TrainConfig.lr_discriminator,
+                       help="the discriminator's own learning rate, two time-scale update rule "
+                            f"{_default(TrainConfig.lr_discriminator, '--lr')}")
     train.add_argument("--adam-beta1", type=_unit_interval, default=TrainConfig.beta1,
-                       help="Adam's beta1, the momentum of every optimizer (default 0.5, as in DCGAN; 0.9 is Adam's own)")
-    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
-                       help="constant, or cosine decay to 0 over the run's epochs (on --resume of a constant-rate "
-                            "run: a decay stage, from the epoch resumed from to the new --epochs)")
-    train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim)
-    train.add_argument("--width", type=_int_in(1, MAX_WIDTH), default=ModelConfig.width, help="channels of the first conv stage")
-    train.add_argument("--beta", type=_non_negative_float, default=ModelConfig.beta, help="weight of the KL term")
-    train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
-                       help="VAE-GAN: weight of the feature reconstruction in the decoder loss")
-    train.add_argument("--equilibrium", action="store_true", help="VAE-GAN: Larsen et al.'s equilibrium trick")
-    train.add_argument("--prior-gan-weight", type=_non_negative_float, default=ModelConfig.prior_gan_weight,
-                       help="VAE-GAN: weight of the GAN terms on N(0, I) samples, for the discriminator and the "
-                            "decoder (default 1, as in Larsen et al.; may change on --resume: a fine-tuning stage)")
-    train.add_argument("--feature-stage", type=_int_in(0, 16), default=ModelConfig.feature_stage,
-                       help="VAE-GAN: the discriminator's conv stage whose features the reconstruction is measured "
-                            "in, 1 = the first after the image (0, the default: the last)")
-    train.add_argument("--kl-warmup", type=_int_in(0, MAX_EPOCHS), default=TrainConfig.kl_warmup, metavar="EPOCHS",
-                       help="raise the KL weight linearly from 0 to --beta over the first EPOCHS epochs (0: off)")
-    train.add_argument("--conditional", action="store_true",
-                       help="condition every network on the class label (conditional VAE / GAN / VAE-GAN)")
-    train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
-                       help="sample from a moving average of the decoder's weights with this decay, e.g. 0.999 "
-                            "(0: off; both weights are kept in the checkpoint; with --resume, a run with one may "
-                            "change its decay, and --reset-optimizer may add one)")
-    train.add_argument("--likelihood", choices=LIKELIHOODS, default=ModelConfig.likelihood,
-                       help="VAE pixel likelihood")
-    train.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto: bf16 where the hardware is fast")
-    train.add_argument("--grad-clip", type=_non_negative_float, default=0.0, help="max gradient norm (0: off)")
-    train.add_argument("--limit", type=_int_in(0, 10**9), default=0, help="train on the first N images only (0: all)")
-    train.add_argument("--log-every", type=_positive_int, default=TrainConfig.log_every, help="steps per history line")
-    train.add_argument("--track-fid", type=_int_in(0, 100_000), default=0, metavar="N",
-                       help="after each epoch, the domain FID of N samples against the train split, in quality.jsonl "
-                            "(e.g. 5000; 0: off)")
+                       help=f"Adam's beta1, the momentum of every optimizer {_default(TrainConfig.beta1, 'as in DCGAN')}; "
+                            "0.9 is Adam's own")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=TrainConfig.lr_schedule,
+                       help=f"constant, or cosine decay to 0 over the run's epochs {_default(TrainConfig.lr_schedule)}; "
+                            "on --resume of a constant-rate run: a decay stage, from the epoch resumed from to the "
+                            "new --epochs")
+    _add_model_options(train)
+    train.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
+                       help=f"arithmetic of the training step {_default(TrainConfig.precision, 'bf16 where the hardware is fast')}")
+    train.add_argument("--grad-clip", type=_non_negative_float, default=TrainConfig.grad_clip,
+                       help=f"max gradient norm {_default(TrainConfig.grad_clip, 'off')}")
+    train.add_argument("--limit", type=_int_in(0, 10**9), default=TrainConfig.limit,
+                       help=f"train on the first N images only {_default(TrainConfig.limit, 'all')}")
+    train.add_argument("--log-every", type=_positive_int, default=TrainConfig.log_every,
+                       help=f"steps per history line {_default(TrainConfig.log_every)}")
+    train.add_argument("--track-fid", type=_int_in(0, 100_000), default=TrainConfig.track_fid, metavar="N",
+                       help="after each epoch, the domain FID of N samples against the train split, in quality.jsonl, "
+                            f"e.g. 5000 {_default(TrainConfig.track_fid, 'off')}")
     train.add_argument("--keep-best", action="store_true",
                        help="with --track-fid: also keep the epoch with the lowest tracked FID in OUT/best/ (a GAN's "
                             "quality moves from epoch to epoch; the folder itself always holds the last epoch)")
@@ -88,13 +86,45 @@ def add_parsers(commands) -> dict:
                        help="torch.compile the networks for training (the first step compiles, about 20 s on a "
                             "CPU; on a 2-core CPU the compiled step was slower: benchmarks/README.md)")
     train.add_argument("--threads", type=_threads, default="auto",
-                       help="CPU threads: a number, or auto (the default): the cores other work leaves free, checked "
-                            "every epoch; OMP_NUM_THREADS, when set, wins")
+                       help="CPU threads: a number, or auto, the cores other work leaves free, checked every epoch "
+                            f"{_default('auto')}; OMP_NUM_THREADS, when set, wins")
     train.add_argument("--nproc", type=_int_in(1, 1024), default=1,
                        help="train on N processes (starts torchrun; one per GPU, or CPU processes with gloo); "
-                            "--batch-size is per process, so the global batch is N x --batch-size")
+                            f"--batch-size is per process, so the global batch is N x --batch-size {_default(1)}")
     _finish(train)
     return HANDLERS
+
+
+def _add_model_options(train: argparse.ArgumentParser) -> None:
+    """The options of the model (ModelConfig's fields), each help with the field's default."""
+    train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim,
+                       help=f"size of the code z {_default(ModelConfig.latent_dim)}")
+    train.add_argument("--width", type=_int_in(1, MAX_WIDTH), default=ModelConfig.width,
+                       help=f"channels of the first conv stage; each later stage doubles it {_default(ModelConfig.width)}")
+    train.add_argument("--beta", type=_non_negative_float, default=ModelConfig.beta,
+                       help=f"weight of the KL term {_default(ModelConfig.beta)}")
+    train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
+                       help=f"VAE-GAN: weight of the feature reconstruction in the decoder loss {_default(ModelConfig.gamma)}")
+    train.add_argument("--equilibrium", action="store_true",
+                       help="VAE-GAN: Larsen et al.'s equilibrium trick (one process only: not with --nproc)")
+    train.add_argument("--prior-gan-weight", type=_non_negative_float, default=ModelConfig.prior_gan_weight,
+                       help="VAE-GAN: weight of the GAN terms on N(0, I) samples, for the discriminator and the "
+                            f"decoder {_default(ModelConfig.prior_gan_weight, 'as in Larsen et al.')}; may change on "
+                            "--resume: a fine-tuning stage")
+    train.add_argument("--feature-stage", type=_int_in(0, 16), default=ModelConfig.feature_stage,
+                       help="VAE-GAN: the discriminator's conv stage whose features the reconstruction is measured "
+                            f"in, 1 = the first after the image {_default(ModelConfig.feature_stage, 'the last')}")
+    train.add_argument("--kl-warmup", type=_int_in(0, MAX_EPOCHS), default=TrainConfig.kl_warmup, metavar="EPOCHS",
+                       help="raise the KL weight linearly from 0 to --beta over the first EPOCHS epochs "
+                            f"{_default(TrainConfig.kl_warmup, 'off')}")
+    train.add_argument("--conditional", action="store_true",
+                       help="condition every network on the class label (conditional VAE / GAN / VAE-GAN)")
+    train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
+                       help="sample from a moving average of the decoder's weights with this decay, e.g. 0.999 "
+                            f"{_default(ModelConfig.ema_decay, 'off')}; both weights are kept in the checkpoint; "
+                            "with --resume, a run with one may change its decay, and --reset-optimizer may add one")
+    train.add_argument("--likelihood", choices=LIKELIHOODS, default=ModelConfig.likelihood,
+                       help=f"VAE pixel likelihood {_default(ModelConfig.likelihood)}")
 
 
 def _finish(train: argparse.ArgumentParser) -> None:
@@ -210,66 +240,29 @@ def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
 
 def _train(args: argparse.Namespace) -> dict:
     _given_settings(args)
+    if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise _UsageError("--nproc starts torchrun; under torchrun (WORLD_SIZE is set) leave --nproc out")
+    # every check that needs no data, before anything is built (and, with --nproc, before torchrun starts)
+    model_config, train_config, resumed = _resume_settings(args) if args.resume else _new_settings(args)
     if args.nproc > 1:
+        from ..training.train import check_settings, refuse_a_trained_folder, resolve_device
+
+        check_settings(model_config, train_config, world=args.nproc)
+        resolve_device(train_config.device)
+        if not args.resume:
+            refuse_a_trained_folder(args.out)
         return _train_on_processes(args)
     from ..training.train import Trainer
 
-    progress = not args.no_progress
+    options = dict(data_root=args.data_dir, progress=not args.no_progress, epoch_lines=args.no_progress,
+                   threads=args.threads, compile=args.compile)
     if args.resume:
-        from ..storage.checkpoint import read_config
-
-        saved = read_config(args.out)
-        for flag, value, stored in (("--model", args.model, saved["model_config"].kind),
-                                    ("--dataset", args.dataset, saved["train_config"] and saved["train_config"].dataset)):
-            if value is not None and value != stored:
-                raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
-        if args.keep_best and not (args.track_fid or saved["train_config"].track_fid):
-            raise _UsageError(_KEEP_BEST_NEEDS_FID)
-        changed = _resume_changes(args, saved)
-        device = args.device if args.device != "auto" else None
-        trainer = Trainer.resume(args.out, epochs=args.epochs, device=device, reset_optimizer=args.reset_optimizer,
-                                 ema_decay=args.ema_decay if "ema_decay" in changed else None,
-                                 prior_gan_weight=args.prior_gan_weight if "prior_gan_weight" in changed else None,
-                                 lr_schedule=args.lr_schedule if "lr_schedule" in changed else None,
-                                 track_fid=args.track_fid if "track_fid" in changed else None,
-                                 keep_best=True if "keep_best" in changed else None,
-                                 data_root=args.data_dir, progress=progress, threads=args.threads,
-                                 compile=args.compile)
+        trainer = Trainer.resume(args.out, **resumed, **options)
+        if trainer.epoch >= trainer.config.epochs:  # the weights' own epoch (--reset-optimizer) said otherwise
+            trainer.release()
+            raise _UsageError(_NOTHING_TO_TRAIN.format(out=args.out, epoch=trainer.epoch, next=trainer.epoch + 1))
     else:
-        if args.model is None or args.dataset is None:
-            raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
-        if args.reset_optimizer:
-            raise _UsageError("--reset-optimizer only goes with --resume")
-        if args.keep_best and not args.track_fid:
-            raise _UsageError(_KEEP_BEST_NEEDS_FID)
-        from ..training.data import CLASS_NAMES
-        from ..training.folders import folder_classes, is_folder
-
-        folder = is_folder(args.dataset)
-        if not folder and (args.image_size not in (None, 28) or args.channels not in (None, 1)):
-            raise _UsageError(f"{args.dataset} images are 28x28 grey: --image-size and --channels are for image "
-                              "folders (--dataset folder:PATH)")
-        classes = folder_classes(args.dataset) if folder else CLASS_NAMES[args.dataset]
-        if args.conditional and len(classes) < 2:
-            raise _UsageError(f"--conditional needs labels: {args.dataset} has no class sub-folders (put the images "
-                              "of each class into a sub-folder of its own)")
-        model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
-                                   gamma=args.gamma, equilibrium=args.equilibrium, ema_decay=args.ema_decay,
-                                   prior_gan_weight=args.prior_gan_weight, feature_stage=args.feature_stage,
-                                   likelihood=args.likelihood, num_classes=len(classes) if args.conditional else 0,
-                                   image_size=(args.image_size or 32) if folder else 28,
-                                   channels=(args.channels or 3) if folder else 1)
-        train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                   lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
-                                   kl_warmup=args.kl_warmup,
-                                   beta1=args.adam_beta1, seed=args.seed, device=args.device, precision=args.precision,
-                                   grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
-                                   track_fid=args.track_fid, keep_best=args.keep_best)
-        trainer = Trainer(model_config, train_config, args.out, data_root=args.data_dir, progress=progress,
-                          threads=args.threads, compile=args.compile)
-    if trainer.epoch >= trainer.config.epochs:
-        print(f"vaegan: {args.out} is already trained for {trainer.epoch} epochs; raise --epochs to train more",
-              file=sys.stderr)
+        trainer = Trainer(model_config, train_config, args.out, **options)
     try:
         return trainer.fit()
     except KeyboardInterrupt:
@@ -277,13 +270,77 @@ def _train(args: argparse.Namespace) -> dict:
                            f"continue with `vaegan train --out {args.out} --epochs {trainer.config.epochs} --resume`")
 
 
+_NOTHING_TO_TRAIN = ("{out} is at epoch {epoch} already, so --epochs {epoch} or fewer trains nothing; pass --epochs "
+                     "above {epoch} (the new total, e.g. --epochs {next})")
+
+
+def _resume_settings(args: argparse.Namespace) -> tuple:
+    """``vaegan train --resume``: (model config, training config, Trainer.resume's keywords) of the continuation,
+    every change checked (a _UsageError, or resume_settings' ConfigError) before anything is built."""
+    from ..storage.checkpoint import read_config
+    from ..training.resume import resume_settings
+
+    saved = read_config(args.out)
+    for flag, value, stored in (("--model", args.model, saved["model_config"].kind),
+                                ("--dataset", args.dataset, saved["train_config"] and saved["train_config"].dataset)):
+        if value is not None and value != stored:
+            raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
+    if args.keep_best and not (args.track_fid or (saved["train_config"] and saved["train_config"].track_fid)):
+        raise _UsageError(_KEEP_BEST_NEEDS_FID)
+    changed = _resume_changes(args, saved)
+    epoch = (saved.get("state") or {}).get("epoch")
+    if isinstance(epoch, int) and epoch >= args.epochs:  # nothing to train: said before the folder is touched
+        raise _UsageError(_NOTHING_TO_TRAIN.format(out=args.out, epoch=epoch, next=epoch + 1))
+    resumed = dict(epochs=args.epochs, device=args.device if args.device != "auto" else None,
+                   reset_optimizer=args.reset_optimizer,
+                   ema_decay=args.ema_decay if "ema_decay" in changed else None,
+                   prior_gan_weight=args.prior_gan_weight if "prior_gan_weight" in changed else None,
+                   lr_schedule=args.lr_schedule if "lr_schedule" in changed else None,
+                   track_fid=args.track_fid if "track_fid" in changed else None,
+                   keep_best=True if "keep_best" in changed else None)
+    model_config, train_config, _ = resume_settings(saved, args.out, **resumed)
+    return model_config, train_config, resumed
+
+
+def _new_settings(args: argparse.Namespace) -> tuple:
+    """A new run: (model config, training config, None), the flags checked together."""
+    if args.model is None or args.dataset is None:
+        raise _UsageError("--model and --dataset are required for a new run (or pass --resume)")
+    if args.reset_optimizer:
+        raise _UsageError("--reset-optimizer only goes with --resume")
+    if args.keep_best and not args.track_fid:
+        raise _UsageError(_KEEP_BEST_NEEDS_FID)
+    from ..training.data import CLASS_NAMES
+    from ..training.folders import folder_classes, is_folder
+
+    folder = is_folder(args.dataset)
+    if not folder and (args.image_size not in (None, 28) or args.channels not in (None, 1)):
+        raise _UsageError(f"{args.dataset} images are 28x28 grey: --image-size and --channels are for image "
+                          "folders (--dataset folder:PATH)")
+    classes = folder_classes(args.dataset) if folder else CLASS_NAMES[args.dataset]
+    if args.conditional and len(classes) < 2:
+        raise _UsageError(f"--conditional needs labels: {args.dataset} has no class sub-folders (put the images "
+                          "of each class into a sub-folder of its own)")
+    model_config = ModelConfig(kind=args.model, latent_dim=args.latent_dim, width=args.width, beta=args.beta,
+                               gamma=args.gamma, equilibrium=args.equilibrium, ema_decay=args.ema_decay,
+                               prior_gan_weight=args.prior_gan_weight, feature_stage=args.feature_stage,
+                               likelihood=args.likelihood, num_classes=len(classes) if args.conditional else 0,
+                               image_size=(args.image_size or FOLDER_IMAGE_SIZE) if folder else 28,
+                               channels=(args.channels or FOLDER_CHANNELS) if folder else 1)
+    train_config = TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               lr_discriminator=args.lr_discriminator, lr_schedule=args.lr_schedule,
+                               kl_warmup=args.kl_warmup,
+                               beta1=args.adam_beta1, seed=args.seed, device=args.device, precision=args.precision,
+                               grad_clip=args.grad_clip, limit=args.limit, log_every=args.log_every,
+                               track_fid=args.track_fid, keep_best=args.keep_best)
+    return model_config, train_config, None
+
+
 def _train_on_processes(args: argparse.Namespace) -> dict:
     """``--nproc N``: the same command under ``torchrun --standalone --nproc_per_node N`` (one machine)."""
     from ..storage.checkpoint import read_config
     from ..training.distributed import launch
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise _UsageError("--nproc starts torchrun; under torchrun (WORLD_SIZE is set) leave --nproc out")
     argv, skip = [], False
     # a --config file's flags travel as flags (its --nproc dropped like a typed one)
     for item in (["train", *args.config_argv] if getattr(args, "config_argv", None) else args.argv):

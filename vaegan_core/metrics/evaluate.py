@@ -14,10 +14,11 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..config import EXTRACTOR_FEATURES
 from ..training.data import load_dataset
 from ..errors import MetricError
-from ..training.folders import is_folder
-from .extractors import LeNetExtractor, load_extractor
+from ..training.folders import TEST_SHARE, is_folder
+from .extractors import LeNetExtractor, check_extractor_for, load_extractor
 from .conditional_scores import intra_class_fid, label_adherence
 from .features_cache import real_features, real_features_path
 from .fid import fid_from_stats, fid_from_summary
@@ -30,6 +31,9 @@ METRICS = ("fid", "kid", "is", "pr", "dc", "modes", "tails", "reconstruction")
 # Scores that need no features of real images: FID can use the shipped reference statistics instead.
 WITHOUT_REAL_FEATURES = ("fid", "is", "modes", "reconstruction")
 REFERENCES = ("auto", "features", "stats")
+# the k of the k-nearest-neighbour scores (_scores): each needs k + 1 images on either side, KID 2
+NEIGHBOURS = {"pr": 3, "dc": 5, "tails": 5}
+_SAMPLE_SCORES = {"pr": "precision/recall", "dc": "density/coverage", "tails": "tail mass", "kid": "KID"}
 Progress = Callable[[float, str], None]
 
 
@@ -75,6 +79,13 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         raise MetricError(f"n must be at least 2 generated images, got {n}")
     start = time.perf_counter()
     report = progress or (lambda fraction, message: None)
+    # the real images first: too few for the scores is said before the extractor is loaded or any feature computed
+    real_images, real_labels = load_dataset(dataset, split, data_root, image_size=model.config.image_size,
+                                            channels=model.config.channels)
+    if extractor in EXTRACTOR_FEATURES:
+        if classifier_directory is None:
+            check_extractor_for(extractor, dataset)  # the wrong features first: more images would not help
+        check_real_count(real_images.shape[0], n, extractor, metrics, force, dataset, split)
     feature_net = load_extractor(extractor, dataset, device, classifier_directory)
     _check_enough(n, feature_net, extractor, metrics, force)  # said before any image is made
     conditional = model.config.num_classes > 0  # label adherence needs the classifier, per-class FID the features
@@ -84,8 +95,6 @@ def evaluate(model, dataset: str, n: int = 10_000, extractor: str = "lenet", met
         reference = "features"  # the per-class FID needs each real image's features
 
     # (1) real images: features of the whole split (or its shipped statistics), labels for the class histogram
-    real_images, real_labels = load_dataset(dataset, split, data_root, image_size=model.config.image_size,
-                                            channels=model.config.channels)
     if reference == "stats":
         real = load_reference_stats(dataset, split, feature_net)
     else:
@@ -143,6 +152,34 @@ def _check_enough(n: int, feature_net, extractor: str, metrics, force: bool) -> 
         raise MetricError(f"FID needs more generated images than the {feature_net.feature_dim} features of "
                           f"{extractor}: n = {n}; use n >= {feature_net.feature_dim + 1} (10,000 is customary) or "
                           "force it (force=True; `vaegan eval --force`)")
+
+
+def check_real_count(count: int, n: int, extractor: str, metrics=METRICS, force: bool = False, dataset: str = "",
+                     split: str = "test") -> None:
+    """A MetricError, before any work, when ``count`` real images of ``dataset``'s ``split`` are too few for
+    ``metrics``: FID needs more than the extractor's features (unless ``force``), the k-NN scores (precision /
+    recall, density / coverage, tail mass) k + 1 on each side (the real side is min(count, n) images), KID 2.
+    The message names the numbers and what helps (`vaegan eval` checks an image folder's listing with it first)."""
+    features = EXTRACTOR_FEATURES[extractor]
+    least = max([k + 1 for name, k in NEIGHBOURS.items() if name in metrics] + [2 if "kid" in metrics else 0])
+    names = ", ".join(label for name, label in _SAMPLE_SCORES.items() if name in metrics)
+    fid_short = "fid" in metrics and count <= features and not force
+    needs = [f"FID needs more than the {features} features of {extractor}"] if fid_short else []
+    if min(count, n) < least:
+        needs.append(f"the scores of samples ({names}) need at least {least}")
+    if not needs:
+        return
+    if not fid_short and count >= least:  # the generated side alone is short
+        raise MetricError(f"--n {n} generated images are too few: the scores of samples ({names}) need at least "
+                          f"{least}; pass --n {least} or more")
+    fixes = [f"add images to the folder (about one in {TEST_SHARE} is a test image)"] if is_folder(dataset) else []
+    if split == "test" and is_folder(dataset):  # the other nine in ten
+        fixes.append("score against the train split (--split train)")
+    if fid_short:
+        fixes += (["use --extractor lenet"] if extractor != "lenet" and not is_folder(dataset) else []) + \
+            ["pass --force (a rank-deficient FID, comparable only with others measured alike)"]
+    raise MetricError(f"{dataset or 'the dataset'} has {count:,} {split} images, too few: {'; '.join(needs)}"
+                      + ("; " + ", or ".join(fixes) if fixes else ""))
 
 
 def _classifier(feature_net, dataset: str, classifier_directory, device, metrics, conditional: bool):

@@ -89,13 +89,20 @@ def _inception_file() -> Path:
     return path
 
 
+def check_extractor_for(extractor: str, dataset: str) -> None:
+    """A MetricError when ``extractor`` has no features for ``dataset`` (the domain LeNet for an image folder): said
+    before anything else is checked or computed."""
+    if extractor == "lenet" and is_folder(dataset):
+        raise MetricError("the domain (LeNet) features exist for mnist, fashion-mnist and digits only; for an "
+                          "image folder use --extractor inception (ImageNet features, colour as it is)")
+
+
 class LeNetExtractor:
     """The domain classifier of one dataset: 128 penultimate features and 10 class probabilities."""
 
     def __init__(self, dataset: str, directory: str | os.PathLike | None = None, device="cpu", batch_size: int = 1000):
-        if directory is None and is_folder(dataset):
-            raise MetricError("the domain (LeNet) features exist for mnist, fashion-mnist and digits only; for an "
-                              "image folder use --extractor inception (ImageNet features, colour as it is)")
+        if directory is None:
+            check_extractor_for("lenet", dataset)
         directory = Path(directory) if directory is not None else classifier_dir(dataset)
         if not directory.is_dir():
             raise MetricError(

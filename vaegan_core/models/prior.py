@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -171,6 +172,19 @@ def _check_components(components: int, total: int) -> None:
                           f"{10 * components}")
 
 
+def _warn_thin_components(components: int, total: int, dim: int) -> None:
+    """A warning when the codes per component are fewer than a full d x d covariance needs (d + 1): EM then fits
+    the covariances to a handful of codes each, held up by the regularisation alone (what a GMM prior samples from
+    such a component is the noise of its few codes), e.g. 100 components on digits' 1,437 codes of 32 dimensions."""
+    if total < components * (dim + 1):
+        most = total // (dim + 1)
+        fix = (f"use --components {most} or fewer, or more images" if most > 1 else
+               "use --components 1, or more images" if most == 1 else "fit more images")
+        warnings.warn(f"{components} full-covariance components on {total:,} codes of {dim} dimensions leave about "
+                      f"{total // components} codes per component, fewer than the {dim + 1} a {dim} x {dim} "
+                      f"covariance needs: {fix}", stacklevel=3)
+
+
 def posterior_means(model, images: torch.Tensor, progress: Callable[[float, str], None] | None = None,
                     batch: int = 5000) -> np.ndarray:
     """The codes mu(x) of ``images`` (uint8, or float in [0, 1]) as a float64 array (n, latent_dim).
@@ -193,6 +207,7 @@ def gmm_of_codes(codes: np.ndarray, components: int = GMM_COMPONENTS, seed: int 
     from sklearn.mixture import GaussianMixture
 
     _check_components(components, codes.shape[0])
+    _warn_thin_components(components, codes.shape[0], codes.shape[1])
     mixture = GaussianMixture(components, covariance_type="full", random_state=seed, max_iter=max_iter,
                               reg_covar=1e-6)
     mixture.fit(codes)

@@ -19,6 +19,18 @@ from ..storage import paths
 from ..storage.card import write_model_card
 
 
+MAIN_LOGS = ("loss", "loss_discriminator", "loss_decoder", "loss_generator", "kl", "d_accuracy")  # what a line shows
+
+
+def epoch_line(trainer, seconds: float) -> str:
+    """``epoch 3/10: loss 101.2, kl 12.3 (4.2 s)``: the main losses of the epoch just ended (means over its steps)
+    and its seconds, the Trainer's line per epoch without a progress bar (``epoch_lines``); starts the next sums."""
+    sums, trainer._epoch_sums = trainer._epoch_sums, {}
+    steps = sums.pop("steps", 0) or 1
+    shown = ", ".join(f"{key.replace('loss_', '')} {sums[key] / steps:.4g}" for key in MAIN_LOGS if key in sums)
+    return f"epoch {trainer.epoch}/{trainer.config.epochs}: {shown or 'no steps'} ({seconds:.1f} s)"
+
+
 def end_of_epoch(trainer, images_per_second: float) -> None:
     """Sample grid, weights, config, trainer state and model card for the epoch just finished."""
     model, out_dir = trainer.model, trainer.out_dir

@@ -220,6 +220,12 @@ def split_of(relative_path: str) -> str:
     return "test" if zlib.crc32(relative_path.encode("utf-8")) % TEST_SHARE == 0 else "train"
 
 
+def listed_split_size(name: str, split: str) -> int:
+    """The image files of ``split`` an image folder lists, from its listing alone (nothing decoded): at least as
+    many as the split will hold (a file that fails to decode is dropped then)."""
+    return sum(split_of(path) == split for path in scan(folder_path(name).resolve()).files)
+
+
 def _open_regular(path: Path):
     """``(binary file, "")`` for a regular file of 1 to MAX_FILE_BYTES bytes, else ``(None, why)``. Opened
     without blocking, so a FIFO is refused at once instead of waiting for a writer."""

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -27,17 +28,60 @@ from . import distributed
 from ..storage import paths
 from ..config import ModelConfig, TrainConfig
 from ..errors import CheckpointError, ConfigError, TrainingDiverged, first_line
-from .folders import folder_classes, is_folder
+from .folders import TEST_SHARE, folder_classes, is_folder
 from ..storage.lock import LOCK_FILE, FolderLock
 from ..models import GenerativeModel, build_model
 # the Trainer calls these by their names here (a test may replace train.cpu_threads); importable from here as before
 from .devices import compile_networks, cpu_has_fast_bf16, cpu_threads, resolve_device, resolve_precision
-from .epoch_end import best_fid, end_of_epoch, track_quality
+from .epoch_end import MAIN_LOGS, best_fid, end_of_epoch, epoch_line, track_quality
 from .resume import load_state, load_weights_only, record_stages, resume_settings
 from .training_split import conditional_labels, fits_on_device, training_data
 
-__all__ = ["Trainer", "backward_per_group", "best_fid", "compile_networks", "cpu_has_fast_bf16", "cpu_threads",
-           "resolve_device", "resolve_precision"]
+__all__ = ["Trainer", "backward_per_group", "best_fid", "check_settings", "compile_networks", "cpu_has_fast_bf16",
+           "cpu_threads", "refuse_a_trained_folder", "resolve_device", "resolve_precision"]
+
+
+def check_settings(model_config: ModelConfig, train_config: TrainConfig, world: int = 1) -> None:
+    """The checks of a run's settings that need no data (a ConfigError): the Trainer makes them before it loads any,
+    and ``vaegan train --nproc N`` before it starts the N processes, so that a refusal is one line, not a traceback
+    from each process. ``world``: the number of processes."""
+    if train_config.track_fid and is_folder(train_config.dataset):  # said now, not after an epoch
+        raise ConfigError("--track-fid and --keep-best score with the domain LeNet features, which exist for "
+                          "mnist, fashion-mnist and digits only; leave them out for an image folder")
+    if world > 1 and model_config.equilibrium:
+        raise ConfigError("the equilibrium trick (--equilibrium) decides per step whether to train each player, "
+                          "which processes could decide differently: train it on one process")
+    if train_config.batch_size < 2 and _has_batch_norm(model_config):
+        raise ConfigError(f"--batch-size {train_config.batch_size} cannot train the {model_config.kind}: its "
+                          "BatchNorm layers need at least 2 images per step; use --batch-size 2 or more")
+
+
+def _has_batch_norm(model_config: ModelConfig) -> bool:
+    with torch.device("meta"):  # the networks' shapes alone: no memory, no initialisation
+        model = build_model(model_config)
+    return any(isinstance(module, torch.nn.modules.batchnorm._BatchNorm) for module in model.modules())
+
+
+def refuse_a_trained_folder(out_dir: str | os.PathLike) -> None:
+    """A CheckpointError when ``out_dir`` holds a checkpoint already: a new run never overwrites one."""
+    if ckpt.has_checkpoint(out_dir):
+        raise CheckpointError(f"{out_dir} already holds a checkpoint; continue it (vaegan train --resume, "
+                              "Trainer.resume) or choose another folder (--out, out_dir)")
+
+
+def _too_few_images(config: TrainConfig, count: int, available: int, context) -> str:
+    """The error for a training split smaller than one global batch, with the fixes that can help."""
+    global_batch = config.batch_size * context.world
+    fixes = []
+    if is_folder(config.dataset):
+        fixes.append(f"add images to the folder (about one in {TEST_SHARE} goes to the test split)")
+    if config.limit and available > count:
+        fixes.append(f"raise --limit (the split has {available:,})")
+    fixes.append(f"lower --batch-size to {count // context.world} or less" if count >= 2 * context.world
+                 else "lower --batch-size" + (" or --nproc" if context.active else ""))
+    return (f"{config.dataset} has {count} training images, fewer than one batch of {global_batch}"
+            + (f" ({config.batch_size} per process x {context.world})" if context.active else "")
+            + "; " + ", or ".join(fixes))
 
 
 def backward_per_group(losses: dict[str, torch.Tensor], groups: dict[str, list[torch.nn.Parameter]]) -> None:
@@ -79,12 +123,14 @@ class Trainer:
         compile: bool = False,
         on_step: Callable[[int, dict[str, torch.Tensor]], None] | None = None,
         on_epoch_end: Callable[[int, GenerativeModel], None] | None = None,
+        epoch_lines: bool = False,
         _resuming: bool = False,
     ):
         self.model_config = model_config
         self.config = train_config
         self.out_dir = Path(out_dir)
         self.progress, self.callback = progress, callback
+        self.epoch_lines = epoch_lines  # one line per epoch on stderr (`vaegan train --no-progress`: a log's progress)
         # hooks for Python callers (vaegan_core.train_model): after each optimizer step (steps so far, that step's
         # loss tensors) and after each epoch's save (epochs so far, the model in eval mode meanwhile)
         self.on_step, self.on_epoch_end = on_step, on_epoch_end
@@ -99,11 +145,8 @@ class Trainer:
         self._created = created = not self.out_dir.exists()
         self._lock = FolderLock(self.out_dir).acquire() if self.context.main else None
         try:
-            if not _resuming and ckpt.has_checkpoint(self.out_dir):
-                raise CheckpointError(
-                    f"{self.out_dir} already holds a checkpoint; continue it (vaegan train --resume, Trainer.resume) or "
-                "choose another folder (--out, out_dir)"
-                )
+            if not _resuming:
+                refuse_a_trained_folder(self.out_dir)
             self._build(model_config, train_config, data, data_root)
         except BaseException:
             self.release(remove_if_empty=created)
@@ -130,16 +173,11 @@ class Trainer:
                 path.unlink()
 
     def _build(self, model_config: ModelConfig, train_config: TrainConfig, data, data_root) -> None:
-        if train_config.track_fid and train_config.dataset.startswith("folder:"):  # said now, not after an epoch
-            raise ConfigError("--track-fid and --keep-best score with the domain LeNet features, which exist for "
-                              "mnist, fashion-mnist and digits only; leave them out for an image folder")
+        check_settings(model_config, train_config, self.context.world)
         self.device = resolve_device(train_config.device)
         if self.context.active and self.device.type == "cuda":
             self.device = torch.device("cuda", self.context.local_rank)
         self.precision = resolve_precision(train_config.precision, self.device)
-        if self.context.active and model_config.equilibrium:
-            raise ConfigError("the equilibrium trick (--equilibrium) decides per step whether to train each player, "
-                              "which processes could decide differently: train it on one process")
         distributed.start(self.context, self.device)
 
         images, labels = training_data(self, model_config, data, data_root)
@@ -147,11 +185,7 @@ class Trainer:
                             else [])
         global_batch = train_config.batch_size * self.context.world
         if images.shape[0] < global_batch:
-            raise ConfigError(
-                f"{train_config.dataset} has {images.shape[0]} training images, fewer than one batch of "
-                f"{global_batch}" + (f" ({train_config.batch_size} per process x {self.context.world})"
-                                     if self.context.active else "") + "; lower --batch-size or raise --limit"
-            )
+            raise ConfigError(_too_few_images(train_config, images.shape[0], self.images_available, self.context))
         # uint8 on the device, batches converted as they are drawn; a dataset too large for the accelerator's
         # memory stays in (memory-mapped) host memory and goes over batch by batch
         self.images = images.to(self.device) if fits_on_device(self.device, images) else images
@@ -164,10 +198,6 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         if self.context.active:  # the noise and means of the global batch (one process: the model's own)
             self.model.shard = distributed.Shard(self.context.rank, self.context.world)
-        if train_config.batch_size < 2 and any(isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
-                                               for module in self.model.modules()):
-            raise ConfigError(f"--batch-size {train_config.batch_size} cannot train the {model_config.kind}: its "
-                              "BatchNorm layers need at least 2 images per step; use --batch-size 2 or more")
         self.wrapped = distributed.wrap_networks(self.model, self.context, self.device) if self.context.active else {}
         if self.compiled:
             self.wrapped = compile_networks(self.model, self.wrapped)
@@ -188,6 +218,7 @@ class Trainer:
         self.train_seconds = 0.0
         self.data_root = data_root
         self._quality_off = False
+        self._epoch_sums: dict[str, float] = {}  # the logs of the epoch so far, x their steps (epoch_line)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
@@ -359,6 +390,8 @@ class Trainer:
                 self.epoch += 1
                 if main:
                     self._end_of_epoch(last_rate)
+                    if self.epoch_lines:
+                        print(epoch_line(self, time.perf_counter() - epoch_start), file=sys.stderr, flush=True)
                 distributed.barrier(self.context)
             failed = False
         finally:
@@ -406,6 +439,8 @@ class Trainer:
         record: dict[str, Any] = {"step": self.step, "epoch": round(self.epoch + (index + 1) / self.steps_per_epoch, 4)}
         record.update({k: round(v, 6) for k, v in zip(keys, means)})
         record["images_per_second"] = round(steps * self.config.batch_size * self.context.world / max(seconds, 1e-9), 1)
+        for key in [*keys, "steps"]:
+            self._epoch_sums[key] = self._epoch_sums.get(key, 0.0) + (steps if key == "steps" else record[key] * steps)
         return record
 
     def _diverged(self, logs: dict[str, torch.Tensor]) -> None:
@@ -428,6 +463,5 @@ class Trainer:
 
 
 def _short_postfix(record: dict[str, Any]) -> dict[str, str]:
-    keys = ("loss", "loss_discriminator", "loss_decoder", "loss_generator", "kl", "d_accuracy")
-    return {key.replace("loss_", ""): f"{record[key]:.3g}" for key in keys if key in record}
+    return {key.replace("loss_", ""): f"{record[key]:.3g}" for key in MAIN_LOGS if key in record}
 

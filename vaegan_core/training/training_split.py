@@ -24,6 +24,7 @@ def training_data(trainer, model_config: ModelConfig, data, data_root) -> tuple[
         progress=trainer.progress)
     if trainer.context.main:
         distributed.barrier(trainer.context)
+    trainer.images_available = images.shape[0]  # before --limit: whether raising it can help (the error's advice)
     if config.limit:
         images, labels = images[: config.limit], labels[: config.limit]
     if images.dtype != torch.uint8:  # batches are divided by 255: floats would train on near-black images
