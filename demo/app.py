@@ -39,7 +39,7 @@ with st.sidebar:
     st.radio("Chart pictures as", ["png", "svg"], format_func=str.upper, horizontal=True,
              key=ui.linked("chart-format", "png", ui.one_of(["png", "svg"])),
              help="What the camera in a chart's toolbar saves: PNG for slides, SVG to scale or edit.")
-    st.caption(f"Checkpoints: {ui.explorer().description()}")
+    st.caption(f"Checkpoints: {ui.shipped_explorer().description()}")
 ui.apply_presenter_mode()
 
 ui.start_exports()

@@ -281,14 +281,14 @@ def _live() -> None:
 def _run_live(kind: str, loop: str, generations: int) -> None:
     from vaegan_core.experiments.collapse_images import live_config, run
 
-    if not ui.explorer().is_available("mnist", kind):
-        st.info(ui.explorer().missing_message("mnist", kind))
+    if not ui.shipped_explorer().is_available("mnist", kind):
+        st.info(ui.shipped_explorer().missing_message("mnist", kind))
         return
     state = st.session_state["collapse-live"]
     bar, shown, started = st.progress(0.0), st.empty(), time.perf_counter()
     try:
         with ui.one_at_a_time("live studies"), tempfile.TemporaryDirectory() as folder:
-            config = live_config(kind, str(ui.explorer().folder("mnist", kind).path), loop, generations)
+            config = live_config(kind, str(ui.shipped_explorer().folder("mnist", kind).path), loop, generations)
             for g in range(1, generations + 1):  # one more generation per call: the study resumes in the folder
                 report = ui.progress_callback(bar)
                 results = run(replace(config, generations=g), folder,

@@ -24,7 +24,7 @@ from vaegan_core.config import DATASET_LABELS, MAX_SEED, MODEL_KINDS, PRIOR_LABE
 
 from glossary_terms import term  # noqa: F401
 from ui_data import (LIVE_ROOT, checkpoints_root, class_names, dataset_view, datasets, explorer, live_root,  # noqa: F401
-                     load, models, start_warm_up, static_picture, test_images, test_split)
+                     load, models, shipped_explorer, start_warm_up, static_picture, test_images, test_split)
 from ui_exports import (chart, download, download_grid, export_name, figure_csv, page_zip, start_exports,  # noqa: F401
                         zip_of)
 from ui_inputs import drawing_pad, image_source, show_upload  # noqa: F401

@@ -85,13 +85,18 @@ def live_root() -> Path | None:
     return Path(root) if root and (Path(root) / LIVE).is_dir() else None
 
 
-def explorer():
-    """The app layer (``vaegan_core.app``) over this app's checkpoints folder, or over this session's live models
-    when the sidebar's dataset is theirs: every model, dataset view, result and page computation the pages show
-    comes from it, shared by every session of the process."""
+def explorer(dataset: str | None = None):
+    """The app layer (``vaegan_core.app``) that holds ``dataset`` (default: the sidebar's): this session's live
+    models for the dataset "live", else this app's checkpoints folder. Every model, dataset view, result and page
+    computation the pages show comes from it, shared by every session of the process."""
     root = live_root()
-    if root is not None and st.session_state.get("dataset") == LIVE:
+    if root is not None and (dataset if dataset is not None else st.session_state.get("dataset")) == LIVE:
         return explorer_of(root)
+    return shipped_explorer()
+
+
+def shipped_explorer():
+    """The app layer over this app's checkpoints folder (``--checkpoints DIR``), whatever the sidebar shows."""
     return explorer_of(checkpoints_root())
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui_data import class_names, test_images, test_split
+from ui_data import class_names, explorer, test_images, test_split
 from ui_pictures import error_message
-from vaegan_core.app import upload_style
 
 
 def image_source(key: str, dataset: str, label: str = "Image", allow_upload: bool = True):
@@ -32,7 +31,7 @@ def image_source(key: str, dataset: str, label: str = "Image", allow_upload: boo
         st.info("Upload an image: it is converted to 28 x 28 grayscale the way the dataset was made.")
         return None, None, None
     try:
-        image, notes = read_upload(upload.getvalue(), style=upload_style(dataset))
+        image, notes = read_upload(upload.getvalue(), style=explorer(dataset).upload_style(dataset))
     except ImageInputError as error:
         error_message(error)
         return None, None, None
@@ -74,7 +73,7 @@ def drawing_pad(key: str, dataset: str):
                 "models make of it.")
         return None
     try:
-        drawing, notes = read_drawing(pixels, style=upload_style(dataset))
+        drawing, notes = read_drawing(pixels, style=explorer(dataset).upload_style(dataset))
     except ImageInputError as error:
         error_message(error)
         return None

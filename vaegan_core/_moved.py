@@ -20,16 +20,23 @@ MOVED = {f"vaegan_core.{name}": f"vaegan_core.{group}.{name}" for group, names i
 
 
 class _EarlierPlaces(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self):
+        self._own_specs: dict = {}
+
     def find_spec(self, fullname, path=None, target=None):
         if fullname in MOVED:
             return importlib.util.spec_from_loader(fullname, self)
         return None
 
     def create_module(self, spec):
-        return importlib.import_module(MOVED[spec.name])
+        module = importlib.import_module(MOVED[spec.name])
+        self._own_specs[spec.name] = module.__spec__  # importlib sets the alias's spec on it next: put back below
+        return module
 
-    def exec_module(self, module) -> None:  # the module at its new place ran already
-        pass
+    def exec_module(self, module) -> None:  # the module at its new place ran already; it keeps its own spec
+        own = self._own_specs.pop(module.__spec__.name, None)
+        if own is not None:
+            module.__spec__ = own
 
 
 def install() -> None:

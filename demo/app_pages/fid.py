@@ -8,6 +8,7 @@ from vaegan_core.storage import zoo
 from vaegan_core.app import FID_METRICS, FID_METRICS_WITHOUT_PR
 from vaegan_core.config import EXTRACTOR_LABELS, EXTRACTORS, PRIOR_LABELS
 from vaegan_core.errors import VaeganError
+from vaegan_core.training.folders import is_folder
 from vaegan_core.metrics.features_cache import real_features_cached
 
 choice = ui.page_header(
@@ -28,7 +29,7 @@ n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000],
                        key=ui.linked("fid-n", 5000, ui.one_of([1000, 2000, 5000, 10000], int)),
                        help="FID is biased upward for small n: compare numbers at the same n only.")
 # an image folder has no domain classifier: Inception only
-extractors = list(EXTRACTORS if dataset in ui.DATASETS else ("inception",))
+extractors = list(EXTRACTORS if not is_folder(data) else ("inception",))  # a live run's data has its LeNet too
 extractor = middle.radio("Features", extractors, horizontal=True, format_func=EXTRACTOR_LABELS.get,
                          key=ui.linked("fid-features", extractors[0], ui.one_of(extractors)))
 kinds = right.multiselect("Models", list(models), default=list(models), format_func=ui.LABELS.get)

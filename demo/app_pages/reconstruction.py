@@ -54,7 +54,7 @@ elif source == "Draw":
 else:
     upload = st.file_uploader("An image of a digit or a garment (PNG, JPEG, GIF, BMP, TIFF, WebP)",
                               type=["png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp"])
-    style = ui.upload_style(dataset)
+    style = ui.explorer(dataset).upload_style(dataset)
     invert = st.radio("Invert colours", ["auto", "yes", "no"], horizontal=True,
                       help="The models expect a light object on a dark background, as in the datasets.")
     if upload is None:

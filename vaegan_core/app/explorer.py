@@ -62,7 +62,7 @@ class DatasetView:
 
     @property
     def style(self) -> str:
-        return upload_style(self.name)
+        return upload_style(self.data)  # a live run's models ("live") trained on MNIST: the MNIST style
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -113,6 +113,10 @@ class Explorer:
             memo.clear()
 
     # ------------------------------------------------------------------ the catalogue
+    def upload_style(self, dataset: str) -> str:
+        """How an upload or a drawing is fitted for ``dataset``'s models (the data they trained on decides)."""
+        return upload_style(self.data_of(dataset))
+
     def datasets(self) -> list[str]:
         """MNIST and Fashion-MNIST, then every image folder with models in the checkpoints folder."""
         return zoo.available_datasets(self.root)
@@ -200,9 +204,11 @@ class Explorer:
         return self._class_names(dataset, self.data_of(dataset)) or self.dataset(dataset).class_names
 
     def _class_names(self, dataset: str, name: str, labels: np.ndarray | None = None) -> list[str] | None:
-        """None when only the test labels can tell and ``labels`` is not given."""
-        if dataset in _builtin_names():
-            return list(_builtin_names()[dataset])
+        """None when only the test labels can tell and ``labels`` is not given (``name``: the data ``dataset``'s
+        models trained on: a live run's "live" models name MNIST's, say)."""
+        for known in (dataset, name):
+            if known in _builtin_names():
+                return list(_builtin_names()[known])
         from ..training.folders import folder_classes, is_folder
 
         for kind in MODEL_KINDS:  # the names a model recorded when it was trained win over the folder as it is now
@@ -292,7 +298,7 @@ class Explorer:
         def compute():
             from ..analysis import memorisation
 
-            return memorisation.check_model(model, dataset, n=n, seed=seed)
+            return memorisation.check_model(model, self.data_of(dataset), n=n, seed=seed)
 
         return self._cached(("memorisation", model.fingerprint, dataset, n, seed), compute)
 
@@ -300,22 +306,22 @@ class Explorer:
         """``(images uint8 N x C x S x S, pixels)``: the training split, and the same images as one float matrix
         (images x pixels in [0, 1]) kept once per process for nearest-image searches. Raises DatasetError when
         the training split is not on this machine."""
-        def read():
-            import torch
-
-            from ..training.data import load_dataset
-
-            images, labels = load_dataset(self.data_of(dataset), "train")
-            images = np.array(images.numpy())
-            pixels = torch.from_numpy(images.reshape(images.shape[0], -1)).float() / 255
-            return images, pixels, _frozen(np.array(labels.numpy()))
-
-        images, pixels, _ = self._training.get(dataset, read)
+        images, pixels, _ = self._training.get(dataset, lambda: self._read_train(dataset))
         return images, pixels
 
     def train_labels(self, dataset: str) -> np.ndarray:
-        self.train_split(dataset)
-        return self._training.peek(dataset)[2]
+        """The training split's labels (read with ``train_split``, kept with it)."""
+        return self._training.get(dataset, lambda: self._read_train(dataset))[2]
+
+    def _read_train(self, dataset: str) -> tuple:
+        import torch
+
+        from ..training.data import load_dataset
+
+        images, labels = load_dataset(self.data_of(dataset), "train")
+        images = np.array(images.numpy())
+        pixels = torch.from_numpy(images.reshape(images.shape[0], -1)).float() / 255
+        return images, pixels, _frozen(np.array(labels.numpy()))
 
 
 def _builtin_names() -> dict[str, list[str]]:

@@ -39,13 +39,17 @@ class Memo:
                     return self._values[key]
             try:
                 value = compute()
-            finally:
+            except BaseException:
                 with self._lock:
-                    self._computing.pop(key, None)
-            with self._lock:
+                    if self._computing.get(key) is busy:  # not a newer caller's lock
+                        del self._computing[key]
+                raise
+            with self._lock:  # kept and released in one step: a caller arriving now finds the value
                 self._values[key] = value
                 while len(self._values) > self.max_entries:
                     self._values.popitem(last=False)
+                if self._computing.get(key) is busy:
+                    del self._computing[key]
             return value
 
     def put(self, key: Hashable, value: Any) -> None:

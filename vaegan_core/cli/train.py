@@ -289,6 +289,11 @@ def _resume_settings(args: argparse.Namespace) -> tuple:
         raise _UsageError(_KEEP_BEST_NEEDS_FID)
     changed = _resume_changes(args, saved)
     epoch = (saved.get("state") or {}).get("epoch")
+    if args.reset_optimizer:  # the continuation starts from the weights' own epoch
+        from ..storage.checkpoint_folder import CheckpointFolder
+
+        weights_epoch = CheckpointFolder(args.out).weights_metadata().get("epoch", "")
+        epoch = int(weights_epoch) if weights_epoch.isdigit() else epoch
     if isinstance(epoch, int) and epoch >= args.epochs:  # nothing to train: said before the folder is touched
         raise _UsageError(_NOTHING_TO_TRAIN.format(out=args.out, epoch=epoch, next=epoch + 1))
     resumed = dict(epochs=args.epochs, device=args.device if args.device != "auto" else None,

@@ -135,6 +135,20 @@ class CheckpointFolder:
                 total += count
         return total
 
+    def weights_metadata(self) -> dict[str, str]:
+        """The text metadata of ``model.safetensors`` (its epoch, ...), read from its header alone; {} when the file
+        is missing or unreadable (loading it says why)."""
+        try:
+            with open(self.weights_file, "rb") as handle:
+                size = int.from_bytes(handle.read(8), "little")
+                if not 0 < size < 100_000_000:
+                    return {}
+                header = json.loads(handle.read(size))
+        except (OSError, ValueError):
+            return {}
+        found = header.get("__metadata__") if isinstance(header, dict) else None
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
     def history(self) -> list[dict[str, Any]]:
         """The lines of ``history.jsonl`` as dicts: the one reader of the file (the apps, ``vaegan info`` and
         ``train --resume``). A line that is not a JSON object (a torn last line from a run killed mid-write, bytes
