@@ -64,6 +64,17 @@ def data_dir() -> str:
     return path
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): tiny runs on a
+    busy 2-core machine (CI, other jobs) are up to ten times slower with several OpenMP threads waiting on each
+    other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> Path:
     """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan}, their conditional twins in

@@ -25,14 +25,7 @@ from vaegan_core.models import build_model
 from conftest import tiny_model_config, tiny_train_config
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these runs are tiny, and on a busy 2-core machine (CI, other jobs) several OpenMP threads
-    waiting on each other make them up to ten times slower, not faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny runs: one torch thread (conftest)
 
 
 def _digits(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,14 +21,7 @@ from conftest import tiny_model_config
 HEADING = "## A notebook-style example"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: these runs are tiny, and on a busy 2-core machine (CI, other jobs) several OpenMP threads
-    waiting on each other make them up to ten times slower, not faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny runs: one torch thread (conftest)
 
 
 def _section(heading: str) -> str:

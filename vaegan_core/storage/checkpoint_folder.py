@@ -119,15 +119,20 @@ class CheckpointFolder:
             return list(names)
         return None
 
-    def stored_values(self) -> int:
-        """Number of values in ``model.safetensors`` (parameters and buffers), read from its JSON header alone."""
+    def _weights_header(self) -> dict:
+        """The JSON header of ``model.safetensors`` (tensor shapes and ``__metadata__``), read alone; {} for a header
+        size no safetensors file has. An unreadable file raises (OSError, ValueError)."""
         with open(self.weights_file, "rb") as handle:
             size = int.from_bytes(handle.read(8), "little")
             if not 0 < size < 100_000_000:
-                return 0
+                return {}
             header = json.loads(handle.read(size))
+        return header if isinstance(header, dict) else {}
+
+    def stored_values(self) -> int:
+        """Number of values in ``model.safetensors`` (parameters and buffers), read from its JSON header alone."""
         total = 0
-        for name, entry in header.items():
+        for name, entry in self._weights_header().items():
             if name != "__metadata__":
                 count = 1
                 for dimension in entry.get("shape", []):
@@ -139,14 +144,9 @@ class CheckpointFolder:
         """The text metadata of ``model.safetensors`` (its epoch, ...), read from its header alone; {} when the file
         is missing or unreadable (loading it says why)."""
         try:
-            with open(self.weights_file, "rb") as handle:
-                size = int.from_bytes(handle.read(8), "little")
-                if not 0 < size < 100_000_000:
-                    return {}
-                header = json.loads(handle.read(size))
+            found = self._weights_header().get("__metadata__")
         except (OSError, ValueError):
             return {}
-        found = header.get("__metadata__") if isinstance(header, dict) else None
         return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
     def history(self) -> list[dict[str, Any]]:

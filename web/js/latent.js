@@ -3,8 +3,7 @@
 import { drawGrid, element, testImage } from "./draw.js";
 import { LATENT_LIMIT } from "./params.js";
 import { seededNoise } from "./random.js";
-import { button, choice, integer, modelColumn, radios } from "./ui.js";
-import { decode } from "./models.js";
+import { button, choice, decodeIntoColumns, integer, modelColumn, radios } from "./ui.js";
 
 let canvases = {}, sliders = [], original = null;
 
@@ -82,13 +81,5 @@ export async function render(app) {
   const fromImage = app.settings["latent-source"] === "image" && app.dataset.models[app.settings["latent-model"]]?.codes;
   original.parentElement.hidden = !fromImage;
   if (fromImage) drawGrid(original, testImage(app.dataset, app.settings["latent-index"]), 1, 1, manifest);
-  const work = app.workingModels().map(async (model) => (model.d === z.length
-    ? { model, pixels: await decode(model, z, 1) } : { model, pixels: null }));
-  for (const { model, pixels } of await Promise.all(work)) {
-    const target = canvases[model.kind];
-    if (!target) continue;
-    target.caption.textContent = pixels ? "" : ` · takes ${model.d} dimensions, the code has ${z.length}`;
-    if (pixels) drawGrid(target.canvas, pixels, 1, 1, manifest);
-    app.lastCodes[model.kind] = pixels ? z : null;
-  }
+  await decodeIntoColumns(app, canvases, z);
 }

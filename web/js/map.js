@@ -2,10 +2,9 @@
 // (the PCA `vaegan export-web` computes), coloured by class. Pointing at the map (a click, a drag, a finger, or the
 // arrow keys on the focused map) maps the spot back to a code, mean + x * axis 1 + y * axis 2, which every model
 // decodes live.
-import { drawGrid, element } from "./draw.js";
+import { element } from "./draw.js";
 import { MAP_LIMIT } from "./params.js";
-import { choice, modelColumn } from "./ui.js";
-import { decode } from "./models.js";
+import { choice, decodeIntoColumns, modelColumn } from "./ui.js";
 
 const SIDE = 360;  // the map's canvas, in its own pixels
 let canvases = {}, map = null, points = null, bounds = null, where = null;
@@ -142,13 +141,5 @@ export async function render(app) {
   drawMap(app);
   where.textContent = `Point: x ${app.settings["map-x"].toFixed(2)}, y ${app.settings["map-y"].toFixed(2)}.`;
   const z = codeAt(mapModel(app).pca, app.settings["map-x"], app.settings["map-y"]);
-  const work = app.workingModels().map(async (model) => (model.d === z.length
-    ? { model, pixels: await decode(model, z, 1) } : { model, pixels: null }));
-  for (const { model, pixels } of await Promise.all(work)) {
-    const target = canvases[model.kind];
-    if (!target) continue;
-    target.caption.textContent = pixels ? "" : ` · takes ${model.d} dimensions, the code has ${z.length}`;
-    if (pixels) drawGrid(target.canvas, pixels, 1, 1, app.dataset.manifest);
-    app.lastCodes[model.kind] = pixels ? z : null;
-  }
+  await decodeIntoColumns(app, canvases, z);
 }

@@ -1,6 +1,7 @@
 // Controls bound to a setting: each shows the setting's value and calls app.set(name, value) on every input, so a
 // drag redraws while it goes on. Native inputs only: every one works from the keyboard.
-import { element } from "./draw.js";
+import { drawGrid, element } from "./draw.js";
+import { decode } from "./models.js";
 
 let counter = 0;
 const id = (name) => `control-${name}-${++counter}`;
@@ -75,4 +76,19 @@ export function scoresTable(model) {
     ...columns.map((c) => element("td", { text: row[c] === null || row[c] === undefined ? "-" : String(row[c]) }))));
   return element("details", { class: "scores" }, element("summary", { text: `${model.label}: scores (metrics.json)` }),
     element("table", {}, element("thead", {}, head), element("tbody", {}, ...rows)));
+}
+
+/** Decode one code `z` in every working model into its column of `columns` (kind -> {canvas, caption}, made by
+ * modelColumn); a model whose code has another size says so in its caption. Records each model's code in
+ * app.lastCodes (null where it was not decoded). Shared by the latent sliders and the latent map. */
+export async function decodeIntoColumns(app, columns, z) {
+  const work = app.workingModels().map(async (model) => (model.d === z.length
+    ? { model, pixels: await decode(model, z, 1) } : { model, pixels: null }));
+  for (const { model, pixels } of await Promise.all(work)) {
+    const target = columns[model.kind];
+    if (!target) continue;
+    target.caption.textContent = pixels ? "" : ` · takes ${model.d} dimensions, the code has ${z.length}`;
+    if (pixels) drawGrid(target.canvas, pixels, 1, 1, app.dataset.manifest);
+    app.lastCodes[model.kind] = pixels ? z : null;
+  }
 }
