@@ -32,8 +32,7 @@ import torch
 
 from ..config import GMM_COMPONENTS, PRIOR_LABELS, PRIORS
 from ..errors import CheckpointError, ConfigError, first_line
-from ..storage.files import atomic_write
-from ..storage.paths import LATENT_GMM_FILE
+from ..storage.checkpoint_folder import CheckpointFolder
 
 
 def check_prior_name(name: str) -> str:
@@ -127,21 +126,18 @@ class LatentGMM(Prior):
         return codes.float()
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write ``latent_gmm.safetensors`` into ``directory`` (atomically); returns its path."""
-        from safetensors.torch import save_file
-
-        path = Path(directory) / LATENT_GMM_FILE
+        """Write ``latent_gmm.safetensors`` into ``directory`` (atomically, through its ``CheckpointFolder``);
+        returns its path."""
         tensors = {"weights": self.weights, "means": self.means, "cholesky": self.cholesky}
         metadata = {"format": "vaegan-latent-gmm-1", "info": json.dumps(self.metadata)}
-        atomic_write(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
-        return path
+        return CheckpointFolder(directory).write_gmm(tensors, metadata)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "LatentGMM | None":
         """The mixture stored in ``directory``, or None when there is none; a damaged file is a CheckpointError."""
         from safetensors import safe_open
 
-        path = Path(directory) / LATENT_GMM_FILE
+        path = CheckpointFolder(directory).gmm_file
         if not path.is_file():
             return None
         try:
@@ -240,13 +236,12 @@ def save_gmm_grid(model, folder: str | os.PathLike, mixture: LatentGMM | None = 
     """``samples/gmm.png`` in ``folder``: 64 samples of the GMM prior (``mixture``, else the model's own), seeded;
     the picture the Overview shows of a model with a GMM prior (Compare's default), as the epoch grids show N(0, I)."""
     from ..images import save_grid
-    from ..storage.paths import GMM_GRID_FILE, SAMPLES_DIR
 
     mixture = mixture if mixture is not None else model.latent_gmm
     if mixture is None:
         raise ConfigError(f"{folder} has no GMM prior to draw from; fit one with `vaegan fit-gmm {folder}`")
     codes = mixture.sample(64, torch.Generator().manual_seed(seed)).to(model.device)
-    path = Path(folder) / SAMPLES_DIR / GMM_GRID_FILE
+    path = CheckpointFolder(folder).gmm_grid_file
     path.parent.mkdir(exist_ok=True)
     with torch.no_grad():
         save_grid(model.decode(codes).cpu(), path)

@@ -13,10 +13,10 @@ from typing import Any
 
 from .. import __version__
 from .checkpoint import load_model, read_config
+from .checkpoint_folder import CheckpointFolder
 from ..config import TrainConfig
-from .files import write_text_atomic
 from ..models import GenerativeModel, count_parameters
-from .paths import LATENT_GMM_FILE, MODEL_CARD_FILE, NOTES_FILE
+from .paths import LATENT_GMM_FILE, NOTES_FILE
 from .zoo import headline_scores, is_stale, read_metrics
 
 # The Hub's own copies of the datasets, named in the card's front matter so the Hub links them
@@ -75,7 +75,7 @@ def write_model_card(directory: str | os.PathLike, model: GenerativeModel, train
     notes = Path(directory) / NOTES_FILE
     if notes.is_file():  # what a person wants the card to say: how it was trained, what was tried
         body += ["## Notes", "", notes.read_text(encoding="utf-8").strip(), ""]
-    write_text_atomic(Path(directory) / MODEL_CARD_FILE, "\n".join(front + [""] + body))
+    CheckpointFolder(directory).write_card("\n".join(front + [""] + body))
 
 
 def _results_section(directory: Path) -> list[str]:

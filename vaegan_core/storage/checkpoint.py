@@ -16,7 +16,6 @@ temporary name and renamed into place, so an interrupted save never leaves half 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pickle
 import tempfile
@@ -26,13 +25,12 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from .. import __version__
 from .checkpoint_folder import CheckpointFolder
 from ..config import ModelConfig, TrainConfig, from_dict, to_dict
 from ..errors import CheckpointError, ConfigError, VaeganError, first_line
-from .files import FileKindError, JSONFileError, atomic_write, copy_bounded, read_json, write_text_atomic
+from .files import FileKindError, JSONFileError, copy_bounded, read_json
 from .hub import HUB_PREFIX, download, parse_hub_id
 from ..models import MODEL_CLASSES, GenerativeModel, build_model, count_parameters
 from .paths import CONFIG_FILE, LATENT_GMM_FILE, METRICS_FILE, TRAINER_STATE_FILE, WEIGHTS_FILE
@@ -52,13 +50,14 @@ def save_checkpoint(
     train_config: TrainConfig | None = None,
     state: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``model.safetensors`` then ``config.json`` (with ``state``: epoch, step, timings) into ``directory``."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``model.safetensors`` then ``config.json`` (with ``state``: epoch, step, timings) into ``directory``
+    (through its ``CheckpointFolder``, the writer of its files)."""
+    folder = CheckpointFolder(directory)
+    folder.path.mkdir(parents=True, exist_ok=True)
     state = dict(state or {})
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     metadata = {"format": "pt", "epoch": str(state.get("epoch", 0))}
-    atomic_write(directory / WEIGHTS_FILE, lambda temporary: save_file(weights, temporary, metadata=metadata))
+    folder.write_weights(weights, metadata)
     config = {
         "format_version": FORMAT_VERSION,
         "class": type(model).__name__,
@@ -68,7 +67,7 @@ def save_checkpoint(
         "state": state,
         "parameters": _parameter_counts(model),
     }
-    write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+    folder.write_config(config)
 
 
 def _parameter_counts(model: GenerativeModel) -> dict[str, int]:
@@ -313,7 +312,7 @@ def snapshot(path_or_repo_id: str | os.PathLike, attempts: int = 5):
 
 def save_trainer_state(directory: str | os.PathLike, state: dict[str, Any]) -> None:
     """Optimizer, RNG and counters for --resume; only tensors and plain Python values."""
-    atomic_write(Path(directory) / TRAINER_STATE_FILE, lambda temporary: torch.save(state, temporary))
+    CheckpointFolder(directory).write_trainer_state(state)
 
 
 def load_trainer_state(directory: str | os.PathLike) -> dict[str, Any]:

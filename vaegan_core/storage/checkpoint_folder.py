@@ -2,9 +2,12 @@
 
 ``CheckpointFolder(path)`` reads the config as plain JSON, the training logs, the scores and diagnostics of
 ``vaegan eval`` (metrics.json), the sample grids, and the content fingerprint that keys every cache of work derived
-from the model; it writes metrics.json (read afresh and updated, never overwritten blindly). No torch here: the apps
-list and describe checkpoints without it. ``checkpoint.load_model`` builds the model from the same folder and gives
-the model its folder (``model.checkpoint``), so nothing else attaches paths to a model.
+from the model. It is the one writer of the folder's files too: config, weights and trainer state
+(``checkpoint.save_checkpoint``), the model card (``card``), the latent GMM (``models.prior``), the training logs
+(the Trainer), metrics.json (read afresh and updated, never overwritten blindly) and the page cache; every write but
+a log's append is atomic (``files.atomic_write``). No torch at import: the apps list and describe checkpoints
+without it (the writers of tensors import it when called). ``checkpoint.load_model`` builds the model from the same
+folder and gives the model its folder (``model.checkpoint``), so nothing else attaches paths to a model.
 
     folder = CheckpointFolder("checkpoints/mnist/vaegan")
     folder.metrics()        # {"lenet-test": {...}, ...}: results only
@@ -22,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CheckpointError
-from .files import JSONFileError, read_bounded, read_json, write_text_atomic
-from .paths import (CONFIG_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, MODEL_CARD_FILE, QUALITY_FILE,
-                    SAMPLES_DIR, WEIGHTS_FILE)
+from .files import JSONFileError, atomic_write, read_bounded, read_json, write_bytes_atomic, write_text_atomic
+from .paths import (CONFIG_FILE, GMM_GRID_FILE, HISTORY_FILE, LATENT_GMM_FILE, METRICS_FILE, MODEL_CARD_FILE,
+                    QUALITY_FILE, SAMPLES_DIR, TRAINER_STATE_FILE, WEIGHTS_FILE)
 
 DIAGNOSTICS_KEY = "diagnostics"  # metrics.json's entry for vaegan_core.analysis.diagnostics, beside the scores
 JSONL_LIMIT = 256 * 2**20  # a training log: about 100 bytes a logged step
@@ -75,6 +78,27 @@ class CheckpointFolder:
     @property
     def page_cache_dir(self) -> Path:
         return self.path / PAGE_CACHE_DIR
+
+    @property
+    def trainer_state_file(self) -> Path:
+        return self.path / TRAINER_STATE_FILE
+
+    @property
+    def history_file(self) -> Path:
+        return self.path / HISTORY_FILE
+
+    @property
+    def quality_file(self) -> Path:
+        return self.path / QUALITY_FILE
+
+    @property
+    def gmm_grid_file(self) -> Path:
+        """``samples/gmm.png``: 64 samples of the latent GMM prior (``models.prior.save_gmm_grid``)."""
+        return self.path / SAMPLES_DIR / GMM_GRID_FILE
+
+    def sample_grid_file(self, epoch: int) -> Path:
+        """``samples/epoch_NNN.png``: the fixed noise batch's grid after ``epoch`` (what ``sample_grids`` lists)."""
+        return self.path / SAMPLES_DIR / f"epoch_{epoch:03d}.png"
 
     def exists(self) -> bool:
         """Whether the folder holds a checkpoint (its config and weights)."""
@@ -153,12 +177,12 @@ class CheckpointFolder:
         """The lines of ``history.jsonl`` as dicts: the one reader of the file (the apps, ``vaegan info`` and
         ``train --resume``). A line that is not a JSON object (a torn last line from a run killed mid-write, bytes
         that are not UTF-8) is skipped."""
-        return _read_jsonl(self.path / HISTORY_FILE)
+        return _read_jsonl(self.history_file)
 
     def quality(self) -> list[dict[str, Any]]:
         """The lines of ``quality.jsonl`` (``vaegan train --track-fid``): per epoch the training seconds so far and
         the domain FID against the train split. Lines without those numbers are skipped like torn ones."""
-        return [row for row in _read_jsonl(self.path / QUALITY_FILE)
+        return [row for row in _read_jsonl(self.quality_file)
                 if all(isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool)
                        for key in ("epoch", "step", "train_seconds", "fid_domain_train"))]
 
@@ -219,6 +243,89 @@ class CheckpointFolder:
         write_text_atomic(self.metrics_file, json.dumps(stored, indent=2) + "\n")
         return stored
 
+    # ------------------------------------------------------------------ the other files, written
+    # The folder must exist (``save_checkpoint`` and the Trainer make it); a write that fails is a WriteError naming
+    # the file, whose previous version is kept (``files.atomic_write``).
+    def write_config(self, config: dict[str, Any]) -> None:
+        """``config.json``: ``config`` (what ``checkpoint.save_checkpoint`` assembles) as indented JSON."""
+        write_text_atomic(self.config_file, json.dumps(config, indent=2) + "\n")
+
+    def write_weights(self, tensors: dict, metadata: dict[str, str]) -> None:
+        """``model.safetensors``: ``tensors`` ({name: contiguous CPU torch tensor}) with the text ``metadata``."""
+        _write_safetensors(self.weights_file, tensors, metadata)
+
+    def write_trainer_state(self, state: dict[str, Any]) -> None:
+        """``trainer_state.pt``: optimizers, noise and counters for --resume (tensors and plain values only, so
+        ``torch.load(weights_only=True)`` reads it)."""
+        import torch
+
+        atomic_write(self.trainer_state_file, lambda temporary: torch.save(state, temporary))
+
+    def write_card(self, text: str) -> None:
+        """``README.md``: the model card ``card.write_model_card`` generates."""
+        write_text_atomic(self.card_file, text)
+
+    def write_gmm(self, tensors: dict, metadata: dict[str, str]) -> Path:
+        """``latent_gmm.safetensors``: the tensors of a ``models.prior.LatentGMM`` with its text ``metadata``;
+        returns the file's path."""
+        _write_safetensors(self.gmm_file, tensors, metadata)
+        return self.gmm_file
+
+    def history_log(self) -> "JsonlLog":
+        """``history.jsonl`` open for appending (created when missing): the Trainer's log for a whole run."""
+        return JsonlLog(self.history_file)
+
+    def append_history(self, row: dict[str, Any]) -> None:
+        """One line appended to ``history.jsonl``."""
+        with self.history_log() as log:
+            log.append(row)
+
+    def append_quality(self, row: dict[str, Any]) -> None:
+        """One line appended to ``quality.jsonl`` (``vaegan train --track-fid``: an epoch's domain FID)."""
+        with JsonlLog(self.quality_file) as log:
+            log.append(row)
+
+    def rewrite_history(self, rows: list[dict[str, Any]]) -> None:
+        """``history.jsonl`` replaced by ``rows`` (a resumed run drops the lines logged after its checkpoint)."""
+        write_text_atomic(self.history_file, _jsonl(rows))
+
+    def rewrite_quality(self, rows: list[dict[str, Any]]) -> None:
+        """``quality.jsonl`` replaced by ``rows``."""
+        write_text_atomic(self.quality_file, _jsonl(rows))
+
+    def write_page_cache(self, name: str, data: bytes) -> Path:
+        """``page_cache/NAME``: one stored result of the pages (``page_cache`` names and serializes it); the folder
+        is made when missing. Returns the file's path."""
+        if not name or Path(name).name != name:
+            raise ValueError(f"{name!r} is not a file name")
+        path = self.page_cache_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, data)
+        return path
+
+
+class JsonlLog:
+    """A training log of a checkpoint folder (``history.jsonl``, ``quality.jsonl``) open for appending, created when
+    missing: ``append(row)`` writes one JSON line and flushes it, so a reader during the run sees every whole line (a
+    run killed mid-line leaves a torn last line, which ``CheckpointFolder``'s readers skip). ``with`` closes it."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._handle = open(self.path, "a", encoding="utf-8")
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(row) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "JsonlLog":
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.close()
+
 
 def metrics_key(extractor: str, split: str = "test", prior: str = "normal") -> str:
     """Where ``vaegan eval`` stores a result in metrics.json: ``lenet-test``, ``inception-test-gmm``, ..."""
@@ -233,6 +340,16 @@ def _hash_files(stamps: tuple) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def _jsonl(rows) -> str:
+    return "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def _write_safetensors(path: Path, tensors: dict, metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file  # imports torch: only when tensors are written
+
+    atomic_write(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -34,30 +34,38 @@ def pid_alive(pid: int) -> bool:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: a number no process id can be (a foreign name)
         return False
     except PermissionError:  # someone else's process
         return True
     return True
 
 
-def clean_temporaries(path: str | os.PathLike) -> list[Path]:
+_ANY_TEMPORARY = re.compile(r"\.tmp(\d{1,10})$")  # .NAME.tmpPID (atomic_write), NAME.tmpPID (older writers)
+
+
+def clean_temporaries(path: str | os.PathLike, every_name: bool = False) -> list[Path]:
     """Remove the temporary files ``atomic_write`` left beside ``path`` in runs that were killed before they could
-    (``.NAME.tmpPID`` of a process that no longer runs); returns what was removed."""
+    (``.NAME.tmpPID`` of a process that no longer runs); returns what was removed. With ``every_name``, ``path``
+    is a folder and every temporary file in it goes, whatever file it was for (``.NAME.tmpPID`` or
+    ``NAME.tmpPID``: a cache folder whose writers name their files themselves). A temporary of a process that
+    still runs is left alone: it may be another writer at work; removing never raises."""
     path = Path(path)
-    pattern = re.compile(rf"^\.{re.escape(path.name)}\.tmp(\d+)$")
+    folder = path if every_name else path.parent
+    pattern = _ANY_TEMPORARY if every_name else re.compile(rf"^\.{re.escape(path.name)}\.tmp(\d+)$")
     removed = []
     try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
+        with os.scandir(folder) as found:
+            entries = list(found)
+    except OSError:  # no folder yet, or one we cannot list: nothing to tidy
         return removed
     for entry in entries:
-        match = pattern.match(entry.name)
+        match = pattern.search(entry.name)
         if match and int(match[1]) != os.getpid() and not pid_alive(int(match[1])):
             try:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
-            except OSError:
+            except OSError:  # gone already, or not ours to remove
                 pass
     return removed
 
@@ -115,6 +123,11 @@ def save_npy_atomic(path: str | os.PathLike, array) -> None:
             np.save(handle, array, allow_pickle=False)
 
     atomic_write(path, write)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through ``atomic_write``."""
+    atomic_write(path, lambda temporary: Path(temporary).write_bytes(data))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -26,8 +26,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import first_line
-from .files import JSONFileError, atomic_write, read_bounded, read_json
-from .checkpoint_folder import PAGE_CACHE_DIR
+from .files import JSONFileError, read_bounded, read_json, write_bytes_atomic
+from .checkpoint_folder import PAGE_CACHE_DIR, CheckpointFolder
 from .paths import user_cache_dir
 
 FOLDER = PAGE_CACHE_DIR  # in a checkpoint folder
@@ -216,8 +216,11 @@ def _store(path: Path, serialize: Callable[[], bytes], refusals: tuple[type[Base
         _not_written(path, error)
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda temporary: Path(temporary).write_bytes(data))
+        if path.parent.name == FOLDER:  # a checkpoint's page_cache/ (scripts/page_cache.py): its folder writes it
+            CheckpointFolder(path.parent.parent).write_page_cache(path.name, data)
+        else:  # the user's cache, keyed by the fingerprint
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(path, data)
     except OSError as error:
         _not_written(path, error)
 

@@ -5,7 +5,6 @@ The functions take the Trainer; ``Trainer._end_of_epoch`` and ``Trainer._track_q
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from ..images import save_grid
 from ..storage import checkpoint as ckpt
 from ..storage import paths
 from ..storage.card import write_model_card
+from ..storage.checkpoint_folder import CheckpointFolder
 
 
 MAIN_LOGS = ("loss", "loss_discriminator", "loss_decoder", "loss_generator", "kl", "d_accuracy")  # what a line shows
@@ -35,8 +35,8 @@ def end_of_epoch(trainer, images_per_second: float) -> None:
     """Sample grid, weights, config, trainer state and model card for the epoch just finished."""
     model, out_dir = trainer.model, trainer.out_dir
     model.eval()
-    save_grid(model.decode(trainer.fixed_z, trainer.fixed_labels),
-              out_dir / paths.SAMPLES_DIR / f"epoch_{trainer.epoch:03d}.png")
+    folder = CheckpointFolder(out_dir)
+    save_grid(model.decode(trainer.fixed_z, trainer.fixed_labels), folder.sample_grid_file(trainer.epoch))
     model.train()
     state = {"epoch": trainer.epoch, "step": trainer.step, "train_seconds": round(trainer.train_seconds, 2),
              "device": str(trainer.device), "precision": trainer.precision,
@@ -93,8 +93,7 @@ def track_quality(trainer, state: dict[str, Any]) -> None:
         model.train()
     row = {"epoch": trainer.epoch, "step": trainer.step, "train_seconds": round(trainer.train_seconds, 2),
            "fid_domain_train": round(float(result["metrics"]["fid"]), 3), "n": n}
-    with open(out_dir / paths.QUALITY_FILE, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(row) + "\n")
+    CheckpointFolder(out_dir).append_quality(row)
     if config.keep_best and row["fid_domain_train"] < best_fid(out_dir):
         best = out_dir / paths.BEST_DIR
         chosen = {**state, "fid_domain_train": row["fid_domain_train"], "chosen_by": "lowest --track-fid"}

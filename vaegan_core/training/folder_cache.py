@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 import warnings
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import DatasetError, first_line
-from ..storage.files import pid_alive, read_json, write_text_atomic
+from ..storage.files import clean_temporaries, read_json, write_text_atomic
 from .folders import CACHE_VERSION, SPLITS, SHOWN_SKIPS, TEST_SHARE, Listing, decode, folder_path, scan, split_of
 from ..storage.paths import user_cache_dir
 
@@ -64,7 +63,9 @@ def _stem(listing: Listing, image_size: int, channels: int) -> str:
 def _ensure_cache(root: Path, listing: Listing, image_size: int, channels: int, progress: bool) -> dict:
     folder = _cache_dir(root)
     stem = _stem(listing, image_size, channels)
-    _remove_leftovers(folder)
+    # temporaries of earlier runs killed while writing the cache; a live writer's stay (another run building the
+    # same cache now), and ours are removed by _build_cache itself
+    clean_temporaries(folder, every_name=True)
     meta, damage = _read_cache(folder, stem, listing, image_size, channels)
     if meta is not None:
         return meta
@@ -92,20 +93,6 @@ def _unlink_quietly(path) -> None:
         os.unlink(path)
     except OSError:  # gone already, or not ours to remove: tidying never fails a run
         pass
-
-
-_TEMPORARY = re.compile(r"\.tmp(\d{1,10})$")  # .NAME.tmpPID (files.atomic_write, this module), NAME.tmpPID (v1)
-
-
-
-
-def _remove_leftovers(folder: Path) -> None:
-    """Temporary files of earlier runs killed while writing the cache. Only those whose process is gone: a
-    live one may be another run writing the same cache now (and ours are removed by _build_cache itself)."""
-    for entry in _entries(folder):
-        match = _TEMPORARY.search(entry.name)
-        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
-            _unlink_quietly(entry.path)
 
 
 def _natural(value) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 import math
 import os
 import shutil
@@ -33,7 +32,7 @@ import torch
 from ..config import DATASETS, MODEL_KINDS, MODEL_LABELS, ModelConfig, TrainConfig, _check_int
 from .data import load_dataset
 from ..errors import ConfigError, VaeganError, first_line
-from ..storage.files import write_text_atomic
+from ..storage.checkpoint_folder import CheckpointFolder
 from ..images import grid
 from .live_presets import PRESETS, Preset, _minimax_losses, quality_reading, sharpness  # noqa: F401 (the live API)
 from ..models import build_model
@@ -436,7 +435,7 @@ class LiveRun:
         (trainer.out_dir / "samples").mkdir(parents=True, exist_ok=True)
         trainer.epoch, trainer.train_seconds = member.epoch, member.seconds
         trainer.config = dataclasses.replace(trainer.config, epochs=max(1, member.epoch))
-        write_text_atomic(trainer.out_dir / "history.jsonl", "".join(json.dumps(row) + "\n" for row in member.history))
+        CheckpointFolder(trainer.out_dir).rewrite_history(member.history)
         rate = trainer.step * self.settings.batch_size / max(member.seconds, 1e-9)
         trainer._end_of_epoch(round(rate, 1))
         return trainer.out_dir

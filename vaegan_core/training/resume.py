@@ -6,7 +6,6 @@ and the continuation's record in the run's ``stages`` (``record_stages``). The l
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,7 @@ from ..config import ModelConfig, TrainConfig
 from ..errors import CheckpointError, ConfigError, first_line
 from ..storage import checkpoint as ckpt
 from ..storage import paths
-from ..storage.files import write_text_atomic
-from ..storage.zoo import read_history, read_quality
+from ..storage.checkpoint_folder import CheckpointFolder
 
 
 def resume_settings(saved: dict[str, Any], out_dir, epochs: int | None = None, device: str | None = None,
@@ -132,14 +130,10 @@ def reseed_noise(trainer, why: str) -> None:
 
 def truncate_history(trainer) -> None:
     """Drop history lines logged after the checkpoint we resume from (they will be logged again)."""
-    out_dir = trainer.out_dir
-    path = out_dir / paths.HISTORY_FILE
-    if not path.exists() or not trainer.context.main:
+    folder = CheckpointFolder(trainer.out_dir)
+    if not folder.history_file.exists() or not trainer.context.main:
         return
-    kept = [row for row in read_history(out_dir)  # a torn last line is dropped too
-            if isinstance(row.get("step", 0), int) and row.get("step", 0) <= trainer.step]
-    write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in kept))
-    quality = out_dir / paths.QUALITY_FILE
-    if quality.exists():
-        kept = [row for row in read_quality(out_dir) if row["step"] <= trainer.step]
-        write_text_atomic(quality, "".join(json.dumps(row) + "\n" for row in kept))
+    folder.rewrite_history([row for row in folder.history()  # a torn last line is dropped too
+                            if isinstance(row.get("step", 0), int) and row.get("step", 0) <= trainer.step])
+    if folder.quality_file.exists():
+        folder.rewrite_quality([row for row in folder.quality() if row["step"] <= trainer.step])

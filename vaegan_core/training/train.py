@@ -11,7 +11,6 @@ optimizer; each loss is back-propagated into its own group only (see models/gene
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 from ..storage import checkpoint as ckpt
 from . import distributed
 from ..storage import paths
+from ..storage.checkpoint_folder import CheckpointFolder
 from ..config import ModelConfig, TrainConfig
 from ..errors import CheckpointError, ConfigError, TrainingDiverged, first_line
 from .folders import TEST_SHARE, folder_classes, is_folder
@@ -349,7 +349,7 @@ class Trainer:
         check_every = 1 if self.device.type == "cpu" else config.log_every  # a check is free on the CPU
         total_steps = (config.epochs - self.epoch) * self.steps_per_epoch
         bar = tqdm(total=total_steps, disable=not (self.progress and main), unit="step", dynamic_ncols=True)
-        history = open(self.out_dir / paths.HISTORY_FILE, "a", encoding="utf-8") if main else None
+        history = CheckpointFolder(self.out_dir).history_log() if main else None
         window: dict[str, torch.Tensor] = {}
         window_steps, window_start = 0, time.perf_counter()
         last_rate, epoch_at_start, threads_at_start = 0.0, self.epoch, torch.get_num_threads()
@@ -379,8 +379,7 @@ class Trainer:
                             self._diverged(logs)
                         last_rate = record["images_per_second"]
                         if history is not None:
-                            history.write(json.dumps(record) + "\n")
-                            history.flush()
+                            history.append(record)  # one whole line, flushed: the apps follow the run
                         bar.set_postfix(_short_postfix(record), refresh=False)
                         if self.callback is not None:
                             self.callback(record)
