@@ -5,9 +5,9 @@
 Exports the shipped models into a temporary folder (or takes an export, ``--site``), serves it on localhost as
 `vaegan web` does, and times in Chromium (Playwright, Debian's /usr/bin/chromium), by the page's own clock:
 
-- a control change to new pixels: the seed typed on Compare (a 3 x 16 grid: three models, 4 x 4 images each) and a
-  latent slider moved (one image per model), from the input event to the redraw's end and the next frame (median of
-  ``--repeats``);
+- a control change to new pixels: the seed typed on Compare (a 3 x 16 grid: three models, 4 x 4 images each), a
+  latent slider moved (one image per model) and a number typed on Conditional (each conditional model writes its 4
+  glyphs), from the input event to the redraw's end and the next frame (median of ``--repeats``);
 - frames per second while a slider is dragged: an input event every animation frame for ``--seconds`` (a drag at the
   display's rate), redraws completed per second, on the latent sliders, Compare's temperature and the
   interpolation's position;
@@ -79,7 +79,7 @@ def folder_sizes(site: Path) -> dict[str, float]:
     mb = lambda paths: sum(path.stat().st_size for path in paths) / 2**20  # noqa: E731
     runtime = [path for path in files if path.parent.name == "ort"]
     networks = [path for path in files if path.suffix == ".onnx"]
-    return {"total": mb(files), "runtime": mb(runtime), "networks": mb(networks),
+    return {"total": mb(files), "runtime": mb(runtime), "networks": mb(networks), "count": len(networks),
             "rest": mb(set(files) - set(runtime) - set(networks))}
 
 
@@ -109,10 +109,17 @@ def measure(browser, url: str, repeats: int, seconds: float) -> list[tuple[str, 
     page.get_by_label("two random codes").check()  # all three models walk the path (the GAN has no encoder)
     page.wait_for_function("explorer.settings['interp-between'] === 'two random codes'")
     fps_interp = page.evaluate(DRAG, ["#view-interpolation input[name='interp-t']", seconds])
+    page.keyboard.press("6")
+    page.wait_for_selector("#write", timeout=30_000)
+    page.evaluate(CHANGE, ["#write", "2025"])  # the first text loads the conditional decoders: not timed
+    written = [page.evaluate(CHANGE, ["#write", str(2026 + i)]) for i in range(repeats)]
+    conditional = page.locator("#view-conditional canvas.line").count()
     context.close()
     median_ms = lambda values: f"{statistics.median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f})"  # noqa: E731
     rows.append(("control change to new pixels, 3 x 16 grid (Compare, seed typed)", median_ms(grid)))
     rows.append(("control change to new pixels, one image per model (a latent slider moved)", median_ms(single)))
+    rows.append((f"control change to new pixels, a number typed ({conditional} conditional models x 4 glyphs)",
+                 median_ms(written)))
     rows.append(("frames per second, latent slider dragged (3 x 1 image)", f"{fps_latent['fps']:.1f}"))
     rows.append(("frames per second, temperature dragged (Compare, 3 x 16 grid)", f"{fps_compare['fps']:.1f}"))
     rows.append(("frames per second, interpolation position dragged (3 x 11 images, two random codes)", f"{fps_interp['fps']:.1f}"))
@@ -150,7 +157,7 @@ def main() -> None:
     rows.append(("static folder, total", f"{sizes['total']:.1f} MB (ONNX Runtime Web {sizes['runtime']:.1f}, "
                                          f"networks {sizes['networks']:.1f}, data and page {sizes['rest']:.1f})"))
     if not args.site:
-        rows.append(("`vaegan export-web` of the shipped models (6 models, 10 networks)", f"{exported:.1f} s"))
+        rows.append((f"`vaegan export-web` of the shipped models ({sizes['count']} networks)", f"{exported:.1f} s"))
     print(f"Chromium {version}, {platform.processor() or platform.machine()}, {_cpu()}\n")
     print("| measure | value |\n|---|---|")
     for name, value in rows:

@@ -1,7 +1,9 @@
 """`vaegan export-web`: a folder the browser explorer (``web/``) runs from, with no server-side code.
 
-    vaegan export-web --out site                      # the shipped zoo: mnist and fashion-mnist, gan / vae / vaegan
+    vaegan export-web --out site                      # the shipped zoo: mnist and fashion-mnist, gan / vae / vaegan,
+                                                      # and their class-conditional models
     vaegan export-web runs/a runs/b --out site        # chosen checkpoints, grouped by the dataset they were trained on
+                                                      # (a conditional one beside an unconditional one of its dataset)
     vaegan web site                                   # or: cd site && python -m http.server
 
 What the folder holds (every path relative to it; numbers little-endian)::
@@ -9,6 +11,7 @@ What the folder holds (every path relative to it; numbers little-endian)::
     index.html style.css js/        the explorer, copied from web/
     ort/                            ONNX Runtime Web's wasm-only build (from web/node_modules: `npm ci --prefix web`)
     explorer.json                   the datasets and where their manifests are
+    README.md                       the front matter of a static Hugging Face Space (``SPACE_README``)
     <dataset>/manifest.json         image shape, class names, the test images' labels, per model: latent size, files,
                                     scores (metrics.json), the parity measured at export
     <dataset>/images.bin            the first N test images, uint8 N x C x H x W
@@ -17,6 +20,10 @@ What the folder holds (every path relative to it; numbers little-endian)::
     <dataset>/<kind>/codes.bin      VAE and VAE-GAN: mu of the N test images, float32 N x d
     <dataset>/<kind>/gmm.bin        when the checkpoint has a GMM prior: float32 weights K, means K x d, Cholesky
                                     factors K x d x d (lower, row-major)
+    <dataset>/conditional/<kind>/decoder.onnx
+                                    a class-conditional model (the Conditional view): codes B x d and labels B (int64)
+                                    -> images B x C x H x W in [0, 1]; in the manifest under ``conditional``, apart
+                                    from ``models``, so the other views show the unconditional models only
 
 The manifest also holds, per model with an encoder, ``pca``: the mean (d) and the two leading principal axes (2 x d)
 of its exported codes (the Latent map view: a point x, y maps back to mean + x * axis 1 + y * axis 2), and
@@ -47,12 +54,32 @@ ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 # The wasm-only build: the default ort.min.js also wants the JSEP/WebGPU files (DESIGN.md, section 4)
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 INDEX_FILE = "explorer.json"
+UNCONDITIONAL, CONDITIONAL = "models", "conditional"  # the manifest's two groups of models (the second's folder)
 FORMAT = "vaegan-web-1"
 # demo/ui_settings.py CLASS_COLOURS (the Streamlit app's latent map), one per class
 CLASS_COLOURS = ["#1f3c88", "#d7191c", "#1a9641", "#ff7f00", "#6a3d9a", "#000000", "#e7298a", "#8c510a",
                  "#01858f", "#b8a000"]
 TEST_IMAGES = 300  # test images (and their codes) per dataset: the explorer's pickers
 MAX_TEST_IMAGES = 10_000
+# The folder's README.md: the front matter that makes it a static Hugging Face Space as it is (docs/web.md, "Publish").
+# The headers isolate the page cross-origin, as `vaegan web` does, so ONNX Runtime Web may use several threads.
+SPACE_README = """---
+title: VAE-GAN Explorer
+emoji: 🔢
+colorFrom: indigo
+colorTo: gray
+sdk: static
+app_file: index.html
+pinned: false
+custom_headers:
+  cross-origin-embedder-policy: require-corp
+  cross-origin-opener-policy: same-origin
+  cross-origin-resource-policy: cross-origin
+---
+
+VAE, GAN and VAE-GAN decoders (and their class-conditional twins) running in the visitor's browser with ONNX Runtime
+Web: no server code, nothing sent anywhere. Made by `vaegan export-web`; publish it as docs/web.md says.
+"""
 
 
 def ort_files(web_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -76,18 +103,21 @@ def _shown(path: str | os.PathLike) -> str:
         return str(path)
 
 
-def models_to_export(checkpoints=None, root: str | os.PathLike | None = None) -> dict[str, dict[str, Path]]:
-    """``{dataset: {kind: folder}}``: the given checkpoint folders grouped by the dataset they were trained on, or,
-    without any, every shipped (dataset, kind) of the zoo under ``root`` that is there."""
+def models_to_export(checkpoints=None, root: str | os.PathLike | None = None) -> dict[str, dict[str, dict[str, Path]]]:
+    """``{dataset: {"models": {kind: folder}, "conditional": {kind: folder}}}``: the given checkpoint folders grouped by
+    the dataset they were trained on, class-conditional ones apart, or, without any, every shipped (dataset, kind) of
+    the zoo under ``root`` that is there (``checkpoints/<dataset>/<kind>`` and ``.../conditional/<kind>``)."""
     from .storage.checkpoint import read_config
     from .storage.zoo import checkpoint_dir, is_available
 
-    chosen: dict[str, dict[str, Path]] = {}
+    chosen: dict[str, dict[str, dict[str, Path]]] = {}
     if not checkpoints:
         for dataset in IDX_DATASETS:
-            for kind in MODEL_KINDS:
-                if is_available(dataset, kind, root):
-                    chosen.setdefault(dataset, {})[kind] = checkpoint_dir(dataset, kind, root)
+            groups = {group: {kind: checkpoint_dir(dataset, kind, root, conditional) for kind in MODEL_KINDS
+                              if is_available(dataset, kind, root, conditional)}
+                      for group, conditional in ((UNCONDITIONAL, False), (CONDITIONAL, True))}
+            if groups[UNCONDITIONAL]:  # conditional models are shown beside unconditional ones only (below)
+                chosen[dataset] = groups
         if not chosen:
             raise ExportError("no shipped checkpoint found to export; name checkpoint folders: "
                               "`vaegan export-web DIR [DIR ...] --out SITE`")
@@ -95,15 +125,21 @@ def models_to_export(checkpoints=None, root: str | os.PathLike | None = None) ->
     for folder in map(Path, checkpoints):
         config = read_config(folder)
         model, train = config["model_config"], config["train_config"]
-        if model.num_classes:
-            raise ExportError(f"{folder} is a conditional model; the browser explorer shows unconditional ones only")
         if train is None or train.dataset not in ("mnist", "fashion-mnist", "digits"):
             raise ExportError(f"{folder}: the browser explorer needs a model trained on mnist, fashion-mnist or digits "
                               f"(its test images ship with it), not {getattr(train, 'dataset', 'an unknown dataset')}")
-        if model.kind in chosen.get(train.dataset, {}):
-            raise ExportError(f"two {MODEL_LABELS[model.kind]} checkpoints for {train.dataset}: "
-                              f"{chosen[train.dataset][model.kind]} and {folder}; the explorer shows one of each")
-        chosen.setdefault(train.dataset, {})[model.kind] = folder
+        group = CONDITIONAL if model.num_classes else UNCONDITIONAL
+        found = chosen.setdefault(train.dataset, {UNCONDITIONAL: {}, CONDITIONAL: {}})[group]
+        if model.kind in found:
+            what = ("conditional " if model.num_classes else "") + MODEL_LABELS[model.kind]
+            raise ExportError(f"two {what} checkpoints for {train.dataset}: {found[model.kind]} and {folder}; the "
+                              "explorer shows one of each")
+        found[model.kind] = folder
+    for dataset, groups in chosen.items():
+        if not groups[UNCONDITIONAL]:  # the views are built around the unconditional models; Conditional is one more
+            raise ExportError(f"{', '.join(map(str, groups[CONDITIONAL].values()))}: a conditional model of {dataset} "
+                              f"needs an unconditional GAN, VAE or VAE-GAN of {dataset} exported beside it (the "
+                              "explorer's other views show those); name one too")
     return chosen
 
 
@@ -185,17 +221,41 @@ def code_pca(codes) -> dict:
             "explained": [float(v) for v in explained] + [0.0] * (2 - len(explained))}
 
 
+def _export_conditional(model, folder: Path, target: Path, class_names: list[str], progress) -> dict:
+    """A class-conditional model's decoder (codes and labels) under ``target`` and its manifest entry."""
+    from .storage.zoo import read_config_json
+
+    classes = model.config.num_classes
+    if classes != len(class_names or []) or classes > 10:  # the view's text: one digit, 0 to 9, per class
+        raise ExportError(f"{folder} is conditional on {classes} classes, the dataset has {len(class_names or [])}; "
+                          "the Conditional view needs one class per dataset class, at most 10")
+    target.mkdir(parents=True, exist_ok=True)
+    relative = f"{CONDITIONAL}/{target.name}/decoder.onnx"
+    path = export_onnx(model, "decoder", target / "decoder.onnx")
+    parity = check_parity(model, "decoder", path)["max_abs_diff"]
+    progress(f"  {target.parent.parent.name}/{relative} ({path.stat().st_size / 2**20:.1f} MB, onnxruntime vs torch "
+             f"max abs diff {parity:.1e})")
+    return {"kind": model.kind, "label": f"conditional {MODEL_LABELS[model.kind]}",
+            "latent_dim": model.config.latent_dim, "num_classes": classes, "decoder": relative,
+            "parity": {"decoder": parity}, "scores": _scores(folder),
+            "epochs": (read_config_json(folder).get("state") or {}).get("epoch")}
+
+
 def export_dataset(dataset: str, folders: dict[str, Path], out: Path, n_images: int = TEST_IMAGES,
-                   progress: Callable[[str], None] = lambda message: None) -> dict:
-    """``out/<dataset>/``: the test images and every model of ``folders`` ({kind: checkpoint folder}); returns
-    the manifest (also written as ``manifest.json``)."""
+                   progress: Callable[[str], None] = lambda message: None,
+                   conditional: dict[str, Path] | None = None) -> dict:
+    """``out/<dataset>/``: the test images, every model of ``folders`` ({kind: checkpoint folder}) and every
+    class-conditional one of ``conditional`` (its decoder, under ``conditional/<kind>/``); returns the manifest (also
+    written as ``manifest.json``)."""
     from .storage.checkpoint import load_model
     from .training.data import CLASS_NAMES, load_dataset
 
     target = out / dataset
     target.mkdir(parents=True, exist_ok=True)
     models = {kind: load_model(folders[kind]) for kind in MODEL_KINDS if kind in folders}
-    shapes = {(m.config.channels, m.config.image_size) for m in models.values()}
+    conditional = conditional or {}
+    labelled = {kind: load_model(conditional[kind]) for kind in MODEL_KINDS if kind in conditional}
+    shapes = {(m.config.channels, m.config.image_size) for m in [*models.values(), *labelled.values()]}
     if len(shapes) > 1:
         raise ExportError(f"the {dataset} models make images of different shapes ({sorted(shapes)}); export them "
                           "apart")
@@ -207,9 +267,12 @@ def export_dataset(dataset: str, folders: dict[str, Path], out: Path, n_images: 
     manifest = {"format": FORMAT, "dataset": dataset, "label": DATASET_LABELS.get(dataset, dataset),
                 "channels": channels, "height": size, "width": size, "class_names": CLASS_NAMES.get(dataset),
                 "images": "images.bin", "count": len(labels), "labels": [int(label) for label in labels],
-                "priors": dict(PRIOR_LABELS), "class_colours": CLASS_COLOURS, "models": {}}
+                "priors": dict(PRIOR_LABELS), "class_colours": CLASS_COLOURS, UNCONDITIONAL: {}, CONDITIONAL: {}}
     for kind, model in models.items():
-        manifest["models"][kind] = _export_model(model, folders[kind], target / kind, images, progress)
+        manifest[UNCONDITIONAL][kind] = _export_model(model, folders[kind], target / kind, images, progress)
+    for kind, model in labelled.items():
+        manifest[CONDITIONAL][kind] = _export_conditional(model, conditional[kind], target / CONDITIONAL / kind,
+                                                          manifest["class_names"], progress)
     write_text_atomic(target / "manifest.json", json.dumps(manifest, indent=1))
     return manifest
 
@@ -236,9 +299,10 @@ def copy_static(out: Path, web_dir: str | os.PathLike | None = None) -> None:
 def export_web(out: str | os.PathLike, checkpoints=None, n_images: int = TEST_IMAGES,
                web_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
                progress: Callable[[str], None] = lambda message: None) -> dict:
-    """Build the explorer's folder ``out`` from ``checkpoints`` (folders; default: the shipped zoo under ``root``).
-    Every exported network passes ``export.check_parity`` (onnxruntime against torch, max abs diff <= 1e-3) or the
-    export stops with an ExportError. Returns a summary: the folder, the datasets and models, the total size."""
+    """Build the explorer's folder ``out`` from ``checkpoints`` (folders; default: the shipped zoo under ``root``,
+    conditional models included). Every exported network passes ``export.check_parity`` (onnxruntime against torch,
+    max abs diff <= 1e-3) or the export stops with an ExportError. Returns a summary: the folder, the datasets and
+    their models, the conditional models ({dataset: kinds}, where there are any), the total size."""
     if not 1 <= n_images <= MAX_TEST_IMAGES:
         raise ConfigError(f"--images must lie from 1 to {MAX_TEST_IMAGES:,}, got {n_images}")
     out = Path(out)
@@ -248,17 +312,19 @@ def export_web(out: str | os.PathLike, checkpoints=None, n_images: int = TEST_IM
     chosen = models_to_export(checkpoints, root)
     out.mkdir(parents=True, exist_ok=True)
     copy_static(out, web_dir)
+    write_text_atomic(out / "README.md", SPACE_README)
     datasets = []
-    for dataset, folders in chosen.items():
-        manifest = export_dataset(dataset, folders, out, n_images, progress)
+    for dataset, groups in chosen.items():
+        manifest = export_dataset(dataset, groups[UNCONDITIONAL], out, n_images, progress, groups[CONDITIONAL])
         datasets.append({"name": dataset, "label": manifest["label"], "manifest": f"{dataset}/manifest.json",
-                         "models": list(manifest["models"])})
+                         "models": list(manifest[UNCONDITIONAL]), "conditional": list(manifest[CONDITIONAL])})
     from . import __version__
 
     index = {"format": FORMAT, "vaegan_version": __version__, "onnxruntime_web": ORT_VERSION, "datasets": datasets}
     write_text_atomic(out / INDEX_FILE, json.dumps(index, indent=1))
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     return {"out": str(out), "datasets": {entry["name"]: entry["models"] for entry in datasets},
+            "conditional": {entry["name"]: entry["conditional"] for entry in datasets if entry["conditional"]},
             "megabytes": round(size / 2**20, 1), "serve": f"vaegan web {out}"}
 
 

@@ -9,11 +9,12 @@ import * as latent from "./latent.js";
 import * as interpolation from "./interpolation.js";
 import * as map from "./map.js";
 import * as draw from "./sketch.js";
+import * as conditional from "./conditional.js";
 import { preprocess } from "./preprocess.js";
 
-const views = { compare, latent, interpolation, map, draw };
+const views = { compare, latent, interpolation, map, draw, conditional };
 const VIEW_LABELS = { compare: "Compare", latent: "Latent sliders", interpolation: "Interpolation", map: "Latent map",
-                      draw: "Draw" };
+                      draw: "Draw", conditional: "Conditional" };
 // controls that change the layout
 const REBUILD = new Set(["kinds", "interp-between", "latent-source", "latent-model", "map-model"]);
 
@@ -31,6 +32,7 @@ const app = {
     writeLink();
     if (name === "dataset") return openDataset(value);
     if (name === "view") return openView();
+    if (name === "present") return present();
     if (REBUILD.has(name)) build();
     if (name === "seed" && Number(seedInput.value) !== value) seedInput.value = value;
     requestRender();
@@ -111,6 +113,12 @@ function openView() {
   requestRender();
 }
 
+/** Presenter mode (?present=1, as the app's): larger text and pictures for a projector, no scores or key help. */
+function present() {
+  document.body.dataset.present = String(app.settings.present === 1);
+  $("#present").checked = app.settings.present === 1;
+}
+
 function buildHeader() {
   const datasetSelect = $("#dataset");
   datasetSelect.replaceChildren(...app.catalogue.map((entry) => element("option",
@@ -128,6 +136,7 @@ function buildHeader() {
     kinds.append(element("label", {}, input, ` ${model.label}`));
   }
   seedInput.value = app.settings.seed;
+  present();
 }
 
 async function openDataset(name) {
@@ -160,7 +169,7 @@ function keyboard(event) {
   const target = event.target;
   const typing = target.matches?.("input[type=number], input[type=text], select, textarea");
   if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
-  const index = ["1", "2", "3", "4", "5"].indexOf(event.key);
+  const index = VIEWS.findIndex((_, position) => event.key === String(position + 1));
   if (index >= 0) {
     app.set("view", VIEWS[index]);
     $(`#tab-${VIEWS[index]}`).focus();
@@ -195,6 +204,7 @@ async function start() {
     if (valid) app.set("seed", value);
   });
   $("#dataset").addEventListener("change", (event) => app.set("dataset", event.target.value));
+  $("#present").addEventListener("change", (event) => app.set("present", event.target.checked ? 1 : 0));
   document.addEventListener("keydown", keyboard);
   let index;
   try {

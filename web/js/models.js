@@ -62,7 +62,7 @@ async function loadModel(base, entry, count) {
   return model;
 }
 
-/** A dataset: {manifest, images (Uint8Array count x C x H x W), models: {kind: model}}. */
+/** A dataset: {manifest, images (Uint8Array count x C x H x W), models: {kind: model}, conditional: {kind: model}}. */
 export async function loadDataset(entry) {
   const base = new URL(entry.manifest, document.baseURI).href.replace(/manifest\.json$/, "");
   const manifest = await fetchJSON(entry.manifest);
@@ -74,7 +74,12 @@ export async function loadDataset(entry) {
   const models = {};
   // one after the other: sessions are created by one wasm instance anyway, and the first model is usable sooner
   for (const [kind, model] of Object.entries(manifest.models)) models[kind] = await loadModel(base, model, count);
-  return { manifest, images, models };
+  const conditional = {};  // the Conditional view's models: their decoders load when the view first needs them
+  for (const [kind, entry] of Object.entries(manifest.conditional || {})) {
+    conditional[kind] = { kind, label: entry.label, d: entry.latent_dim, classes: entry.num_classes,
+                          decoderFile: base + entry.decoder, decoder: null, scores: entry.scores || [] };
+  }
+  return { manifest, images, models, conditional };
 }
 
 // Runs are queued: a session serves one run at a time, and the wasm backend is one instance.
@@ -91,16 +96,36 @@ export function decode(model, codes, n) {
   return run;
 }
 
+/** A session of the ONNX file `url`, created on first use and kept in `holder[key]`; an Error with one sentence
+ * (naming the model and the file) when the file is missing or broken. */
+function lazySession(holder, key, url, label) {
+  holder[key] ??= fetchBytes(url).then((bytes) => ort.InferenceSession.create(bytes,
+    { executionProviders: ["wasm"] })).catch((error) => {
+    throw new Error(`${label}: ${url} could not be loaded (${String(error.message || error).slice(0, 120)}); run ` +
+      "`vaegan export-web` again to repair it");
+  });
+  return holder[key];
+}
+
 /** The model's encoder session, loaded on first use (the Draw view): null when the model has none; an Error with
  * one sentence when its file is missing or broken. */
 export async function encoderOf(model) {
   if (!model.encoderFile) return null;
-  model.encoder ??= fetchBytes(model.encoderFile).then((bytes) => ort.InferenceSession.create(bytes,
-    { executionProviders: ["wasm"] })).catch((error) => {
-    throw new Error(`${model.label}: ${model.encoderFile} could not be loaded (${String(error.message || error)
-      .slice(0, 120)}); run \`vaegan export-web\` again to repair it`);
+  return lazySession(model, "encoder", model.encoderFile, model.label);
+}
+
+/** Decode n codes (Float32Array n x d), each with its class (labels: n integers), with a conditional model (loaded
+ * on first use): Float32Array n x C x H x W in [0, 1]. */
+export async function decodeLabelled(model, codes, labels, n) {
+  const session = await lazySession(model, "decoder", model.decoderFile, model.label);
+  const run = queue.then(async () => {
+    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", codes, [n, model.d]),
+                    [session.inputNames[1]]: new ort.Tensor("int64", BigInt64Array.from(labels, BigInt), [n]) };
+    const output = await session.run(feeds);
+    return output[session.outputNames[0]].data;
   });
-  return model.encoder;
+  queue = run.catch(() => {});
+  return run;
 }
 
 /** Encode n images (Float32Array n x C x H x W in [0, 1]) with a model's encoder: mu, Float32Array n x d. */

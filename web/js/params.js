@@ -1,13 +1,30 @@
 // Settings in the URL (?seed=3&prior=normal...): parameter names as the Streamlit app's linked controls where the
-// two overlap (dataset, kinds, seed, prior, compare-grid, compare-t, interp-*). A value that does not parse falls
-// back to the default with a notice, as the app does.
+// two overlap (dataset, kinds, seed, prior, compare-grid, compare-t, interp-*, write, conditional-t, present). A value
+// that does not parse falls back to the default with a notice, as the app does.
 
 export const MAX_SEED = 2 ** 31 - 1;
-export const VIEWS = ["compare", "latent", "interpolation", "map", "draw"];
+export const VIEWS = ["compare", "latent", "interpolation", "map", "draw", "conditional"];
 export const MAP_LIMIT = 1000;  // map-x and map-y: PCA coordinates
 export const GRID_SIDES = [3, 4, 5, 6, 8, 10];
 export const BETWEEN = ["two test images", "two random codes"];
 export const LATENT_LIMIT = 4;  // the sliders' range: +-4 standard deviations
+export const MAX_TEXT = 40;  // glyphs in one written line (vaegan_core.models.conditional.MAX_TEXT)
+export const SPACE = -1;  // a gap between words in a written line (conditional.SPACE)
+
+/** A string of class digits as glyphs, "20 26" -> [2, 0, SPACE, 2, 6], as vaegan_core.models.conditional.parse_text:
+ * a run of spaces between digits is one gap, spaces at the ends are dropped; an Error with one sentence otherwise. */
+export function parseText(text, classes) {
+  const words = text.split(/\s+/).filter(Boolean);
+  const glyphs = words.join("");
+  if (!glyphs) throw new Error(`the text is empty; type class digits, e.g. 2026 (0 to ${classes - 1})`);
+  if (glyphs.length > MAX_TEXT) throw new Error(`the text has ${glyphs.length} characters; at most ${MAX_TEXT} fit`);
+  const bad = [...new Set(glyphs)].filter((c) => !/^[0-9]$/.test(c) || Number(c) >= classes).sort().join("");
+  if (bad) {
+    throw new Error(`the text may hold only the class digits 0 to ${classes - 1}; ${JSON.stringify(bad.slice(0, 10))} ` +
+      `${bad.length === 1 ? "is" : "are"} not`);
+  }
+  return words.flatMap((word, index) => [...(index ? [SPACE] : []), ...[...word].map(Number)]);
+}
 
 const oneOf = (options, cast = String) => (text) => {
   const value = cast(text);
@@ -46,6 +63,10 @@ export function specs(catalogue, manifest) {
   const encoders = kinds.filter((kind) => manifest.models[kind].codes);
   const last = manifest.count - 1;
   const d = Math.max(...Object.values(manifest.models).map((model) => model.latent_dim));
+  const classes = Math.min(10, manifest.class_names?.length ?? 10);
+  const digits = (manifest.class_names || []).every((name, index) => name === String(index));
+  const text = (value) => (parseText(value, classes), value);
+  const example = digits ? "2026" : "0178";  // the app's: a year, or four garments (T-shirt, trouser, sneaker, bag)
   return {
     view: ["compare", oneOf(VIEWS)],
     dataset: [catalogue[0], oneOf(catalogue)],
@@ -67,6 +88,9 @@ export function specs(catalogue, manifest) {
     "map-model": [encoders[encoders.length - 1] ?? "", oneOf(encoders.length ? encoders : [""])],
     "map-x": [0, number(-MAP_LIMIT, MAP_LIMIT, false)],
     "map-y": [0, number(-MAP_LIMIT, MAP_LIMIT, false)],
+    write: [[...example].every((digit) => Number(digit) < classes) ? example : "0", text],
+    "conditional-t": [1.0, number(0.3, 1.5, false)],
+    present: [0, oneOf([0, 1], Number)],
   };
 }
 
