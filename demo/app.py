@@ -41,6 +41,8 @@ with st.sidebar:
              help="What the camera in a chart's toolbar saves: PNG for slides, SVG to scale or edit.")
     st.caption(f"Checkpoints: {ui.shipped_explorer().description()}")
 ui.apply_presenter_mode()
+if ui.presenting():  # a projector's screen is for the figures: the sidebar folds away (its arrow opens it again)
+    st.set_page_config(initial_sidebar_state="collapsed")
 
 ui.start_exports()
 try:

@@ -34,7 +34,7 @@ TERMS = {
               "A score before the squashing function: the discriminator's logit is any number; the sigmoid turns it "
               "into the probability that the image is real (logit 0 = 50 %)."),
     "gmm-prior": ("GMM prior",
-                  "A Gaussian mixture fitted to the codes of the training images (`vaegan fit-gmm`). Sampling codes "
+                  "A Gaussian mixture fitted to the codes of the training images, once, after training. Sampling codes "
                   "from it, instead of from N(0, I), lands where the decoder was trained: sharper, more typical "
                   "samples from a VAE or a VAE-GAN. The GAN has no encoder, so it keeps N(0, I)."),
     "active-units": ("Active units",

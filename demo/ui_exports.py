@@ -46,6 +46,8 @@ def chart(where, figure, part: str, **kwargs):
     if presenting():
         height = figure.layout.height or 450
         figure.update_layout(font={"size": 20}, height=int(height * 1.3))
+    for axes in (figure.for_each_xaxis, figure.for_each_yaxis):  # a log axis labels every tick in full ("200"),
+        axes(lambda axis: axis.update(minorloglabels="complete") if axis.type == "log" else None)  # not "2", "5"
     name = export_name(part)
     kwargs.setdefault("width", "stretch")
     image_format = st.session_state.get("chart-format", "png")  # the sidebar's "Chart pictures as"

@@ -16,6 +16,21 @@ MODEL_COLOURS = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}  # one
 CLASS_COLOURS = ["#1f3c88", "#d7191c", "#1a9641", "#ff7f00", "#6a3d9a", "#000000", "#e7298a", "#8c510a",
                  "#01858f", "#b8a000"]
 
+# What a visitor reads for each number of a run's history (history.jsonl's keys are code names)
+TERM_LABELS = {"nll": "reconstruction -log p(x|z)", "kl": "KL(q(z|x) || N(0, I))", "loss": "VAE loss (negative ELBO)",
+               "loss_discriminator": "discriminator loss", "loss_generator": "generator loss",
+               "feature_nll": "reconstruction in D's features", "loss_gan_decoder": "decoder's GAN term",
+               "loss_encoder": "encoder loss", "loss_decoder": "decoder loss", "recon_mse": "reconstruction error (MSE)",
+               "generator_grad_norm": "gradient norm of the generator / decoder",
+               "d_real": "D's output on real images", "d_fake": "D's output on samples",
+               "d_recon": "D's output on reconstructions", "d_accuracy": "D's accuracy",
+               "train_fid": "FID on the training split (domain)"}
+
+
+def term_label(term: str) -> str:
+    """A history number's name for a visitor (an unknown one: its key with spaces)."""
+    return TERM_LABELS.get(term, term.replace("_", " "))
+
 
 def settings() -> dict:
     """The sidebar's choices (set in app.py): dataset, model kinds, seed."""

@@ -198,6 +198,17 @@ def test_compare_shows_class_histogram_table(app):
     assert_clean(at)
     assert len(at.dataframe) == 1
     assert set(at.dataframe[0].value["model"]) == {"GAN", "VAE", "VAE-GAN"}
+    table = at.dataframe[0].value  # words for a visitor, as on the other pages: no code names
+    assert list(table.columns) == ["model", "classes drawn", "KL to uniform (nats)"]
+    assert all(value == round(value, 2) for value in table["KL to uniform (nats)"])
+
+
+def fid_table(at) -> dict[str, dict[str, str]]:
+    """The FID page's results table (Markdown, text cells) as {model: {column: cell}}."""
+    table = next(m.value for m in at.markdown if m.value.startswith("| model |"))
+    lines = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    header, rows = lines[0], lines[2:]
+    return {row[0]: dict(zip(header, row)) for row in rows}
 
 
 def test_fid_page_computes_and_caches(app):
@@ -207,8 +218,9 @@ def test_fid_page_computes_and_caches(app):
     assert compute
     compute[0].click().run()
     assert_clean(at)
-    table = at.dataframe[0].value
-    assert len(table) == 3 and np.isfinite(table["FID"]).all()
+    table = fid_table(at)
+    assert len(table) == 3 and all(np.isfinite(float(row["FID"].replace(",", ""))) for row in table.values())
+    assert all(row["precision"] != "-" and row["features"] == "domain (LeNet)" for row in table.values()), table
     # the results replace the button and the estimate at once
     assert not [b for b in at.button if b.label.startswith("Compute")]
     assert not any("Estimated time" in caption.value for caption in at.caption)
@@ -219,8 +231,9 @@ def test_fid_page_computes_and_caches(app):
     assert "about" in estimate and " s" in estimate and "minutes" not in estimate  # LeNet features take seconds
     [b for b in at.button if b.label.startswith("Compute")][0].click().run()
     assert_clean(at)
-    fid_only = at.dataframe[0].value
-    assert np.isnan(fid_only["precision"]).all() and np.allclose(fid_only["FID"], table["FID"])
+    fid_only = fid_table(at)  # a measure not computed is a dash, never "None" or "nan"
+    assert all(row["precision"] == "-" and row["recall"] == "-" for row in fid_only.values())
+    assert {model: row["FID"] for model, row in fid_only.items()} == {model: row["FID"] for model, row in table.items()}
 
 
 @pytest.fixture
@@ -250,7 +263,7 @@ def prior_radio(at):
 def test_overview_explains_the_second_prior_and_lists_it(gmm_app):
     assert_clean(gmm_app)
     text = " ".join(m.value for m in gmm_app.markdown)
-    assert "aggregate posterior" in text and "vaegan fit-gmm" in text
+    assert "aggregate posterior" in text and "Gaussian mixture" in text and "vaegan fit-gmm" not in text  # no code
     assert text.count("second prior: GMM of the training codes") == 1  # the VAE's card only
 
 
@@ -277,14 +290,13 @@ def test_fid_with_the_gmm_prior(gmm_app):
     assert "about" in estimate and " s" in estimate and "minutes" not in estimate  # LeNet features take seconds
     prior_radio(at).set_value("normal").run()
     [b for b in at.button if b.label.startswith("Compute")][0].click().run()
-    normal = at.dataframe[0].value
+    normal = fid_table(at)
     prior_radio(at).set_value("gmm").run()
     [b for b in at.button if b.label.startswith("Compute")][0].click().run()
     assert_clean(at)
-    gmm = at.dataframe[0].value.set_index("model")
-    normal = normal.set_index("model")
-    assert gmm.loc["VAE", "prior"] == "GMM of the training codes" and gmm.loc["GAN", "prior"] == "N(0, I)"
-    assert gmm.loc["VAE", "FID"] != normal.loc["VAE", "FID"] and gmm.loc["GAN", "FID"] == normal.loc["GAN", "FID"]
+    gmm = fid_table(at)
+    assert gmm["VAE"]["prior"] == "GMM of the training codes" and gmm["GAN"]["prior"] == "N(0, I)"
+    assert gmm["VAE"]["FID"] != normal["VAE"]["FID"] and gmm["GAN"]["FID"] == normal["GAN"]["FID"]
 
 
 def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
@@ -457,7 +469,8 @@ def test_conditional_page_writes_a_number_in_each_model(app):
     style.set_value("from an image").run()  # test image 0: its label from the dataset; the GAN by inversion
     assert_clean(at)
     assert len([b for b in at.get("download_button") if "line" in b.label]) == 3
-    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3
+    measured = next(m.value for m in at.markdown if m.value.startswith("| model |"))  # one row per model
+    assert measured.count("| conditional ") == 3 and "None" not in measured and "nan" not in measured
 
 
 def test_conditional_page_without_checkpoints_says_how_to_train(tmp_path, monkeypatch):

@@ -41,8 +41,10 @@ LAYOUT_CHECK = """() => {
   const SKIP = "[data-testid='stDataFrame'], [data-testid='stCode'], pre, "
     + ".js-plotly-plot, [data-testid='stVegaLiteChart'], .katex, svg, [data-baseweb='tooltip'], "
     + "[data-testid='stTooltipContent'], [data-testid='stToolbar']";
+  const sidebar = document.querySelector("[data-testid='stSidebar']");
+  const folded = sidebar && sidebar.getBoundingClientRect().right <= 0;  // presenter mode folds it out of the window
   const PAGE = [document.scrollingElement, document.querySelector("[data-testid='stMain']"),
-                document.querySelector("[data-testid='stSidebarContent']")].filter(Boolean);
+                folded ? null : document.querySelector("[data-testid='stSidebarContent']")].filter(Boolean);
   const name = (el) => {
     const holder = el.closest("[data-testid]");
     const text = (el.innerText || "").trim().replace(/\\s+/g, " ").slice(0, 50);
@@ -78,7 +80,7 @@ LAYOUT_CHECK = """() => {
   };
   const texts = [];
   for (const el of document.querySelectorAll(TEXT)) {
-    if (el.closest(SKIP) || !(el.innerText || "").trim()) continue;
+    if (el.closest(SKIP) || !(el.innerText || "").trim() || (folded && sidebar.contains(el))) continue;
     if (el.tagName === "DIV" && !ownText(el)) continue;  // a Markdown div that only holds other blocks
     if (!el.checkVisibility({checkOpacity: false, checkVisibilityCSS: true})) continue;
     const r = el.getBoundingClientRect();
@@ -125,6 +127,39 @@ GOOD_PAGE = """<body style="margin:0">
 <p style="line-height:3; margin:0">A slider's label</p><p style="line-height:3; margin:-20px 0 0">and its value</p>
 </body>"""  # the last two: their line boxes cross (a slider's value under its label), their letters do not
 
+# Names from the code and its files that a visitor must not read (issue 50: "no code or file names in what a visitor
+# reads"; they stay in help texts, the tooltips behind a "?", for developers). Matched as whole words, case-sensitive.
+CODE_NAMES = ["pixel_error", "feature_error", "elbo_error", "discriminator_score", "lenet-mnist", "lenet-fashion-mnist",
+              "fashion-mnist", "metrics.json", "config.json", "history.jsonl", "quality.jsonl", "model.safetensors",
+              "latent_gmm", "page_cache", "loss_discriminator", "loss_generator", "loss_encoder", "loss_decoder",
+              "loss_gan_decoder", "feature_nll", "recon_mse", "d_accuracy", "d_real", "d_fake", "d_recon",
+              "fid_domain_train", "train_seconds", "images_per_second", "latent_dim", "intra_fid", "label_adherence",
+              "label_probe", "active_units", "closer_than_test", "vaegan eval", "vaegan train", "vaegan fit-gmm",
+              "vaegan anomaly", "--track-fid", "None", "NaN", "nan", "Traceback", "invalid literal", "st.session_state"]
+# the visible words of the main column: no icon names (Streamlit writes a Material icon as its name in an icon font)
+VISIBLE_WORDS = """() => {
+  const main = document.querySelector("[data-testid='stMain']").cloneNode(true);
+  main.querySelectorAll("[data-testid='stIconMaterial'], [data-testid='stTooltipIcon'], style, script")
+    .forEach((e) => e.remove());
+  const hidden = document.createElement("div");
+  hidden.style.cssText = "position:absolute; left:-99999px; width:1900px";
+  hidden.appendChild(main); document.body.appendChild(hidden);
+  const text = main.innerText; hidden.remove(); return text;
+}"""
+
+
+def code_names(text: str) -> list[str]:
+    """The code names of ``CODE_NAMES`` in ``text``, each as a problem with the words around it."""
+    import re
+
+    found = []
+    for name in CODE_NAMES:
+        for match in re.finditer(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", text):
+            around = text[max(0, match.start() - 40):match.end() + 40].replace("\n", " ")
+            found.append(f"code name: {name!r} in \"...{around}...\"")
+    return found
+
+
 SIZES = {"1366x768": (1366, 768), "1920x1080": (1920, 1080)}
 MODES = {"plain": "", "presenter": "present=1"}
 # the Latent map with PCA: UMAP's first compile is minutes on a busy CPU, and the layout is the same
@@ -144,6 +179,13 @@ def test_the_layout_check_reports_overflow_and_overlap(browser):
     page.set_content(GOOD_PAGE)
     assert page.evaluate(LAYOUT_CHECK) == []
     page.close()
+
+
+def test_the_wording_check_finds_code_names():
+    """The check can fail: code names are found as whole words, ordinary words holding them are not."""
+    assert code_names("AUC 0.93 (pixel_error); see metrics.json") and len(code_names("x pixel_error y")) == 1
+    assert code_names("None of them") and code_names("an FID of nan")
+    assert not code_names("Nonetheless the nanometre scale; Fashion-MNIST; vaegan")
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +213,9 @@ def settled(page) -> None:
 def test_the_page_fits_the_window(server, browser, name, size, mode):
     """Nothing overflows the window sideways and no two texts overlap, on every page, at both sizes, both modes:
     as the page opens, and again with every expander opened (presenter mode folds explanations and numbers into
-    them). Train live is visited too: its page shows the run's settings and starts nothing until Start is pressed."""
+    them); in presenter mode the sidebar is folded away. At 1920 x 1080, plain, with the expanders open, the page's
+    words hold no code name (``CODE_NAMES``). Train live is visited too: its page shows the run's settings and starts
+    nothing until Start is pressed."""
     width, height = SIZES[size]
     page = browser.new_page(viewport={"width": width, "height": height})
     link = LINKS.get(name, page_list.url_path(name))
@@ -179,10 +223,17 @@ def test_the_page_fits_the_window(server, browser, name, size, mode):
     page.goto(f"{server}/{link}" + (("&" if "?" in link else "?") + query if query else ""))
     settled(page)
     assert page.locator("[data-testid='stException']").count() == 0, name
+    if mode == "presenter":  # a projector's screen is for the figures: the sidebar is folded away
+        sidebar = page.evaluate("() => document.querySelector(\"[data-testid='stSidebar']\").getBoundingClientRect().right")
+        assert sidebar <= 0, f"{name} at {size}: presenter mode left the sidebar open ({sidebar:.0f} px)"
     problems = page.evaluate(LAYOUT_CHECK)
     page.evaluate("() => document.querySelectorAll('details:not([open]) > summary').forEach((s) => s.click())")
     settled(page)
     problems += [f"(expanders open) {problem}" for problem in page.evaluate(LAYOUT_CHECK)]
+    if (size, mode) == ("1920x1080", "plain"):
+        words = page.evaluate(VISIBLE_WORDS)
+        assert len(words.split()) > 5, f"{name}: no words read from the page ({words!r})"  # the check saw the page
+        problems += code_names(words)
     page.close()
     shown = problems[:40] + ([f"... and {len(problems) - 40} more"] if len(problems) > 40 else [])
     assert not problems, f"{name} at {size}, {mode}: {len(problems)} problems\n" + "\n".join(shown)

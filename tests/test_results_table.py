@@ -115,13 +115,17 @@ def test_headlines_are_generated_from_current_scores(tmp_path):
 def test_scores_table_names_measures_and_columns_for_people():
     from vaegan_core.storage.zoo import scores_table
 
-    metrics = {"lenet-test": {"metrics": {"fid": 12.3456, "is": {"mean": 9.1, "std": 0.1}}},
+    metrics = {"lenet-test": {"metrics": {"fid": 12.3456, "is": {"mean": 9.1, "std": 0.1}, "kid": {"mean": 0.0123456},
+                                          "precision": 0.98765, "classes_covered": 10.0}},
                "inception-test-gmm": {"metrics": {"fid": 8.4}},
                "lenet-train": {"metrics": {"fid": 11.0}}}
     rows = scores_table(metrics)
-    assert rows[0] == {"measure": "FID (lower is better)", "domain, N(0, I)": 12.346,
+    assert rows[0] == {"measure": "FID (lower is better)", "domain, N(0, I)": 12.35,
                        "domain, N(0, I) (train split)": 11.0, "Inception, GMM": 8.4}
     assert rows[1]["measure"] == "IS (classifier)" and rows[1]["Inception, GMM"] is None
+    shown = {row["measure"]: row["domain, N(0, I)"] for row in rows}  # KID with its scale; fractions to 3 decimals
+    assert shown["KID x 1000 (lower is better)"] == 12.35 and shown["precision"] == 0.988
+    assert shown["classes drawn"] == 10 and isinstance(shown["classes drawn"], int)
     assert scores_table({}) == []
 
 

@@ -3,7 +3,6 @@ style across every class."""
 
 import hashlib
 
-import numpy as np
 import streamlit as st
 import torch
 
@@ -142,26 +141,40 @@ else:
     st.divider()
     measured = st.container()
     measured.subheader("Measured")
-rows = []
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _fid(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+rows, measured_any = [], False
 for kind in models:
     folder = explorer.folder(dataset, kind, conditional=True)
     result = (folder.result("lenet") or {}).get("metrics", {})
     inception = (folder.result("inception") or {}).get("metrics", {})
     probe = folder.diagnostics().get("label_probe", {})
     twin = explorer.folder(dataset, kind).diagnostics().get("label_probe", {})
+    measured_any |= result.get("label_adherence") is not None
+    # percentages where the caption speaks of shares, FIDs to one decimal, "-" for what is not measured
     rows.append({"model": f"conditional {ui.LABELS[kind]}",
-                 "label adherence": result.get("label_adherence"), "per-class FID (domain)": result.get("intra_fid"),
-                 "per-class FID (Inception)": inception.get("intra_fid"), "FID (domain)": result.get("fid"),
-                 "FID (Inception)": inception.get("fid"), "recall (domain)": result.get("recall"),
-                 "label probe on z": probe.get("accuracy"),
-                 "label probe, unconditional model": twin.get("accuracy")})
-measured.dataframe(rows, hide_index=True, width="stretch")
+                 "label adherence": _percent(result.get("label_adherence")),
+                 "per-class FID (domain)": _fid(result.get("intra_fid")),
+                 "per-class FID (Inception)": _fid(inception.get("intra_fid")), "FID (domain)": _fid(result.get("fid")),
+                 "FID (Inception)": _fid(inception.get("fid")), "recall (domain)": _percent(result.get("recall")),
+                 "label probe on z": _percent(probe.get("accuracy")),
+                 "label probe, unconditional model": _percent(twin.get("accuracy"))})
+measured.markdown(ui.markdown_table(rows))
 measured.caption("Label adherence: the share of samples the domain classifier reads as the class asked for. Per-class "
-           "FID: each class's samples against that class's test images, averaged (Inception's, with more features than a "
-           "class has test images, is comparable between these rows only). Recall: the share of test images near some "
-           "sample; a model that draws one image per class has none. Label probe: accuracy of a linear "
-           "classifier reading the class from z on test images (10 % = chance), beside the same family's "
-           "unconditional model, whose z must hold the class. From `vaegan eval` (metrics.json); empty cells: not "
-           "evaluated yet.")
-if np.all([row["label adherence"] is None for row in rows]):
-    measured.info("Not evaluated yet: `scripts/train_conditional.sh` evaluates each conditional checkpoint after training.")
+                 "FID: each class's samples against that class's test images, averaged (Inception's, with more features "
+                 "than a class has test images, is comparable between these rows only). Recall: the share of test "
+                 "images near some sample; a model that draws one image per class has none. Label probe: accuracy of a "
+                 "linear classifier reading the class from z on test images (10 % = chance), beside the same family's "
+                 "unconditional model, whose z must hold the class. A dash: not measured yet.",
+                 help="Measured by `vaegan eval`, stored in each checkpoint's metrics.json.")
+if not measured_any:
+    measured.info("Not measured yet: the conditional checkpoints have no scores stored beside them.",
+                  icon=None)

@@ -57,20 +57,19 @@ if todo:
 failed = False
 if todo and st.button(f"Compute ({len(todo)} model{'s' if len(todo) > 1 else ''})", type="primary"):
     notice = st.empty()  # "busy" while other visitors' FIDs run first (one at a time per process)
-    for kind in todo:
-        bar = st.progress(0.0, text=f"{ui.LABELS[kind]}: starting")
-        report = ui.progress_callback(bar)
-
-        def progress(fraction: float, message: str, kind=kind) -> None:
+    bar = st.progress(0.0, text="starting")
+    report = ui.progress_callback(bar)
+    for index, kind in enumerate(todo):
+        def progress(fraction: float, message: str, kind=kind, index=index) -> None:  # the whole job's progress
             notice.empty()
-            report(fraction, f"{ui.LABELS[kind]}: {message}")
+            report((index + fraction) / len(todo), f"model {index + 1} of {len(todo)}, {ui.LABELS[kind]}: {message}")
         try:
             store.compute(models[kind], data, n, extractor, choice["seed"], metrics, priors[kind], progress=progress,
                           waiting=lambda ahead: notice.info(ui.busy_message(ahead, "FID computations")))
         except VaeganError as error:
             st.error(f"{ui.LABELS[kind]}: {error}")
             failed = True
-        bar.empty()
+    bar.empty()
     notice.empty()
     if not failed:
         st.rerun()  # the results alone: no button and no estimate of work already done
@@ -79,24 +78,32 @@ done = {kind: store.get(keys[kind]) for kind in kinds if keys[kind] in store}
 if not done:
     st.info("Press *Compute*. Results stay cached for this app process, for every visitor.")
     ui.stop()
-rows = []
+
+
+def _number(scores: dict, name: str, decimals: int) -> str:
+    """A measure as the tables of every page show it (zoo.HEADLINE_SHOWN's decimals); "-": not computed."""
+    value = scores.get(name)
+    return "-" if value is None else f"{value:,.{decimals}f}"
+
+
+rows, fids = [], []
 for kind, result in done.items():
     scores = zoo.headline_scores(result)
+    fids.append(scores.get("fid"))
     rows.append({"model": ui.LABELS[kind], "prior": PRIOR_LABELS[result.get("prior", "normal")],
-                 "FID": round(scores.get("fid", float("nan")), 3),
-                 "precision": round(scores.get("precision", float("nan")), 3),
-                 "recall": round(scores.get("recall", float("nan")), 3),
-                 "IS (classifier)": round(scores.get("is", float("nan")), 3),
-                 "classes covered": scores.get("classes_covered"),
-                 "n": result["n"], "features": result["extractor"], "seconds": result["wall_seconds"]})
-st.dataframe(rows, hide_index=True, width="stretch")
-figure = go.Figure(go.Bar(x=[row["model"] for row in rows], y=[row["FID"] for row in rows],
+                 "FID": _number(scores, "fid", 2), "precision": _number(scores, "precision", 3),
+                 "recall": _number(scores, "recall", 3), "IS (classifier)": _number(scores, "is", 2),
+                 "classes drawn": _number(scores, "classes_covered", 0), "n": f"{result['n']:,}",
+                 "features": EXTRACTOR_LABELS.get(result["extractor"].split("-")[0], result["extractor"]),  # lenet-mnist
+                 "time": f"{result['wall_seconds']:.0f} s"})
+st.markdown(ui.markdown_table(rows))  # text cells: "-" for a measure not computed, never "None"
+figure = go.Figure(go.Bar(x=[row["model"] for row in rows], y=fids,
                           marker_color=[ui.MODEL_COLOURS[kind] for kind in done],  # the colours of every page
-                          text=[f"{row['FID']:.2f}" for row in rows], textposition="outside"))
-figure.update_layout(height=320, yaxis_title=f"FID ({extractor}, n={n:,})", margin={"t": 20})
+                          text=[row["FID"] for row in rows], textposition="outside", cliponaxis=False))
+figure.update_layout(height=320, yaxis_title=f"FID ({EXTRACTOR_LABELS.get(extractor, extractor)}, n={n:,})",
+                     margin={"t": 30})
 ui.chart(st, figure, "fid-bars")
 real_sides = sorted({result.get("real_side", "features") for result in done.values()})
 n_real = max(result.get("n_real", 0) for result in done.values())
 st.caption(f"Against the {ui.dataset_label(dataset)} test split ({n_real:,} images; real side: {', '.join(real_sides)}), seed "
-           f"{choice['seed']}. Shipped models also carry their numbers from `vaegan eval` (n = 10,000) on the "
-           "Overview page.")
+           f"{choice['seed']}. Shipped models also carry their numbers at n = 10,000 on the Overview page.")

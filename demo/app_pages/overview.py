@@ -50,7 +50,7 @@ with st.expander("Where samples come from: the prior, and the holes in it"):
         "where no training image was encoded, and the decoder turns codes there into blends of classes. A second "
         "prior fixes this after training: fit a density to the codes of the training images and sample from it "
         "(*ex-post density estimation*, Ghosh et al. 2020; Dai & Wipf's two-stage VAE, 2019). Here it is a "
-        f"Gaussian mixture (of {GMM_COMPONENTS} components by default), fitted by `vaegan fit-gmm`. The "
+        f"Gaussian mixture (of {GMM_COMPONENTS} components by default), fitted once after training. The "
         "**Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
 
 
@@ -106,10 +106,11 @@ def model_card(kind: str, fraction: float = 1.0, short: bool = False, samples=No
                                                      else f"{value:g}") for name, value in row.items()}
                                             for row in rows]))
         sizes = sorted({result.get("n", 0) for result in metrics.values()})
-        details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images (`vaegan eval`); "
-                        "domain: the LeNet features of the dataset.")
+        details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images; "
+                        "domain: the LeNet features of the dataset.",
+                        help="Measured by `vaegan eval`, stored in the checkpoint's metrics.json.")
     else:
-        details.caption(f"No metrics.json yet: `vaegan eval {explorer.shown_path(folder)}` writes it.")
+        details.caption("Not measured yet.", help=f"`vaegan eval {explorer.shown_path(folder)}` measures it.")
     diagnostics = zoo.diagnostics_summary(checkpoint.diagnostics())
     if diagnostics:
         details.markdown("\n".join(f"- {line}" for line in diagnostics))

@@ -173,11 +173,7 @@ LOSS_TERMS = {  # per model: the terms of its losses, in the order of its equati
     "gan": ["loss_discriminator", "loss_generator"],
     "vaegan": ["kl", "feature_nll", "loss_gan_decoder", "loss_encoder", "loss_decoder", "loss_discriminator"],
 }
-TERM_LABELS = {"nll": "reconstruction -log p(x|z)", "kl": "KL(q(z|x) || N(0, I))", "loss": "VAE loss (negative ELBO)",
-               "loss_discriminator": "discriminator loss", "loss_generator": "generator loss",
-               "feature_nll": "reconstruction in D's features", "loss_gan_decoder": "decoder's GAN term",
-               "loss_encoder": "encoder loss", "loss_decoder": "decoder loss",
-               "generator_grad_norm": "gradient norm of the generator / decoder"}
+
 
 
 def status(snapshot: dict) -> None:
@@ -230,7 +226,7 @@ def loss_panels(models: list) -> list:
         history = thin(model["history"])
         terms = LOSS_TERMS[model["kind"]] + (["generator_grad_norm"] if model["kind"] != "vae" else [])
         for term in terms:
-            panels.setdefault(term, {"title": TERM_LABELS[term], "traces": []})["traces"].append(
+            panels.setdefault(term, {"title": ui.term_label(term), "traces": []})["traces"].append(
                 trace(model, history, term))
     return list(panels.values())
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..config import IDX_DATASETS, MODEL_KINDS, MODEL_LABELS
+from ..config import ANOMALY_SCORE_LABELS, DATASET_LABELS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS
 # DIAGNOSTICS_KEY and metrics_key: names of the catalogue too (zoo.metrics_key, ...)
 from .checkpoint_folder import DIAGNOSTICS_KEY, CheckpointFolder, metrics_key  # noqa: F401
 from ..errors import VaeganError
@@ -220,7 +220,8 @@ def diagnostics_summary(diagnostics: dict[str, Any]) -> list[str]:
             aucs = {score: auc for score, auc in aucs.items() if isinstance(auc, (int, float))}
             if aucs:
                 best = max(aucs, key=aucs.get)
-                lines.append(f"tells {name} from its own test images: AUC **{aucs[best]:.3f}** ({best})")
+                lines.append(f"tells {DATASET_LABELS.get(name, name)} from its own test images: AUC "
+                             f"**{aucs[best]:.3f}** (score: {ANOMALY_SCORE_LABELS.get(best, best)})")
     memory = diagnostics.get("memorisation")
     pixels = memory.get("pixels") if isinstance(memory, dict) else None
     if isinstance(pixels, dict) and isinstance(pixels.get("closer_than_test"), (int, float)):
@@ -236,15 +237,19 @@ def sample_grids(directory: str | os.PathLike) -> list[Path]:
 
 HEADLINE = ("fid", "is", "kid", "precision", "recall", "density", "coverage", "classes_covered",
             "kl_to_uniform", "reconstruction_mse")
-HEADLINE_LABELS = {"fid": "FID (lower is better)", "is": "IS (classifier)", "kid": "KID", "precision": "precision",
+HEADLINE_LABELS = {"fid": "FID (lower is better)", "is": "IS (classifier)", "kid": "KID x 1000 (lower is better)",
+                   "precision": "precision",
                    "recall": "recall", "density": "density", "coverage": "coverage",
                    "classes_covered": "classes drawn", "kl_to_uniform": "class imbalance (KL to uniform)",
                    "reconstruction_mse": "reconstruction error (MSE)"}
+# how a table for people shows each measure: a scale (KID is a squared distance of features, about 0.001-0.1: read
+# x 1000, as papers print it) and its decimals (distances to two, fractions to three)
+HEADLINE_SHOWN = {"fid": (1, 2), "is": (1, 2), "kid": (1000, 2), "classes_covered": (1, 0), "kl_to_uniform": (1, 3)}
 
 
 def scores_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """metrics.json as a table for people: one row per measure, one column per (features, prior) evaluated,
-    e.g. "domain, N(0, I)" and "Inception, GMM"; values rounded to 3 decimals."""
+    e.g. "domain, N(0, I)" and "Inception, GMM"; values scaled and rounded as ``HEADLINE_SHOWN`` says."""
     from ..config import EXTRACTOR_LABELS
 
     columns: dict[str, dict[str, float]] = {}
@@ -257,9 +262,15 @@ def scores_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for measure in HEADLINE:
         if any(measure in scores for scores in columns.values()):
             rows.append({"measure": HEADLINE_LABELS[measure],
-                         **{name: round(scores[measure], 3) if measure in scores else None
+                         **{name: _shown(measure, scores[measure]) if measure in scores else None
                             for name, scores in columns.items()}})
     return rows
+
+
+def _shown(measure: str, value: float) -> float:
+    scale, decimals = HEADLINE_SHOWN.get(measure, (1, 3))
+    value = round(value * scale, decimals)
+    return int(value) if decimals == 0 else value
 
 
 def headline_scores(result: dict[str, Any]) -> dict[str, float]:
