@@ -29,8 +29,7 @@ from vaegan_core.config import (DATASET_LABELS, ENCODER_KINDS, EXTRACTOR_LABELS,
 from vaegan_core.training.data import CLASS_NAMES  # noqa: E402
 from vaegan_core.errors import VaeganError, first_line  # noqa: E402
 from vaegan_core.images import grid_image, to_pil  # noqa: E402
-from vaegan_core.analysis.latent import (interpolate, interpolation_ends, reconstruct_with_error,  # noqa: E402
-                                sample_side_by_side)
+from vaegan_core.analysis.latent import interpolate, interpolation_ends, reconstruct_with_error  # noqa: E402
 
 DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
 LABELS = MODEL_LABELS
@@ -51,8 +50,8 @@ FID_COLUMNS = ["model", "prior", "FID", "precision", "recall", "IS (classifier)"
                "seconds"]
 
 # ---------------------------------------------------------------------- shared helpers (no math)
-# Models, test images and FID results come from the app layer (vaegan_core.app), as in the Streamlit app: loaded or
-# computed once per process and shared by every visitor.
+# Models, test images, Compare's samples and FID results come from the app layer (vaegan_core.app), as in the
+# Streamlit app: loaded, drawn or computed once per process and shared by every visitor.
 
 def load(dataset: str, kind: str, notes: list[str], conditional: bool = False):
     """The model of ``kind`` for ``dataset`` (its class-conditional twin with ``conditional``); None (with a note
@@ -242,8 +241,8 @@ def compare(dataset: str, seed: float | None, side: float, temperature: float, p
     notes: list[str] = []
     side, seed = int(side), 0 if seed is None or str(seed).strip() == "" else int(seed)
     models = load_all(dataset, KINDS, notes)
-    samples = sample_side_by_side(models, side * side, seed=int(seed), temperature=float(temperature),
-                                  prior=prior) if models else {}
+    samples = explorer().samples(models, side * side, seed=int(seed), temperature=float(temperature),
+                                 prior=prior) if models else {}  # the Streamlit Compare page's, for the same settings
     grids = {kind: grid_picture(samples[kind], nrow=side) if kind in samples else None for kind in KINDS}
     if models:
         priors = {kind: model.prior(prior, fallback=True) for kind, model in models.items()}

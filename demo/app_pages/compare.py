@@ -5,8 +5,6 @@ import streamlit as st
 
 import ui
 from vaegan_core.images import png_bytes
-from vaegan_core.analysis.latent import sample_side_by_side
-from vaegan_core.metrics.evaluate import class_histogram
 
 choice = ui.page_header(
     "Compare",
@@ -30,20 +28,11 @@ temperature = middle.slider("Temperature T", 0.1, 1.5, step=0.05,
                             key=ui.linked("compare-t", 1.0, ui.as_float(0.1, 1.5)))
 prior = ui.prior_choice(right)
 
-fingerprints = tuple((kind, model.fingerprint) for kind, model in models.items())
-
-
-# Keyed by the checkpoints' fingerprints (in the order of the models); the models themselves are not hashed.
-# The PNG bytes are what every visitor with the same settings sees: computed once per process, not per session.
-@st.cache_data(show_spinner=False, max_entries=64)
-def grids_of(_models: dict, fingerprints: tuple, side: int, seed: int, temperature: float, prior: str) -> dict:
-    samples = sample_side_by_side(_models, side * side, seed=seed, temperature=temperature, prior=prior)
-    # at their own pixels, stretched pixel-sharp by the browser (ui.SHARP_CSS): a PNG four times as large took four
-    # times as long to write; the download's 4x PNG is made when clicked
-    return {kind: (png_bytes(images, nrow=side), images) for kind, images in samples.items()}
-
-
-grids = grids_of(models, fingerprints, side, choice["seed"], temperature, prior)
+# Drawn once per process by the app layer (the same grids as the Gradio app's for the same settings); the PNGs at
+# their own pixels, stretched pixel-sharp by the browser (ui.SHARP_CSS): a PNG four times as large took four times as
+# long to write; the download's 4x PNG is made when clicked
+samples = ui.explorer().samples(models, side * side, seed=choice["seed"], temperature=temperature, prior=prior)
+grids = {kind: (png_bytes(images, nrow=side), images) for kind, images in samples.items()}
 columns = st.columns(len(grids))
 for column, (kind, (picture, images)) in zip(columns, grids.items()):
     with column:
@@ -75,15 +64,9 @@ if not classify:
     ui.stop()
 
 
-@st.cache_data(show_spinner="Classifying samples...", max_entries=32)
-def histogram_of(_models: dict, fingerprints: tuple, dataset: str, n: int, seed: int, temperature: float,
-                 prior: str) -> dict:
-    drawn = sample_side_by_side(_models, n, seed=seed, temperature=temperature, prior=prior)
-    return {kind: class_histogram(images, dataset) for kind, images in drawn.items()}
-
-
 try:
-    histograms = histogram_of(models, fingerprints, dataset, n_histogram, choice["seed"], temperature, prior)
+    with st.spinner("Classifying samples..."):
+        histograms = ui.explorer().class_histograms(models, dataset, n_histogram, choice["seed"], temperature, prior)
 except Exception as error:  # a missing domain classifier: say so, keep the samples above
     st.warning(f"No class histogram: {error}")
     ui.stop()
@@ -94,8 +77,8 @@ for kind, result in histograms.items():
 figure.add_hline(y=0.1, line_dash="dot", annotation_text="uniform (test set)")
 figure.update_layout(barmode="group", height=360, yaxis_title="share of samples", margin={"t": 20})
 ui.chart(st, figure, "class-histogram")
-st.dataframe([{"model": ui.LABELS[kind], "classes covered": result["classes_covered"],
-               "KL to uniform (nats)": round(result["kl_to_uniform"], 4)} for kind, result in histograms.items()],
-             hide_index=True)
+st.dataframe([{"model": ui.LABELS[kind], "classes drawn": result["classes_covered"],
+               "KL to uniform (nats)": round(result["kl_to_uniform"], 2)} for kind, result in histograms.items()],
+             hide_index=True, column_config={"KL to uniform (nats)": st.column_config.NumberColumn(format="%.2f")})
 st.caption("KL to uniform is 0 for a perfectly balanced model and ln 10 = 2.30 for one that draws a single class "
            "(mode collapse).")

@@ -27,6 +27,8 @@ from .memo import Memo
 from .results import ResultStore
 
 REFERENCE_IMAGES = 2000  # test images each anomaly score is ranked against (those of the stored diagnostics)
+SAMPLES_KEPT_BYTES = 2 * 2**20  # Explorer.samples keeps draws up to this size: any MNIST grid to 10 x 10 of 3 models
+SAMPLES_KEPT = 32  # and this many of them (at most 64 MiB); a larger draw (a class histogram's) is made afresh
 
 
 def upload_style(dataset: str) -> str:
@@ -104,12 +106,13 @@ class Explorer:
         self._models = Memo(max_models)
         self._views = Memo(4)
         self._derived = Memo(64)
+        self._samples = Memo(SAMPLES_KEPT)
         self._training = Memo(2)
 
     def clear(self) -> None:
         """Forget every model, dataset view and computed result (the FID results stay): the next request reads the
         files again."""
-        for memo in (self._models, self._views, self._derived, self._training):
+        for memo in (self._models, self._views, self._derived, self._samples, self._training):
             memo.clear()
 
     # ------------------------------------------------------------------ the catalogue
@@ -302,6 +305,34 @@ class Explorer:
 
         return self._cached(("memorisation", model.fingerprint, dataset, n, seed), compute)
 
+    def samples(self, models: dict, n: int, seed: int = 0, temperature: float = 1.0, prior: str = "normal") -> dict:
+        """``{kind: images n x C x H x W in [0, 1]}``: ``sample_side_by_side`` of ``{kind: model}`` (every model
+        decoding the same seeded noise, Compare's grids in both apps), drawn once per models' fingerprints and
+        settings while the draw is small (SAMPLES_KEPT_BYTES), shared by every visitor: never change it in place."""
+        key = ("samples", _fingerprints(models), int(n), int(seed), float(temperature), prior)
+
+        def draw() -> dict:
+            from ..analysis.latent import sample_side_by_side
+
+            return sample_side_by_side(models, int(n), seed=int(seed), temperature=float(temperature), prior=prior)
+
+        size = sum(4 * int(n) * model.config.channels * model.config.image_size ** 2 for model in models.values())
+        return dict(self._samples.get(key, draw) if size <= SAMPLES_KEPT_BYTES else draw())
+
+    def class_histograms(self, models: dict, dataset: str, n: int, seed: int = 0, temperature: float = 1.0,
+                         prior: str = "normal") -> dict:
+        """``{kind: class_histogram}`` (``histogram`` counts per class, ``classes_covered``, ``kl_to_uniform``) of
+        ``n`` samples of each model (``samples``' draw) by the domain classifier of the data ``dataset``'s models
+        learnt; computed once per fingerprints and settings. No classifier for it raises MetricError."""
+        def compute() -> dict:
+            from ..metrics.evaluate import class_histogram
+
+            drawn = self.samples(models, n, seed, temperature, prior)
+            return {kind: class_histogram(images, self.data_of(dataset)) for kind, images in drawn.items()}
+
+        key = ("histograms", _fingerprints(models), dataset, int(n), int(seed), float(temperature), prior)
+        return dict(self._cached(key, compute))
+
     def train_split(self, dataset: str) -> tuple[np.ndarray, Any]:
         """``(images uint8 N x C x S x S, pixels)``: the training split, and the same images as one float matrix
         (images x pixels in [0, 1]) kept once per process for nearest-image searches. Raises DatasetError when
@@ -328,6 +359,12 @@ def _builtin_names() -> dict[str, list[str]]:
     from ..training.data import CLASS_NAMES
 
     return CLASS_NAMES
+
+
+def _fingerprints(models: dict) -> tuple:
+    """The key of a set of models: each one's kind and content fingerprint, in their order (the models themselves
+    are not hashed)."""
+    return tuple((kind, model.fingerprint) for kind, model in models.items())
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
