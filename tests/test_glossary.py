@@ -43,3 +43,28 @@ def test_the_glossary_page_shows_each_term_and_a_page_links_its_first_use(monkey
     open_page(at, "compare")
     assert_clean(at)
     assert any("glossary#gmm-prior" in caption.value for caption in at.caption)
+
+
+# The terms each page links at their first use (issue 50: "a glossary reachable from every term's first use on a page")
+FIRST_USES = {"overview": ["elbo", "mode-collapse", "gmm-prior"], "compare": ["gmm-prior"],
+              "fid": ["fid", "precision-recall", "is"], "anomalies": ["elbo", "roc-auc"],
+              "latent_space": ["posterior-collapse", "kl", "active-units"],
+              "collapse": ["mode-collapse", "precision-recall", "model-collapse"]}
+
+
+@pytest.mark.parametrize("page", sorted(FIRST_USES))
+def test_each_page_links_its_terms_to_the_glossary(page):
+    text = (REPO / "demo" / "app_pages" / f"{page}.py").read_text(encoding="utf-8")
+    linked = re.findall(r"ui\.term\(\"([a-z-]+)\"", text)
+    assert set(FIRST_USES[page]) <= set(linked), sorted(set(FIRST_USES[page]) - set(linked))
+
+
+def test_the_fid_page_links_its_measures_in_its_first_words(monkeypatch, tiny_checkpoints):
+    from test_app import assert_clean, new_app, open_page
+
+    at = new_app(monkeypatch, tiny_checkpoints)
+    at.run()
+    open_page(at, "fid")
+    assert_clean(at)
+    header = at.caption[0].value
+    assert all(f"(glossary#{anchor})" in header for anchor in ("fid", "precision-recall", "is")), header

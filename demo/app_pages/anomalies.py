@@ -15,8 +15,9 @@ from vaegan_core.errors import DatasetError
 choice = ui.page_header(
     "Anomalies",
     "A model trained on one kind of image can flag images unlike them. Each score below is higher for stranger "
-    "images: the VAE's negative ELBO, the reconstruction error in pixels or in discriminator features, and the "
-    "discriminator's verdict. Then: are the samples new images, or copies of training images?",
+    "images: the VAE's negative " + ui.term("elbo", "ELBO") + ", the reconstruction error in pixels or in "
+    "discriminator features, and the discriminator's verdict; the " + ui.term("roc-auc", "ROC AUC") + " says how "
+    "well each score tells the two kinds apart. Then: are the samples new images, or copies of training images?",
 )
 dataset = choice["dataset"]
 names = ui.class_names(dataset)
@@ -124,10 +125,20 @@ if detection_tab.open:
         try:
             strange = scores_of(model, dataset, against, n)
             histogram = go.Figure()
-            histogram.add_trace(go.Histogram(x=normal[score], name=f"{ui.dataset_label(dataset)} test", opacity=0.6))
-            histogram.add_trace(go.Histogram(x=strange[score], name=against, opacity=0.6))
+            # one set of 60 bins from the lowest score of either side to the highest: both histograms are drawn on
+            # the same bins, and no tail is cut off
+            low, high = float(min(normal[score].min(), strange[score].min())), float(max(normal[score].max(),
+                                                                                          strange[score].max()))
+            bins = {"start": low, "end": high + (high - low) / 600 + 1e-12, "size": (high - low) / 60 or 1.0}
+            strange_name = (f"{DATASET_LABELS[against]} test" if against in DATASET_LABELS
+                            else f"{against} of the test images")
+            histogram.add_trace(go.Histogram(x=normal[score], name=f"{ui.dataset_label(dataset)} test", opacity=0.6,
+                                             xbins=bins, autobinx=False))
+            histogram.add_trace(go.Histogram(x=strange[score], name=strange_name, opacity=0.6, xbins=bins,
+                                             autobinx=False))
             histogram.update_layout(barmode="overlay", height=320, xaxis_title=ANOMALY_SCORE_LABELS[score],
-                                    font={"size": 15}, margin={"t": 10})
+                                    xaxis_range=[low - (high - low) / 60, high + (high - low) / 30],
+                                    yaxis_title="images", font={"size": 15}, margin={"t": 10})
             ui.chart(st, histogram, "histogram")
         except DatasetError as error:
             st.info(str(error).splitlines()[0])

@@ -13,9 +13,9 @@ from vaegan_core.metrics.features_cache import real_features_cached
 
 choice = ui.page_header(
     "FID",
-    "The Fréchet distance between the feature statistics of real test images and of n generated ones (lower is "
-    "better), with precision (are samples realistic?), recall (is the data covered?) and the classifier "
-    "Inception Score. Domain features (a LeNet trained on the dataset) take seconds; the standard Inception "
+    "The " + ui.term("fid", "FID") + ": the Fréchet distance between the feature statistics of real test images "
+    "and of n generated ones (lower is better), with " + ui.term("precision-recall", "precision") + " (are samples "
+    "realistic?), recall (is the data covered?) and the classifier " + ui.term("is", "Inception Score") + ". Domain features (a LeNet trained on the dataset) take seconds; the standard Inception "
     "features are what papers report, and are slow on a CPU.",
 )
 dataset = choice["dataset"]

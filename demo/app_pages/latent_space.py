@@ -34,10 +34,10 @@ usage_tab, traversal_tab, arithmetic_tab = ui.tabs("latent-tab", ["Used dimensio
 if usage_tab.open:
     with usage_tab:
         ui.explain(
-            "**Posterior collapse.** The KL term pulls each dimension's posterior q(z_d | x) towards the prior N(0, 1). "
+            "**" + ui.term("posterior-collapse") + ".** The " + ui.term("kl", "KL term") + " pulls each dimension's posterior q(z_d | x) towards the prior N(0, 1). "
             "A dimension that carries no information about the image pays nothing there, so the encoder can give "
             "dimensions up: their KL drops to 0 and their code no longer moves with the image. A dimension is "
-            "*active* when its posterior mean varies across images, Cov_x(E[z_d | x]) > 0.01 (Burda et al. 2016). "
+            "*" + ui.term("active-units", "active") + "* when its posterior mean varies across images, Cov_x(E[z_d | x]) > 0.01 (Burda et al. 2016). "
             "A larger **beta** (weight of the KL) closes more dimensions; a strong decoder can make the encoder give "
             "up on all of them.")
         if not encoders:

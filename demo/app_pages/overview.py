@@ -17,7 +17,7 @@ left, middle, right = st.columns(3)
 with left:
     st.subheader("VAE")
     st.markdown("An **encoder** maps an image x to a Gaussian q(z|x), a **decoder** a code z back to an image; "
-                "training maximises the ELBO (Kingma & Welling 2013):")
+                "training maximises the " + ui.term("elbo", "ELBO") + " (Kingma & Welling 2013):")
     st.latex(r"\begin{aligned}\mathcal{L}_{\mathrm{ELBO}} &= \mathbb{E}_{q(z|x)}[\log p(x|z)] \\"
              r"&\quad - D_{\mathrm{KL}}(q(z|x)\,\|\,p(z))\end{aligned}")
     st.markdown("Pixel-wise likelihoods make reconstructions **blurry**: an average of plausible images "
@@ -29,7 +29,7 @@ with middle:
     st.latex(r"\begin{aligned}\min_G \max_D\;& \mathbb{E}_{x}[\log D(x)] \\"
              r"&+ \mathbb{E}_{z}[\log(1 - D(G(z)))]\end{aligned}")
     st.markdown("Samples are **sharp**, but there is no encoder, and the generator may cover only some of the data "
-                "(**mode collapse**).")
+                "(**" + ui.term("mode-collapse", "mode collapse") + "**).")
 with right:
     st.subheader("VAE-GAN")
     st.markdown("A VAE whose decoder is a GAN's generator, its reconstructions compared in a discriminator layer "
@@ -50,8 +50,8 @@ with st.expander("Where samples come from: the prior, and the holes in it"):
         "where no training image was encoded, and the decoder turns codes there into blends of classes. A second "
         "prior fixes this after training: fit a density to the codes of the training images and sample from it "
         "(*ex-post density estimation*, Ghosh et al. 2020; Dai & Wipf's two-stage VAE, 2019). Here it is a "
-        f"Gaussian mixture (of {GMM_COMPONENTS} components by default), fitted once after training. The "
-        "**Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
+        + ui.term("gmm-prior", "Gaussian mixture") + f" (of {GMM_COMPONENTS} components by default), fitted once "
+        "after training. The **Compare** and **FID** pages switch between the two priors; the GAN has no encoder, so it keeps N(0, I).")
 
 
 def model_card(kind: str, fraction: float = 1.0, short: bool = False, samples=None, numbers=None) -> None:
