@@ -161,7 +161,9 @@ def test_info_shows_the_default_learning_rate_as_a_rate(tmp_path, capsys):
     Trainer(tiny_model_config("gan"), tiny_train_config(), tmp_path, progress=False).fit()
     assert main(["info", str(tmp_path)]) == 0
     train = json.loads(capsys.readouterr().out)["train"]
-    assert train["lr"] == "0.0002 (default)" and train["lr_discriminator"] == "0.0002 (same as lr)"
+    # a new run stores the rate it trains at; a file that stored 0 ("the default") shows the rate too
+    # (tests/test_api_cli_path.py::test_a_checkpoint_that_stored_lr_0_resumes_as_it_did)
+    assert train["lr"] == 2e-4 and train["lr_discriminator"] == "0.0002 (same as lr)"
 
 
 def test_the_hybrid_recipe_levers_reach_the_config_and_resume_with_it(tmp_path):

@@ -53,11 +53,12 @@ def test_a_file_stands_for_its_flags_and_the_command_line_wins(tmp_path):
     path = write(tmp_path / "run.toml", '[train]\nmodel = "vae"\ndataset = "digits"\nepochs = 2\nwidth = 8\n'
                                         'beta = 4\nequilibrium = true\nconditional = false\nlr = "2e-4"\n')
     typed = parse("--model", "vae", "--dataset", "digits", "--epochs", "2", "--width", "8", "--beta", "4",
-                  "--equilibrium", "--lr", "2e-4", "--out", "x")
+                  "--equilibrium", "--no-conditional", "--lr", "2e-4", "--out", "x")
     from_file = parse("--config", path, "--out", "x")
     assert from_file.config == path and {k: v for k, v in vars(from_file).items() if k not in ("config", "config_argv")} \
         == {k: v for k, v in vars(typed).items() if k != "config"}
-    assert _given_settings(from_file) == _given_settings(typed) == {"width", "beta", "equilibrium", "lr"}
+    # a switch set to false is a value given (--no-conditional), as one set to true is
+    assert _given_settings(from_file) == _given_settings(typed) == {"width", "beta", "equilibrium", "conditional", "lr"}
     # a flag on the command line wins, before or after --config, in any spelling argparse takes
     for argv in (["--width", "16", "--config", path], ["--config", path, "--width=16"], ["--conf=" + path, "--width", "16"]):
         args = parse(*argv, "--out", "x")
@@ -226,3 +227,28 @@ def test_the_shipped_recipes_are_the_zoos():
 def test_write_recipes(tmp_path):
     written = config_file.write_recipes(tmp_path / "configs")
     assert [path.read_text() for path in written] == [(REPO / "configs" / path.name).read_text() for path in written]
+
+
+def test_a_switch_set_to_false_in_a_file_counts_on_resume(tmp_path, capsys):
+    """`equilibrium = false` stands for --no-equilibrium: on --resume of a run with the trick it is a change, refused
+    as a typed flag would be (before, a false switch was the flag left out, and the run went on with the trick);
+    `keep_best = false` is a value given too; the switches that are not saved settings stay out of the flags."""
+    from vaegan_core.models import build_model
+    from vaegan_core.storage.checkpoint import save_checkpoint
+
+    from conftest import tiny_model_config, tiny_train_config
+
+    out = tmp_path / "trick"
+    save_checkpoint(out, build_model(tiny_model_config("vaegan", equilibrium=True)), tiny_train_config(),
+                    state={"epoch": 1})
+    path = write(tmp_path / "off.toml", "[train]\nequilibrium = false\nkeep_best = false\ncompile = false\n")
+    args = parse("--config", path, "--resume", "--epochs", "2", "--out", str(out))
+    assert (args.equilibrium, args.keep_best, args.compile) == (False, False, False)
+    assert _given_settings(args) == {"equilibrium", "keep_best"}
+    assert args.config_argv[:2] == ["--no-equilibrium", "--no-keep-best"]  # what --nproc hands its processes
+    line = one_line_error(capsys, ["train", "--resume", "--config", path, "--out", str(out), "--epochs", "2"],
+                          "--no-equilibrium cannot change when resuming")
+    assert "drop --no-equilibrium" in line
+    one_line_error(capsys, ["train", "--resume", "--no-equilibrium", "--out", str(out), "--epochs", "2"],
+                   "--no-equilibrium cannot change when resuming")
+    assert parse("--no-equilibrium", "--equilibrium", "--epochs", "1", "--out", "x").equilibrium is True  # last wins

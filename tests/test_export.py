@@ -21,7 +21,7 @@ from conftest import tiny_model_config, tiny_train_config
 from vaegan_core.storage.checkpoint import load_model, save_checkpoint
 from vaegan_core.cli import main
 from vaegan_core.export import (PARITY_TOLERANCE, TRACE_BATCH, ExportError, check_parity, check_parity_torchscript,
-                                 example_inputs, export_onnx, export_torchscript, onnx_session)
+                                 example_inputs, export_files, export_onnx, export_torchscript, onnx_session)
 from vaegan_core.models import build_model
 from vaegan_core.models.prior import LatentGMM
 from vaegan_core import web_export
@@ -89,6 +89,46 @@ def test_without_onnx_the_export_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
     with pytest.raises(ExportError, match="needs the onnx and onnxruntime packages .*pip install onnx onnxruntime"):
         export_onnx(_tiny("vae"), "decoder", tmp_path / "decoder.onnx")
+
+
+def test_the_install_hint_names_the_export_extra(monkeypatch, tmp_path):
+    """The missing-package line names the package's extra (pyproject.toml's [export]: onnx and onnxruntime)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert {requirement.split(">")[0] for requirement in extras["export"]} == {"onnx", "onnxruntime"}
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ExportError, match=r'onnxruntime is missing\): pip install "vaegan\[export\]"'):
+        export_onnx(_tiny("vae"), "decoder", tmp_path / "decoder.onnx")
+
+
+def test_an_export_into_an_earlier_exports_folder_leaves_what_its_manifest_lists(tmp_path):
+    """Exporting one part, or another format, into the folder of an earlier export removes the network files the new
+    export.json does not list; files the exporter did not write (or that a manifest names outside its own names)
+    stay."""
+    model, out = _tiny("vae"), tmp_path / "export"
+    export_files(model, "onnx", out, check=False)
+    assert sorted(path.name for path in out.iterdir()) == ["decoder.onnx", "encoder.onnx", "export.json"]
+    (out / "notes.txt").write_text("mine")
+    export_files(model, "onnx", out, parts=["decoder"], check=False)
+    assert sorted(path.name for path in out.iterdir()) == ["decoder.onnx", "export.json", "notes.txt"]
+    export_files(model, "torchscript", out, check=False)
+    assert sorted(path.name for path in out.iterdir()) == ["decoder.torchscript.pt", "encoder.torchscript.pt",
+                                                           "export.json", "notes.txt"]
+    listed = {entry["file"] for entry in json.loads((out / "export.json").read_text())["networks"].values()}
+    assert listed == {"decoder.torchscript.pt", "encoder.torchscript.pt"}
+    # a manifest that lists other files (edited, or not an export's) removes none of them
+    manifest = json.loads((out / "export.json").read_text())
+    manifest["networks"]["encoder"]["file"] = "notes.txt"
+    (out / "export.json").write_text(json.dumps(manifest))
+    export_files(model, "torchscript", out, parts=["decoder"], check=False)
+    assert sorted(path.name for path in out.iterdir()) == ["decoder.torchscript.pt", "encoder.torchscript.pt",
+                                                           "export.json", "notes.txt"]
+    (out / "export.json").write_text("not json")
+    export_files(model, "torchscript", out, parts=["decoder"], check=False)  # an unreadable manifest: nothing goes
+    assert (out / "encoder.torchscript.pt").is_file()
 
 
 def test_a_broken_onnx_file_is_one_line(tmp_path):
@@ -342,15 +382,15 @@ def test_export_web_writes_what_the_explorer_reads(tiny_zoo, web_dir, tmp_path):
         web_export.export_web(tmp_path / "other", [str(tiny_zoo["gan"])], web_dir=web_dir)
 
 
-def test_export_web_refuses_two_of_a_kind_and_conditional_models(tiny_zoo, web_dir, tmp_path):
+def test_export_web_refuses_two_of_a_kind_and_a_conditional_model_alone(tiny_zoo, web_dir, tmp_path):
     twin = tmp_path / "twin"
     shutil.copytree(tiny_zoo["gan"], twin)
     with pytest.raises(ExportError, match="two GAN checkpoints for digits"):
         web_export.export_web(tmp_path / "a", [str(tiny_zoo["gan"]), str(twin)], web_dir=web_dir)
     conditional = tmp_path / "conditional"
     save_checkpoint(conditional, _tiny("vae", num_classes=10), tiny_train_config())
-    with pytest.raises(ExportError, match="conditional model"):
-        web_export.export_web(tmp_path / "b", [str(conditional)], web_dir=web_dir)
+    with pytest.raises(ExportError, match="needs an unconditional GAN, VAE or VAE-GAN of digits"):
+        web_export.export_web(tmp_path / "b", [str(conditional)], web_dir=web_dir)  # the Conditional view is one more
 
 
 def test_export_web_without_node_modules_says_to_run_npm_ci(monkeypatch, tmp_path, capsys):

@@ -106,6 +106,25 @@ def test_a_logger_of_its_own_gets_the_same_codes_each_epoch_and_is_closed_once(t
     assert recorder.scalars[0][1]["train/loss"] == lines[0]["loss"] and "train/step" not in recorder.scalars[0][1]
 
 
+def test_images_go_at_each_epochs_last_step_when_log_every_is_longer_than_an_epoch(tmp_path):
+    """log_every 100 on 4 steps per epoch: the epoch's end still writes a history line, so scalars and the sample
+    grid are logged at the epoch's last step (4, 8), not at 0 or at a later epoch's; a run continued with
+    resume_model logs from where it left off (step 12), with the run's own seed's codes."""
+    from vaegan_core.api import resume_model
+
+    recorder, data = Recorder(), _digits()
+    run = vaegan_core.train_model(tiny_model_config("vae"), tiny_train_config(epochs=2, log_every=100, seed=5), data,
+                                  out_dir=tmp_path / "run", loggers=[recorder], progress=False)
+    assert [line["step"] for line in run.history] == [4, 8]
+    assert [step for step, _, _ in recorder.images] == [4, 8]
+    assert [step for step, _ in recorder.scalars] == [4, 8]
+    again = Recorder()
+    resumed = resume_model(run.out_dir, 3, data, loggers=[again], progress=False)
+    assert [step for step, _, _ in again.images] == [12] and [step for step, _ in again.scalars] == [12]
+    assert again.closed == 1
+    torch.testing.assert_close(again.images[0][2], fixed_samples(resumed.model, 64, seed=5))
+
+
 def test_loggers_are_closed_when_a_hook_stops_the_run_or_it_fails(tmp_path):
     def stop(epoch, model):
         raise vaegan_core.StopTraining

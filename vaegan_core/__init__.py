@@ -23,7 +23,8 @@ _EXPORTS = {
     "VaeganError": "errors", "ConfigError": "errors", "DatasetError": "errors", "CheckpointError": "errors",
     "TrainingDiverged": "errors", "MetricError": "errors", "WriteError": "errors",
     "VAE": "models", "GAN": "models", "VAEGAN": "models", "GenerativeModel": "models", "build_model": "models",
-    "train_model": "api", "TrainResult": "api", "StopTraining": "api", "Trainer": "training.train",
+    "train_model": "api", "resume_model": "api", "TrainResult": "api", "StopTraining": "api",
+    "Trainer": "training.train",
     "evaluate": "metrics.evaluate", "interpolate": "analysis.latent", "save_grid": "images",
 }
 __all__ = ["__version__", *_EXPORTS]
@@ -35,7 +36,7 @@ from . import _moved  # noqa: E402
 _moved.install()
 
 if TYPE_CHECKING:  # what type checkers and IDEs read (py.typed); never run, so nothing is imported at start
-    from .api import StopTraining, TrainResult, train_model  # noqa: F401
+    from .api import StopTraining, TrainResult, resume_model, train_model  # noqa: F401
     from .storage.checkpoint import load_model, save_checkpoint  # noqa: F401
     from .config import ModelConfig, TrainConfig  # noqa: F401
     from .training.data import load_dataset  # noqa: F401

@@ -1,8 +1,10 @@
-"""Training from Python: ``train_model(model_config, train_config, data, on_step=..., on_epoch=...)``.
+"""Training from Python: ``train_model(model_config, train_config, data, on_step=..., on_epoch=...)`` starts a run,
+``resume_model(out_dir, epochs)`` continues one.
 
-The command line's ``vaegan train`` and this function drive the same ``Trainer``; this one takes the data as
-tensors or a dataset object, calls back at each step and each epoch's end, and speaks Python in its errors
-(``train_config.batch_size``, not ``--batch-size``). Made for scripts and notebooks::
+Both go through ``run_trainer``, the one path the command line's ``vaegan train`` (on one process) takes too: the
+same checks, data loading, Trainer and checkpoint folder. These take the data as tensors or a dataset object, call
+back at each step and each epoch's end, and speak Python in their errors (``train_config.batch_size``, not
+``--batch-size``); the command line keeps its flags. Made for scripts and notebooks::
 
     import vaegan_core
     images, labels = vaegan_core.load_dataset("digits", dtype=torch.float32)
@@ -25,7 +27,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Union
 
 import torch
 
@@ -33,7 +35,7 @@ from .storage import checkpoint as ckpt
 from .config import ModelConfig, TrainConfig, from_dict
 from .errors import CheckpointError, ConfigError, VaeganError
 from .loggers import Logger, LoggerHooks, check_loggers
-from .models import GenerativeModel
+from .models import MODEL_CLASSES, GenerativeModel
 from .training.train import Trainer
 from .storage.zoo import read_history
 
@@ -62,19 +64,37 @@ class TrainResult:
         return read_history(self.out_dir)
 
 
+Progress = Union[bool, str]  # True: a tqdm bar (a widget in Jupyter); False: none; "epochs": a line per epoch on stderr
+
+
+class NothingToTrain(ConfigError):
+    """A continuation asked for no more epochs than the run has trained (``epoch``: the run's)."""
+
+    epoch = 0
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a KeyboardInterrupt) during a run: its folder keeps the last finished epoch (``epoch``), from which
+    ``resume_model`` continues; the message says so."""
+
+    epoch = 0
+
+
 def train_model(model_config: ModelConfig | dict, train_config: TrainConfig | dict | None = None, data: Any = None,
                 *, out_dir: str | Path | None = None, on_step: StepHook | None = None,
                 on_epoch: EpochHook | None = None, on_log: LogHook | None = None,
-                loggers: list[Logger] | None = None, progress: bool = True) -> TrainResult:
+                loggers: list[Logger] | None = None, progress: Progress = True, threads: int | str | None = "auto",
+                compile: bool = False, data_root: str | Path | None = None) -> TrainResult:
     """Train a new model of ``model_config`` with ``train_config`` (dataclasses, or dicts of their fields).
 
-    ``data``: None (the split ``train_config.dataset`` names, as ``vaegan train`` loads it); images, an
-    ``(images, labels)`` pair, or a dataset object (``torch.utils.data.Dataset``, items ``image`` or
-    ``(image, label)``, e.g. a torchvision dataset with ``transform=ToTensor()``), read once into memory. Images are
-    N x C x H x W (C x H x W per item), float in [0, 1] or uint8 pixels, matching ``model_config.channels`` and
-    ``image_size``; float images are kept as 8-bit pixels, as every dataset here is. Labels (int, one per image) are
-    needed by a conditional model only. ``train_config.dataset`` then only names the data in config.json and the
-    model card (and ``track_fid`` scores against that dataset).
+    ``data``: None (the split ``train_config.dataset`` names, as ``vaegan train`` loads it, from ``data_root`` or
+    where ``load_dataset`` looks); images, an ``(images, labels)`` pair, or a dataset object
+    (``torch.utils.data.Dataset``, items ``image`` or ``(image, label)``, e.g. a torchvision dataset with
+    ``transform=ToTensor()``), read once into memory. Images are N x C x H x W (C x H x W per item), float in [0, 1] or
+    uint8 pixels, matching ``model_config.channels`` and ``image_size``; float images are kept as 8-bit pixels, as
+    every dataset here is. Labels (int, one per image) are needed by a conditional model only.
+    ``train_config.dataset`` then only names the data in config.json and the model card (and ``track_fid`` scores
+    against that dataset). ``train_config.lr`` 0 is the model's own rate, which config.json records.
 
     ``out_dir``: the checkpoint folder to write (it must not hold a checkpoint yet); default, a new temporary one.
     Hooks, all optional: ``on_step(step, logs)`` after every optimizer step (``logs``: that step's losses as
@@ -83,37 +103,149 @@ def train_model(model_config: ModelConfig | dict, train_config: TrainConfig | di
     ``loggers``: objects with ``log_scalars``, ``log_images`` and ``close`` (``vaegan_core.loggers``, e.g.
     ``TensorBoardLogger(log_dir)``), sent each history line's numbers, a grid of fixed-code samples per epoch and the
     tracked FID (``track_fid``) before the hooks run; closed when the run ends, however it ends.
-    ``progress``: a tqdm bar (a widget in Jupyter). Errors are ``vaegan_core.errors`` ones (ConfigError,
-    DatasetError, CheckpointError, TrainingDiverged), one line each.
+    ``progress``: True, a tqdm bar (a widget in Jupyter); False, none; ``"epochs"``, one line per epoch on stderr.
+    ``threads``: torch's CPU threads during the run, as ``vaegan train --threads``: ``"auto"`` (the cores other work
+    leaves free, checked each epoch), a number, or None (torch's setting left as it is); OMP_NUM_THREADS, when set,
+    wins; the setting before the run is restored after it. ``compile``: ``torch.compile`` the networks.
+    Errors are ``vaegan_core.errors`` ones (ConfigError, DatasetError, CheckpointError, TrainingDiverged), one line
+    each; Ctrl-C is a ``TrainingInterrupted`` (a KeyboardInterrupt) saying where the last epoch is kept.
     """
     logged = LoggerHooks(check_loggers(loggers))
     with _closing(logged):  # the loggers are closed however the run ends: a refused setting, a stop, an error
         model_config = _as_config(ModelConfig, model_config, "model_config")
         train_config = _as_config(TrainConfig, TrainConfig() if train_config is None else train_config,
                                   "train_config")
+        _check_options(progress, threads)
         ckpt._checked_device(train_config.device)  # an absent GPU said in Python's words, before any data is read
         tensors = _training_tensors(data, model_config)
-        temporary = out_dir is None
         folder = _output_folder(out_dir)
-        logged.out_dir, logged.seed = folder, train_config.seed  # quality.jsonl's folder; the samples' codes
+        with _temporary(folder, out_dir is None):
+            return run_trainer(folder, model_config, train_config, data=tensors, data_root=data_root,
+                               progress=progress, threads=threads, compile=compile, on_step=on_step,
+                               on_epoch=on_epoch, on_log=on_log, logged=logged)
+
+
+def resume_model(out_dir: str | Path, epochs: int, data: Any = None, *, device: str | None = None,
+                 reset_optimizer: bool = False, ema_decay: float | None = None,
+                 prior_gan_weight: float | None = None, lr_schedule: str | None = None,
+                 track_fid: int | None = None, keep_best: bool | None = None, on_step: StepHook | None = None,
+                 on_epoch: EpochHook | None = None, on_log: LogHook | None = None,
+                 loggers: list[Logger] | None = None, progress: Progress = True, threads: int | str | None = "auto",
+                 compile: bool = False, data_root: str | Path | None = None) -> TrainResult:
+    """Continue the run in ``out_dir`` (of ``train_model`` or ``vaegan train``) from its last finished epoch to
+    ``epochs`` in all, exactly as an uninterrupted run would have gone on (``vaegan train --resume``).
+
+    ``data``: what the run trained on when that was not its dataset's split (``train_model``'s ``data``, the same
+    images); None: the dataset its config names. The changes a continuation may make, each None for the run's own
+    (``vaegan_core.Trainer.resume`` says more): ``device``; ``reset_optimizer`` (from the weights alone, with a fresh
+    optimizer; then a moving average may be added with ``ema_decay``); ``ema_decay`` (a run with a moving average
+    may change its decay); ``prior_gan_weight`` (a VAE-GAN's fine-tuning stage); ``lr_schedule="cosine"`` (a decay
+    from here to the last epoch); ``track_fid`` and ``keep_best`` (the per-epoch scoring from now on). Everything
+    else is the run's own, from its config.json. Hooks, loggers, ``progress``, ``threads``, ``compile`` and
+    ``data_root`` as in ``train_model``. A run that is at ``epochs`` already is a ``NothingToTrain`` (a ConfigError).
+    """
+    logged = LoggerHooks(check_loggers(loggers))
+    with _closing(logged):
+        _check_options(progress, threads)
+        if device is not None:
+            ckpt._checked_device(device)
+        out_dir = Path(out_dir)
+        with _python_errors():
+            saved = ckpt.read_config(out_dir)  # a missing or damaged folder said before any data is read
+        tensors = _training_tensors(data, saved["model_config"])
+        resume = dict(epochs=epochs, device=device, reset_optimizer=reset_optimizer, ema_decay=ema_decay,
+                      prior_gan_weight=prior_gan_weight, lr_schedule=lr_schedule, track_fid=track_fid,
+                      keep_best=keep_best)
+        return run_trainer(out_dir, resume=resume, data=tensors, data_root=data_root, progress=progress,
+                           threads=threads, compile=compile, on_step=on_step, on_epoch=on_epoch, on_log=on_log,
+                           logged=logged)
+
+
+def run_trainer(out_dir: Path, model_config: ModelConfig | None = None, train_config: TrainConfig | None = None, *,
+                resume: dict[str, Any] | None = None, data: tuple[torch.Tensor, torch.Tensor] | None = None,
+                data_root: str | Path | None = None, progress: Progress = True, threads: int | str | None = "auto",
+                compile: bool = False, on_step: StepHook | None = None, on_epoch: EpochHook | None = None,
+                on_log: LogHook | None = None, logged: LoggerHooks | None = None, python: bool = True) -> TrainResult:
+    """The one path of ``train_model``, ``resume_model`` and ``vaegan train`` on one process: the Trainer of a new
+    run (``model_config``, ``train_config``, its rate resolved: ``resolved``) or of a continuation
+    (``resume``: ``Trainer.resume``'s keywords), built (the device checked, the data read: ``data`` as the Trainer
+    holds it, or the dataset from ``data_root``) and fitted. ``python``: the Trainer's errors in Python's words
+    (``train_config.batch_size``); False keeps the command line's (``--batch-size``), for ``vaegan train``.
+    A continuation with nothing to train is a ``NothingToTrain``, Ctrl-C a ``TrainingInterrupted``."""
+    loggers = logged if logged is not None and logged.loggers else None
+    options = dict(data=data, data_root=data_root, progress=progress is True, epoch_lines=progress == "epochs",
+                   threads=threads, compile=compile, on_step=_step_hook(on_step),
+                   callback=_both(loggers and loggers.on_log, on_log),
+                   on_epoch_end=_both(loggers and loggers.on_epoch, on_epoch))
+    with _python_errors() if python else contextlib.nullcontext():
+        if resume is None:
+            trainer = Trainer(model_config, resolved(train_config, model_config), out_dir, **options)
+        else:
+            trainer = Trainer.resume(out_dir, **resume, **options)
+            if trainer.epoch >= trainer.config.epochs:  # the weights' own epoch (reset_optimizer) said otherwise
+                trainer.release()
+                raise _nothing_to_train(out_dir, trainer.epoch)
+        if loggers is not None:
+            loggers.out_dir, loggers.seed = trainer.out_dir, trainer.config.seed  # quality.jsonl; the samples' codes
         try:
-            with _python_errors():
-                trainer = Trainer(model_config, train_config, folder, data=tensors, progress=progress,
-                                  callback=_both(logged.on_log if logged.loggers else None, on_log),
-                                  on_step=_step_hook(on_step),
-                                  on_epoch_end=_both(logged.on_epoch if logged.loggers else None, on_epoch))
-                try:
-                    summary, stopped = trainer.fit(), False
-                except StopTraining:
-                    summary, stopped = _summary(trainer), True
-        finally:
-            if temporary:  # the temporary folder goes when the run left nothing in it (it failed before a save)
-                with contextlib.suppress(OSError):
-                    folder.parent.rmdir()
+            summary, stopped = trainer.fit(), False
+        except StopTraining:
+            summary, stopped = _summary(trainer), True
+        except KeyboardInterrupt:
+            raise _interrupted(trainer) from None
     model = trainer.model.eval()
-    ckpt.bind(model, folder)  # model.checkpoint, checkpoint_dir and fingerprint, as load_model gives them
+    ckpt.bind(model, trainer.out_dir)  # model.checkpoint, checkpoint_dir and fingerprint, as load_model gives them
     model.class_frequencies = getattr(trainer, "class_frequencies", None)
-    return TrainResult(model=model, out_dir=folder, summary=summary, stopped=stopped)
+    return TrainResult(model=model, out_dir=trainer.out_dir, summary=summary, stopped=stopped)
+
+
+def default_lr(kind: str) -> float:
+    """The Adam rate a model of ``kind`` trains at when ``TrainConfig.lr`` is 0: its class's (VAE 1e-3, GAN and
+    VAE-GAN 2e-4)."""
+    return MODEL_CLASSES[kind].default_lr
+
+
+def resolved(train_config: TrainConfig, model_config: ModelConfig) -> TrainConfig:
+    """``train_config`` with ``lr`` 0 ("the model's default") replaced by the rate the model trains at: what a new
+    run writes to config.json, so that the file says the rate used (a checkpoint written before keeps its 0, which
+    reads the same). ``lr_discriminator`` 0 stays 0: "the same as lr"."""
+    return train_config if train_config.lr else dataclasses.replace(train_config, lr=default_lr(model_config.kind))
+
+
+def _nothing_to_train(out_dir: Path, epoch: int) -> NothingToTrain:
+    error = NothingToTrain(f"{out_dir} is at epoch {epoch} already, so epochs={epoch} or fewer trains nothing; pass "
+                           f"epochs above {epoch} (the new total, e.g. epochs={epoch + 1})")
+    error.epoch = epoch
+    return error
+
+
+def _interrupted(trainer: Trainer) -> TrainingInterrupted:
+    error = TrainingInterrupted(f"interrupted; the last checkpoint (epoch {trainer.epoch}) is in {trainer.out_dir}: "
+                                f"continue with vaegan_core.api.resume_model({str(trainer.out_dir)!r}, "
+                                f"epochs={trainer.config.epochs})")
+    error.epoch = trainer.epoch
+    return error
+
+
+def _check_options(progress: Any, threads: Any) -> None:
+    """``progress`` and ``threads`` of ``train_model`` / ``resume_model``, checked before anything is read."""
+    if not (progress is True or progress is False or (isinstance(progress, str) and progress == "epochs")):
+        raise ConfigError(f"progress must be True, False or 'epochs', got {progress!r}")
+    if not (threads is None or threads == "auto" or (isinstance(threads, int) and not isinstance(threads, bool)
+                                                     and threads >= 1)):
+        raise ConfigError(f"threads must be 'auto', a number of threads (1 or more) or None, got {threads!r}")
+
+
+@contextlib.contextmanager
+def _temporary(folder: Path, temporary: bool) -> Iterator[None]:
+    """The temporary folder of a run without ``out_dir`` goes when the run left nothing in it (it failed before a
+    save)."""
+    try:
+        yield
+    finally:
+        if temporary:
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()
 
 
 def _both(first: Callable | None, second: Callable | None) -> Callable | None:
@@ -174,8 +306,8 @@ def _output_folder(out_dir: str | Path | None) -> Path:
     out_dir = Path(out_dir)
     if ckpt.has_checkpoint(out_dir):
         raise CheckpointError(f"{out_dir} already holds a checkpoint; choose another out_dir (or load it with "
-                              f"vaegan_core.load_model, continue it with vaegan_core.Trainer.resume({str(out_dir)!r}, "
-                              "epochs=N))")
+                              f"vaegan_core.load_model, continue it with "
+                              f"vaegan_core.api.resume_model({str(out_dir)!r}, epochs=N))")
     return out_dir
 
 
@@ -258,7 +390,8 @@ def _as_labels(labels: Any, count: int, model_config: ModelConfig) -> torch.Tens
 
 
 _FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?: (\d+(?:\.\d+)?|auto|cpu|cuda|mps)\b)?")
-_FLAG_WORDS = {"out": "out_dir", "conditional": "ModelConfig(num_classes=N)"}
+_FLAG_WORDS = {"out": "out_dir", "conditional": "ModelConfig(num_classes=N)", "reset-optimizer": "reset_optimizer=True",
+               "compile": "compile=True"}
 _FIELDS = {"train_config": {f.name for f in dataclasses.fields(TrainConfig)},
            "model_config": {f.name for f in dataclasses.fields(ModelConfig)}}
 

@@ -21,6 +21,7 @@ install; the TorchScript export needs torch alone.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -43,6 +44,7 @@ TRACE_BATCH = 2  # the batch the TorchScript graph is traced at; the parity chec
 INPUT_NAMES = {"decoder": ["z"], "encoder": ["images"]}
 OUTPUT_NAMES = {"decoder": ["images"], "encoder": ["mu", "logvar"]}
 LABELS_INPUT = "labels"
+INSTALL = 'pip install "vaegan[export]"'  # the extra of onnx and onnxruntime (pyproject.toml)
 
 
 class ExportError(VaeganError):
@@ -56,7 +58,7 @@ def require_onnx():
         import onnxruntime
     except ImportError as error:
         raise ExportError(f"exporting to ONNX needs the onnx and onnxruntime packages ({error.name} is missing): "
-                          "pip install onnx onnxruntime") from None
+                          f"{INSTALL} (or pip install onnx onnxruntime)") from None
     return onnx, onnxruntime
 
 
@@ -306,6 +308,7 @@ def export_files(model, file_format: str, out: str | os.PathLike, parts=None, ch
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} is a file; the export writes a folder")
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _exported_files(out)  # what an earlier export into this folder wrote: gone if this one does not
     config = model.config
     manifest = {"format": file_format, "vaegan_version": __version__, "torch_version": torch.__version__,
                 "opset": OPSET if file_format == "onnx" else None, "checkpoint": source,
@@ -321,4 +324,20 @@ def export_files(model, file_format: str, out: str | os.PathLike, parts=None, ch
             entry["parity"] = {"max_abs_diff": check_parity(model, part, path, file_format=file_format)["by_batch"]}
         manifest["networks"][part] = entry
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1))
+    for name in earlier - {entry["file"] for entry in manifest["networks"].values()}:
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()  # the folder holds what export.json lists (other files are not the export's)
     return manifest
+
+
+def _exported_files(out: Path) -> set[str]:
+    """The network files an earlier ``export_files`` wrote into ``out``, as its export.json lists them: only names
+    this module gives its files (``FILE_NAMES``), plain files in ``out`` itself; nothing when there is no readable
+    export.json."""
+    ours = {pattern.format(part=part) for pattern in FILE_NAMES.values() for part in PARTS}
+    try:
+        networks = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("networks")
+        listed = {entry.get("file") for entry in networks.values()}
+    except (OSError, ValueError, AttributeError, TypeError):  # none, unreadable, or not an export's manifest
+        return set()
+    return {name for name in listed if name in ours and (path := out / name).is_file() and not path.is_symlink()}

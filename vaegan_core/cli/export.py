@@ -17,8 +17,11 @@ def add_parsers(commands) -> dict:
         "export", help="export a checkpoint's decoder and encoder to ONNX or TorchScript, checked against torch",
         description="Write the decoder (codes -> images in [0, 1]) and the encoder (images -> mu, logvar) of a "
                     "checkpoint as ONNX (onnxruntime) or TorchScript (torch.jit.load) files with a dynamic batch, "
-                    "each checked against the model at batch sizes 1 and 16, and DIR/export.json describing them.")
-    export.add_argument("format", choices=FORMATS, help="onnx (needs onnx and onnxruntime) or torchscript")
+                    "each checked against the model at batch sizes 1 and 16, and DIR/export.json describing them. "
+                    "An export into the folder of an earlier one replaces it: the network files export.json no "
+                    "longer lists are removed (no other file).")
+    export.add_argument("format", choices=FORMATS,
+                        help='onnx (needs onnx and onnxruntime: pip install "vaegan[export]") or torchscript')
     export.add_argument("checkpoint", metavar="CHECKPOINT",
                         help="checkpoint folder, or Hub repo USER/NAME or hf://USER/NAME[@REVISION]")
     export.add_argument("--out", required=True, metavar="DIR", help="folder to write (created when missing)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from ..config import (DATASETS, LIKELIHOODS, LR_SCHEDULES, MAX_BATCH, MAX_EPOCHS, MAX_LATENT_DIM, MAX_WIDTH,
                       MODEL_KINDS, PRECISIONS, ModelConfig, TrainConfig)
@@ -20,6 +21,7 @@ from .common import (shared, _Interrupted, _Parser, _UsageError, _dataset, _int_
 _SAVED_SETTINGS = ("conditional", "seed", "batch_size", "lr", "lr_discriminator", "lr_schedule", "adam_beta1", "latent_dim", "width", "beta",
                    "gamma", "equilibrium", "ema_decay", "prior_gan_weight", "feature_stage", "kl_warmup", "likelihood", "precision", "grad_clip", "limit", "log_every",
                    "track_fid", "keep_best", "image_size", "channels")
+_SWITCHES = ("conditional", "equilibrium", "keep_best")  # the saved settings that are on or off (_Switch)
 _KEEP_BEST_NEEDS_FID = "--keep-best needs --track-fid N: the tracked FID picks the best epoch (e.g. --track-fid 5000)"
 
 
@@ -79,9 +81,10 @@ def add_parsers(commands) -> dict:
     train.add_argument("--track-fid", type=_int_in(0, 100_000), default=TrainConfig.track_fid, metavar="N",
                        help="after each epoch, the domain FID of N samples against the train split, in quality.jsonl, "
                             f"e.g. 5000 {_default(TrainConfig.track_fid, 'off')}")
-    train.add_argument("--keep-best", action="store_true",
+    train.add_argument("--keep-best", action=_Switch,
                        help="with --track-fid: also keep the epoch with the lowest tracked FID in OUT/best/ (a GAN's "
-                            "quality moves from epoch to epoch; the folder itself always holds the last epoch)")
+                            "quality moves from epoch to epoch; the folder itself always holds the last epoch); "
+                            "--no-keep-best on --resume stops it")
     train.add_argument("--compile", action="store_true",
                        help="torch.compile the networks for training (the first step compiles, about 20 s on a "
                             "CPU; on a 2-core CPU the compiled step was slower: benchmarks/README.md)")
@@ -95,6 +98,21 @@ def add_parsers(commands) -> dict:
     return HANDLERS
 
 
+class _Switch(argparse.Action):
+    """A saved setting that is on or off: --NAME turns it on, --NAME's --no- form off (what a config file's
+    ``NAME = false`` stands for); either counts as given on --resume (_given_settings)."""
+
+    def __init__(self, option_strings, dest, default=False, help=None):
+        negated = ["--no-" + option[2:] for option in option_strings if option.startswith("--")]
+        super().__init__([*option_strings, *negated], dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, not (option_string or "").startswith("--no-"))
+
+    def format_usage(self) -> str:
+        return " | ".join(self.option_strings)
+
+
 def _add_model_options(train: argparse.ArgumentParser) -> None:
     """The options of the model (ModelConfig's fields), each help with the field's default."""
     train.add_argument("--latent-dim", type=_int_in(1, MAX_LATENT_DIM), default=ModelConfig.latent_dim,
@@ -105,7 +123,7 @@ def _add_model_options(train: argparse.ArgumentParser) -> None:
                        help=f"weight of the KL term {_default(ModelConfig.beta)}")
     train.add_argument("--gamma", type=_non_negative_float, default=ModelConfig.gamma,
                        help=f"VAE-GAN: weight of the feature reconstruction in the decoder loss {_default(ModelConfig.gamma)}")
-    train.add_argument("--equilibrium", action="store_true",
+    train.add_argument("--equilibrium", action=_Switch,
                        help="VAE-GAN: Larsen et al.'s equilibrium trick (one process only: not with --nproc)")
     train.add_argument("--prior-gan-weight", type=_non_negative_float, default=ModelConfig.prior_gan_weight,
                        help="VAE-GAN: weight of the GAN terms on N(0, I) samples, for the discriminator and the "
@@ -117,7 +135,7 @@ def _add_model_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--kl-warmup", type=_int_in(0, MAX_EPOCHS), default=TrainConfig.kl_warmup, metavar="EPOCHS",
                        help="raise the KL weight linearly from 0 to --beta over the first EPOCHS epochs "
                             f"{_default(TrainConfig.kl_warmup, 'off')}")
-    train.add_argument("--conditional", action="store_true",
+    train.add_argument("--conditional", action=_Switch,
                        help="condition every network on the class label (conditional VAE / GAN / VAE-GAN)")
     train.add_argument("--ema-decay", type=_non_negative_float, default=ModelConfig.ema_decay,
                        help="sample from a moving average of the decoder's weights with this decay, e.g. 0.999 "
@@ -185,7 +203,7 @@ class _TrainParser(_Parser):
         defaults = vars(super().parse_known_args(list(_PLACEHOLDERS))[0])
         defaults.update((option, _DEFAULTS[option]) for option in _SAVED_SETTINGS)  # their declared defaults
         try:
-            argv = config_file.to_argv(config_file.read(path), defaults, path)
+            argv = config_file.to_argv(config_file.read(path), defaults, path, negatable=_SWITCHES)
         except ConfigError as error:
             self.error(str(error))
         self.config_source = path
@@ -210,18 +228,19 @@ def _given_settings(args: argparse.Namespace) -> set[str]:
     return given
 
 
-def _flag(option: str) -> str:
-    """The command-line flag of the `vaegan train` option ``option`` (prior_gan_weight -> --prior-gan-weight)."""
-    return "--" + option.replace("_", "-")
+def _flag(option: str, value=None) -> str:
+    """The command-line flag of the `vaegan train` option ``option`` (prior_gan_weight -> --prior-gan-weight); a
+    switch set to false (``value`` False: --no-equilibrium, a config file's ``equilibrium = false``) its --no- form."""
+    return ("--no-" if value is False else "--") + option.replace("_", "-")
 
 
 def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
-    """The saved settings a `vaegan train --resume` command changes; a _UsageError for one a resume may not change."""
+    """The saved settings a `vaegan train --resume` command changes; a _UsageError for one a resume may not change
+    (first --model and --dataset, the run's own)."""
     # a flag that repeats the run's own value is no change (e.g. the command that started the run, with --resume);
     # one typed with its default value is (e.g. --prior-gan-weight 1 on a run at 3)
     given = _given_settings(args)
-    changed = {option for option in _SAVED_SETTINGS
-               if option in given and getattr(args, option) != _stored_setting(saved, option)}
+    changed = {option for option in _SAVED_SETTINGS if option in given and _differs(args, option, saved)}
     # what a resumed run may change: the per-epoch scoring and the VAE-GAN's prior-sample GAN weight (a
     # fine-tuning stage, with the run's own optimizer state or without); a cosine decay of the rates from here to
     # the new last epoch; the decay of the run's moving average; and, continuing from the weights alone, a moving
@@ -229,13 +248,36 @@ def _resume_changes(args: argparse.Namespace, saved: dict) -> set[str]:
     averaged = (_stored_setting(saved, "ema_decay") or 0) > 0 and args.ema_decay > 0
     allowed = {"track_fid", "keep_best", "prior_gan_weight", "lr_schedule"} | \
         ({"ema_decay"} if args.reset_optimizer or averaged else set())
-    for option in sorted(changed - allowed):
-        flag = _flag(option)
+    runs = {"model": saved["model_config"].kind, "dataset": saved["train_config"] and saved["train_config"].dataset}
+    refused = [option for option in runs if getattr(args, option) not in (None, runs[option])]
+    refused += sorted(changed - allowed)
+    if refused:
+        option = refused[0]
+        value = getattr(args, option)
+        flag = _flag(option, value)
+        if option in runs:  # what the run is: a change would be another run
+            raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({runs[option]}); drop the flag "
+                              "or change --out")
         raise _UsageError(f"{flag} cannot change when resuming: the run keeps the settings in "
                           f"{args.out}/config.json; drop {flag} or start a new run"
                           + (f" ({flag} may add a moving average with --reset-optimizer)" if option == "ema_decay"
                              and args.ema_decay > 0 else ""))
     return changed
+
+
+def _differs(args: argparse.Namespace, option: str, saved: dict) -> bool:
+    """Whether the command line's value of the saved setting ``option`` differs from the run's (``saved``: config.json
+    as read_config gives it). A learning rate of 0 compares as the rate it stands for, the model's default (the
+    discriminator's: the run's lr), so that the rate config.json records and a 0, typed or kept by a run written
+    before the rate was recorded, are the same."""
+    typed, stored = getattr(args, option), _stored_setting(saved, option)
+    if option in ("lr", "lr_discriminator"):
+        from ..api import default_lr
+
+        model_default = default_lr(saved["model_config"].kind)
+        zero = model_default if option == "lr" else _stored_setting(saved, "lr") or model_default
+        typed, stored = typed or zero, stored or zero
+    return typed != stored
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -252,26 +294,24 @@ def _train(args: argparse.Namespace) -> dict:
         if not args.resume:
             refuse_a_trained_folder(args.out)
         return _train_on_processes(args)
-    from ..training.train import Trainer
+    from ..api import NothingToTrain, TrainingInterrupted, run_trainer
 
-    options = dict(data_root=args.data_dir, progress=not args.no_progress, epoch_lines=args.no_progress,
-                   threads=args.threads, compile=args.compile)
-    if args.resume:
-        trainer = Trainer.resume(args.out, **resumed, **options)
-        if trainer.epoch >= trainer.config.epochs:  # the weights' own epoch (--reset-optimizer) said otherwise
-            trainer.release()
-            raise _UsageError(_NOTHING_TO_TRAIN.format(out=args.out, epoch=trainer.epoch, next=trainer.epoch + 1))
-    else:
-        trainer = Trainer(model_config, train_config, args.out, **options)
+    # the Python API's path (vaegan_core.api: train_model, resume_model), its errors in the command line's words
     try:
-        return trainer.fit()
-    except KeyboardInterrupt:
-        raise _Interrupted(f"interrupted; the last checkpoint (epoch {trainer.epoch}) is in {args.out}: "
-                           f"continue with `vaegan train --out {args.out} --epochs {trainer.config.epochs} --resume`")
+        return run_trainer(Path(args.out), model_config, train_config, resume=resumed, data_root=args.data_dir,
+                           progress="epochs" if args.no_progress else True, threads=args.threads,
+                           compile=args.compile, python=False).summary
+    except NothingToTrain as error:  # the weights' own epoch (--reset-optimizer) said otherwise
+        raise _nothing_to_train(args.out, error.epoch) from None
+    except TrainingInterrupted as interrupt:
+        raise _Interrupted(f"interrupted; the last checkpoint (epoch {interrupt.epoch}) is in {args.out}: "
+                           f"continue with `vaegan train --out {args.out} --epochs {args.epochs} --resume`") from None
 
 
-_NOTHING_TO_TRAIN = ("{out} is at epoch {epoch} already, so --epochs {epoch} or fewer trains nothing; pass --epochs "
-                     "above {epoch} (the new total, e.g. --epochs {next})")
+def _nothing_to_train(out: str, epoch: int) -> _UsageError:
+    """A --resume whose --epochs the run has reached already."""
+    return _UsageError(f"{out} is at epoch {epoch} already, so --epochs {epoch} or fewer trains nothing; pass "
+                       f"--epochs above {epoch} (the new total, e.g. --epochs {epoch + 1})")
 
 
 def _resume_settings(args: argparse.Namespace) -> tuple:
@@ -281,13 +321,9 @@ def _resume_settings(args: argparse.Namespace) -> tuple:
     from ..training.resume import resume_settings
 
     saved = read_config(args.out)
-    for flag, value, stored in (("--model", args.model, saved["model_config"].kind),
-                                ("--dataset", args.dataset, saved["train_config"] and saved["train_config"].dataset)):
-        if value is not None and value != stored:
-            raise _UsageError(f"{flag} {value} does not match the run in {args.out} ({stored}); drop the flag or change --out")
+    changed = _resume_changes(args, saved)
     if args.keep_best and not (args.track_fid or (saved["train_config"] and saved["train_config"].track_fid)):
         raise _UsageError(_KEEP_BEST_NEEDS_FID)
-    changed = _resume_changes(args, saved)
     epoch = (saved.get("state") or {}).get("epoch")
     if args.reset_optimizer:  # the continuation starts from the weights' own epoch
         from ..storage.checkpoint_folder import CheckpointFolder
@@ -295,14 +331,14 @@ def _resume_settings(args: argparse.Namespace) -> tuple:
         weights_epoch = CheckpointFolder(args.out).weights_metadata().get("epoch", "")
         epoch = int(weights_epoch) if weights_epoch.isdigit() else epoch
     if isinstance(epoch, int) and epoch >= args.epochs:  # nothing to train: said before the folder is touched
-        raise _UsageError(_NOTHING_TO_TRAIN.format(out=args.out, epoch=epoch, next=epoch + 1))
+        raise _nothing_to_train(args.out, epoch)
     resumed = dict(epochs=args.epochs, device=args.device if args.device != "auto" else None,
                    reset_optimizer=args.reset_optimizer,
                    ema_decay=args.ema_decay if "ema_decay" in changed else None,
                    prior_gan_weight=args.prior_gan_weight if "prior_gan_weight" in changed else None,
                    lr_schedule=args.lr_schedule if "lr_schedule" in changed else None,
                    track_fid=args.track_fid if "track_fid" in changed else None,
-                   keep_best=True if "keep_best" in changed else None)
+                   keep_best=args.keep_best if "keep_best" in changed else None)
     model_config, train_config, _ = resume_settings(saved, args.out, **resumed)
     return model_config, train_config, resumed
 

@@ -3,9 +3,10 @@
 The format: one ``[train]`` table whose keys are the `vaegan train` options with underscores for the hyphens
 (``batch_size = 64`` is ``--batch-size 64``), all but ``out``, ``resume``, ``reset_optimizer`` and ``config``, which
 belong to the command line. A switch (``equilibrium``, ``conditional``, ``keep_best``, ...) is ``true`` or
-``false``; every other value is a number or a string, and goes through the check of its flag as the text of that
-flag would (so ``width = 64`` and ``width = "64"`` are the same, ``width = 64.5`` is refused as ``--width 64.5``
-is). The file stands for its flags, placed before the command line's: a flag given on the command line wins.
+``false``: ``--equilibrium`` or ``--no-equilibrium`` (a saved setting's false is a value given: a resume compares it
+with the run's); every other value is a number or a string, and goes through the check of its flag as the text of
+that flag would (so ``width = 64`` and ``width = "64"`` are the same, ``width = 64.5`` is refused as ``--width
+64.5`` is). The file stands for its flags, placed before the command line's: a flag given on the command line wins.
 
 Torch-free: `vaegan train --help` and a wrong file answer at once. ``vaegan_core.cli.train`` does the parsing with
 the `vaegan train` parser (to_argv gives it the file's flags); this module reads, checks the shape of, and writes
@@ -23,7 +24,7 @@ import stat
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from ..config import DATASET_LABELS, IDX_DATASETS, MODEL_KINDS, MODEL_LABELS
 from ..errors import ConfigError
@@ -79,11 +80,14 @@ def read(path: str | os.PathLike) -> dict[str, Any]:
     return document[TABLE]
 
 
-def to_argv(settings: dict[str, Any], defaults: dict[str, Any], path: str | os.PathLike) -> list[str]:
+def to_argv(settings: dict[str, Any], defaults: dict[str, Any], path: str | os.PathLike,
+            negatable: Collection[str] = ()) -> list[str]:
     """The `vaegan train` flags that ``settings`` (a file's [train] table) stand for.
 
     ``defaults``: the parser's options (the destinations of a parse) and their defaults; a boolean default marks a
-    switch. Unknown keys and values of a wrong kind are a ConfigError naming the key; each value's own check is
+    switch. ``negatable``: the switches with a --no- form (the saved settings: ``equilibrium = false`` is
+    ``--no-equilibrium``, a value given, which a --resume compares); another switch set to false is left out, its
+    default. Unknown keys and values of a wrong kind are a ConfigError naming the key; each value's own check is
     its flag's, when the flags are parsed."""
     argv = []
     for key, value in settings.items():
@@ -99,7 +103,7 @@ def to_argv(settings: dict[str, Any], defaults: dict[str, Any], path: str | os.P
             raise ConfigError(f"{path}: {key} must be true or false, got {_toml_value(value, key)}" if switch else
                               f"{path}: {key} takes a value (e.g. {key} = ...), not {_toml_value(value, key)}")
         if switch:
-            argv += [flag] if value else []  # false: the switch's default, as when the flag is not typed
+            argv += [flag] if value else ["--no-" + flag[2:]] if key in negatable else []
         elif isinstance(value, (int, float, str)):
             argv.append(f"{flag}={value!r}" if isinstance(value, float) else f"{flag}={value}")
         else:

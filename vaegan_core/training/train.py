@@ -11,6 +11,7 @@ optimizer; each loss is back-propagated into its own group only (see models/gene
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -127,6 +128,10 @@ class Trainer:
         _resuming: bool = False,
     ):
         self.model_config = model_config
+        if not (_resuming or train_config.lr):  # config.json says the rate a new run trains at, not 0 for "default"
+            from ..models.registry import MODEL_CLASSES
+
+            train_config = dataclasses.replace(train_config, lr=MODEL_CLASSES[model_config.kind].default_lr)
         self.config = train_config
         self.out_dir = Path(out_dir)
         self.progress, self.callback = progress, callback
