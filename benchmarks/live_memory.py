@@ -3,7 +3,11 @@ it: after one short run (what a server that has run one holds: torch's kernels, 
 the resident memory before a run, the peak while it trains, takes a quality reading and opens its models in the
 other pages (the copies), and what is left after it is closed. Each setting in a fresh process.
 
-    OMP_NUM_THREADS=1 python benchmarks/live_memory.py [--seconds 40] [--cold]
+    OMP_NUM_THREADS=1 python benchmarks/live_memory.py [--seconds 40] [--cold | --first]
+
+``--cold``: the first run of a bare process (no warm-up at all); ``--first``: the first run of a started server, after
+the app's warm-up (``live.warm_up``: the data read and one training step, as ``demo/ui_data.start_warm_up`` does
+when the first page is shown; the table then also says what the warm-up itself kept).
 
 Prints a Markdown table: setting, resident MB before, peak MB during, added MB (peak - before), MB left after close.
 """
@@ -51,7 +55,7 @@ def _run(settings: dict, seconds: float) -> None:
     run.close()
 
 
-def _measure(settings: dict, seconds: float, cold: bool = False) -> dict:
+def _measure(settings: dict, seconds: float, cold: bool = False, first: bool = False) -> dict:
     """In this process: a short run first (what a server has done once: torch's kernels and the quality reader's
     classifier loaded), then memory before, the peak during a second run of ``seconds`` (sampled every 0.1 s), and
     after it is closed."""
@@ -63,8 +67,13 @@ def _measure(settings: dict, seconds: float, cold: bool = False) -> dict:
     from vaegan_core.training.live import training_data
 
     torch.set_num_threads(1)  # the app's one thread per request (VAEGAN_APP_THREADS)
+    started = _status("VmRSS")
+    if first:  # the app's warm-up, as a started server has done it before its first live run
+        from vaegan_core.training.live import warm_up
+
+        warm_up(settings["dataset"], wait=True)
     training_data(settings["dataset"])  # the server reads the data once (warm_up)
-    if not cold:  # --cold: the first run of a fresh server, which also pays torch's one-time kernels and readers
+    if not (cold or first):  # --cold: the first run of a bare process, which also pays torch's one-time kernels
         _run(settings, 8)
     gc.collect()
     before, peak, done = _status("VmRSS"), [0.0], threading.Event()
@@ -80,27 +89,31 @@ def _measure(settings: dict, seconds: float, cold: bool = False) -> dict:
     done.set()
     sampler.join()
     gc.collect()
-    return {"before": before, "peak": peak[0], "after": _status("VmRSS")}
+    return {"started": started, "before": before, "peak": peak[0], "after": _status("VmRSS")}
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40.0)
-    parser.add_argument("--cold", action="store_true", help="measure the first run of a fresh process instead")
+    parser.add_argument("--cold", action="store_true", help="measure the first run of a bare process instead")
+    parser.add_argument("--first", action="store_true",
+                        help="measure the first run of a server after the app's warm-up instead")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child process: measure this setting, print JSON
     args = parser.parse_args(argv)
     if args.one:
         sys.path.insert(0, str(REPO))
-        print(json.dumps(_measure(SETTINGS[args.one], args.seconds, args.cold)))
+        print(json.dumps(_measure(SETTINGS[args.one], args.seconds, args.cold, args.first)))
         return 0
-    print("| live run | resident before (MB) | peak during (MB) | added (MB) | left after close (MB) |")
+    warm = " (the warm-up kept, MB)" if args.first else ""
+    print(f"| live run | resident before (MB){warm} | peak during (MB) | added (MB) | left after close (MB) |")
     print("|---|---:|---:|---:|---:|")
     for name in SETTINGS:
         done = subprocess.run([sys.executable, __file__, "--one", name, "--seconds", str(args.seconds),
-                               *(["--cold"] if args.cold else [])],
+                               *(["--cold"] if args.cold else []), *(["--first"] if args.first else [])],
                               capture_output=True, text=True, check=True)
         found = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"| {name} | {found['before']:.0f} | {found['peak']:.0f} | {found['peak'] - found['before']:.0f} | "
+        kept = f" ({found['before'] - found['started']:.0f})" if args.first else ""
+        print(f"| {name} | {found['before']:.0f}{kept} | {found['peak']:.0f} | {found['peak'] - found['before']:.0f} | "
               f"{found['after'] - found['before']:.0f} |", flush=True)
     return 0
 

@@ -55,7 +55,7 @@ def start_warm_up() -> bool:
             importlib.import_module(module)
         from vaegan_core.training.live import warm_up as warm_up_live
 
-        warm_up_live("digits")  # Train live: its data read and torch's optimizer imported before the first Start
+        warm_up_live("digits", train_step=False)  # Train live's data read (its page warms torch's training up)
         for kind in MODEL_KINDS:  # the default view's models, into the cache every session shares
             explorer_of(root).open("mnist", kind)  # a missing or broken one is the page's to explain
         from vaegan_core.app import FID_METRICS

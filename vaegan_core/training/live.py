@@ -44,8 +44,6 @@ MAX_POINTS = 3000  # points kept per curve; older ones are thinned, not dropped
 GRID = 36  # images in the grid of fixed codes (6 x 6)
 GENERATOR_LOSSES = ("non-saturating", "minimax")
 SESSION_GRACE = 10.0  # seconds a run outlives its session's connection (a browser that reconnects keeps it)
-
-
 LIVE_DATASET = "live"  # the dataset name of a live run's models in the apps (``LiveRun.open_as_checkpoints``)
 
 
@@ -105,19 +103,33 @@ def training_data(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
         return _DATA[dataset]
 
 
-def warm_up(dataset: str) -> None:
-    """Read ``dataset``'s training split and make a model and its optimizer once, in a background thread: a Start
-    soon after finds the data read and torch ready (a process's first optimizer imports torch._dynamo: 3 s)."""
+def warm_up(dataset: str, wait: bool = False, train_step: bool = True) -> None:
+    """Read ``dataset``'s training split and (``train_step``) once per process take one training step of a model on
+    blank images, in a background thread (``wait``: joined): a Start soon after finds the data read and torch ready
+    (a first optimizer imports torch._dynamo: 3 s; a first backward pass loads about 200 MB of kernels, kept for the
+    process), so the first run adds no more memory than a later one (benchmarks/live_memory.py --first). The Train
+    live page calls it when opened; the app's own warm-up reads the data only (a server nobody trains on keeps
+    its memory)."""
     def read() -> None:
         with contextlib.suppress(VaeganError, OSError):  # the run that needs it says why
             training_data(dataset)
-            model = build_model(LiveSettings().model_config("vaegan"))
-            torch.optim.Adam(model.parameters())
-            model.decode(torch.zeros(2, LiveSettings.latent_dim))
+        with _WARM_LOCK:
+            if train_step and not _WARMED:
+                model = build_model(LiveSettings().model_config("vaegan")).train()
+                optimizer, config = torch.optim.Adam(model.parameters()), model.config
+                images = torch.zeros(4, config.channels, config.image_size, config.image_size)
+                sum(model.training_losses(images, generator=torch.Generator().manual_seed(0))[0].values()).backward()
+                optimizer.step()
+                _WARMED.append(True)
 
-    if dataset not in _DATA:
-        threading.Thread(target=read, name="vaegan-live-data", daemon=True).start()
+    if dataset not in _DATA or (train_step and not _WARMED):
+        thread = threading.Thread(target=read, name="vaegan-live-data", daemon=True)
+        thread.start()
+        if wait:
+            thread.join()
 
+
+_WARM_LOCK, _WARMED = threading.Lock(), []  # warm_up's one training step: once per process
 
 class _Member:
     """One model of a run: its Trainer, where it is in its data, and what it has shown so far."""
