@@ -1,4 +1,4 @@
-"""A guided Lesson: a page opened from a Lesson step says "step k of 7", links back to the Lesson and on to the
+"""A guided Lesson: a page opened from a Lesson step says "step k of 8", links back to the Lesson and on to the
 next step; the sidebar choices the step's link changed (models, dataset, seed) come back as they were once the
 visitor leaves the step's page.
 
@@ -70,7 +70,7 @@ def link_params() -> dict[str, str]:
 
 
 def banner() -> None:
-    """On a step's page: "Lesson, step k of 7", the way back and the next step."""
+    """On a step's page: "Lesson, step k of 8", the way back and the next step."""
     walk = st.session_state.get(STATE)
     if not walk:
         return

@@ -52,6 +52,15 @@ STEPS = [
      r"\mathrm{FID} = \|\mu_r - \mu_g\|^2 + \mathrm{Tr}\big(\Sigma_r + \Sigma_g - 2(\Sigma_r \Sigma_g)^{1/2}\big)",
      "FID says one model is better. What could it miss that your eyes would catch (or the reverse)?",
      "app_pages/fid.py", "Open FID (domain features: seconds)", {"kinds": "gan,vae,vaegan", "prior": "gmm"}),
+    ("What a likelihood misses", 5,
+     "A VAE gives every image a number, its ELBO: a bound on how likely the model finds it. So it should flag "
+     "images unlike its training data. Read with a Bernoulli pixel likelihood, the Fashion-MNIST VAE finds MNIST "
+     "digits *more* likely than its own garments: a likelihood rewards images that are easy to compress, and a "
+     "digit is mostly black background. Its reconstruction error is not fooled.",
+     r"\log p(x) \ge \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\,\|\,p(z))",
+     "If a model finds a picture likely, does that make it a picture of what the model learnt?",
+     "app_pages/anomalies.py", "Open Anomalies (the Fashion-MNIST VAE against MNIST)",
+     {"dataset": "fashion-mnist", "kinds": "vae", "anomaly-tab": "Detecting other data", "anomaly-against": "mnist"}),
     ("Model collapse across generations", 7,
      "Train a model on the previous model's samples, again and again: rare images vanish first (the tails), then "
      "the variety shrinks. Fresh real data, or keeping all earlier data, slows it. This is why the web's growing "

@@ -311,6 +311,17 @@ def test_missing_checkpoint_says_how_to_train(tmp_path, monkeypatch):
         assert any(command in info.value for info in at.info), page
 
 
+def _tiny_fashion_vae(root):
+    """The tiny MNIST VAE's weights as a Fashion-MNIST VAE (its config says so): the pages' layout only."""
+    import shutil
+
+    folder = root / "fashion-mnist" / "vae"
+    shutil.copytree(root / "mnist" / "vae", folder, ignore=shutil.ignore_patterns("page_cache", "metrics.json"))
+    config = json.loads((folder / "config.json").read_text())
+    config["train"]["dataset"] = "fashion-mnist"
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+
+
 def _tiny_studies(root):
     """A real (tiny) VAE study on digits in two seeds, GAN studies derived from it, all marked as started from the
     tiny checkpoints' weights, and one stale VAE-GAN study (from other weights): the page's layout."""
@@ -577,11 +588,12 @@ def test_the_lesson_links_open_pages_with_their_settings(app):
 
     at = open_page(app, "lesson")
     assert_clean(at)
-    assert len([h for h in at.subheader]) == 7 and len(at.latex) == 7
-    assert sum("Ask the class" in m.value for m in at.markdown) == 7
+    steps = len(lesson_steps())
+    assert steps == 8 and len([h for h in at.subheader]) == steps and len(at.latex) == steps
+    assert sum("Ask the class" in m.value for m in at.markdown) == steps
     spec = importlib.util.spec_from_file_location("lesson_steps", REPO / "demo" / "lesson_steps.py")
     source = spec.loader.get_source("lesson_steps")
-    for page in ("reconstruction", "compare", "interpolation", "fid", "collapse"):
+    for page in ("reconstruction", "compare", "interpolation", "fid", "anomalies", "collapse"):
         assert f"app_pages/{page}.py" in source
     # each step's settings are ones its page reads: following them renders cleanly and shows them
     at.query_params.clear()
@@ -600,12 +612,19 @@ def lesson_steps() -> list:
     return ast.literal_eval(node.value)
 
 
-@pytest.mark.parametrize("step", range(7))
-def test_each_lesson_step_opens_a_view_its_page_reads(tiny_checkpoints, monkeypatch, step):
+@pytest.mark.parametrize("step", range(8))
+def test_each_lesson_step_opens_a_view_its_page_reads(tiny_checkpoints, monkeypatch, tmp_path, step):
+    import shutil
+
     *_, page, _, params = lesson_steps()[step]
+    root = tiny_checkpoints
     if "collapse" in page:
         _tiny_studies(tiny_checkpoints)
-    at = new_app(monkeypatch, tiny_checkpoints, 180)
+    if params.get("dataset") == "fashion-mnist":  # the paradox step: a (tiny) Fashion-MNIST VAE, in a copy
+        root = tmp_path / "checkpoints"
+        shutil.copytree(tiny_checkpoints, root, symlinks=True)
+        _tiny_fashion_vae(root)
+    at = new_app(monkeypatch, root, 180)
     at.session_state["projection"] = "pca"
     at.run()
     at.switch_page(page)
@@ -637,7 +656,7 @@ def test_no_two_lesson_steps_open_the_same_view():
 
 
 def test_a_lesson_walk_shows_its_step_and_gives_the_sidebar_back(tiny_checkpoints, monkeypatch):
-    """A step's page says "step k of 7" with the way back and on; leaving it restores the visitor's own sidebar."""
+    """A step's page says "step k of 8" with the way back and on; leaving it restores the visitor's own sidebar."""
     at = new_app(monkeypatch, tiny_checkpoints, 180)
     at.session_state["projection"] = "pca"
     at.run()
@@ -648,19 +667,19 @@ def test_a_lesson_walk_shows_its_step_and_gives_the_sidebar_back(tiny_checkpoint
     at.query_params.update({**params, "lesson": "2"})
     at.run()
     assert_clean(at)
-    assert any("step 2 of 7" in m.value for m in at.markdown)
+    assert any("step 2 of 8" in m.value for m in at.markdown)
     assert at.sidebar.multiselect[0].value == ["vae", "vaegan"]  # the step's models
     links = [str(link.proto) for link in at.get("page_link")]
     assert any("Back to the Lesson" in link for link in links)
     assert any("Next: step 3" in link and "lesson=3" in link for link in links), links
     at.slider[0].set_value(4).run()  # working on the step's page keeps the step
-    assert any("step 2 of 7" in m.value for m in at.markdown) and at.query_params["lesson"] in ("2", ["2"])
+    assert any("step 2 of 8" in m.value for m in at.markdown) and at.query_params["lesson"] in ("2", ["2"])
     at.switch_page("app_pages/compare.py")  # left the step: the sidebar is the visitor's again, no banner
     at.query_params.clear()
     at.run()
     assert_clean(at)
     assert at.sidebar.multiselect[0].value == ["gan"] and at.sidebar.number_input[0].value == 5
-    assert not any("of 7" in m.value for m in at.markdown) and "lesson" not in at.query_params
+    assert not any("of 8" in m.value for m in at.markdown) and "lesson" not in at.query_params
     at.query_params.update({"lesson": "99"})  # a bad step: the page opens on its own, with a notice
     at.run()
     assert_clean(at)

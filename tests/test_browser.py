@@ -175,7 +175,7 @@ def test_each_lesson_button_opens_its_page_with_its_settings(server, browser):
     assert len(hrefs) == 7 and all("?" in href for href in hrefs)
     for number, href in enumerate(hrefs):
         _ready(page, f"{server}/lesson")
-        page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)  # all seven steps drawn
+        page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)  # the steps drawn
         link = page.locator(f"[data-testid='stPageLink'] a[href='{href}']")  # this step's own link, by its address
         link.click(timeout=60_000)
         page.wait_for_function("() => !location.pathname.endsWith('/lesson')", timeout=60_000)
@@ -239,12 +239,12 @@ def test_a_lesson_step_guides_and_one_back_returns_to_the_lesson(server, browser
     page.locator("[data-testid='stPageLink'] a").nth(3).click(timeout=60_000)  # step 4: mode collapse, live
     page.wait_for_function("() => location.pathname.endsWith('/train_live')", timeout=60_000)
     page.wait_for_selector(READY, timeout=90_000)
-    page.get_by_text("step 4 of 7").wait_for(timeout=60_000)
+    page.get_by_text("step 4 of 8").wait_for(timeout=60_000)
     page.get_by_text("What to watch").wait_for(timeout=30_000)  # the step's preset (mode collapse), ready to Start
     assert page.get_by_role("link", name="Next: step 5").count() == 1
     page.wait_for_timeout(2000)  # the page's own runs after arriving: none may add a history entry
     page.go_back()
     page.wait_for_function("() => location.pathname.endsWith('/lesson')", timeout=30_000)
-    page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)  # the Lesson, with its 7 steps
-    assert page.get_by_text("step 4 of 7").count() == 0
+    page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)  # the Lesson, with its 8 steps
+    assert page.get_by_text("step 4 of 8").count() == 0
     page.close()

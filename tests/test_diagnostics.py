@@ -83,6 +83,29 @@ def test_each_family_gives_its_scores(kind, scores, images):
         anomaly.anomaly_scores(model, images, scores=("elbo",) if kind != "vae" else ("discriminator",))
 
 
+def test_the_bernoulli_elbo_reads_a_gaussian_vae_s_pixel_means_as_probabilities(images):
+    """A VAE trained with another likelihood also gives its negative ELBO under a Bernoulli one (the bound of the
+    likelihood paradox): the same z, KL and decoder, -log p(x|z) as the binary cross-entropy of its logits. A
+    Bernoulli VAE has no second score (it would equal its ELBO)."""
+    import torch.nn.functional as F
+
+    assert "bernoulli_elbo" not in anomaly.available_scores(build_model(tiny_model_config("vae")))
+    model = build_model(tiny_model_config("vae", likelihood="calibrated")).eval()
+    assert anomaly.available_scores(model) == ("elbo", "bernoulli_elbo", "pixel_error")
+    found = anomaly.anomaly_scores(model, images, seed=3)
+    with torch.inference_mode():  # by hand, with the z the scores drew (seed 3: the same generator, one draw)
+        floats = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+        mu, logvar = model.encoder(floats)
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(3))
+        logits = model.decoder(z)
+        expected = (F.binary_cross_entropy_with_logits(logits, floats, reduction="none").flatten(1).sum(1)
+                    + 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1))
+    np.testing.assert_allclose(found["bernoulli_elbo"], expected.double().numpy(), rtol=1e-4)
+    assert not np.allclose(found["bernoulli_elbo"], found["elbo"])  # a different likelihood, a different bound
+    iwae = anomaly.anomaly_scores(model, images, scores=("bernoulli_elbo",), k=16)["bernoulli_elbo"]
+    assert np.isfinite(iwae).all() and iwae.mean() <= found["bernoulli_elbo"].mean() + 1.0
+
+
 def test_importance_weighted_bound_is_at_least_the_elbo(images):
     model = build_model(tiny_model_config("vae")).eval()
     elbo = anomaly.anomaly_scores(model, images, scores=("elbo",), k=1)["elbo"]

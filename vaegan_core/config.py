@@ -40,8 +40,12 @@ MAX_SEED = 2**31 - 1  # seeds go into torch generators with offsets added; the a
 MAX_CLASSES = 1000  # classes of a conditional model
 MAX_NETWORK_WEIGHTS = 50_000_000  # per network (200 MB in fp32); the shipped ones have about 0.7 million
 COLLAPSE_LOOPS = ("synthetic", "fixed-real", "fresh-real")  # what a collapse generation trains on besides samples
-ANOMALY_SCORES = ("elbo", "pixel_error", "feature_error", "discriminator")  # vaegan_core.analysis.anomaly; higher = stranger
-ANOMALY_SCORE_LABELS = {"elbo": "negative ELBO (nats)", "pixel_error": "reconstruction error, pixels",
+# vaegan_core.analysis.anomaly; higher = stranger. bernoulli_elbo: a VAE's negative ELBO with its decoder's pixel
+# means read as Bernoulli probabilities (for a VAE trained with another likelihood): the bound the likelihood paradox
+# of Nalisnick et al. 2019 was found with
+ANOMALY_SCORES = ("elbo", "bernoulli_elbo", "pixel_error", "feature_error", "discriminator")
+ANOMALY_SCORE_LABELS = {"elbo": "negative ELBO (nats)", "bernoulli_elbo": "negative ELBO, Bernoulli pixels (nats)",
+                        "pixel_error": "reconstruction error, pixels",
                         "feature_error": "reconstruction error, D features", "discriminator": "minus D's logit"}
 CORRUPTIONS = ("noise", "rotation", "inversion")  # corrupted test images as anomalies
 OTHER_DATASET = {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}  # the standard out-of-distribution pairs

@@ -98,7 +98,8 @@ if detection_tab.open:
                 found = anomaly.detection(normal[score], strange[score])
                 table.append({"model": ui.LABELS[kind], "score": ANOMALY_SCORE_LABELS[score],
                               "ROC AUC": round(found["auc"], 3), "average precision": round(found["average_precision"], 3)})
-                dash = {"elbo": "dot", "pixel_error": "solid", "feature_error": "dash", "discriminator": "dashdot"}[score]
+                dash = {"elbo": "dot", "bernoulli_elbo": "longdashdot", "pixel_error": "solid", "feature_error": "dash",
+                        "discriminator": "dashdot"}[score]
                 curves.add_trace(go.Scatter(x=found["roc_fpr"], y=found["roc_tpr"], mode="lines",
                                             name=f"{ui.LABELS[kind]}: {ANOMALY_SCORE_LABELS[score]}",
                                             line={"color": ui.MODEL_COLOURS[kind], "dash": dash}))

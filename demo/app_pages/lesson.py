@@ -1,4 +1,4 @@
-"""Lesson: a 45-minute sequence for a class, each step with its idea, an equation, a question and a button that
+"""Lesson: a sequence of about 50 minutes for a class, each step with its idea, an equation, a question and a button that
 opens the page that shows it, with the right settings (the links of the shareable views)."""
 
 import streamlit as st
@@ -7,15 +7,15 @@ import lesson_nav
 import ui
 from lesson_steps import STEPS
 
+total = sum(step[1] for step in STEPS)
 ui.page_header(
     "Lesson",
-    "A 45-minute lesson in seven steps, written for the teacher. Each step: what to say (two or three sentences), "
+    f"A {total}-minute lesson in {len(STEPS)} steps, written for the teacher. Each step: what to say (two or three sentences), "
     "the equation where it helps, a question for the class, and a button that opens the page that shows it. "
     "Everything runs offline; switch on *Presenter mode* in the sidebar for the projector.",
     needs_models=False,
 )
 
-total = sum(step[1] for step in STEPS)
 st.caption(f"{len(STEPS)} steps, {total} minutes in all (the minutes are a suggestion).")
 for number, (title, minutes, text, equation, question, page, label, params) in enumerate(STEPS, start=1):
     with st.container(border=True):

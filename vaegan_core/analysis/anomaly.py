@@ -32,6 +32,7 @@ BATCH = 500
 def available_scores(model) -> tuple[str, ...]:
     """The scores ``model`` can give, in ``SCORES`` order."""
     has = {"elbo": model.kind == "vae", "pixel_error": model.has_encoder,
+           "bernoulli_elbo": model.kind == "vae" and model.config.likelihood != "bernoulli",
            "feature_error": model.kind == "vaegan", "discriminator": hasattr(model, "discriminator")}
     return tuple(name for name in SCORES if has[name])
 
@@ -72,7 +73,7 @@ def _conditional_scores(model, images: torch.Tensor, names, k: int, generator) -
     result = {}
     for name in names:
         stacked = torch.stack([scores[name] for scores in per_class])
-        if name == "elbo":
+        if name in ("elbo", "bernoulli_elbo"):
             result[name] = -(torch.logsumexp(-stacked, 0) - math.log(model.config.num_classes))
         else:
             result[name] = stacked.min(0).values
@@ -83,16 +84,21 @@ def _batch_scores(model, images: torch.Tensor, names, k: int, generator, labels=
     result = {}
     recon = None
     twice = None if labels is None else torch.cat([labels, labels])
-    if model.has_encoder and any(name in names for name in ("elbo", "pixel_error", "feature_error")):
+    bounds = [name for name in ("elbo", "bernoulli_elbo") if name in names]
+    if model.has_encoder and any(name in names for name in ("elbo", "bernoulli_elbo", "pixel_error", "feature_error")):
         mu, logvar = (tensor.float() for tensor in model.encoder(images, labels))
-        if "elbo" in names and k == 1:  # one decoder pass for decode(mu) and decode(z)
+        if bounds and k == 1:  # one decoder pass for decode(mu) and decode(z); both bounds on the same z
             z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator).to(mu.device)
             logits_mu, logits_z = model.decoder(torch.cat([mu, z]), twice).float().split(mu.shape[0])
-            result["elbo"] = -_elbo(model, images, logits_z, mu, logvar)
+            for name in bounds:
+                result[name] = -_elbo(model, images, logits_z, mu, logvar, bernoulli=name == "bernoulli_elbo")
         else:
             logits_mu = model.decoder(mu, labels).float()
-            if "elbo" in names:
-                result["elbo"] = -_log_likelihood_bound(model, images, mu, logvar, k, generator, labels)
+            state = generator.get_state()  # both bounds on the same draws of z
+            for name in bounds:
+                generator.set_state(state)
+                result[name] = -_log_likelihood_bound(model, images, mu, logvar, k, generator, labels,
+                                                      bernoulli=name == "bernoulli_elbo")
         recon = torch.sigmoid(logits_mu)
         if "pixel_error" in names:
             result["pixel_error"] = (recon - images).pow(2).flatten(1).mean(1)
@@ -109,22 +115,24 @@ def _batch_scores(model, images: torch.Tensor, names, k: int, generator, labels=
     return result
 
 
-def _log_px(model, images, logits) -> torch.Tensor:
-    """log p(x|z) per image from the decoder's logits (constants of a Gaussian likelihood dropped)."""
-    if model.config.likelihood == "bernoulli":
+def _log_px(model, images, logits, bernoulli: bool = False) -> torch.Tensor:
+    """log p(x|z) per image from the decoder's logits (constants of a Gaussian likelihood dropped); ``bernoulli``:
+    under a Bernoulli likelihood whatever the model trained with (its pixel means as probabilities)."""
+    if bernoulli or model.config.likelihood == "bernoulli":
         return -F.binary_cross_entropy_with_logits(logits, images, reduction="none").flatten(1).sum(1)
     # a calibrated likelihood's sigma: the moving average of the batches' optimum during training
     sigma = float(model.pixel_sigma) if model.config.likelihood == "calibrated" else model.config.gaussian_sigma
     return -(torch.sigmoid(logits) - images).pow(2).flatten(1).sum(1) / (2 * sigma**2)
 
 
-def _elbo(model, images, logits, mu, logvar) -> torch.Tensor:
+def _elbo(model, images, logits, mu, logvar, bernoulli: bool = False) -> torch.Tensor:
     """The ELBO with one sample of z and the analytic KL (lower variance than the sampled log-ratio)."""
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
-    return _log_px(model, images, logits) - kl
+    return _log_px(model, images, logits, bernoulli) - kl
 
 
-def _log_likelihood_bound(model, images, mu, logvar, k: int, generator, labels=None) -> torch.Tensor:
+def _log_likelihood_bound(model, images, mu, logvar, k: int, generator, labels=None,
+                          bernoulli: bool = False) -> torch.Tensor:
     """log p(x) >= log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x), z_j ~ q(z|x): the importance-weighted bound
     of Burda et al. 2016, for k > 1 (k = 1 is ``_elbo``, with the analytic KL). Per image, in nats."""
     std = (0.5 * logvar).exp()
@@ -132,7 +140,7 @@ def _log_likelihood_bound(model, images, mu, logvar, k: int, generator, labels=N
     for _ in range(k):
         noise = torch.randn(mu.shape, generator=generator).to(mu.device)
         z = mu + std * noise
-        log_px = _log_px(model, images, model.decoder(z, labels).float())
+        log_px = _log_px(model, images, model.decoder(z, labels).float(), bernoulli)
         log_pz = -0.5 * z.pow(2).sum(1)
         log_qz = -0.5 * (noise.pow(2) + logvar).sum(1)  # the 2 pi constants of p(z) and q(z|x) cancel
         bounds.append(log_px + log_pz - log_qz)
