@@ -115,7 +115,8 @@ def _band_traces(figure, values: dict, kind: str) -> None:
                                     fillcolor=colour, opacity=0.2, line={"width": 0}, hoverinfo="skip",
                                     showlegend=False))
     figure.add_trace(go.Scatter(x=x, y=values["mean"], mode="lines+markers", name=ui.LABELS[kind],
-                                line={"color": colour}))
+                                line={"color": colour, "dash": ui.MODEL_DASHES[kind]},  # curves that meet stay two
+                                marker={"symbol": ui.MODEL_MARKERS[kind], "size": 8}))
 
 
 def _answer(studies: dict, loop: str) -> None:

@@ -33,8 +33,8 @@ from ui_links import (as_bool, as_float, as_int, in_range, link_to_this_view, li
 from ui_pictures import (MAIN_WIDTH, PRESENTER_CSS, PRESENTER_SCALE, ROW_GAP, SHARP_CSS,  # noqa: F401
                          apply_presenter_mode, caption_row, error_message, explain, markdown_table, picture,
                          picture_row, presenting, show_row)
-from ui_settings import (CLASS_COLOURS, DATASETS, DEFAULT_PRIOR, LABELS, MODEL_COLOURS, TERM_LABELS,  # noqa: F401
-                         settings, term_label)
+from ui_settings import (CLASS_COLOURS, DATASETS, DEFAULT_PRIOR, LABELS, MODEL_COLOURS, MODEL_DASHES,  # noqa: F401
+                         MODEL_MARKERS, TERM_LABELS, settings, term_label)
 from ui_work import (_heavy_work, busy_message, one_at_a_time, progress_callback, slow_work,  # noqa: F401
                      took_last_time)
 

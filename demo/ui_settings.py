@@ -10,6 +10,9 @@ from vaegan_core.config import IDX_DATASETS, MODEL_KINDS, MODEL_LABELS
 DATASETS = IDX_DATASETS  # the datasets with shipped checkpoints and test images
 LABELS = MODEL_LABELS
 MODEL_COLOURS = {"gan": "#1f77b4", "vae": "#2ca02c", "vaegan": "#d62728"}  # one colour per family, every page
+# and one line and marker shape per family in the curves of several models: two curves that meet stay two lines
+MODEL_DASHES = {"gan": "solid", "vae": "dash", "vaegan": "dot"}
+MODEL_MARKERS = {"gan": "circle", "vae": "square", "vaegan": "diamond"}
 
 # One colour per class, dark and saturated so that each stays visible on white from the back of a room (Plotly's
 # default has a pale cyan and a grey that vanish on a projector); neighbours in the list differ in hue and lightness.

@@ -26,7 +26,8 @@ if any(quality.values()):
         if rows:
             figure.add_trace(go.Scatter(
                 x=[row["train_seconds"] / 60 for row in rows], y=[row["fid_domain_train"] for row in rows],
-                mode="lines+markers", name=ui.LABELS.get(kind, kind), line={"color": ui.MODEL_COLOURS.get(kind)},
+                mode="lines+markers", name=ui.LABELS.get(kind, kind), line={"color": ui.MODEL_COLOURS.get(kind), "dash": ui.MODEL_DASHES.get(kind)},
+                marker={"symbol": ui.MODEL_MARKERS.get(kind), "size": 8},
                 customdata=[row["epoch"] for row in rows],
                 hovertemplate="epoch %{customdata}: FID %{y:.1f} after %{x:.1f} min<extra></extra>"))
     figure.update_layout(height=340, xaxis_title="training minutes (the checkpoint's own device)",
