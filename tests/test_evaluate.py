@@ -498,3 +498,30 @@ def test_eval_with_too_few_images_names_the_flag_before_any_work(isolated, capsy
     assert main(["eval", str(isolated / "model"), "--n", "100"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--n 100; pass --n 129 or more" in error and "or --force" in error
+
+
+def test_the_fid_estimate_adds_the_model_s_sampling_and_the_scores(monkeypatch):
+    """The FID page's estimate (issue 50: "about 1 s" for 5 s): the features' time, plus the model's sampling
+    (per image, times n) and the scores' (a + b n^2), each from its own probe."""
+    from vaegan_core.metrics import evaluate as module
+
+    monkeypatch.setattr(module, "load_extractor", lambda *args: object())
+    monkeypatch.setattr(module, "_seconds_per_image", lambda *args: 0.001)
+    monkeypatch.setattr(module, "_resolve_reference", lambda *args: "statistics")  # no real features to compute
+    monkeypatch.setattr(module, "_seconds_per_sample", lambda model, prior: 0.002)
+    monkeypatch.setattr(module, "_seconds_of_scores", lambda dim, n, metrics: 0.5)
+    features_only = module.estimate_seconds("lenet", 1000, "mnist")
+    with_model = module.estimate_seconds("lenet", 1000, "mnist", model=object())
+    assert features_only == pytest.approx(1.0 + 0.5) and with_model == pytest.approx(1.0 + 2.0 + 0.5)
+
+
+def test_the_scores_estimate_grows_with_the_square_of_n(monkeypatch):
+    """Timed at 500 and 1,000 images and fitted as a + b n^2: scores whose time is b n^2 (here slept) extrapolate
+    to about b n^2 at n = 4,000 (a margin for the sleeps' own overshoot)."""
+    import time
+
+    from vaegan_core.metrics import evaluate as module
+
+    monkeypatch.setattr(module, "_PER_IMAGE", {})
+    monkeypatch.setattr(module, "_scores", lambda real, fake, *rest: time.sleep(2e-8 * fake.shape[0] ** 2))
+    assert 0.2 <= module._seconds_of_scores(8, 4000, ("pr",)) <= 0.8  # 2e-8 x 4000^2 = 0.32 s

@@ -129,7 +129,7 @@ GOOD_PAGE = """<body style="margin:0">
 
 # Names from the code and its files that a visitor must not read (issue 50: "no code or file names in what a visitor
 # reads"; they stay in help texts, the tooltips behind a "?", for developers). Matched as whole words, case-sensitive.
-CODE_NAMES = ["pixel_error", "feature_error", "elbo_error", "discriminator_score", "lenet-mnist", "lenet-fashion-mnist",
+CODE_NAMES = ["pixel_error", "bernoulli_elbo", "feature_error", "elbo_error", "discriminator_score", "lenet-mnist", "lenet-fashion-mnist",
               "fashion-mnist", "metrics.json", "config.json", "history.jsonl", "quality.jsonl", "model.safetensors",
               "latent_gmm", "page_cache", "loss_discriminator", "loss_generator", "loss_encoder", "loss_decoder",
               "loss_gan_decoder", "feature_nll", "recon_mse", "d_accuracy", "d_real", "d_fake", "d_recon",

@@ -9,7 +9,7 @@ import collapse_studies
 import ui
 from vaegan_core.experiments.collapse import GaussianCollapseConfig, collapse_times, simulate, summarize
 
-ui.page_header(
+choice = ui.page_header(
     "Collapse",
     "Two different failures. **" + ui.term("mode-collapse") + "** happens inside one training run: the generator "
     "covers only part of the data (low " + ui.term("precision-recall", "recall") + ", missing classes) already at "
@@ -41,7 +41,8 @@ if gaussian_tab.open:
         real = c6.slider("Fresh real data share", 0.0, 1.0, step=0.05, key=ui.linked("toy-real", 0.0, ui.as_float(0.0, 1.0)))
         accumulate = c7.checkbox("Accumulate data", help="Fit each generation to all data so far, not only the newest M",
                                  key=ui.linked("toy-accumulate", False, ui.as_bool))
-        seed = c8.number_input("Seed ", 0, 10_000, key=ui.linked("toy-seed", 0, ui.as_int(0, 10_000)))
+        seed = choice["seed"]  # one place for each setting: the sidebar's seed, as on every page
+        c8.caption(f"Seed {seed}: the sidebar's. The same seed gives the same runs.")
         config = GaussianCollapseConfig(samples=samples, generations=generations, runs=runs, estimator=estimator,
                                         sampling_bias=bias, real_fraction=real, accumulate=accumulate, seed=int(seed))
 

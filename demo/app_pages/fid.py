@@ -32,7 +32,8 @@ n = left.select_slider("Generated images n", [1000, 2000, 5000, 10000],
 extractors = list(EXTRACTORS if not is_folder(data) else ("inception",))  # a live run's data has its LeNet too
 extractor = middle.radio("Features", extractors, horizontal=True, format_func=EXTRACTOR_LABELS.get,
                          key=ui.linked("fid-features", extractors[0], ui.one_of(extractors)))
-kinds = right.multiselect("Models", list(models), default=list(models), format_func=ui.LABELS.get)
+kinds = list(models)  # the sidebar's models: one place for each setting
+right.caption("Models: " + ", ".join(ui.LABELS[kind] for kind in kinds) + " (the sidebar's *Models*).")
 with_pr = st.checkbox(
     "Precision and recall", value=extractor == "lenet" or real_features_cached(extractor, data),
     help="They need the features of all 10,000 real test images: computed once on this machine, then cached "
@@ -48,7 +49,8 @@ todo = [kind for kind in kinds if keys[kind] not in store]
 if todo:
     try:
         with st.spinner("Timing the feature extractor..."):
-            seconds = store.estimate_seconds(extractor, n, data, metrics) * len(todo)
+            seconds = sum(store.estimate_seconds(extractor, n, data, metrics, models[kind], priors[kind])
+                          for kind in todo)  # each model's sampling and features
         st.caption(f"Estimated time on this machine: about {seconds / 60:.1f} minutes for {len(todo)} model(s)"
                    if seconds > 90 else f"Estimated time on this machine: about {seconds:.0f} s")
     except VaeganError as error:
@@ -106,4 +108,6 @@ ui.chart(st, figure, "fid-bars")
 real_sides = sorted({result.get("real_side", "features") for result in done.values()})
 n_real = max(result.get("n_real", 0) for result in done.values())
 st.caption(f"Against the {ui.dataset_label(dataset)} test split ({n_real:,} images; real side: {', '.join(real_sides)}), seed "
-           f"{choice['seed']}. Shipped models also carry their numbers at n = 10,000 on the Overview page.")
+           f"{choice['seed']}. Shipped models also carry their numbers at n = 10,000 on the Overview page"
+           + ("." if n == 10_000 else f": FID at n = {n:,} is higher than at 10,000 (it is biased upward for small n, by "
+              "a different amount for each model), so the ranking here can differ from the Overview's."))

@@ -66,11 +66,14 @@ class ResultStore:
             with self._count_lock:
                 self._waiting -= 1
 
-    def estimate_seconds(self, extractor: str, n: int, data: str, metrics: tuple) -> float:
-        """The time of one model's FID on this machine (the features' speed, timed once per process)."""
+    def estimate_seconds(self, extractor: str, n: int, data: str, metrics: tuple, model=None,
+                         prior: str = "normal") -> float:
+        """The time of one model's FID on this machine: its features' speed and (``model``) its sampling speed,
+        each timed once per process."""
         def time_it():
             from ..metrics.evaluate import estimate_seconds
 
-            return estimate_seconds(extractor, n, data, metrics=metrics)
+            return estimate_seconds(extractor, n, data, metrics=metrics, model=model, prior=prior)
 
-        return self._estimates.get((extractor, int(n), data, tuple(metrics)), time_it)
+        fingerprint = None if model is None else model.fingerprint
+        return self._estimates.get((extractor, int(n), data, tuple(metrics), fingerprint, prior), time_it)

@@ -350,14 +350,48 @@ def _seconds_per_image(feature_net, extractor: str, dataset: str, device: str, p
     return _PER_IMAGE[key]
 
 
+def _seconds_per_sample(model, prior: str, probe_images: int = 250) -> float:
+    """``model.sample``'s seconds per image with ``prior`` on this machine, timed once per process and weights."""
+    key = ("sample", model.fingerprint, prior, probe_images)
+    if key not in _PER_IMAGE:
+        generator = torch.Generator().manual_seed(0)
+        model.sample(probe_images, generator=generator, prior=prior)  # warm-up
+        timings = []
+        for _ in range(2):
+            start = time.perf_counter()
+            model.sample(probe_images, generator=generator, prior=prior)
+            timings.append(time.perf_counter() - start)
+        _PER_IMAGE[key] = min(timings) / probe_images
+    return _PER_IMAGE[key]
+
+
+def _seconds_of_scores(dim: int, n: int, metrics) -> float:
+    """The time of ``_scores`` for n generated images of ``dim`` features: timed once per process on random
+    features at two sizes (500 and 1,000), as a + b m^2 (the neighbours of precision, recall, density and coverage
+    grow with the square of the images; the Fréchet distance's matrix root does not grow with them)."""
+    key = ("scores", dim, tuple(sorted(metrics)))
+    if key not in _PER_IMAGE:
+        rng, timings = np.random.default_rng(0), []
+        for m in (500, 1000):
+            real, fake = rng.normal(size=(2 * m, dim)), rng.normal(size=(m, dim))
+            start = time.perf_counter()
+            _scores(real, fake, None, metrics, 0, True, None)
+            timings.append(time.perf_counter() - start)
+        slope = max(timings[1] - timings[0], 0.0) / (1000**2 - 500**2)
+        _PER_IMAGE[key] = (max(timings[0] - slope * 500**2, 0.0), slope)
+    constant, slope = _PER_IMAGE[key]
+    return constant + slope * n**2
+
+
 def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", device="cpu",
-                     probe_images: int | None = None, metrics=METRICS) -> float:
+                     probe_images: int | None = None, metrics=METRICS, model=None, prior: str = "normal") -> float:
     """Seconds ``evaluate(..., metrics=metrics)`` will take on this machine, from timing the extractor on
     one batch of the size it runs (after a warm-up batch of that size: the first calls pay for allocation
     and thread start-up, which made a cold 8-image probe overestimate the LeNet features a hundredfold).
 
     Covers the n generated images and, when they are needed and not yet cached, the features of the
-    real split (10,000 images).
+    real split (10,000 images); with ``model``, drawing the n images too (``model.sample`` timed on a probe); and
+    the scores themselves (the Fréchet distance, the neighbours of precision and recall), timed on random features.
     """
     feature_net = load_extractor(extractor, dataset, device)
     probe_images = probe_images or (16 if extractor == "inception" else 500)
@@ -365,4 +399,5 @@ def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", 
     real_needed = (_resolve_reference("auto", feature_net, dataset, split, metrics) == "features"
                    and not real_features_path(feature_net, dataset, split).is_file())
     images = n + (10_000 if real_needed else 0)
-    return per_image * images
+    sampling = 0.0 if model is None else _seconds_per_sample(model, prior) * n
+    return per_image * images + sampling + _seconds_of_scores(EXTRACTOR_FEATURES[extractor], n, metrics)
