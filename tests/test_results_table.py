@@ -123,8 +123,8 @@ def test_scores_table_names_measures_and_columns_for_people():
     assert rows[0] == {"measure": "FID (lower is better)", "domain, N(0, I)": 12.35,
                        "domain, N(0, I) (train split)": 11.0, "Inception, GMM": 8.4}
     assert rows[1]["measure"] == "IS (classifier)" and rows[1]["Inception, GMM"] is None
-    shown = {row["measure"]: row["domain, N(0, I)"] for row in rows}  # KID with its scale; fractions to 3 decimals
-    assert shown["KID x 1000 (lower is better)"] == 12.35 and shown["precision"] == 0.988
+    shown = {row["measure"]: row["domain, N(0, I)"] for row in rows}  # KID with its unit; fractions to 3 decimals
+    assert shown["KID, feature units² (lower is better)"] == 0.0123 and shown["precision"] == 0.988
     assert shown["classes drawn"] == 10 and isinstance(shown["classes drawn"], int)
     assert scores_table({}) == []
 

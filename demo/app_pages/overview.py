@@ -88,10 +88,10 @@ def model_card(kind: str, fraction: float = 1.0, short: bool = False, samples=No
                           fraction=fraction)
     # on a projector the samples speak; the numbers are one click away (the page keeps to fewer screens)
     numbers = st if numbers is None else numbers
-    details = numbers.expander("The model's numbers") if ui.presenting() else numbers
+    details = numbers.expander(f"The {ui.LABELS[kind]}'s numbers") if ui.presenting() else numbers
     details.markdown(
         f"- {size}, latent size {model.get('latent_dim', '?')}, width {model.get('width', '?')}\n"
-        f"- data: {train.get('dataset', '?')}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
+        f"- data: {ui.dataset_label(train['dataset']) if train.get('dataset') else '?'}, {state.get('epoch', '?')} epochs, batch {train.get('batch_size', '?')}\n"
         f"- trained on: {state.get('device', '?')}, {minutes:.0f} min"
         + ("\n- second prior: GMM of the training codes" if has_gmm else "")
     )
@@ -116,11 +116,13 @@ def model_card(kind: str, fraction: float = 1.0, short: bool = False, samples=No
         details.markdown("\n".join(f"- {line}" for line in diagnostics))
 
 
-if ui.presenting():  # on a projector: each model's samples under its idea, 3 rows of 8 each, on one screen
+if ui.presenting():  # on a projector: each model's samples under its idea, 3 rows of 8 each, on one screen; its
+    # numbers fold into an expander of the page's whole width below (in a third of a laptop's page its table scrolled)
+    below = st.container()
     for column, kind in ((left, "vae"), (middle, "gan"), (right, "vaegan")):
         if kind in choice["kinds"]:
             with column:
-                model_card(kind, fraction=3 / 8, short=True)
+                model_card(kind, fraction=3 / 8, short=True, samples=column, numbers=below)
 else:  # a row per model, its samples beside its numbers: a score table of five columns is wider than a third of
     # a laptop's page (at 1366 x 768 the VAE's and the VAE-GAN's ran into each other and off the window)
     st.divider()

@@ -237,19 +237,20 @@ def sample_grids(directory: str | os.PathLike) -> list[Path]:
 
 HEADLINE = ("fid", "is", "kid", "precision", "recall", "density", "coverage", "classes_covered",
             "kl_to_uniform", "reconstruction_mse")
-HEADLINE_LABELS = {"fid": "FID (lower is better)", "is": "IS (classifier)", "kid": "KID x 1000 (lower is better)",
+HEADLINE_LABELS = {"fid": "FID (lower is better)", "is": "IS (classifier)", "kid": "KID, feature units² (lower is better)",
                    "precision": "precision",
                    "recall": "recall", "density": "density", "coverage": "coverage",
                    "classes_covered": "classes drawn", "kl_to_uniform": "class imbalance (KL to uniform)",
                    "reconstruction_mse": "reconstruction error (MSE)"}
-# how a table for people shows each measure: a scale (KID is a squared distance of features, about 0.001-0.1: read
-# x 1000, as papers print it) and its decimals (distances to two, fractions to three)
-HEADLINE_SHOWN = {"fid": (1, 2), "is": (1, 2), "kid": (1000, 2), "classes_covered": (1, 0), "kl_to_uniform": (1, 3)}
+# how a table for people shows each measure: its decimals (distances to two, fractions to three; None: three
+# significant digits, for KID, a squared distance in the features' units: about 0.01 with Inception's, 100 with the
+# LeNet's larger ones)
+HEADLINE_SHOWN = {"fid": 2, "is": 2, "kid": None, "classes_covered": 0, "kl_to_uniform": 3}
 
 
 def scores_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """metrics.json as a table for people: one row per measure, one column per (features, prior) evaluated,
-    e.g. "domain, N(0, I)" and "Inception, GMM"; values scaled and rounded as ``HEADLINE_SHOWN`` says."""
+    e.g. "domain, N(0, I)" and "Inception, GMM"; values rounded as ``HEADLINE_SHOWN`` says."""
     from ..config import EXTRACTOR_LABELS
 
     columns: dict[str, dict[str, float]] = {}
@@ -268,8 +269,10 @@ def scores_table(metrics: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _shown(measure: str, value: float) -> float:
-    scale, decimals = HEADLINE_SHOWN.get(measure, (1, 3))
-    value = round(value * scale, decimals)
+    decimals = HEADLINE_SHOWN.get(measure, 3)
+    if decimals is None:
+        return float(f"{value:.3g}")
+    value = round(value, decimals)
     return int(value) if decimals == 0 else value
 
 
