@@ -103,7 +103,7 @@ with beside:
     st.markdown(f"**Its 8 nearest neighbours** in the {ui.LABELS[kind]}'s latent space")
     # on a projector the class alone (one line under each; the index is in the link and on hover of the map)
     ui.picture(ui.test_images(dataset, neighbours),
-               [names[labels[i]] if ui.presenting() else f"#{i} {names[labels[i]]}" for i in neighbours], width=72,
+               [names[labels[i]] if ui.presenting() else f"#{i} ({names[labels[i]]})" for i in neighbours], width=72,
                slots=8)
     spot_help = ("Its code is the distance-weighted mean of the codes of the 8 nearest dots, so empty regions show "
                  "what the model puts *between* clusters.")

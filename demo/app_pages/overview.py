@@ -102,9 +102,10 @@ def model_card(kind: str, fraction: float = 1.0, short: bool = False, samples=No
         # where it is still wider than its place (ui.SHARP_CSS); its cells are text ("-" for a score not computed,
         # e.g. by `vaegan eval --fid-only`, which in a column of numbers Streamlit could not convert), and it needs
         # no pandas, whose import was 0.44 s of the first page a freshly started server renders
-        details.markdown(ui.markdown_table([{name: ("-" if value is None else value if isinstance(value, str)
-                                                     else f"{value:g}") for name, value in row.items()}
-                                            for row in rows]))
+        # "N(0, I)" kept on one line in a narrow column's header (it wrapped as "N(0, / I)")
+        details.markdown(ui.markdown_table([{name.replace("N(0, I)", "N(0,\u00a0I)"): (
+            "-" if value is None else value if isinstance(value, str) else f"{value:g}") for name, value in row.items()}
+            for row in rows]))
         sizes = sorted({result.get("n", 0) for result in metrics.values()})
         details.caption(f"{', '.join(f'{n:,}' for n in sizes)} samples against the test images; "
                         "domain: the LeNet features of the dataset.",

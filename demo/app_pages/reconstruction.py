@@ -136,7 +136,7 @@ worst = ui.test_images(dataset, order)
 reconstructed = encoders[worst_kind].reconstruct(worst)
 for start in range(0, len(order), 8):  # rows of 8: each original directly above its reconstruction
     rows = slice(start, start + 8)
-    ui.picture(worst[rows], [f"#{i} {names[labels[i]]}" for i in order[rows]], width=72)
+    ui.picture(worst[rows], [f"#{i} ({names[labels[i]]})" for i in order[rows]], width=72)
     ui.picture(reconstructed[rows], [f"{errors[i]:.4f}" for i in order[rows]], width=72)
 ui.download_grid(torch.cat([worst, reconstructed]), f"{worst_kind}-worst-{pool}", nrow=len(order))
 st.caption(f"Mean error over these {pool:,} images: {errors.mean():.4f}; the {len(order)} worst are shown, each "
