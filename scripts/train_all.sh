@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Train, evaluate and document the six shipped checkpoints in checkpoints/{mnist,fashion-mnist}/{vae,gan,vaegan}:
+# Train, evaluate and document the recipe's six checkpoints in OUT/{mnist,fashion-mnist}/{vae,gan,vaegan}:
 # train (or resume), fit the GMM of the training codes (VAE and VAE-GAN), evaluate with each prior.
+#
+# This trains the recipe (below), not the shipped checkpoints' own multi-stage runs: a folder that holds a shipped
+# checkpoint (weights but no trainer state) is left as it is, and the script prints the command that retrains that
+# one from scratch with its recorded stages, `python scripts/retrain.py DIR --out NEW_DIR` (docs/checkpoints.md,
+# "Retraining a shipped checkpoint").
 #
 #   scripts/train_all.sh [DATASET ...]        default: mnist fashion-mnist
 #
@@ -43,7 +48,8 @@ for dataset in "${datasets[@]}"; do
     dir="$OUT/$dataset/$model"
     trained=1
     if [ -f "$dir/model.safetensors" ] && [ ! -f "$dir/trainer_state.pt" ]; then
-      echo "== $dir is a shipped checkpoint (no trainer state): not retraining; delete it to start over"
+      echo "== $dir is a shipped checkpoint (no trainer state): not training it with the recipe (delete it to start" \
+        "the recipe over); to retrain it from scratch with its own stages: python scripts/retrain.py $dir --out NEW_DIR"
       trained=0
     elif [ -f "$dir/model.safetensors" ]; then
       echo "== $dir exists: resuming to ${EPOCHS[$model]} epochs (no-op when already there)"

@@ -47,7 +47,9 @@ def test_plan_overrides_resumes_and_keeps_shipped_folders(tmp_path):
         (folder / "model.safetensors").write_bytes(b"")
     (resumable / "trainer_state.pt").write_bytes(b"")
     lines = plan(tmp_path, "fashion-mnist", EPOCHS_GAN="30", EXTRACTORS="lenet inception")
-    assert f"== {shipped} is a shipped checkpoint (no trainer state): not retraining; delete it to start over" in lines
+    assert (f"== {shipped} is a shipped checkpoint (no trainer state): not training it with the recipe (delete it to "
+            f"start the recipe over); to retrain it from scratch with its own stages: python scripts/retrain.py "
+            f"{shipped} --out NEW_DIR") in lines
     assert f"vaegan train --resume --out {resumable} --epochs 30 --device auto --no-progress" in lines
     decay = f"vaegan train --resume --out {resumable} --epochs {30 + DECAY_EPOCHS['gan']} --lr-schedule cosine"
     assert any(line.startswith(decay) for line in lines)
