@@ -515,13 +515,14 @@ def test_the_fid_estimate_adds_the_model_s_sampling_and_the_scores(monkeypatch):
     assert features_only == pytest.approx(1.0 + 0.5) and with_model == pytest.approx(1.0 + 2.0 + 0.5)
 
 
-def test_the_scores_estimate_grows_with_the_square_of_n(monkeypatch):
-    """Timed at 500 and 1,000 images and fitted as a + b n^2: scores whose time is b n^2 (here slept) extrapolate
-    to about b n^2 at n = 4,000 (a margin for the sleeps' own overshoot)."""
-    import time
-
+def test_the_scores_estimate_grows_with_the_square_of_n_for_neighbours_only(monkeypatch):
+    """Each score is timed once on random features: the neighbours of precision and recall scale with n^2, the
+    Fréchet distance does not (a fake _scores that reports which score it was asked for, and a fake clock)."""
     from vaegan_core.metrics import evaluate as module
 
+    clock = iter(range(0, 1000, 1))  # every perf_counter call one second later: each timed score takes 1 s
     monkeypatch.setattr(module, "_PER_IMAGE", {})
-    monkeypatch.setattr(module, "_scores", lambda real, fake, *rest: time.sleep(2e-8 * fake.shape[0] ** 2))
-    assert 0.2 <= module._seconds_of_scores(8, 4000, ("pr",)) <= 0.8  # 2e-8 x 4000^2 = 0.32 s
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(module, "_scores", lambda *args: None)
+    assert module._seconds_of_scores(8, 1000, ("fid", "pr")) == pytest.approx(2.0)
+    assert module._seconds_of_scores(8, 4000, ("fid", "pr")) == pytest.approx(1.0 + 16.0)  # cached: no new timing

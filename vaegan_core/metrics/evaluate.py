@@ -365,22 +365,26 @@ def _seconds_per_sample(model, prior: str, probe_images: int = 250) -> float:
     return _PER_IMAGE[key]
 
 
+_GROWS_WITH_SQUARE = ("pr", "dc", "tails")  # nearest neighbours among the images: time ~ n^2
+
+
 def _seconds_of_scores(dim: int, n: int, metrics) -> float:
-    """The time of ``_scores`` for n generated images of ``dim`` features: timed once per process on random
-    features at two sizes (500 and 1,000), as a + b m^2 (the neighbours of precision, recall, density and coverage
-    grow with the square of the images; the Fréchet distance's matrix root does not grow with them)."""
-    key = ("scores", dim, tuple(sorted(metrics)))
-    if key not in _PER_IMAGE:
-        rng, timings = np.random.default_rng(0), []
-        for m in (500, 1000):
+    """The time of ``_scores`` for n generated images of ``dim`` features, each score timed once per process on
+    random features: the Fréchet distance once (its matrix root does not grow with the images: seconds with
+    Inception's 2,048 features), KID at 1,000 images (its subsets are of a fixed size), the neighbours of precision,
+    recall, density, coverage and tail mass at 1,000 images and scaled with the square of n."""
+    total = 0.0
+    for name in metrics:
+        key = ("score", name, dim)
+        if key not in _PER_IMAGE:
+            rng = np.random.default_rng(0)
+            m = 500 if name == "fid" else 1000
             real, fake = rng.normal(size=(2 * m, dim)), rng.normal(size=(m, dim))
             start = time.perf_counter()
-            _scores(real, fake, None, metrics, 0, True, None)
-            timings.append(time.perf_counter() - start)
-        slope = max(timings[1] - timings[0], 0.0) / (1000**2 - 500**2)
-        _PER_IMAGE[key] = (max(timings[0] - slope * 500**2, 0.0), slope)
-    constant, slope = _PER_IMAGE[key]
-    return constant + slope * n**2
+            _scores(real, fake, None, (name,), 0, True, None)  # scores of class probabilities: none, nothing timed
+            _PER_IMAGE[key] = time.perf_counter() - start
+        total += _PER_IMAGE[key] * ((n / 1000) ** 2 if name in _GROWS_WITH_SQUARE else 1.0)
+    return total
 
 
 def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", device="cpu",
@@ -391,7 +395,7 @@ def estimate_seconds(extractor: str, n: int, dataset: str, split: str = "test", 
 
     Covers the n generated images and, when they are needed and not yet cached, the features of the
     real split (10,000 images); with ``model``, drawing the n images too (``model.sample`` timed on a probe); and
-    the scores themselves (the Fréchet distance, the neighbours of precision and recall), timed on random features.
+    the scores themselves (``_seconds_of_scores``), timed on random features.
     """
     feature_net = load_extractor(extractor, dataset, device)
     probe_images = probe_images or (16 if extractor == "inception" else 500)
