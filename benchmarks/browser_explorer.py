@@ -13,7 +13,16 @@ Exports the shipped models into a temporary folder (or takes an export, ``--site
   interpolation's position;
 - load to interactive: a new tab (empty cache) from the navigation's start to the first view drawn, from the local
   server (median of ``--repeats``);
-- the static folder's total size, and its parts.
+- the static folder's total size, and its parts;
+- server CPU per interaction: the serving process's CPU time (/proc/PID/stat) over the timed seed changes.
+
+Beside it, in the same run, the same interactions in the Streamlit app (`streamlit run demo/app.py` on a copy of the
+app made of links, whose static folder holds the export, so the repository is untouched): the sidebar seed changed
+on Compare (a 3 x 16 grid: ``?compare-grid=4``), timed by the page's clock from the key press to the rerun drawn
+(benchmarks/browser_latency.py's clock), a new tab of Compare on the warm server, and the Streamlit process's CPU
+time per seed change; and the third column, the same page with *Drag live in this browser* on (demo/ui_browser.py):
+the seed changed in the explorer's frame, the frame's first grid drawn from the navigation's start, and the
+Streamlit process's CPU while the frame redraws.
 
 One run, one table (Markdown); no budget is asserted. ONNX Runtime Web runs one wasm thread unless the page is
 cross-origin isolated (`vaegan web` sends COOP/COEP; then ORT picks min(4, cores / 2) threads).
@@ -22,17 +31,22 @@ cross-origin isolated (`vaegan web` sends COOP/COEP; then ORT picks min(4, cores
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 from vaegan_core import web_export  # noqa: E402
+import browser_latency  # noqa: E402 (its clock of a Streamlit rerun; it puts tools/ on the path)
+from local_server import free_port, rerun_finished, streamlit_server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -83,8 +97,49 @@ def folder_sizes(site: Path) -> dict[str, float]:
             "rest": mb(set(files) - set(runtime) - set(networks))}
 
 
-def measure(browser, url: str, repeats: int, seconds: float) -> list[tuple[str, str]]:
-    rows = []
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (its threads included), from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
+def static_server(site: Path):
+    """`vaegan web SITE` (web_export.make_server) in a process of its own, so that its CPU time is its own: (the
+    process, its URL)."""
+    port = free_port()
+    code = f"from vaegan_core.web_export import make_server; make_server({str(site)!r}, port={port}).serve_forever()"
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    url = f"http://localhost:{port}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + web_export.INDEX_FILE, timeout=2).close()
+            return process, url
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"the static server did not answer {url}")
+
+
+def app_with_explorer(site: Path, folder: Path) -> Path:
+    """``folder``: a copy of the app made of links (demo/'s files, .streamlit/) whose static folder holds a copy of the
+    export ``site`` (Streamlit serves no link that leads out of its static folder), for ``streamlit_server(root=...)``:
+    the app with *Drag live in this browser* available, and the repository untouched."""
+    (folder / "demo" / "static").mkdir(parents=True)
+    (folder / ".streamlit").symlink_to(REPO / ".streamlit")
+    for child in (REPO / "demo").iterdir():
+        if child.name not in ("static", "__pycache__"):
+            (folder / "demo" / child.name).symlink_to(child)
+    shutil.copytree(site, folder / "demo" / "static" / "explorer")
+    return folder
+
+
+def median_ms(values) -> str:
+    return f"{statistics.median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f})"
+
+
+def measure(browser, url: str, server_pid: int, repeats: int, seconds: float) -> dict[str, str]:
+    """The explorer served by the static server (process ``server_pid``): {row: value}."""
+    rows = {}
     loads = []
     for _ in range(repeats):  # a fresh context each time: nothing cached
         context = browser.new_context(viewport={"width": 1200, "height": 900})
@@ -98,7 +153,9 @@ def measure(browser, url: str, repeats: int, seconds: float) -> list[tuple[str, 
     page.goto(url + "?compare-grid=4")
     page.wait_for_selector("body[data-state=ready]", timeout=120_000)
     isolated, cores = page.evaluate("[crossOriginIsolated, navigator.hardwareConcurrency]")
+    cpu = cpu_seconds(server_pid)
     grid = [page.evaluate(CHANGE, ["#seed", str(100 + i)]) for i in range(repeats)]
+    cpu = (cpu_seconds(server_pid) - cpu) / repeats
     fps_compare = page.evaluate(DRAG, ["#view-compare input[name='compare-t']", seconds])
     page.keyboard.press("2")
     page.wait_for_selector("#latent-dim-0", timeout=30_000)
@@ -115,19 +172,83 @@ def measure(browser, url: str, repeats: int, seconds: float) -> list[tuple[str, 
     written = [page.evaluate(CHANGE, ["#write", str(2026 + i)]) for i in range(repeats)]
     conditional = page.locator("#view-conditional canvas.line").count()
     context.close()
-    median_ms = lambda values: f"{statistics.median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f})"  # noqa: E731
-    rows.append(("control change to new pixels, 3 x 16 grid (Compare, seed typed)", median_ms(grid)))
-    rows.append(("control change to new pixels, one image per model (a latent slider moved)", median_ms(single)))
-    rows.append((f"control change to new pixels, a number typed ({conditional} conditional models x 4 glyphs)",
-                 median_ms(written)))
-    rows.append(("frames per second, latent slider dragged (3 x 1 image)", f"{fps_latent['fps']:.1f}"))
-    rows.append(("frames per second, temperature dragged (Compare, 3 x 16 grid)", f"{fps_compare['fps']:.1f}"))
-    rows.append(("frames per second, interpolation position dragged (3 x 11 images, two random codes)", f"{fps_interp['fps']:.1f}"))
-    rows.append(("load to interactive, new tab from the local server (first grid drawn)",
-                 f"{statistics.median(loads):.2f} s (min {min(loads):.2f}, max {max(loads):.2f})"))
-    rows.append(("wasm threads", f"{max(1, min(4, -(-cores // 2))) if isolated else 1} (page cross-origin isolated: "
-                                 f"{'yes' if isolated else 'no'}; {cores} cores seen)"))
+    rows[GRID] = median_ms(grid)
+    rows[SINGLE] = median_ms(single)
+    rows[f"control change to new pixels, a number typed ({conditional} conditional models x 4 glyphs)"] = \
+        median_ms(written)
+    rows[FPS_LATENT] = f"{fps_latent['fps']:.1f}"
+    rows[FPS_COMPARE] = f"{fps_compare['fps']:.1f}"
+    rows[FPS_INTERP] = f"{fps_interp['fps']:.1f}"
+    rows[LOAD] = f"{statistics.median(loads):.2f} s (min {min(loads):.2f}, max {max(loads):.2f})"
+    rows[CPU] = f"{cpu:.3f} s (the static server; no request while the page redraws)"
+    rows["wasm threads"] = (f"{max(1, min(4, -(-cores // 2))) if isolated else 1} (page cross-origin isolated: "
+                            f"{'yes' if isolated else 'no'}; {cores} cores seen)")
     return rows
+
+
+GRID = "control change to new pixels, 3 x 16 grid (Compare, seed changed)"
+SINGLE = "control change to new pixels, one image per model (a latent slider moved)"
+FPS_LATENT = "frames per second, latent slider dragged (3 x 1 image)"
+FPS_COMPARE = "frames per second, temperature dragged (Compare, 3 x 16 grid)"
+FPS_INTERP = "frames per second, interpolation position dragged (3 x 11 images, two random codes)"
+LOAD = "load to interactive, a new tab of Compare (first grid drawn)"
+CPU = "server CPU per interaction (a seed change on Compare)"
+ON_RELEASE = "none: Streamlit reruns once the slider is let go"
+COMPARE = "compare?compare-grid=4"
+
+
+def measure_streamlit(browser, url: str, pid: int, repeats: int) -> dict[str, str]:
+    """The same interactions in the Streamlit app at ``url`` (process ``pid``), its pages drawn by the server."""
+    browser_latency.first_visit(browser, url, COMPARE)  # the server's first visitor loads the models: not timed
+    loads = [browser_latency.first_visit(browser, url, COMPARE)[0] for _ in range(repeats)]
+    page = browser_latency.new_page(browser)
+    page.goto(f"{url}/{COMPARE}")
+    browser_latency.drawn(page)
+    field = page.get_by_label("Seed", exact=True).and_(page.locator("input"))
+    changes, cpu = [], 0.0
+    for seed in range(100, 101 + repeats):  # the first change warms the page's caches: not timed
+        field.fill(str(seed))
+        before = cpu_seconds(pid)
+        field.press("Enter")
+        rerun_finished(page, 1500, 300_000)
+        changes.append(browser_latency.drawn(page) * 1000)
+        cpu += (cpu_seconds(pid) - before) if seed > 100 else 0.0
+    page.close()
+    return {GRID: median_ms(changes[1:]), SINGLE: "none: no page redraws one image per model for a control",
+            FPS_LATENT: ON_RELEASE, FPS_COMPARE: ON_RELEASE, FPS_INTERP: ON_RELEASE,
+            LOAD: f"{statistics.median(loads):.2f} s (min {min(loads):.2f}, max {max(loads):.2f}; warm server)",
+            CPU: f"{cpu / repeats:.3f} s (the Streamlit process)"}
+
+
+FRAME_READY = "performance.timeOrigin + explorer.readyAt"  # the frame's first grid, on the wall clock (ms)
+
+
+def measure_drag_live(browser, url: str, pid: int, repeats: int, seconds: float) -> dict[str, str]:
+    """Compare with *Drag live in this browser* on: the explorer in the page's frame, the Streamlit process ``pid``."""
+    def open_frame(page):
+        page.goto(f"{url}/{COMPARE}&compare-live=1")
+        frame = page.wait_for_selector("iframe[src*='app/static/explorer']", timeout=120_000).content_frame()
+        frame.wait_for_selector("body[data-state=ready]", timeout=120_000)
+        return frame
+
+    loads = []
+    for _ in range(repeats):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        frame = open_frame(page)
+        loads.append((frame.evaluate(FRAME_READY) - page.evaluate("performance.timeOrigin")) / 1000)
+        page.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    frame = open_frame(page)
+    page.wait_for_timeout(1000)  # the page's own rerun settles
+    before = cpu_seconds(pid)
+    changes = [frame.evaluate(CHANGE, ["#seed", str(100 + i)]) for i in range(repeats)]
+    cpu = (cpu_seconds(pid) - before) / repeats
+    fps = frame.evaluate(DRAG, ["#view-compare input[name='compare-t']", seconds])
+    page.close()
+    return {GRID: median_ms(changes), FPS_COMPARE: f"{fps['fps']:.1f}",
+            LOAD: f"{statistics.median(loads):.2f} s (min {min(loads):.2f}, max {max(loads):.2f}; Streamlit page, "
+                  "then the frame's first grid)",
+            CPU: f"{cpu:.3f} s (the Streamlit process, while the frame redraws)"}
 
 
 def main() -> None:
@@ -135,33 +256,45 @@ def main() -> None:
     parser.add_argument("--site", help="an export of `vaegan export-web` (default: export the shipped models now)")
     parser.add_argument("--repeats", type=int, default=5, help="timings per control change and page load (median)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each simulated drag")
+    parser.add_argument("--no-streamlit", action="store_true", help="the explorer's column only")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    columns = {}
     with tempfile.TemporaryDirectory(prefix="vaegan-explorer-") as temporary:
         site = Path(args.site) if args.site else Path(temporary) / "site"
         if not args.site:
             start = time.perf_counter()
             web_export.export_web(site)
             exported = time.perf_counter() - start
-        server = web_export.make_server(site, port=0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://localhost:{server.server_address[1]}/"
+        server, url = static_server(site)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             version = browser.version
-            rows = measure(browser, url, args.repeats, args.seconds)
+            try:
+                columns["browser explorer (`vaegan web`)"] = measure(browser, url, server.pid, args.repeats,
+                                                                     args.seconds)
+            finally:
+                server.terminate()
+            if not args.no_streamlit:
+                app = app_with_explorer(site, Path(temporary) / "app")
+                with streamlit_server(timeout=180, root=app) as app_url:
+                    columns["Streamlit app (pages drawn by the server)"] = measure_streamlit(
+                        browser, app_url, app_url.pid, args.repeats)
+                    columns["Streamlit, *Drag live in this browser*"] = measure_drag_live(
+                        browser, app_url, app_url.pid, args.repeats, args.seconds)
             browser.close()
-        server.shutdown()
         sizes = folder_sizes(site)
-    rows.append(("static folder, total", f"{sizes['total']:.1f} MB (ONNX Runtime Web {sizes['runtime']:.1f}, "
-                                         f"networks {sizes['networks']:.1f}, data and page {sizes['rest']:.1f})"))
+    explorer = next(iter(columns.values()))
+    explorer["static folder, total"] = (f"{sizes['total']:.1f} MB (ONNX Runtime Web {sizes['runtime']:.1f}, "
+                                        f"networks {sizes['networks']:.1f}, data and page {sizes['rest']:.1f})")
     if not args.site:
-        rows.append((f"`vaegan export-web` of the shipped models ({sizes['count']} networks)", f"{exported:.1f} s"))
-    print(f"Chromium {version}, {platform.processor() or platform.machine()}, {_cpu()}\n")
-    print("| measure | value |\n|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+        explorer[f"`vaegan export-web` of the shipped models ({sizes['count']} networks)"] = f"{exported:.1f} s"
+    print(f"Chromium {version}, {platform.processor() or platform.machine()}, {_cpu()}, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print("| measure | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
+    for name in explorer:
+        print(f"| {name} | " + " | ".join(column.get(name, "–") for column in columns.values()) + " |")
 
 
 def _cpu() -> str:

@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+import ui_browser
 from vaegan_core.images import png_bytes
 
 choice = ui.page_header(
@@ -28,23 +29,29 @@ temperature = middle.slider("Temperature T", 0.1, 1.5, step=0.05,
                             key=ui.linked("compare-t", 1.0, ui.as_float(0.1, 1.5)))
 prior = ui.prior_choice(right)
 
-# Drawn once per process by the app layer (the same grids as the Gradio app's for the same settings); the PNGs at
-# their own pixels, stretched pixel-sharp by the browser (ui.SHARP_CSS): a PNG four times as large took four times as
-# long to write; the download's 4x PNG is made when clicked
-samples = ui.explorer().samples(models, side * side, seed=choice["seed"], temperature=temperature, prior=prior)
-grids = {kind: (png_bytes(images, nrow=side), images) for kind, images in samples.items()}
-columns = st.columns(len(grids))
-for column, (kind, (picture, images)) in zip(columns, grids.items()):
-    with column:
-        st.markdown(f"**{ui.LABELS[kind]}** · {models[kind].prior(prior, fallback=True).label}")
-        st.image(picture, width="stretch")
-        ui.download(st, "PNG", lambda images=images: png_bytes(images, nrow=side, scale=4),
-                    f"{ui.export_name(kind, f'grid{side}', f't{temperature}', prior)}.png", "image/png",
-                    key=f"png-{kind}")
-for kind, model in models.items():
-    note = model.prior(prior, fallback=True).note
-    if note:
-        st.caption(f"{ui.LABELS[kind]}: {note}.")
+# Dragging without the server (demo/ui_browser.py): where the browser explorer is exported, a switch shows its
+# Compare, opened with these settings, instead of the grids drawn here
+in_browser = ui_browser.live_in_browser(st, "compare-live", "compare", dataset, {
+    "dataset": dataset, "kinds": list(models), "seed": choice["seed"], "prior": prior, "compare-grid": side,
+    "compare-t": round(temperature, 2), "present": int(ui.presenting())}, height=1000 if ui.presenting() else 650)
+if not in_browser:
+    # Drawn once per process by the app layer (the same grids as the Gradio app's for the same settings); the PNGs
+    # at their own pixels, stretched pixel-sharp by the browser (ui.SHARP_CSS): a PNG four times as large took four
+    # times as long to write; the download's 4x PNG is made when clicked
+    samples = ui.explorer().samples(models, side * side, seed=choice["seed"], temperature=temperature, prior=prior)
+    grids = {kind: (png_bytes(images, nrow=side), images) for kind, images in samples.items()}
+    columns = st.columns(len(grids))
+    for column, (kind, (picture, images)) in zip(columns, grids.items()):
+        with column:
+            st.markdown(f"**{ui.LABELS[kind]}** · {models[kind].prior(prior, fallback=True).label}")
+            st.image(picture, width="stretch")
+            ui.download(st, "PNG", lambda images=images: png_bytes(images, nrow=side, scale=4),
+                        f"{ui.export_name(kind, f'grid{side}', f't{temperature}', prior)}.png", "image/png",
+                        key=f"png-{kind}")
+    for kind, model in models.items():
+        note = model.prior(prior, fallback=True).note
+        if note:
+            st.caption(f"{ui.LABELS[kind]}: {note}.")
 
 if not ui.presenting():  # on a projector the grids keep the screen; the histogram's switch follows them
     st.divider()

@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 
 import ui
+import ui_browser
 from vaegan_core.images import gif_bytes, png_bytes
 from vaegan_core.analysis.latent import interpolate, interpolation_ends, invert_generator
 
@@ -44,6 +45,15 @@ if mode == "two test images":
 else:
     seed = choice["seed"]
     st.caption(f"Codes: two draws from N(0, I) with seeds {seed} and {seed + 1} (sidebar seed).")
+
+# Dragging without the server (demo/ui_browser.py): where the browser explorer is exported, a switch shows its
+# Interpolation, opened with these settings (its t slider and Play walk the path), instead of the rows drawn here
+ends_asked = {"interp-a": int(first), "interp-b": int(second)} if mode == "two test images" else {}
+if ui_browser.live_in_browser(st, "interp-live", "interpolation", dataset, {
+        "dataset": dataset, "kinds": list(models), "seed": choice["seed"], "interp-between": mode,
+        "interp-path": method, "interp-steps": steps, **ends_asked, "present": int(ui.presenting())},
+        height=1100 if ui.presenting() else 900):
+    ui.stop()
 
 
 

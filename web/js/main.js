@@ -116,6 +116,7 @@ function openView() {
 /** Presenter mode (?present=1, as the app's): larger text and pictures for a projector, no scores or key help. */
 function present() {
   document.body.dataset.present = String(app.settings.present === 1);
+  document.body.dataset.embed = String(app.settings.embed === 1);  // ?embed=1: in the app's frame, the view alone
   $("#present").checked = app.settings.present === 1;
 }
 

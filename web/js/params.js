@@ -91,6 +91,7 @@ export function specs(catalogue, manifest) {
     write: [[...example].every((digit) => Number(digit) < classes) ? example : "0", text],
     "conditional-t": [1.0, number(0.3, 1.5, false)],
     present: [0, oneOf([0, 1], Number)],
+    embed: [0, oneOf([0, 1], Number)],  // inside a Streamlit page (demo/ui_browser.py): the view alone
   };
 }
 
