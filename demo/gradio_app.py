@@ -76,7 +76,7 @@ def test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
 def test_images(dataset: str, indices) -> tuple[torch.Tensor, list[str]]:
     view = explorer().dataset(dataset)
     images = view.floats(indices)  # an index outside the split: one line (DatasetError)
-    return images, [f"#{int(i)} {view.class_names[int(view.labels[int(i)])]}" for i in indices]
+    return images, [view.caption(int(i)) for i in indices]  # "#12 (Sneaker)", as every page
 
 
 def picture(image: torch.Tensor, scale: int = SCALE) -> Image.Image:

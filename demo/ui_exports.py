@@ -48,6 +48,7 @@ def chart(where, figure, part: str, **kwargs):
         figure.update_layout(font={"size": 20}, height=int(height * 1.3))
     for axes in (figure.for_each_xaxis, figure.for_each_yaxis):  # a log axis labels every tick in full ("200"),
         axes(lambda axis: axis.update(minorloglabels="complete") if axis.type == "log" else None)  # not "2", "5"
+    # (minorloglabels: plotly 6.3 and later, pyproject's lower bound)
     name = export_name(part)
     kwargs.setdefault("width", "stretch")
     image_format = st.session_state.get("chart-format", "png")  # the sidebar's "Chart pictures as"

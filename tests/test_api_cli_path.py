@@ -131,6 +131,26 @@ def test_resume_model_and_the_command_line_say_nothing_to_train_in_their_own_wor
         api.resume_model(tmp_path / "run", 2, lr_schedule="step", progress=False)
 
 
+def test_resume_model_refuses_before_it_touches_the_folder_and_advises_calls_not_commands(tmp_path):
+    """Nothing to train and keep_best without track_fid are refused before the data is read or the logs rewritten
+    (as `vaegan train --resume` does); the advice a Python caller gets names the call, not the command."""
+    run = tmp_path / "run"
+    vaegan_core.train_model(tiny_model_config("vae"), tiny_train_config(), out_dir=run, progress=False)
+    history = (run / "history.jsonl").read_bytes()
+    (run / "history.jsonl").write_bytes(history + b'{"step": 999, "epoch": 9.0}\n')  # a line past the checkpoint
+    with pytest.raises(api.NothingToTrain):
+        api.resume_model(run, 1, progress=False)
+    with pytest.raises(ConfigError, match="keep_best=True needs track_fid"):
+        api.resume_model(run, 2, keep_best=True, progress=False)
+    assert (run / "history.jsonl").read_bytes().endswith(b'{"step": 999, "epoch": 9.0}\n')  # untouched
+    with pytest.raises(vaegan_core.CheckpointError, match=r"train_model\(\.\.\., out_dir=") as caught:
+        api.resume_model(tmp_path / "nowhere", 2, progress=False)
+    assert "vaegan train" not in str(caught.value)
+    (run / "trainer_state.pt").unlink()  # resuming exactly needs it: the advice is the call that starts afresh
+    with pytest.raises(vaegan_core.CheckpointError, match=r"resume_model\('.*', epochs, reset_optimizer=True\)"):
+        api.resume_model(run, 2, progress=False)
+
+
 def test_ctrl_c_names_the_kept_epoch_and_how_to_continue(tmp_path, monkeypatch, capsys):
     """A KeyboardInterrupt in the second epoch: from Python a TrainingInterrupted (still a KeyboardInterrupt) naming
     resume_model; from the command line exit code 130 and the `vaegan train --resume` command."""

@@ -526,3 +526,17 @@ def test_the_scores_estimate_grows_with_the_square_of_n_for_neighbours_only(monk
     monkeypatch.setattr(module, "_scores", lambda *args: None)
     assert module._seconds_of_scores(8, 1000, ("fid", "pr")) == pytest.approx(2.0)
     assert module._seconds_of_scores(8, 4000, ("fid", "pr")) == pytest.approx(1.0 + 16.0)  # cached: no new timing
+
+
+def test_the_sampling_probe_takes_conditional_models_and_models_without_a_folder():
+    """The estimate times what evaluate runs: a conditional model samples with labels (it refuses without), and a
+    model built in Python (no fingerprint) is timed too."""
+    from vaegan_core.metrics.evaluate import _seconds_per_sample
+    from vaegan_core.models import build_model
+
+    from conftest import tiny_model_config
+
+    for model in (build_model(tiny_model_config("vae", num_classes=10)).eval(),
+                  build_model(tiny_model_config("gan")).eval()):
+        assert not hasattr(model, "fingerprint") or model.fingerprint is None
+        assert _seconds_per_sample(model, "normal", probe_images=8) > 0

@@ -152,6 +152,12 @@ def resume_model(out_dir: str | Path, epochs: int, data: Any = None, *, device: 
         out_dir = Path(out_dir)
         with _python_errors():
             saved = ckpt.read_config(out_dir)  # a missing or damaged folder said before any data is read
+        if keep_best and not (track_fid or (saved["train_config"] and saved["train_config"].track_fid)):
+            raise ConfigError("keep_best=True needs track_fid: the tracked FID picks the best epoch (e.g. "
+                              "track_fid=5000)")
+        epoch = start_epoch(out_dir, saved, reset_optimizer)
+        if epoch is not None and epoch >= epochs:  # nothing to train: said before the folder is touched
+            raise _nothing_to_train(out_dir, epoch)
         tensors = _training_tensors(data, saved["model_config"])
         resume = dict(epochs=epochs, device=device, reset_optimizer=reset_optimizer, ema_decay=ema_decay,
                       prior_gan_weight=prior_gan_weight, lr_schedule=lr_schedule, track_fid=track_fid,
@@ -159,6 +165,18 @@ def resume_model(out_dir: str | Path, epochs: int, data: Any = None, *, device: 
         return run_trainer(out_dir, resume=resume, data=tensors, data_root=data_root, progress=progress,
                            threads=threads, compile=compile, on_step=on_step, on_epoch=on_epoch, on_log=on_log,
                            logged=logged)
+
+
+def start_epoch(out_dir: str | Path, saved: dict[str, Any], reset_optimizer: bool) -> int | None:
+    """The epoch a continuation of ``out_dir`` (its ``read_config``: ``saved``) starts from: the run's last finished
+    one, or (``reset_optimizer``, from the weights alone) the weights' own; None where the files do not say."""
+    epoch = (saved.get("state") or {}).get("epoch")
+    if reset_optimizer:
+        from .storage.checkpoint_folder import CheckpointFolder
+
+        weights_epoch = CheckpointFolder(out_dir).weights_metadata().get("epoch", "")
+        epoch = int(weights_epoch) if weights_epoch.isdigit() else epoch
+    return epoch if isinstance(epoch, int) else None
 
 
 def run_trainer(out_dir: Path, model_config: ModelConfig | None = None, train_config: TrainConfig | None = None, *,
@@ -408,9 +426,18 @@ def _python_words(message: str) -> str:
         shown = "" if value is None else "=" + (value if value[0].isdigit() else repr(value))
         return f"{owner}.{name}{shown}"
 
+    for command, call in _COMMAND_WORDS:  # the commands a message advises, as the calls that do the same
+        message = command.sub(call, message)
     parts = message.split("`")
     parts[::2] = [_FLAG.sub(field_of, part) for part in parts[::2]]
     return "`".join(parts)
+
+
+_COMMAND_WORDS = [
+    (re.compile(r"`vaegan train --resume --reset-optimizer --out (\S+) --epochs N`"),
+     r"`resume_model('\1', epochs, reset_optimizer=True)`"),
+    (re.compile(r"`vaegan train --out (\S+)`"), r"`train_model(..., out_dir='\1')`"),
+]
 
 
 @contextlib.contextmanager

@@ -325,7 +325,7 @@ def export_files(model, file_format: str, out: str | os.PathLike, parts=None, ch
         manifest["networks"][part] = entry
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1))
     for name in earlier - {entry["file"] for entry in manifest["networks"].values()}:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove: the new files are written
             (out / name).unlink()  # the folder holds what export.json lists (other files are not the export's)
     return manifest
 

@@ -40,7 +40,7 @@ if mode == "two test images":
     first = a.number_input("First image index", 0, last, key=ui.linked("interp-a", 0, ui.as_int(0, last)))
     second = b.number_input("Second image index", 0, last, key=ui.linked("interp-b", min(1, last), ui.as_int(0, last)))
     ends = ui.test_images(dataset, [first, second])
-    ui.picture(ends, [f"#{first} {names[labels[first]]}", f"#{second} {names[labels[second]]}"], where=pictured,
+    ui.picture(ends, [f"#{first} ({names[labels[first]]})", f"#{second} ({names[labels[second]]})"], where=pictured,
                slots=4)
 else:
     seed = choice["seed"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -472,7 +473,8 @@ current = st.session_state.get(RUN)
 knobs(locked=current is not None)
 shown = st.session_state[SHOWN] = current.state if current is not None else "none"
 app_threads()  # torch's threads, as every page that runs a model sets them (one by default)
-live.warm_up(st.session_state["live-dataset"])
+# the data read, and torch's training warmed up before Start (VAEGAN_NO_WARMUP=1, as the tests set: the data only)
+live.warm_up(st.session_state["live-dataset"], train_step=os.environ.get("VAEGAN_NO_WARMUP") != "1")
 st.toggle("Interactive charts", key="live-interactive", disabled=shown in ("stopped", "failed"),
           help="Hover, zoom and a CSV of each chart. While the run goes on the charts are pictures, which keep the "
                "buttons quick to answer; after Stop they are interactive anyway.")

@@ -75,5 +75,5 @@ class ResultStore:
 
             return estimate_seconds(extractor, n, data, metrics=metrics, model=model, prior=prior)
 
-        fingerprint = None if model is None else model.fingerprint
+        fingerprint = None if model is None else getattr(model, "fingerprint", None) or id(model)
         return self._estimates.get((extractor, int(n), data, tuple(metrics), fingerprint, prior), time_it)

@@ -324,13 +324,10 @@ def _resume_settings(args: argparse.Namespace) -> tuple:
     changed = _resume_changes(args, saved)
     if args.keep_best and not (args.track_fid or (saved["train_config"] and saved["train_config"].track_fid)):
         raise _UsageError(_KEEP_BEST_NEEDS_FID)
-    epoch = (saved.get("state") or {}).get("epoch")
-    if args.reset_optimizer:  # the continuation starts from the weights' own epoch
-        from ..storage.checkpoint_folder import CheckpointFolder
+    from ..api import start_epoch
 
-        weights_epoch = CheckpointFolder(args.out).weights_metadata().get("epoch", "")
-        epoch = int(weights_epoch) if weights_epoch.isdigit() else epoch
-    if isinstance(epoch, int) and epoch >= args.epochs:  # nothing to train: said before the folder is touched
+    epoch = start_epoch(args.out, saved, args.reset_optimizer)  # --reset-optimizer: the weights' own epoch
+    if epoch is not None and epoch >= args.epochs:  # nothing to train: said before the folder is touched
         raise _nothing_to_train(args.out, epoch)
     resumed = dict(epochs=args.epochs, device=args.device if args.device != "auto" else None,
                    reset_optimizer=args.reset_optimizer,

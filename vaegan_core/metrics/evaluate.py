@@ -352,14 +352,16 @@ def _seconds_per_image(feature_net, extractor: str, dataset: str, device: str, p
 
 def _seconds_per_sample(model, prior: str, probe_images: int = 250) -> float:
     """``model.sample``'s seconds per image with ``prior`` on this machine, timed once per process and weights."""
-    key = ("sample", model.fingerprint, prior, probe_images)
+    key = ("sample", getattr(model, "fingerprint", None) or id(model), prior, probe_images)
     if key not in _PER_IMAGE:
         generator = torch.Generator().manual_seed(0)
-        model.sample(probe_images, generator=generator, prior=prior)  # warm-up
+        classes = model.config.num_classes  # a conditional model draws each image for a class, as evaluate does
+        labels = torch.arange(probe_images) % classes if classes else None
+        model.sample(probe_images, generator=generator, prior=prior, labels=labels)  # warm-up
         timings = []
         for _ in range(2):
             start = time.perf_counter()
-            model.sample(probe_images, generator=generator, prior=prior)
+            model.sample(probe_images, generator=generator, prior=prior, labels=labels)
             timings.append(time.perf_counter() - start)
         _PER_IMAGE[key] = min(timings) / probe_images
     return _PER_IMAGE[key]
