@@ -49,6 +49,7 @@ def chart(where, figure, part: str, **kwargs):
     for axes in (figure.for_each_xaxis, figure.for_each_yaxis):  # a log axis labels every tick in full ("200"),
         axes(lambda axis: axis.update(minorloglabels="complete") if axis.type == "log" else None)  # not "2", "5"
     # (minorloglabels: plotly 6.3 and later, pyproject's lower bound)
+    figure.update_annotations(bgcolor="rgba(255, 255, 255, 0.85)")  # a line's label stays legible over bars and curves
     name = export_name(part)
     kwargs.setdefault("width", "stretch")
     image_format = st.session_state.get("chart-format", "png")  # the sidebar's "Chart pictures as"
