@@ -11,6 +11,7 @@ import pytest
 
 from conftest import require_tools  # noqa: E402
 
+import lesson_steps  # noqa: E402 (demo/, on the path by conftest)
 from local_server import READY, rerun_finished, streamlit_server  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -172,7 +173,7 @@ def test_each_lesson_button_opens_its_page_with_its_settings(server, browser):
     _ready(page, f"{server}/lesson")
     page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)
     hrefs = [link.get_attribute("href") for link in page.locator("[data-testid='stPageLink'] a").all()]
-    assert len(hrefs) == 7 and all("?" in href for href in hrefs)
+    assert len(hrefs) == len(lesson_steps.STEPS) and all("?" in href for href in hrefs)
     for number, href in enumerate(hrefs):
         _ready(page, f"{server}/lesson")
         page.locator("[data-testid='stPageLink'] a").nth(6).wait_for(timeout=60_000)  # the steps drawn
