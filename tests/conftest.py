@@ -75,6 +75,25 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def web_dir(tmp_path) -> Path:
+    """web/'s static files with stand-ins for the ONNX Runtime Web files (the export tests never run them)."""
+    import shutil
+
+    from vaegan_core import web_export
+
+    folder = tmp_path / "web"
+    folder.mkdir()
+    for name in web_export.STATIC:
+        source = REPO / "web" / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
+    dist = folder / web_export.ORT_DIST
+    dist.mkdir(parents=True)
+    for name in web_export.ORT_FILES:
+        (dist / name).write_text("// stand-in\n")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> Path:
     """A checkpoints root with tiny, briefly trained mnist/{gan,vae,vaegan}, their conditional twins in

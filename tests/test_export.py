@@ -318,20 +318,6 @@ def test_vaegan_export_refuses_an_out_that_is_a_file_and_says_what_to_install(ti
 
 # ---- vaegan export-web --------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def web_dir(tmp_path) -> Path:
-    """web/'s static files with stand-ins for the ONNX Runtime Web files (this test never runs them)."""
-    folder = tmp_path / "web"
-    folder.mkdir()
-    for name in web_export.STATIC:
-        source = ROOT / "web" / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
-    dist = folder / web_export.ORT_DIST
-    dist.mkdir(parents=True)
-    for name in web_export.ORT_FILES:
-        (dist / name).write_text("// stand-in\n")
-    return folder
-
 
 @pytest.fixture
 def tiny_zoo(tmp_path) -> dict[str, Path]:

@@ -55,20 +55,6 @@ def test_every_shipped_conditional_decoder_exports_within_tolerance(dataset, kin
     assert np.abs(found - model.decode(z, labels).numpy()).max() <= PARITY_TOLERANCE
 
 
-@pytest.fixture
-def web_dir(tmp_path) -> Path:
-    """web/'s static files with stand-ins for the ONNX Runtime Web files (never run here)."""
-    folder = tmp_path / "web"
-    folder.mkdir()
-    for name in web_export.STATIC:
-        source = ROOT / "web" / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
-    (folder / web_export.ORT_DIST).mkdir(parents=True)
-    for name in web_export.ORT_FILES:
-        (folder / web_export.ORT_DIST / name).write_text("// stand-in\n")
-    return folder
-
-
 def _save_tiny(folder: Path, kind: str, **changes) -> Path:
     torch.manual_seed(0)
     save_checkpoint(folder, build_model(tiny_model_config(kind, **changes)).eval(), tiny_train_config())
