@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from ui_links import stop
+from ui_settings import DEFAULT_PRIOR
 from vaegan_core.app import LIVE, dataset_label
 from vaegan_core.app import explorer as explorer_of
 from vaegan_core.config import ENCODER_KINDS, MODEL_KINDS
@@ -61,8 +62,11 @@ def start_warm_up() -> bool:
         from vaegan_core.app import FID_METRICS
         from vaegan_core.errors import VaeganError
 
-        try:  # the FID page's default estimate (the domain features' speed): timed once per process
-            explorer_of(root).results.estimate_seconds("lenet", 5000, "mnist", FID_METRICS)
+        try:  # the FID page's default estimates (the features', each model's sampling, the scores): timed once
+            for opened in (explorer_of(root).open("mnist", kind) for kind in MODEL_KINDS):
+                if opened.model is not None:  # the keys the page asks for: its default n, metrics and prior
+                    prior = opened.model.prior(DEFAULT_PRIOR, fallback=True).name
+                    explorer_of(root).results.estimate_seconds("lenet", 5000, "mnist", FID_METRICS, opened.model, prior)
         except VaeganError:  # no classifier shipped: the page says so
             pass
         from vaegan_core.analysis.latent import warm_up_umap

@@ -185,7 +185,7 @@ def run_trainer(out_dir: Path, model_config: ModelConfig | None = None, train_co
                 compile: bool = False, on_step: StepHook | None = None, on_epoch: EpochHook | None = None,
                 on_log: LogHook | None = None, logged: LoggerHooks | None = None, python: bool = True) -> TrainResult:
     """The one path of ``train_model``, ``resume_model`` and ``vaegan train`` on one process: the Trainer of a new
-    run (``model_config``, ``train_config``, its rate resolved: ``resolved``) or of a continuation
+    run (``model_config``, ``train_config``) or of a continuation
     (``resume``: ``Trainer.resume``'s keywords), built (the device checked, the data read: ``data`` as the Trainer
     holds it, or the dataset from ``data_root``) and fitted. ``python``: the Trainer's errors in Python's words
     (``train_config.batch_size``); False keeps the command line's (``--batch-size``), for ``vaegan train``.
@@ -197,7 +197,7 @@ def run_trainer(out_dir: Path, model_config: ModelConfig | None = None, train_co
                    on_epoch_end=_both(loggers and loggers.on_epoch, on_epoch))
     with _python_errors() if python else contextlib.nullcontext():
         if resume is None:
-            trainer = Trainer(model_config, resolved(train_config, model_config), out_dir, **options)
+            trainer = Trainer(model_config, train_config, out_dir, **options)  # it records the rate it trains at
         else:
             trainer = Trainer.resume(out_dir, **resume, **options)
             if trainer.epoch >= trainer.config.epochs:  # the weights' own epoch (reset_optimizer) said otherwise
@@ -221,13 +221,6 @@ def default_lr(kind: str) -> float:
     """The Adam rate a model of ``kind`` trains at when ``TrainConfig.lr`` is 0: its class's (VAE 1e-3, GAN and
     VAE-GAN 2e-4)."""
     return MODEL_CLASSES[kind].default_lr
-
-
-def resolved(train_config: TrainConfig, model_config: ModelConfig) -> TrainConfig:
-    """``train_config`` with ``lr`` 0 ("the model's default") replaced by the rate the model trains at: what a new
-    run writes to config.json, so that the file says the rate used (a checkpoint written before keeps its 0, which
-    reads the same). ``lr_discriminator`` 0 stays 0: "the same as lr"."""
-    return train_config if train_config.lr else dataclasses.replace(train_config, lr=default_lr(model_config.kind))
 
 
 def _nothing_to_train(out_dir: Path, epoch: int) -> NothingToTrain:
