@@ -4,7 +4,7 @@
 import { drawLine, element } from "./draw.js";
 import { MAX_TEXT, SPACE, parseText } from "./params.js";
 import { seededNoise } from "./random.js";
-import { button, range, scoresTable } from "./ui.js";
+import { button, eachModel, range, scoresTable } from "./ui.js";
 import { decodeLabelled } from "./models.js";
 
 let rows = {}, field = null, problem = null, reading = null;
@@ -104,17 +104,13 @@ export async function render(app) {
   const read = glyphs.map((glyph) => (glyph === SPACE ? "␣" : names[glyph] ?? glyph)).join(", ");
   reading.textContent = `Reads: ${read} · style: seed ${app.settings.seed}, T = ${app.settings["conditional-t"]}`;
   app.lastStyles = {};
-  const work = shown(app).map(async (model) => {
+  const results = await eachModel(shown(app), async (model) => {
     const z = styleCode(app, model.d);
     const codes = new Float32Array(labels.length * model.d);
     for (let i = 0; i < labels.length; i++) codes.set(z, i * model.d);
-    try {
-      return { model, z, pixels: await decodeLabelled(model, codes, labels, labels.length) };
-    } catch (error) {
-      return { model, why: error.message || String(error) };
-    }
+    return { z, pixels: await decodeLabelled(model, codes, labels, labels.length) };
   });
-  for (const { model, z, pixels, why } of await Promise.all(work)) {
+  for (const { model, z, pixels, why } of results) {
     const target = rows[model.kind];
     if (!target) continue;
     target.note.textContent = why ? ` · ${why}` : "";

@@ -3,7 +3,7 @@
 // reconstructs it (encoder, then decoder), once per animation frame while the strokes go on.
 import { drawGrid, element } from "./draw.js";
 import { inkOf, preprocess } from "./preprocess.js";
-import { button, modelColumn } from "./ui.js";
+import { button, eachModel, modelColumn } from "./ui.js";
 import { decode, encode } from "./models.js";
 
 const SIDE = 280, LINE = 18, KEY_STEP = 10;  // the pad's pixels (10 x 28), the stroke width, an arrow key's move
@@ -126,15 +126,11 @@ export async function render(app) {
   }
   drawGrid(input, fitted, 1, 1, app.dataset.manifest);
   if (status.textContent.startsWith("Draw in")) status.textContent = "";
-  const work = encoders(app).filter((model) => !model.error).map(async (model) => {
-    try {
-      const mu = await encode(model, fitted, 1, app.dataset.manifest);
-      return { model, mu, pixels: await decode(model, mu, 1) };
-    } catch (error) {
-      return { model, why: error.message || String(error) };
-    }
+  const results = await eachModel(encoders(app).filter((model) => !model.error), async (model) => {
+    const mu = await encode(model, fitted, 1, app.dataset.manifest);
+    return { mu, pixels: await decode(model, mu, 1) };
   });
-  for (const { model, mu, pixels, why } of await Promise.all(work)) {
+  for (const { model, mu, pixels, why } of results) {
     const target = canvases[model.kind];
     if (!target) continue;
     target.caption.textContent = why ? ` · ${why}` : "";

@@ -78,6 +78,18 @@ export function scoresTable(model) {
     element("table", {}, element("thead", {}, head), element("tbody", {}, ...rows)));
 }
 
+/** Run `work(model)` for every model at once: each result is {model, ...what work gave}, or {model, why} where it
+ * failed (a missing or corrupt network: one message in that model's place while the others draw). */
+export async function eachModel(models, work) {
+  return Promise.all(models.map(async (model) => {
+    try {
+      return { model, ...(await work(model)) };
+    } catch (error) {
+      return { model, why: error.message || String(error) };
+    }
+  }));
+}
+
 /** Decode one code `z` in every working model into its column of `columns` (kind -> {canvas, caption}, made by
  * modelColumn); a model whose code has another size says so in its caption. Records each model's code in
  * app.lastCodes (null where it was not decoded). Shared by the latent sliders and the latent map. */
