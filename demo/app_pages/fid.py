@@ -82,10 +82,10 @@ if not done:
     ui.stop()
 
 
-def _number(scores: dict, name: str, decimals: int) -> str:
-    """A measure as the tables of every page show it (zoo.HEADLINE_SHOWN's decimals); "-": not computed."""
+def _number(scores: dict, name: str) -> str:
+    """A measure as the tables of every page show it (``zoo.HEADLINE_SHOWN``'s decimals); "-": not computed."""
     value = scores.get(name)
-    return "-" if value is None else f"{value:,.{decimals}f}"
+    return "-" if value is None else f"{value:,.{zoo.HEADLINE_SHOWN.get(name, 3)}f}"
 
 
 rows, fids = [], []
@@ -93,9 +93,9 @@ for kind, result in done.items():
     scores = zoo.headline_scores(result)
     fids.append(scores.get("fid"))
     rows.append({"model": ui.LABELS[kind], "prior": PRIOR_LABELS[result.get("prior", "normal")],
-                 "FID": _number(scores, "fid", 2), "precision": _number(scores, "precision", 3),
-                 "recall": _number(scores, "recall", 3), "IS (classifier)": _number(scores, "is", 2),
-                 "classes drawn": _number(scores, "classes_covered", 0), "n": f"{result['n']:,}",
+                 "FID": _number(scores, "fid"), "precision": _number(scores, "precision"),
+                 "recall": _number(scores, "recall"), "IS (classifier)": _number(scores, "is"),
+                 "classes drawn": _number(scores, "classes_covered"), "n": f"{result['n']:,}",
                  "features": EXTRACTOR_LABELS.get(result["extractor"].split("-")[0], result["extractor"]),  # lenet-mnist
                  "time": f"{result['wall_seconds']:.0f} s"})
 st.markdown(ui.markdown_table(rows))  # text cells: "-" for a measure not computed, never "None"
