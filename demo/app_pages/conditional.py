@@ -10,6 +10,7 @@ import ui
 from vaegan_core.models import conditional
 from vaegan_core.errors import VaeganError
 from vaegan_core.images import png_bytes
+from vaegan_core.storage import zoo
 
 choice = ui.page_header(
     "Conditional",
@@ -147,8 +148,8 @@ def _percent(value) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
-def _fid(value) -> str:
-    return "-" if value is None else f"{value:.1f}"
+def _fid(value) -> str:  # to the decimals of every page's FID (zoo.HEADLINE_SHOWN)
+    return "-" if value is None else f"{value:.{zoo.HEADLINE_SHOWN['fid']}f}"
 
 
 rows, measured_any = [], False
