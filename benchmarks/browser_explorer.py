@@ -7,12 +7,15 @@ Exports the shipped models into a temporary folder (or takes an export, ``--site
 
 - a control change to new pixels: the seed typed on Compare (a 3 x 16 grid: three models, 4 x 4 images each), a
   latent slider moved (one image per model) and a number typed on Conditional (each conditional model writes its 4
-  glyphs), from the input event to the redraw's end and the next frame (median of ``--repeats``);
+  glyphs), from the input event to the redraw's end (the pixels are on the canvases), and to the next frame after it
+  (the screen shows them; this adds the display's wait, up to 16.7 ms at 60 Hz) (medians of ``--repeats``);
 - frames per second while a slider is dragged: an input event every animation frame for ``--seconds`` (a drag at the
   display's rate), redraws completed per second, on the latent sliders, Compare's temperature and the
   interpolation's position;
 - load to interactive: a new tab (empty cache) from the navigation's start to the first view drawn, from the local
   server (median of ``--repeats``);
+- the page's memory with every model loaded: the tab's renderer process (RSS and PSS, /proc) after every dataset's
+  views have loaded every network (Draw's encoders, Conditional's decoders);
 - the static folder's total size, and its parts;
 - server CPU per interaction: the serving process's CPU time (/proc/PID/stat) over the timed seed changes.
 
@@ -25,7 +28,7 @@ the seed changed in the explorer's frame, the frame's first grid drawn from the 
 Streamlit process's CPU while the frame redraws.
 
 One run, one table (Markdown); no budget is asserted. ONNX Runtime Web runs one wasm thread unless the page is
-cross-origin isolated (`vaegan web` sends COOP/COEP; then ORT picks min(4, cores / 2) threads).
+cross-origin isolated (`vaegan web` sends COOP/COEP; then web/js/models.js asks for min(4, cores) threads).
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
-# In the page: set a control, send its input event, wait for the redraw it starts and the next frame.
+# In the page: set a control, send its input event, wait for the redraw it starts (its pixels are on the canvases),
+# then for the next frame (the screen shows them): [ms to drawn, ms to that frame]. The second adds the wait for the
+# display, up to one frame (16.7 ms at 60 Hz) whatever the page does, since a change comes at any time in a frame.
 CHANGE = """async ([selector, value]) => {
   const input = document.querySelector(selector);
   const before = explorer.started;
@@ -60,8 +65,9 @@ CHANGE = """async ([selector, value]) => {
   input.value = value;
   input.dispatchEvent(new Event("input", {bubbles: true}));
   await explorer.drawn(before);
+  const drawn = performance.now() - start;
   await new Promise((resolve) => requestAnimationFrame(() => resolve()));
-  return performance.now() - start;
+  return [drawn, performance.now() - start];
 }"""
 
 # In the page: a drag at the display's rate: a new value every animation frame for `seconds`; redraws per second.
@@ -133,8 +139,75 @@ def app_with_explorer(site: Path, folder: Path) -> Path:
     return folder
 
 
+def renderers() -> set[int]:
+    """The pids of Chromium's renderer processes now (a page's JavaScript, its wasm memory and its workers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"--type=renderer" in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def resident_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process in MB (/proc/PID/smaps_rollup); PSS shares the pages it shares with Chromium's other
+    processes among them."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss"):
+            values[name] = int(rest.split()[0]) / 1024
+    return values["Rss"], values["Pss"]
+
+
+def page_memory(browser, url: str) -> str:
+    """The page's memory with every model loaded. A new tab opens a file of the same server (a page of nothing), then
+    the explorer in the same tab (the same site stays in the same renderer process); every dataset is opened, its
+    Draw view given a stroke (the encoders) and its Conditional view a number (the conditional decoders). The tab's
+    renderer is the one of Chromium's renderers that grew (the others are spares, made at once); its RSS and PSS
+    (/proc), and what it had on the page of nothing."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(url + web_export.INDEX_FILE)
+    page.wait_for_timeout(1000)
+    empty = {pid: resident_mb(pid) for pid in renderers()}
+    page.goto(url)
+    page.wait_for_selector("body[data-state=ready]", timeout=120_000)
+    datasets = page.evaluate("explorer.catalogue.map((entry) => entry.name)")
+    for name in datasets:
+        page.select_option("#dataset", name)
+        page.wait_for_function(f"explorer.settings.dataset === {name!r} && document.body.dataset.state === 'ready'")
+        page.evaluate("document.activeElement.blur()")  # the view keys work outside the form's controls
+        page.keyboard.press("5")
+        box = page.locator("#view-draw canvas.pad").bounding_box()
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.2 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.45 * box["width"], box["y"] + 0.8 * box["height"], steps=8)
+        page.mouse.up()
+        page.evaluate("document.activeElement.blur()")
+        page.keyboard.press("6")
+        page.fill("#write", "2026")
+        page.wait_for_function("explorer.finished === explorer.started && document.body.dataset.busy === 'false'")
+    page.wait_for_timeout(1000)  # the last redraws and their garbage settle
+    networks = page.evaluate("explorer.loaded.networks")
+    now = {pid: resident_mb(pid) for pid in empty if Path(f"/proc/{pid}").exists()}
+    tab = max(now, key=lambda pid: now[pid][0] - empty[pid][0])
+    context.close()
+    (rss, pss), (rss0, pss0) = now[tab], empty[tab]
+    return (f"{rss:.0f} MB resident, {pss:.0f} MB proportional ({networks} networks of {len(datasets)} datasets "
+            f"loaded; the tab's renderer process, which held {rss0:.0f} / {pss0:.0f} MB on a page of nothing)")
+
+
 def median_ms(values) -> str:
     return f"{statistics.median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f})"
+
+
+def change_ms(changes) -> str:
+    """CHANGE's timings: to the pixels drawn (median, min, max), and the median to the next frame."""
+    return (f"{median_ms([drawn for drawn, _ in changes])}; next frame "
+            f"{statistics.median(frame for _, frame in changes):.0f} ms")
 
 
 def measure(browser, url: str, server_pid: int, repeats: int, seconds: float) -> dict[str, str]:
@@ -172,16 +245,17 @@ def measure(browser, url: str, server_pid: int, repeats: int, seconds: float) ->
     written = [page.evaluate(CHANGE, ["#write", str(2026 + i)]) for i in range(repeats)]
     conditional = page.locator("#view-conditional canvas.line").count()
     context.close()
-    rows[GRID] = median_ms(grid)
-    rows[SINGLE] = median_ms(single)
+    rows[GRID] = change_ms(grid)
+    rows[SINGLE] = change_ms(single)
     rows[f"control change to new pixels, a number typed ({conditional} conditional models x 4 glyphs)"] = \
-        median_ms(written)
+        change_ms(written)
     rows[FPS_LATENT] = f"{fps_latent['fps']:.1f}"
     rows[FPS_COMPARE] = f"{fps_compare['fps']:.1f}"
     rows[FPS_INTERP] = f"{fps_interp['fps']:.1f}"
     rows[LOAD] = f"{statistics.median(loads):.2f} s (min {min(loads):.2f}, max {max(loads):.2f})"
+    rows["the page's memory, every model loaded"] = page_memory(browser, url)
     rows[CPU] = f"{cpu:.3f} s (the static server; no request while the page redraws)"
-    rows["wasm threads"] = (f"{max(1, min(4, -(-cores // 2))) if isolated else 1} (page cross-origin isolated: "
+    rows["wasm threads"] = (f"{max(1, min(4, cores)) if isolated else 1} (page cross-origin isolated: "
                             f"{'yes' if isolated else 'no'}; {cores} cores seen)")
     return rows
 
@@ -245,7 +319,7 @@ def measure_drag_live(browser, url: str, pid: int, repeats: int, seconds: float)
     cpu = (cpu_seconds(pid) - before) / repeats
     fps = frame.evaluate(DRAG, ["#view-compare input[name='compare-t']", seconds])
     page.close()
-    return {GRID: median_ms(changes), FPS_COMPARE: f"{fps['fps']:.1f}",
+    return {GRID: change_ms(changes), FPS_COMPARE: f"{fps['fps']:.1f}",
             LOAD: f"{statistics.median(loads):.2f} s (min {min(loads):.2f}, max {max(loads):.2f}; Streamlit page, "
                   "then the frame's first grid)",
             CPU: f"{cpu:.3f} s (the Streamlit process, while the frame redraws)"}

@@ -5,6 +5,7 @@ torch, max abs diff <= 1e-3) at any batch size, and the folder holds what the br
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import sys
@@ -338,8 +339,12 @@ def test_export_web_writes_what_the_explorer_reads(tiny_zoo, web_dir, tmp_path):
     assert summary["datasets"] == {"digits": ["gan", "vae", "vaegan"]}
     index = json.loads((out / "explorer.json").read_text())
     assert index["datasets"][0]["manifest"] == "digits/manifest.json"
-    for name in ("index.html", "style.css", "js/main.js", "ort/ort.wasm.min.mjs", "ort/ort-wasm-simd-threaded.wasm"):
+    for name in ("index.html", "style.css", "js/main.js", "ort/ort.wasm.min.mjs", "ort/ort-wasm-simd-threaded.wasm.gz"):
         assert (out / name).is_file(), name
+    # the runtime's binary goes gzipped (the page unpacks it): the same bytes as node_modules' once unpacked
+    source = web_dir / web_export.ORT_DIST / web_export.ORT_GZIPPED
+    assert gzip.decompress((out / "ort" / (web_export.ORT_GZIPPED + ".gz")).read_bytes()) == source.read_bytes()
+    assert not (out / "ort" / web_export.ORT_GZIPPED).exists()
     manifest = json.loads((out / "digits" / "manifest.json").read_text())
     assert (manifest["count"], manifest["channels"], manifest["height"]) == (12, 1, 28)
     assert len(manifest["labels"]) == 12 and manifest["class_names"][3] == "3"
@@ -397,9 +402,11 @@ def test_vaegan_web_serves_the_folder_with_module_and_wasm_types(tiny_zoo, web_d
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/"
         for name, kind in [("ort/ort.wasm.min.mjs", "text/javascript"), ("js/main.js", "text/javascript"),
-                           ("ort/ort-wasm-simd-threaded.wasm", "application/wasm"), ("explorer.json", "application/json")]:
+                           ("ort/ort-wasm-simd-threaded.wasm.gz", "application/gzip"),
+                           ("explorer.json", "application/json")]:
             with urllib.request.urlopen(base + name) as response:
                 assert response.headers["Content-Type"].startswith(kind), name
+                assert response.headers["Content-Encoding"] is None, name  # the page unpacks the .gz itself
                 assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
     finally:
         server.shutdown()

@@ -240,6 +240,29 @@ def test_a_missing_or_corrupt_model_file_is_one_message_and_the_others_work(site
         assert errors.count() == 1
 
 
+@pytest.mark.parametrize("how", ["missing", "corrupt"])
+def test_a_missing_or_corrupt_runtime_is_one_message(site, browser, tmp_path, how):
+    """ONNX Runtime's wasm binary ships gzipped (web_export.ORT_GZIPPED): without it, or with a truncated copy, no model
+    can run, and the page says so once (not once per model), naming the file and the command that repairs it."""
+    folder = _broken_site(site, tmp_path / "site", "missing")
+    (folder / "mnist" / "vae" / "decoder.onnx").symlink_to(site / "mnist" / "vae" / "decoder.onnx")  # models intact
+    runtime = folder / "ort" / (web_export.ORT_GZIPPED + ".gz")
+    runtime.unlink()
+    if how == "corrupt":
+        runtime.write_bytes((site / "ort" / runtime.name).read_bytes()[:100_000])
+    with served(folder) as address, page_of(browser, address) as page:
+        open_page(page, address)
+        errors = page.locator("#notices .model-error")
+        assert errors.count() == 1, errors.all_inner_texts()
+        message = errors.inner_text()
+        assert "ONNX Runtime Web could not be loaded" in message and runtime.name in message, message
+        assert "vaegan export-web" in message and ("HTTP 404" in message) == (how == "missing"), message
+        assert page.locator("#view-compare canvas.grid").count() == 0
+        redrawn(page, lambda: page.keyboard.press("2"))  # the views still open, empty, without an error of their own
+        thrown = [text for text in page.problems if "Failed to load resource" not in text]  # (the 404 is the browser's)
+        assert errors.count() == 1 and not thrown, thrown
+
+
 def test_python_http_server_serves_it_too(site, browser):
     """`python -m http.server` in the folder: no COOP/COEP (one wasm thread), the types Python knows; it works."""
     import functools

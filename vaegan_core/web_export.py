@@ -53,6 +53,9 @@ ORT_VERSION = "1.30.0"  # web/package.json pins it; web/package-lock.json locks 
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 # The wasm-only build: the default ort.min.js also wants the JSEP/WebGPU files (DESIGN.md, section 4)
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+# The wasm binary (14.2 MB, the folder's largest file by far) is copied gzipped (3.7 MB): web/js/models.js unpacks it
+# with the browser's DecompressionStream and hands it to ONNX Runtime as env.wasm.wasmBinary
+ORT_GZIPPED = "ort-wasm-simd-threaded.wasm"
 INDEX_FILE = "explorer.json"
 UNCONDITIONAL, CONDITIONAL = "models", "conditional"  # the manifest's two groups of models (the second's folder)
 FORMAT = "vaegan-web-1"
@@ -290,10 +293,22 @@ def copy_static(out: Path, web_dir: str | os.PathLike | None = None) -> None:
             shutil.copy2(source, target)
     (out / "ort").mkdir(exist_ok=True)
     for path in runtime:
-        shutil.copy2(path, out / "ort" / path.name)
+        if path.name == ORT_GZIPPED:
+            _write_gzipped(path, out / "ort" / (path.name + ".gz"))
+        else:
+            shutil.copy2(path, out / "ort" / path.name)
     (out / "ort" / "NOTICE.txt").write_text(
         f"ONNX Runtime Web {ORT_VERSION} (https://github.com/microsoft/onnxruntime), MIT License, "
         "Copyright (c) Microsoft Corporation; installed from npm by `npm ci --prefix web`.\n", encoding="utf-8")
+
+
+def _write_gzipped(source: Path, target: Path) -> None:
+    """``source`` gzipped into ``target`` (level 9, no name or time in the header: the same bytes on every export)."""
+    import gzip
+
+    with open(source, "rb") as plain:
+        _write_bytes(target, gzip.compress(plain.read(), compresslevel=9, mtime=0))
+    (target.parent / source.name).unlink(missing_ok=True)  # an earlier export's plain copy
 
 
 def export_web(out: str | os.PathLike, checkpoints=None, n_images: int = TEST_IMAGES,
@@ -330,7 +345,8 @@ def export_web(out: str | os.PathLike, checkpoints=None, n_images: int = TEST_IM
 
 # ---- `vaegan web DIR`: the folder on a local server ------------------------------------------------------------
 MIME_TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
-              ".onnx": "application/octet-stream", ".bin": "application/octet-stream", ".json": "application/json"}
+              ".onnx": "application/octet-stream", ".bin": "application/octet-stream", ".json": "application/json",
+              ".gz": "application/gzip"}  # served as it is, never with Content-Encoding: the page unpacks it
 
 
 def check_site(folder: str | os.PathLike) -> Path:

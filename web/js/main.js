@@ -2,7 +2,7 @@
 // every change. A redraw asked for while one runs is folded into one more, with the latest settings: dragging a
 // control never queues stale frames.
 import { element } from "./draw.js";
-import { loadDataset, fetchJSON } from "./models.js";
+import { loadDataset, fetchJSON, loaded } from "./models.js";
 import { MAX_SEED, VIEWS, query, readSettings, specs } from "./params.js";
 import * as compare from "./compare.js";
 import * as latent from "./latent.js";
@@ -20,7 +20,7 @@ const REBUILD = new Set(["kinds", "interp-between", "latent-source", "latent-mod
 
 const app = {
   catalogue: [], datasets: {}, dataset: null, spec: null, settings: {}, lastCodes: {},
-  started: 0, finished: 0, waiters: [], readyAt: null,
+  started: 0, finished: 0, waiters: [], readyAt: null, loaded,
   shownModels() {
     return this.settings.kinds.map((kind) => this.dataset.models[kind]).filter(Boolean);
   },
@@ -158,7 +158,9 @@ async function openDataset(name) {
   const { settings, problems } = readSettings(first ? location.search : "", app.spec, first ? {} : app.settings);
   app.settings = { ...settings, dataset: name };
   problems.forEach((problem) => notice(problem));
-  for (const model of Object.values(app.dataset.models)) if (model.error) notice(model.error, "model-error");
+  // each broken model once; a runtime that cannot load is one sentence for them all
+  const errors = new Set(Object.values(app.dataset.models).map((model) => model.error).filter(Boolean));
+  for (const error of errors) notice(error, "model-error");
   app.lastCodes = {};
   buildHeader();
   build();

@@ -4,10 +4,38 @@
 import * as ort from "../ort/ort.wasm.min.mjs";
 
 ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
-// ONNX Runtime uses one thread unless the page is cross-origin isolated (`vaegan web` sends COOP/COEP); then it
-// picks its own number. Without isolation, asking for more only logs a warning.
-if (!self.crossOriginIsolated) ort.env.wasm.numThreads = 1;
+// ONNX Runtime uses one thread unless the page is cross-origin isolated (`vaegan web` sends COOP/COEP). Isolated, it
+// would pick half the cores (one of two); a visitor's grid is the only work on the page, so it gets every core (at
+// most 4). Without isolation, asking for more only logs a warning.
+ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
 ort.env.logLevel = "error";
+
+// The runtime's wasm binary ships gzipped (web_export.ORT_GZIPPED: 14.2 MB -> 3.7 MB, the folder's largest file) and
+// is unpacked here by the browser's own DecompressionStream, once, before the first session is created. A server
+// that unpacked it already (Content-Encoding: gzip) hands over the plain binary, which is taken as it is.
+const RUNTIME = "ort-wasm-simd-threaded.wasm.gz";
+let runtimeReady = null;
+
+/** What is loaded so far: networks (one ONNX Runtime session each); the benchmark reads it (explorer.loaded). */
+export const loaded = { networks: 0 };
+
+async function session(bytes) {
+  const created = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  loaded.networks += 1;
+  return created;
+}
+
+function runtime() {
+  runtimeReady ??= fetchBytes(new URL(`../ort/${RUNTIME}`, import.meta.url).href).then(async (bytes) => {
+    const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
+    const plain = gzipped ? new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")) : null;
+    ort.env.wasm.wasmBinary = plain ? new Uint8Array(await new Response(plain).arrayBuffer()) : bytes;
+  }).catch((error) => {  // the same sentence for every model: the page shows it once
+    throw new Error(`ONNX Runtime Web could not be loaded from ort/${RUNTIME} (${String(error.message || error)
+      .slice(0, 120)}), so no model can run; run \`vaegan export-web\` again to repair it.`);
+  });
+  return runtimeReady;
+}
 
 async function fetchBytes(url) {
   const response = await fetch(url);
@@ -36,11 +64,17 @@ async function loadModel(base, entry, count) {
   const model = { kind: entry.kind, label: entry.label, d: entry.latent_dim, session: null, codes: null,
                   pca: entry.pca || null, encoderFile: entry.encoder ? base + entry.encoder : null, encoder: null,
                   gmm: null, gmmNote: entry.gmm_note, scores: entry.scores || [], epochs: entry.epochs, error: null };
+  try {
+    await runtime();
+  } catch (error) {
+    model.error = error.message;
+    return model;
+  }
   let current = entry.decoder;
   try {
     const decoder = await fetchBytes(base + entry.decoder);
     try {
-      model.session = await ort.InferenceSession.create(decoder, { executionProviders: ["wasm"] });
+      model.session = await session(decoder);
     } catch (error) {
       throw new Error(`${base + entry.decoder} is not a readable ONNX model (${String(error.message || error).slice(0, 120)})`);
     }
@@ -99,8 +133,7 @@ export function decode(model, codes, n) {
 /** A session of the ONNX file `url`, created on first use and kept in `holder[key]`; an Error with one sentence
  * (naming the model and the file) when the file is missing or broken. */
 function lazySession(holder, key, url, label) {
-  holder[key] ??= fetchBytes(url).then((bytes) => ort.InferenceSession.create(bytes,
-    { executionProviders: ["wasm"] })).catch((error) => {
+  holder[key] ??= runtime().then(() => fetchBytes(url)).then(session).catch((error) => {
     throw new Error(`${label}: ${url} could not be loaded (${String(error.message || error).slice(0, 120)}); run ` +
       "`vaegan export-web` again to repair it");
   });
