@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 import pytest
 
@@ -88,3 +94,21 @@ def test_image_ships_what_the_offline_app_needs():
     assert "checkpoints" not in ignored and "demo" not in ignored
     for needed in ("checkpoints/data/mnist", "checkpoints/classifiers/mnist", "demo/app.py"):
         assert (REPO / needed).exists(), needed
+
+
+def test_an_exported_explorer_goes_into_the_image():
+    """`vaegan export-web --out demo/static/explorer` before a build puts the browser explorer in the image (docs/
+    space.md): nothing in .dockerignore leaves it out, and the image's Streamlit serves the static folder."""
+    import fnmatch
+
+    ignored = [line.strip().rstrip("/") for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    for path in ("demo/static/explorer/index.html", "demo/static/explorer/ort/ort-wasm-simd-threaded.wasm.gz",
+                 "demo/static/explorer/mnist/gan/decoder.onnx"):
+        parts = path.split("/")
+        prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+        caught = [pattern for pattern in ignored for prefix in prefixes
+                  if fnmatch.fnmatch(prefix, pattern) or fnmatch.fnmatch(prefix, pattern.replace("**/", ""))]
+        assert not caught, (path, caught)
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["enableStaticServing"] is True
