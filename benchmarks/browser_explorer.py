@@ -140,15 +140,27 @@ def app_with_explorer(site: Path, folder: Path) -> Path:
 
 
 def renderers() -> set[int]:
-    """The pids of Chromium's renderer processes now (a page's JavaScript, its wasm memory and its workers)."""
-    found = set()
+    """The pids of the renderer processes (a page's JavaScript, its wasm memory and its workers) of the Chromium this
+    script started: descendants of this process only, never another program's browser on the same machine."""
+    parents, commands = {}, {}
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"--type=renderer" in (entry / "cmdline").read_bytes():
-                found.add(int(entry.name))
-        except OSError:
+            if entry.name.isdigit():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                commands[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
             continue
-    return found
+
+    def ours(pid: int) -> bool:
+        for _ in range(64):  # a chain of parents, up to init
+            if pid == os.getpid():
+                return True
+            pid = parents.get(pid, 0)
+            if pid <= 1:
+                return False
+        return False
+
+    return {pid for pid, command in commands.items() if b"--type=renderer" in command and ours(pid)}
 
 
 def resident_mb(pid: int) -> tuple[float, float]:
@@ -192,9 +204,12 @@ def page_memory(browser, url: str) -> str:
         page.wait_for_function("explorer.finished === explorer.started && document.body.dataset.busy === 'false'")
     page.wait_for_timeout(1000)  # the last redraws and their garbage settle
     networks = page.evaluate("explorer.loaded.networks")
-    now = {pid: resident_mb(pid) for pid in empty if Path(f"/proc/{pid}").exists()}
-    tab = max(now, key=lambda pid: now[pid][0] - empty[pid][0])
+    now = {pid: resident_mb(pid) for pid in renderers()}
+    tab = max(now, key=lambda pid: now[pid][0] - empty.get(pid, (0.0, 0.0))[0])
     context.close()
+    if tab not in empty:  # the explorer opened in a renderer of its own: nothing to compare it with
+        return (f"not measured: the tab changed renderer process on navigation (the largest new one: "
+                f"{now[tab][0]:.0f} MB resident)")
     (rss, pss), (rss0, pss0) = now[tab], empty[tab]
     return (f"{rss:.0f} MB resident, {pss:.0f} MB proportional ({networks} networks of {len(datasets)} datasets "
             f"loaded; the tab's renderer process, which held {rss0:.0f} / {pss0:.0f} MB on a page of nothing)")

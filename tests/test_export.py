@@ -342,9 +342,9 @@ def test_export_web_writes_what_the_explorer_reads(tiny_zoo, web_dir, tmp_path):
     for name in ("index.html", "style.css", "js/main.js", "ort/ort.wasm.min.mjs", "ort/ort-wasm-simd-threaded.wasm.gz"):
         assert (out / name).is_file(), name
     # the runtime's binary goes gzipped (the page unpacks it): the same bytes as node_modules' once unpacked
-    source = web_dir / web_export.ORT_DIST / web_export.ORT_GZIPPED
-    assert gzip.decompress((out / "ort" / (web_export.ORT_GZIPPED + ".gz")).read_bytes()) == source.read_bytes()
-    assert not (out / "ort" / web_export.ORT_GZIPPED).exists()
+    source = web_dir / web_export.ORT_DIST / web_export.ORT_BINARY
+    assert gzip.decompress((out / "ort" / (web_export.ORT_BINARY + ".gz")).read_bytes()) == source.read_bytes()
+    assert not (out / "ort" / web_export.ORT_BINARY).exists()
     manifest = json.loads((out / "digits" / "manifest.json").read_text())
     assert (manifest["count"], manifest["channels"], manifest["height"]) == (12, 1, 28)
     assert len(manifest["labels"]) == 12 and manifest["class_names"][3] == "3"
@@ -365,8 +365,11 @@ def test_export_web_writes_what_the_explorer_reads(tiny_zoo, web_dir, tmp_path):
     gmm = np.fromfile(out / "digits" / "vae" / "gmm.bin", dtype="<f4")
     assert gmm.size == 3 + 3 * 8 + 3 * 8 * 8 and np.allclose(gmm[:3], [0.2, 0.3, 0.5])
     assert models["vaegan"]["gmm"] is None and "vaegan" in models and "fit-gmm" in models["vaegan"]["gmm_note"]
-    # a second export into the same folder is fine; a folder of other things is refused
+    # a second export into the same folder is fine (an earlier export's plain runtime binary goes); a folder of other
+    # things is refused
+    (out / "ort" / web_export.ORT_BINARY).write_bytes(b"an older export's copy")
     web_export.export_web(out, [str(tiny_zoo["gan"])], n_images=4, web_dir=web_dir)
+    assert not (out / "ort" / web_export.ORT_BINARY).exists() and (out / "ort" / (web_export.ORT_BINARY + ".gz")).is_file()
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(ExportError, match="not empty and holds no earlier export"):

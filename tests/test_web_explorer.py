@@ -240,16 +240,21 @@ def test_a_missing_or_corrupt_model_file_is_one_message_and_the_others_work(site
         assert errors.count() == 1
 
 
-@pytest.mark.parametrize("how", ["missing", "corrupt"])
+@pytest.mark.parametrize("how", ["missing", "corrupt", "not wasm"])
 def test_a_missing_or_corrupt_runtime_is_one_message(site, browser, tmp_path, how):
-    """ONNX Runtime's wasm binary ships gzipped (web_export.ORT_GZIPPED): without it, or with a truncated copy, no model
-    can run, and the page says so once (not once per model), naming the file and the command that repairs it."""
+    """ONNX Runtime's wasm binary ships gzipped (web_export.ORT_BINARY): without it, with a truncated copy, or with a
+    file that is no WebAssembly, no model can run, and the page says so once (not once per model, nor again in the
+    Conditional view's rows), naming the file and the command that repairs it."""
+    import gzip
+
     folder = _broken_site(site, tmp_path / "site", "missing")
     (folder / "mnist" / "vae" / "decoder.onnx").symlink_to(site / "mnist" / "vae" / "decoder.onnx")  # models intact
-    runtime = folder / "ort" / (web_export.ORT_GZIPPED + ".gz")
+    runtime = folder / "ort" / (web_export.ORT_BINARY + ".gz")
     runtime.unlink()
     if how == "corrupt":
         runtime.write_bytes((site / "ort" / runtime.name).read_bytes()[:100_000])
+    elif how == "not wasm":
+        runtime.write_bytes(gzip.compress(b"<!doctype html><p>a server's page, not the runtime</p>"))
     with served(folder) as address, page_of(browser, address) as page:
         open_page(page, address)
         errors = page.locator("#notices .model-error")
@@ -257,8 +262,12 @@ def test_a_missing_or_corrupt_runtime_is_one_message(site, browser, tmp_path, ho
         message = errors.inner_text()
         assert "ONNX Runtime Web could not be loaded" in message and runtime.name in message, message
         assert "vaegan export-web" in message and ("HTTP 404" in message) == (how == "missing"), message
+        assert ("not a WebAssembly binary" in message) == (how == "not wasm"), message
+        assert "decoder.onnx" not in message  # the networks are intact: not theirs to blame
         assert page.locator("#view-compare canvas.grid").count() == 0
-        redrawn(page, lambda: page.keyboard.press("2"))  # the views still open, empty, without an error of their own
+        redrawn(page, lambda: page.keyboard.press("6"))  # the conditional decoders load now: the same runtime
+        notes = page.locator("#view-conditional figure.model .caption").all_inner_texts()
+        assert notes and all("not available: ONNX Runtime Web could not be loaded" in note for note in notes), notes
         thrown = [text for text in page.problems if "Failed to load resource" not in text]  # (the 404 is the browser's)
         assert errors.count() == 1 and not thrown, thrown
 

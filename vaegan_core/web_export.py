@@ -53,9 +53,9 @@ ORT_VERSION = "1.30.0"  # web/package.json pins it; web/package-lock.json locks 
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 # The wasm-only build: the default ort.min.js also wants the JSEP/WebGPU files (DESIGN.md, section 4)
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-# The wasm binary (14.2 MB, the folder's largest file by far) is copied gzipped (3.7 MB): web/js/models.js unpacks it
-# with the browser's DecompressionStream and hands it to ONNX Runtime as env.wasm.wasmBinary
-ORT_GZIPPED = "ort-wasm-simd-threaded.wasm"
+# The runtime's wasm binary (13.6 MB, the folder's largest file by far) is copied gzipped, as ORT_BINARY + ".gz" (3.5
+# MB): web/js/models.js unpacks it with the browser's DecompressionStream and hands it to ONNX Runtime as a blob URL
+ORT_BINARY = "ort-wasm-simd-threaded.wasm"
 INDEX_FILE = "explorer.json"
 UNCONDITIONAL, CONDITIONAL = "models", "conditional"  # the manifest's two groups of models (the second's folder)
 FORMAT = "vaegan-web-1"
@@ -293,7 +293,7 @@ def copy_static(out: Path, web_dir: str | os.PathLike | None = None) -> None:
             shutil.copy2(source, target)
     (out / "ort").mkdir(exist_ok=True)
     for path in runtime:
-        if path.name == ORT_GZIPPED:
+        if path.name == ORT_BINARY:
             _write_gzipped(path, out / "ort" / (path.name + ".gz"))
         else:
             shutil.copy2(path, out / "ort" / path.name)

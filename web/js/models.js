@@ -3,18 +3,19 @@
 // and the others work on.
 import * as ort from "../ort/ort.wasm.min.mjs";
 
-ort.env.wasm.wasmPaths = new URL("../ort/", import.meta.url).href;
 // ONNX Runtime uses one thread unless the page is cross-origin isolated (`vaegan web` sends COOP/COEP). Isolated, it
 // would pick half the cores (one of two); a visitor's grid is the only work on the page, so it gets every core (at
 // most 4). Without isolation, asking for more only logs a warning.
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
 ort.env.logLevel = "error";
 
-// The runtime's wasm binary ships gzipped (web_export.ORT_GZIPPED: 14.2 MB -> 3.7 MB, the folder's largest file) and
-// is unpacked here by the browser's own DecompressionStream, once, before the first session is created. A server
-// that unpacked it already (Content-Encoding: gzip) hands over the plain binary, which is taken as it is.
+// The runtime's wasm binary ships gzipped (web_export.ORT_BINARY: 13.6 MB -> 3.5 MB, the folder's largest file) and
+// is unpacked here by the browser's own DecompressionStream, once, before the first session is created; a server
+// that unpacked it already (Content-Encoding: gzip) hands over the plain binary, which is taken as it is. ONNX Runtime
+// gets it as a blob URL (wasmPaths.wasm): it compiles it streaming, and the bytes are let go once it has started.
 const RUNTIME = "ort-wasm-simd-threaded.wasm.gz";
-let runtimeReady = null;
+const GLUE = new URL("../ort/ort-wasm-simd-threaded.mjs", import.meta.url).href;
+let runtimeReady = null, runtimeURL = null;
 
 /** What is loaded so far: networks (one ONNX Runtime session each); the benchmark reads it (explorer.loaded). */
 export const loaded = { networks: 0 };
@@ -22,24 +23,48 @@ export const loaded = { networks: 0 };
 async function session(bytes) {
   const created = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
   loaded.networks += 1;
+  if (runtimeURL) {  // the runtime is compiled and running: its bytes are no longer needed
+    URL.revokeObjectURL(runtimeURL);
+    runtimeURL = null;
+  }
   return created;
 }
 
+async function unpack(bytes) {
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  if (typeof DecompressionStream === "undefined") {
+    throw new Error("this browser cannot unpack it (no DecompressionStream): open the page in a current Chrome, " +
+                    "Edge, Firefox or Safari");
+  }
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Resolves once the runtime's binary is ready for the first session; rejects with one sentence (the same for every
+ * model: the page shows it once; `error.runtime` is true) and tries again on the next call (a network that came
+ * back). */
 function runtime() {
-  runtimeReady ??= fetchBytes(new URL(`../ort/${RUNTIME}`, import.meta.url).href).then(async (bytes) => {
-    const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
-    const plain = gzipped ? new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip")) : null;
-    ort.env.wasm.wasmBinary = plain ? new Uint8Array(await new Response(plain).arrayBuffer()) : bytes;
-  }).catch((error) => {  // the same sentence for every model: the page shows it once
-    throw new Error(`ONNX Runtime Web could not be loaded from ort/${RUNTIME} (${String(error.message || error)
-      .slice(0, 120)}), so no model can run; run \`vaegan export-web\` again to repair it.`);
+  runtimeReady ??= (async () => {
+    const url = new URL(`../ort/${RUNTIME}`, import.meta.url);
+    const plain = await unpack(await fetchBytes(url.href, `ort/${RUNTIME}`));
+    if (plain[0] !== 0x00 || plain[1] !== 0x61 || plain[2] !== 0x73 || plain[3] !== 0x6d) {
+      throw new Error("not a WebAssembly binary once unpacked");
+    }
+    runtimeURL = URL.createObjectURL(new Blob([plain], { type: "application/wasm" }));
+    ort.env.wasm.wasmPaths = { mjs: GLUE, wasm: runtimeURL };
+  })().catch((error) => {
+    runtimeReady = null;
+    const failure = new Error(`ONNX Runtime Web could not be loaded from ort/${RUNTIME} (${String(error.message ||
+      error).slice(0, 160)}), so no model can run; reload the page, or run \`vaegan export-web\` again to repair it.`);
+    failure.runtime = true;
+    throw failure;
   });
   return runtimeReady;
 }
 
-async function fetchBytes(url) {
+async function fetchBytes(url, shown = url) {
   const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url} could not be loaded (HTTP ${response.status})`);
+  if (!response.ok) throw new Error(`${shown} could not be loaded (HTTP ${response.status})`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
@@ -98,6 +123,7 @@ async function loadModel(base, entry, count) {
 
 /** A dataset: {manifest, images (Uint8Array count x C x H x W), models: {kind: model}, conditional: {kind: model}}. */
 export async function loadDataset(entry) {
+  runtime().catch(() => {});  // fetched beside the manifest and the images (its failure is each model's to report)
   const base = new URL(entry.manifest, document.baseURI).href.replace(/manifest\.json$/, "");
   const manifest = await fetchJSON(entry.manifest);
   const { count, channels, height, width } = manifest;
@@ -133,9 +159,12 @@ export function decode(model, codes, n) {
 /** A session of the ONNX file `url`, created on first use and kept in `holder[key]`; an Error with one sentence
  * (naming the model and the file) when the file is missing or broken. */
 function lazySession(holder, key, url, label) {
-  holder[key] ??= runtime().then(() => fetchBytes(url)).then(session).catch((error) => {
+  holder[key] ??= runtime().then(() => fetchBytes(url).then(session).catch((error) => {
     throw new Error(`${label}: ${url} could not be loaded (${String(error.message || error).slice(0, 120)}); run ` +
       "`vaegan export-web` again to repair it");
+  })).catch((error) => {
+    if (error.runtime) delete holder[key];  // not this file's fault: the next use tries again
+    throw error;
   });
   return holder[key];
 }

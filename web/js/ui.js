@@ -84,8 +84,9 @@ export async function eachModel(models, work) {
   return Promise.all(models.map(async (model) => {
     try {
       return { model, ...(await work(model)) };
-    } catch (error) {
-      return { model, why: error.message || String(error) };
+    } catch (error) {  // a runtime that cannot load is said once, above every view (main.js): not again per model
+      return { model, why: error.runtime ? "not available: ONNX Runtime Web could not be loaded (see the message " +
+        "above)" : error.message || String(error) };
     }
   }));
 }
