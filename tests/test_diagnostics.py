@@ -106,6 +106,20 @@ def test_the_bernoulli_elbo_reads_a_gaussian_vae_s_pixel_means_as_probabilities(
     assert np.isfinite(iwae).all() and iwae.mean() <= found["bernoulli_elbo"].mean() + 1.0
 
 
+def test_both_importance_weighted_bounds_share_their_decoder_passes(images):
+    """With k > 1 samples, a Gaussian VAE's two bounds (its own likelihood and the Bernoulli reading) come from the
+    same k draws of z and k decoder passes, not 2k: and each equals the bound computed alone."""
+    model = build_model(tiny_model_config("vae", likelihood="gaussian")).eval()
+    calls = []
+    model.decoder.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[0]))
+    both = anomaly.anomaly_scores(model, images, scores=("elbo", "bernoulli_elbo", "pixel_error"), k=5, seed=2)
+    assert len(calls) == 1 + 5, calls  # decode(mu) for the pixel error, then one pass per sample
+    for name in ("elbo", "bernoulli_elbo"):
+        alone = anomaly.anomaly_scores(model, images, scores=(name,), k=5, seed=2)[name]
+        np.testing.assert_allclose(both[name], alone, rtol=1e-5)
+    assert not np.allclose(both["elbo"], both["bernoulli_elbo"])
+
+
 def test_importance_weighted_bound_is_at_least_the_elbo(images):
     model = build_model(tiny_model_config("vae")).eval()
     elbo = anomaly.anomaly_scores(model, images, scores=("elbo",), k=1)["elbo"]

@@ -94,11 +94,10 @@ def _batch_scores(model, images: torch.Tensor, names, k: int, generator, labels=
                 result[name] = -_elbo(model, images, logits_z, mu, logvar, bernoulli=name == "bernoulli_elbo")
         else:
             logits_mu = model.decoder(mu, labels).float()
-            state = generator.get_state()  # both bounds on the same draws of z
-            for name in bounds:
-                generator.set_state(state)
-                result[name] = -_log_likelihood_bound(model, images, mu, logvar, k, generator, labels,
-                                                      bernoulli=name == "bernoulli_elbo")
+            if bounds:  # both bounds from the same k draws of z and decoder passes
+                found = _log_likelihood_bounds(model, images, mu, logvar, k, generator, labels,
+                                               [name == "bernoulli_elbo" for name in bounds])
+                result.update({name: -value for name, value in zip(bounds, found)})
         recon = torch.sigmoid(logits_mu)
         if "pixel_error" in names:
             result["pixel_error"] = (recon - images).pow(2).flatten(1).mean(1)
@@ -131,20 +130,23 @@ def _elbo(model, images, logits, mu, logvar, bernoulli: bool = False) -> torch.T
     return _log_px(model, images, logits, bernoulli) - kl
 
 
-def _log_likelihood_bound(model, images, mu, logvar, k: int, generator, labels=None,
-                          bernoulli: bool = False) -> torch.Tensor:
+def _log_likelihood_bounds(model, images, mu, logvar, k: int, generator, labels=None,
+                           bernoulli=(False,)) -> list[torch.Tensor]:
     """log p(x) >= log (1/k) sum_j p(x|z_j) p(z_j) / q(z_j|x), z_j ~ q(z|x): the importance-weighted bound
-    of Burda et al. 2016, for k > 1 (k = 1 is ``_elbo``, with the analytic KL). Per image, in nats."""
+    of Burda et al. 2016, for k > 1 (k = 1 is ``_elbo``, with the analytic KL). Per image, in nats; one bound per
+    entry of ``bernoulli`` (the model's likelihood, or a Bernoulli one: ``_log_px``), all from the same k draws of z
+    and k decoder passes."""
     std = (0.5 * logvar).exp()
-    bounds = []
+    terms = [[] for _ in bernoulli]
     for _ in range(k):
         noise = torch.randn(mu.shape, generator=generator).to(mu.device)
         z = mu + std * noise
-        log_px = _log_px(model, images, model.decoder(z, labels).float(), bernoulli)
+        logits = model.decoder(z, labels).float()
         log_pz = -0.5 * z.pow(2).sum(1)
         log_qz = -0.5 * (noise.pow(2) + logvar).sum(1)  # the 2 pi constants of p(z) and q(z|x) cancel
-        bounds.append(log_px + log_pz - log_qz)
-    return torch.logsumexp(torch.stack(bounds), 0) - math.log(k)
+        for found, flag in zip(terms, bernoulli):
+            found.append(_log_px(model, images, logits, flag) + log_pz - log_qz)
+    return [torch.logsumexp(torch.stack(found), 0) - math.log(k) for found in terms]
 
 
 def detection(normal: np.ndarray, anomalous: np.ndarray) -> dict:
