@@ -75,6 +75,31 @@ def test_a_live_root_is_served_by_the_data_its_models_trained_on(tiny_checkpoint
     assert explorer.open(LIVE, "gan").missing
 
 
+def test_a_live_models_page_results_stay_in_its_own_folder(tiny_checkpoints, tmp_path, monkeypatch):
+    """A live model's page computations go into its folder's page_cache/ (replaced with the folder when the run is
+    opened again, gone with the session), never into the user's cache, where every snapshot of every session
+    would leave files behind; a second Explorer reads them back instead of computing."""
+    from vaegan_core.analysis import latent_usage
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = tmp_path / "session"
+    shutil.copytree(tiny_checkpoints / "mnist" / "vae", root / LIVE / "vae")
+    explorer = Explorer(root)
+    model = explorer.open(LIVE, "vae").model
+    usage = explorer.latent_usage(model, LIVE)
+    errors = explorer.reconstruction_errors(model, LIVE, 20)
+    stored = sorted(path.name for path in (root / LIVE / "vae" / "page_cache").iterdir())
+    assert len(stored) == 2 and not (tmp_path / "cache").exists(), stored
+    calls = counting(monkeypatch, latent_usage, "latent_usage")
+    again = Explorer(root)
+    model = again.open(LIVE, "vae").model
+    assert again.latent_usage(model, LIVE)["active_units"] == usage["active_units"] and not calls
+    assert (again.reconstruction_errors(model, LIVE, 20) == errors).all()
+    shipped = Explorer(tiny_checkpoints)  # a folder's own models: by fingerprint in the user's cache, as before
+    shipped.latent_usage(shipped.open("mnist", "vae").model, "mnist")
+    assert any((tmp_path / "cache").rglob("*"))
+
+
 @pytest.fixture
 def tiny_models(tiny_checkpoints):
     explorer = Explorer(tiny_checkpoints)
@@ -94,6 +119,25 @@ def counting(monkeypatch, module, name: str) -> list:
 
     monkeypatch.setattr(module, name, spy)
     return calls
+
+
+def test_the_training_split_is_read_once_per_process_whichever_folder_asks(tmp_path, monkeypatch):
+    """Every Explorer (the shipped folder's, each Train live session's) shares one copy of a training split: all of
+    MNIST is about 235 MB with its float pixels."""
+    from vaegan_core.training import data
+
+    module = importlib.import_module("vaegan_core.app.explorer")
+
+    reads = []
+    real = data.load_dataset
+    monkeypatch.setattr(data, "load_dataset", lambda *args, **kwargs: reads.append(args) or real(*args, **kwargs))
+    module._TRAINING.clear()
+    first, second = Explorer(tmp_path / "a"), Explorer(tmp_path / "b")
+    images, pixels = first.train_split("digits")
+    again, _ = second.train_split("digits")
+    assert again is images and second.train_labels("digits") is first.train_labels("digits")
+    assert reads == [("digits", "train")] and pixels.shape == (images.shape[0], 28 * 28)
+    module._TRAINING.clear()
 
 
 def test_the_explorer_draws_each_grid_once_and_as_sample_side_by_side_does(tiny_models, monkeypatch):

@@ -97,6 +97,11 @@ class Opened:
     missing: bool = False
 
 
+# The training splits (uint8 images, their float pixels, labels), keyed by what load_dataset reads: all of MNIST is
+# about 235 MB, kept once per process and shared by every Explorer (each Train live session has one of its own)
+_TRAINING = Memo(2)
+
+
 class Explorer:
     """The app layer over one checkpoints folder (default: ``$VAEGAN_CHECKPOINTS_DIR`` or the shipped one)."""
 
@@ -107,7 +112,7 @@ class Explorer:
         self._views = Memo(4)
         self._derived = Memo(64)
         self._samples = Memo(SAMPLES_KEPT)
-        self._training = Memo(2)
+        self._training = _TRAINING  # one copy per process, whichever folder's models ask (a live run's too)
 
     def clear(self) -> None:
         """Forget every model, dataset view and computed result (the FID results stay): the next request reads the
@@ -253,7 +258,8 @@ class Explorer:
 
             if method == "pca":  # instant: from the codes, not worth a file
                 return _frozen(project(self.test_codes(model, dataset, n), method, seed=0))
-            return _frozen(page_cache.latent_map(model, self.dataset(dataset).images[:n], method, seed=0))
+            return _frozen(page_cache.latent_map(model, self.dataset(dataset).images[:n], method, seed=0,
+                                                 write_to=_stored_in(model, dataset)))
 
         return self._cached(("map", model.fingerprint, dataset, n, method), compute)
 
@@ -262,7 +268,7 @@ class Explorer:
         def compute():
             from ..storage import page_cache
 
-            return page_cache.latent_usage(model, self.dataset(dataset).images)
+            return page_cache.latent_usage(model, self.dataset(dataset).images, write_to=_stored_in(model, dataset))
 
         return self._cached(("usage", model.fingerprint, dataset), compute)
 
@@ -271,7 +277,8 @@ class Explorer:
         def compute():
             from ..storage import page_cache
 
-            return _frozen(page_cache.reconstruction_errors(model, self.dataset(dataset).images[:pool]))
+            return _frozen(page_cache.reconstruction_errors(model, self.dataset(dataset).images[:pool],
+                                                            write_to=_stored_in(model, dataset)))
 
         return self._cached(("recon", model.fingerprint, dataset, pool), compute)
 
@@ -291,7 +298,8 @@ class Explorer:
             if against in skipped:
                 raise DatasetError(skipped[against])
             images = normal if against == dataset else sets[against]
-            return {score: _frozen(values) for score, values in page_cache.anomaly_scores(model, images, against).items()}
+            found = page_cache.anomaly_scores(model, images, against, write_to=_stored_in(model, dataset))
+            return {score: _frozen(values) for score, values in found.items()}
 
         scores = self._cached(("anomaly", model.fingerprint, dataset, against), compute)
         return {score: values[:n] for score, values in scores.items()}
@@ -337,12 +345,12 @@ class Explorer:
         """``(images uint8 N x C x S x S, pixels)``: the training split, and the same images as one float matrix
         (images x pixels in [0, 1]) kept once per process for nearest-image searches. Raises DatasetError when
         the training split is not on this machine."""
-        images, pixels, _ = self._training.get(dataset, lambda: self._read_train(dataset))
+        images, pixels, _ = self._training.get(self.data_of(dataset), lambda: self._read_train(dataset))
         return images, pixels
 
     def train_labels(self, dataset: str) -> np.ndarray:
         """The training split's labels (read with ``train_split``, kept with it)."""
-        return self._training.get(dataset, lambda: self._read_train(dataset))[2]
+        return self._training.get(self.data_of(dataset), lambda: self._read_train(dataset))[2]
 
     def _read_train(self, dataset: str) -> tuple:
         import torch
@@ -353,6 +361,14 @@ class Explorer:
         images = np.array(images.numpy())
         pixels = torch.from_numpy(images.reshape(images.shape[0], -1)).float() / 255
         return images, pixels, _frozen(np.array(labels.numpy()))
+
+
+def _stored_in(model, dataset: str):
+    """Where a page computation of ``model`` is stored: a live run's models (dataset LIVE) keep theirs in their own
+    folder's page_cache/, which goes when the run is opened again (a new copy) or its session ends; every other
+    model's go to the user's cache, by fingerprint (None)."""
+    folder = getattr(model, "checkpoint", None)
+    return folder.page_cache_dir if dataset == LIVE and folder is not None else None
 
 
 def _builtin_names() -> dict[str, list[str]]:
