@@ -41,20 +41,20 @@ def ship(dataset: str, root: Path) -> None:
         if model is None:
             print(f"{dataset}/{kind}: skipped ({message})")
             continue
-        out = model.checkpoint.page_cache_dir
+        folder, out = model.checkpoint, model.checkpoint.page_cache_dir
         page_cache.prune(out, model.fingerprint)  # results of an earlier checkpoint; current ones are kept
         started = time.perf_counter()
         if model.latent_gmm is not None:  # the Overview's picture of the GMM prior (vaegan fit-gmm writes it too)
             save_gmm_grid(model, model.checkpoint_dir)
         if hasattr(model, "encoder"):
-            page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=out)
-            page_cache.latent_usage(model, test, write_to=out)
-            page_cache.reconstruction_errors(model, test[:WORST_POOL], write_to=out)
+            page_cache.latent_map(model, test[:MAP_IMAGES], "umap", seed=0, write_to=folder)
+            page_cache.latent_usage(model, test, write_to=folder)
+            page_cache.reconstruction_errors(model, test[:WORST_POOL], write_to=folder)
         normal, sets, _ = detection_sets(dataset, ANOMALY_IMAGES, seed=0)  # the Anomalies page's images
-        page_cache.anomaly_scores(model, normal, dataset, write_to=out)
+        page_cache.anomaly_scores(model, normal, dataset, write_to=folder)
         other = OTHER_DATASET.get(dataset)
         if other in sets:
-            page_cache.anomaly_scores(model, sets[other], other, write_to=out)
+            page_cache.anomaly_scores(model, sets[other], other, write_to=folder)
         size = sum(path.stat().st_size for path in out.glob("*"))
         print(f"{dataset}/{kind}: {len(list(out.glob('*')))} files, {size / 1e3:.0f} kB, "
               f"{time.perf_counter() - started:.0f} s")

@@ -104,7 +104,7 @@ def test_a_stored_page_result_goes_through_its_checkpoint_folder(tmp_path, monke
     real = CheckpointFolder.write_page_cache
     monkeypatch.setattr(CheckpointFolder, "write_page_cache",
                         lambda self, name, data: written.append((self.path, name)) or real(self, name, data))
-    target = tmp_path / "run" / page_cache.FOLDER
+    target = CheckpointFolder(tmp_path / "run")  # write_to a folder object: its page_cache/, written by it
     assert page_cache.document("usage-test-4", "f" * 16, lambda: {"x": 1}, write_to=target) == {"x": 1}
     assert written == [(tmp_path / "run", "usage-test-4.json")]
     assert page_cache.document("usage-test-4", "f" * 16, lambda: {"x": 2}, checkpoint=tmp_path / "run") == {"x": 1}

@@ -368,7 +368,7 @@ def _stored_in(model, dataset: str):
     folder's page_cache/, which goes when the run is opened again (a new copy) or its session ends; every other
     model's go to the user's cache, by fingerprint (None)."""
     folder = getattr(model, "checkpoint", None)
-    return folder.page_cache_dir if dataset == LIVE and folder is not None else None
+    return folder if dataset == LIVE else None
 
 
 def _builtin_names() -> dict[str, list[str]]:

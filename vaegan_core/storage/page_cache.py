@@ -59,11 +59,11 @@ def _places(name: str, fingerprint: str, checkpoint: str | os.PathLike | None, s
 
 
 def arrays(name: str, fingerprint: str, compute: Callable[[], dict[str, np.ndarray]],
-           checkpoint: str | os.PathLike | None = None, write_to: str | os.PathLike | None = None,
+           checkpoint: str | os.PathLike | None = None, write_to: str | os.PathLike | CheckpointFolder | None = None,
            check: Check | None = None) -> dict:
     """``{key: array}`` stored under ``name`` for this fingerprint, else ``compute()`` (then stored in
-    ``write_to``, default the user's cache; a folder that cannot be written is skipped: the result is still
-    returned). A stored entry is used only if its arrays are numeric and finite and ``check`` (see
+    ``write_to``: a folder, a CheckpointFolder (its page_cache/), default the user's cache; a folder that cannot be
+    written is skipped: the result is still returned). A stored entry is used only if its arrays are numeric and finite and ``check`` (see
     ``expect_arrays``) accepts them."""
     from safetensors import SafetensorError
     from safetensors.numpy import load, save
@@ -93,13 +93,13 @@ def arrays(name: str, fingerprint: str, compute: Callable[[], dict[str, np.ndarr
         return save({key: np.ascontiguousarray(array) for key, array in value.items()},
                     metadata={"fingerprint": fingerprint})
 
-    _store(target, serialize, (SafetensorError, ValueError, TypeError))
+    _store(target, serialize, (SafetensorError, ValueError, TypeError), _owner(write_to))
     return value
 
 
 def document(name: str, fingerprint: str, compute: Callable[[], Any],
-             checkpoint: str | os.PathLike | None = None, write_to: str | os.PathLike | None = None,
-             check: Check | None = None) -> Any:
+             checkpoint: str | os.PathLike | None = None,
+             write_to: str | os.PathLike | CheckpointFolder | None = None, check: Check | None = None) -> Any:
     """A JSON value stored under ``name`` for this fingerprint, else ``compute()`` (stored as ``arrays`` does).
     A stored value is used only if ``check`` accepts it."""
     for path in _places(name, fingerprint, checkpoint, ".json"):
@@ -127,7 +127,7 @@ def document(name: str, fingerprint: str, compute: Callable[[], Any],
             check(value)
         return json.dumps({"fingerprint": fingerprint, "value": value}, allow_nan=False).encode("utf-8")
 
-    _store(target, serialize, (ValueError, TypeError, KeyError))  # ValueError: NaN, which strict JSON has not
+    _store(target, serialize, (ValueError, TypeError, KeyError), _owner(write_to))  # ValueError: NaN (not JSON)
     return value
 
 
@@ -200,14 +200,20 @@ def prune(folder: str | os.PathLike, fingerprint: str) -> list[str]:
 
 
 def _target(name: str, fingerprint: str, write_to, suffix: str) -> Path:
-    folder = Path(write_to) if write_to is not None else user_folder(fingerprint)
+    """Where a new result goes: ``write_to``'s page_cache/ when it is a CheckpointFolder (scripts/page_cache.py, a
+    live run's models), the folder ``write_to`` when it is a path, else the user's cache by fingerprint."""
+    if isinstance(write_to, CheckpointFolder):
+        folder = write_to.page_cache_dir
+    else:
+        folder = Path(write_to) if write_to is not None else user_folder(fingerprint)
     return folder / _file_name(name, suffix)
 
 
-def _store(path: Path, serialize: Callable[[], bytes], refusals: tuple[type[BaseException], ...]) -> None:
-    """Write ``serialize()`` to ``path`` (atomically: a failed write leaves no file, not even a temporary one).
-    Nothing raises: a value that cannot be stored, a full disk or a read-only folder (a Space image, a shared
-    install) only means computing again next time, said once per file."""
+def _store(path: Path, serialize: Callable[[], bytes], refusals: tuple[type[BaseException], ...],
+           owner: CheckpointFolder | None = None) -> None:
+    """Write ``serialize()`` to ``path`` (atomically: a failed write leaves no file, not even a temporary one), through
+    ``owner`` when the file is a checkpoint folder's. Nothing raises: a value that cannot be stored, a full disk or
+    a read-only folder (a Space image, a shared install) only means computing again next time, said once per file."""
     try:
         data = serialize()
         if len(data) > LIMIT:
@@ -216,13 +222,17 @@ def _store(path: Path, serialize: Callable[[], bytes], refusals: tuple[type[Base
         _not_written(path, error)
         return
     try:
-        if path.parent.name == FOLDER:  # a checkpoint's page_cache/ (scripts/page_cache.py): its folder writes it
-            CheckpointFolder(path.parent.parent).write_page_cache(path.name, data)
-        else:  # the user's cache, keyed by the fingerprint
+        if owner is not None:  # a checkpoint folder writes its own files
+            owner.write_page_cache(path.name, data)
+        else:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(path, data)
     except OSError as error:
         _not_written(path, error)
+
+
+def _owner(write_to) -> CheckpointFolder | None:
+    return write_to if isinstance(write_to, CheckpointFolder) else None
 
 
 def _not_written(path: Path, error: BaseException) -> None:
