@@ -1,12 +1,13 @@
 """Drag live in this browser: the static explorer (web/, `vaegan export-web`) inside a Streamlit page.
 
-Each change of a control on Compare or Interpolation is a rerun: a round trip, and 0.1-0.3 CPU-seconds of the
-server's (benchmarks/README.md). Where an export of the explorer lies in the app's static folder
+Each change of a control on Compare, Interpolation or the Latent map is a rerun: a round trip, and 0.1-0.3
+CPU-seconds of the server's (benchmarks/README.md). Where an export of the explorer lies in the app's static folder
 (``demo/static/explorer``, served by Streamlit's static file serving at ``app/static/explorer/``), the page offers a
 switch that shows the explorer's matching view in a frame instead of its own pictures, opened with the page's
 settings (the explorer reads the same URL parameter names, web/js/params.js): the decoders then run in the visitor's
 browser (ONNX Runtime Web) while a control is dragged, and the server only serves the folder's files.
-Without the folder (a fresh clone, the Space) the switch is greyed out and its help says how to make one.
+Without the folder (a fresh clone, a Space built without it) the switch is greyed out and its help says how to
+make one.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ def unavailable(dataset: str) -> str | None:
     return None
 
 
-def live_in_browser(container, key: str, view: str, dataset: str, settings: dict, height: int) -> bool:
+def live_in_browser(container, key: str, view: str, dataset: str, settings: dict, height: int, note: str = "") -> bool:
     """The switch (in ``container``; its state under ``key``, linked to the URL) and, when it is on
-    and the explorer is there, the explorer's ``view`` in a frame of ``height`` px with the page's ``settings``.
-    True when the frame is shown: the page then skips its own pictures."""
+    and the explorer is there, the explorer's ``view`` in a frame of ``height`` px with the page's ``settings``
+    (``note``: one more sentence under it on how the frame's view differs from the page's). True when the frame is
+    shown: the page then skips its own pictures."""
     reason = unavailable(dataset)
     on = container.toggle(
         LABEL, key=linked(key, False, as_bool), disabled=reason is not None,
@@ -73,6 +75,6 @@ def live_in_browser(container, key: str, view: str, dataset: str, settings: dict
         return False
     if not presenting():
         st.caption("Drawn by this browser: the controls in the frame redraw it without the server; the page's "
-                   "controls above start it afresh.")
+                   "controls above start it afresh." + (f" {note}" if note else ""))
     st.iframe(explorer_url(view, settings), height=height)
     return True

@@ -1,5 +1,6 @@
-"""The browser explorer inside the Streamlit app (demo/ui_browser.py): Compare's and Interpolation's switch *Drag live
-in this browser*, which shows the explorer's view (web/, `vaegan export-web`) in a frame with the page's settings.
+"""The browser explorer inside the Streamlit app (demo/ui_browser.py): the switch *Drag live in this browser* of
+Compare, Interpolation and the Latent map, which shows the explorer's view (web/, `vaegan export-web`) in a frame
+with the page's settings.
 
 The AppTest tests run anywhere (a stand-in explorer.json); the browser test (marked e2e) exports the shipped models
 into a copy of the app made of links (benchmarks/browser_explorer.py's app_with_explorer: the repository is never
@@ -58,7 +59,8 @@ def fake_export(static, datasets=("mnist",)) -> None:
     (folder / "explorer.json").write_text(json.dumps({"datasets": [{"name": name} for name in datasets]}))
 
 
-@pytest.mark.parametrize("page, key", [("compare", "compare-live"), ("interpolation", "interp-live")])
+@pytest.mark.parametrize("page, key", [("compare", "compare-live"), ("interpolation", "interp-live"),
+                                       ("latent_map", "map-live")])
 def test_without_an_export_the_switch_is_off_and_says_how_to_make_one(app, page, key):
     at = open_page(app, page)
     switch = at.toggle(key=key)
@@ -96,6 +98,21 @@ def test_with_an_export_interpolation_shows_the_explorer_and_a_link_can_open_it(
     query = {name: values[0] for name, values in parse_qs(urlparse(src).query).items()}
     assert (query["view"], query["interp-a"], query["interp-b"], query["interp-steps"]) == ("interpolation", "2", "5", "6")
     assert query["interp-between"] == "two test images" and query["interp-path"] == "slerp"
+
+
+def test_with_an_export_the_latent_map_shows_the_explorers_map_with_the_pages_model(app, tmp_path):
+    fake_export(tmp_path / "static")
+    at = open_page(app, "latent_map")
+    drawn_here = len(at.get("plotly_chart"))
+    assert drawn_here and not at.toggle(key="map-live").disabled
+    at.selectbox(key="map-model").set_value("vae")
+    at.toggle(key="map-live").set_value(True).run()
+    (src,) = frames(at)
+    query = {name: values[0] for name, values in parse_qs(urlparse(src).query).items()}
+    assert query == {"view": "map", "embed": "1", "dataset": "mnist", "kinds": "gan,vae,vaegan", "map-model": "vae",
+                     "present": "0"}
+    assert at.get("plotly_chart") == []  # the server draws no map, encodes and projects nothing
+    assert any("principal axes" in caption.value for caption in at.caption)  # how its map differs from the page's
 
 
 def test_a_dataset_the_export_does_not_hold_keeps_the_server_side_view(app, tmp_path):
@@ -139,7 +156,9 @@ def _frame_pixels(frame, selector: str) -> int:
     return frame.evaluate("""(selector) => {
         const canvas = document.querySelector(selector);
         const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-        return Math.max(...data.filter((_, i) => i % 4 === 0));
+        let most = 0;  // a loop: spreading a large canvas's pixels into Math.max overflows the stack
+        for (let i = 0; i < data.length; i += 4) most = Math.max(most, data[i]);
+        return most;
     }""", selector)
 
 
@@ -158,7 +177,8 @@ def test_the_explorer_draws_inside_the_streamlit_page_with_no_other_host(app_url
                 and failed.append(f"{response.status} {response.url}"))
         for path, view, canvas, kinds in [
                 ("compare?compare-live=1&seed=7&compare-grid=3", "compare", "canvas.grid", ("gan", "vae", "vaegan")),
-                ("interpolation?interp-live=1&interp-a=2&interp-b=5", "interpolation", "canvas.strip", ("vae", "vaegan"))]:
+                ("interpolation?interp-live=1&interp-a=2&interp-b=5", "interpolation", "canvas.strip", ("vae", "vaegan")),
+                ("latent_map?map-live=1&map-model=vae", "map", "canvas.single", ("vae",))]:
             page.goto(f"{app_url}/{path}")
             page.wait_for_selector(READY, timeout=120_000)
             frame = page.wait_for_selector("iframe[src*='app/static/explorer']", timeout=60_000).content_frame()
@@ -177,8 +197,10 @@ def test_the_explorer_draws_inside_the_streamlit_page_with_no_other_host(app_url
                 frame.wait_for_function(f"explorer.finished > {before}", timeout=30_000)
                 assert page.locator(READY).count() == 1
                 assert _frame_pixels(frame, "#view-compare canvas.grid[data-kind=vae]") > 100
-            else:
+            elif view == "interpolation":
                 assert (settings["interp-a"], settings["interp-b"]) == (2, 5)
+            else:  # the explorer's own map of the page's model, its codes drawn as dots
+                assert settings["map-model"] == "vae" and _frame_pixels(frame, "#view-map canvas.map") > 100
         assert page.outside == [], f"requests to other hosts: {page.outside}"
         assert failed == [], failed
         assert [problem for problem in page.problems if "Failed to load resource" not in problem] == []
