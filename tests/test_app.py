@@ -814,12 +814,13 @@ def plotly_array(value) -> np.ndarray:
 
 def test_latent_map_reads_a_shipped_map_instead_of_computing_it(tiny_checkpoints, monkeypatch, tmp_path):
     from vaegan_core.storage import page_cache, zoo
+    from vaegan_core.storage.checkpoint_folder import CheckpointFolder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     folder = tiny_checkpoints / "mnist" / "vae"
     shipped = np.stack([np.arange(1000), -np.arange(1000)], axis=1).astype(np.float32)  # no projection gives this
     page_cache.arrays("map-umap-1000-seed0", zoo.fingerprint(folder), lambda: {"points": shipped},
-                      write_to=folder / page_cache.FOLDER)
+                      write_to=CheckpointFolder(folder))
     try:
         at = new_app(monkeypatch, tiny_checkpoints, 120)
         at.query_params.update({"projection": "umap", "map-n": "1000", "map-model": "vae"})
@@ -837,13 +838,14 @@ def test_reconstruction_reads_shipped_errors_for_its_worst_first_gallery(tiny_ch
     """The worst-first gallery orders by the errors shipped in the page cache (here made up: image #7 worst, then
     #3) instead of reconstructing the pool on the first visit."""
     from vaegan_core.storage import page_cache, zoo
+    from vaegan_core.storage.checkpoint_folder import CheckpointFolder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     folder = tiny_checkpoints / "mnist" / "vae"
     made_up = np.zeros(1000, np.float32)
     made_up[7], made_up[3] = 0.9, 0.8
     page_cache.arrays("recon-errors-1000", zoo.fingerprint(folder), lambda: {"errors": made_up},
-                      write_to=folder / page_cache.FOLDER)
+                      write_to=CheckpointFolder(folder))
     from vaegan_core.app import clear_caches
 
     clear_caches()  # errors an earlier test's visit computed for this checkpoint are kept per process

@@ -90,6 +90,10 @@ def test_the_training_logs_append_and_rewrite(tmp_path):
 
 def test_page_cache_files_are_written_by_the_folder(tmp_path):
     folder = CheckpointFolder(tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="is gone"):  # a folder removed meanwhile (a live copy) stays gone
+        folder.write_page_cache("usage-test-40.json", b"{}")
+    assert not folder.path.exists()
+    folder.path.mkdir()
     path = folder.write_page_cache("usage-test-40.json", b'{"fingerprint": "f", "value": 1}')
     assert path == folder.page_cache_dir / "usage-test-40.json" and path.read_bytes().startswith(b'{"fing')
     for name in ("../escape.json", "a/b.json", ""):
@@ -105,6 +109,7 @@ def test_a_stored_page_result_goes_through_its_checkpoint_folder(tmp_path, monke
     monkeypatch.setattr(CheckpointFolder, "write_page_cache",
                         lambda self, name, data: written.append((self.path, name)) or real(self, name, data))
     target = CheckpointFolder(tmp_path / "run")  # write_to a folder object: its page_cache/, written by it
+    target.path.mkdir()
     assert page_cache.document("usage-test-4", "f" * 16, lambda: {"x": 1}, write_to=target) == {"x": 1}
     assert written == [(tmp_path / "run", "usage-test-4.json")]
     assert page_cache.document("usage-test-4", "f" * 16, lambda: {"x": 2}, checkpoint=tmp_path / "run") == {"x": 1}

@@ -284,3 +284,25 @@ def test_memorisation_of_a_conditional_model_draws_every_class(monkeypatch):
     monkeypatch.setattr(model, "sample", spy)
     result = memorisation.check_model(model, "digits", n=40, with_features=False)
     assert sorted(set(seen["labels"].tolist())) == list(range(10)) and result["n"] == 40
+
+
+def test_the_memorisation_check_keeps_one_copy_of_the_training_split_whatever_the_seed(monkeypatch):
+    """A new seed (the sidebar's) or n gives new reference distances, not a new float copy of the training split (all
+    of MNIST is 188 MB): the split is read once per process and dataset."""
+    from vaegan_core.training import data
+
+    reads = []
+    real = data.load_dataset
+    monkeypatch.setattr(data, "load_dataset", lambda name, split, *rest, **kw: reads.append(split) or
+                        real(name, split, *rest, **kw))
+    memorisation._train_data.cache_clear()
+    memorisation._split_data.cache_clear()
+    try:
+        model = build_model(tiny_model_config("gan")).eval()
+        first = memorisation.check_model(model, "digits", n=20, seed=1, with_features=False)
+        second = memorisation.check_model(model, "digits", n=30, seed=2, with_features=False)
+        assert reads.count("train") == 1 and reads.count("test") == 2, reads
+        assert (first["n"], second["n"]) == (20, 30)
+    finally:
+        memorisation._train_data.cache_clear()
+        memorisation._split_data.cache_clear()

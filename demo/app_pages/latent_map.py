@@ -30,14 +30,15 @@ n = middle.select_slider("Test images", [1000, 2000, 5000, 10000],
 method = right.selectbox("Projection", PROJECTIONS, format_func=str.upper,
                          key=ui.linked("projection", PROJECTIONS[0], ui.one_of(PROJECTIONS)),
                          help="UMAP keeps neighbourhoods and clusters; PCA is linear and instant; t-SNE is slow.")
+index_key = ui.linked("map-index", 0, ui.as_int(0, n - 1))  # the box below keeps it (and the link, frame or not)
 # Dragging without the server (demo/ui_browser.py): where the browser explorer is exported, a switch shows its Latent
 # map instead (its own map: the exported test codes on their two principal axes; pointing anywhere decodes that spot
 # in every model while the pointer moves), with this page's dataset, models and map model
 if ui_browser.live_in_browser(st, "map-live", "map", dataset, {
         "dataset": dataset, "kinds": list(choice["kinds"]), "map-model": kind, "present": int(ui.presenting())},
         height=900 if ui.presenting() else 760,
-        note="Its map is its own: the first test images' codes on their two principal axes (PCA), so it can differ "
-             "from the projection chosen here."):
+        note="Its map is its own: the first test images' codes on their two principal axes (PCA), whatever the "
+             "test images and projection chosen here."):
     ui.stop()
 model = encoders[kind]
 with st.spinner(f"Encoding {n:,} images and projecting with {method.upper()} (UMAP: up to half a minute the "
@@ -74,7 +75,6 @@ def selected_index(event):
     return int(members[point["point_index"]]) if point["point_index"] < len(members) else None
 
 
-index_key = ui.linked("map-index", 0, ui.as_int(0, n - 1))  # the box below keeps it; read here to mark it
 if not 0 <= int(st.session_state[index_key]) < n:  # fewer images than before: the box's range shrank
     st.session_state[index_key] = 0
 index = int(st.session_state[index_key])

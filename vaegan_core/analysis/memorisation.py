@@ -126,22 +126,31 @@ def memorisation_check(samples: torch.Tensor, train: torch.Tensor, test: torch.T
     return result
 
 
-@functools.lru_cache(maxsize=4)
-def _split_data(dataset: str, n: int, seed: int, data_root, with_features: bool):
-    """The train split (float), its domain features, n seeded test images' reference distances: loaded once per
-    process for every model of a dataset (the apps and ``vaegan eval`` check several models in a row)."""
+@functools.lru_cache(maxsize=2)
+def _train_data(dataset: str, data_root, with_features: bool):
+    """The train split (float: all of MNIST is 188 MB) and its domain features, loaded once per process and dataset,
+    whatever n and seed the checks ask for (a new seed once made a new copy)."""
     from ..training.data import load_dataset
     from ..metrics.extractors import LeNetExtractor
     from ..metrics.features_cache import real_features
 
     train, _ = load_dataset(dataset, "train", data_root)
-    test, _ = load_dataset(dataset, "test", data_root)
-    test = test[torch.randperm(test.shape[0], generator=torch.Generator().manual_seed(seed))[:n]]
     extractor = train_features = None
     if with_features:
         extractor = LeNetExtractor(dataset)
         train_features = real_features(extractor, dataset, "train", data_root, images=train)
-    train = _floats(train)
+    return _floats(train), extractor, train_features
+
+
+@functools.lru_cache(maxsize=4)
+def _split_data(dataset: str, n: int, seed: int, data_root, with_features: bool):
+    """The train split (float), its domain features (``_train_data``), n seeded test images' reference distances:
+    once per process for every model of a dataset (the apps and ``vaegan eval`` check several models in a row)."""
+    from ..training.data import load_dataset
+
+    train, extractor, train_features = _train_data(dataset, data_root, with_features)
+    test, _ = load_dataset(dataset, "test", data_root)
+    test = test[torch.randperm(test.shape[0], generator=torch.Generator().manual_seed(seed))[:n]]
     return train, extractor, train_features, reference_distances(test, train, extractor, train_features)
 
 

@@ -115,8 +115,8 @@ class Explorer:
         self._training = _TRAINING  # one copy per process, whichever folder's models ask (a live run's too)
 
     def clear(self) -> None:
-        """Forget every model, dataset view and computed result (the FID results stay): the next request reads the
-        files again."""
+        """Forget every model, dataset view and computed result (the FID results stay), and the process's training
+        splits (shared by every Explorer): the next request reads the files again."""
         for memo in (self._models, self._views, self._derived, self._samples, self._training):
             memo.clear()
 
@@ -251,7 +251,7 @@ class Explorer:
 
     def latent_map(self, model, dataset: str, n: int, method: str) -> np.ndarray:
         """The codes of the first ``n`` test images in 2-D (PCA, t-SNE or UMAP; shipped for the shipped
-        checkpoints, else computed once and kept in the user's cache)."""
+        checkpoints, else computed once and kept in the user's cache, or a live model's own folder)."""
         def compute():
             from ..storage import page_cache
             from ..analysis.latent import project
@@ -428,11 +428,13 @@ _explorers_lock = threading.Lock()
 
 
 def clear_caches() -> None:
-    """Every Explorer of this process forgets what it read and computed (``Explorer.clear``)."""
+    """Every Explorer of this process forgets what it read and computed (``Explorer.clear``), and the process's
+    training splits go."""
     with _explorers_lock:
         found = list(_explorers.values())
     for each in found:
         each.clear()
+    _TRAINING.clear()
 
 
 def explorer(root: str | os.PathLike | None = None) -> Explorer:

@@ -294,12 +294,15 @@ class CheckpointFolder:
         write_text_atomic(self.quality_file, _jsonl(rows))
 
     def write_page_cache(self, name: str, data: bytes) -> Path:
-        """``page_cache/NAME``: one stored result of the pages (``page_cache`` names and serializes it); the folder
-        is made when missing. Returns the file's path."""
+        """``page_cache/NAME``: one stored result of the pages (``page_cache`` names and serializes it); page_cache/ is
+        made when missing, the checkpoint folder never (a FileNotFoundError: a live run's copy removed while a page
+        computed must not come back). Returns the file's path."""
         if not name or Path(name).name != name:
             raise ValueError(f"{name!r} is not a file name")
+        if not self.path.is_dir():
+            raise FileNotFoundError(f"{self.path} is gone: its page result is not stored")
         path = self.page_cache_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(exist_ok=True)
         write_bytes_atomic(path, data)
         return path
 

@@ -438,8 +438,8 @@ class LiveRun:
             for member in self._members:
                 folder = self._save(member)
                 copy = root / LIVE_DATASET / member.kind
-                shutil.rmtree(copy, ignore_errors=True)
-                shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".*", "trainer_state.pt"))
+                shutil.rmtree(copy, ignore_errors=True)  # (a page's result written meanwhile may remain: copied over)
+                shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".*", "trainer_state.pt"), dirs_exist_ok=True)
         return root
 
     def _save(self, member: _Member) -> Path:
