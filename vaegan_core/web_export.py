@@ -306,8 +306,7 @@ def _write_gzipped(source: Path, target: Path) -> None:
     """``source`` gzipped into ``target`` (level 9, no name or time in the header: the same bytes on every export)."""
     import gzip
 
-    with open(source, "rb") as plain:
-        _write_bytes(target, gzip.compress(plain.read(), compresslevel=9, mtime=0))
+    _write_bytes(target, gzip.compress(source.read_bytes(), compresslevel=9, mtime=0))
     (target.parent / source.name).unlink(missing_ok=True)  # an earlier export's plain copy
 
 

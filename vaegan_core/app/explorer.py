@@ -98,7 +98,7 @@ class Opened:
 
 
 # The training splits (uint8 images, their float pixels, labels), keyed by what load_dataset reads: all of MNIST is
-# about 235 MB, kept once per process and shared by every Explorer (each Train live session has one of its own)
+# about 235 MB, kept once per process and shared by every Explorer (each Train live session has an Explorer of its own)
 _TRAINING = Memo(2)
 
 

@@ -3,9 +3,10 @@ split, the anomaly scores of 2,000 test images, the reconstruction errors of the
 first visit of a page reads them in milliseconds instead of computing for seconds.
 
 Two places are read, in this order: ``<checkpoint>/page_cache/`` (shipped with the shipped checkpoints, written by
-``scripts/page_cache.py``; a live run's models keep theirs there too) and ``$XDG_CACHE_HOME/vaegan/pages/<fingerprint>/``
-(what this machine computed before; where other new results go). A file whose fingerprint is not the checkpoint's (a retrained model) is ignored. Arrays are
-safetensors, anything else JSON: nothing here is unpickled.
+``scripts/page_cache.py``; a live run's models keep theirs there too) and
+``$XDG_CACHE_HOME/vaegan/pages/<fingerprint>/`` (what this machine computed before; where other new results go). A
+file whose fingerprint is not the checkpoint's (a retrained model) is ignored. Arrays are safetensors, anything else
+JSON: nothing here is unpickled.
 
 A stored file is data from disk, so it is read like any: only a regular file of at most ``LIMIT`` bytes, and what it
 holds is checked before a page sees it (finite numbers always; with ``check``, the keys, dtypes and shapes the
@@ -63,8 +64,8 @@ def arrays(name: str, fingerprint: str, compute: Callable[[], dict[str, np.ndarr
            write_to: str | os.PathLike | CheckpointFolder | None = None, check: Check | None = None) -> dict:
     """``{key: array}`` stored under ``name`` for this fingerprint, else ``compute()`` (then stored in
     ``write_to``: a folder, a CheckpointFolder (its page_cache/), default the user's cache; a folder that cannot be
-    written is skipped: the result is still returned). A stored entry is used only if its arrays are numeric and finite and ``check`` (see
-    ``expect_arrays``) accepts them."""
+    written is skipped: the result is still returned). A stored entry is used only if its arrays are numeric and
+    finite and ``check`` (see ``expect_arrays``) accepts them."""
     from safetensors import SafetensorError
     from safetensors.numpy import load, save
 
